@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ferry builds and tests with. Idempotent; run as
+# root (or through sudo). Used by .ci/run and by the README's commands.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates
+  libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
+  libmicrohttpd-dev zlib1g-dev libzstd-dev libsystemd-dev nettle-dev
+  python3 sqlite3 curl procps clang
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

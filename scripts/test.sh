@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian build dependencies, builds ferry
+# with warnings as errors, runs every CTest (unit, fuzz smoke, integration),
+# then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
+# the suite once more. Exit status is the suite's.
+#   scripts/test.sh            both builds
+#   FERRY_TEST_QUICK=1 ...     skip the sanitizer build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
+  echo "== build (ASan + UBSan)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFERRY_WERROR=ON -DFERRY_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+  echo "== tests under ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+fi
