@@ -1,0 +1,91 @@
+/* options: every option of a program declared once, in a table, and read from
+ * command-line flag, environment (FERRY_<NAME>), a JSON-with-comments config
+ * file, and the default, in that precedence. --help is generated from the
+ * table. A bad value, an unknown key or a broken file is one error line that
+ * names the key; programs exit 2 on it.
+ *
+ * Names: flag "--max-journal-bytes", file key "max_journal_bytes",
+ * environment "FERRY_MAX_JOURNAL_BYTES". Flags take "--name VALUE" or
+ * "--name=VALUE"; OPT_BOOL flags take no value ("--insecure-http"), and in the
+ * environment / file accept true/false/1/0/yes/no. */
+#ifndef FERRY_OPTIONS_H
+#define FERRY_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+  OPT_STR,     /* char * (malloc'd, NULL when unset) */
+  OPT_INT,     /* int64_t */
+  OPT_SIZE,    /* int64_t bytes; accepts 123, 10KiB, 64MiB, 1GiB (also KB/MB/GB as 1000s? no: refused) */
+  OPT_SECONDS, /* double; accepts 0.5, 60 */
+  OPT_BOOL,    /* bool */
+  OPT_ENUM,    /* int: index into choices */
+} opt_type;
+
+#define OPT_F_SECRET 0x1 /* warn when given as a command-line flag (visible in ps) */
+
+typedef struct opt_def {
+  const char *name;    /* flag spelling without dashes: "max-journal-bytes" */
+  opt_type type;
+  size_t offset;       /* offsetof(program config struct, field) */
+  const char *def;     /* default as text (parsed like any other source); NULL = unset */
+  const char *help;    /* one line */
+  const char *choices; /* OPT_ENUM: "drop_oldest|reject" */
+  double min, max;     /* numeric bounds, inclusive; ignored when both 0 */
+  unsigned flags;
+} opt_def;
+
+/* What the command line asked for besides options. */
+typedef struct opt_cli {
+  bool help, version, check_config;
+  const char *config_path;   /* --config FILE (or FERRY_CONFIG), NULL if none */
+  int nargs;                 /* positional arguments (subcommands), in order */
+  char **args;               /* points into argv */
+  /* options given as flags with OPT_F_SECRET, for the caller to warn about */
+  const char *secret_on_cli[8];
+  int n_secret_on_cli;
+} opt_cli;
+
+/* Fill cfg from defaults, then file, then environment, then flags. On error
+ * returns -EINVAL with one line in err naming the key ("max_journal_bytes: ...")
+ * and leaves cfg untouched (a failed reload keeps the old values).
+ * argv is rearranged like GNU getopt does: options first, then "--" if given,
+ * then the positional arguments, which ret_cli->args points at. An empty
+ * FERRY_<NAME> counts as unset.
+ * When --help or --version is present, returns 0 after parsing flags only
+ * (values may be partial). cfg must be zeroed by the caller the first time;
+ * on reparse (reload) previous strings are freed. */
+int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv,
+              opt_cli *ret_cli, char *err, size_t errlen);
+
+/* Print generated help: synopsis line, then each option with type, default and help. */
+void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog,
+                    const char *summary, FILE *out);
+
+/* Free strings held by cfg. */
+void opt_free(const opt_def *defs, size_t ndefs, void *cfg);
+
+/* Parse helpers, exposed for tests and other callers. 0 or -EINVAL. */
+int opt_parse_size(const char *s, int64_t *ret);
+int opt_parse_seconds(const char *s, double *ret);
+int opt_parse_bool(const char *s, bool *ret);
+/* Whole decimal string, optional sign, no blanks, within int64. */
+int opt_parse_int(const char *s, int64_t *ret);
+
+/* Apply config-file text (JSON with comments, len bytes, need not be
+ * NUL-terminated) on top of the values already in cfg, as opt_parse does
+ * with the --config file; origin names it in errors ("config file ORIGIN:
+ * line 3: ..."). A member whose value is null is skipped (keeps what is
+ * below). On error cfg may be partly updated but stays consistent (opt_free
+ * works). Exposed for the config fuzzer and tests. 0, -EINVAL or -ENOMEM. */
+int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text,
+                         size_t len, const char *origin, char *err, size_t errlen);
+
+/* Strip // and block comments from JSON text in place (strings respected).
+ * Returns 0, or -EINVAL for an unterminated block comment. */
+int opt_strip_json_comments(char *text);
+
+#endif
