@@ -1,0 +1,93 @@
+/* config: every option of ferry-agent, declared once in a table (common/options)
+ * and checked as a whole after parsing. The checks that need more than one
+ * option or a look at the system (agent id defaulting to the hostname, loopback
+ * rules for --listen and --collector, the token file) live here so that main
+ * only has to print the one error line and exit 2.
+ *
+ * Nothing here logs: warnings are handed back in cfg->warnings for the caller. */
+#ifndef FERRY_AGENT_CONFIG_H
+#define FERRY_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "options.h"
+
+enum { AGENT_OVERFLOW_DROP_OLDEST = 0, AGENT_OVERFLOW_REJECT = 1 };
+enum { AGENT_DURABILITY_FSYNC = 0, AGENT_DURABILITY_OS = 1 };
+enum { AGENT_COMPRESSION_ZSTD = 0, AGENT_COMPRESSION_GZIP = 1, AGENT_COMPRESSION_NONE = 2 };
+/* log_level enum index, in the order of the "choices" string */
+enum { AGENT_LOG_ERROR = 0, AGENT_LOG_WARNING, AGENT_LOG_NOTICE, AGENT_LOG_INFO, AGENT_LOG_DEBUG };
+
+#define AGENT_ID_MAX 64
+#define AGENT_TOKEN_MAX 4096       /* longest token (file or flag) we accept */
+#define AGENT_MAX_WARNINGS 4
+
+typedef struct agent_config {
+  char *listen;                    /* "HOST:PORT" or "unix:/PATH" */
+  char *journal;                   /* journal file path */
+  char *collector;                 /* base URL, http(s):// */
+  char *agent_id;                  /* after validation: never NULL */
+  char *auth_token;                /* after validation: the token to send, or NULL */
+  char *auth_token_file;
+  char *ingest_token;              /* protects the local API when set */
+  int64_t max_journal_bytes;
+  int64_t max_wal_bytes;
+  int overflow;                    /* AGENT_OVERFLOW_* */
+  int durability;                  /* AGENT_DURABILITY_* */
+  int64_t batch_max_events;
+  int64_t batch_max_bytes;
+  int compression;                 /* AGENT_COMPRESSION_* */
+  double retry_initial;
+  double retry_max;
+  int64_t max_dead_letter_bytes;
+  bool insecure_open_ingest;
+  bool insecure_http;
+  int64_t max_body_bytes;          /* local ingest body limit */
+  double heartbeat_interval;
+  double connect_timeout;
+  double request_timeout;
+  int64_t collector_max_body_bytes;/* the agent never sends a larger body */
+  char *machine_id_file;
+  int log_level;                   /* AGENT_LOG_* */
+  int64_t max_connections;
+
+  /* filled by agent_config_validate, for the caller to log */
+  char warnings[AGENT_MAX_WARNINGS][200];
+  int n_warnings;
+} agent_config;
+
+extern const opt_def agent_opt_defs[];
+extern const size_t agent_opt_count;
+
+/* Parse flags/env/file/defaults into cfg (zeroed by the caller) and, unless
+ * --help or --version was asked for, validate. Returns 0, or -EINVAL with one
+ * line in err naming the key. */
+int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli,
+                      char *err, size_t errlen);
+
+/* The cross-option checks described above; fills defaults that depend on the
+ * system (agent id from gethostname) and resolves the token. Returns 0 or
+ * -EINVAL with err naming the key. */
+int agent_config_validate(agent_config *cfg, char *err, size_t errlen);
+
+void agent_config_free(agent_config *cfg);
+
+/* 1–64 chars of [A-Za-z0-9._-]. */
+bool agent_id_valid(const char *id);
+/* "localhost", 127.0.0.0/8, ::1 (also bracketed "[::1]"), case-insensitive. */
+bool agent_host_is_loopback(const char *host, size_t len);
+/* --listen: "unix:/PATH" counts as local. Returns 1 loopback/local, 0 not,
+ * -EINVAL when the value is not HOST:PORT or unix:/PATH. */
+int agent_listen_is_loopback(const char *listen);
+/* Split an http(s) URL: *ret_https, host span (brackets kept for IPv6).
+ * Returns 0 or -EINVAL (not http(s)://, no host). */
+int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size_t *ret_hostlen);
+/* Read a token file: whole file, surrounding whitespace stripped, at most
+ * AGENT_TOKEN_MAX bytes. Returns 0 with *ret (malloc'd) or a negative errno
+ * with err set ("cannot read ...", "empty"). *ret_others_readable tells
+ * whether the file mode lets others read it. */
+int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable,
+                          char *err, size_t errlen);
+
+#endif

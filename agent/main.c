@@ -1,0 +1,495 @@
+/* ferry-agent: the daemon beside an inference box. main wires the modules
+ * together on one libuv loop — options, the journal (its own thread), the
+ * local HTTP API (ingest, status, dead-letter), the uploader — and owns the
+ * process's life: readiness, signals, and a shutdown that answers every
+ * request it already took within 5 s. It also hosts the `dead-letter` CLI. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "dead_letter.h"
+#include "httpd.h"
+#include "ingest.h"
+#include "journal.h"
+#include "log.h"
+#include "notify.h"
+#include "status.h"
+#include "uploader.h"
+#include "version.h"
+#include "version_info.h"
+
+#define SHUTDOWN_BUDGET_MS 4500  /* everything done within 5 s of the signal */
+#define FLUSH_GRACE_MS 200       /* let the last answers leave before closing sockets */
+#define STATUS_EVERY_MS 15000    /* STATUS= line refresh */
+#define MACHINE_ID_MAX 128
+
+typedef struct app {
+  uv_loop_t *loop;
+  agent_config cfg;
+  char *machine_id;
+  journal *j;
+  httpd *h;
+  ingest *in;
+  dl_api *dl;
+  uploader *up;
+  status_sources src;
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_timer_t guard, flush, status_timer, watchdog;
+  bool stopping, ingest_drained, dl_drained, uploader_stopped, flushing, closed;
+  char last_status[200];
+} app;
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+/* ---- HTTP routing --------------------------------------------------------- */
+
+static bool is_get(const char *m) {
+  return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+typedef enum { R_NONE, R_EVENTS, R_HEALTHZ, R_READYZ, R_STATUS, R_METRICS, R_DL } route_t;
+
+static route_t route_of(const char *path) {
+  if (strcmp(path, "/v1/events") == 0)
+    return R_EVENTS;
+  if (strcmp(path, "/healthz") == 0)
+    return R_HEALTHZ;
+  if (strcmp(path, "/readyz") == 0)
+    return R_READYZ;
+  if (strcmp(path, "/v1/status") == 0)
+    return R_STATUS;
+  if (strcmp(path, "/metrics") == 0)
+    return R_METRICS;
+  if (dl_api_owns(path))
+    return R_DL;
+  return R_NONE;
+}
+
+static int on_headers(httpd_req *req, void *ud) {
+  app *a = ud;
+  const char *m = httpd_req_method(req);
+  route_t r = route_of(httpd_req_path(req));
+  switch (r) {
+  case R_NONE:
+    httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
+    return 1;
+  case R_EVENTS:
+    if (strcmp(m, "POST") != 0) {
+      httpd_req_add_header(req, "Allow", "POST");
+      httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
+      return 1;
+    }
+    return ingest_on_headers(a->in, req);
+  case R_DL:
+    return dl_api_on_headers(a->dl, req);
+  default:
+    if (!is_get(m)) {
+      httpd_req_add_header(req, "Allow", "GET, HEAD");
+      httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m,
+                          httpd_req_path(req));
+      return 1;
+    }
+    return 0;
+  }
+}
+
+static void on_request(httpd_req *req, void *ud) {
+  app *a = ud;
+  switch (route_of(httpd_req_path(req))) {
+  case R_EVENTS:
+    ingest_on_request(a->in, req);
+    break;
+  case R_HEALTHZ:
+    status_healthz(req);
+    break;
+  case R_READYZ:
+    status_readyz(&a->src, req);
+    break;
+  case R_STATUS:
+    status_v1(&a->src, req);
+    break;
+  case R_METRICS:
+    status_metrics(&a->src, req);
+    break;
+  case R_DL:
+    dl_api_on_request(a->dl, req);
+    break;
+  case R_NONE:
+    httpd_respond_error(req, 404, "not_found", "no such endpoint");
+    break;
+  }
+}
+
+/* ---- glue callbacks ----------------------------------------------------- */
+
+static void kick_uploader(void *ud) {
+  app *a = ud;
+  if (a->up && !a->stopping)
+    uploader_kick(a->up);
+}
+
+static void check_stopped(app *a);
+
+static void on_ingest_drained(void *ud) {
+  app *a = ud;
+  a->ingest_drained = true;
+  check_stopped(a);
+}
+
+static void on_dl_drained(void *ud) {
+  app *a = ud;
+  a->dl_drained = true;
+  check_stopped(a);
+}
+
+static void on_uploader_stopped(void *ud) {
+  app *a = ud;
+  a->up = NULL;
+  a->src.up = NULL;
+  a->uploader_stopped = true;
+  check_stopped(a);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void finish(app *a) {
+  if (a->closed)
+    return;
+  a->closed = true;
+  journal_close(a->j); /* final commit + checkpoint; blocking is fine now */
+  a->j = NULL;
+  close_handle((uv_handle_t *)&a->sig_term);
+  close_handle((uv_handle_t *)&a->sig_int);
+  close_handle((uv_handle_t *)&a->sig_hup);
+  close_handle((uv_handle_t *)&a->guard);
+  close_handle((uv_handle_t *)&a->flush);
+  close_handle((uv_handle_t *)&a->status_timer);
+  close_handle((uv_handle_t *)&a->watchdog);
+  flog_notice("stopped");
+}
+
+static void on_httpd_closed(void *arg) {
+  app *a = arg;
+  a->h = NULL;
+  finish(a);
+}
+
+static void on_flush_done(uv_timer_t *t) {
+  app *a = t->data;
+  if (a->h)
+    httpd_close(a->h, on_httpd_closed, a);
+  else
+    finish(a);
+}
+
+static void check_stopped(app *a) {
+  if (!a->stopping || a->flushing)
+    return;
+  if (!a->ingest_drained || !a->dl_drained || !a->uploader_stopped)
+    return;
+  a->flushing = true;
+  /* every request has its answer queued; give the sockets a moment to carry
+   * them out before the server closes its connections */
+  uv_timer_start(&a->flush, on_flush_done, FLUSH_GRACE_MS, 0);
+}
+
+static void on_guard(uv_timer_t *t) {
+  app *a = t->data;
+  flog_warn("shutdown: still waiting after %d ms (ingest %s, dead-letter %s, uploader %s); "
+            "closing now — the journal keeps every committed event",
+            SHUTDOWN_BUDGET_MS, a->ingest_drained ? "done" : "busy",
+            a->dl_drained ? "done" : "busy", a->uploader_stopped ? "stopped" : "busy");
+  if (a->h) {
+    httpd *h = a->h;
+    a->h = NULL;
+    httpd_close(h, NULL, NULL);
+  }
+  if (a->j)
+    journal_close(a->j);
+  a->j = NULL;
+  exit(0);
+}
+
+static void begin_stop(app *a, const char *why) {
+  a->stopping = true;
+  flog_notice("%s: stopping (answering requests in progress, then closing the journal)", why);
+  notify_stopping();
+  uv_timer_start(&a->guard, on_guard, SHUTDOWN_BUDGET_MS, 0);
+  uv_timer_stop(&a->status_timer);
+  if (a->h)
+    httpd_stop_listening(a->h);
+  ingest_stop(a->in);
+  dl_api_stop(a->dl);
+  if (a->up)
+    uploader_stop(a->up, on_uploader_stopped, a);
+  else
+    a->uploader_stopped = true;
+  check_stopped(a);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  app *a = s->data;
+  if (signum == SIGHUP) {
+    flog_notice("SIGHUP: reload not supported yet; restart the agent to apply new options");
+    return;
+  }
+  if (a->stopping) {
+    flog_warn("%s again: exiting at once", strsignal(signum));
+    _exit(1);
+  }
+  begin_stop(a, strsignal(signum));
+}
+
+/* ---- periodic ------------------------------------------------------------ */
+
+static void on_status_timer(uv_timer_t *t) {
+  app *a = t->data;
+  status_snapshot s;
+  status_take(&a->src, &s);
+  char line[200];
+  snprintf(line, sizeof(line), "collector %s; backlog %lld events; dead-letter %lld",
+           up_state_name(s.us.state), (long long)s.js.backlog, (long long)s.js.dead_letter);
+  if (strcmp(line, a->last_status) != 0) {
+    notify_status("%s", line);
+    snprintf(a->last_status, sizeof(a->last_status), "%s", line);
+  }
+}
+
+static void on_watchdog(uv_timer_t *t) {
+  (void)t;
+  notify_watchdog();
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+/* /etc/machine-id or NULL when there is none (containers, other systems). */
+static char *read_machine_id(const char *path) {
+  if (!path || !*path)
+    return NULL;
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return NULL;
+  char buf[MACHINE_ID_MAX];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  size_t len = strcspn(buf, " \t\r\n");
+  buf[len] = '\0';
+  return len ? strdup(buf) : NULL;
+}
+
+static int run_daemon(app *a) {
+  agent_config *c = &a->cfg;
+  char err[256];
+  int r;
+
+  a->machine_id = read_machine_id(c->machine_id_file);
+  if (!a->machine_id)
+    flog_info("no machine id in %s; the journal records none", c->machine_id_file);
+
+  a->loop = uv_default_loop();
+  journal_opts jo = {
+    .path = c->journal,
+    .agent_id = c->agent_id,
+    .machine_id = a->machine_id,
+    .durability_fsync = c->durability == AGENT_DURABILITY_FSYNC,
+    .max_journal_bytes = c->max_journal_bytes,
+    .max_wal_bytes = c->max_wal_bytes,
+    .max_dead_letter_bytes = c->max_dead_letter_bytes,
+    .overflow_reject = c->overflow == AGENT_OVERFLOW_REJECT,
+  };
+  err[0] = '\0';
+  r = journal_open(a->loop, &jo, &a->j, err, sizeof(err));
+  if (r == -EPROTO) {
+    flog_err("journal %s: %s", c->journal, err);
+    return 3;
+  }
+  if (r < 0) {
+    flog_err("journal %s: %s", c->journal, err[0] ? err : strerror(-r));
+    return 1;
+  }
+  journal_stats js;
+  journal_get_stats(a->j, &js);
+  if (js.quarantined)
+    flog_err("journal: the previous journal was moved to quarantine/ (%s); a new epoch %s "
+             "starts — events it still held must be recovered by hand",
+             js.quarantine_reason, js.epoch);
+  flog_info("journal %s: epoch %s, next seq %lld, backlog %lld", c->journal, js.epoch,
+            (long long)js.next_seq, (long long)js.backlog);
+
+  ingest_config ic = {.loop = a->loop,
+                      .j = a->j,
+                      .ingest_token = c->ingest_token,
+                      .on_committed = kick_uploader,
+                      .on_drained = on_ingest_drained,
+                      .ud = a};
+  dl_api_config dc = {.j = a->j,
+                      .token = c->ingest_token,
+                      .export_max_bytes = (size_t)(c->max_dead_letter_bytes * 2 + (1 << 20)),
+                      .on_requeued = kick_uploader,
+                      .on_drained = on_dl_drained,
+                      .ud = a};
+  if (ingest_new(&ic, &a->in) < 0 || dl_api_new(&dc, &a->dl) < 0) {
+    flog_err("out of memory");
+    journal_close(a->j);
+    return 1;
+  }
+  a->src = (status_sources){.j = a->j, .in = a->in, .agent_id = c->agent_id};
+
+  uv_signal_init(a->loop, &a->sig_term);
+  uv_signal_init(a->loop, &a->sig_int);
+  uv_signal_init(a->loop, &a->sig_hup);
+  a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
+  uv_signal_start(&a->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&a->sig_int, on_signal, SIGINT);
+  uv_signal_start(&a->sig_hup, on_signal, SIGHUP);
+  uv_timer_init(a->loop, &a->guard);
+  uv_timer_init(a->loop, &a->flush);
+  uv_timer_init(a->loop, &a->status_timer);
+  uv_timer_init(a->loop, &a->watchdog);
+  a->guard.data = a->flush.data = a->status_timer.data = a->watchdog.data = a;
+  uv_unref((uv_handle_t *)&a->guard);
+
+  httpd_config hc = {.listen = c->listen,
+                     .max_body = (size_t)c->max_body_bytes,
+                     .max_connections = (unsigned)c->max_connections,
+                     .on_headers = on_headers,
+                     .on_request = on_request,
+                     .ud = a};
+  r = httpd_start(a->loop, &hc, &a->h, err, sizeof(err));
+  if (r < 0) {
+    flog_err("%s", err);
+    journal_close(a->j);
+    return 1;
+  }
+
+  codec_t codec = c->compression == AGENT_COMPRESSION_ZSTD   ? CODEC_ZSTD
+                  : c->compression == AGENT_COMPRESSION_GZIP ? CODEC_GZIP
+                                                             : CODEC_IDENTITY;
+  int64_t max_bytes = c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes
+                                                                         : c->collector_max_body_bytes;
+  uploader_config uc = {.collector = c->collector,
+                        .auth_token = c->auth_token,
+                        .batch_max_events = (size_t)c->batch_max_events,
+                        .batch_max_bytes = (size_t)max_bytes,
+                        .codec = codec,
+                        .retry_initial_s = c->retry_initial,
+                        .retry_max_s = c->retry_max,
+                        .heartbeat_interval_s = c->heartbeat_interval,
+                        .connect_timeout_s = c->connect_timeout,
+                        .request_timeout_s = c->request_timeout};
+  r = uploader_start(a->loop, a->j, &uc, &a->up, err, sizeof(err));
+  if (r < 0) {
+    flog_err("uploader: %s", err);
+    httpd_close(a->h, NULL, NULL);
+    journal_close(a->j);
+    return 1;
+  }
+  a->src.up = a->up;
+
+  if (strncmp(c->listen, "unix:", 5) == 0)
+    flog_notice("ferry-agent %s: agent %s listening on %s, uploading to %s", FERRY_VERSION,
+                c->agent_id, c->listen, c->collector);
+  else
+    flog_notice("ferry-agent %s: agent %s listening on %s (port %u), uploading to %s",
+                FERRY_VERSION, c->agent_id, c->listen, httpd_port(a->h), c->collector);
+  notify_ready();
+  on_status_timer(&a->status_timer);
+  uv_timer_start(&a->status_timer, on_status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
+  uint64_t wd = notify_watchdog_usec();
+  if (wd) {
+    uint64_t every = wd / 2000;
+    uv_timer_start(&a->watchdog, on_watchdog, every ? every : 1, every ? every : 1);
+  }
+
+  uv_run(a->loop, UV_RUN_DEFAULT);
+  /* the loop ends once finish() closed the last handles */
+  if (uv_loop_close(a->loop) != 0) {
+    uv_run(a->loop, UV_RUN_NOWAIT);
+    uv_loop_close(a->loop);
+  }
+  ingest_free(a->in);
+  dl_api_free(a->dl);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  app a;
+  memset(&a, 0, sizeof(a));
+  opt_cli cli;
+  char err[512];
+  signal(SIGPIPE, SIG_IGN);
+
+  int r = agent_config_load(&a.cfg, argc, argv, &cli, err, sizeof(err));
+  if (r < 0) {
+    fprintf(stderr, "ferry-agent: %s\n", err);
+    agent_config_free(&a.cfg);
+    return 2;
+  }
+  if (cli.help) {
+    opt_print_help(agent_opt_defs, agent_opt_count, "ferry-agent",
+                   "store-and-forward of inference events to a ferry collector.\n"
+                   "Also: ferry-agent [options] dead-letter export|requeue|purge",
+                   stdout);
+    agent_config_free(&a.cfg);
+    return 0;
+  }
+  if (cli.version) {
+    ferry_print_version(stdout, "ferry-agent");
+    agent_config_free(&a.cfg);
+    return 0;
+  }
+  flog_set_level(FLOG_ERR + a.cfg.log_level);
+
+  bool dl_cli = cli.nargs >= 1 && strcmp(cli.args[0], "dead-letter") == 0;
+  if (cli.nargs > 0 && !dl_cli) {
+    fprintf(stderr, "ferry-agent: unexpected argument \"%s\" (did you mean dead-letter?)\n",
+            cli.args[0]);
+    agent_config_free(&a.cfg);
+    return 2;
+  }
+  if (dl_cli && cli.nargs != 2) {
+    fprintf(stderr, "ferry-agent: usage: ferry-agent [options] dead-letter export|requeue|purge\n");
+    agent_config_free(&a.cfg);
+    return 2;
+  }
+  if (!dl_cli) {
+    for (int i = 0; i < a.cfg.n_warnings; i++)
+      flog_warn("%s", a.cfg.warnings[i]);
+    for (int i = 0; i < cli.n_secret_on_cli; i++)
+      flog_warn("--%s given on the command line is visible to every user (ps); prefer %s",
+                cli.secret_on_cli[i],
+                strcmp(cli.secret_on_cli[i], "auth-token") == 0
+                    ? "--auth-token-file or FERRY_AUTH_TOKEN"
+                    : "the config file or the environment");
+  }
+  if (cli.check_config) {
+    printf("ferry-agent: configuration ok (agent %s, listen %s, collector %s)\n", a.cfg.agent_id,
+           a.cfg.listen, a.cfg.collector);
+    agent_config_free(&a.cfg);
+    return 0;
+  }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "ferry-agent: cannot initialise libcurl\n");
+    agent_config_free(&a.cfg);
+    return 1;
+  }
+  int rc;
+  if (dl_cli)
+    rc = dl_cli_run(&a.cfg, cli.args[1], stdout, stderr);
+  else
+    rc = run_daemon(&a);
+  curl_global_cleanup();
+  free(a.machine_id);
+  agent_config_free(&a.cfg);
+  return rc;
+}

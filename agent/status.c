@@ -1,0 +1,273 @@
+/* status: what an operator or a probe reads from a running agent. The numbers
+ * come from one snapshot so a page never mixes two moments. See status.h. */
+#include "status.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+#include "version.h"
+
+void status_take(const status_sources *src, status_snapshot *ret) {
+  memset(ret, 0, sizeof(*ret));
+  ret->agent_id = src->agent_id;
+  ret->version = FERRY_VERSION;
+  ret->now_ms = tf_now_ms();
+  journal_get_stats(src->j, &ret->js);
+  if (src->in)
+    ingest_get_counters(src->in, &ret->ic);
+  if (src->up)
+    uploader_get_stats(src->up, &ret->us);
+}
+
+double status_oldest_pending_s(const status_snapshot *s) {
+  if (s->js.backlog <= 0 || s->js.oldest_ingested_at_ms <= 0)
+    return 0;
+  int64_t d = s->now_ms - s->js.oldest_ingested_at_ms;
+  return d > 0 ? (double)d / 1000.0 : 0;
+}
+
+/* Three decimals, as every duration ferry answers with. */
+static double ms3(double s) {
+  return (double)(int64_t)(s * 1000.0 + 0.5) / 1000.0;
+}
+
+cJSON *status_json(const status_snapshot *s) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  cJSON_AddStringToObject(o, "agent_id", s->agent_id ? s->agent_id : "");
+  cJSON_AddStringToObject(o, "epoch", s->js.epoch);
+  cJSON_AddNumberToObject(o, "backlog", (double)s->js.backlog);
+  cJSON_AddNumberToObject(o, "oldest_pending_s", ms3(status_oldest_pending_s(s)));
+  cJSON_AddNumberToObject(o, "journal_bytes", (double)s->js.journal_bytes);
+  cJSON_AddNumberToObject(o, "wal_bytes", (double)s->js.wal_bytes);
+  cJSON_AddNumberToObject(o, "next_seq", (double)s->js.next_seq);
+  cJSON_AddNumberToObject(o, "acked_seq", (double)s->js.acked_seq);
+  cJSON_AddNumberToObject(o, "dropped", (double)s->js.dropped_total);
+  cJSON_AddNumberToObject(o, "dead_letter", (double)s->js.dead_letter);
+  cJSON *c = cJSON_AddObjectToObject(o, "collector");
+  if (c) {
+    cJSON_AddStringToObject(c, "state", up_state_name(s->us.state));
+    cJSON_AddNumberToObject(c, "consecutive_failures", (double)s->us.consecutive_failures);
+    if (s->us.last_success_ms > 0) {
+      char t[TF_RFC3339_LEN];
+      tf_format_ms(s->us.last_success_ms, t);
+      cJSON_AddStringToObject(c, "last_success", t);
+    } else {
+      cJSON_AddNullToObject(c, "last_success");
+    }
+    cJSON_AddNumberToObject(c, "next_retry_in_s", ms3(s->us.next_retry_in_s));
+  }
+  /* extras beyond the SPEC's fields */
+  cJSON_AddStringToObject(o, "version", s->version ? s->version : "");
+  cJSON_AddBoolToObject(o, "journal_writable", s->js.writable);
+  if (!s->js.writable)
+    cJSON_AddStringToObject(o, "journal_error", s->js.unwritable_reason);
+  cJSON_AddNumberToObject(o, "quarantined", (double)s->js.quarantined);
+  if (s->js.quarantined)
+    cJSON_AddStringToObject(o, "quarantine_reason", s->js.quarantine_reason);
+  if (!cJSON_GetObjectItemCaseSensitive(o, "quarantined")) { /* an Add failed: ENOMEM */
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* ---- Prometheus text ------------------------------------------------------- */
+
+typedef struct tbuf {
+  char *p;
+  size_t cap, len;
+  bool overflow;
+} tbuf;
+
+static void tb_printf(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(tbuf *b, const char *fmt, ...) {
+  if (b->overflow)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= b->cap - b->len) {
+    b->overflow = true;
+    return;
+  }
+  b->len += (size_t)n;
+}
+
+static void tb_head(tbuf *b, const char *name, const char *type, const char *help) {
+  tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void tb_u(tbuf *b, const char *name, const char *type, const char *help, uint64_t v) {
+  tb_head(b, name, type, help);
+  tb_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void tb_i(tbuf *b, const char *name, const char *type, const char *help, int64_t v) {
+  tb_head(b, name, type, help);
+  tb_printf(b, "%s %lld\n", name, (long long)v);
+}
+
+static void tb_d(tbuf *b, const char *name, const char *type, const char *help, double v) {
+  tb_head(b, name, type, help);
+  tb_printf(b, "%s %.3f\n", name, v);
+}
+
+/* A label value with \ " and newline escaped, as the text format requires. */
+static void tb_label(tbuf *b, const char *v) {
+  for (; v && *v; v++) {
+    if (*v == '\\')
+      tb_printf(b, "\\\\");
+    else if (*v == '"')
+      tb_printf(b, "\\\"");
+    else if (*v == '\n')
+      tb_printf(b, "\\n");
+    else
+      tb_printf(b, "%c", *v);
+  }
+}
+
+int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
+  tbuf b = {buf, cap, 0, cap == 0};
+  const ingest_counters *ic = &s->ic;
+  const uploader_stats *us = &s->us;
+  const journal_stats *js = &s->js;
+
+  tb_head(&b, "ferry_agent_info", "gauge", "Agent identity; always 1.");
+  tb_printf(&b, "ferry_agent_info{agent_id=\"");
+  tb_label(&b, s->agent_id);
+  tb_printf(&b, "\",version=\"");
+  tb_label(&b, s->version);
+  tb_printf(&b, "\",epoch=\"");
+  tb_label(&b, js->epoch);
+  tb_printf(&b, "\"} 1\n");
+
+  tb_u(&b, "ferry_agent_events_ingested_total", "counter",
+       "Events newly stored in the journal since start.", ic->accepted);
+  tb_u(&b, "ferry_agent_events_duplicates_total", "counter",
+       "Posted events already pending in the journal or repeated in their request.",
+       ic->duplicates);
+  tb_u(&b, "ferry_agent_events_rejected_total", "counter",
+       "Invalid events refused with 400 (nothing of their request was stored).",
+       ic->rejected_events);
+  tb_head(&b, "ferry_agent_ingest_requests_refused_total", "counter",
+          "Ingest requests answered with an error, by reason.");
+  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"invalid\"} %llu\n",
+            (unsigned long long)ic->rejected_requests);
+  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"unauthorized\"} %llu\n",
+            (unsigned long long)ic->unauthorized);
+  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"unsupported_media_type\"} %llu\n",
+            (unsigned long long)ic->unsupported);
+  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"journal_full\"} %llu\n",
+            (unsigned long long)ic->full);
+  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"unavailable\"} %llu\n",
+            (unsigned long long)ic->unavailable);
+
+  tb_u(&b, "ferry_agent_uploaded_events_total", "counter",
+       "Events acknowledged by the collector since start.", us->uploaded_events);
+  tb_u(&b, "ferry_agent_uploads_total", "counter",
+       "Upload requests answered 200 (heartbeats included).", us->uploads_ok);
+  tb_u(&b, "ferry_agent_heartbeats_total", "counter", "Heartbeats answered 200.", us->heartbeats);
+  tb_head(&b, "ferry_agent_upload_failures_total", "counter",
+          "Upload attempts that failed, by class.");
+  for (int c = 0; c < UP_FAIL_COUNT_; c++)
+    tb_printf(&b, "ferry_agent_upload_failures_total{class=\"%s\"} %llu\n",
+              up_fail_name((up_fail_class)c), (unsigned long long)us->failures[c]);
+
+  tb_i(&b, "ferry_agent_backlog_events", "gauge", "Events in the journal not yet acknowledged.",
+       js->backlog);
+  tb_d(&b, "ferry_agent_oldest_pending_seconds", "gauge",
+       "Age of the oldest event not yet acknowledged (0 with no backlog).",
+       status_oldest_pending_s(s));
+  tb_i(&b, "ferry_agent_journal_bytes", "gauge",
+       "Live pages of the journal in bytes (bounded by --max-journal-bytes).", js->journal_bytes);
+  tb_i(&b, "ferry_agent_wal_bytes", "gauge", "Size of the journal's write-ahead log in bytes.",
+       js->wal_bytes);
+  tb_i(&b, "ferry_agent_next_seq", "gauge", "The seq the next stored event gets.", js->next_seq);
+  tb_i(&b, "ferry_agent_acked_seq", "gauge",
+       "Every seq up to this one is acknowledged, dropped or dead-lettered.", js->acked_seq);
+  tb_i(&b, "ferry_agent_dropped_events_total", "counter",
+       "Events removed by the overflow policy in this epoch.", js->dropped_total);
+  tb_i(&b, "ferry_agent_dead_letter_events", "gauge",
+       "Events the collector refused, kept in dead-letter.", js->dead_letter);
+  tb_d(&b, "ferry_agent_retry_delay_seconds", "gauge",
+       "Delay chosen after the last failed upload (0 after a success).", us->retry_delay_s);
+  tb_d(&b, "ferry_agent_next_retry_seconds", "gauge",
+       "Time until the scheduled retry (0 when none is scheduled).", us->next_retry_in_s);
+  tb_u(&b, "ferry_agent_consecutive_failures", "gauge", "Failed upload attempts since the last 200.",
+       us->consecutive_failures);
+  tb_d(&b, "ferry_agent_last_success_timestamp_seconds", "gauge",
+       "Wall-clock time of the last 200 from the collector (0 = never).",
+       (double)us->last_success_ms / 1000.0);
+  tb_u(&b, "ferry_agent_batch_limit_events", "gauge",
+       "Current most events per upload (halved after 400/413/422).", (uint64_t)us->batch_limit);
+  tb_head(&b, "ferry_agent_collector_state", "gauge", "The collector state; 1 for the current one.");
+  for (int st = 0; st < UP_STATE_COUNT_; st++)
+    tb_printf(&b, "ferry_agent_collector_state{state=\"%s\"} %d\n", up_state_name((up_state)st),
+              us->state == (up_state)st ? 1 : 0);
+  tb_i(&b, "ferry_agent_journal_quarantined_total", "counter",
+       "Journals moved to quarantine/ at this start.", js->quarantined);
+  tb_u(&b, "ferry_agent_journal_writable", "gauge", "1 when the journal accepts writes.",
+       js->writable ? 1 : 0);
+  if (b.overflow)
+    return -ENOSPC;
+  return (int)b.len;
+}
+
+/* ---- handlers -------------------------------------------------------------- */
+
+void status_healthz(httpd_req *req) {
+  cJSON *o = cJSON_CreateObject();
+  if (o && cJSON_AddStringToObject(o, "status", "ok"))
+    httpd_respond_json(req, 200, o);
+  else {
+    cJSON_Delete(o);
+    httpd_respond(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+  }
+}
+
+void status_readyz(const status_sources *src, httpd_req *req) {
+  journal_stats js;
+  journal_get_stats(src->j, &js);
+  if (!js.writable) {
+    httpd_respond_error(req, 503, "not_ready", "the journal cannot be written: %s",
+                        js.unwritable_reason[0] ? js.unwritable_reason : "unknown reason");
+    return;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (o && cJSON_AddStringToObject(o, "status", "ready"))
+    httpd_respond_json(req, 200, o);
+  else {
+    cJSON_Delete(o);
+    httpd_respond(req, 200, "application/json", "{\"status\":\"ready\"}", 18);
+  }
+}
+
+void status_v1(const status_sources *src, httpd_req *req) {
+  status_snapshot s;
+  status_take(src, &s);
+  cJSON *o = status_json(&s);
+  if (!o) {
+    httpd_respond_error(req, 500, "internal", "out of memory");
+    return;
+  }
+  httpd_respond_json(req, 200, o);
+}
+
+void status_metrics(const status_sources *src, httpd_req *req) {
+  status_snapshot s;
+  status_take(src, &s);
+  char *buf = malloc(STATUS_METRICS_MAX);
+  int n = buf ? status_metrics_text(&s, buf, STATUS_METRICS_MAX) : -ENOMEM;
+  if (n < 0)
+    httpd_respond_error(req, 500, "internal", "cannot render metrics: %s", strerror(-n));
+  else
+    httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)n);
+  free(buf);
+}

@@ -1,0 +1,894 @@
+/* uploader: drives batches from the journal to the collector over libcurl's
+ * multi-socket API on the libuv loop, and decides after every answer what the
+ * journal and the retry timer do next (SPEC §2 Upload, §4). See uploader.h.
+ *
+ * Phases of the one upload in flight:
+ *   IDLE ──cycle──▶ READING (journal worker builds the body)
+ *        ──▶ SENDING (curl transfer) ──200──▶ ACKING (journal applies it) ──▶ IDLE
+ *                                  └─fail──▶ WAITING (retry timer) ──▶ IDLE
+ * After an ack the next batch starts at once while there is a backlog; when
+ * the backlog is empty a heartbeat goes after heartbeat_interval of silence. */
+#include "uploader.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cjson/cJSON.h>
+
+#include "backoff.h"
+#include "log.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+#include "timefmt.h"
+#include "version.h"
+
+#define UP_RESP_MAX (1024 * 1024) /* response body kept; the rest is discarded */
+#define UP_RA_MAX 64              /* Retry-After value kept */
+#define UP_HDR_MAX 256            /* one request header we build */
+
+/* ---- pure pieces ---------------------------------------------------------- */
+
+up_verdict up_classify(bool transport_ok, long status, bool ack_parsed) {
+  up_verdict v = {UP_ACT_AT_MAX, UP_STATE_CONFIG_ERROR, UP_FAIL_CONFIG_ERROR};
+  if (!transport_ok) {
+    v.action = UP_ACT_BACKOFF;
+    v.state = UP_STATE_UNREACHABLE;
+    v.fail = UP_FAIL_UNREACHABLE;
+  } else if (status == 200) {
+    if (ack_parsed) {
+      v.action = UP_ACT_ACK;
+      v.state = UP_STATE_OK;
+    } else {
+      v.action = UP_ACT_BACKOFF;
+      v.state = UP_STATE_RETRYING;
+      v.fail = UP_FAIL_RETRYING;
+    }
+  } else if (status == 408 || status == 429 || (status >= 500 && status <= 599)) {
+    v.action = UP_ACT_BACKOFF;
+    v.state = UP_STATE_RETRYING;
+    v.fail = UP_FAIL_RETRYING;
+  } else if (status == 401 || status == 403) {
+    v.action = UP_ACT_AT_MAX;
+    v.state = UP_STATE_AUTH_ERROR;
+    v.fail = UP_FAIL_AUTH_ERROR;
+  } else if (status == 400 || status == 413 || status == 422) {
+    /* the collector is reachable and talking; the content is the problem */
+    v.action = UP_ACT_SHRINK;
+    v.state = UP_STATE_OK;
+    v.fail = UP_FAIL_REJECTED;
+  }
+  /* 1xx, other 2xx, 3xx (redirects are not followed), 404, 405, 410, 415,
+   * other 4xx and anything stranger: config_error at retry-max (initial v) */
+  return v;
+}
+
+int up_parse_retry_after(const char *value, int64_t now_ms, double *ret_s) {
+  if (!value)
+    return -EINVAL;
+  while (*value == ' ' || *value == '\t')
+    value++;
+  size_t len = strlen(value);
+  while (len && (value[len - 1] == ' ' || value[len - 1] == '\t' || value[len - 1] == '\r' ||
+                 value[len - 1] == '\n'))
+    len--;
+  if (len == 0)
+    return -EINVAL;
+  if (value[0] >= '0' && value[0] <= '9') {
+    double s = 0;
+    for (size_t i = 0; i < len; i++) {
+      if (value[i] < '0' || value[i] > '9')
+        return -EINVAL;
+      if (s < 1e9) /* far beyond any cap; stop growing */
+        s = s * 10 + (value[i] - '0');
+    }
+    *ret_s = s;
+    return 0;
+  }
+  char buf[UP_RA_MAX];
+  if (len >= sizeof(buf))
+    return -EINVAL;
+  memcpy(buf, value, len);
+  buf[len] = '\0';
+  int64_t at_ms;
+  if (tf_parse_http_date(buf, &at_ms) < 0)
+    return -EINVAL;
+  double d = (double)(at_ms - now_ms) / 1000.0;
+  *ret_s = d > 0 ? d : 0;
+  return 0;
+}
+
+static int cmp_rejected(const void *a, const void *b) {
+  int64_t x = ((const journal_rejected *)a)->seq, y = ((const journal_rejected *)b)->seq;
+  return (x > y) - (x < y);
+}
+
+static bool seq_in(const int64_t *seqs, size_t n, int64_t seq) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (seqs[mid] == seq)
+      return true;
+    if (seqs[mid] < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return false;
+}
+
+static bool is_count(const cJSON *x) {
+  return cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble <= 1e15 &&
+         x->valuedouble == (double)(int64_t)x->valuedouble;
+}
+
+int up_parse_ack(const char *body, size_t len, const int64_t *seqs, size_t n_seqs,
+                 journal_rejected **ret_rejected, size_t *ret_n, size_t *ret_ignored) {
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  journal_rejected *rej = NULL;
+  size_t n = 0, ignored = 0;
+  int r = -EINVAL;
+  if (!cJSON_IsObject(root))
+    goto out;
+  if (!is_count(cJSON_GetObjectItemCaseSensitive(root, "accepted")) ||
+      !is_count(cJSON_GetObjectItemCaseSensitive(root, "duplicates")))
+    goto out;
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "rejected");
+  if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr))
+    goto out;
+  int cnt = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+  if (cnt > 0) {
+    rej = calloc((size_t)cnt, sizeof(*rej));
+    if (!rej) {
+      r = -ENOMEM;
+      goto out;
+    }
+  }
+  const cJSON *list = cJSON_IsArray(arr) ? arr : NULL;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, list) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "seq");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
+    if (!cJSON_IsObject(it) || !is_count(s))
+      goto out;
+    int64_t seq = (int64_t)s->valuedouble;
+    if (!seq_in(seqs, n_seqs, seq)) {
+      ignored++;
+      continue;
+    }
+    rej[n].seq = seq;
+    snprintf(rej[n].error, sizeof(rej[n].error), "%s",
+             cJSON_IsString(e) && e->valuestring[0] ? e->valuestring : "rejected");
+    n++;
+  }
+  if (n > 1) {
+    qsort(rej, n, sizeof(*rej), cmp_rejected);
+    size_t w = 1;
+    for (size_t i = 1; i < n; i++) {
+      if (rej[i].seq == rej[w - 1].seq)
+        ignored++;
+      else
+        rej[w++] = rej[i];
+    }
+    n = w;
+  }
+  r = 0;
+out:
+  cJSON_Delete(root);
+  if (r < 0) {
+    free(rej);
+    return r;
+  }
+  if (n == 0) {
+    free(rej);
+    rej = NULL;
+  }
+  *ret_rejected = rej;
+  *ret_n = n;
+  *ret_ignored = ignored;
+  return 0;
+}
+
+void up_refusal_reason(const char *body, size_t len, long status, char *out, size_t outlen) {
+  cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+  if (cJSON_IsString(err)) /* {"error":"code"} */
+    snprintf(out, outlen, "%s", err->valuestring);
+  else if (cJSON_IsString(code) && cJSON_IsString(msg))
+    snprintf(out, outlen, "%s: %s", code->valuestring, msg->valuestring);
+  else if (cJSON_IsString(code))
+    snprintf(out, outlen, "%s", code->valuestring);
+  else
+    snprintf(out, outlen, "http %ld", status);
+  cJSON_Delete(root);
+}
+
+size_t up_limit_after_success(size_t limit, size_t max) {
+  if (limit == 0)
+    return max ? max : 1;
+  size_t next = limit > max / 2 ? max : limit * 2;
+  return next ? next : 1;
+}
+
+size_t up_limit_after_shrink(size_t n_sent) {
+  return n_sent > 1 ? n_sent / 2 : 1;
+}
+
+const char *up_state_name(up_state s) {
+  static const char *const names[UP_STATE_COUNT_] = {"ok", "retrying", "auth_error",
+                                                     "config_error", "unreachable"};
+  return (unsigned)s < UP_STATE_COUNT_ ? names[s] : "unknown";
+}
+
+const char *up_fail_name(up_fail_class c) {
+  static const char *const names[UP_FAIL_COUNT_] = {"unreachable", "retrying", "auth_error",
+                                                    "config_error", "rejected"};
+  return (unsigned)c < UP_FAIL_COUNT_ ? names[c] : "unknown";
+}
+
+/* ---- the handle ------------------------------------------------------------ */
+
+typedef enum { PH_IDLE, PH_READING, PH_SENDING, PH_ACKING, PH_WAITING } up_phase;
+
+typedef struct up_sock {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct uploader *u;
+  struct up_sock *next;
+} up_sock;
+
+struct uploader {
+  uv_loop_t *loop;
+  journal *j;
+  uploader_config cfg;
+  char *collector, *url, *auth_header;
+  CURLM *multi;
+  CURL *easy;
+  struct curl_slist *headers;
+  uv_timer_t curl_timer;       /* curl's timeout */
+  uv_timer_t wake_timer;       /* retry or heartbeat */
+  up_sock *socks;
+  int open_handles;            /* uv handles not yet closed */
+
+  up_phase phase;
+  bool contact_due;            /* send something (heartbeat at least) at the next cycle */
+  bool stopping;
+  backoff bo;
+  size_t limit;                /* current batch event limit */
+
+  journal_batch batch;
+  bool batch_live;
+  journal_ack ack;
+  journal_batch ack_batch;     /* what the ack refers to (copy; see single dead-letter) */
+  journal_rejected *rejected;
+  size_t n_rejected;
+
+  char *resp;
+  size_t resp_len;
+  bool resp_truncated;
+  char retry_after[UP_RA_MAX];
+  char errbuf[CURL_ERROR_SIZE];
+
+  uint64_t last_contact_mono;  /* end of the last attempt */
+  uint64_t retry_deadline_mono;
+  bool last_batch_error;       /* journal_read_batch failed last time (log once) */
+
+  uploader_stats st;
+  void (*stop_done)(void *);
+  void *stop_arg;
+};
+
+static void up_cycle(uploader *u);
+static void up_maybe_finish_stop(uploader *u);
+
+static void handle_closed(uv_handle_t *h) {
+  uploader *u = h->data;
+  if (h->type == UV_POLL)
+    free(container_of((uv_poll_t *)h, up_sock, poll));
+  u->open_handles--;
+  up_maybe_finish_stop(u);
+}
+
+static void close_sock(uploader *u, up_sock *s) {
+  for (up_sock **pp = &u->socks; *pp; pp = &(*pp)->next) {
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  }
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, handle_closed);
+}
+
+static void check_multi_done(uploader *u);
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  up_sock *s = container_of(p, up_sock, poll);
+  uploader *u = s->u;
+  int flags = 0, running;
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  curl_multi_socket_action(u->multi, s->fd, flags, &running);
+  check_multi_done(u);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  uploader *u = userp;
+  up_sock *s = socketp;
+  (void)easy;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      curl_multi_assign(u->multi, fd, NULL);
+      close_sock(u, s);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = calloc(1, sizeof(*s));
+    if (!s)
+      return -1;
+    if (uv_poll_init_socket(u->loop, &s->poll, fd) < 0) {
+      free(s);
+      return -1;
+    }
+    s->fd = fd;
+    s->u = u;
+    s->poll.data = u;
+    s->next = u->socks;
+    u->socks = s;
+    u->open_handles++;
+    curl_multi_assign(u->multi, fd, s);
+  }
+  int ev = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+    ev |= UV_READABLE;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+    ev |= UV_WRITABLE;
+  uv_poll_start(&s->poll, ev, on_poll);
+  return 0;
+}
+
+static void on_curl_timeout(uv_timer_t *t) {
+  uploader *u = t->data;
+  int running;
+  curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_multi_done(u);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+  uploader *u = userp;
+  (void)multi;
+  if (timeout_ms < 0)
+    uv_timer_stop(&u->curl_timer);
+  else if (!uv_is_closing((uv_handle_t *)&u->curl_timer))
+    uv_timer_start(&u->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userp) {
+  uploader *u = userp;
+  size_t n = size * nmemb;
+  size_t room = UP_RESP_MAX - u->resp_len;
+  size_t take = n < room ? n : room;
+  if (take < n)
+    u->resp_truncated = true;
+  if (take) {
+    char *nb = realloc(u->resp, u->resp_len + take + 1);
+    if (!nb)
+      return 0; /* aborts the transfer: counted as unreachable, retried */
+    u->resp = nb;
+    memcpy(u->resp + u->resp_len, ptr, take);
+    u->resp_len += take;
+    u->resp[u->resp_len] = '\0';
+  }
+  return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nitems, void *userp) {
+  uploader *u = userp;
+  size_t n = size * nitems;
+  if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+    u->retry_after[0] = '\0'; /* a new response (e.g. after 100 Continue) */
+  } else if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0) {
+    size_t vl = n - 12;
+    if (vl >= sizeof(u->retry_after))
+      vl = sizeof(u->retry_after) - 1;
+    memcpy(u->retry_after, ptr + 12, vl);
+    u->retry_after[vl] = '\0';
+  }
+  return n;
+}
+
+static void batch_drop(uploader *u) {
+  if (u->batch_live) {
+    journal_batch_clear(&u->batch);
+    u->batch_live = false;
+  }
+}
+
+static void easy_drop(uploader *u) {
+  if (u->easy) {
+    curl_multi_remove_handle(u->multi, u->easy);
+    curl_easy_cleanup(u->easy);
+    u->easy = NULL;
+  }
+  curl_slist_free_all(u->headers);
+  u->headers = NULL;
+  free(u->resp);
+  u->resp = NULL;
+  u->resp_len = 0;
+  u->resp_truncated = false;
+  u->retry_after[0] = '\0';
+}
+
+static uint64_t ms_of(double s) {
+  return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
+}
+
+static void on_wake(uv_timer_t *t);
+
+/* An attempt failed (or the journal did): remember it and wait delay_s. */
+static void schedule_retry(uploader *u, double delay_s) {
+  u->contact_due = true;
+  u->st.retry_delay_s = delay_s;
+  u->retry_deadline_mono = tf_mono_ms() + ms_of(delay_s);
+  u->phase = PH_WAITING;
+  uv_timer_start(&u->wake_timer, on_wake, ms_of(delay_s), 0);
+}
+
+/* The retry delay or the heartbeat interval ran out. */
+static void on_wake(uv_timer_t *t) {
+  uploader *u = t->data;
+  if (u->stopping)
+    return;
+  if (u->phase == PH_WAITING || u->phase == PH_IDLE) {
+    u->phase = PH_IDLE;
+    up_cycle(u);
+  }
+}
+
+static void note_failure(uploader *u, const up_verdict *v, long status, const char *detail) {
+  up_state before = u->st.state;
+  u->st.failures[v->fail]++;
+  u->st.consecutive_failures++;
+  u->st.state = v->state;
+  if (before != v->state || u->st.consecutive_failures == 1)
+    flog_warn("collector %s: %s (%s)", up_state_name(v->state),
+              status ? "answered" : "not reached", detail);
+  else
+    flog_debug("collector %s again (%s), %llu failures in a row", up_state_name(v->state), detail,
+               (unsigned long long)u->st.consecutive_failures);
+}
+
+static void on_ack_done(journal_ack *a);
+
+static void start_ack(uploader *u, journal_rejected *rej, size_t n_rej, bool dropped_reported) {
+  u->ack_batch = u->batch; /* shallow copy; the batch stays live until the ack is done */
+  if (!dropped_reported)
+    u->ack_batch.dropped_upto_rowid = 0; /* a refused request reported nothing */
+  u->rejected = rej;
+  u->n_rejected = n_rej;
+  memset(&u->ack, 0, sizeof(u->ack));
+  u->ack.batch = &u->ack_batch;
+  u->ack.rejected = rej;
+  u->ack.n_rejected = n_rej;
+  u->ack.done = on_ack_done;
+  u->ack.data = u;
+  u->phase = PH_ACKING;
+  journal_apply_ack(u->j, &u->ack);
+}
+
+static void on_transfer_done(uploader *u, CURLcode result) {
+  long status = 0;
+  bool transport_ok = result == CURLE_OK;
+  if (transport_ok)
+    curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
+  u->last_contact_mono = tf_mono_ms();
+
+  journal_rejected *rej = NULL;
+  size_t n_rej = 0, ignored = 0;
+  bool parsed = false;
+  if (transport_ok && status == 200 && !u->resp_truncated)
+    parsed = up_parse_ack(u->resp ? u->resp : "", u->resp_len, u->batch.seqs, u->batch.n_events,
+                          &rej, &n_rej, &ignored) == 0;
+  up_verdict v = up_classify(transport_ok, status, parsed);
+  char detail[256];
+
+  switch (v.action) {
+  case UP_ACT_ACK:
+    if (u->st.state != UP_STATE_OK || u->st.consecutive_failures)
+      flog_notice("collector ok again after %llu failed attempts",
+                  (unsigned long long)u->st.consecutive_failures);
+    if (ignored)
+      flog_warn("collector answer listed %zu rejected seqs not in the batch; ignored", ignored);
+    u->st.state = UP_STATE_OK;
+    u->st.consecutive_failures = 0;
+    u->st.last_success_ms = tf_now_ms();
+    u->st.retry_delay_s = 0;
+    u->st.uploads_ok++;
+    if (u->batch.n_events == 0)
+      u->st.heartbeats++;
+    u->limit = up_limit_after_success(u->limit, u->cfg.batch_max_events);
+    u->contact_due = false;
+    backoff_reset(&u->bo);
+    easy_drop(u);
+    start_ack(u, rej, n_rej, true);
+    return;
+
+  case UP_ACT_SHRINK:
+    up_refusal_reason(u->resp, u->resp_len, status, detail, sizeof(detail));
+    u->st.failures[UP_FAIL_REJECTED]++;
+    easy_drop(u);
+    if (u->batch.n_events > 1) {
+      u->limit = up_limit_after_shrink(u->batch.n_events);
+      flog_info("collector refused a batch of %zu events (%ld %s); retrying with %zu",
+                u->batch.n_events, status, detail, u->limit);
+      batch_drop(u);
+      u->phase = PH_IDLE;
+      up_cycle(u);
+      return;
+    }
+    if (u->batch.n_events == 1) {
+      rej = calloc(1, sizeof(*rej));
+      if (!rej) {
+        flog_err("out of memory dead-lettering seq %lld", (long long)u->batch.first_seq);
+        batch_drop(u);
+        schedule_retry(u, backoff_next(&u->bo));
+        return;
+      }
+      rej->seq = u->batch.first_seq;
+      snprintf(rej->error, sizeof(rej->error), "%.*s", (int)sizeof(rej->error) - 1, detail);
+      flog_warn("collector refused event seq %lld alone (%ld %s); moving it to dead-letter",
+                (long long)rej->seq, status, detail);
+      start_ack(u, rej, 1, false);
+      return;
+    }
+    /* a heartbeat refused as malformed: nothing to halve; a config problem */
+    v.action = UP_ACT_AT_MAX;
+    v.state = UP_STATE_CONFIG_ERROR;
+    v.fail = UP_FAIL_CONFIG_ERROR;
+    u->st.failures[UP_FAIL_REJECTED]--;
+    note_failure(u, &v, status, detail);
+    batch_drop(u);
+    schedule_retry(u, backoff_at_max(&u->bo));
+    return;
+
+  case UP_ACT_BACKOFF:
+  case UP_ACT_AT_MAX:
+    free(rej);
+    if (!transport_ok)
+      snprintf(detail, sizeof(detail), "%s", u->errbuf[0] ? u->errbuf : curl_easy_strerror(result));
+    else if (status == 200)
+      snprintf(detail, sizeof(detail), "200 without a valid ingest answer");
+    else {
+      char reason[200];
+      up_refusal_reason(u->resp, u->resp_len, status, reason, sizeof(reason));
+      snprintf(detail, sizeof(detail), "%ld %s", status, reason);
+    }
+    note_failure(u, &v, status, detail);
+    double delay, ra;
+    if (v.action == UP_ACT_AT_MAX)
+      delay = backoff_at_max(&u->bo);
+    else if (transport_ok && status != 200 && u->retry_after[0] &&
+             up_parse_retry_after(u->retry_after, tf_now_ms(), &ra) == 0)
+      delay = backoff_retry_after(&u->bo, ra);
+    else
+      delay = backoff_next(&u->bo);
+    easy_drop(u);
+    batch_drop(u);
+    schedule_retry(u, delay);
+    return;
+  }
+}
+
+static void check_multi_done(uploader *u) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(u->multi, &left))) {
+    if (m->msg != CURLMSG_DONE || m->easy_handle != u->easy)
+      continue;
+    CURLcode res = m->data.result;
+    on_transfer_done(u, res);
+    /* m is invalid now (the handle was removed) */
+  }
+}
+
+static int send_batch(uploader *u) {
+  char h[UP_HDR_MAX];
+  u->errbuf[0] = '\0';
+  u->easy = curl_easy_init();
+  if (!u->easy)
+    return -ENOMEM;
+  struct curl_slist *l = NULL, *t;
+#define ADDH(s)                                                                                \
+  do {                                                                                         \
+    t = curl_slist_append(l, (s));                                                             \
+    if (!t)                                                                                    \
+      goto nomem;                                                                              \
+    l = t;                                                                                     \
+  } while (0)
+  ADDH("Content-Type: application/json");
+  ADDH("Accept: application/json");
+  ADDH("Expect:"); /* no 100-continue round trip */
+  snprintf(h, sizeof(h), "Content-Encoding: %s", codec_name(u->cfg.codec));
+  ADDH(h);
+  if (u->auth_header)
+    ADDH(u->auth_header);
+  if (u->batch.idem_key[0]) {
+    snprintf(h, sizeof(h), "Idempotency-Key: %s", u->batch.idem_key);
+    ADDH(h);
+  }
+#undef ADDH
+  u->headers = l;
+  CURL *e = u->easy;
+  curl_easy_setopt(e, CURLOPT_URL, u->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, u->batch.body);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->batch.body_len);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, u->headers);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry-agent/" FERRY_VERSION);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ms_of(u->cfg.connect_timeout_s));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ms_of(u->cfg.request_timeout_s));
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, u);
+  if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+    easy_drop(u);
+    return -EIO;
+  }
+  u->phase = PH_SENDING;
+  return 0;
+nomem:
+  curl_slist_free_all(l);
+  curl_easy_cleanup(u->easy);
+  u->easy = NULL;
+  return -ENOMEM;
+}
+
+static void on_batch_read(journal_batch *b) {
+  uploader *u = b->data;
+  u->batch_live = true;
+  if (u->stopping) {
+    batch_drop(u);
+    u->phase = PH_IDLE;
+    up_maybe_finish_stop(u);
+    return;
+  }
+  if (b->status != 0) {
+    if (!u->last_batch_error)
+      flog_err("journal: cannot build an upload batch: %s", strerror(-b->status));
+    u->last_batch_error = true;
+    batch_drop(u);
+    schedule_retry(u, backoff_next(&u->bo));
+    return;
+  }
+  if (u->last_batch_error)
+    flog_notice("journal: upload batches build again");
+  u->last_batch_error = false;
+  if (b->body_len > u->cfg.batch_max_bytes && b->n_events > 1) {
+    /* should not happen (the journal bounds the raw body); never send it */
+    u->limit = up_limit_after_shrink(b->n_events);
+    batch_drop(u);
+    u->phase = PH_IDLE;
+    up_cycle(u);
+    return;
+  }
+  int r = send_batch(u);
+  if (r < 0) {
+    flog_err("cannot start an upload: %s", strerror(-r));
+    batch_drop(u);
+    schedule_retry(u, backoff_next(&u->bo));
+    return;
+  }
+  flog_debug("upload: %zu events (%zu bytes, %zu raw) %s", b->n_events, b->body_len, b->raw_len,
+             b->idem_key[0] ? b->idem_key : "heartbeat");
+}
+
+static void on_ack_done(journal_ack *a) {
+  uploader *u = a->data;
+  if (a->status != 0) {
+    flog_err("journal: cannot apply the collector's answer (the batch will be sent again): %s",
+             strerror(-a->status));
+  } else {
+    u->st.uploaded_events += u->batch.n_events - u->n_rejected;
+    u->st.dead_lettered += u->n_rejected;
+  }
+  free(u->rejected);
+  u->rejected = NULL;
+  u->n_rejected = 0;
+  batch_drop(u);
+  u->phase = PH_IDLE;
+  if (u->stopping) {
+    up_maybe_finish_stop(u);
+    return;
+  }
+  if (a->status != 0) {
+    schedule_retry(u, backoff_next(&u->bo));
+    return;
+  }
+  up_cycle(u);
+}
+
+/* In IDLE: decide what to send now, or arm the heartbeat timer. */
+static void up_cycle(uploader *u) {
+  if (u->stopping || u->phase != PH_IDLE)
+    return;
+  journal_stats js;
+  journal_get_stats(u->j, &js);
+  uint64_t now = tf_mono_ms();
+  uint64_t hb_ms = ms_of(u->cfg.heartbeat_interval_s);
+  size_t max_events;
+  if (js.backlog > 0) {
+    max_events = u->limit;
+  } else if (u->contact_due || now - u->last_contact_mono >= hb_ms) {
+    max_events = 0;
+  } else {
+    uv_timer_start(&u->wake_timer, on_wake, u->last_contact_mono + hb_ms - now, 0);
+    return;
+  }
+  uv_timer_stop(&u->wake_timer);
+  memset(&u->batch, 0, sizeof(u->batch));
+  u->batch.max_events = max_events;
+  u->batch.max_bytes = u->cfg.batch_max_bytes;
+  u->batch.codec = u->cfg.codec;
+  u->batch.done = on_batch_read;
+  u->batch.data = u;
+  u->phase = PH_READING;
+  journal_read_batch(u->j, &u->batch);
+}
+
+void uploader_kick(uploader *u) {
+  if (u && !u->stopping && u->phase == PH_IDLE)
+    up_cycle(u);
+}
+
+void uploader_get_stats(const uploader *u, uploader_stats *ret) {
+  *ret = u->st;
+  ret->batch_limit = u->limit;
+  ret->retry_scheduled = u->phase == PH_WAITING;
+  ret->next_retry_in_s = 0;
+  if (u->phase == PH_WAITING) {
+    uint64_t now = tf_mono_ms();
+    if (u->retry_deadline_mono > now)
+      ret->next_retry_in_s = (double)(u->retry_deadline_mono - now) / 1000.0;
+  }
+}
+
+static char *join_url(const char *base, const char *path) {
+  size_t bl = strlen(base);
+  while (bl && base[bl - 1] == '/')
+    bl--;
+  size_t pl = strlen(path);
+  char *s = malloc(bl + pl + 1);
+  if (!s)
+    return NULL;
+  memcpy(s, base, bl);
+  memcpy(s + bl, path, pl + 1);
+  return s;
+}
+
+int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uploader **ret,
+                   char *err, size_t errlen) {
+  uploader *u = calloc(1, sizeof(*u));
+  if (!u) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+  if (!(vi->features & CURL_VERSION_ASYNCHDNS))
+    flog_warn("libcurl %s resolves names synchronously: a slow DNS server can stall the agent's "
+              "loop; use a libcurl built with the threaded resolver or c-ares",
+              vi->version);
+  u->loop = loop;
+  u->j = j;
+  u->cfg = *cfg;
+  u->collector = strdup(cfg->collector);
+  u->url = join_url(cfg->collector, "/v1/ingest");
+  if (cfg->auth_token) {
+    size_t n = strlen(cfg->auth_token) + sizeof("Authorization: Bearer ");
+    u->auth_header = malloc(n);
+    if (u->auth_header)
+      snprintf(u->auth_header, n, "Authorization: Bearer %s", cfg->auth_token);
+  }
+  u->multi = curl_multi_init();
+  if (!u->collector || !u->url || (cfg->auth_token && !u->auth_header) || !u->multi) {
+    snprintf(err, errlen, "out of memory");
+    curl_multi_cleanup(u->multi);
+    free(u->collector);
+    free(u->url);
+    free(u->auth_header);
+    free(u);
+    return -ENOMEM;
+  }
+  u->cfg.collector = u->collector;
+  u->cfg.auth_token = NULL; /* only the header is kept */
+  if (u->cfg.batch_max_events == 0)
+    u->cfg.batch_max_events = 1;
+  u->limit = u->cfg.batch_max_events;
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+  curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 2L);
+  uv_timer_init(loop, &u->curl_timer);
+  uv_timer_init(loop, &u->wake_timer);
+  u->curl_timer.data = u;
+  u->wake_timer.data = u;
+  u->open_handles = 2;
+  uint64_t seed = tf_mono_ms() ^ ((uint64_t)tf_now_ms() << 20) ^ (uint64_t)(uintptr_t)u;
+  backoff_init(&u->bo, cfg->retry_initial_s, cfg->retry_max_s, seed ? seed : 1);
+  u->st.state = UP_STATE_OK;
+  u->contact_due = true; /* introduce ourselves at once */
+  u->phase = PH_IDLE;
+  up_cycle(u);
+  *ret = u;
+  return 0;
+}
+
+static void up_maybe_finish_stop(uploader *u) {
+  if (!u->stopping)
+    return;
+  if (u->phase == PH_READING || u->phase == PH_ACKING)
+    return; /* the journal still holds our request; wait for its done */
+  if (u->multi) {
+    easy_drop(u);
+    batch_drop(u);
+    curl_multi_cleanup(u->multi);
+    u->multi = NULL;
+    while (u->socks)
+      close_sock(u, u->socks);
+    uv_close((uv_handle_t *)&u->curl_timer, handle_closed);
+    uv_close((uv_handle_t *)&u->wake_timer, handle_closed);
+    return; /* handle_closed calls back in */
+  }
+  if (u->open_handles > 0)
+    return;
+  void (*done)(void *) = u->stop_done;
+  void *arg = u->stop_arg;
+  free(u->collector);
+  free(u->url);
+  if (u->auth_header) {
+    explicit_bzero(u->auth_header, strlen(u->auth_header));
+    free(u->auth_header);
+  }
+  free(u);
+  if (done)
+    done(arg);
+}
+
+void uploader_stop(uploader *u, void (*done)(void *arg), void *arg) {
+  if (!u || u->stopping)
+    return;
+  u->stopping = true;
+  u->stop_done = done;
+  u->stop_arg = arg;
+  uv_timer_stop(&u->wake_timer);
+  if (u->phase == PH_SENDING) {
+    flog_info("upload in flight cancelled; its events stay in the journal");
+    u->phase = PH_IDLE;
+  }
+  if (u->phase == PH_WAITING)
+    u->phase = PH_IDLE;
+  up_maybe_finish_stop(u);
+}
