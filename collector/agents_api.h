@@ -1,0 +1,15 @@
+/* agents_api: GET /v1/agents — each agent's delivery figures (SPEC §3
+ * "Delivery tracking"), read by the writer thread, shaped here. */
+#ifndef FERRY_COLLECTOR_AGENTS_API_H
+#define FERRY_COLLECTOR_AGENTS_API_H
+
+#include <cjson/cJSON.h>
+
+#include "app.h"
+
+/* The answer body for agents (already sorted by agent_id). NULL on ENOMEM. */
+cJSON *agents_api_json(const st_agent_info *agents, size_t n);
+/* Read auth was checked in on_headers; queue the read and answer from it. */
+void agents_api_on_request(col_app *app, httpd_req *req);
+
+#endif

@@ -1,0 +1,41 @@
+/* app: the state the collector's HTTP handlers share — configuration, auth,
+ * the writer — owned by main.c and touched only on the loop thread. */
+#ifndef FERRY_COLLECTOR_APP_H
+#define FERRY_COLLECTOR_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "config.h"
+#include "httpd.h"
+#include "store.h"
+#include "writer.h"
+
+/* Counters for logs now and /metrics later (loop thread only). */
+typedef struct col_stats {
+  uint64_t batches;        /* ingest batches answered 200 */
+  uint64_t heartbeats;     /* of which without events */
+  uint64_t replays;        /* of which answered from the idempotency table */
+  uint64_t accepted, duplicates, rejected, conflicts; /* events */
+  uint64_t refused;        /* 4xx answers to /v1/ingest */
+  uint64_t overloaded;     /* 503 answers: queue full, waited too long, shutting down */
+  uint64_t storage_errors; /* batches that failed in the database */
+} col_stats;
+
+typedef struct col_app {
+  uv_loop_t *loop;
+  col_config *cfg;
+  col_auth auth;
+  store *st;
+  writer *wr;
+  httpd *http;
+  unsigned inflight;       /* requests between on_request and their answer */
+  bool stopping;
+  col_stats stats;
+} col_app;
+
+#define COL_RETRY_AFTER_S "5" /* what 503 answers ask agents to wait */
+
+#endif

@@ -1,0 +1,240 @@
+/* config: ferry-collector's option table and cross-option checks. Every
+ * option the collector reads is here, with its default and help text, so
+ * --help, the config file keys and FERRY_* variables never disagree. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define O(f) offsetof(col_config, f)
+
+const opt_def col_opt_defs[] = {
+  {"listen", OPT_STR, O(listen), "0.0.0.0:8700", "HOST:PORT to serve HTTP on", NULL, 0, 0, 0},
+  {"db", OPT_STR, O(db), "sqlite:/var/lib/ferry-collector/ferry.db",
+   "database: sqlite:/PATH, a plain PATH, or postgres://... (not built yet)", NULL, 0, 0, 0},
+  {"auth-token", OPT_STR, O(auth_token), NULL,
+   "the shared agent token (prefer auth-token-file: flags are visible in ps)", NULL, 0, 0, OPT_F_SECRET},
+  {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
+   "file holding the shared agent token (surrounding whitespace stripped)", NULL, 0, 0, 0},
+  {"tokens-file", OPT_STR, O(tokens_file), NULL,
+   "per-agent tokens: lines \"agent_id sha256hex(token)\", mode 0600; re-read on SIGHUP", NULL, 0, 0, 0},
+  {"insecure-no-auth", OPT_BOOL, O(insecure_no_auth), "false",
+   "accept uploads without any agent token (explicit opt-out)", NULL, 0, 0, 0},
+  {"read-token", OPT_STR, O(read_token), NULL,
+   "token for the read endpoints (prefer read-token-file)", NULL, 0, 0, OPT_F_SECRET},
+  {"read-token-file", OPT_STR, O(read_token_file), NULL,
+   "file holding the read token (surrounding whitespace stripped)", NULL, 0, 0, 0},
+  {"insecure-open-reads", OPT_BOOL, O(insecure_open_reads), "false",
+   "serve the read endpoints without a token (they hold per-worker data)", NULL, 0, 0, 0},
+  {"max-state-s", OPT_INT, O(max_state_s), "600",
+   "longest a worker state lasts without a following state event, seconds", NULL, 1, 31536000, 0},
+  {"max-future-s", OPT_INT, O(max_future_s), "300",
+   "events further ahead of the collector clock are rejected, seconds", NULL, 0, 31536000, 0},
+  {"retention-days", OPT_INT, O(retention_days), "0",
+   "events older than this are rejected on ingest; 0 keeps everything", NULL, 0, 36500, 0},
+  {"max-body-bytes", OPT_SIZE, O(max_body_bytes), "8MiB",
+   "largest ingest body, after decoding (413 past it)", NULL, 1024, 1073741824.0, 0},
+  {"max-connections", OPT_INT, O(max_connections), "256",
+   "simultaneous HTTP connections", NULL, 1, 65535, 0},
+  {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",
+   "idle/slow HTTP connections are closed after this many seconds", NULL, 1, 3600, 0},
+  {"log-level", OPT_ENUM, O(log_level), "info", "least severe level logged",
+   "error|warning|notice|info|debug", 0, 0, 0},
+  {"queue-max", OPT_INT, O(queue_max), "256",
+   "ingest batches waiting for the database writer; more are answered 503", NULL, 1, 100000, 0},
+  {"queue-max-bytes", OPT_SIZE, O(queue_max_bytes), "256MiB",
+   "decoded bytes of the batches waiting for the writer; more are answered 503", NULL, 1048576.0,
+   68719476736.0, 0},
+  {"max-commit-wait-s", OPT_INT, O(max_commit_wait_s), "30",
+   "a batch that could not be committed within this many seconds is answered 503", NULL, 1, 3600, 0},
+  {"idempotency-days", OPT_INT, O(idempotency_days), "30",
+   "how long a batch's Idempotency-Key is remembered (replays answer as duplicates)", NULL, 1, 36500, 0},
+};
+const size_t col_n_opt_defs = sizeof(col_opt_defs) / sizeof(col_opt_defs[0]);
+
+int col_config_flog_level(const col_config *cfg) {
+  static const int levels[] = {FLOG_ERR, FLOG_WARNING, FLOG_NOTICE, FLOG_INFO, FLOG_DEBUG};
+  if (cfg->log_level < 0 || cfg->log_level > 4) return FLOG_INFO;
+  return levels[cfg->log_level];
+}
+
+int col_read_token_file(const char *path, char **ret, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int e = errno;
+    snprintf(err, errlen, "%s: %s", path, strerror(e));
+    return -e;
+  }
+  char buf[AUTH_TOKEN_MAX + 2];
+  size_t got = 0;
+  for (;;) {
+    ssize_t k = read(fd, buf + got, sizeof(buf) - 1 - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      int e = errno;
+      close(fd);
+      snprintf(err, errlen, "%s: %s", path, strerror(e));
+      return -e;
+    }
+    if (k == 0) break;
+    got += (size_t)k;
+    if (got == sizeof(buf) - 1) {
+      close(fd);
+      snprintf(err, errlen, "%s: longer than %d bytes", path, AUTH_TOKEN_MAX);
+      return -EFBIG;
+    }
+  }
+  close(fd);
+  buf[got] = '\0';
+  char *s = buf;
+  while (*s && isspace((unsigned char)*s)) s++;
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) n--;
+  s[n] = '\0';
+  if (n == 0) {
+    snprintf(err, errlen, "%s: the file is empty", path);
+    explicit_bzero(buf, sizeof(buf));
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f) {
+      snprintf(err, errlen, "%s: the token contains whitespace or control characters", path);
+      explicit_bzero(buf, sizeof(buf));
+      return -EINVAL;
+    }
+  *ret = strdup(s);
+  explicit_bzero(buf, sizeof(buf));
+  if (!*ret) return -ENOMEM;
+  return 0;
+}
+
+/* One token from TOKEN or FILE, the two options named key / key_file. */
+static int col__token(const char *key, const char *value, const char *file, char **ret,
+                      char *err, size_t errlen) {
+  *ret = NULL;
+  if (value && file) {
+    snprintf(err, errlen, "%s: give either %s or %s_file, not both", key, key, key);
+    return -EINVAL;
+  }
+  if (value) {
+    if (!*value || strlen(value) > AUTH_TOKEN_MAX) {
+      snprintf(err, errlen, "%s: must be 1-%d bytes", key, AUTH_TOKEN_MAX);
+      return -EINVAL;
+    }
+    for (const char *p = value; *p; p++)
+      if ((unsigned char)*p < 0x21 || *p == 0x7f) {
+        snprintf(err, errlen, "%s: contains whitespace or control characters", key);
+        return -EINVAL;
+      }
+    *ret = strdup(value);
+    return *ret ? 0 : -ENOMEM;
+  }
+  if (file) {
+    char e[256];
+    int r = col_read_token_file(file, ret, e, sizeof(e));
+    if (r < 0) {
+      snprintf(err, errlen, "%s_file: %s", key, e);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+static int col__db(col_config *cfg, char *err, size_t errlen) {
+  const char *db = cfg->db;
+  if (!db || !*db) {
+    snprintf(err, errlen, "db: must not be empty");
+    return -EINVAL;
+  }
+  if (strncmp(db, "postgres://", 11) == 0 || strncmp(db, "postgresql://", 13) == 0) {
+    cfg->db_kind = COL_DB_POSTGRES;
+    snprintf(err, errlen, "db: PostgreSQL backend not built yet; use sqlite:/PATH");
+    return -EINVAL;
+  }
+  const char *path = db;
+  if (strncmp(db, "sqlite:", 7) == 0) {
+    path = db + 7;
+    if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite:///abs/path */
+  } else if (strstr(db, "://")) {
+    snprintf(err, errlen, "db: unknown scheme in \"%s\"; use sqlite:/PATH", db);
+    return -EINVAL;
+  }
+  if (!*path) {
+    snprintf(err, errlen, "db: the sqlite path is empty");
+    return -EINVAL;
+  }
+  cfg->db_kind = COL_DB_SQLITE;
+  free(cfg->db_path);
+  cfg->db_path = strdup(path);
+  return cfg->db_path ? 0 : -ENOMEM;
+}
+
+int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen) {
+  char *shared = NULL, *reader = NULL;
+  auth_tokens *tokens = NULL;
+  int r = col__db(cfg, err, errlen);
+  if (r < 0) goto out;
+  r = col__token("auth_token", cfg->auth_token, cfg->auth_token_file, &shared, err, errlen);
+  if (r < 0) goto out;
+  r = col__token("read_token", cfg->read_token, cfg->read_token_file, &reader, err, errlen);
+  if (r < 0) goto out;
+  if (cfg->tokens_file) {
+    char e[256];
+    r = auth_tokens_load(cfg->tokens_file, &tokens, e, sizeof(e));
+    if (r < 0) {
+      snprintf(err, errlen, "tokens_file: %s", e);
+      r = -EINVAL;
+      goto out;
+    }
+  }
+  if (!shared && !tokens && !cfg->insecure_no_auth) {
+    snprintf(err, errlen, "auth_token: no agent token configured; set auth_token_file, "
+                          "auth_token or tokens_file (or insecure_no_auth explicitly)");
+    r = -EINVAL;
+    goto out;
+  }
+  if (!reader && !cfg->insecure_open_reads) {
+    snprintf(err, errlen, "read_token: no read token configured; set read_token_file or "
+                          "read_token (or insecure_open_reads explicitly)");
+    r = -EINVAL;
+    goto out;
+  }
+  if (shared && reader && strcmp(shared, reader) == 0) {
+    snprintf(err, errlen, "read_token: must differ from the agent token");
+    r = -EINVAL;
+    goto out;
+  }
+  if (cfg->max_body_bytes < 1024) {
+    snprintf(err, errlen, "max_body_bytes: must be at least 1KiB");
+    r = -EINVAL;
+    goto out;
+  }
+  auth_set_shared(auth, shared);
+  auth_set_read(auth, reader);
+  auth_replace_tokens(auth, tokens);
+  tokens = NULL;
+  auth->insecure_no_auth = cfg->insecure_no_auth;
+  auth->open_reads = cfg->insecure_open_reads;
+  r = 0;
+out:
+  if (shared) explicit_bzero(shared, strlen(shared));
+  if (reader) explicit_bzero(reader, strlen(reader));
+  free(shared);
+  free(reader);
+  auth_tokens_free(tokens);
+  return r;
+}
+
+void col_config_free(col_config *cfg) {
+  opt_free(col_opt_defs, col_n_opt_defs, cfg);
+  free(cfg->db_path);
+  cfg->db_path = NULL;
+}

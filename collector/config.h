@@ -1,0 +1,60 @@
+/* config: every ferry-collector option, declared once in a table
+ * (common/options.h) for flags, FERRY_* environment, the config file and
+ * --help alike, plus the checks that span options (a token or an explicit
+ * --insecure-* flag is required; token files are read; the db URL is split). */
+#ifndef FERRY_COLLECTOR_CONFIG_H
+#define FERRY_COLLECTOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "options.h"
+
+typedef enum { COL_DB_SQLITE = 0, COL_DB_POSTGRES } col_db_kind;
+
+typedef struct col_config {
+  /* options (opt_parse fills these) */
+  char *listen;
+  char *db;
+  char *auth_token;
+  char *auth_token_file;
+  char *tokens_file;
+  bool insecure_no_auth;
+  char *read_token;
+  char *read_token_file;
+  bool insecure_open_reads;
+  int64_t max_state_s;
+  int64_t max_future_s;
+  int64_t retention_days;
+  int64_t max_body_bytes;
+  int64_t max_connections;
+  int64_t conn_timeout_s;
+  int log_level;            /* index into "error|warning|notice|info|debug" */
+  int64_t queue_max;        /* ingest batches waiting for the writer */
+  int64_t queue_max_bytes;  /* decoded bytes of those batches */
+  int64_t max_commit_wait_s;/* answer 503 rather than wait longer for a commit */
+  int64_t idempotency_days; /* how long replayed batches are recognised */
+  /* derived by col_config_finish */
+  col_db_kind db_kind;
+  char *db_path;            /* sqlite file (malloc'd) */
+} col_config;
+
+extern const opt_def col_opt_defs[];
+extern const size_t col_n_opt_defs;
+
+/* The flog level of cfg->log_level. */
+int col_config_flog_level(const col_config *cfg);
+
+/* Checks across options and reads the token files into auth (which the
+ * caller zeroed). -EINVAL with one line naming the key in err. */
+int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen);
+
+/* Read a token file: contents with surrounding whitespace stripped, malloc'd.
+ * 0, or negative errno with err filled ("FILE: why"). */
+int col_read_token_file(const char *path, char **ret, char *err, size_t errlen);
+
+void col_config_free(col_config *cfg);
+
+#endif

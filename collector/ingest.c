@@ -1,0 +1,251 @@
+/* ingest: the POST /v1/ingest handler (see ingest.h). The request object is
+ * one-shot state that travels loop → worker thread (decode + parse) → loop →
+ * writer thread (commit) → loop (answer); each stage only reads what the
+ * previous one finished writing. */
+#include "ingest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "batch.h"
+#include "codec.h"
+#include "log.h"
+#include "timefmt.h"
+
+typedef struct ing_req {
+  col_app *app;
+  httpd_req *req;
+  auth_grant grant;
+  codec_t codec;
+  char key[BT_KEY_MAX + 1];
+  char version[64];
+  size_t max_body;
+  bt_limits lim;
+  uv_work_t work;
+  /* set by the worker */
+  unsigned status;            /* 0 = parsed fine */
+  char code[40];
+  char msg[300];
+  bt_batch batch;
+  size_t decoded_len;
+  wr_job job;
+} ing_req;
+
+void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
+  static const char prefix[] = "ferry-agent/";
+  out[0] = '\0';
+  if (!ua || strncasecmp(ua, prefix, sizeof(prefix) - 1) != 0 || outlen == 0) return;
+  const char *v = ua + sizeof(prefix) - 1;
+  size_t n = 0;
+  while (v[n] && n + 1 < outlen &&
+         (isalnum((unsigned char)v[n]) || v[n] == '.' || v[n] == '-' || v[n] == '+' || v[n] == '_'))
+    n++;
+  memcpy(out, v, n);
+  out[n] = '\0';
+}
+
+static void ing__free(ing_req *ir) {
+  bt_batch_free(&ir->batch);
+  st_result_clear(&ir->job.res);
+  free(ir);
+}
+
+/* Answer, count and release: the last step of every request. */
+static void ing__finish_error(ing_req *ir, unsigned status, const char *code, const char *msg) {
+  col_app *app = ir->app;
+  if (status == 503) {
+    app->stats.overloaded++;
+    httpd_req_add_header(ir->req, "Retry-After", COL_RETRY_AFTER_S);
+  } else {
+    app->stats.refused++;
+  }
+  flog_debug("ingest: %u %s: %s", status, code, msg);
+  httpd_respond_error(ir->req, status, code, "%s", msg);
+  app->inflight--;
+  ing__free(ir);
+}
+
+static int ing__media_json(const char *ct) {
+  if (!ct) return 1; /* a missing Content-Type means JSON */
+  while (*ct == ' ' || *ct == '\t') ct++;
+  size_t n = strcspn(ct, ";");
+  while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+  return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+int ingest_on_headers(col_app *app, httpd_req *req) {
+  const char *msg = NULL;
+  auth_grant g;
+  int st = auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &msg);
+  if (st) {
+    if (st == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
+    app->stats.refused++;
+    httpd_respond_error(req, (unsigned)st, st == 401 ? "unauthorized" : "forbidden", "%s", msg);
+    return 1;
+  }
+  const char *ct = httpd_req_header(req, "Content-Type");
+  if (!ing__media_json(ct)) {
+    app->stats.refused++;
+    httpd_respond_error(req, 415, "unsupported_media_type",
+                        "Content-Type must be application/json, not \"%.60s\"", ct);
+    return 1;
+  }
+  codec_t codec;
+  const char *enc = httpd_req_header(req, "Content-Encoding");
+  if (codec_from_name(enc, &codec) < 0) {
+    app->stats.refused++;
+    httpd_respond_error(req, 415, "unsupported_encoding",
+                        "Content-Encoding \"%.60s\" is not supported; use identity, gzip or zstd", enc);
+    return 1;
+  }
+  (void)codec; /* checked here; used again in on_request (nothing is allocated
+                  before the body: httpd may answer 413 and never call on_request) */
+  return 0;
+}
+
+/* Worker thread: decode, parse, check. Reads only ir and the request body,
+ * which httpd keeps unchanged until the answer. */
+static void ing__work(uv_work_t *w) {
+  ing_req *ir = w->data;
+  size_t len;
+  const char *body = httpd_req_body(ir->req, &len);
+  void *decoded = NULL;
+  if (ir->codec != CODEC_IDENTITY) {
+    size_t dlen;
+    int r = codec_decompress(ir->codec, body, len, ir->max_body, &decoded, &dlen);
+    if (r == -EFBIG) {
+      ir->status = 413;
+      snprintf(ir->code, sizeof(ir->code), "payload_too_large");
+      snprintf(ir->msg, sizeof(ir->msg), "the decoded body exceeds the limit of %zu bytes", ir->max_body);
+      return;
+    }
+    if (r < 0) {
+      ir->status = r == -ENOMEM ? 503 : 400;
+      snprintf(ir->code, sizeof(ir->code), r == -ENOMEM ? "unavailable" : "invalid_encoding");
+      snprintf(ir->msg, sizeof(ir->msg), r == -ENOMEM ? "out of memory decoding the body"
+                                                      : "the body is not valid %s data",
+               codec_name(ir->codec));
+      return;
+    }
+    body = decoded;
+    len = dlen;
+  }
+  ir->decoded_len = len;
+  int r = bt_parse(body, len, &ir->lim, &ir->batch, ir->msg, sizeof(ir->msg));
+  free(decoded);
+  if (r < 0) {
+    ir->status = r == -ENOMEM ? 503 : 400;
+    snprintf(ir->code, sizeof(ir->code), r == -ENOMEM ? "unavailable" : "invalid_batch");
+    return;
+  }
+  if (bt_check_key(&ir->batch, ir->key[0] ? ir->key : NULL, ir->msg, sizeof(ir->msg)) < 0) {
+    ir->status = 400;
+    snprintf(ir->code, sizeof(ir->code), "invalid_idempotency_key");
+  }
+}
+
+static void ing__stored(wr_job *job) {
+  ing_req *ir = job->data;
+  col_app *app = ir->app;
+  if (job->err) {
+    if (job->err == -ETIMEDOUT) {
+      ing__finish_error(ir, 503, "overloaded", "the batch could not be committed in time; retry later");
+      return;
+    }
+    app->stats.storage_errors++;
+    flog_err("ingest: storing a batch of %s failed: %s", ir->batch.agent_id, job->errmsg);
+    ing__finish_error(ir, 503, "unavailable", "the database could not store the batch; retry later");
+    return;
+  }
+  st_result *res = &job->res;
+  if (res->status != 200) {
+    ing__finish_error(ir, res->status, res->code, res->message);
+    return;
+  }
+  app->stats.batches++;
+  app->stats.heartbeats += ir->batch.n == 0;
+  app->stats.replays += res->replay;
+  app->stats.accepted += (uint64_t)res->accepted;
+  app->stats.duplicates += (uint64_t)(res->replay ? 0 : res->duplicates);
+  app->stats.rejected += res->replay ? 0 : ir->batch.n - bt_valid_count(&ir->batch);
+  app->stats.conflicts += (uint64_t)res->conflicts;
+  if (res->conflicts)
+    flog_warn("ingest: %s sent %lld event(s) whose event_id is stored with other content; the first copy is kept",
+              ir->batch.agent_id, (long long)res->conflicts);
+  httpd_respond(ir->req, 200, "application/json", res->body, strlen(res->body));
+  app->inflight--;
+  ing__free(ir);
+}
+
+static void ing__parsed(uv_work_t *w, int status) {
+  ing_req *ir = w->data;
+  col_app *app = ir->app;
+  if (status < 0) { /* cancelled: only at shutdown */
+    ing__finish_error(ir, 503, "shutting_down", "the collector is shutting down; retry later");
+    return;
+  }
+  if (ir->status) {
+    ing__finish_error(ir, ir->status, ir->code, ir->msg);
+    return;
+  }
+  const char *msg = NULL;
+  int st = auth_check_agent_id(&app->auth, &ir->grant, ir->batch.agent_id, &msg);
+  if (st) {
+    ing__finish_error(ir, (unsigned)st, "forbidden", msg);
+    return;
+  }
+  ir->job.kind = WR_INGEST;
+  ir->job.in.batch = &ir->batch;
+  ir->job.in.received_at_ms = ir->lim.now_ms;
+  ir->job.in.version = ir->version[0] ? ir->version : NULL;
+  ir->job.bytes = ir->decoded_len;
+  ir->job.done = ing__stored;
+  ir->job.data = ir;
+  int r = wr_submit(app->wr, &ir->job);
+  if (r == -EAGAIN)
+    ing__finish_error(ir, 503, "overloaded", "the collector is busy; retry later");
+  else if (r < 0)
+    ing__finish_error(ir, 503, "shutting_down", "the collector is shutting down; retry later");
+}
+
+void ingest_on_request(col_app *app, httpd_req *req) {
+  /* on_headers passed these checks; the tokens file may have been reloaded
+   * since, so the grant is taken again (cheap, and never more permissive) */
+  const char *msg = NULL;
+  auth_grant g;
+  int st = auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &msg);
+  codec_t codec = CODEC_IDENTITY;
+  if (st == 0 && codec_from_name(httpd_req_header(req, "Content-Encoding"), &codec) < 0) st = 415;
+  if (st) {
+    app->stats.refused++;
+    httpd_respond_error(req, (unsigned)st, st == 401 ? "unauthorized" : st == 403 ? "forbidden"
+                        : "unsupported_encoding", "%s", msg ? msg : "unsupported Content-Encoding");
+    return;
+  }
+  ing_req *ir = calloc(1, sizeof(*ir));
+  if (!ir) {
+    app->stats.overloaded++;
+    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(req, 503, "unavailable", "out of memory; retry later");
+    return;
+  }
+  ir->app = app;
+  ir->req = req;
+  ir->grant = g;
+  ir->codec = codec;
+  const char *key = httpd_req_header(req, "Idempotency-Key");
+  if (key) snprintf(ir->key, sizeof(ir->key), "%s", key);
+  ingest_user_agent_version(httpd_req_header(req, "User-Agent"), ir->version, sizeof(ir->version));
+  app->inflight++;
+  ir->max_body = (size_t)app->cfg->max_body_bytes;
+  ir->lim.now_ms = tf_now_ms();
+  ir->lim.max_future_s = app->cfg->max_future_s;
+  ir->lim.retention_days = app->cfg->retention_days;
+  ir->work.data = ir;
+  int r = uv_queue_work(app->loop, &ir->work, ing__work, ing__parsed);
+  if (r < 0) ing__finish_error(ir, 503, "unavailable", "could not schedule the batch; retry later");
+}

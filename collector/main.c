@@ -1,0 +1,217 @@
+/* ferry-collector: the central HTTP service that authenticates agents, stores
+ * every event exactly once and tracks each agent's delivery (SPEC §3). This
+ * file is the lifecycle: options, store, writer thread, HTTP listener,
+ * signals (SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file).
+ * Exit codes: 0 ok, 1 runtime failure, 2 configuration error. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "notify.h"
+#include "routes.h"
+#include "version_info.h"
+
+#define SHUTDOWN_POLL_MS 50
+
+typedef struct col_main {
+  col_app app;
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_timer_t drain;
+  int exit_code;
+} col_main;
+
+static void cm__close_handles(col_main *m);
+
+static void cm__writer_stopped(void *arg) {
+  col_main *m = arg;
+  m->app.wr = NULL;
+  cm__close_handles(m);
+}
+
+static void cm__httpd_closed(void *arg) {
+  col_main *m = arg;
+  m->app.http = NULL;
+  if (m->app.wr) wr_stop(m->app.wr, cm__writer_stopped, m);
+  else cm__close_handles(m);
+}
+
+static void cm__close_handles(col_main *m) {
+  uv_close((uv_handle_t *)&m->sig_term, NULL);
+  uv_close((uv_handle_t *)&m->sig_int, NULL);
+  uv_close((uv_handle_t *)&m->sig_hup, NULL);
+  uv_close((uv_handle_t *)&m->drain, NULL);
+}
+
+/* Wait until every request that reached a handler is answered (each is
+ * bounded by the writer's commit limit), then close the listener and writer. */
+static void cm__drain(uv_timer_t *t) {
+  col_main *m = t->data;
+  if (m->app.inflight) return;
+  uv_timer_stop(t);
+  flog_info("all requests answered; closing");
+  if (m->app.http) httpd_close(m->app.http, cm__httpd_closed, m);
+  else cm__httpd_closed(m);
+}
+
+static void cm__on_stop(uv_signal_t *s, int signum) {
+  col_main *m = s->data;
+  if (m->app.stopping) {
+    flog_notice("%s again: still waiting for %u request(s)", strsignal(signum), m->app.inflight);
+    return;
+  }
+  flog_notice("%s: stopping (finishing %u request(s) in flight)", strsignal(signum), m->app.inflight);
+  (void)notify_stopping();
+  m->app.stopping = true;
+  if (m->app.http) httpd_stop_listening(m->app.http);
+  uv_timer_start(&m->drain, cm__drain, 0, SHUTDOWN_POLL_MS);
+}
+
+static void cm__on_hup(uv_signal_t *s, int signum) {
+  (void)signum;
+  col_main *m = s->data;
+  if (!m->app.cfg->tokens_file) {
+    flog_info("SIGHUP: no tokens_file configured; nothing to reload");
+    return;
+  }
+  (void)notify_reloading();
+  char err[512];
+  auth_tokens *t = NULL;
+  int r = auth_tokens_load(m->app.cfg->tokens_file, &t, err, sizeof(err));
+  if (r < 0) {
+    flog_err("SIGHUP: tokens_file not reloaded, keeping the previous tokens: %s", err);
+  } else {
+    flog_notice("SIGHUP: tokens_file reloaded: %zu token(s) for %zu agent(s)", auth_tokens_count(t),
+                auth_tokens_agents(t));
+    auth_replace_tokens(&m->app.auth, t);
+  }
+  (void)notify_ready();
+}
+
+static void cm__warn(const col_config *cfg, const opt_cli *cli) {
+  for (int i = 0; i < cli->n_secret_on_cli; i++)
+    flog_warn("--%s given on the command line is visible to other users (ps); prefer the _file option",
+              cli->secret_on_cli[i]);
+  if (cfg->auth_token || cfg->auth_token_file)
+    flog_warn("a shared agent token is configured: any agent holding it may upload as any agent_id "
+              "not in the tokens file; prefer per-agent tokens (tokens_file)");
+  if (cfg->insecure_no_auth)
+    flog_warn("insecure_no_auth: uploads are accepted without a token");
+  if (cfg->insecure_open_reads)
+    flog_warn("insecure_open_reads: per-worker figures are readable without a token");
+}
+
+int main(int argc, char **argv) {
+  static col_config cfg;
+  static col_main m;
+  opt_cli cli;
+  char err[512];
+  signal(SIGPIPE, SIG_IGN);
+
+  memset(&cli, 0, sizeof(cli));
+  int r = opt_parse(col_opt_defs, col_n_opt_defs, &cfg, argc, argv, &cli, err, sizeof(err));
+  if (r < 0) {
+    fprintf(stderr, "ferry-collector: %s\n", err);
+    return 2;
+  }
+  if (cli.help) {
+    opt_print_help(col_opt_defs, col_n_opt_defs, "ferry-collector",
+                   "Receive ferry-agent uploads, store each event once, track delivery.", stdout);
+    col_config_free(&cfg);
+    return 0;
+  }
+  if (cli.version) {
+    ferry_print_version(stdout, "ferry-collector");
+    col_config_free(&cfg);
+    return 0;
+  }
+  if (cli.nargs > 0) {
+    fprintf(stderr, "ferry-collector: unexpected argument \"%s\"\n", cli.args[0]);
+    col_config_free(&cfg);
+    return 2;
+  }
+  flog_set_level(col_config_flog_level(&cfg));
+  col_app *app = &m.app;
+  app->cfg = &cfg;
+  r = col_config_finish(&cfg, &app->auth, err, sizeof(err));
+  if (r < 0) {
+    fprintf(stderr, "ferry-collector: %s\n", err);
+    auth_clear(&app->auth);
+    col_config_free(&cfg);
+    return 2;
+  }
+  cm__warn(&cfg, &cli);
+  if (cli.check_config) {
+    printf("ferry-collector: configuration ok\n");
+    auth_clear(&app->auth);
+    col_config_free(&cfg);
+    return 0;
+  }
+
+  m.exit_code = 1;
+  app->loop = uv_default_loop();
+  r = store_sqlite_open(cfg.db_path, &app->st, err, sizeof(err));
+  if (r < 0) {
+    flog_err("cannot open the database: %s", err);
+    goto out;
+  }
+  wr_limits lim = {
+    .queue_max = (size_t)cfg.queue_max,
+    .queue_max_bytes = (size_t)cfg.queue_max_bytes,
+    .max_wait_ms = (uint64_t)cfg.max_commit_wait_s * 1000,
+    .purge_before_ms = (uint64_t)cfg.idempotency_days * 86400000ULL,
+  };
+  r = wr_start(app->loop, app->st, &lim, &app->wr);
+  if (r < 0) {
+    flog_err("cannot start the database writer thread: %s", uv_strerror(r));
+    goto out;
+  }
+  httpd_config hc = {
+    .listen = cfg.listen,
+    .max_body = (size_t)cfg.max_body_bytes,
+    .max_connections = (unsigned)cfg.max_connections,
+    .conn_timeout_s = (unsigned)cfg.conn_timeout_s,
+    .on_headers = routes_on_headers,
+    .on_request = routes_on_request,
+    .ud = app,
+  };
+  uv_signal_init(app->loop, &m.sig_term);
+  uv_signal_init(app->loop, &m.sig_int);
+  uv_signal_init(app->loop, &m.sig_hup);
+  uv_timer_init(app->loop, &m.drain);
+  m.sig_term.data = m.sig_int.data = m.sig_hup.data = m.drain.data = &m;
+  uv_signal_start(&m.sig_term, cm__on_stop, SIGTERM);
+  uv_signal_start(&m.sig_int, cm__on_stop, SIGINT);
+  uv_signal_start(&m.sig_hup, cm__on_hup, SIGHUP);
+
+  r = httpd_start(app->loop, &hc, &app->http, err, sizeof(err));
+  if (r < 0) {
+    flog_err("cannot serve HTTP: %s", err);
+    app->stopping = true;
+    wr_stop(app->wr, cm__writer_stopped, &m);
+    uv_run(app->loop, UV_RUN_DEFAULT);
+    goto out;
+  }
+  flog_notice("ferry-collector listening on %s (port %u), database %s", cfg.listen,
+              httpd_port(app->http), cfg.db_path);
+  (void)notify_ready();
+  (void)notify_status("serving on %s", cfg.listen);
+
+  r = uv_run(app->loop, UV_RUN_DEFAULT);
+  flog_notice("stopped: %llu batches (%llu events accepted, %llu duplicates, %llu rejected)",
+              (unsigned long long)app->stats.batches, (unsigned long long)app->stats.accepted,
+              (unsigned long long)app->stats.duplicates, (unsigned long long)app->stats.rejected);
+  m.exit_code = 0;
+out:
+  if (app->st) app->st->ops->close(app->st);
+  uv_loop_close(app->loop);
+  auth_clear(&app->auth);
+  col_config_free(&cfg);
+  return m.exit_code;
+}

@@ -1,0 +1,145 @@
+/* routes: the collector's request routing (see routes.h). Authentication
+ * happens in on_headers, before any body byte is read. */
+#include "routes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents_api.h"
+#include "ingest.h"
+#include "timefmt.h"
+
+typedef enum { RT_INGEST, RT_AGENTS, RT_HEALTHZ, RT_READYZ, RT_NONE } rt_id;
+
+typedef struct rt_route {
+  const char *path;
+  const char *method;   /* the one method served (HEAD is served with GET) */
+  bool read_auth;       /* needs the read token */
+} rt_route;
+
+static const rt_route rt_table[RT_NONE] = {
+  [RT_INGEST] = {"/v1/ingest", "POST", false},
+  [RT_AGENTS] = {"/v1/agents", "GET", true},
+  [RT_HEALTHZ] = {"/healthz", "GET", false},
+  [RT_READYZ] = {"/readyz", "GET", false},
+};
+
+static rt_id rt__find(const char *path) {
+  for (int i = 0; i < RT_NONE; i++)
+    if (strcmp(path, rt_table[i].path) == 0) return (rt_id)i;
+  return RT_NONE;
+}
+
+static bool rt__method_ok(rt_id id, const char *method) {
+  if (strcmp(method, rt_table[id].method) == 0) return true;
+  return strcmp(rt_table[id].method, "GET") == 0 && strcmp(method, "HEAD") == 0;
+}
+
+int routes_on_headers(httpd_req *req, void *ud) {
+  col_app *app = ud;
+  const char *path = httpd_req_path(req);
+  const char *method = httpd_req_method(req);
+  rt_id id = rt__find(path);
+  if (id == RT_NONE) {
+    httpd_respond_error(req, 404, "not_found", "no such endpoint: %.100s", path);
+    return 1;
+  }
+  if (!rt__method_ok(id, method)) {
+    httpd_req_add_header(req, "Allow", strcmp(rt_table[id].method, "GET") == 0 ? "GET, HEAD"
+                                                                              : rt_table[id].method);
+    httpd_respond_error(req, 405, "method_not_allowed", "%s takes %s, not %.20s", path,
+                        rt_table[id].method, method);
+    return 1;
+  }
+  if (id == RT_HEALTHZ) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", "ok");
+    httpd_respond_json(req, 200, j);
+    return 1;
+  }
+  if (app->stopping && id != RT_READYZ) {
+    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(req, 503, "shutting_down", "the collector is shutting down; retry later");
+    return 1;
+  }
+  if (rt_table[id].read_auth) {
+    const char *msg = NULL;
+    int st = auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &msg);
+    if (st) {
+      if (st == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
+      httpd_respond_error(req, (unsigned)st, st == 401 ? "unauthorized" : "forbidden", "%s", msg);
+      return 1;
+    }
+  }
+  if (id == RT_INGEST) return ingest_on_headers(app, req);
+  return 0;
+}
+
+typedef struct rz_req {
+  col_app *app;
+  httpd_req *req;
+  wr_job job;
+} rz_req;
+
+static void rz__not_ready(httpd_req *req, const char *why) {
+  cJSON *j = httpd_error_json("not_ready", why);
+  if (j) cJSON_AddStringToObject(j, "status", "unavailable");
+  httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+  httpd_respond_json(req, 503, j);
+}
+
+static void rz__done(wr_job *job) {
+  rz_req *rz = job->data;
+  if (job->err) {
+    char why[300];
+    snprintf(why, sizeof(why), "database: %s", job->errmsg);
+    rz__not_ready(rz->req, why);
+  } else {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", "ok");
+    httpd_respond_json(rz->req, 200, j);
+  }
+  rz->app->inflight--;
+  free(rz);
+}
+
+static void rt__readyz(col_app *app, httpd_req *req) {
+  char why[300];
+  if (app->stopping) {
+    rz__not_ready(req, "shutting down");
+    return;
+  }
+  if (!wr_healthy(app->wr, NULL, why, sizeof(why))) {
+    rz__not_ready(req, why);
+    return;
+  }
+  rz_req *rz = calloc(1, sizeof(*rz));
+  if (!rz) {
+    rz__not_ready(req, "out of memory");
+    return;
+  }
+  rz->app = app;
+  rz->req = req;
+  rz->job.kind = WR_PING;
+  rz->job.done = rz__done;
+  rz->job.data = rz;
+  int r = wr_submit(app->wr, &rz->job);
+  if (r < 0) {
+    free(rz);
+    rz__not_ready(req, r == -EAGAIN ? "the database writer queue is full" : "shutting down");
+    return;
+  }
+  app->inflight++;
+}
+
+void routes_on_request(httpd_req *req, void *ud) {
+  col_app *app = ud;
+  switch (rt__find(httpd_req_path(req))) {
+  case RT_INGEST: ingest_on_request(app, req); return;
+  case RT_AGENTS: agents_api_on_request(app, req); return;
+  case RT_READYZ: rt__readyz(app, req); return;
+  default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
+  }
+}

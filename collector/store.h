@@ -1,0 +1,94 @@
+/* store: the collector's storage interface. A backend (SQLite now,
+ * PostgreSQL later) implements store_ops; everything above it — the writer
+ * thread, the HTTP handlers — speaks only this interface.
+ *
+ * Threading: a store is used by one thread at a time (the writer thread).
+ * Ingest is group-committed: begin(), then apply() once per batch (each batch
+ * in its own savepoint, so one failing batch never fails another), then
+ * commit(). Nothing in the group is acknowledged before commit() returns 0. */
+#ifndef FERRY_COLLECTOR_STORE_H
+#define FERRY_COLLECTOR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "delivery.h"
+
+typedef struct store store;
+
+/* One batch to apply. */
+typedef struct st_ingest {
+  const bt_batch *batch;
+  int64_t received_at_ms;   /* the collector clock when the request arrived */
+  const char *version;      /* from User-Agent "ferry-agent/X.Y.Z", or NULL */
+} st_ingest;
+
+/* What to answer for one batch. */
+typedef struct st_result {
+  unsigned status;          /* 200, 400 (dropped range out of bounds), 422 (key reused) */
+  char code[40];            /* error code when status != 200 */
+  char message[256];        /* error message when status != 200 */
+  char *body;               /* status 200: the answer JSON (malloc'd; caller frees) */
+  int64_t accepted, duplicates, conflicts;
+  bool replay;              /* answered from the idempotency table */
+} st_result;
+
+typedef struct st_epoch_info {
+  char epoch[BT_EPOCH_LEN + 1];
+  int64_t first_seen, last_seen;  /* UTC ms */
+  dl_figures fig;
+} st_epoch_info;
+
+typedef struct st_agent_info {
+  char agent_id[65];
+  int64_t last_seen;             /* UTC ms */
+  char version[64];              /* "" when never sent */
+  bool has_skew;
+  double clock_skew_s;
+  bool has_stats;
+  int64_t backlog;
+  double oldest_pending_s;
+  int64_t conflicts;
+  st_epoch_info *epochs;         /* sorted by first contact, oldest first */
+  size_t n_epochs;
+  size_t latest;                 /* index of the most recent first contact */
+} st_agent_info;
+
+typedef struct store_ops {
+  const char *name;
+  int (*begin)(store *s);
+  /* Apply one batch inside the open transaction. Returns 0 with *ret filled
+   * (status may be a client error, in which case nothing of the batch was
+   * kept), or a negative errno for a storage failure (the batch was rolled
+   * back to its savepoint; see in_transaction). */
+  int (*apply)(store *s, const st_ingest *in, st_result *ret);
+  /* Whether the transaction opened by begin() is still open (a storage
+   * failure may have rolled back all of it). */
+  bool (*in_transaction)(store *s);
+  int (*commit)(store *s);
+  void (*rollback)(store *s);
+  /* All agents sorted by agent_id, with their epochs and delivery figures. */
+  int (*list_agents)(store *s, st_agent_info **ret, size_t *ret_n);
+  /* A trivial query: is the database answering? */
+  int (*ping)(store *s);
+  /* Forget idempotency keys created before before_ms. */
+  int (*purge)(store *s, int64_t before_ms);
+  /* Text of the last storage error, for the caller's log line. */
+  const char *(*last_error)(store *s);
+  void (*close)(store *s);
+} store_ops;
+
+struct store {
+  const store_ops *ops; /* every backend embeds this as its first member */
+};
+
+/* Open (creating if needed) the SQLite store at path. 0, or a negative errno
+ * with a message in err. */
+int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen);
+
+void st_result_clear(st_result *r);
+void st_agents_free(st_agent_info *a, size_t n);
+
+#endif

@@ -1,0 +1,537 @@
+/* store_sqlite: the SQLite backend of store.h. WAL mode with
+ * synchronous=FULL, so a commit that returned is on disk before any 200 is
+ * sent. One connection, used only by the writer thread. Each event is a row
+ * keyed by (agent_id, event_id) — the first stored copy wins — and delivery is
+ * tracked as merged seq ranges per (agent_id, epoch). */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "store_sqlite_sql.h"
+
+typedef struct store_sqlite {
+  store base;
+  sqlite3 *db;
+  sqlite3_stmt *st[SS_COUNT_];
+  char err[256];
+} store_sqlite;
+
+#define SS(s) ((store_sqlite *)(s))
+
+static int ss__fail(store_sqlite *s, const char *what) {
+  int rc = sqlite3_extended_errcode(s->db);
+  snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+  switch (rc & 0xff) {
+  case SQLITE_FULL: return -ENOSPC;
+  case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
+  case SQLITE_NOMEM: return -ENOMEM;
+  case SQLITE_READONLY: case SQLITE_PERM: return -EROFS;
+  default: return -EIO;
+  }
+}
+
+/* Reset and clear a statement; returns it for binding. */
+static sqlite3_stmt *ss__stmt(store_sqlite *s, int which) {
+  sqlite3_stmt *st = s->st[which];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+/* Step a statement that returns no rows. */
+static int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : ss__fail(s, what);
+  sqlite3_reset(st);
+  return r;
+}
+
+static int ss_run(store_sqlite *s, int which) { return ss__exec(s, ss__stmt(s, which), ss_sql[which]); }
+
+static void ss__text(sqlite3_stmt *st, int i, const char *v) {
+  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+static int ss_begin(store *base) { return ss_run(SS(base), SS_BEGIN); }
+static int ss_commit(store *base) { return ss_run(SS(base), SS_COMMIT); }
+static void ss_rollback(store *base) {
+  store_sqlite *s = SS(base);
+  if (!sqlite3_get_autocommit(s->db)) (void)ss_run(s, SS_ROLLBACK);
+}
+static bool ss_in_transaction(store *base) { return !sqlite3_get_autocommit(SS(base)->db); }
+static const char *ss_last_error(store *base) { return SS(base)->err; }
+
+static int ss_ping(store *base) {
+  store_sqlite *s = SS(base);
+  sqlite3_stmt *st = ss__stmt(s, SS_PING);
+  int rc = sqlite3_step(st);
+  int r = rc == SQLITE_ROW ? 0 : ss__fail(s, "ping");
+  sqlite3_reset(st);
+  return r;
+}
+
+static int ss_purge(store *base, int64_t before_ms) {
+  store_sqlite *s = SS(base);
+  sqlite3_stmt *st = ss__stmt(s, SS_IDEM_PURGE);
+  sqlite3_bind_int64(st, 1, before_ms);
+  return ss__exec(s, st, "purge idempotency keys");
+}
+
+/* Load the ranges of (agent, epoch) that overlap or touch [lo, hi] into set
+ * (stmt = a *_WINDOW or *_ALL statement; the window bounds are ignored by _ALL). */
+static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const char *epoch,
+                           int64_t lo, int64_t hi, dl_set *set) {
+  sqlite3_stmt *st = ss__stmt(s, which);
+  ss__text(st, 1, agent);
+  ss__text(st, 2, epoch);
+  if (which == SS_RECV_WINDOW || which == SS_DROP_WINDOW) {
+    sqlite3_bind_int64(st, 3, lo);
+    sqlite3_bind_int64(st, 4, hi);
+  }
+  int rc, r = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && r == 0)
+    r = dl_set_add(set, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+  if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) r = ss__fail(s, "load seq ranges");
+  else if (r == -EINVAL) {
+    snprintf(s->err, sizeof(s->err), "corrupt seq range in the database");
+    r = -EIO;
+  }
+  sqlite3_reset(st);
+  return r;
+}
+
+/* Merge seqs (or ranges) into the stored range table of (agent, epoch):
+ * the stored ranges within [lo-1, hi+1] are replaced by their union with add. */
+static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const char *epoch,
+                     const dl_set *add) {
+  if (add->n == 0) return 0;
+  int64_t lo = add->r[0].from - 1, hi = add->r[add->n - 1].to + 1;
+  dl_set set;
+  dl_set_init(&set);
+  int r = ss__load_ranges(s, dropped ? SS_DROP_WINDOW : SS_RECV_WINDOW, agent, epoch, lo, hi, &set);
+  for (size_t i = 0; r == 0 && i < add->n; i++) r = dl_set_add(&set, add->r[i].from, add->r[i].to);
+  if (r == 0) {
+    sqlite3_stmt *st = ss__stmt(s, dropped ? SS_DROP_DELETE : SS_RECV_DELETE);
+    ss__text(st, 1, agent);
+    ss__text(st, 2, epoch);
+    sqlite3_bind_int64(st, 3, lo);
+    sqlite3_bind_int64(st, 4, hi);
+    r = ss__exec(s, st, "delete seq ranges");
+  }
+  for (size_t i = 0; r == 0 && i < set.n; i++) {
+    sqlite3_stmt *st = ss__stmt(s, dropped ? SS_DROP_INSERT : SS_RECV_INSERT);
+    ss__text(st, 1, agent);
+    ss__text(st, 2, epoch);
+    sqlite3_bind_int64(st, 3, set.r[i].from);
+    sqlite3_bind_int64(st, 4, set.r[i].to);
+    r = ss__exec(s, st, "insert seq range");
+  }
+  dl_set_free(&set);
+  return r == -E2BIG || r == -ENOMEM ? (snprintf(s->err, sizeof(s->err), "seq range set too large"), r) : r;
+}
+
+/* The 200 answer. rejected may be NULL (then taken from the batch). */
+static char *ss__answer(int64_t accepted, int64_t duplicates, const bt_batch *b, cJSON *rejected) {
+  cJSON *a = cJSON_CreateObject();
+  if (!a) { cJSON_Delete(rejected); return NULL; }
+  cJSON_AddNumberToObject(a, "accepted", (double)accepted);
+  cJSON_AddNumberToObject(a, "duplicates", (double)duplicates);
+  if (!rejected) {
+    rejected = cJSON_CreateArray();
+    for (size_t i = 0; rejected && i < b->n; i++) {
+      if (b->events[i].valid) continue;
+      cJSON *o = cJSON_CreateObject();
+      if (!o) break;
+      cJSON_AddNumberToObject(o, "seq", (double)b->events[i].seq);
+      cJSON_AddStringToObject(o, "error", b->events[i].error);
+      cJSON_AddItemToArray(rejected, o);
+    }
+  }
+  if (rejected) cJSON_AddItemToObject(a, "rejected", rejected);
+  char *out = cJSON_PrintUnformatted(a);
+  cJSON_Delete(a);
+  return out;
+}
+
+static int ss__events(store_sqlite *s, const st_ingest *in, st_result *ret) {
+  const bt_batch *b = in->batch;
+  for (size_t i = 0; i < b->n; i++) {
+    const bt_event *e = &b->events[i];
+    if (!e->valid) continue;
+    sqlite3_stmt *st = ss__stmt(s, SS_EVENT_INSERT);
+    ss__text(st, 1, b->agent_id);
+    ss__text(st, 2, e->ev.event_id);
+    ss__text(st, 3, b->epoch);
+    sqlite3_bind_int64(st, 4, e->seq);
+    sqlite3_bind_int64(st, 5, e->ev.ts_ms);
+    ss__text(st, 6, ev_type_name(e->ev.type));
+    ss__text(st, 7, e->ev.worker_id);
+    ss__text(st, 8, e->ev.workstation_id);
+    sqlite3_bind_int64(st, 9, e->ev.count);
+    sqlite3_bind_text(st, 10, e->ev.json, (int)e->ev.json_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, (int64_t)e->content_hash);
+    sqlite3_bind_int64(st, 12, in->received_at_ms);
+    int r = ss__exec(s, st, "insert event");
+    if (r < 0) return r;
+    if (sqlite3_changes(s->db) > 0) {
+      ret->accepted++;
+      continue;
+    }
+    ret->duplicates++;
+    st = ss__stmt(s, SS_EVENT_HASH);
+    ss__text(st, 1, b->agent_id);
+    ss__text(st, 2, e->ev.event_id);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != (int64_t)e->content_hash)
+      ret->conflicts++;
+    sqlite3_reset(st);
+  }
+  return 0;
+}
+
+/* Look the batch's key up. 0 = new key; 1 = replay (ret filled); 2 = key
+ * reused with another body (ret filled with 422); <0 storage failure. */
+static int ss__idem(store_sqlite *s, const bt_batch *b, const char *key, st_result *ret) {
+  sqlite3_stmt *st = ss__stmt(s, SS_IDEM_GET);
+  ss__text(st, 1, b->agent_id);
+  ss__text(st, 2, key);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) {
+    sqlite3_reset(st);
+    return 0;
+  }
+  if (rc != SQLITE_ROW) {
+    int r = ss__fail(s, "look up idempotency key");
+    sqlite3_reset(st);
+    return r;
+  }
+  const char *hash = (const char *)sqlite3_column_text(st, 0);
+  if (!hash || strcmp(hash, b->events_hash) != 0) {
+    sqlite3_reset(st);
+    ret->status = 422;
+    snprintf(ret->code, sizeof(ret->code), "idempotency_key_reused");
+    snprintf(ret->message, sizeof(ret->message),
+             "Idempotency-Key %.120s was already used for a batch with other events", key);
+    return 2;
+  }
+  cJSON *old = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+  sqlite3_reset(st);
+  int64_t acc = 0, dup = 0;
+  cJSON *rejected = NULL;
+  if (old) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(old, "accepted");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(old, "duplicates");
+    acc = cJSON_IsNumber(a) ? (int64_t)a->valuedouble : 0;
+    dup = cJSON_IsNumber(d) ? (int64_t)d->valuedouble : 0;
+    rejected = cJSON_DetachItemFromObjectCaseSensitive(old, "rejected");
+    cJSON_Delete(old);
+  }
+  ret->status = 200;
+  ret->replay = true;
+  ret->duplicates = acc + dup;
+  ret->body = ss__answer(0, acc + dup, b, rejected);
+  return ret->body ? 1 : -ENOMEM;
+}
+
+static int ss__apply(store_sqlite *s, const st_ingest *in, st_result *ret) {
+  const bt_batch *b = in->batch;
+  char key[BT_KEY_MAX];
+  snprintf(key, sizeof(key), "%s:%s:%" PRId64 "-%" PRId64, b->agent_id, b->epoch, b->min_seq, b->max_seq);
+
+  /* dropped ranges must lie within what this epoch has seen */
+  int64_t high = 0;
+  sqlite3_stmt *st = ss__stmt(s, SS_EPOCH_GET_HIGH);
+  ss__text(st, 1, b->agent_id);
+  ss__text(st, 2, b->epoch);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) high = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ss__fail(s, "read epoch");
+  int64_t bound = b->max_seq > high ? b->max_seq : high;
+  if (b->max_dropped_to > bound) {
+    ret->status = 400;
+    snprintf(ret->code, sizeof(ret->code), "invalid_batch");
+    snprintf(ret->message, sizeof(ret->message),
+             "dropped: to_seq %" PRId64 " is beyond the highest seq seen (%" PRId64 ")",
+             b->max_dropped_to, bound);
+    return 0;
+  }
+
+  int r = 0;
+  if (b->n > 0) {
+    r = ss__idem(s, b, key, ret);
+    if (r < 0) return r;
+    if (r == 2) return 0; /* 422: keep nothing of it */
+  }
+  bool replay = r == 1;
+
+  st = ss__stmt(s, SS_AGENT_UPSERT);
+  ss__text(st, 1, b->agent_id);
+  sqlite3_bind_int64(st, 2, in->received_at_ms);
+  ss__text(st, 3, in->version);
+  if (b->has_sent_at) sqlite3_bind_double(st, 4, (double)(in->received_at_ms - b->sent_at_ms) / 1000.0);
+  if (b->has_stats) {
+    sqlite3_bind_int64(st, 5, b->backlog);
+    sqlite3_bind_double(st, 6, b->oldest_pending_s);
+  }
+  if ((r = ss__exec(s, st, "update agent")) < 0) return r;
+
+  st = ss__stmt(s, SS_EPOCH_UPSERT);
+  ss__text(st, 1, b->agent_id);
+  ss__text(st, 2, b->epoch);
+  sqlite3_bind_int64(st, 3, in->received_at_ms);
+  if (b->has_stats) {
+    sqlite3_bind_int64(st, 4, b->backlog);
+    sqlite3_bind_double(st, 5, b->oldest_pending_s);
+  }
+  if ((r = ss__exec(s, st, "update epoch")) < 0) return r;
+
+  if (!replay) {
+    ret->status = 200;
+    if ((r = ss__events(s, in, ret)) < 0) return r;
+    dl_set recv;
+    dl_set_init(&recv);
+    for (size_t i = 0; r == 0 && i < b->n; i++)
+      if (b->events[i].valid) r = dl_set_add(&recv, b->events[i].seq, b->events[i].seq);
+    if (r == 0) r = ss__merge(s, false, b->agent_id, b->epoch, &recv);
+    dl_set_free(&recv);
+    if (r < 0) return r;
+    if (ret->conflicts) {
+      st = ss__stmt(s, SS_AGENT_CONFLICTS);
+      ss__text(st, 1, b->agent_id);
+      sqlite3_bind_int64(st, 2, ret->conflicts);
+      if ((r = ss__exec(s, st, "count conflicts")) < 0) return r;
+    }
+    ret->body = ss__answer(ret->accepted, ret->duplicates, b, NULL);
+    if (!ret->body) return -ENOMEM;
+    if (b->n > 0) {
+      st = ss__stmt(s, SS_IDEM_PUT);
+      ss__text(st, 1, b->agent_id);
+      ss__text(st, 2, key);
+      ss__text(st, 3, b->events_hash);
+      ss__text(st, 4, ret->body);
+      sqlite3_bind_int64(st, 5, in->received_at_ms);
+      if ((r = ss__exec(s, st, "store idempotency key")) < 0) return r;
+    }
+  }
+
+  if (b->n_dropped) {
+    dl_set drop;
+    dl_set_init(&drop);
+    for (size_t i = 0; r == 0 && i < b->n_dropped; i++) r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
+    if (r == 0) r = ss__merge(s, true, b->agent_id, b->epoch, &drop);
+    dl_set_free(&drop);
+    if (r < 0) return r;
+  }
+
+  int64_t new_high = b->max_seq > b->max_dropped_to ? b->max_seq : b->max_dropped_to;
+  if (new_high > high) {
+    st = ss__stmt(s, SS_EPOCH_SET_HIGH);
+    ss__text(st, 1, b->agent_id);
+    ss__text(st, 2, b->epoch);
+    sqlite3_bind_int64(st, 3, new_high);
+    if ((r = ss__exec(s, st, "update high_seq")) < 0) return r;
+  }
+  if (b->n == 0 && !ret->body) {
+    ret->status = 200;
+    ret->body = ss__answer(0, 0, b, NULL);
+    if (!ret->body) return -ENOMEM;
+  }
+  return 0;
+}
+
+static int ss_apply(store *base, const st_ingest *in, st_result *ret) {
+  store_sqlite *s = SS(base);
+  memset(ret, 0, sizeof(*ret));
+  int r = ss_run(s, SS_SAVEPOINT);
+  if (r < 0) return r;
+  r = ss__apply(s, in, ret);
+  if (r == 0 && ret->status == 200) return ss_run(s, SS_RELEASE) < 0 ? (st_result_clear(ret), -EIO) : 0;
+  /* a client error or a failure: keep nothing of this batch */
+  char keep[sizeof(s->err)];
+  memcpy(keep, s->err, sizeof(keep));
+  if (!sqlite3_get_autocommit(s->db)) {
+    (void)ss_run(s, SS_ROLLBACK_TO);
+    (void)ss_run(s, SS_RELEASE);
+  }
+  memcpy(s->err, keep, sizeof(keep));
+  if (r < 0) st_result_clear(ret);
+  else { free(ret->body); ret->body = NULL; }
+  return r;
+}
+
+static int ss_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
+  store_sqlite *s = SS(base);
+  st_agent_info *list = NULL;
+  size_t n = 0, cap = 0;
+  int r = 0, rc;
+  sqlite3_stmt *st = ss__stmt(s, SS_AGENTS_LIST);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 16;
+      st_agent_info *nl = realloc(list, ncap * sizeof(*nl));
+      if (!nl) { r = -ENOMEM; break; }
+      list = nl;
+      cap = ncap;
+    }
+    st_agent_info *a = &list[n++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->agent_id, sizeof(a->agent_id), "%s", (const char *)sqlite3_column_text(st, 0));
+    a->last_seen = sqlite3_column_int64(st, 1);
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+      snprintf(a->version, sizeof(a->version), "%s", (const char *)sqlite3_column_text(st, 2));
+    a->has_skew = sqlite3_column_type(st, 3) != SQLITE_NULL;
+    a->clock_skew_s = sqlite3_column_double(st, 3);
+    a->has_stats = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    a->backlog = sqlite3_column_int64(st, 4);
+    a->oldest_pending_s = sqlite3_column_double(st, 5);
+    a->conflicts = sqlite3_column_int64(st, 6);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "list agents");
+  sqlite3_reset(st);
+
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    st_agent_info *a = &list[i];
+    size_t ecap = 0;
+    st = ss__stmt(s, SS_EPOCHS_OF);
+    ss__text(st, 1, a->agent_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (a->n_epochs == ecap) {
+        size_t ncap = ecap ? ecap * 2 : 4;
+        st_epoch_info *ne = realloc(a->epochs, ncap * sizeof(*ne));
+        if (!ne) { r = -ENOMEM; break; }
+        a->epochs = ne;
+        ecap = ncap;
+      }
+      st_epoch_info *e = &a->epochs[a->n_epochs++];
+      memset(e, 0, sizeof(*e));
+      snprintf(e->epoch, sizeof(e->epoch), "%s", (const char *)sqlite3_column_text(st, 0));
+      e->first_seen = sqlite3_column_int64(st, 1);
+      e->last_seen = sqlite3_column_int64(st, 2);
+      e->fig.high_seq = sqlite3_column_int64(st, 3);
+    }
+    if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "list epochs");
+    sqlite3_reset(st);
+    /* ordered by first contact: the last one is the latest */
+    a->latest = a->n_epochs ? a->n_epochs - 1 : 0;
+    for (size_t k = 0; r == 0 && k < a->n_epochs; k++) {
+      st_epoch_info *e = &a->epochs[k];
+      dl_set recv, drop;
+      dl_set_init(&recv);
+      dl_set_init(&drop);
+      r = ss__load_ranges(s, SS_RECV_ALL, a->agent_id, e->epoch, 0, 0, &recv);
+      if (r == 0) r = ss__load_ranges(s, SS_DROP_ALL, a->agent_id, e->epoch, 0, 0, &drop);
+      if (r == 0) dl_figures_compute(&recv, &drop, e->fig.high_seq, &e->fig);
+      dl_set_free(&recv);
+      dl_set_free(&drop);
+    }
+  }
+  if (r < 0) {
+    st_agents_free(list, n);
+    return r;
+  }
+  *ret = list;
+  *ret_n = n;
+  return 0;
+}
+
+static void ss_close(store *base) {
+  store_sqlite *s = SS(base);
+  if (!s) return;
+  for (int i = 0; i < SS_COUNT_; i++) sqlite3_finalize(s->st[i]);
+  sqlite3_close(s->db);
+  free(s);
+}
+
+static const store_ops ss_ops = {
+  .name = "sqlite",
+  .begin = ss_begin,
+  .apply = ss_apply,
+  .in_transaction = ss_in_transaction,
+  .commit = ss_commit,
+  .rollback = ss_rollback,
+  .list_agents = ss_list_agents,
+  .ping = ss_ping,
+  .purge = ss_purge,
+  .last_error = ss_last_error,
+  .close = ss_close,
+};
+
+int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen) {
+  store_sqlite *s = calloc(1, sizeof(*s));
+  if (!s) return -ENOMEM;
+  s->base.ops = &ss_ops;
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  int r = 0;
+  if (rc != SQLITE_OK) {
+    snprintf(err, errlen, "open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    r = -EIO;
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_extended_result_codes(s->db, 1);
+  if (sqlite3_exec(s->db, ss_pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+    r = -EIO;
+    goto fail;
+  }
+  sqlite3_stmt *v = NULL;
+  int version = -1;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK &&
+      sqlite3_step(v) == SQLITE_ROW)
+    version = sqlite3_column_int(v, 0);
+  sqlite3_finalize(v);
+  if (version < 0) {
+    snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+    r = -EIO;
+    goto fail;
+  }
+  if (version > SS_SCHEMA_VERSION) {
+    snprintf(err, errlen, "%s: schema version %d is newer than this collector knows (%d); refusing to touch it",
+             path, version, SS_SCHEMA_VERSION);
+    r = -EPROTO;
+    goto fail;
+  }
+  if (version < 1) {
+    char *e = NULL;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &e) != SQLITE_OK ||
+        sqlite3_exec(s->db, ss_schema_v1, NULL, NULL, &e) != SQLITE_OK ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
+      snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
+      sqlite3_free(e);
+      r = -EIO;
+      goto fail;
+    }
+  }
+  for (int i = 0; i < SS_COUNT_; i++) {
+    if (sqlite3_prepare_v3(s->db, ss_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+      snprintf(err, errlen, "%s: prepare \"%.60s\": %s", path, ss_sql[i], sqlite3_errmsg(s->db));
+      r = -EIO;
+      goto fail;
+    }
+  }
+  *ret = &s->base;
+  return 0;
+fail:
+  ss_close(&s->base);
+  return r;
+}
+
+void st_result_clear(st_result *r) {
+  if (!r) return;
+  free(r->body);
+  memset(r, 0, sizeof(*r));
+}
+
+void st_agents_free(st_agent_info *a, size_t n) {
+  for (size_t i = 0; a && i < n; i++) free(a[i].epochs);
+  free(a);
+}

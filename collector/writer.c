@@ -1,0 +1,267 @@
+/* writer: the database thread and its bounded job queue (see writer.h).
+ * Batches are group-committed because a synchronous=FULL commit costs an
+ * fsync: one fsync for everything queued keeps throughput up when many
+ * agents upload at once, while each batch keeps its own savepoint. */
+#include "writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+#define WR_PURGE_EVERY_MS (10 * 60 * 1000)
+
+struct writer {
+  uv_loop_t *loop;
+  store *st;
+  wr_limits lim;
+  uv_async_t async;
+  uv_thread_t thread;
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  /* under mu */
+  wr_job *q_head, *q_tail;
+  size_t q_n;        /* queued, not yet taken */
+  size_t bytes;      /* held by queued and in-progress jobs */
+  size_t working;    /* taken by the thread, not yet done */
+  wr_job *done_head, *done_tail;
+  bool stopping, exited;
+  uint64_t busy_since_ms; /* 0 when idle */
+  bool healthy;
+  uint64_t last_ok_ms;
+  char why[256];
+  /* loop thread only */
+  void (*stop_cb)(void *arg);
+  void *stop_arg;
+  bool joined;
+  uint64_t last_purge_ms; /* writer thread only */
+};
+
+static void wr__fail(wr_job *j, int err, const char *msg) {
+  j->err = err;
+  snprintf(j->errmsg, sizeof(j->errmsg), "%s", msg);
+  st_result_clear(&j->res);
+}
+
+static void wr__health(writer *w, int r) {
+  uv_mutex_lock(&w->mu);
+  w->healthy = r == 0;
+  if (r == 0) w->last_ok_ms = tf_mono_ms();
+  else snprintf(w->why, sizeof(w->why), "%s", w->st->ops->last_error(w->st));
+  uv_mutex_unlock(&w->mu);
+}
+
+/* Apply and commit the ingest jobs of one group, in order. */
+static void wr__group(writer *w, wr_job **jobs, size_t n) {
+  store *st = w->st;
+  int r = st->ops->begin(st);
+  if (r < 0) {
+    for (size_t i = 0; i < n; i++) wr__fail(jobs[i], r, st->ops->last_error(st));
+    wr__health(w, r);
+    return;
+  }
+  size_t applied = 0;
+  for (size_t i = 0; i < n; i++) {
+    r = st->ops->apply(st, &jobs[i]->in, &jobs[i]->res);
+    if (r == 0) {
+      applied++;
+      continue;
+    }
+    wr__fail(jobs[i], r, st->ops->last_error(st));
+    if (!st->ops->in_transaction(st)) {
+      /* the engine rolled the whole transaction back: nothing of the group holds */
+      for (size_t k = 0; k < n; k++)
+        if (k != i && jobs[k]->err == 0) wr__fail(jobs[k], r, "transaction rolled back by a storage error");
+      wr__health(w, r);
+      return;
+    }
+  }
+  r = st->ops->commit(st);
+  if (r < 0) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s", st->ops->last_error(st));
+    st->ops->rollback(st);
+    for (size_t i = 0; i < n; i++)
+      if (jobs[i]->err == 0) wr__fail(jobs[i], r, msg);
+  }
+  wr__health(w, r);
+  (void)applied;
+}
+
+static void wr__other(writer *w, wr_job *j) {
+  store *st = w->st;
+  int r = j->kind == WR_PING ? st->ops->ping(st) : st->ops->list_agents(st, &j->agents, &j->n_agents);
+  if (r < 0) wr__fail(j, r, st->ops->last_error(st));
+  if (j->kind == WR_PING || r != -ENOMEM) wr__health(w, r);
+}
+
+static void wr__thread(void *arg) {
+  writer *w = arg;
+  wr_job *taken[WR_GROUP_MAX];
+  wr_job *ingest[WR_GROUP_MAX];
+  uv_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->q_head && !w->stopping) uv_cond_wait(&w->cv, &w->mu);
+    if (!w->q_head) break; /* stopping and drained */
+    size_t n = 0;
+    while (w->q_head && n < WR_GROUP_MAX) {
+      taken[n++] = w->q_head;
+      w->q_head = w->q_head->next;
+      w->q_n--;
+    }
+    if (!w->q_head) w->q_tail = NULL;
+    w->working = n;
+    uint64_t now = tf_mono_ms();
+    w->busy_since_ms = now ? now : 1;
+    uv_mutex_unlock(&w->mu);
+
+    size_t ni = 0;
+    for (size_t i = 0; i < n; i++) {
+      wr_job *j = taken[i];
+      j->next = NULL;
+      if (now - j->enq_ms > w->lim.max_wait_ms) {
+        wr__fail(j, -ETIMEDOUT, "waited too long for the database");
+        continue;
+      }
+      if (j->kind == WR_INGEST) ingest[ni++] = j;
+    }
+    if (ni) wr__group(w, ingest, ni);
+    for (size_t i = 0; i < n; i++) /* reads after the commit see it */
+      if (taken[i]->kind != WR_INGEST && taken[i]->err == 0) wr__other(w, taken[i]);
+    if (w->lim.purge_before_ms && tf_mono_ms() - w->last_purge_ms > WR_PURGE_EVERY_MS) {
+      w->last_purge_ms = tf_mono_ms();
+      (void)w->st->ops->purge(w->st, tf_now_ms() - (int64_t)w->lim.purge_before_ms);
+    }
+
+    uv_mutex_lock(&w->mu);
+    for (size_t i = 0; i < n; i++) {
+      w->bytes -= taken[i]->bytes;
+      if (w->done_tail) w->done_tail->next = taken[i];
+      else w->done_head = taken[i];
+      w->done_tail = taken[i];
+    }
+    w->working = 0;
+    w->busy_since_ms = 0;
+    uv_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    uv_mutex_lock(&w->mu);
+  }
+  w->exited = true;
+  uv_mutex_unlock(&w->mu);
+  uv_async_send(&w->async);
+}
+
+static void wr__closed(uv_handle_t *h) {
+  writer *w = h->data;
+  void (*cb)(void *) = w->stop_cb;
+  void *arg = w->stop_arg;
+  uv_mutex_destroy(&w->mu);
+  uv_cond_destroy(&w->cv);
+  free(w);
+  if (cb) cb(arg);
+}
+
+static void wr__async(uv_async_t *a) {
+  writer *w = a->data;
+  uv_mutex_lock(&w->mu);
+  wr_job *j = w->done_head;
+  w->done_head = w->done_tail = NULL;
+  bool exited = w->exited;
+  uv_mutex_unlock(&w->mu);
+  while (j) {
+    wr_job *next = j->next;
+    j->next = NULL;
+    j->done(j);
+    j = next;
+  }
+  if (exited && !w->joined) {
+    w->joined = true;
+    uv_thread_join(&w->thread);
+    uv_close((uv_handle_t *)&w->async, wr__closed);
+  }
+}
+
+int wr_start(uv_loop_t *loop, store *st, const wr_limits *lim, writer **ret) {
+  writer *w = calloc(1, sizeof(*w));
+  if (!w) return -ENOMEM;
+  w->loop = loop;
+  w->st = st;
+  w->lim = *lim;
+  w->healthy = true;
+  w->last_ok_ms = tf_mono_ms();
+  w->last_purge_ms = 0;
+  int r = uv_mutex_init(&w->mu);
+  if (r < 0) { free(w); return r; }
+  if ((r = uv_cond_init(&w->cv)) < 0) { uv_mutex_destroy(&w->mu); free(w); return r; }
+  if ((r = uv_async_init(loop, &w->async, wr__async)) < 0) {
+    uv_cond_destroy(&w->cv);
+    uv_mutex_destroy(&w->mu);
+    free(w);
+    return r;
+  }
+  w->async.data = w;
+  if ((r = uv_thread_create(&w->thread, wr__thread, w)) < 0) {
+    w->joined = true;
+    uv_close((uv_handle_t *)&w->async, wr__closed);
+    return r;
+  }
+  *ret = w;
+  return 0;
+}
+
+int wr_submit(writer *w, wr_job *job) {
+  uint64_t now = tf_mono_ms();
+  uv_mutex_lock(&w->mu);
+  int r = 0;
+  if (w->stopping) r = -ESHUTDOWN;
+  else if (w->q_n >= w->lim.queue_max) r = -EAGAIN;
+  else if (w->bytes && w->bytes + job->bytes > w->lim.queue_max_bytes) r = -EAGAIN;
+  else if (w->busy_since_ms && now - w->busy_since_ms > w->lim.max_wait_ms) r = -EAGAIN;
+  if (r == 0) {
+    job->err = 0;
+    job->errmsg[0] = '\0';
+    job->next = NULL;
+    job->enq_ms = now;
+    if (w->q_tail) w->q_tail->next = job;
+    else w->q_head = job;
+    w->q_tail = job;
+    w->q_n++;
+    w->bytes += job->bytes;
+    uv_cond_signal(&w->cv);
+  }
+  uv_mutex_unlock(&w->mu);
+  return r;
+}
+
+size_t wr_pending(writer *w) {
+  uv_mutex_lock(&w->mu);
+  size_t n = w->q_n + w->working;
+  uv_mutex_unlock(&w->mu);
+  return n;
+}
+
+bool wr_healthy(writer *w, uint64_t *ret_last_ok_ms, char *why, size_t whylen) {
+  uint64_t now = tf_mono_ms();
+  uv_mutex_lock(&w->mu);
+  bool ok = w->healthy;
+  if (ret_last_ok_ms) *ret_last_ok_ms = w->last_ok_ms;
+  if (!ok) snprintf(why, whylen, "database: %s", w->why);
+  else if (w->busy_since_ms && now - w->busy_since_ms > w->lim.max_wait_ms) {
+    ok = false;
+    snprintf(why, whylen, "database: a commit has been running for %llu s",
+             (unsigned long long)((now - w->busy_since_ms) / 1000));
+  }
+  uv_mutex_unlock(&w->mu);
+  return ok;
+}
+
+void wr_stop(writer *w, void (*done_cb)(void *arg), void *arg) {
+  w->stop_cb = done_cb;
+  w->stop_arg = arg;
+  uv_mutex_lock(&w->mu);
+  w->stopping = true;
+  uv_cond_signal(&w->cv);
+  uv_mutex_unlock(&w->mu);
+}
