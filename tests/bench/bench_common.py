@@ -1,0 +1,179 @@
+"""Shared pieces of the ferry benchmarks: a fast multi-process HTTP client with
+pre-serialized bodies and keep-alive connections, /proc memory readings, and
+the integration-test harness for starting the programs."""
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import sys
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+
+import ferry_harness  # noqa: E402  (the same process handling as the tests)
+
+
+def proc_mem_kib(pid):
+    """(VmRSS, VmHWM) in KiB from /proc/PID/status."""
+    rss = hwm = None
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, hwm
+
+
+def make_bodies(worker, nworkers, total, batch, random_ids, base_ms):
+    """This worker's share of `total` events as pre-serialized JSON array bodies."""
+    bodies = []
+    events = []
+    i = worker
+    while i < total:
+        eid = "bench-%s" % uuid.uuid4() if random_ids else "bench-%d" % i
+        e = {"event_id": eid, "timestamp": ferry_harness.fmt_ts(base_ms + i // 10),
+             "event_type": "product_count", "worker_id": "W-%03d" % (i % 50),
+             "workstation_id": "WS-%02d" % (i % 12), "count": 1 + i % 3,
+             "camera_id": "cam-%02d" % (i % 12), "model_version": "bench-1", "confidence": 0.93}
+        events.append(e)
+        if len(events) == batch:
+            bodies.append((json.dumps(events, separators=(",", ":")).encode(), len(events)))
+            events = []
+        i += nworkers
+    if events:
+        bodies.append((json.dumps(events, separators=(",", ":")).encode(), len(events)))
+    return bodies
+
+
+def _client(worker, nworkers, port, total, batch, random_ids, base_ms, barrier, out):
+    bodies = make_bodies(worker, nworkers, total, batch, random_ids, base_ms)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    hdrs = {"Content-Type": "application/json"}
+    barrier.wait()
+    c0 = os.times()
+    t0 = time.monotonic()
+    accepted = dup = errors = requests = 0
+    for body, n in bodies:
+        for attempt in range(20):
+            try:
+                conn.request("POST", "/v1/events", body=body, headers=hdrs)
+                r = conn.getresponse()
+                data = r.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                errors += 1
+                time.sleep(0.05)
+                continue
+            requests += 1
+            if r.status == 202:
+                j = json.loads(data)
+                accepted += j["accepted"]
+                dup += j["duplicates"]
+                break
+            errors += 1
+            if r.status in (429, 503, 507):
+                time.sleep(0.05)
+                continue
+            break
+    t1 = time.monotonic()
+    c1 = os.times()
+    out.put({"worker": worker, "accepted": accepted, "duplicates": dup, "errors": errors,
+             "requests": requests, "t0": t0, "t1": t1,
+             "cpu": (c1.user - c0.user) + (c1.system - c0.system),
+             "events": sum(n for _, n in bodies)})
+
+
+def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None):
+    """Post `total` events to 127.0.0.1:port/v1/events from nprocs processes
+    (one keep-alive connection each). Bodies are built before the clock starts.
+    Returns a dict with events/s and the client's own CPU cost."""
+    base_ms = base_ms or ferry_harness.now_ms() - 3600 * 1000
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(nprocs + 1)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_client, args=(w, nprocs, port, total, batch, random_ids, base_ms, barrier, out))
+             for w in range(nprocs)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    t0 = min(r["t0"] for r in results)
+    t1 = max(r["t1"] for r in results)
+    elapsed = t1 - t0
+    cpu = sum(r["cpu"] for r in results)
+    events = sum(r["events"] for r in results)
+    return {
+        "elapsed_s": elapsed,
+        "accepted": sum(r["accepted"] for r in results),
+        "duplicates": sum(r["duplicates"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "requests": sum(r["requests"] for r in results),
+        "events_per_s": events / elapsed if elapsed > 0 else 0.0,
+        "client_cpu_s": cpu,
+        # what the client processes could push if the server answered instantly,
+        # each process limited by its own CPU cost per event
+        "client_cap_events_per_s": (events / cpu * min(nprocs, os.cpu_count() or 1)) if cpu > 0 else float("inf"),
+    }
+
+
+class _Sink:
+    """A minimal HTTP server answering every POST with 202, to measure the client alone."""
+
+    @staticmethod
+    def serve(port_q, stop_evt):
+        import asyncio
+
+        async def handle(reader, writer):
+            resp = (b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 33\r\n\r\n")
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    n = 0
+                    for line in head.split(b"\r\n"):
+                        if line[:15].lower() == b"content-length:":
+                            n = int(line[15:])
+                    body = await reader.readexactly(n)
+                    cnt = body.count(b'"event_id"')
+                    payload = b'{"accepted":%d,"duplicates":0}' % cnt
+                    writer.write(resp.replace(b"33", b"%d" % len(payload)) + payload)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+
+        async def main():
+            srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port_q.put(srv.sockets[0].getsockname()[1])
+            while not stop_evt.is_set():
+                await asyncio.sleep(0.1)
+            srv.close()
+
+        asyncio.run(main())
+
+
+def measure_client_alone(total, batch, nprocs, random_ids=False):
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    stop = ctx.Event()
+    p = ctx.Process(target=_Sink.serve, args=(q, stop))
+    p.start()
+    try:
+        port = q.get(timeout=10)
+        return run_clients(port, total, batch, nprocs, random_ids)
+    finally:
+        stop.set()
+        p.join(5)
+        if p.is_alive():
+            p.kill()
