@@ -606,6 +606,7 @@ int main(int argc, char **argv) {
   const double t0 = mono_s();
   const int64_t wall0 = wall_ms();
   sim s;
+  memset(&s, 0, sizeof s);
   sim_init(&s, &o, o.start_given ? o.start_ms : wall0);
   /* simulated ms per event when the clock is virtual (--start) */
   const double step_ms = 1000.0 / (o.rate > 0 ? o.rate : 5.0) * o.speed;
