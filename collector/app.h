@@ -24,6 +24,9 @@ typedef struct col_stats {
   uint64_t storage_errors; /* batches that failed in the database */
 } col_stats;
 
+struct rd_pool;
+struct col_prom;
+
 typedef struct col_app {
   uv_loop_t *loop;
   col_config *cfg;
@@ -31,6 +34,8 @@ typedef struct col_app {
   store *st;
   writer *wr;
   httpd *http;
+  struct rd_pool *readers;  /* read-only store handles for metrics (worker threads) */
+  struct col_prom *prom;    /* /metrics counters and cache */
   unsigned inflight;       /* requests between on_request and their answer */
   bool stopping;
   col_stats stats;

@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "codec.h"
 #include "log.h"
+#include "prom.h"
 #include "timefmt.h"
 
 typedef struct ing_req {
@@ -173,6 +174,9 @@ static void ing__stored(wr_job *job) {
   app->stats.duplicates += (uint64_t)(res->replay ? 0 : res->duplicates);
   app->stats.rejected += res->replay ? 0 : ir->batch.n - bt_valid_count(&ir->batch);
   app->stats.conflicts += (uint64_t)res->conflicts;
+  if (!res->replay)
+    prom_count_batch(app->prom, ir->batch.agent_id, (uint64_t)res->accepted, (uint64_t)res->duplicates,
+                     ir->batch.n - bt_valid_count(&ir->batch));
   if (res->conflicts)
     flog_warn("ingest: %s sent %lld event(s) whose event_id is stored with other content; the first copy is kept",
               ir->batch.agent_id, (long long)res->conflicts);

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "prom.h"
+#include "readers.h"
 #include "routes.h"
 #include "version_info.h"
 
@@ -156,7 +158,7 @@ int main(int argc, char **argv) {
 
   m.exit_code = 1;
   app->loop = uv_default_loop();
-  r = store_sqlite_open(cfg.db_path, &app->st, err, sizeof(err));
+  r = store_sqlite_open(cfg.db_path, cfg.max_state_s * 1000, &app->st, err, sizeof(err));
   if (r < 0) {
     flog_err("cannot open the database: %s", err);
     goto out;
@@ -167,6 +169,10 @@ int main(int argc, char **argv) {
     .max_wait_ms = (uint64_t)cfg.max_commit_wait_s * 1000,
     .purge_before_ms = (uint64_t)cfg.idempotency_days * 86400000ULL,
   };
+  if ((r = rd_pool_new(app->st, 4, &app->readers)) < 0 || !(app->prom = prom_new())) {
+    flog_err("cannot set up the metrics readers: out of memory");
+    goto out;
+  }
   r = wr_start(app->loop, app->st, &lim, &app->wr);
   if (r < 0) {
     flog_err("cannot start the database writer thread: %s", uv_strerror(r));
@@ -179,6 +185,7 @@ int main(int argc, char **argv) {
     .conn_timeout_s = (unsigned)cfg.conn_timeout_s,
     .on_headers = routes_on_headers,
     .on_request = routes_on_request,
+    .on_answer = prom_on_answer,
     .ud = app,
   };
   uv_signal_init(app->loop, &m.sig_term);
@@ -209,6 +216,8 @@ int main(int argc, char **argv) {
               (unsigned long long)app->stats.duplicates, (unsigned long long)app->stats.rejected);
   m.exit_code = 0;
 out:
+  rd_pool_free(app->readers);
+  prom_free(app->prom);
   if (app->st) app->st->ops->close(app->st);
   uv_loop_close(app->loop);
   auth_clear(&app->auth);

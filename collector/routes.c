@@ -9,9 +9,11 @@
 
 #include "agents_api.h"
 #include "ingest.h"
+#include "metrics_api.h"
+#include "prom.h"
 #include "timefmt.h"
 
-typedef enum { RT_INGEST, RT_AGENTS, RT_HEALTHZ, RT_READYZ, RT_NONE } rt_id;
+typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_NONE } rt_id;
 
 typedef struct rt_route {
   const char *path;
@@ -22,6 +24,8 @@ typedef struct rt_route {
 static const rt_route rt_table[RT_NONE] = {
   [RT_INGEST] = {"/v1/ingest", "POST", false},
   [RT_AGENTS] = {"/v1/agents", "GET", true},
+  [RT_METRICS_API] = {METRICS_API_PREFIX "*", "GET", true}, /* matched by metrics_api_match */
+  [RT_PROM] = {"/metrics", "GET", true},
   [RT_HEALTHZ] = {"/healthz", "GET", false},
   [RT_READYZ] = {"/readyz", "GET", false},
 };
@@ -29,6 +33,7 @@ static const rt_route rt_table[RT_NONE] = {
 static rt_id rt__find(const char *path) {
   for (int i = 0; i < RT_NONE; i++)
     if (strcmp(path, rt_table[i].path) == 0) return (rt_id)i;
+  if (metrics_api_match(path)) return RT_METRICS_API;
   return RT_NONE;
 }
 
@@ -139,6 +144,8 @@ void routes_on_request(httpd_req *req, void *ud) {
   switch (rt__find(httpd_req_path(req))) {
   case RT_INGEST: ingest_on_request(app, req); return;
   case RT_AGENTS: agents_api_on_request(app, req); return;
+  case RT_METRICS_API: metrics_api_on_request(app, req); return;
+  case RT_PROM: prom_on_request(app, req); return;
   case RT_READYZ: rt__readyz(app, req); return;
   default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
   }

@@ -2,7 +2,8 @@
  * PostgreSQL later) implements store_ops; everything above it — the writer
  * thread, the HTTP handlers — speaks only this interface.
  *
- * Threading: a store is used by one thread at a time (the writer thread).
+ * Threading: a store is used by one thread at a time (the writer thread);
+ * reads that must not wait behind it use open_reader's handles.
  * Ingest is group-committed: begin(), then apply() once per batch (each batch
  * in its own savepoint, so one failing batch never fails another), then
  * commit(). Nothing in the group is acknowledged before commit() returns 0. */
@@ -15,6 +16,7 @@
 
 #include "batch.h"
 #include "delivery.h"
+#include "metrics.h"
 
 typedef struct store store;
 
@@ -56,6 +58,15 @@ typedef struct st_agent_info {
   size_t latest;                 /* index of the most recent first contact */
 } st_agent_info;
 
+/* Which ids a metrics read is about (both NULL: every worker and station). */
+typedef struct st_metrics_query {
+  int64_t from_ms, to_ms;     /* the window [from, to), from < to */
+  const char *worker_id;      /* only this worker's figures are needed (lists may hold only it) */
+  const char *workstation_id; /* only this station's figures are needed */
+} st_metrics_query;
+
+typedef enum { ST_ID_WORKER = 0, ST_ID_STATION = 1 } st_id_kind;
+
 typedef struct store_ops {
   const char *name;
   int (*begin)(store *s);
@@ -75,6 +86,22 @@ typedef struct store_ops {
   int (*ping)(store *s);
   /* Forget idempotency keys created before before_ms. */
   int (*purge)(store *s, int64_t before_ms);
+  /* ---- metrics (SPEC §3). The figures equal metrics_compute over every
+   * stored event; how a backend keeps them fast is its own business. ---- */
+  /* Bring derived data (rollups) up to date a little: at most max_units of
+   * work (for SQLite, hours rebuilt) in its own transaction. *ret_more is set
+   * when more is left. Writer thread, between groups. */
+  int (*maintain)(store *s, int max_units, bool *ret_more);
+  /* A second handle on the same database for reads on another thread: it
+   * serves metrics, id_known and ping only, never blocks on the writer, and
+   * sees only committed data. Close it with its ops->close. */
+  int (*open_reader)(store *s, store **ret, char *err, size_t errlen);
+  /* The figures of q's window (lists sorted by id). A query with worker_id
+   * or workstation_id set may leave other ids out. Free with
+   * metrics_result_free. */
+  int (*metrics)(store *s, const st_metrics_query *q, metrics_result *ret);
+  /* Whether any stored event ever named the id (404 vs zeros). */
+  int (*id_known)(store *s, st_id_kind kind, const char *id, bool *ret);
   /* Text of the last storage error, for the caller's log line. */
   const char *(*last_error)(store *s);
   void (*close)(store *s);
@@ -84,9 +111,10 @@ struct store {
   const store_ops *ops; /* every backend embeds this as its first member */
 };
 
-/* Open (creating if needed) the SQLite store at path. 0, or a negative errno
- * with a message in err. */
-int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen);
+/* Open (creating if needed) the SQLite store at path. max_state_ms is the
+ * state cap the metrics use (rollups built with another are rebuilt). 0, or a
+ * negative errno with a message in err. */
+int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char *err, size_t errlen);
 
 void st_result_clear(st_result *r);
 void st_agents_free(st_agent_info *a, size_t n);

@@ -3,7 +3,7 @@
  * sent. One connection, used only by the writer thread. Each event is a row
  * keyed by (agent_id, event_id) — the first stored copy wins — and delivery is
  * tracked as merged seq ranges per (agent_id, epoch). */
-#include "store.h"
+#include "store_sqlite_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,20 +12,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
-#include "store_sqlite_sql.h"
-
-typedef struct store_sqlite {
-  store base;
-  sqlite3 *db;
-  sqlite3_stmt *st[SS_COUNT_];
-  char err[256];
-} store_sqlite;
-
-#define SS(s) ((store_sqlite *)(s))
-
-static int ss__fail(store_sqlite *s, const char *what) {
+int ss__fail(store_sqlite *s, const char *what) {
   int rc = sqlite3_extended_errcode(s->db);
   snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
   switch (rc & 0xff) {
@@ -38,7 +26,7 @@ static int ss__fail(store_sqlite *s, const char *what) {
 }
 
 /* Reset and clear a statement; returns it for binding. */
-static sqlite3_stmt *ss__stmt(store_sqlite *s, int which) {
+sqlite3_stmt *ss__stmt(store_sqlite *s, int which) {
   sqlite3_stmt *st = s->st[which];
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -46,7 +34,7 @@ static sqlite3_stmt *ss__stmt(store_sqlite *s, int which) {
 }
 
 /* Step a statement that returns no rows. */
-static int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
+int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
   int rc = sqlite3_step(st);
   int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : ss__fail(s, what);
   sqlite3_reset(st);
@@ -55,16 +43,24 @@ static int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
 
 static int ss_run(store_sqlite *s, int which) { return ss__exec(s, ss__stmt(s, which), ss_sql[which]); }
 
-static void ss__text(sqlite3_stmt *st, int i, const char *v) {
+void ss__text(sqlite3_stmt *st, int i, const char *v) {
   if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
   else sqlite3_bind_null(st, i);
 }
 
-static int ss_begin(store *base) { return ss_run(SS(base), SS_BEGIN); }
-static int ss_commit(store *base) { return ss_run(SS(base), SS_COMMIT); }
+static int ss_begin(store *base) {
+  ssm_tx_end(SS(base), false);
+  return ss_run(SS(base), SS_BEGIN);
+}
+static int ss_commit(store *base) {
+  int r = ss_run(SS(base), SS_COMMIT);
+  ssm_tx_end(SS(base), r == 0);
+  return r;
+}
 static void ss_rollback(store *base) {
   store_sqlite *s = SS(base);
   if (!sqlite3_get_autocommit(s->db)) (void)ss_run(s, SS_ROLLBACK);
+  ssm_tx_end(s, false);
 }
 static bool ss_in_transaction(store *base) { return !sqlite3_get_autocommit(SS(base)->db); }
 static const char *ss_last_error(store *base) { return SS(base)->err; }
@@ -183,6 +179,7 @@ static int ss__events(store_sqlite *s, const st_ingest *in, st_result *ret) {
     if (r < 0) return r;
     if (sqlite3_changes(s->db) > 0) {
       ret->accepted++;
+      if ((r = ssm_note_event(s, &e->ev, b->agent_id)) < 0) return r;
       continue;
     }
     ret->duplicates++;
@@ -361,6 +358,7 @@ static int ss_apply(store *base, const st_ingest *in, st_result *ret) {
     (void)ss_run(s, SS_ROLLBACK_TO);
     (void)ss_run(s, SS_RELEASE);
   }
+  ssm_tx_end(s, false); /* what this transaction wrote may be gone: write it again */
   memcpy(s->err, keep, sizeof(keep));
   if (r < 0) st_result_clear(ret);
   else { free(ret->body); ret->body = NULL; }
@@ -447,7 +445,17 @@ static void ss_close(store *base) {
   if (!s) return;
   for (int i = 0; i < SS_COUNT_; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
+  ssm_close(s);
+  free(s->path);
   free(s);
+}
+
+static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **ret, char *err,
+                   size_t errlen);
+
+static int ss_open_reader(store *base, store **ret, char *err, size_t errlen) {
+  store_sqlite *s = SS(base);
+  return ss_open(s->path, s->max_state_ms, true, ret, err, errlen);
 }
 
 static const store_ops ss_ops = {
@@ -460,16 +468,36 @@ static const store_ops ss_ops = {
   .list_agents = ss_list_agents,
   .ping = ss_ping,
   .purge = ss_purge,
+  .maintain = ssm_maintain,
+  .open_reader = ss_open_reader,
+  .metrics = ssm_metrics,
+  .id_known = ssm_id_known,
   .last_error = ss_last_error,
   .close = ss_close,
 };
 
-int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen) {
+int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char *err, size_t errlen) {
+  return ss_open(path, max_state_ms, false, ret, err, errlen);
+}
+
+static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **ret, char *err,
+                   size_t errlen) {
   store_sqlite *s = calloc(1, sizeof(*s));
   if (!s) return -ENOMEM;
   s->base.ops = &ss_ops;
+  s->reader = reader;
+  s->max_state_ms = max_state_ms;
+  strset_init(&s->tx_done, SIZE_MAX);
+  strset_init(&s->known, 65536);
+  s->path = strdup(path);
+  if (!s->path) {
+    free(s);
+    return -ENOMEM;
+  }
   int rc = sqlite3_open_v2(path, &s->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                           (reader ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
   int r = 0;
   if (rc != SQLITE_OK) {
     snprintf(err, errlen, "open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -478,7 +506,8 @@ int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen) {
   }
   sqlite3_busy_timeout(s->db, 5000);
   sqlite3_extended_result_codes(s->db, 1);
-  if (sqlite3_exec(s->db, ss_pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;" : ss_pragmas,
+                   NULL, NULL, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
     r = -EIO;
     goto fail;
@@ -500,10 +529,16 @@ int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen) {
     r = -EPROTO;
     goto fail;
   }
-  if (version < 1) {
+  if (reader && version != SS_SCHEMA_VERSION) {
+    snprintf(err, errlen, "%s: schema version %d, expected %d", path, version, SS_SCHEMA_VERSION);
+    r = -EPROTO;
+    goto fail;
+  }
+  if (version < SS_SCHEMA_VERSION) {
     char *e = NULL;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &e) != SQLITE_OK ||
-        sqlite3_exec(s->db, ss_schema_v1, NULL, NULL, &e) != SQLITE_OK ||
+        (version < 1 && sqlite3_exec(s->db, ss_schema_v1, NULL, NULL, &e) != SQLITE_OK) ||
+        sqlite3_exec(s->db, ss_schema_v2, NULL, NULL, &e) != SQLITE_OK ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
@@ -518,6 +553,7 @@ int store_sqlite_open(const char *path, store **ret, char *err, size_t errlen) {
       goto fail;
     }
   }
+  if (!reader && (r = ssm_open(s, err, errlen)) < 0) goto fail;
   *ret = &s->base;
   return 0;
 fail:

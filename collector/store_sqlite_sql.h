@@ -5,13 +5,14 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 1
+#define SS_SCHEMA_VERSION 2
 
 static const char ss_pragmas[] =
   "PRAGMA journal_mode=WAL;"
   "PRAGMA synchronous=FULL;"
   "PRAGMA foreign_keys=OFF;"
-  "PRAGMA temp_store=MEMORY;";
+  "PRAGMA temp_store=MEMORY;"
+  "PRAGMA cache_size=-65536;";
 
 /* Version 1. Times are UTC milliseconds. */
 static const char ss_schema_v1[] =
@@ -42,6 +43,47 @@ static const char ss_schema_v1[] =
   "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);"
   "PRAGMA user_version=1;";
 
+/* Version 2: what the metrics need. Events by time (covering, so a window's
+ * events are read without touching the table), the ids ever seen (404 vs
+ * zeros), hour and day rollups (collector/rollup.h) and the hours whose
+ * rollups an ingest made stale (rebuilt later by the writer; a query builds
+ * them itself meanwhile). meta holds the max_state the rollups were built with. */
+static const char ss_schema_v2[] =
+  "CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms, event_type, worker_id, workstation_id,"
+  "  count, event_id, agent_id);"
+  "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS known_ids(kind INTEGER NOT NULL, id TEXT NOT NULL,"
+  "  PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+  "INSERT OR IGNORE INTO known_ids(kind, id) SELECT DISTINCT 0, worker_id FROM events"
+  "  WHERE worker_id IS NOT NULL;"
+  "INSERT OR IGNORE INTO known_ids(kind, id) SELECT DISTINCT 1, workstation_id FROM events;"
+  "CREATE TABLE IF NOT EXISTS dirty_hours(hour INTEGER PRIMARY KEY);"
+  "CREATE TABLE IF NOT EXISTS worker_hour(hour INTEGER NOT NULL, worker_id TEXT NOT NULL,"
+  "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL,"
+  "  units INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(hour, worker_id)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS station_hour(hour INTEGER NOT NULL, workstation_id TEXT NOT NULL,"
+  "  occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL, units INTEGER NOT NULL,"
+  "  events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
+  "  PRIMARY KEY(hour, workstation_id)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS hour_total(hour INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
+  "  units INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS worker_day(day INTEGER NOT NULL, worker_id TEXT NOT NULL,"
+  "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL,"
+  "  units INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(day, worker_id)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS station_day(day INTEGER NOT NULL, workstation_id TEXT NOT NULL,"
+  "  occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL, units INTEGER NOT NULL,"
+  "  events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
+  "  PRIMARY KEY(day, workstation_id)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS day_total(day INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
+  "  units INTEGER NOT NULL);"
+  "PRAGMA user_version=2;";
+
+/* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
+static const char ss_rollup_reset[] =
+  "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
+  "DELETE FROM worker_day; DELETE FROM station_day; DELETE FROM day_total;"
+  "DELETE FROM dirty_hours;";
+
 enum {
   SS_BEGIN,
   SS_COMMIT,
@@ -70,6 +112,35 @@ enum {
   SS_RECV_ALL,
   SS_DROP_ALL,
   SS_PING,
+  SS_BEGIN_READ,
+  SS_EV_RANGE,
+  SS_EV_MINMAX,
+  SS_META_GET,
+  SS_META_SET,
+  SS_KNOWN_ADD,
+  SS_KNOWN_GET,
+  SS_DIRTY_ADD,
+  SS_DIRTY_FIRST,
+  SS_DIRTY_IN,
+  SS_DIRTY_DEL,
+  SS_WH_DEL,
+  SS_SH_DEL,
+  SS_HT_DEL,
+  SS_WH_INS,
+  SS_SH_INS,
+  SS_HT_INS,
+  SS_WD_DEL,
+  SS_SD_DEL,
+  SS_DT_DEL,
+  SS_WD_FILL,
+  SS_SD_FILL,
+  SS_DT_FILL,
+  SS_WH_SUM,
+  SS_SH_SUM,
+  SS_HT_SUM,
+  SS_WD_SUM,
+  SS_SD_SUM,
+  SS_DT_SUM,
   SS_COUNT_
 };
 
@@ -140,6 +211,59 @@ static const char *const ss_sql[SS_COUNT_] = {
   [SS_DROP_ALL] =
     "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
   [SS_PING] = "SELECT count(*) FROM sqlite_master",
+  [SS_BEGIN_READ] = "BEGIN",
+  /* ?1 lo ?2 hi ?3 worker (NULL = all) */
+  [SS_EV_RANGE] =
+    "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM events"
+    " INDEXED BY events_ts WHERE ts_ms >= ?1 AND ts_ms < ?2 AND (?3 IS NULL OR worker_id = ?3)",
+  [SS_EV_MINMAX] = "SELECT min(ts_ms), max(ts_ms) FROM events",
+  [SS_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+  [SS_META_SET] = "INSERT INTO meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+  [SS_KNOWN_ADD] = "INSERT OR IGNORE INTO known_ids(kind, id) VALUES(?1, ?2)",
+  [SS_KNOWN_GET] = "SELECT 1 FROM known_ids WHERE kind = ?1 AND id = ?2",
+  [SS_DIRTY_ADD] = "INSERT OR IGNORE INTO dirty_hours(hour) VALUES(?1)",
+  [SS_DIRTY_FIRST] = "SELECT hour FROM dirty_hours ORDER BY hour LIMIT ?1",
+  [SS_DIRTY_IN] = "SELECT hour FROM dirty_hours WHERE hour >= ?1 AND hour < ?2 ORDER BY hour",
+  [SS_DIRTY_DEL] = "DELETE FROM dirty_hours WHERE hour >= ?1 AND hour < ?2",
+  [SS_WH_DEL] = "DELETE FROM worker_hour WHERE hour >= ?1 AND hour < ?2",
+  [SS_SH_DEL] = "DELETE FROM station_hour WHERE hour >= ?1 AND hour < ?2",
+  [SS_HT_DEL] = "DELETE FROM hour_total WHERE hour >= ?1 AND hour < ?2",
+  [SS_WH_INS] = "INSERT INTO worker_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [SS_SH_INS] = "INSERT INTO station_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [SS_HT_INS] = "INSERT INTO hour_total VALUES(?1, ?2, ?3)",
+  [SS_WD_DEL] = "DELETE FROM worker_day WHERE day = ?1",
+  [SS_SD_DEL] = "DELETE FROM station_day WHERE day = ?1",
+  [SS_DT_DEL] = "DELETE FROM day_total WHERE day = ?1",
+  /* ?1 day ?2 its first hour ?3 the next day's first hour */
+  [SS_WD_FILL] =
+    "INSERT INTO worker_day SELECT ?1, worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms),"
+    " sum(units), sum(events) FROM worker_hour WHERE hour >= ?2 AND hour < ?3 GROUP BY worker_id",
+  [SS_SD_FILL] =
+    "INSERT INTO station_day SELECT ?1, workstation_id, sum(occupancy_ms), sum(working_ms),"
+    " sum(units), sum(events), sum(state_ms) FROM station_hour WHERE hour >= ?2 AND hour < ?3"
+    " GROUP BY workstation_id",
+  [SS_DT_FILL] =
+    "INSERT INTO day_total SELECT ?1, sum(events), sum(units) FROM hour_total"
+    " WHERE hour >= ?2 AND hour < ?3 HAVING count(*) > 0",
+  /* ?1 lo ?2 hi (hours or days) ?3 id (NULL = all) */
+  [SS_WH_SUM] =
+    "SELECT worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms), sum(units), sum(events)"
+    " FROM worker_hour WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR worker_id = ?3)"
+    " GROUP BY worker_id",
+  [SS_SH_SUM] =
+    "SELECT workstation_id, sum(occupancy_ms), sum(working_ms), sum(units), sum(events),"
+    " sum(state_ms) FROM station_hour WHERE hour >= ?1 AND hour < ?2"
+    " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
+  [SS_HT_SUM] = "SELECT sum(events), sum(units) FROM hour_total WHERE hour >= ?1 AND hour < ?2",
+  [SS_WD_SUM] =
+    "SELECT worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms), sum(units), sum(events)"
+    " FROM worker_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR worker_id = ?3)"
+    " GROUP BY worker_id",
+  [SS_SD_SUM] =
+    "SELECT workstation_id, sum(occupancy_ms), sum(working_ms), sum(units), sum(events),"
+    " sum(state_ms) FROM station_day WHERE day >= ?1 AND day < ?2"
+    " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
+  [SS_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= ?1 AND day < ?2",
 };
 
 #endif

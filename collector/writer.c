@@ -12,6 +12,13 @@
 #include "timefmt.h"
 
 #define WR_PURGE_EVERY_MS (10 * 60 * 1000)
+/* Rollup upkeep (store maintain): done when the queue is idle, a bounded
+ * piece at a time so a new batch waits for at most one piece; under steady
+ * load a small piece every WR_MAINTAIN_EVERY_MS keeps the backlog of stale
+ * hours (which queries must compute themselves) from growing without end. */
+#define WR_MAINTAIN_IDLE_UNITS 8
+#define WR_MAINTAIN_BUSY_UNITS 4
+#define WR_MAINTAIN_EVERY_MS 10000
 
 struct writer {
   uv_loop_t *loop;
@@ -37,7 +44,11 @@ struct writer {
   void *stop_arg;
   bool joined;
   uint64_t last_purge_ms; /* writer thread only */
+  bool maint_more;        /* writer thread only: the store may have upkeep to do */
+  uint64_t last_maint_ms; /* writer thread only */
 };
+
+
 
 static void wr__fail(wr_job *j, int err, const char *msg) {
   j->err = err;
@@ -51,6 +62,15 @@ static void wr__health(writer *w, int r) {
   if (r == 0) w->last_ok_ms = tf_mono_ms();
   else snprintf(w->why, sizeof(w->why), "%s", w->st->ops->last_error(w->st));
   uv_mutex_unlock(&w->mu);
+}
+
+/* One piece of store upkeep (writer thread, mu not held). */
+static void wr__maintain(writer *w, int units) {
+  bool more = false;
+  w->last_maint_ms = tf_mono_ms();
+  int r = w->st->ops->maintain ? w->st->ops->maintain(w->st, units, &more) : 0;
+  w->maint_more = r == 0 && more;
+  if (r < 0) wr__health(w, r);
 }
 
 /* Apply and commit the ingest jobs of one group, in order. */
@@ -101,9 +121,18 @@ static void wr__thread(void *arg) {
   writer *w = arg;
   wr_job *taken[WR_GROUP_MAX];
   wr_job *ingest[WR_GROUP_MAX];
+  w->maint_more = true; /* hours left stale by a previous run */
   uv_mutex_lock(&w->mu);
   for (;;) {
-    while (!w->q_head && !w->stopping) uv_cond_wait(&w->cv, &w->mu);
+    while (!w->q_head && !w->stopping) {
+      if (!w->maint_more) {
+        uv_cond_wait(&w->cv, &w->mu);
+        continue;
+      }
+      uv_mutex_unlock(&w->mu);
+      wr__maintain(w, WR_MAINTAIN_IDLE_UNITS);
+      uv_mutex_lock(&w->mu);
+    }
     if (!w->q_head) break; /* stopping and drained */
     size_t n = 0;
     while (w->q_head && n < WR_GROUP_MAX) {
@@ -127,7 +156,10 @@ static void wr__thread(void *arg) {
       }
       if (j->kind == WR_INGEST) ingest[ni++] = j;
     }
-    if (ni) wr__group(w, ingest, ni);
+    if (ni) {
+      wr__group(w, ingest, ni);
+      w->maint_more = true;
+    }
     for (size_t i = 0; i < n; i++) /* reads after the commit see it */
       if (taken[i]->kind != WR_INGEST && taken[i]->err == 0) wr__other(w, taken[i]);
     if (w->lim.purge_before_ms && tf_mono_ms() - w->last_purge_ms > WR_PURGE_EVERY_MS) {
@@ -146,6 +178,9 @@ static void wr__thread(void *arg) {
     w->busy_since_ms = 0;
     uv_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
+    /* the group is answered; under steady load, a small piece of upkeep now and then */
+    if (w->maint_more && tf_mono_ms() - w->last_maint_ms > WR_MAINTAIN_EVERY_MS)
+      wr__maintain(w, WR_MAINTAIN_BUSY_UNITS);
     uv_mutex_lock(&w->mu);
   }
   w->exited = true;

@@ -88,6 +88,7 @@ struct httpd_req {
   bool mhd_done;   /* MHD's completion callback ran */
   bool discard;    /* answer already decided (413...): swallow the body */
   bool in_handler; /* inside the access handler: it queues r->resp itself */
+  uint64_t t0_ns;  /* uv_hrtime when the headers were in (on_answer) */
 };
 
 struct httpd {
@@ -352,6 +353,7 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
 
   if (!r->started) {
     r->started = true;
+    r->t0_ns = uv_hrtime();
     r->conn = conn;
     h->pending++;
     r->method = httpd__strdup(method ? method : "");
@@ -820,6 +822,8 @@ void httpd_respond(httpd_req *r, unsigned status, const char *content_type, cons
   r->answered = true;
   if (r->h && r->started && r->h->pending)
     r->h->pending--;
+  if (r->h && r->started && r->h->cfg.on_answer)
+    r->h->cfg.on_answer(r, status, (double)(uv_hrtime() - r->t0_ns) / 1e9, r->h->cfg.ud);
   if (!r->h || r->mhd_done) {
     /* The server was closed, or MHD already forgot the connection. */
     httpd__req_free(r);

@@ -40,6 +40,9 @@ typedef struct httpd_config {
   int (*on_headers)(httpd_req *req, void *ud);
   /* The body is in (or there is none). Must lead to exactly one httpd_respond*. */
   void (*on_request)(httpd_req *req, void *ud);
+  /* Optional: called once per answered request, as the answer is queued,
+   * with the seconds since its headers arrived (for latency metrics). */
+  void (*on_answer)(const httpd_req *req, unsigned status, double seconds, void *ud);
   void *ud;
 } httpd_config;
 

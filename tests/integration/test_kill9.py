@@ -54,10 +54,8 @@ def phase_drain(h):
     wait_backlog(agent2, 0, timeout=120)
     a = check_delivered(coll, "k9-drain", TOTAL, epoch=epoch)
     n = factory_events(coll, base - 1000, base + TOTAL * 100 + 1000)
-    if n is None:
-        log("NOTE: /v1/metrics/factory not available; distinct-event check skipped")
-    else:
-        check_eq(n, TOTAL, "collector factory events after kill -9 mid-drain")
+    check(n is not None, "GET /v1/metrics/factory is missing")
+    check_eq(n, TOTAL, "collector factory events after kill -9 mid-drain")
     check_eq(agent2.stop(), 0, "agent exit code on SIGTERM")
     return coll
 
@@ -133,17 +131,15 @@ def phase_concurrent(h, coll):
     a = check_delivered(coll, "k9-ingest", stored_by_agent, epoch=epoch)
 
     workers = metrics_workers(coll, base - 1000, base + 10 ** 6)
-    if workers is None:
-        log("NOTE: /v1/metrics/workers not available; per-event presence check skipped")
-    else:
-        lost = [i for i in acked if "k9w-" + i[4:] not in workers]
-        check(not lost, "%d acknowledged events never reached the collector, e.g. %s" % (len(lost), lost[:5]))
-        allowed = set("k9w-" + i[4:] for i in acked + unanswered)
-        extra = [w for w in workers if w not in allowed]
-        check(not extra, "collector has workers no request named: %s" % extra[:5])
-        check_eq(len(workers), stored_by_agent, "distinct events at the collector")
-        bad = [w for w, e in workers.items() if e.get("units") != 1]
-        check(not bad, "events counted more than once: %s" % [(w, workers[w].get("units")) for w in bad[:5]])
+    check(workers is not None, "GET /v1/metrics/workers is missing")
+    lost = [i for i in acked if "k9w-" + i[4:] not in workers]
+    check(not lost, "%d acknowledged events never reached the collector, e.g. %s" % (len(lost), lost[:5]))
+    allowed = set("k9w-" + i[4:] for i in acked + unanswered)
+    extra = [w for w in workers if w not in allowed]
+    check(not extra, "collector has workers no request named: %s" % extra[:5])
+    check_eq(len(workers), stored_by_agent, "distinct events at the collector")
+    bad = [w for w, e in workers.items() if e.get("units") != 1]
+    check(not bad, "events counted more than once: %s" % [(w, workers[w].get("units")) for w in bad[:5]])
     check_eq(agent2.stop(), 0, "agent exit code on SIGTERM")
 
 

@@ -104,7 +104,7 @@ int main(void) {
   snprintf(path, sizeof(path), "%s/c.db", dir);
   store *s = NULL;
   char err[300];
-  CHECK_EQ_INT(store_sqlite_open(path, &s, err, sizeof(err)), 0);
+  CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
   if (!s) return check_finish("test_collector_store");
   st_result res;
 
@@ -201,7 +201,7 @@ int main(void) {
 
   /* reopen: everything persisted */
   s = NULL;
-  CHECK_EQ_INT(store_sqlite_open(path, &s, err, sizeof(err)), 0);
+  CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
   if (s) {
     check_figures(s);
     int64_t s67b[] = {6, 7};

@@ -1,0 +1,226 @@
+/* metrics_api: see metrics_api.h. */
+#include "metrics_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics_query.h"
+#include "readers.h"
+#include "timefmt.h"
+
+typedef enum { MA_FACTORY, MA_WORKERS, MA_WORKER, MA_STATIONS, MA_STATION, MA_NONE } ma_kind;
+
+#define MA_WORKERS_PATH METRICS_API_PREFIX "workers"
+#define MA_STATIONS_PATH METRICS_API_PREFIX "workstations"
+
+typedef struct ma_req {
+  col_app *app;
+  httpd_req *req;
+  ma_kind kind;
+  char id[MQ_ID_MAX + 1];
+  st_metrics_query q;
+  uv_work_t work;
+  /* worker results */
+  int err;
+  char errmsg[256];
+  bool known;
+  metrics_result res;
+} ma_req;
+
+static ma_kind ma__kind(const char *path, char id[MQ_ID_MAX + 1], int *ret_idr) {
+  *ret_idr = 0;
+  if (strcmp(path, METRICS_API_PREFIX "factory") == 0) return MA_FACTORY;
+  if (strcmp(path, MA_WORKERS_PATH) == 0) return MA_WORKERS;
+  if (strcmp(path, MA_STATIONS_PATH) == 0) return MA_STATIONS;
+  int r = mq_path_id(path, MA_WORKERS_PATH "/", id);
+  if (r != -ENOENT) {
+    *ret_idr = r;
+    return MA_WORKER;
+  }
+  r = mq_path_id(path, MA_STATIONS_PATH "/", id);
+  if (r != -ENOENT) {
+    *ret_idr = r;
+    return MA_STATION;
+  }
+  return MA_NONE;
+}
+
+bool metrics_api_match(const char *path) {
+  char id[MQ_ID_MAX + 1];
+  int idr;
+  return ma__kind(path, id, &idr) != MA_NONE;
+}
+
+static void ma__work(uv_work_t *w) {
+  ma_req *m = w->data;
+  store *rd = NULL;
+  int r = rd_pool_get(m->app->readers, &rd, m->errmsg, sizeof(m->errmsg));
+  if (r < 0) {
+    m->err = r;
+    return;
+  }
+  m->known = true;
+  if (m->kind == MA_WORKER || m->kind == MA_STATION)
+    r = rd->ops->id_known(rd, m->kind == MA_WORKER ? ST_ID_WORKER : ST_ID_STATION, m->id, &m->known);
+  if (r == 0 && m->known) r = rd->ops->metrics(rd, &m->q, &m->res);
+  if (r < 0) {
+    m->err = r;
+    snprintf(m->errmsg, sizeof(m->errmsg), "%s", rd->ops->last_error(rd));
+  }
+  rd_pool_put(m->app->readers, rd, r < 0 && r != -ENOMEM);
+}
+
+static void ma__time(cJSON *o, const char *name, int64_t ms) {
+  char buf[TF_RFC3339_LEN];
+  tf_format_ms(ms, buf);
+  cJSON_AddStringToObject(o, name, buf);
+}
+
+static void ma__s(cJSON *o, const char *name, int64_t ms) { cJSON_AddNumberToObject(o, name, (double)ms / 1000.0); }
+
+static void ma__worker(cJSON *o, const char *id, const metrics_worker *w) {
+  static const metrics_worker zero;
+  if (!w) w = &zero;
+  cJSON_AddStringToObject(o, "worker_id", id);
+  ma__s(o, "working_s", w->working_ms);
+  ma__s(o, "idle_s", w->idle_ms);
+  ma__s(o, "absent_s", w->absent_ms);
+  cJSON_AddNumberToObject(o, "utilization_pct", w->utilization_pct);
+  cJSON_AddNumberToObject(o, "units", (double)w->units);
+  cJSON_AddNumberToObject(o, "units_per_hour", w->units_per_hour);
+}
+
+static void ma__station(cJSON *o, const char *id, const metrics_station *s) {
+  static const metrics_station zero;
+  if (!s) s = &zero;
+  cJSON_AddStringToObject(o, "workstation_id", id);
+  ma__s(o, "occupancy_s", s->occupancy_ms);
+  ma__s(o, "working_s", s->working_ms);
+  cJSON_AddNumberToObject(o, "utilization_pct", s->utilization_pct);
+  cJSON_AddNumberToObject(o, "units", (double)s->units);
+  cJSON_AddNumberToObject(o, "units_per_hour", s->units_per_hour);
+}
+
+void metrics_api_factory_fields(cJSON *o, const metrics_result *r) {
+  const metrics_factory *f = &r->factory;
+  cJSON_AddNumberToObject(o, "workers", (double)f->workers);
+  cJSON_AddNumberToObject(o, "workstations", (double)f->workstations);
+  cJSON_AddNumberToObject(o, "events", (double)f->events);
+  ma__s(o, "working_s", f->working_ms);
+  cJSON_AddNumberToObject(o, "units", (double)f->units);
+  cJSON_AddNumberToObject(o, "units_per_hour", f->units_per_hour);
+  cJSON_AddNumberToObject(o, "avg_utilization_pct", f->avg_utilization_pct);
+}
+
+static cJSON *ma__json(const ma_req *m) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  ma__time(o, "from", m->q.from_ms);
+  ma__time(o, "to", m->q.to_ms);
+  const metrics_result *r = &m->res;
+  switch (m->kind) {
+  case MA_FACTORY: metrics_api_factory_fields(o, r); break;
+  case MA_WORKER: ma__worker(o, m->id, metrics_find_worker(r, m->id)); break;
+  case MA_STATION: ma__station(o, m->id, metrics_find_station(r, m->id)); break;
+  case MA_WORKERS: {
+    cJSON *a = cJSON_AddArrayToObject(o, "workers");
+    for (size_t i = 0; a && i < r->n_workers; i++) {
+      cJSON *e = cJSON_CreateObject();
+      if (!e) break;
+      ma__worker(e, r->workers[i].worker_id, &r->workers[i]);
+      cJSON_AddItemToArray(a, e);
+    }
+    break;
+  }
+  case MA_STATIONS: {
+    cJSON *a = cJSON_AddArrayToObject(o, "workstations");
+    for (size_t i = 0; a && i < r->n_stations; i++) {
+      cJSON *e = cJSON_CreateObject();
+      if (!e) break;
+      ma__station(e, r->stations[i].workstation_id, &r->stations[i]);
+      cJSON_AddItemToArray(a, e);
+    }
+    break;
+  }
+  default: break;
+  }
+  return o;
+}
+
+static void ma__done(uv_work_t *w, int status) {
+  ma_req *m = w->data;
+  col_app *app = m->app;
+  if (status < 0) {
+    httpd_req_add_header(m->req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(m->req, 503, "shutting_down", "the collector is shutting down");
+  } else if (m->err) {
+    flog_err("metrics: reading the database failed: %s", m->errmsg);
+    httpd_req_add_header(m->req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(m->req, 503, "unavailable", "the database could not be read; retry later");
+  } else if (!m->known) {
+    httpd_respond_error(m->req, 404, "not_found", "no %s \"%s\" was ever seen",
+                        m->kind == MA_WORKER ? "worker" : "workstation", m->id);
+  } else {
+    cJSON *j = ma__json(m);
+    if (j) httpd_respond_json(m->req, 200, j);
+    else httpd_respond_error(m->req, 503, "unavailable", "out of memory");
+  }
+  metrics_result_free(&m->res);
+  app->inflight--;
+  free(m);
+}
+
+void metrics_api_on_request(col_app *app, httpd_req *req) {
+  ma_req *m = calloc(1, sizeof(*m));
+  if (!m) {
+    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(req, 503, "unavailable", "out of memory");
+    return;
+  }
+  int idr;
+  m->kind = ma__kind(httpd_req_path(req), m->id, &idr);
+  if (m->kind == MA_NONE) {
+    free(m);
+    httpd_respond_error(req, 404, "not_found", "no such endpoint: %.100s", httpd_req_path(req));
+    return;
+  }
+  if (idr == -E2BIG) {
+    free(m);
+    httpd_respond_error(req, 404, "not_found", "no such id (longer than %d bytes)", MQ_ID_MAX);
+    return;
+  }
+  if (idr < 0) {
+    free(m);
+    httpd_respond_error(req, 400, "invalid_parameter", "id: badly percent-encoded or not UTF-8");
+    return;
+  }
+  const char *param = NULL;
+  char msg[200];
+  if (mq_window(httpd_req_query(req, "from"), httpd_req_query(req, "to"), tf_now_ms(), &m->q.from_ms,
+                &m->q.to_ms, &param, msg, sizeof(msg)) < 0) {
+    free(m);
+    cJSON *j = httpd_error_json("invalid_parameter", msg);
+    if (j) {
+      cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+      if (e) cJSON_AddStringToObject(e, "param", param);
+    }
+    httpd_respond_json(req, 400, j);
+    return;
+  }
+  if (m->kind == MA_WORKER) m->q.worker_id = m->id;
+  if (m->kind == MA_STATION) m->q.workstation_id = m->id;
+  m->app = app;
+  m->req = req;
+  m->work.data = m;
+  int r = uv_queue_work(app->loop, &m->work, ma__work, ma__done);
+  if (r < 0) {
+    free(m);
+    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");
+    return;
+  }
+  app->inflight++;
+}

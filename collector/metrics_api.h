@@ -1,0 +1,22 @@
+/* metrics_api: GET /v1/metrics/factory, /workers, /workers/{id},
+ * /workstations, /workstations/{id} (SPEC §3 "Metrics"). The query runs on a
+ * libuv worker thread with a read-only store handle; the loop thread only
+ * parses the request and shapes the JSON. */
+#ifndef FERRY_COLLECTOR_METRICS_API_H
+#define FERRY_COLLECTOR_METRICS_API_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "app.h"
+
+#define METRICS_API_PREFIX "/v1/metrics/"
+
+/* Whether path (raw) is one of the metrics endpoints. */
+bool metrics_api_match(const char *path);
+/* Read auth was checked in on_headers. */
+void metrics_api_on_request(col_app *app, httpd_req *req);
+/* The factory object's fields (shared with /metrics). */
+void metrics_api_factory_fields(cJSON *o, const metrics_result *r);
+
+#endif

@@ -1,0 +1,541 @@
+/* store_sqlite_metrics: the metrics side of the SQLite store. Ingest marks
+ * the hours a new event makes stale (rollup_stale_hours without a next-event
+ * lookup: a superset that costs nothing to find) in dirty_hours, inside the
+ * same transaction; the writer rebuilds dirty hours between groups
+ * (maintain); a query reads clean day and hour rows, builds the still-dirty
+ * hours itself from the events, computes the two partial edges exactly and
+ * combines (collector/rollup.h). Every answer therefore equals
+ * metrics_compute over the stored events, whatever the rebuild backlog. */
+#include "store_sqlite_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollup.h"
+
+#define SSM_META_MAX_STATE "rollup_max_state_ms"
+
+/* ---- ingest side -------------------------------------------------------- */
+
+static int ssm__known_add(store_sqlite *s, st_id_kind kind, const char *id) {
+  char key[EV_REF_MAX + 8];
+  snprintf(key, sizeof(key), "%c%s", kind == ST_ID_WORKER ? 'w' : 's', id);
+  if (strset_has(&s->known, key)) return 0;
+  int r = strset_add(&s->tx_done, key);
+  if (r <= 0) return r;
+  sqlite3_stmt *st = ss__stmt(s, SS_KNOWN_ADD);
+  sqlite3_bind_int(st, 1, (int)kind);
+  ss__text(st, 2, id);
+  if ((r = ss__exec(s, st, "record id")) < 0) return r;
+  if (s->n_tx_ids == s->cap_tx_ids) {
+    size_t cap = s->cap_tx_ids ? s->cap_tx_ids * 2 : 64;
+    char **n = realloc(s->tx_ids, cap * sizeof(*n));
+    if (!n) return -ENOMEM;
+    s->tx_ids = n;
+    s->cap_tx_ids = cap;
+  }
+  if (!(s->tx_ids[s->n_tx_ids] = strdup(key))) return -ENOMEM;
+  s->n_tx_ids++;
+  return 0;
+}
+
+static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
+  for (int64_t h = h0; h < h1; h++) {
+    char key[32];
+    snprintf(key, sizeof(key), "h%" PRId64, h);
+    int r = strset_add(&s->tx_done, key);
+    if (r < 0) return r;
+    if (r == 0) continue;
+    sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_ADD);
+    sqlite3_bind_int64(st, 1, h);
+    if ((r = ss__exec(s, st, "mark hour dirty")) < 0) return r;
+  }
+  return 0;
+}
+
+int ssm_note_event(store_sqlite *s, const ev_event *e, const char *agent_id) {
+  metrics_event me = {
+    .event_id = e->event_id, .agent_id = agent_id, .ts_ms = e->ts_ms, .type = (metrics_type)e->type,
+    .worker_id = e->worker_id, .workstation_id = e->workstation_id, .count = e->count,
+  };
+  int64_t h0, h1;
+  rollup_stale_hours(&me, NULL, s->max_state_ms, &h0, &h1);
+  int r = ssm__dirty(s, h0, h1);
+  if (r == 0 && e->worker_id) r = ssm__known_add(s, ST_ID_WORKER, e->worker_id);
+  if (r == 0 && e->workstation_id) r = ssm__known_add(s, ST_ID_STATION, e->workstation_id);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  return r;
+}
+
+void ssm_tx_end(store_sqlite *s, bool committed) {
+  for (size_t i = 0; i < s->n_tx_ids; i++) {
+    if (committed) (void)strset_add(&s->known, s->tx_ids[i]);
+    free(s->tx_ids[i]);
+  }
+  s->n_tx_ids = 0;
+  strset_clear(&s->tx_done);
+}
+
+void ssm_close(store_sqlite *s) {
+  ssm_tx_end(s, false);
+  free(s->tx_ids);
+  s->tx_ids = NULL;
+  strset_free(&s->tx_done);
+  strset_free(&s->known);
+}
+
+int ssm_open(store_sqlite *s, char *err, size_t errlen) {
+  sqlite3_stmt *st = ss__stmt(s, SS_META_GET);
+  ss__text(st, 1, SSM_META_MAX_STATE);
+  int rc = sqlite3_step(st);
+  int64_t built = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto fail;
+  if (built == s->max_state_ms) return 0;
+  /* rollups built with another cap (or never): rebuild every hour with events */
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+  if (sqlite3_exec(s->db, ss_rollup_reset, NULL, NULL, NULL) != SQLITE_OK) goto fail_tx;
+  st = ss__stmt(s, SS_EV_MINMAX);
+  rc = sqlite3_step(st);
+  bool any = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+  int64_t lo = any ? sqlite3_column_int64(st, 0) : 0, hi = any ? sqlite3_column_int64(st, 1) : 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) goto fail_tx;
+  if (any) {
+    int64_t h0 = rollup_hour_of(lo), h1 = rollup_hour_of(hi + s->max_state_ms) + 1;
+    for (int64_t h = h0; h < h1; h++) {
+      st = ss__stmt(s, SS_DIRTY_ADD);
+      sqlite3_bind_int64(st, 1, h);
+      if (ss__exec(s, st, "mark hour dirty") < 0) goto fail_tx;
+    }
+  }
+  st = ss__stmt(s, SS_META_SET);
+  ss__text(st, 1, SSM_META_MAX_STATE);
+  sqlite3_bind_int64(st, 2, s->max_state_ms);
+  if (ss__exec(s, st, "record max_state") < 0) goto fail_tx;
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail_tx;
+  return 0;
+fail_tx:
+  snprintf(err, errlen, "%s: prepare the metrics rollups: %s", s->path, sqlite3_errmsg(s->db));
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return -EIO;
+fail:
+  snprintf(err, errlen, "%s: read the metrics rollups: %s", s->path, sqlite3_errmsg(s->db));
+  return -EIO;
+}
+
+/* ---- loading events ----------------------------------------------------- */
+
+typedef struct ssm_evs {
+  metrics_event *ev;
+  size_t n, cap;
+  size_t (*off)[4];   /* string offsets into buf while loading (SIZE_MAX = NULL) */
+  char *buf;
+  size_t blen, bcap;
+} ssm_evs;
+
+static void ssm__evs_free(ssm_evs *v) {
+  free(v->ev);
+  free(v->off);
+  free(v->buf);
+  memset(v, 0, sizeof(*v));
+}
+
+static int ssm__str(ssm_evs *v, const unsigned char *t, int len, size_t *ret) {
+  if (!t) {
+    *ret = SIZE_MAX;
+    return 0;
+  }
+  size_t need = v->blen + (size_t)len + 1;
+  if (need > v->bcap) {
+    size_t cap = v->bcap ? v->bcap : 65536;
+    while (cap < need) cap *= 2;
+    char *b = realloc(v->buf, cap);
+    if (!b) return -ENOMEM;
+    v->buf = b;
+    v->bcap = cap;
+  }
+  memcpy(v->buf + v->blen, t, (size_t)len);
+  v->buf[v->blen + (size_t)len] = '\0';
+  *ret = v->blen;
+  v->blen = need;
+  return 0;
+}
+
+static metrics_type ssm__type(const unsigned char *t) {
+  ev_type et;
+  if (t && ev_type_parse((const char *)t, &et) == 0) return (metrics_type)et;
+  return (metrics_type)-1; /* metrics_compute refuses it: a corrupt row */
+}
+
+/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL). */
+static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, ssm_evs *v) {
+  sqlite3_stmt *st = ss__stmt(s, SS_EV_RANGE);
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  ss__text(st, 3, worker);
+  int rc, r = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (v->n == v->cap) {
+      size_t cap = v->cap ? v->cap * 2 : 1024;
+      metrics_event *e = realloc(v->ev, cap * sizeof(*e));
+      if (!e) { r = -ENOMEM; break; }
+      v->ev = e;
+      size_t (*o)[4] = realloc(v->off, cap * sizeof(*o));
+      if (!o) { r = -ENOMEM; break; }
+      v->off = o;
+      v->cap = cap;
+    }
+    metrics_event *e = &v->ev[v->n];
+    memset(e, 0, sizeof(*e));
+    e->ts_ms = sqlite3_column_int64(st, 2);
+    e->type = ssm__type(sqlite3_column_text(st, 3));
+    e->count = sqlite3_column_int64(st, 6);
+    static const int cols[4] = {0, 1, 4, 5};
+    for (int k = 0; k < 4 && r == 0; k++) {
+      const unsigned char *t = sqlite3_column_text(st, cols[k]);
+      r = ssm__str(v, t, sqlite3_column_bytes(st, cols[k]), &v->off[v->n][k]);
+    }
+    if (r < 0) break;
+    v->n++;
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read events");
+  sqlite3_reset(st);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory reading events");
+  if (r < 0) return r;
+  for (size_t i = 0; i < v->n; i++) {
+    const char **f[4] = {&v->ev[i].event_id, &v->ev[i].agent_id, &v->ev[i].worker_id,
+                         &v->ev[i].workstation_id};
+    for (int k = 0; k < 4; k++) *f[k] = v->off[i][k] == SIZE_MAX ? NULL : v->buf + v->off[i][k];
+  }
+  return 0;
+}
+
+static int ssm__build(store_sqlite *s, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret) {
+  int64_t lo, hi;
+  rollup_build_fetch_range(h0, h1, s->max_state_ms, &lo, &hi);
+  ssm_evs v = {0};
+  int r = ssm__load(s, lo, hi, worker, &v);
+  if (r == 0) {
+    r = rollup_build(v.ev, v.n, s->max_state_ms, h0, h1, ret);
+    if (r < 0) snprintf(s->err, sizeof(s->err), "rebuild hours: %s", r == -ENOMEM ? "out of memory"
+                                                                                    : "corrupt event row");
+  }
+  ssm__evs_free(&v);
+  return r;
+}
+
+/* ---- upkeep (writer) ---------------------------------------------------- */
+
+static int ssm__range_exec(store_sqlite *s, int which, int64_t a, int64_t b) {
+  sqlite3_stmt *st = ss__stmt(s, which);
+  sqlite3_bind_int64(st, 1, a);
+  sqlite3_bind_int64(st, 2, b);
+  return ss__exec(s, st, "rewrite rollups");
+}
+
+static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
+  rollup_buckets b;
+  int r = ssm__build(s, h0, h1, NULL, &b);
+  if (r < 0) return r;
+  static const int dels[] = {SS_WH_DEL, SS_SH_DEL, SS_HT_DEL, SS_DIRTY_DEL};
+  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++) r = ssm__range_exec(s, dels[i], h0, h1);
+  for (size_t i = 0; r == 0 && i < b.n_workers; i++) {
+    const rollup_worker_hour *w = &b.workers[i];
+    sqlite3_stmt *st = ss__stmt(s, SS_WH_INS);
+    sqlite3_bind_int64(st, 1, w->hour);
+    ss__text(st, 2, w->worker_id);
+    sqlite3_bind_int64(st, 3, w->working_ms);
+    sqlite3_bind_int64(st, 4, w->idle_ms);
+    sqlite3_bind_int64(st, 5, w->absent_ms);
+    sqlite3_bind_int64(st, 6, w->units);
+    sqlite3_bind_int64(st, 7, w->events);
+    r = ss__exec(s, st, "insert worker hour");
+  }
+  for (size_t i = 0; r == 0 && i < b.n_stations; i++) {
+    const rollup_station_hour *w = &b.stations[i];
+    sqlite3_stmt *st = ss__stmt(s, SS_SH_INS);
+    sqlite3_bind_int64(st, 1, w->hour);
+    ss__text(st, 2, w->workstation_id);
+    sqlite3_bind_int64(st, 3, w->occupancy_ms);
+    sqlite3_bind_int64(st, 4, w->working_ms);
+    sqlite3_bind_int64(st, 5, w->units);
+    sqlite3_bind_int64(st, 6, w->events);
+    sqlite3_bind_int64(st, 7, w->state_ms);
+    r = ss__exec(s, st, "insert station hour");
+  }
+  for (size_t i = 0; r == 0 && i < b.n_hours; i++) {
+    sqlite3_stmt *st = ss__stmt(s, SS_HT_INS);
+    sqlite3_bind_int64(st, 1, b.hours[i].hour);
+    sqlite3_bind_int64(st, 2, b.hours[i].events);
+    sqlite3_bind_int64(st, 3, b.hours[i].units);
+    r = ss__exec(s, st, "insert hour");
+  }
+  rollup_buckets_free(&b);
+  return r;
+}
+
+static int ssm__write_day(store_sqlite *s, int64_t day) {
+  static const int dels[] = {SS_WD_DEL, SS_SD_DEL, SS_DT_DEL};
+  static const int fills[] = {SS_WD_FILL, SS_SD_FILL, SS_DT_FILL};
+  int r = 0;
+  for (int i = 0; r == 0 && i < 3; i++) {
+    sqlite3_stmt *st = ss__stmt(s, dels[i]);
+    sqlite3_bind_int64(st, 1, day);
+    r = ss__exec(s, st, "delete day rollup");
+  }
+  for (int i = 0; r == 0 && i < 3; i++) {
+    sqlite3_stmt *st = ss__stmt(s, fills[i]);
+    sqlite3_bind_int64(st, 1, day);
+    sqlite3_bind_int64(st, 2, day * 24);
+    sqlite3_bind_int64(st, 3, day * 24 + 24);
+    r = ss__exec(s, st, "fill day rollup");
+  }
+  return r;
+}
+
+int ssm_maintain(store *base, int max_units, bool *ret_more) {
+  store_sqlite *s = SS(base);
+  *ret_more = false;
+  if (max_units <= 0) max_units = 1;
+  int64_t *hours = malloc((size_t)max_units * sizeof(*hours));
+  if (!hours) return -ENOMEM;
+  int r = ss__exec(s, ss__stmt(s, SS_BEGIN), "begin");
+  size_t n = 0;
+  if (r == 0) {
+    sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_FIRST);
+    sqlite3_bind_int(st, 1, max_units);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)max_units) hours[n++] = sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) r = ss__fail(s, "read dirty hours");
+    sqlite3_reset(st);
+  }
+  for (size_t i = 0; r == 0 && i < n;) {
+    size_t j = i + 1;
+    while (j < n && hours[j] == hours[j - 1] + 1) j++;
+    r = ssm__write_hours(s, hours[i], hours[j - 1] + 1);
+    i = j;
+  }
+  int64_t last_day = INT64_MIN;
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    int64_t d = rollup_day_of_hour(hours[i]);
+    if (d != last_day) r = ssm__write_day(s, d);
+    last_day = d;
+  }
+  free(hours);
+  if (r == 0) r = ss__exec(s, ss__stmt(s, SS_COMMIT), "commit rollups");
+  if (r < 0) {
+    if (!sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_ROLLBACK), "rollback");
+    return r;
+  }
+  *ret_more = n == (size_t)max_units;
+  return 0;
+}
+
+/* ---- queries (reader handles) ------------------------------------------- */
+
+static int ssm__sum_workers(store_sqlite *s, int which, int64_t a, int64_t b, const char *id,
+                            rollup_acc *acc) {
+  sqlite3_stmt *st = ss__stmt(s, which);
+  sqlite3_bind_int64(st, 1, a);
+  sqlite3_bind_int64(st, 2, b);
+  ss__text(st, 3, id);
+  int rc, r = 0;
+  while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rollup_worker_hour w = {
+      .worker_id = (const char *)sqlite3_column_text(st, 0),
+      .working_ms = sqlite3_column_int64(st, 1), .idle_ms = sqlite3_column_int64(st, 2),
+      .absent_ms = sqlite3_column_int64(st, 3), .units = sqlite3_column_int64(st, 4),
+      .events = sqlite3_column_int64(st, 5),
+    };
+    r = rollup_acc_add_worker(acc, &w);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read worker rollups");
+  sqlite3_reset(st);
+  return r;
+}
+
+static int ssm__sum_stations(store_sqlite *s, int which, int64_t a, int64_t b, const char *id,
+                             rollup_acc *acc) {
+  sqlite3_stmt *st = ss__stmt(s, which);
+  sqlite3_bind_int64(st, 1, a);
+  sqlite3_bind_int64(st, 2, b);
+  ss__text(st, 3, id);
+  int rc, r = 0;
+  while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rollup_station_hour w = {
+      .workstation_id = (const char *)sqlite3_column_text(st, 0),
+      .occupancy_ms = sqlite3_column_int64(st, 1), .working_ms = sqlite3_column_int64(st, 2),
+      .units = sqlite3_column_int64(st, 3), .events = sqlite3_column_int64(st, 4),
+      .state_ms = sqlite3_column_int64(st, 5),
+    };
+    r = rollup_acc_add_station(acc, &w);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read station rollups");
+  sqlite3_reset(st);
+  return r;
+}
+
+static int ssm__sum_total(store_sqlite *s, int which, int64_t a, int64_t b, rollup_acc *acc) {
+  sqlite3_stmt *st = ss__stmt(s, which);
+  sqlite3_bind_int64(st, 1, a);
+  sqlite3_bind_int64(st, 2, b);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    rollup_hour h = {.events = sqlite3_column_int64(st, 0), .units = sqlite3_column_int64(st, 1)};
+    rollup_acc_add_hour(acc, &h);
+  }
+  int r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ss__fail(s, "read rollups");
+  sqlite3_reset(st);
+  return r;
+}
+
+typedef struct ssm_q {
+  store_sqlite *s;
+  const st_metrics_query *q;
+  rollup_acc *acc;
+  bool want_workers, want_stations;
+} ssm_q;
+
+/* Stored rows of [a, b) — whole days (day rows) or hours (hour rows). */
+static int ssm__rows(ssm_q *c, bool days, int64_t a, int64_t b) {
+  int r = 0;
+  if (a >= b) return 0;
+  if (c->want_workers) r = ssm__sum_workers(c->s, days ? SS_WD_SUM : SS_WH_SUM, a, b, c->q->worker_id, c->acc);
+  if (r == 0 && c->want_stations)
+    r = ssm__sum_stations(c->s, days ? SS_SD_SUM : SS_SH_SUM, a, b, c->q->workstation_id, c->acc);
+  if (r == 0) r = ssm__sum_total(c->s, days ? SS_DT_SUM : SS_HT_SUM, a, b, c->acc);
+  return r;
+}
+
+/* Dirty hours [a, b): built from the events now. */
+static int ssm__built(ssm_q *c, int64_t a, int64_t b) {
+  rollup_buckets bk;
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  int r = ssm__build(c->s, a, b, w, &bk);
+  if (r < 0) return r;
+  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++) r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
+  for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
+    r = rollup_acc_add_station(c->acc, &bk.stations[i]);
+  for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
+  rollup_buckets_free(&bk);
+  return r;
+}
+
+static bool ssm__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {
+  size_t lo = 0, hi = n; /* first >= a */
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (d[m] < a) lo = m + 1;
+    else hi = m;
+  }
+  return lo < n && d[lo] < b;
+}
+
+/* Hours [a, b) inside one day: clean runs from hour rows, dirty runs built. */
+static int ssm__hours(ssm_q *c, const int64_t *d, size_t nd, int64_t a, int64_t b) {
+  int r = 0;
+  int64_t h = a;
+  while (r == 0 && h < b) {
+    bool dirty = ssm__dirty_in(d, nd, h, h + 1);
+    int64_t e = h + 1;
+    while (e < b && ssm__dirty_in(d, nd, e, e + 1) == dirty) e++;
+    r = dirty ? ssm__built(c, h, e) : ssm__rows(c, false, h, e);
+    h = e;
+  }
+  return r;
+}
+
+static int ssm__whole_hours(ssm_q *c, int64_t h_lo, int64_t h_hi) {
+  store_sqlite *s = c->s;
+  int64_t *d = NULL;
+  size_t nd = 0, cap = 0;
+  sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_IN);
+  sqlite3_bind_int64(st, 1, h_lo);
+  sqlite3_bind_int64(st, 2, h_hi);
+  int rc, r = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (nd == cap) {
+      cap = cap ? cap * 2 : 64;
+      int64_t *n = realloc(d, cap * sizeof(*n));
+      if (!n) { r = -ENOMEM; break; }
+      d = n;
+    }
+    d[nd++] = sqlite3_column_int64(st, 0);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read dirty hours");
+  sqlite3_reset(st);
+  int64_t h = h_lo;
+  while (r == 0 && h < h_hi) {
+    int64_t day = rollup_day_of_hour(h), day_end = (day + 1) * 24;
+    if (h == day * 24 && day_end <= h_hi && !ssm__dirty_in(d, nd, h, day_end)) {
+      int64_t e = day_end; /* a run of whole clean days */
+      while (e + 24 <= h_hi && !ssm__dirty_in(d, nd, e, e + 24)) e += 24;
+      r = ssm__rows(c, true, day, rollup_day_of_hour(e));
+      h = e;
+    } else {
+      int64_t e = day_end < h_hi ? day_end : h_hi;
+      r = ssm__hours(c, d, nd, h, e);
+      h = e;
+    }
+  }
+  free(d);
+  return r;
+}
+
+static int ssm__edge(ssm_q *c, const rollup_edge *e) {
+  ssm_evs v = {0};
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  int r = ssm__load(c->s, e->fetch_lo_ms, e->fetch_hi_ms, w, &v);
+  metrics_result res;
+  if (r == 0) {
+    r = metrics_compute(v.ev, v.n, e->from_ms, e->to_ms, c->s->max_state_ms, &res);
+    if (r < 0) snprintf(c->s->err, sizeof(c->s->err), "compute metrics: %s",
+                        r == -ENOMEM ? "out of memory" : "corrupt event row");
+    else {
+      r = rollup_acc_add_result(c->acc, &res);
+      metrics_result_free(&res);
+    }
+  }
+  ssm__evs_free(&v);
+  return r;
+}
+
+int ssm_metrics(store *base, const st_metrics_query *q, metrics_result *ret) {
+  store_sqlite *s = SS(base);
+  rollup_plan plan;
+  if (rollup_plan_window(q->from_ms, q->to_ms, s->max_state_ms, &plan) < 0) {
+    snprintf(s->err, sizeof(s->err), "bad window");
+    return -EINVAL;
+  }
+  ssm_q c = {
+    .s = s, .q = q, .acc = rollup_acc_new(),
+    .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
+    .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
+  };
+  if (!c.acc) return -ENOMEM;
+  bool own_tx = sqlite3_get_autocommit(s->db);
+  int r = own_tx ? ss__exec(s, ss__stmt(s, SS_BEGIN_READ), "begin read") : 0;
+  if (r == 0 && plan.h_lo < plan.h_hi) r = ssm__whole_hours(&c, plan.h_lo, plan.h_hi);
+  for (size_t i = 0; r == 0 && i < plan.n_edges; i++) r = ssm__edge(&c, &plan.edges[i]);
+  if (own_tx && !sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_COMMIT), "end read");
+  if (r == 0) r = rollup_acc_finish(c.acc, q->from_ms, q->to_ms, ret);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  rollup_acc_free(c.acc);
+  return r;
+}
+
+int ssm_id_known(store *base, st_id_kind kind, const char *id, bool *ret) {
+  store_sqlite *s = SS(base);
+  sqlite3_stmt *st = ss__stmt(s, SS_KNOWN_GET);
+  sqlite3_bind_int(st, 1, (int)kind);
+  ss__text(st, 2, id);
+  int rc = sqlite3_step(st);
+  *ret = rc == SQLITE_ROW;
+  int r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ss__fail(s, "look up id");
+  sqlite3_reset(st);
+  return r;
+}
