@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""bench_metrics: collector ingest rate with metrics upkeep on, and the latency
+of every /v1/metrics endpoint, on a factory-sized data set.
+
+Starts ferry-collector, posts N events (default 10,000,000: 500 workers, 100
+workstations, timestamps spread over 30 days, in random order) from several
+client processes as agent batches, and reports events/s into SQLite. Then
+measures p50/p99 of each endpoint for a 24 h and a 30-day window, both right
+after ingest (stale hours computed from events) and once the writer has
+rebuilt the rollups, plus the collector's RSS.
+
+usage: bench_metrics.py [--bin-dir DIR] [--events N] [--batch 1000] [--clients 2]
+                        [--reps 20] [--dir TMPDIR] [--keep]
+Results are plain text lines on stdout."""
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+from bench_common import ferry_harness as fh, proc_mem_kib
+
+DAY = 86400 * 1000
+
+
+def client(idx, nclients, port, total, batch, t0_ms, barrier, out):
+    rng = random.Random(1000 + idx)
+    agent = "bench-agent-%d" % idx
+    epoch = "%016x" % (0xbe00 + idx)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    n = total // nclients + (1 if idx < total % nclients else 0)
+    seq = 0
+    kinds = ("working", "working", "idle", "absent", "product_count", "product_count")
+    barrier.wait()
+    t0 = time.monotonic()
+    sent = acc = 0
+    while sent < n:
+        k = min(batch, n - sent)
+        evs = []
+        for _ in range(k):
+            seq += 1
+            kind = kinds[rng.randrange(6)]
+            e = {"event_id": "%s-%d" % (agent, seq), "timestamp": fh.fmt_ts(t0_ms + rng.randrange(30 * DAY)),
+                 "event_type": kind, "worker_id": "W-%03d" % rng.randrange(500),
+                 "workstation_id": "WS-%03d" % rng.randrange(100), "seq": seq,
+                 "ingested_at": fh.fmt_ts(t0_ms)}
+            if kind == "product_count":
+                e["count"] = 1 + rng.randrange(3)
+            evs.append(e)
+        body = json.dumps({"agent_id": agent, "epoch": epoch, "events": evs, "dropped": [],
+                           "stats": {"backlog": n - sent - k, "oldest_pending_s": 0}},
+                          separators=(",", ":")).encode()
+        hdrs = {"Content-Type": "application/json", "Authorization": "Bearer " + fh.AGENT_TOKEN,
+                "Idempotency-Key": "%s:%s:%d-%d" % (agent, epoch, seq - k + 1, seq)}
+        while True:
+            conn.request("POST", "/v1/ingest", body=body, headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            if r.status == 200:
+                acc += json.loads(data)["accepted"]
+                break
+            if r.status != 503:
+                raise SystemExit("ingest: HTTP %d %s" % (r.status, data[:200]))
+            time.sleep(0.2)
+        sent += k
+    out.put({"t0": t0, "t1": time.monotonic(), "accepted": acc})
+
+
+def latency(port, path, reps):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    times = []
+    for _ in range(reps):
+        t = time.monotonic()
+        conn.request("GET", path, headers={"Authorization": "Bearer " + fh.READ_TOKEN})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise SystemExit("GET %s: HTTP %d" % (path, r.status))
+        times.append((time.monotonic() - t) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def report_latency(port, t0_ms, reps, label):
+    from urllib.parse import urlencode
+    end = t0_ms + 30 * DAY
+    for wname, frm in (("24h", end - DAY - 1800 * 1000 + 123), ("30d", t0_ms + 456)):
+        to = frm + (DAY if wname == "24h" else 30 * DAY - 1000)
+        q = urlencode({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)})
+        for ep in ("factory", "workers", "workers/W-042", "workstations", "workstations/WS-042"):
+            p50, p99 = latency(port, "/v1/metrics/%s?%s" % (ep, q), reps)
+            print("latency %-8s %-4s %-22s p50 %8.1f ms  p99 %8.1f ms" % (label, wname, ep, p50, p99), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir")
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--dir")
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    if a.bin_dir:
+        os.environ["FERRY_BIN_DIR"] = a.bin_dir
+    tmp = tempfile.mkdtemp(prefix="bench-metrics-", dir=a.dir)
+    port = fh.free_port()
+    db = os.path.join(tmp, "ferry.db")
+    import subprocess
+    coll = subprocess.Popen([fh.binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
+                             "--db", "sqlite:" + db, "--auth-token", fh.AGENT_TOKEN,
+                             "--read-token", fh.READ_TOKEN, "--log-level", "warning"])
+    try:
+        fh.wait_until(lambda: fh.http_request("http://127.0.0.1:%d/healthz" % port).status == 200, 20,
+                      "collector up")
+        t0_ms = fh.now_ms() - 30 * DAY - 3600 * 1000
+        ctx = mp.get_context("fork")
+        barrier = ctx.Barrier(a.clients + 1)
+        out = ctx.Queue()
+        procs = [ctx.Process(target=client, args=(i, a.clients, port, a.events, a.batch, t0_ms, barrier, out))
+                 for i in range(a.clients)]
+        for p in procs:
+            p.start()
+        barrier.wait()
+        res = [out.get() for _ in procs]
+        for p in procs:
+            p.join()
+        el = max(r["t1"] for r in res) - min(r["t0"] for r in res)
+        acc = sum(r["accepted"] for r in res)
+        print("ingest: %d events accepted in %.1f s: %.0f events/s (batch %d, %d clients, metrics upkeep on)"
+              % (acc, el, acc / el, a.batch, a.clients), flush=True)
+        rss, hwm = proc_mem_kib(coll.pid)
+        print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
+        report_latency(port, t0_ms, a.reps, "fresh")
+        # wait for the writer to rebuild the stale hours
+        t = time.monotonic()
+        con = None
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        while con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0] > 0:
+            time.sleep(2)
+        print("rollup rebuild after ingest: %.1f s" % (time.monotonic() - t), flush=True)
+        report_latency(port, t0_ms, a.reps, "rebuilt")
+        rss, hwm = proc_mem_kib(coll.pid)
+        print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB"
+              % (rss, hwm, os.path.getsize(db) / 1048576), flush=True)
+    finally:
+        coll.terminate()
+        coll.wait(60)
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
