@@ -41,6 +41,10 @@ def rate_limit(h):
     # another agent has its own bucket
     check_eq(ingest_raw(coll, heartbeat("rl-other")).status, 200, "another agent is not limited")
 
+    m = http_request(coll.url("/metrics"), headers=read_auth(), timeout=10)
+    if m.status == 200:  # the collector's Prometheus endpoint
+        v = re.search(r"(?m)^ferry_collector_ingest_rate_limited_total (\d+)$", m.body.decode())
+        check(v is not None and int(v.group(1)) >= 1, "collector /metrics rate_limited_total: %r" % m.body[-600:])
     check_eq(coll.stop(), 0, "rate collector exit code")
 
     # end to end: one request per 4 s; the agent's first contact (a heartbeat)
