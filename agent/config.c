@@ -76,6 +76,18 @@ const opt_def agent_opt_defs[] = {
    "least severe level logged", "error|warning|notice|info|debug", 0, 0, 0},
   {"max-connections", OPT_INT, O(max_connections), "256",
    "local API connections at once", NULL, 1, 100000, 0},
+  {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",
+   "idle or slow local API connections are closed after this many seconds", NULL, 1, 3600, 0},
+  {"ca-file", OPT_STR, O(ca_file), NULL,
+   "PEM CA certificate(s) that sign the collector's certificate (default: the system store)",
+   NULL, 0, 0, 0},
+  {"pin-sha256", OPT_STR, O(pin_sha256), NULL,
+   "only accept a collector whose public key has this base64 SHA-256 (several: join with ;)",
+   NULL, 0, 0, 0},
+  {"tls-client-cert", OPT_STR, O(tls_client_cert), NULL,
+   "PEM client certificate presented to the collector (mTLS; with --tls-client-key)", NULL, 0, 0, 0},
+  {"tls-client-key", OPT_STR, O(tls_client_key), NULL,
+   "PEM private key of --tls-client-cert (unencrypted)", NULL, 0, 0, 0},
 };
 const size_t agent_opt_count = sizeof(agent_opt_defs) / sizeof(agent_opt_defs[0]);
 
@@ -268,6 +280,68 @@ int agent_read_token_file(const char *path, char **ret, bool *ret_others_readabl
   return 0;
 }
 
+int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_t errlen) {
+  size_t o = 0;
+  int n = 0;
+  if (!in || !*in) {
+    snprintf(err, errlen, "pin_sha256: empty");
+    return -EINVAL;
+  }
+  while (*in) {
+    size_t len = strcspn(in, ";,");
+    const char *p = in;
+    while (len && (*p == ' ' || *p == '\t')) {
+      p++;
+      len--;
+    }
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+      len--;
+    if (len > 8 && strncasecmp(p, "sha256//", 8) == 0) {
+      p += 8;
+      len -= 8;
+    }
+    bool ok = len == 44 && p[43] == '=';
+    for (size_t i = 0; ok && i < 43; i++)
+      ok = isalnum((unsigned char)p[i]) || p[i] == '+' || p[i] == '/';
+    if (!ok) {
+      snprintf(err, errlen,
+               "pin_sha256: \"%.60s\" is not a base64 SHA-256 (44 characters ending in '='; "
+               "see docs/security.md for how to compute it)",
+               p);
+      return -EINVAL;
+    }
+    int w = snprintf(out + o, outlen - o, "%ssha256//%.*s", n ? ";" : "", (int)len, p);
+    if (w < 0 || (size_t)w >= outlen - o) {
+      snprintf(err, errlen, "pin_sha256: too many pins");
+      return -EINVAL;
+    }
+    o += (size_t)w;
+    n++;
+    in = p + len;
+    while (*in == ' ' || *in == '\t')
+      in++;
+    if (*in == ';' || *in == ',')
+      in++;
+  }
+  if (n == 0) {
+    snprintf(err, errlen, "pin_sha256: empty");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* A file option must name a readable file (caught at --check-config). */
+static int check_readable(const char *key, const char *path, char *err, size_t errlen) {
+  if (!path)
+    return 0;
+  if (!*path || access(path, R_OK) != 0) {
+    snprintf(err, errlen, "%s: cannot read \"%.200s\": %s", key, path,
+             *path ? strerror(errno) : "empty path");
+    return -EINVAL;
+  }
+  return 0;
+}
+
 static void add_warning(agent_config *cfg, const char *msg) {
   if (cfg->n_warnings < AGENT_MAX_WARNINGS)
     snprintf(cfg->warnings[cfg->n_warnings++], sizeof(cfg->warnings[0]), "%s", msg);
@@ -362,6 +436,33 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     return -EINVAL;
   }
 
+  /* TLS to the collector */
+  if (!cfg->tls_client_cert != !cfg->tls_client_key) {
+    snprintf(err, errlen, "%s: tls_client_cert and tls_client_key go together",
+             cfg->tls_client_cert ? "tls_client_key" : "tls_client_cert");
+    return -EINVAL;
+  }
+  if (!https && (cfg->ca_file || cfg->pin_sha256 || cfg->tls_client_cert)) {
+    snprintf(err, errlen, "%s: TLS options need an https:// collector URL",
+             cfg->ca_file ? "ca_file" : cfg->pin_sha256 ? "pin_sha256" : "tls_client_cert");
+    return -EINVAL;
+  }
+  if (check_readable("ca_file", cfg->ca_file, err, errlen) < 0 ||
+      check_readable("tls_client_cert", cfg->tls_client_cert, err, errlen) < 0 ||
+      check_readable("tls_client_key", cfg->tls_client_key, err, errlen) < 0)
+    return -EINVAL;
+  if (cfg->pin_sha256) {
+    char pins[1024];
+    if (agent_pin_to_curl(cfg->pin_sha256, pins, sizeof(pins), err, errlen) < 0)
+      return -EINVAL;
+    free(cfg->pinned_pubkey);
+    cfg->pinned_pubkey = strdup(pins);
+    if (!cfg->pinned_pubkey) {
+      snprintf(err, errlen, "pin_sha256: out of memory");
+      return -ENOMEM;
+    }
+  }
+
   /* numbers that depend on each other */
   if (cfg->retry_max < cfg->retry_initial) {
     snprintf(err, errlen, "retry_max: %g s is less than retry_initial (%g s)", cfg->retry_max,
@@ -426,4 +527,6 @@ void agent_config_free(agent_config *cfg) {
   if (cfg->auth_token)
     explicit_bzero(cfg->auth_token, strlen(cfg->auth_token));
   opt_free(agent_opt_defs, agent_opt_count, cfg);
+  free(cfg->pinned_pubkey);
+  cfg->pinned_pubkey = NULL;
 }

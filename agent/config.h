@@ -51,6 +51,12 @@ typedef struct agent_config {
   char *machine_id_file;
   int log_level;                   /* AGENT_LOG_* */
   int64_t max_connections;
+  int64_t conn_timeout_s;          /* local API idle connection timeout */
+  char *ca_file;                   /* PEM CAs trusted for the collector (default: system store) */
+  char *pin_sha256;                /* "BASE64[;BASE64...]": SHA-256 of the collector's public key(s) */
+  char *tls_client_cert;           /* PEM certificate for mTLS (with tls_client_key) */
+  char *tls_client_key;
+  char *pinned_pubkey;             /* derived from pin_sha256 for CURLOPT_PINNEDPUBLICKEY, or NULL */
 
   /* filled by agent_config_validate, for the caller to log */
   char warnings[AGENT_MAX_WARNINGS][200];
@@ -83,6 +89,10 @@ int agent_listen_is_loopback(const char *listen);
 /* Split an http(s) URL: *ret_https, host span (brackets kept for IPv6).
  * Returns 0 or -EINVAL (not http(s)://, no host). */
 int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size_t *ret_hostlen);
+/* --pin-sha256 value ("B64", "sha256//B64", several joined by ';' or ',')
+ * into curl's "sha256//B64;sha256//B64" form. Each B64 must be the base64 of
+ * 32 bytes (44 characters ending in '='). 0, or -EINVAL with err set. */
+int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 /* Read a token file: whole file, surrounding whitespace stripped, at most
  * AGENT_TOKEN_MAX bytes. Returns 0 with *ret (malloc'd) or a negative errno
  * with err set ("cannot read ...", "empty"). *ret_others_readable tells

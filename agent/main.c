@@ -362,6 +362,7 @@ static int run_daemon(app *a) {
   httpd_config hc = {.listen = c->listen,
                      .max_body = (size_t)c->max_body_bytes,
                      .max_connections = (unsigned)c->max_connections,
+                     .conn_timeout_s = (unsigned)c->conn_timeout_s,
                      .on_headers = on_headers,
                      .on_request = on_request,
                      .ud = a};
@@ -386,7 +387,11 @@ static int run_daemon(app *a) {
                         .retry_max_s = c->retry_max,
                         .heartbeat_interval_s = c->heartbeat_interval,
                         .connect_timeout_s = c->connect_timeout,
-                        .request_timeout_s = c->request_timeout};
+                        .request_timeout_s = c->request_timeout,
+                        .ca_file = c->ca_file,
+                        .pinned_pubkey = c->pinned_pubkey,
+                        .client_cert = c->tls_client_cert,
+                        .client_key = c->tls_client_key};
   r = uploader_start(a->loop, a->j, &uc, &a->up, err, sizeof(err));
   if (r < 0) {
     flog_err("uploader: %s", err);

@@ -61,6 +61,14 @@ cJSON *status_json(const status_snapshot *s) {
       cJSON_AddNullToObject(c, "last_success");
     }
     cJSON_AddNumberToObject(c, "next_retry_in_s", ms3(s->us.next_retry_in_s));
+    /* extras: which class the latest failure was (e.g. "tls") and what it said */
+    if (s->us.has_last_fail) {
+      cJSON_AddStringToObject(c, "last_failure_class", up_fail_name(s->us.last_fail));
+      cJSON_AddStringToObject(c, "last_error", s->us.last_error);
+    } else {
+      cJSON_AddNullToObject(c, "last_failure_class");
+      cJSON_AddNullToObject(c, "last_error");
+    }
   }
   /* extras beyond the SPEC's fields */
   cJSON_AddStringToObject(o, "version", s->version ? s->version : "");

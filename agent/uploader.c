@@ -67,6 +67,30 @@ up_verdict up_classify(bool transport_ok, long status, bool ack_parsed) {
   return v;
 }
 
+int up_tls_failure(int curl_code) {
+  switch (curl_code) {
+  case CURLE_PEER_FAILED_VERIFICATION: /* untrusted, expired, wrong host */
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_CERTPROBLEM:          /* our client certificate or key */
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CLIENTCERT:
+    return 1;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_USE_SSL_FAILED:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+    return 2;
+  default:
+    return 0;
+  }
+}
+
 int up_parse_retry_after(const char *value, int64_t now_ms, double *ret_s) {
   if (!value)
     return -EINVAL;
@@ -228,7 +252,7 @@ const char *up_state_name(up_state s) {
 
 const char *up_fail_name(up_fail_class c) {
   static const char *const names[UP_FAIL_COUNT_] = {"unreachable", "retrying", "auth_error",
-                                                    "config_error", "rejected"};
+                                                    "config_error", "rejected", "tls"};
   return (unsigned)c < UP_FAIL_COUNT_ ? names[c] : "unknown";
 }
 
@@ -248,6 +272,7 @@ struct uploader {
   journal *j;
   uploader_config cfg;
   char *collector, *url, *auth_header;
+  char *ca_file, *pinned_pubkey, *client_cert, *client_key;
   CURLM *multi;
   CURL *easy;
   struct curl_slist *headers;
@@ -460,6 +485,9 @@ static void on_wake(uv_timer_t *t) {
 static void note_failure(uploader *u, const up_verdict *v, long status, const char *detail) {
   up_state before = u->st.state;
   u->st.failures[v->fail]++;
+  u->st.has_last_fail = true;
+  u->st.last_fail = v->fail;
+  snprintf(u->st.last_error, sizeof(u->st.last_error), "%.199s", detail);
   u->st.consecutive_failures++;
   u->st.state = v->state;
   if (before != v->state || u->st.consecutive_failures == 1)
@@ -502,6 +530,14 @@ static void on_transfer_done(uploader *u, CURLcode result) {
     parsed = up_parse_ack(u->resp ? u->resp : "", u->resp_len, u->batch.seqs, u->batch.n_events,
                           &rej, &n_rej, &ignored) == 0;
   up_verdict v = up_classify(transport_ok, status, parsed);
+  int tls = transport_ok ? 0 : up_tls_failure((int)result);
+  if (tls) {
+    v.fail = UP_FAIL_TLS;
+    if (tls == 1) {
+      v.action = UP_ACT_AT_MAX;
+      v.state = UP_STATE_CONFIG_ERROR;
+    }
+  }
   char detail[256];
 
   switch (v.action) {
@@ -528,6 +564,9 @@ static void on_transfer_done(uploader *u, CURLcode result) {
   case UP_ACT_SHRINK:
     up_refusal_reason(u->resp, u->resp_len, status, detail, sizeof(detail));
     u->st.failures[UP_FAIL_REJECTED]++;
+    u->st.has_last_fail = true;
+    u->st.last_fail = UP_FAIL_REJECTED;
+    snprintf(u->st.last_error, sizeof(u->st.last_error), "%ld %.180s", status, detail);
     easy_drop(u);
     if (u->batch.n_events > 1) {
       u->limit = up_limit_after_shrink(u->batch.n_events);
@@ -653,6 +692,16 @@ static int send_batch(uploader *u) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
   curl_easy_setopt(e, CURLOPT_PRIVATE, u);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (u->ca_file)
+    curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_file);
+  if (u->pinned_pubkey)
+    curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, u->pinned_pubkey);
+  if (u->client_cert) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, u->client_cert);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, u->client_key);
+  }
   if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
     easy_drop(u);
     return -EIO;
@@ -812,8 +861,23 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
       snprintf(u->auth_header, n, "Authorization: Bearer %s", cfg->auth_token);
   }
   u->multi = curl_multi_init();
-  if (!u->collector || !u->url || (cfg->auth_token && !u->auth_header) || !u->multi) {
+  bool tls_nomem = false;
+#define UP_DUP(f)                                                                              \
+  do {                                                                                         \
+    if (cfg->f && !(u->f = strdup(cfg->f)))                                                    \
+      tls_nomem = true;                                                                        \
+  } while (0)
+  UP_DUP(ca_file);
+  UP_DUP(pinned_pubkey);
+  UP_DUP(client_cert);
+  UP_DUP(client_key);
+#undef UP_DUP
+  if (!u->collector || !u->url || (cfg->auth_token && !u->auth_header) || !u->multi || tls_nomem) {
     snprintf(err, errlen, "out of memory");
+    free(u->ca_file);
+    free(u->pinned_pubkey);
+    free(u->client_cert);
+    free(u->client_key);
     curl_multi_cleanup(u->multi);
     free(u->collector);
     free(u->url);
@@ -868,6 +932,10 @@ static void up_maybe_finish_stop(uploader *u) {
   void *arg = u->stop_arg;
   free(u->collector);
   free(u->url);
+  free(u->ca_file);
+  free(u->pinned_pubkey);
+  free(u->client_cert);
+  free(u->client_key);
   if (u->auth_header) {
     explicit_bzero(u->auth_header, strlen(u->auth_header));
     free(u->auth_header);

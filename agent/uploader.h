@@ -33,6 +33,7 @@ typedef enum {
   UP_FAIL_AUTH_ERROR,
   UP_FAIL_CONFIG_ERROR,
   UP_FAIL_REJECTED,           /* 400/413/422: batch halved or event dead-lettered */
+  UP_FAIL_TLS,                /* TLS: certificate not trusted, wrong host, pin mismatch, handshake */
   UP_FAIL_COUNT_
 } up_fail_class;
 
@@ -54,6 +55,14 @@ typedef struct up_verdict {
 /* Classify an attempt. transport_ok: libcurl got an HTTP answer; status: its
  * code; ack_parsed: for a 200, whether the body parsed as an ingest answer. */
 up_verdict up_classify(bool transport_ok, long status, bool ack_parsed);
+
+/* Whether a libcurl result is a TLS failure: 1 when a certificate or key is
+ * not acceptable (the collector's: untrusted, expired, wrong host, pin
+ * mismatch; or ours: unreadable) — state config_error, retried at
+ * --retry-max; 2 for another TLS failure (handshake broken off) — state
+ * unreachable, with backoff; 0 when it is not about TLS. Either way the
+ * failure counts in class "tls". */
+int up_tls_failure(int curl_code);
 
 /* Retry-After value → seconds from now (≥ 0): delta-seconds or an HTTP-date.
  * Returns 0, or -EINVAL when the value is neither. */
@@ -89,6 +98,9 @@ typedef struct uploader_config {
   double retry_initial_s, retry_max_s;
   double heartbeat_interval_s;
   double connect_timeout_s, request_timeout_s;
+  const char *ca_file;         /* NULL: libcurl's default (the system store) */
+  const char *pinned_pubkey;   /* "sha256//B64[;sha256//B64]" or NULL */
+  const char *client_cert, *client_key; /* PEM files for mTLS, or NULL */
 } uploader_config;
 
 typedef struct uploader_stats {
@@ -103,6 +115,9 @@ typedef struct uploader_stats {
   uint64_t uploads_ok;         /* 200s, heartbeats included */
   uint64_t heartbeats;
   uint64_t failures[UP_FAIL_COUNT_];
+  bool has_last_fail;          /* a failure happened since start */
+  up_fail_class last_fail;     /* class of the latest failure */
+  char last_error[200];        /* what it was (libcurl's message or the answer) */
   size_t batch_limit;          /* current batch event limit */
 } uploader_stats;
 

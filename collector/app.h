@@ -10,7 +10,9 @@
 #include "auth.h"
 #include "config.h"
 #include "httpd.h"
+#include "ratelimit.h"
 #include "store.h"
+#include "tls_server.h"
 #include "writer.h"
 
 /* Counters for logs now and /metrics later (loop thread only). */
@@ -22,6 +24,7 @@ typedef struct col_stats {
   uint64_t refused;        /* 4xx answers to /v1/ingest */
   uint64_t overloaded;     /* 503 answers: queue full, waited too long, shutting down */
   uint64_t storage_errors; /* batches that failed in the database */
+  uint64_t rate_limited;   /* 429 answers: an agent over its rate or concurrency cap */
 } col_stats;
 
 struct rd_pool;
@@ -36,6 +39,8 @@ typedef struct col_app {
   httpd *http;
   struct rd_pool *readers;  /* read-only store handles for metrics (worker threads) */
   struct col_prom *prom;    /* /metrics counters and cache */
+  tls_server *tls;         /* HTTPS identity and client CA, or NULL for plain HTTP */
+  rl_table *rl;            /* per-agent admission, or NULL */
   unsigned inflight;       /* requests between on_request and their answer */
   bool stopping;
   col_stats stats;

@@ -57,6 +57,23 @@ const opt_def col_opt_defs[] = {
    "a batch that could not be committed within this many seconds is answered 503", NULL, 1, 3600, 0},
   {"idempotency-days", OPT_INT, O(idempotency_days), "30",
    "how long a batch's Idempotency-Key is remembered (replays answer as duplicates)", NULL, 1, 36500, 0},
+  {"tls-cert", OPT_STR, O(tls_cert), NULL,
+   "serve HTTPS with this PEM certificate chain (leaf first); re-read on SIGHUP", NULL, 0, 0, 0},
+  {"tls-key", OPT_STR, O(tls_key), NULL,
+   "the PEM private key of tls-cert (unencrypted; refused when others may read it); re-read on SIGHUP", NULL, 0, 0, 0},
+  {"tls-client-ca", OPT_STR, O(tls_client_ca), NULL,
+   "require agents to present a certificate from this PEM CA whose CN or DNS SAN is "
+   "their agent_id; re-read on SIGHUP", NULL, 0, 0, 0},
+  {"agent-rate", OPT_SECONDS, O(agent_rate), "20",
+   "ingest requests per second one agent may make on average (429 past it); 0 = no limit",
+   NULL, 0, 100000, 0},
+  {"agent-burst", OPT_INT, O(agent_burst), "40",
+   "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
+  {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
+   "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
+  {"max-batch-events", OPT_INT, O(max_batch_events), "10000",
+   "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1,
+   1000000, 0},
 };
 const size_t col_n_opt_defs = sizeof(col_opt_defs) / sizeof(col_opt_defs[0]);
 
@@ -216,6 +233,25 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
     snprintf(err, errlen, "max_body_bytes: must be at least 1KiB");
     r = -EINVAL;
     goto out;
+  }
+  if (!cfg->tls_cert != !cfg->tls_key) {
+    snprintf(err, errlen, "%s: tls_cert and tls_key go together", cfg->tls_cert ? "tls_key" : "tls_cert");
+    r = -EINVAL;
+    goto out;
+  }
+  if (cfg->tls_client_ca && !cfg->tls_cert) {
+    snprintf(err, errlen, "tls_client_ca: client certificates need HTTPS; set tls_cert and tls_key");
+    r = -EINVAL;
+    goto out;
+  }
+  if (cfg->tls_key) {
+    struct stat st;
+    if (stat(cfg->tls_key, &st) == 0 && (st.st_mode & 007)) {
+      snprintf(err, errlen, "tls_key: %s is accessible by others (mode %03o); chmod o-rwx it",
+               cfg->tls_key, (unsigned)(st.st_mode & 0777));
+      r = -EINVAL;
+      goto out;
+    }
   }
   auth_set_shared(auth, shared);
   auth_set_read(auth, reader);

@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "codec.h"
+#include "ingest_guard.h"
 #include "log.h"
 #include "prom.h"
 #include "timefmt.h"
@@ -25,6 +26,7 @@ typedef struct ing_req {
   char key[BT_KEY_MAX + 1];
   char version[64];
   size_t max_body;
+  size_t max_events;
   bt_limits lim;
   uv_work_t work;
   /* set by the worker */
@@ -103,6 +105,8 @@ int ingest_on_headers(col_app *app, httpd_req *req) {
                         "Content-Encoding \"%.60s\" is not supported; use identity, gzip or zstd", enc);
     return 1;
   }
+  if (guard_headers(app, req, &g))
+    return 1;
   (void)codec; /* checked here; used again in on_request (nothing is allocated
                   before the body: httpd may answer 413 and never call on_request) */
   return 0;
@@ -141,6 +145,13 @@ static void ing__work(uv_work_t *w) {
   if (r < 0) {
     ir->status = r == -ENOMEM ? 503 : 400;
     snprintf(ir->code, sizeof(ir->code), r == -ENOMEM ? "unavailable" : "invalid_batch");
+    return;
+  }
+  if (ir->max_events && ir->batch.n > ir->max_events) {
+    ir->status = 413;
+    snprintf(ir->code, sizeof(ir->code), "too_many_events");
+    snprintf(ir->msg, sizeof(ir->msg), "the batch has %zu events; at most %zu are accepted at once",
+             (size_t)ir->batch.n, ir->max_events);
     return;
   }
   if (bt_check_key(&ir->batch, ir->key[0] ? ir->key : NULL, ir->msg, sizeof(ir->msg)) < 0) {
@@ -202,6 +213,19 @@ static void ing__parsed(uv_work_t *w, int status) {
     ing__finish_error(ir, (unsigned)st, "forbidden", msg);
     return;
   }
+  const char *gcode = "forbidden";
+  char gmsg[200];
+  unsigned retry = 0;
+  unsigned gst = guard_body(app, ir->req, ir->batch.agent_id, &gcode, gmsg, sizeof(gmsg), &retry);
+  if (gst) {
+    if (gst == 429) {
+      char v[16];
+      snprintf(v, sizeof(v), "%u", retry ? retry : 1);
+      httpd_req_add_header(ir->req, "Retry-After", v);
+    }
+    ing__finish_error(ir, gst, gcode, gmsg);
+    return;
+  }
   ir->job.kind = WR_INGEST;
   ir->job.in.batch = &ir->batch;
   ir->job.in.received_at_ms = ir->lim.now_ms;
@@ -246,6 +270,7 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   ingest_user_agent_version(httpd_req_header(req, "User-Agent"), ir->version, sizeof(ir->version));
   app->inflight++;
   ir->max_body = (size_t)app->cfg->max_body_bytes;
+  ir->max_events = (size_t)app->cfg->max_batch_events;
   ir->lim.now_ms = tf_now_ms();
   ir->lim.max_future_s = app->cfg->max_future_s;
   ir->lim.retention_days = app->cfg->retention_days;

@@ -1,7 +1,8 @@
 /* ferry-collector: the central HTTP service that authenticates agents, stores
  * every event exactly once and tracks each agent's delivery (SPEC §3). This
  * file is the lifecycle: options, store, writer thread, HTTP listener,
- * signals (SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file).
+ * signals (SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file
+ * and the TLS certificate, key and client CA), and the "token" subcommand.
  * Exit codes: 0 ok, 1 runtime failure, 2 configuration error. */
 #include <errno.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "prom.h"
 #include "readers.h"
 #include "routes.h"
+#include "token_cmd.h"
 #include "version_info.h"
 
 #define SHUTDOWN_POLL_MS 50
@@ -75,11 +77,26 @@ static void cm__on_stop(uv_signal_t *s, int signum) {
   uv_timer_start(&m->drain, cm__drain, 0, SHUTDOWN_POLL_MS);
 }
 
+/* SIGHUP, TLS part: new handshakes get the new certificate; connections
+ * already established (requests mid-flight included) keep theirs. */
+static void tls_reload(col_main *m) {
+  if (!m->app.tls) return;
+  char err[512];
+  if (tls_server_reload(m->app.tls, err, sizeof(err)) < 0) {
+    flog_err("SIGHUP: TLS files not reloaded, keeping the previous certificate: %s", err);
+    return;
+  }
+  flog_notice("SIGHUP: TLS certificate reloaded: %s, expires in %lld day(s)%s",
+              tls_server_subject(m->app.tls), (long long)(tls_server_expires_in_s(m->app.tls) / 86400),
+              tls_server_wants_client_cert(m->app.tls) ? "; client CA reloaded" : "");
+}
+
 static void cm__on_hup(uv_signal_t *s, int signum) {
   (void)signum;
   col_main *m = s->data;
+  tls_reload(m);
   if (!m->app.cfg->tokens_file) {
-    flog_info("SIGHUP: no tokens_file configured; nothing to reload");
+    flog_info("SIGHUP: no tokens_file configured; no tokens to reload");
     return;
   }
   (void)notify_reloading();
@@ -107,6 +124,10 @@ static void cm__warn(const col_config *cfg, const opt_cli *cli) {
     flog_warn("insecure_no_auth: uploads are accepted without a token");
   if (cfg->insecure_open_reads)
     flog_warn("insecure_open_reads: per-worker figures are readable without a token");
+  if (!cfg->tls_cert && strncmp(cfg->listen, "127.", 4) != 0 && strncmp(cfg->listen, "[::1]", 5) != 0 &&
+      strncmp(cfg->listen, "unix:", 5) != 0)
+    flog_warn("serving plain HTTP on %s: agent tokens cross the network in clear; set tls_cert and tls_key",
+              cfg->listen);
 }
 
 int main(int argc, char **argv) {
@@ -133,6 +154,10 @@ int main(int argc, char **argv) {
     col_config_free(&cfg);
     return 0;
   }
+  if (cli.nargs > 0 && strcmp(cli.args[0], "token") == 0) {
+    col_config_free(&cfg);
+    return token_cmd(cli.nargs, cli.args, stdout, stderr);
+  }
   if (cli.nargs > 0) {
     fprintf(stderr, "ferry-collector: unexpected argument \"%s\"\n", cli.args[0]);
     col_config_free(&cfg);
@@ -148,8 +173,19 @@ int main(int argc, char **argv) {
     col_config_free(&cfg);
     return 2;
   }
+  if (cfg.tls_cert) {
+    r = tls_server_load(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca, &app->tls, err, sizeof(err));
+    if (r < 0) {
+      fprintf(stderr, "ferry-collector: tls_cert: %s\n", err);
+      auth_clear(&app->auth);
+      col_config_free(&cfg);
+      return 2;
+    }
+    tls_server_activate(app->tls);
+  }
   cm__warn(&cfg, &cli);
   if (cli.check_config) {
+    tls_server_free(app->tls);
     printf("ferry-collector: configuration ok\n");
     auth_clear(&app->auth);
     col_config_free(&cfg);
@@ -178,7 +214,15 @@ int main(int argc, char **argv) {
     flog_err("cannot start the database writer thread: %s", uv_strerror(r));
     goto out;
   }
+  rl_config rlc = {.rate = cfg.agent_rate, .burst = (unsigned)cfg.agent_burst,
+                   .max_concurrent = (unsigned)cfg.agent_max_concurrent};
+  if (rl_new(&rlc, &app->rl) < 0) {
+    flog_err("out of memory");
+    goto out;
+  }
   httpd_config hc = {
+    .tls_cert_cb = app->tls ? tls_server_cert_callback() : NULL,
+    .tls_client_ca_pem = tls_server_client_ca_pem(app->tls),
     .listen = cfg.listen,
     .max_body = (size_t)cfg.max_body_bytes,
     .max_connections = (unsigned)cfg.max_connections,
@@ -205,8 +249,14 @@ int main(int argc, char **argv) {
     uv_run(app->loop, UV_RUN_DEFAULT);
     goto out;
   }
-  flog_notice("ferry-collector listening on %s (port %u), database %s", cfg.listen,
-              httpd_port(app->http), cfg.db_path);
+  flog_notice("ferry-collector listening on %s (port %u, %s), database %s", cfg.listen,
+              httpd_port(app->http), app->tls ? "HTTPS" : "HTTP", cfg.db_path);
+  if (app->tls) {
+    int64_t left = tls_server_expires_in_s(app->tls);
+    flog(left < 14 * 86400 ? FLOG_WARNING : FLOG_INFO, "TLS certificate %s expires in %lld day(s)%s",
+         tls_server_subject(app->tls), (long long)(left / 86400),
+         tls_server_wants_client_cert(app->tls) ? "; agents need a client certificate" : "");
+  }
   (void)notify_ready();
   (void)notify_status("serving on %s", cfg.listen);
 
@@ -218,6 +268,8 @@ int main(int argc, char **argv) {
 out:
   rd_pool_free(app->readers);
   prom_free(app->prom);
+  rl_free(app->rl);
+  tls_server_free(app->tls);
   if (app->st) app->st->ops->close(app->st);
   uv_loop_close(app->loop);
   auth_clear(&app->auth);

@@ -180,9 +180,11 @@ static void prom__render(col_app *app, pbuf *b) {
         "# HELP ferry_collector_ingest_overloaded_total Ingest requests answered 503.\n"
         "# TYPE ferry_collector_ingest_overloaded_total counter\nferry_collector_ingest_overloaded_total %llu\n"
         "# HELP ferry_collector_conflicts_total Events whose (agent_id, event_id) was stored with other content.\n"
-        "# TYPE ferry_collector_conflicts_total counter\nferry_collector_conflicts_total %llu\n",
+        "# TYPE ferry_collector_conflicts_total counter\nferry_collector_conflicts_total %llu\n"
+        "# HELP ferry_collector_ingest_rate_limited_total Ingest requests answered 429 (agent over its rate or concurrency cap).\n"
+        "# TYPE ferry_collector_ingest_rate_limited_total counter\nferry_collector_ingest_rate_limited_total %llu\n",
      (unsigned long long)s->batches, (unsigned long long)s->refused, (unsigned long long)s->overloaded,
-     (unsigned long long)s->conflicts);
+     (unsigned long long)s->conflicts, (unsigned long long)s->rate_limited);
   pb(b, "# HELP ferry_collector_request_duration_seconds Time from request headers to answer, by route.\n"
         "# TYPE ferry_collector_request_duration_seconds histogram\n");
   for (size_t r = 0; r < PROM_N_ROUTES; r++) {

@@ -617,8 +617,19 @@ int httpd_start(uv_loop_t *loop, const httpd_config *cfg, httpd **ret, char *err
   }
   h->listen_fd = fd;
 
+  /* HTTPS options, when asked for; an empty array otherwise. */
+  struct MHD_OptionItem tls_ops[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
+                                      {MHD_OPTION_END, 0, NULL}};
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  if (cfg->tls_cert_cb) {
+    flags |= MHD_USE_TLS;
+    tls_ops[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, cfg->tls_cert_cb};
+    if (cfg->tls_client_ca_pem)
+      tls_ops[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                           (void *)cfg->tls_client_ca_pem};
+  }
   h->d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+      flags, 0, NULL, NULL,
       httpd__access, h,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->cfg.max_connections,
@@ -627,6 +638,7 @@ int httpd_start(uv_loop_t *loop, const httpd_config *cfg, httpd **ret, char *err
       MHD_OPTION_URI_LOG_CALLBACK, httpd__uri_log, h,
       MHD_OPTION_NOTIFY_COMPLETED, httpd__completed, h,
       MHD_OPTION_EXTERNAL_LOGGER, httpd__mhd_log, h,
+      MHD_OPTION_ARRAY, tls_ops,
       MHD_OPTION_END);
   if (!h->d) {
     httpd__seterr(err, errlen, "listen %s: libmicrohttpd refused to start%s%s", cfg->listen,
@@ -793,6 +805,14 @@ void httpd_req_set_data_free(httpd_req *r, void (*data_free)(void *data)) {
 }
 
 int httpd_req_connected(const httpd_req *r) { return r->h && r->conn && !r->mhd_done; }
+
+void *httpd_req_tls_session(const httpd_req *r) {
+  if (!r->conn || r->mhd_done)
+    return NULL;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  return ci ? ci->tls_session : NULL;
+}
 
 void httpd_req_add_header(httpd_req *r, const char *name, const char *value) {
   httpd_hdr *x = calloc(1, sizeof *x);

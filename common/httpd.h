@@ -33,6 +33,13 @@ typedef struct httpd_config {
   size_t max_body;
   unsigned max_connections;    /* 0 = 256 */
   unsigned conn_timeout_s;     /* idle connection timeout; 0 = 30 */
+  /* HTTPS (GnuTLS) when tls_cert_cb is set: a gnutls_certificate_retrieve_function3 *
+   * asked for the certificate at every handshake (so it may change while
+   * serving). tls_client_ca_pem (PEM text, kept by the caller while serving)
+   * makes the server ask clients for a certificate; the handler checks it
+   * (httpd_req_tls_session). */
+  void *tls_cert_cb;
+  const char *tls_client_ca_pem;
   /* Headers are in (a Content-Length over max_body was already answered 413
    * without calling this). Return 0 to go on reading the body; or answer
    * with httpd_respond*() and return 1 to skip the body (returning 1 without
@@ -98,6 +105,10 @@ void httpd_req_set_data_free(httpd_req *r, void (*data_free)(void *data));
  * required, and safe). Note a suspended connection's disconnect is only
  * noticed when it is resumed, so this is a hint. */
 int httpd_req_connected(const httpd_req *r);
+
+/* The gnutls_session_t of the request's connection, or NULL (plain HTTP,
+ * or the client is gone). */
+void *httpd_req_tls_session(const httpd_req *r);
 
 /* Add a response header (before the respond call). */
 void httpd_req_add_header(httpd_req *r, const char *name, const char *value);

@@ -1,0 +1,26 @@
+/* ingest_guard: the checks on an ingest request that are about who may send
+ * and how much, kept apart from decoding and storing (ingest.c): the client
+ * certificate (mTLS) and its binding to agent_id, the per-agent rate and
+ * concurrency limits (429 with Retry-After), and the batch size cap. */
+#ifndef FERRY_COLLECTOR_INGEST_GUARD_H
+#define FERRY_COLLECTOR_INGEST_GUARD_H
+
+#include <stddef.h>
+
+#include "app.h"
+
+/* Headers are in and the token was accepted (grant). Checks the client
+ * certificate when a client CA is configured, and admits the request under
+ * the agent's limits when the agent is already known (a per-agent token, or
+ * the agent_id an Idempotency-Key names). Returns 0 to go on, or 1 after
+ * answering (401/403/429/503). */
+int guard_headers(col_app *app, httpd_req *req, const auth_grant *grant);
+
+/* The body is parsed and names agent_id. Checks the client certificate
+ * allows agent_id and admits the request if guard_headers could not. 0, or
+ * an HTTP status with code/msg filled (the caller answers; for 429/503 with
+ * *ret_retry_s seconds in Retry-After). */
+unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code,
+                    char *msg, size_t msglen, unsigned *ret_retry_s);
+
+#endif
