@@ -41,6 +41,7 @@ typedef struct opt_def {
 /* What the command line asked for besides options. */
 typedef struct opt_cli {
   bool help, version, check_config;
+  bool print_config;         /* --print-config: the caller prints opt_print_config */
   const char *config_path;   /* --config FILE (or FERRY_CONFIG), NULL if none */
   int nargs;                 /* positional arguments (subcommands), in order */
   char **args;               /* points into argv */
@@ -55,7 +56,7 @@ typedef struct opt_cli {
  * argv is rearranged like GNU getopt does: options first, then "--" if given,
  * then the positional arguments, which ret_cli->args points at. An empty
  * FERRY_<NAME> counts as unset.
- * When --help or --version is present, returns 0 after parsing flags only
+ * When --help, --version or --print-config is present, returns 0 after parsing flags only
  * (values may be partial). cfg must be zeroed by the caller the first time;
  * on reparse (reload) previous strings are freed. */
 int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv,
@@ -64,6 +65,19 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
 /* Print generated help: synopsis line, then each option with type, default and help. */
 void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog,
                     const char *summary, FILE *out);
+
+/* Print a config file template (JSON with comments): every option commented
+ * out with its help, flag, environment name, range and default. prog names
+ * the program; intro (may be NULL) is one more comment line on top. */
+void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro,
+                      FILE *out);
+
+/* For a reload: whether option d has the same value in configs a and b;
+ * exchange d's value between a and b (strings move, no copy); render d's
+ * value in cfg for a log line (secrets as "(secret)"/"(unset)"). */
+bool opt_field_equal(const opt_def *d, const void *a, const void *b);
+void opt_field_swap(const opt_def *d, void *a, void *b);
+void opt_format_value(const opt_def *d, const void *cfg, char *buf, size_t len);
 
 /* Free strings held by cfg. */
 void opt_free(const opt_def *defs, size_t ndefs, void *cfg);
@@ -84,7 +98,8 @@ int opt_parse_int(const char *s, int64_t *ret);
 int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text,
                          size_t len, const char *origin, char *err, size_t errlen);
 
-/* Strip // and block comments from JSON text in place (strings respected).
+/* Strip // and block comments, and a comma right before '}' or ']', from
+ * JSON text in place (strings respected).
  * Returns 0, or -EINVAL for an unterminated block comment. */
 int opt_strip_json_comments(char *text);
 

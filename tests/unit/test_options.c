@@ -285,7 +285,10 @@ static void test_file_errors(void) {
   CHECK(strstr(errbuf, "line 2") != NULL);
 
   /* malformed, missing, not an object, unterminated comment */
-  p = write_file("malformed.jsonc", "{\n  \"journal\": \"/x\",\n}\n");
+  p = write_file("trailing.jsonc", "{\n  \"journal\": \"/x,\" ,\n}\n");
+  CHECK_EQ_INT(parse_args(&c, ARGS("--config", p)), 0); /* a trailing comma is tolerated */
+  CHECK_EQ_STR(c.journal, "/x,");
+  p = write_file("malformed.jsonc", "{\n  \"journal\": \"/x\",\n  \"batch_max_events\" 5}\n");
   rc = parse_args(&c, ARGS("--config", p));
   CHECK_ERR(rc, "config file");
   CHECK(strstr(errbuf, p) != NULL);
