@@ -88,6 +88,9 @@ const opt_def agent_opt_defs[] = {
    "PEM client certificate presented to the collector (mTLS; with --tls-client-key)", NULL, 0, 0, 0},
   {"tls-client-key", OPT_STR, O(tls_client_key), NULL,
    "PEM private key of --tls-client-cert (unencrypted)", NULL, 0, 0, 0},
+  {"watchdog-stall-s", OPT_SECONDS, O(watchdog_stall_s), "120",
+   "under a systemd watchdog: stop pinging it when the journal cannot commit, or uploads with "
+   "a backlog finish no attempt, for this long", NULL, 1, 86400, 0},
 };
 const size_t agent_opt_count = sizeof(agent_opt_defs) / sizeof(agent_opt_defs[0]);
 
@@ -516,7 +519,7 @@ int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli
   int r = opt_parse(agent_opt_defs, agent_opt_count, cfg, argc, argv, ret_cli, err, errlen);
   if (r < 0)
     return r;
-  if (ret_cli->help || ret_cli->version)
+  if (ret_cli->help || ret_cli->version || ret_cli->print_config)
     return 0;
   return agent_config_validate(cfg, err, errlen);
 }

@@ -57,6 +57,7 @@ typedef struct agent_config {
   char *tls_client_cert;           /* PEM certificate for mTLS (with tls_client_key) */
   char *tls_client_key;
   char *pinned_pubkey;             /* derived from pin_sha256 for CURLOPT_PINNEDPUBLICKEY, or NULL */
+  double watchdog_stall_s;         /* see agent/main.c's watchdog */
 
   /* filled by agent_config_validate, for the caller to log */
   char warnings[AGENT_MAX_WARNINGS][200];

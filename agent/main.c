@@ -2,7 +2,9 @@
  * together on one libuv loop — options, the journal (its own thread), the
  * local HTTP API (ingest, status, dead-letter), the uploader — and owns the
  * process's life: readiness, signals, and a shutdown that answers every
- * request it already took within 5 s. It also hosts the `dead-letter` CLI. */
+ * request it already took within 5 s. It also hosts the `dead-letter` CLI.
+ * Under systemd (Type=notify) it reports READY=1, STATUS= lines, reloads on
+ * SIGHUP and pings the watchdog only while the pipeline makes progress. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +21,8 @@
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "stall.h"
+#include "timefmt.h"
 #include "status.h"
 #include "uploader.h"
 #include "version.h"
@@ -28,6 +32,7 @@
 #define FLUSH_GRACE_MS 200       /* let the last answers leave before closing sockets */
 #define STATUS_EVERY_MS 15000    /* STATUS= line refresh */
 #define MACHINE_ID_MAX 128
+#define PROGRESS_EVERY_MS 5000   /* progress check when no watchdog asks for more often */
 
 typedef struct app {
   uv_loop_t *loop;
@@ -43,6 +48,11 @@ typedef struct app {
   uv_timer_t guard, flush, status_timer, watchdog;
   bool stopping, ingest_drained, dl_drained, uploader_stopped, flushing, closed;
   char last_status[200];
+  int argc;                      /* the command line, parsed again on SIGHUP */
+  char **argv;
+  bool watchdog_on;              /* systemd asked for WATCHDOG=1 pings */
+  stall_track st_commit, st_unwritable, st_upload;
+  char stalled[200];             /* why the watchdog is not fed; "" when progressing */
 } app;
 
 static void close_handle(uv_handle_t *h) {
@@ -236,10 +246,104 @@ static void begin_stop(app *a, const char *why) {
   check_stopped(a);
 }
 
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+/* Options a reload applies to the running agent; every other option is fixed
+ * for the life of the process (the listener, the journal and what it was
+ * opened with), and a change to one is reported and left for a restart. */
+static const char *const live_options[] = {
+    "log-level",       "collector",        "auth-token",        "auth-token-file",
+    "batch-max-events", "batch-max-bytes", "collector-max-body-bytes", "compression",
+    "retry-initial",   "retry-max",        "heartbeat-interval", "connect-timeout",
+    "request-timeout", "insecure-http",    "watchdog-stall-s",  NULL};
+
+static bool is_live(const char *name) {
+  for (const char *const *p = live_options; *p; p++)
+    if (strcmp(*p, name) == 0)
+      return true;
+  return false;
+}
+
+static uploader_config uploader_config_of(const agent_config *c) {
+  codec_t codec = c->compression == AGENT_COMPRESSION_ZSTD   ? CODEC_ZSTD
+                  : c->compression == AGENT_COMPRESSION_GZIP ? CODEC_GZIP
+                                                             : CODEC_IDENTITY;
+  int64_t max_bytes = c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes
+                                                                         : c->collector_max_body_bytes;
+  return (uploader_config){.collector = c->collector,
+                           .auth_token = c->auth_token,
+                           .batch_max_events = (size_t)c->batch_max_events,
+                           .batch_max_bytes = (size_t)max_bytes,
+                           .codec = codec,
+                           .retry_initial_s = c->retry_initial,
+                           .retry_max_s = c->retry_max,
+                           .heartbeat_interval_s = c->heartbeat_interval,
+                           .connect_timeout_s = c->connect_timeout,
+                           .request_timeout_s = c->request_timeout,
+                           .ca_file = c->ca_file,
+                           .pinned_pubkey = c->pinned_pubkey,
+                           .client_cert = c->tls_client_cert,
+                           .client_key = c->tls_client_key};
+}
+
+static void on_status_timer(uv_timer_t *t);
+
+static void reload(app *a) {
+  (void)notify_reloading();
+  agent_config next;
+  memset(&next, 0, sizeof(next));
+  opt_cli cli;
+  char err[512];
+  int r = agent_config_load(&next, a->argc, a->argv, &cli, err, sizeof(err));
+  if (r < 0) {
+    flog_err("SIGHUP: configuration not reloaded, the running one is kept: %s", err);
+    agent_config_free(&next);
+    (void)notify_ready();
+    return;
+  }
+  for (int i = 0; i < next.n_warnings; i++)
+    flog_warn("%s", next.warnings[i]);
+  int applied = 0, kept = 0;
+  for (size_t i = 0; i < agent_opt_count; i++) {
+    const opt_def *d = &agent_opt_defs[i];
+    if (opt_field_equal(d, &a->cfg, &next))
+      continue;
+    char was[160], now[160];
+    opt_format_value(d, &a->cfg, was, sizeof(was));
+    opt_format_value(d, &next, now, sizeof(now));
+    if (is_live(d->name)) {
+      opt_field_swap(d, &a->cfg, &next); /* next now holds the old value, freed below */
+      applied++;
+      if (d->flags & OPT_F_SECRET)
+        flog_notice("SIGHUP: %s changed", d->name);
+      else
+        flog_notice("SIGHUP: %s: %s -> %s", d->name, was, now);
+    } else {
+      kept++;
+      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", d->name,
+                (d->flags & OPT_F_SECRET) ? "a new value" : now, was);
+    }
+  }
+  agent_config_free(&next);
+  flog_set_level(FLOG_ERR + a->cfg.log_level);
+  if (a->up) {
+    uploader_config uc = uploader_config_of(&a->cfg);
+    r = uploader_reconfigure(a->up, &uc);
+    if (r < 0)
+      flog_err("SIGHUP: the uploader keeps its previous settings: %s", strerror(-r));
+  }
+  flog_notice("SIGHUP: configuration reloaded: %d option(s) applied, %d kept until restart",
+              applied, kept);
+  a->last_status[0] = '\0';
+  (void)notify_ready();
+  on_status_timer(&a->status_timer);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
   app *a = s->data;
   if (signum == SIGHUP) {
-    flog_notice("SIGHUP: reload not supported yet; restart the agent to apply new options");
+    if (!a->stopping)
+      reload(a);
     return;
   }
   if (a->stopping) {
@@ -256,17 +360,86 @@ static void on_status_timer(uv_timer_t *t) {
   status_snapshot s;
   status_take(&a->src, &s);
   char line[200];
-  snprintf(line, sizeof(line), "collector %s; backlog %lld events; dead-letter %lld",
-           up_state_name(s.us.state), (long long)s.js.backlog, (long long)s.js.dead_letter);
+  if (a->stalled[0])
+    snprintf(line, sizeof(line), "STALLED: %.180s", a->stalled);
+  else
+    snprintf(line, sizeof(line), "collector %s; backlog %lld events; dead-letter %lld",
+             up_state_name(s.us.state), (long long)s.js.backlog, (long long)s.js.dead_letter);
   if (strcmp(line, a->last_status) != 0) {
     notify_status("%s", line);
     snprintf(a->last_status, sizeof(a->last_status), "%s", line);
   }
 }
 
+/* Progress, as the watchdog sees it. The agent is progressing unless
+ *  - commit requests wait in the journal queue and no group commit finishes,
+ *  - the journal failed a write and no write has succeeded since, or
+ *  - events wait in the backlog and no upload attempt finishes (whatever its
+ *    outcome: a collector that is down or refuses us is not our fault and a
+ *    restart would not help; attempts still finish, at the retry pace),
+ * for longer than --watchdog-stall-s (uploads: plus the longest a healthy
+ * uploader waits between two attempts, retry-max + 10 % and the request
+ * timeout). An idle agent with an empty backlog is progressing. */
+static bool progressing(app *a, char *why, size_t len) {
+  uint64_t now = tf_mono_ms();
+  uint64_t limit = (uint64_t)(a->cfg.watchdog_stall_s * 1000.0);
+  journal_stats js;
+  journal_get_stats(a->j, &js);
+  uint64_t d = stall_observe(&a->st_commit, js.queued > 0, (uint64_t)js.commit_groups, now);
+  if (d > limit) {
+    snprintf(why, len, "journal: %lld commit request(s) waiting, no commit for %llu s",
+             (long long)js.queued, (unsigned long long)(d / 1000));
+    return false;
+  }
+  d = stall_observe(&a->st_unwritable, !js.writable, 0, now);
+  if (d > limit) {
+    snprintf(why, len, "journal unwritable for %llu s (%s)", (unsigned long long)(d / 1000),
+             js.unwritable_reason);
+    return false;
+  }
+  if (a->up) {
+    uploader_stats us;
+    uploader_get_stats(a->up, &us);
+    uint64_t attempts = us.uploads_ok;
+    for (int i = 0; i < UP_FAIL_COUNT_; i++)
+      attempts += us.failures[i];
+    attempts += (uint64_t)js.acked_seq;
+    d = stall_observe(&a->st_upload, js.backlog > 0, attempts, now);
+    uint64_t ulimit = limit + (uint64_t)((a->cfg.retry_max * 1.1 + a->cfg.request_timeout) * 1000.0);
+    if (d > ulimit) {
+      snprintf(why, len, "uploads: %lld events waiting, no upload attempt finished for %llu s",
+               (long long)js.backlog, (unsigned long long)(d / 1000));
+      return false;
+    }
+  }
+  return true;
+}
+
 static void on_watchdog(uv_timer_t *t) {
-  (void)t;
-  notify_watchdog();
+  app *a = t->data;
+  if (a->stopping)
+    return;
+  char why[sizeof(a->stalled)];
+  if (progressing(a, why, sizeof(why))) {
+    if (a->stalled[0]) {
+      flog_notice("progressing again (was: %s)%s", a->stalled,
+                  a->watchdog_on ? "; pinging the watchdog again" : "");
+      a->stalled[0] = '\0';
+      on_status_timer(&a->status_timer);
+    }
+    if (a->watchdog_on)
+      (void)notify_watchdog();
+    return;
+  }
+  if (!a->stalled[0]) {
+    flog_err("stalled: %s%s", why,
+             a->watchdog_on ? "; no longer pinging the watchdog, systemd will restart the agent"
+                            : "");
+    snprintf(a->stalled, sizeof(a->stalled), "%s", why);
+    on_status_timer(&a->status_timer);
+  } else {
+    snprintf(a->stalled, sizeof(a->stalled), "%s", why);
+  }
 }
 
 /* ---- start --------------------------------------------------------------- */
@@ -373,25 +546,7 @@ static int run_daemon(app *a) {
     return 1;
   }
 
-  codec_t codec = c->compression == AGENT_COMPRESSION_ZSTD   ? CODEC_ZSTD
-                  : c->compression == AGENT_COMPRESSION_GZIP ? CODEC_GZIP
-                                                             : CODEC_IDENTITY;
-  int64_t max_bytes = c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes
-                                                                         : c->collector_max_body_bytes;
-  uploader_config uc = {.collector = c->collector,
-                        .auth_token = c->auth_token,
-                        .batch_max_events = (size_t)c->batch_max_events,
-                        .batch_max_bytes = (size_t)max_bytes,
-                        .codec = codec,
-                        .retry_initial_s = c->retry_initial,
-                        .retry_max_s = c->retry_max,
-                        .heartbeat_interval_s = c->heartbeat_interval,
-                        .connect_timeout_s = c->connect_timeout,
-                        .request_timeout_s = c->request_timeout,
-                        .ca_file = c->ca_file,
-                        .pinned_pubkey = c->pinned_pubkey,
-                        .client_cert = c->tls_client_cert,
-                        .client_key = c->tls_client_key};
+  uploader_config uc = uploader_config_of(c);
   r = uploader_start(a->loop, a->j, &uc, &a->up, err, sizeof(err));
   if (r < 0) {
     flog_err("uploader: %s", err);
@@ -410,11 +565,15 @@ static int run_daemon(app *a) {
   notify_ready();
   on_status_timer(&a->status_timer);
   uv_timer_start(&a->status_timer, on_status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
+  /* the progress check runs with or without a watchdog (a stall is logged
+   * either way); with one, at least twice per WatchdogSec= */
   uint64_t wd = notify_watchdog_usec();
-  if (wd) {
-    uint64_t every = wd / 2000;
-    uv_timer_start(&a->watchdog, on_watchdog, every ? every : 1, every ? every : 1);
-  }
+  a->watchdog_on = wd != 0;
+  uint64_t every = PROGRESS_EVERY_MS;
+  if (wd && wd / 2000 < every)
+    every = wd / 2000 ? wd / 2000 : 1;
+  on_watchdog(&a->watchdog);
+  uv_timer_start(&a->watchdog, on_watchdog, every, every);
 
   uv_run(a->loop, UV_RUN_DEFAULT);
   /* the loop ends once finish() closed the last handles */
@@ -453,6 +612,15 @@ int main(int argc, char **argv) {
     agent_config_free(&a.cfg);
     return 0;
   }
+  if (cli.print_config) {
+    opt_print_config(agent_opt_defs, agent_opt_count, "ferry-agent",
+                     "Installed as /etc/ferry/agent.jsonc; `systemctl reload ferry-agent` re-reads it.",
+                     stdout);
+    agent_config_free(&a.cfg);
+    return 0;
+  }
+  a.argc = argc;
+  a.argv = argv;
   flog_set_level(FLOG_ERR + a.cfg.log_level);
 
   bool dl_cli = cli.nargs >= 1 && strcmp(cli.args[0], "dead-letter") == 0;

@@ -303,6 +303,7 @@ struct uploader {
   uint64_t last_contact_mono;  /* end of the last attempt */
   uint64_t retry_deadline_mono;
   bool last_batch_error;       /* journal_read_batch failed last time (log once) */
+  bool last_ack_error;         /* journal_apply_ack failed last time (log once) */
 
   uploader_stats st;
   void (*stop_done)(void *);
@@ -757,9 +758,15 @@ static void on_batch_read(journal_batch *b) {
 static void on_ack_done(journal_ack *a) {
   uploader *u = a->data;
   if (a->status != 0) {
-    flog_err("journal: cannot apply the collector's answer (the batch will be sent again): %s",
-             strerror(-a->status));
+    /* once per failure streak: a held or broken journal fails every retry */
+    if (!u->last_ack_error)
+      flog_err("journal: cannot apply the collector's answer (the batch will be sent again): %s",
+               strerror(-a->status));
+    u->last_ack_error = true;
   } else {
+    if (u->last_ack_error)
+      flog_notice("journal: the collector's answers apply again");
+    u->last_ack_error = false;
     u->st.uploaded_events += u->batch.n_events - u->n_rejected;
     u->st.dead_lettered += u->n_rejected;
   }
@@ -907,6 +914,64 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
   u->phase = PH_IDLE;
   up_cycle(u);
   *ret = u;
+  return 0;
+}
+
+static char *auth_header_of(const char *token) {
+  size_t n = strlen(token) + sizeof("Authorization: Bearer ");
+  char *h = malloc(n);
+  if (h)
+    snprintf(h, n, "Authorization: Bearer %s", token);
+  return h;
+}
+
+int uploader_reconfigure(uploader *u, const uploader_config *cfg) {
+  char *collector = strdup(cfg->collector);
+  char *url = join_url(cfg->collector, "/v1/ingest");
+  char *auth = cfg->auth_token ? auth_header_of(cfg->auth_token) : NULL;
+  if (!collector || !url || (cfg->auth_token && !auth)) {
+    free(collector);
+    free(url);
+    free(auth);
+    return -ENOMEM;
+  }
+  bool target_changed = strcmp(url, u->url) != 0 || (auth == NULL) != (u->auth_header == NULL) ||
+                        (auth && strcmp(auth, u->auth_header) != 0);
+  /* the easy handle in flight holds its own copies (libcurl copies the URL;
+   * the header list is ours until easy_drop and is left alone) */
+  free(u->collector);
+  free(u->url);
+  if (u->auth_header) {
+    explicit_bzero(u->auth_header, strlen(u->auth_header));
+    free(u->auth_header);
+  }
+  u->collector = collector;
+  u->url = url;
+  u->auth_header = auth;
+  u->cfg = *cfg;
+  u->cfg.collector = u->collector;
+  u->cfg.auth_token = NULL;
+  /* the TLS files stay those of the start (a restart changes them) */
+  u->cfg.ca_file = u->ca_file;
+  u->cfg.pinned_pubkey = u->pinned_pubkey;
+  u->cfg.client_cert = u->client_cert;
+  u->cfg.client_key = u->client_key;
+  if (u->cfg.batch_max_events == 0)
+    u->cfg.batch_max_events = 1;
+  if (u->limit > u->cfg.batch_max_events)
+    u->limit = u->cfg.batch_max_events;
+  unsigned attempt = u->bo.attempt;
+  uint64_t rng = u->bo.rng;
+  backoff_init(&u->bo, cfg->retry_initial_s, cfg->retry_max_s, rng ? rng : 1);
+  u->bo.attempt = attempt;
+  if (target_changed && !u->stopping && u->phase == PH_WAITING) {
+    backoff_reset(&u->bo);
+    uv_timer_stop(&u->wake_timer);
+    u->phase = PH_IDLE;
+    up_cycle(u);
+  } else if (!u->stopping && u->phase == PH_IDLE) {
+    up_cycle(u); /* re-arm the heartbeat timer with the new interval */
+  }
   return 0;
 }
 

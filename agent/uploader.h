@@ -128,6 +128,14 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
 /* New events were committed: start an upload now if idle (cheap; call freely). */
 void uploader_kick(uploader *u);
 void uploader_get_stats(const uploader *u, uploader_stats *ret);
+/* Apply new settings (a reload): collector URL, token, batch limits, codec,
+ * retry pace, heartbeat and timeouts (the TLS files in cfg are ignored: they
+ * stay those given at start). An upload in flight finishes with the
+ * settings it started with; the next one uses the new ones. When the URL or
+ * the token changed and a retry is waiting, it is tried at once with a fresh
+ * backoff (the operator just fixed what was failing). Returns 0, or -ENOMEM
+ * with the old settings kept. */
+int uploader_reconfigure(uploader *u, const uploader_config *cfg);
 /* Cancel the transfer in flight (the journal keeps its events), wait for a
  * journal operation in progress, close the handles, free, then done(arg). */
 void uploader_stop(uploader *u, void (*done)(void *arg), void *arg);

@@ -74,6 +74,9 @@ const opt_def col_opt_defs[] = {
   {"max-batch-events", OPT_INT, O(max_batch_events), "10000",
    "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1,
    1000000, 0},
+  {"watchdog-stall-s", OPT_INT, O(watchdog_stall_s), "120",
+   "under a systemd watchdog: stop pinging it when the database writer has work but completes "
+   "nothing, or keeps failing, for this many seconds", NULL, 1, 86400, 0},
 };
 const size_t col_n_opt_defs = sizeof(col_opt_defs) / sizeof(col_opt_defs[0]);
 

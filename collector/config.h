@@ -43,6 +43,7 @@ typedef struct col_config {
   int64_t agent_burst;      /* requests an idle agent may send at once */
   int64_t agent_max_concurrent; /* ingest requests of one agent in progress at once */
   int64_t max_batch_events; /* events in one ingest batch (413 past it) */
+  int64_t watchdog_stall_s; /* writer stuck this long: stop feeding the watchdog */
   /* derived by col_config_finish */
   col_db_kind db_kind;
   char *db_path;            /* sqlite file (malloc'd) */

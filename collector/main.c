@@ -1,8 +1,11 @@
 /* ferry-collector: the central HTTP service that authenticates agents, stores
  * every event exactly once and tracks each agent's delivery (SPEC §3). This
  * file is the lifecycle: options, store, writer thread, HTTP listener,
- * signals (SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file
- * and the TLS certificate, key and client CA), and the "token" subcommand.
+ * signals (SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration
+ * — tokens, log level and ingest limits apply at once, the TLS certificate,
+ * key and client CA are re-read, the rest is reported and kept until a
+ * restart), systemd's READY=1 / STATUS= / watchdog, which is fed only while
+ * the database writer makes progress, and the "token" subcommand.
  * Exit codes: 0 ok, 1 runtime failure, 2 configuration error. */
 #include <errno.h>
 #include <signal.h>
@@ -20,15 +23,25 @@
 #include "readers.h"
 #include "routes.h"
 #include "token_cmd.h"
+#include "stall.h"
+#include "timefmt.h"
 #include "version_info.h"
 
 #define SHUTDOWN_POLL_MS 50
+#define STATUS_EVERY_MS 15000   /* STATUS= refresh */
+#define PROGRESS_EVERY_MS 5000  /* progress check when no watchdog asks for more often */
 
 typedef struct col_main {
   col_app app;
   uv_signal_t sig_term, sig_int, sig_hup;
-  uv_timer_t drain;
+  uv_timer_t drain, status, watchdog;
   int exit_code;
+  int argc;                /* the command line, parsed again on SIGHUP */
+  char **argv;
+  bool watchdog_on;
+  stall_track st_queue, st_unhealthy;
+  char stalled[200];       /* why the watchdog is not fed; "" when progressing */
+  char last_status[240];
 } col_main;
 
 static void cm__close_handles(col_main *m);
@@ -51,6 +64,8 @@ static void cm__close_handles(col_main *m) {
   uv_close((uv_handle_t *)&m->sig_int, NULL);
   uv_close((uv_handle_t *)&m->sig_hup, NULL);
   uv_close((uv_handle_t *)&m->drain, NULL);
+  uv_close((uv_handle_t *)&m->status, NULL);
+  uv_close((uv_handle_t *)&m->watchdog, NULL);
 }
 
 /* Wait until every request that reached a handler is answered (each is
@@ -73,6 +88,8 @@ static void cm__on_stop(uv_signal_t *s, int signum) {
   flog_notice("%s: stopping (finishing %u request(s) in flight)", strsignal(signum), m->app.inflight);
   (void)notify_stopping();
   m->app.stopping = true;
+  uv_timer_stop(&m->status);
+  uv_timer_stop(&m->watchdog);
   if (m->app.http) httpd_stop_listening(m->app.http);
   uv_timer_start(&m->drain, cm__drain, 0, SHUTDOWN_POLL_MS);
 }
@@ -91,25 +108,139 @@ static void tls_reload(col_main *m) {
               tls_server_wants_client_cert(m->app.tls) ? "; client CA reloaded" : "");
 }
 
+static void cm__on_status(uv_timer_t *t) {
+  col_main *m = t->data;
+  col_app *app = &m->app;
+  char line[240];
+  if (m->stalled[0])
+    snprintf(line, sizeof(line), "STALLED: %.200s", m->stalled);
+  else
+    snprintf(line, sizeof(line), "serving on %.80s; %llu batches, %llu events stored; writer queue %zu",
+             app->cfg->listen, (unsigned long long)app->stats.batches,
+             (unsigned long long)app->stats.accepted, app->wr ? wr_pending(app->wr) : (size_t)0);
+  if (strcmp(line, m->last_status) != 0) {
+    (void)notify_status("%s", line);
+    snprintf(m->last_status, sizeof(m->last_status), "%s", line);
+  }
+}
+
+/* Progress, as the watchdog sees it: the database writer is progressing
+ * unless it has work queued and completes none, or its last database
+ * operation failed (or one has been running past max-commit-wait-s) and
+ * nothing has succeeded since, for longer than --watchdog-stall-s. An idle
+ * collector is progressing; so is one whose agents are all offline. */
+static bool cm__progressing(col_main *m, char *why, size_t len) {
+  col_app *app = &m->app;
+  if (!app->wr) return true;
+  uint64_t now = tf_mono_ms(), last_ok = 0;
+  uint64_t limit = (uint64_t)app->cfg->watchdog_stall_s * 1000;
+  char reason[160];
+  reason[0] = '\0';
+  bool healthy = wr_healthy(app->wr, &last_ok, reason, sizeof(reason));
+  size_t pending = wr_pending(app->wr);
+  uint64_t d = stall_observe(&m->st_queue, pending > 0, last_ok, now);
+  if (d > limit) {
+    snprintf(why, len, "database writer: %zu job(s) waiting, none done for %llu s", pending,
+             (unsigned long long)(d / 1000));
+    return false;
+  }
+  d = stall_observe(&m->st_unhealthy, !healthy, 0, now);
+  if (d > limit) {
+    snprintf(why, len, "%s, for %llu s", reason, (unsigned long long)(d / 1000));
+    return false;
+  }
+  return true;
+}
+
+static void cm__on_watchdog(uv_timer_t *t) {
+  col_main *m = t->data;
+  if (m->app.stopping) return;
+  char why[sizeof(m->stalled)];
+  if (cm__progressing(m, why, sizeof(why))) {
+    if (m->stalled[0]) {
+      flog_notice("progressing again (was: %s)", m->stalled);
+      m->stalled[0] = '\0';
+      cm__on_status(&m->status);
+    }
+    if (m->watchdog_on) (void)notify_watchdog();
+    return;
+  }
+  if (!m->stalled[0]) {
+    flog_err("stalled: %s%s", why,
+             m->watchdog_on ? "; no longer pinging the watchdog, systemd will restart the collector" : "");
+    snprintf(m->stalled, sizeof(m->stalled), "%s", why);
+    cm__on_status(&m->status);
+  } else {
+    snprintf(m->stalled, sizeof(m->stalled), "%s", why);
+  }
+}
+
+/* Options a reload applies at once; the others (listener, database, writer
+ * limits) are fixed for the life of the process and a change is reported. */
+static const char *const cm__live[] = {
+  "log-level", "auth-token", "auth-token-file", "tokens-file", "insecure-no-auth",
+  "read-token", "read-token-file", "insecure-open-reads", "max-state-s", "max-future-s",
+  "retention-days", "watchdog-stall-s", NULL};
+
+static bool cm__is_live(const char *name) {
+  for (const char *const *p = cm__live; *p; p++)
+    if (strcmp(*p, name) == 0) return true;
+  return false;
+}
+
+static void cm__warn(const col_config *cfg, const opt_cli *cli);
+
 static void cm__on_hup(uv_signal_t *s, int signum) {
   (void)signum;
   col_main *m = s->data;
+  col_app *app = &m->app;
+  if (app->stopping) return;
+  (void)notify_reloading();
   tls_reload(m);
-  if (!m->app.cfg->tokens_file) {
-    flog_info("SIGHUP: no tokens_file configured; no tokens to reload");
+  static col_config next; /* static: the loop thread is the only user */
+  col_auth auth;
+  opt_cli cli;
+  char err[512];
+  memset(&next, 0, sizeof(next));
+  memset(&auth, 0, sizeof(auth));
+  memset(&cli, 0, sizeof(cli));
+  int r = opt_parse(col_opt_defs, col_n_opt_defs, &next, m->argc, m->argv, &cli, err, sizeof(err));
+  if (r == 0) r = col_config_finish(&next, &auth, err, sizeof(err));
+  if (r < 0) {
+    flog_err("SIGHUP: configuration not reloaded, the running one is kept: %s", err);
+    auth_clear(&auth);
+    col_config_free(&next);
+    (void)notify_ready();
     return;
   }
-  (void)notify_reloading();
-  char err[512];
-  auth_tokens *t = NULL;
-  int r = auth_tokens_load(m->app.cfg->tokens_file, &t, err, sizeof(err));
-  if (r < 0) {
-    flog_err("SIGHUP: tokens_file not reloaded, keeping the previous tokens: %s", err);
-  } else {
-    flog_notice("SIGHUP: tokens_file reloaded: %zu token(s) for %zu agent(s)", auth_tokens_count(t),
-                auth_tokens_agents(t));
-    auth_replace_tokens(&m->app.auth, t);
+  int applied = 0, kept = 0;
+  for (size_t i = 0; i < col_n_opt_defs; i++) {
+    const opt_def *d = &col_opt_defs[i];
+    if (opt_field_equal(d, app->cfg, &next)) continue;
+    char was[160], now[160];
+    opt_format_value(d, app->cfg, was, sizeof(was));
+    opt_format_value(d, &next, now, sizeof(now));
+    if (cm__is_live(d->name)) {
+      opt_field_swap(d, app->cfg, &next);
+      applied++;
+      if (d->flags & OPT_F_SECRET) flog_notice("SIGHUP: %s changed", d->name);
+      else flog_notice("SIGHUP: %s: %s -> %s", d->name, was, now);
+    } else {
+      kept++;
+      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", d->name,
+                (d->flags & OPT_F_SECRET) ? "a new value" : now, was);
+    }
   }
+  /* every token option is live: the new auth (token files re-read, the
+   * tokens file included) replaces the old one whole */
+  auth_clear(&app->auth);
+  app->auth = auth;
+  col_config_free(&next);
+  flog_set_level(col_config_flog_level(app->cfg));
+  cm__warn(app->cfg, &cli);
+  flog_notice("SIGHUP: configuration reloaded (%zu agent token(s) in the tokens file): %d option(s) "
+              "applied, %d kept until restart",
+              app->auth.tokens ? auth_tokens_count(app->auth.tokens) : (size_t)0, applied, kept);
   (void)notify_ready();
 }
 
@@ -154,6 +285,15 @@ int main(int argc, char **argv) {
     col_config_free(&cfg);
     return 0;
   }
+  if (cli.print_config) {
+    opt_print_config(col_opt_defs, col_n_opt_defs, "ferry-collector",
+                     "Installed as /etc/ferry/collector.jsonc; `systemctl reload ferry-collector` re-reads it.",
+                     stdout);
+    col_config_free(&cfg);
+    return 0;
+  }
+  m.argc = argc;
+  m.argv = argv;
   if (cli.nargs > 0 && strcmp(cli.args[0], "token") == 0) {
     col_config_free(&cfg);
     return token_cmd(cli.nargs, cli.args, stdout, stderr);
@@ -236,7 +376,10 @@ int main(int argc, char **argv) {
   uv_signal_init(app->loop, &m.sig_int);
   uv_signal_init(app->loop, &m.sig_hup);
   uv_timer_init(app->loop, &m.drain);
+  uv_timer_init(app->loop, &m.status);
+  uv_timer_init(app->loop, &m.watchdog);
   m.sig_term.data = m.sig_int.data = m.sig_hup.data = m.drain.data = &m;
+  m.status.data = m.watchdog.data = &m;
   uv_signal_start(&m.sig_term, cm__on_stop, SIGTERM);
   uv_signal_start(&m.sig_int, cm__on_stop, SIGINT);
   uv_signal_start(&m.sig_hup, cm__on_hup, SIGHUP);
@@ -258,7 +401,15 @@ int main(int argc, char **argv) {
          tls_server_wants_client_cert(app->tls) ? "; agents need a client certificate" : "");
   }
   (void)notify_ready();
-  (void)notify_status("serving on %s", cfg.listen);
+  cm__on_status(&m.status);
+  uv_timer_start(&m.status, cm__on_status, STATUS_EVERY_MS, STATUS_EVERY_MS);
+  /* the progress check runs with or without a watchdog (a stall is logged
+   * either way); with one, at least twice per WatchdogSec= */
+  uint64_t wd = notify_watchdog_usec(), every = PROGRESS_EVERY_MS;
+  m.watchdog_on = wd != 0;
+  if (wd && wd / 2000 < every) every = wd / 2000 ? wd / 2000 : 1;
+  cm__on_watchdog(&m.watchdog);
+  uv_timer_start(&m.watchdog, cm__on_watchdog, every, every);
 
   r = uv_run(app->loop, UV_RUN_DEFAULT);
   flog_notice("stopped: %llu batches (%llu events accepted, %llu duplicates, %llu rejected)",
