@@ -308,19 +308,20 @@ static void reload(app *a) {
     const opt_def *d = &agent_opt_defs[i];
     if (opt_field_equal(d, &a->cfg, &next))
       continue;
-    char was[160], now[160];
+    char was[160], now[160], key[64];
+    opt_key(d, key, sizeof(key));
     opt_format_value(d, &a->cfg, was, sizeof(was));
     opt_format_value(d, &next, now, sizeof(now));
     if (is_live(d->name)) {
       opt_field_swap(d, &a->cfg, &next); /* next now holds the old value, freed below */
       applied++;
       if (d->flags & OPT_F_SECRET)
-        flog_notice("SIGHUP: %s changed", d->name);
+        flog_notice("SIGHUP: %s changed", key);
       else
-        flog_notice("SIGHUP: %s: %s -> %s", d->name, was, now);
+        flog_notice("SIGHUP: %s: %s -> %s", key, was, now);
     } else {
       kept++;
-      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", d->name,
+      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", key,
                 (d->flags & OPT_F_SECRET) ? "a new value" : now, was);
     }
   }

@@ -217,17 +217,18 @@ static void cm__on_hup(uv_signal_t *s, int signum) {
   for (size_t i = 0; i < col_n_opt_defs; i++) {
     const opt_def *d = &col_opt_defs[i];
     if (opt_field_equal(d, app->cfg, &next)) continue;
-    char was[160], now[160];
+    char was[160], now[160], key[64];
+    opt_key(d, key, sizeof(key));
     opt_format_value(d, app->cfg, was, sizeof(was));
     opt_format_value(d, &next, now, sizeof(now));
     if (cm__is_live(d->name)) {
       opt_field_swap(d, app->cfg, &next);
       applied++;
-      if (d->flags & OPT_F_SECRET) flog_notice("SIGHUP: %s changed", d->name);
-      else flog_notice("SIGHUP: %s: %s -> %s", d->name, was, now);
+      if (d->flags & OPT_F_SECRET) flog_notice("SIGHUP: %s changed", key);
+      else flog_notice("SIGHUP: %s: %s -> %s", key, was, now);
     } else {
       kept++;
-      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", d->name,
+      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", key,
                 (d->flags & OPT_F_SECRET) ? "a new value" : now, was);
     }
   }

@@ -936,6 +936,11 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
   fprintf(out, "}\n");
 }
 
+const char *opt_key(const opt_def *d, char *buf, size_t len) {
+  if (!spell(d->name, buf, len, false)) snprintf(buf, len, "%s", d->name);
+  return buf;
+}
+
 bool opt_field_equal(const opt_def *d, const void *a, const void *b) {
   const char *pa = (const char *)a + d->offset, *pb = (const char *)b + d->offset;
   if (d->type == OPT_STR) {

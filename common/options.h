@@ -78,6 +78,8 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
 bool opt_field_equal(const opt_def *d, const void *a, const void *b);
 void opt_field_swap(const opt_def *d, void *a, void *b);
 void opt_format_value(const opt_def *d, const void *cfg, char *buf, size_t len);
+/* d's config-file key ("max_journal_bytes"), as error lines name it, in buf. */
+const char *opt_key(const opt_def *d, char *buf, size_t len);
 
 /* Free strings held by cfg. */
 void opt_free(const opt_def *defs, size_t ndefs, void *cfg);
