@@ -179,7 +179,7 @@ static void cm__on_watchdog(uv_timer_t *t) {
  * limits) are fixed for the life of the process and a change is reported. */
 static const char *const cm__live[] = {
   "log-level", "auth-token", "auth-token-file", "tokens-file", "insecure-no-auth",
-  "read-token", "read-token-file", "insecure-open-reads", "max-future-s",
+  "read-token", "read-token-file", "insecure-open-reads", "max-future-s", "max-batch-events",
   "retention-days", "watchdog-stall-s", NULL};
 
 static bool cm__is_live(const char *name) {
