@@ -18,6 +18,9 @@ cmake --build build -j"$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== systemd units (verify, security exposure)"
+scripts/ci-systemd.sh
+
 if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
   echo "== build (ASan + UBSan)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFERRY_WERROR=ON -DFERRY_SANITIZE=ON >/dev/null
