@@ -11,6 +11,7 @@
 #include "ingest.h"
 #include "metrics_api.h"
 #include "prom.h"
+#include "static_assets.h"
 #include "timefmt.h"
 
 typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_NONE } rt_id;
@@ -46,6 +47,16 @@ int routes_on_headers(httpd_req *req, void *ud) {
   col_app *app = ud;
   const char *path = httpd_req_path(req);
   const char *method = httpd_req_method(req);
+  const sa_asset *asset = static_assets_find(path); /* public: page, assets, openapi.json */
+  if (asset) {
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+      static_assets_respond(req, asset);
+    } else {
+      httpd_req_add_header(req, "Allow", "GET, HEAD");
+      httpd_respond_error(req, 405, "method_not_allowed", "%s takes GET, not %.20s", path, method);
+    }
+    return 1;
+  }
   rt_id id = rt__find(path);
   if (id == RT_NONE) {
     httpd_respond_error(req, 404, "not_found", "no such endpoint: %.100s", path);
