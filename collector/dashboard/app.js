@@ -9,7 +9,7 @@
 
 (function () {
   const TOKEN_KEY = 'ferry.readToken';
-  const REFRESH_MS = 30000;      // auto refresh period
+  const REFRESH_S = 30;          // auto refresh period; #every=N in the address sets another (2-3600 s)
   const STALE_S = 120;           // no contact for longer: the agent is "silent" (heartbeats come every 30 s)
   const PENDING_OLD_S = 300;     // an agent's oldest pending event older than this: "behind"
   const H = 3600000;
@@ -30,7 +30,8 @@
       stations: { key: 'workstation_id', dir: 1 },
       fleet: { key: 'health_rank', dir: -1 },
     },
-    series: null,
+    series: undefined,     // undefined: not loaded yet; null: the collector has no series endpoint
+    every: REFRESH_S,
   };
 
   /* ---- formatting (the browser test formats expectations the same way) ---- */
@@ -120,6 +121,7 @@
 
   function writeHash() {
     let h = 'w=' + state.win;
+    if (state.every !== REFRESH_S) h += '&every=' + state.every;
     if (state.win === 'custom' && state.custom)
       h += '&from=' + encodeURIComponent(state.custom.from.toISOString()) + '&to=' + encodeURIComponent(state.custom.to.toISOString());
     history.replaceState(null, '', '#' + h);
@@ -128,6 +130,8 @@
   function readHash() {
     const p = new URLSearchParams(location.hash.slice(1));
     const w = p.get('w');
+    const every = Number(p.get('every'));
+    if (Number.isInteger(every) && every >= 2 && every <= 3600) state.every = every;
     if (w === 'custom') {
       const from = new Date(p.get('from') || ''), to = new Date(p.get('to') || '');
       if (!isNaN(from) && !isNaN(to)) state.custom = { from, to };
@@ -290,7 +294,8 @@
     if (!pts.length) {
       g.fillStyle = ink;
       g.textAlign = 'center';
-      g.fillText(state.series === null ? 'No series available' : 'No data in this window', W / 2, Hh / 2);
+      g.fillText(state.series === undefined ? 'Loading…' : state.series === null ? 'No series available'
+        : 'No data in this window', W / 2, Hh / 2);
       state.chartGeom = null;
       return;
     }
@@ -360,16 +365,20 @@
     const q = { from: w.from.toISOString(), to: w.to.toISOString() };
     const step = w.to - w.from > 4 * 24 * H ? 'day' : 'hour';
     try {
-      const [fac, wk, ws, ag, se] = await Promise.all([
+      const settled = await Promise.allSettled([
         api('/v1/metrics/factory', q),
         api('/v1/metrics/workers', q),
         api('/v1/metrics/workstations', q),
         api('/v1/agents'),
         api('/v1/metrics/series', Object.assign({ step }, q)).catch((e) => {
-          if (e instanceof ApiError && e.status === 404) return null;
+          if (e instanceof ApiError && e.status === 404) return null; // an older collector
           throw e;
         }),
       ]);
+      // a refused token wins over any other failure: ask for it again
+      const failed = settled.filter((x) => x.status === 'rejected').map((x) => x.reason);
+      if (failed.length) throw failed.find((e) => e instanceof AuthNeeded) || failed[0];
+      const [fac, wk, ws, ag, se] = settled.map((x) => x.value);
       const f = fac.body;
       const main = $('main');
       main.dataset.from = f.from;
@@ -393,7 +402,13 @@
       renderTable('fleet');
 
       state.series = se ? { step: se.body.step, points: se.body.points } : null;
-      setText('chart-note', se ? (se.body.step === 'day' ? 'units per day (UTC days)' : 'units per hour') : '');
+      if (se) {
+        const pts = se.body.points, total = pts.reduce((a, p) => a + p.units, 0);
+        const peak = pts.reduce((a, p) => Math.max(a, p.units), 0);
+        setText('chart-note', fmt.int(total) + ' units, peak ' + fmt.int(peak) + (se.body.step === 'day' ? ' in a UTC day' : ' in an hour'));
+      } else {
+        setText('chart-note', '');
+      }
       drawChart();
 
       setText('updated', 'Updated ' + new Date().toLocaleTimeString());
@@ -435,7 +450,7 @@
     clearInterval(state.timer);
     state.timer = null;
     if ($('auto').checked && !document.hidden)
-      state.timer = setInterval(refresh, REFRESH_MS);
+      state.timer = setInterval(refresh, state.every * 1000);
   }
 
   function init() {
@@ -460,8 +475,9 @@
     canvas.addEventListener('pointerdown', chartPointer);
     canvas.addEventListener('pointerleave', () => { state.hover = null; setText('chart-tip', ''); drawChart(); });
     new ResizeObserver(() => drawChart()).observe(canvas.parentElement);
+    const win = readHash();
     schedule();
-    selectWindow(readHash(), true);
+    selectWindow(win, true);
   }
 
   document.addEventListener('DOMContentLoaded', init);
