@@ -155,6 +155,12 @@
     b.hidden = !msg;
   }
 
+  function idCell(id) {
+    const td = el('td', 'id', id);
+    td.title = id; // the whole id when the cell cuts it short
+    return td;
+  }
+
   function utilCell(v) {
     const td = el('td', 'n');
     const bar = el('span', 'bar');
@@ -168,7 +174,7 @@
 
   const columns = {
     workers: [
-      (r) => el('td', 'id', r.worker_id),
+      (r) => idCell(r.worker_id),
       (r) => utilCell(r.utilization_pct),
       (r) => el('td', 'n', fmt.dur(r.working_s)),
       (r) => el('td', 'n', fmt.dur(r.idle_s)),
@@ -177,7 +183,7 @@
       (r) => el('td', 'n', fmt.rate(r.units_per_hour)),
     ],
     stations: [
-      (r) => el('td', 'id', r.workstation_id),
+      (r) => idCell(r.workstation_id),
       (r) => utilCell(r.utilization_pct),
       (r) => el('td', 'n', fmt.dur(r.occupancy_s)),
       (r) => el('td', 'n', fmt.dur(r.working_s)),
@@ -185,7 +191,7 @@
       (r) => el('td', 'n', fmt.rate(r.units_per_hour)),
     ],
     fleet: [
-      (r) => el('td', 'id', r.agent_id),
+      (r) => idCell(r.agent_id),
       (r) => el('td', 'health', r.problems.length ? r.problems.join(', ') : 'ok'),
       (r) => el('td', 'n' + (r.last_seen_age > STALE_S ? ' bad' : ''), fmt.age(r.last_seen_age)),
       (r) => el('td', 'n', r.backlog === null ? '–' : fmt.int(r.backlog)),

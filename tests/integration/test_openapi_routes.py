@@ -151,10 +151,17 @@ def source_paths():
     for d in ("agent", "collector", "common"):
         files += glob.glob(os.path.join(ROOT, d, "*.[ch]"))
     texts = {f: open(f, encoding="utf-8", errors="replace").read() for f in files}
-    macros = {}
+    # #define NAME "lit" / NAME OTHER "lit" ...: resolved until nothing changes
+    raw = {}
     for t in texts.values():
-        for m in re.finditer(r'(?m)^\s*#\s*define\s+([A-Z_][A-Z0-9_]*)\s+"([^"\\]*)"\s*$', t):
-            macros[m.group(1)] = m.group(2)
+        for m in re.finditer(r'(?m)^\s*#\s*define\s+([A-Z_][A-Z0-9_]*)\s+((?:"[^"\\\n]*"|[A-Z_][A-Z0-9_]*)'
+                             r'(?:[ \t]+(?:"[^"\\\n]*"|[A-Z_][A-Z0-9_]*))*)[ \t]*(?:/[*/].*)?$', t):
+            raw[m.group(1)] = re.findall(r'"[^"\\\n]*"|[A-Z_][A-Z0-9_]*', m.group(2))
+    macros = {}
+    for _ in range(10):
+        for name, toks in raw.items():
+            if name not in macros and all(x.startswith('"') or x in macros for x in toks):
+                macros[name] = "".join(x[1:-1] if x.startswith('"') else macros[x] for x in toks)
     found = set()
     lit = r'(?:"[^"\\\n]*"|\b(?:%s)\b)' % "|".join(map(re.escape, macros)) if macros else r'"[^"\\\n]*"'
     for t in texts.values():
@@ -271,8 +278,7 @@ def main(h):
         check_eq(r.status, 200, "GET %s" % url)
         sch = doc["paths"][path_key]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         validate(doc, sch, r.json, path_key)
-    wait_until(lambda: collector_agents(coll).get("agents") and
-               any(a["agent_id"] == AGENT_ID for a in collector_agents(coll)["agents"]), 30,
+    wait_until(lambda: any(a["agent_id"] == AGENT_ID for a in collector_agents(coll)), 30,
                "the agent's first contact")
     ok_schema("/v1/agents", coll.url("/v1/agents"), auth["collector"])
     ok_schema("/v1/status", agent.url("/v1/status"), {})
