@@ -11,10 +11,11 @@
 #include "ingest.h"
 #include "metrics_api.h"
 #include "prom.h"
+#include "series_api.h"
 #include "static_assets.h"
 #include "timefmt.h"
 
-typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_NONE } rt_id;
+typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_SERIES, RT_NONE } rt_id;
 
 typedef struct rt_route {
   const char *path;
@@ -29,6 +30,7 @@ static const rt_route rt_table[RT_NONE] = {
   [RT_PROM] = {"/metrics", "GET", true},
   [RT_HEALTHZ] = {"/healthz", "GET", false},
   [RT_READYZ] = {"/readyz", "GET", false},
+  [RT_SERIES] = {SERIES_API_PATH, "GET", true},
 };
 
 static rt_id rt__find(const char *path) {
@@ -158,6 +160,7 @@ void routes_on_request(httpd_req *req, void *ud) {
   case RT_METRICS_API: metrics_api_on_request(app, req); return;
   case RT_PROM: prom_on_request(app, req); return;
   case RT_READYZ: rt__readyz(app, req); return;
+  case RT_SERIES: series_api_on_request(app, req); return;
   default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
   }
 }

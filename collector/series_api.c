@@ -1,0 +1,153 @@
+/* series_api: see series_api.h. */
+#include "series_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics_query.h"
+#include "readers.h"
+#include "series.h"
+#include "timefmt.h"
+
+typedef struct sa_point {
+  int64_t units, events;
+} sa_point;
+
+typedef struct se_req {
+  col_app *app;
+  httpd_req *req;
+  int64_t from_ms, to_ms, step_ms;
+  const char *step_name;
+  series_bucket buckets[SERIES_MAX_BUCKETS];
+  sa_point points[SERIES_MAX_BUCKETS];
+  size_t n;
+  uv_work_t work;
+  int err;
+  char errmsg[256];
+} se_req;
+
+static void se__work(uv_work_t *w) {
+  se_req *q = w->data;
+  store *rd = NULL;
+  int r = rd_pool_get(q->app->readers, &rd, q->errmsg, sizeof(q->errmsg));
+  if (r < 0) {
+    q->err = r;
+    return;
+  }
+  for (size_t i = 0; i < q->n && r == 0; i++) {
+    st_metrics_query mq = {.from_ms = q->buckets[i].start_ms, .to_ms = q->buckets[i].end_ms};
+    metrics_result res = {0};
+    r = rd->ops->metrics(rd, &mq, &res);
+    if (r == 0) {
+      q->points[i].units = res.factory.units;
+      q->points[i].events = res.factory.events;
+      metrics_result_free(&res);
+    }
+  }
+  if (r < 0) {
+    q->err = r;
+    snprintf(q->errmsg, sizeof(q->errmsg), "%s", rd->ops->last_error(rd));
+  }
+  rd_pool_put(q->app->readers, rd, r < 0 && r != -ENOMEM);
+}
+
+static void se__time(cJSON *o, const char *name, int64_t ms) {
+  char buf[TF_RFC3339_LEN];
+  tf_format_ms(ms, buf);
+  cJSON_AddStringToObject(o, name, buf);
+}
+
+static cJSON *se__json(const se_req *q) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  se__time(o, "from", q->from_ms);
+  se__time(o, "to", q->to_ms);
+  cJSON_AddStringToObject(o, "step", q->step_name);
+  cJSON *a = cJSON_AddArrayToObject(o, "points");
+  if (!a) goto oom;
+  for (size_t i = 0; i < q->n; i++) {
+    cJSON *p = cJSON_CreateObject();
+    if (!p) goto oom;
+    cJSON_AddItemToArray(a, p);
+    se__time(p, "t", q->buckets[i].start_ms);
+    se__time(p, "end", q->buckets[i].end_ms);
+    cJSON_AddNumberToObject(p, "units", (double)q->points[i].units);
+    cJSON_AddNumberToObject(p, "events", (double)q->points[i].events);
+  }
+  return o;
+oom:
+  cJSON_Delete(o);
+  return NULL;
+}
+
+static void se__done(uv_work_t *w, int status) {
+  se_req *q = w->data;
+  col_app *app = q->app;
+  if (status < 0) {
+    httpd_req_add_header(q->req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(q->req, 503, "shutting_down", "the collector is shutting down");
+  } else if (q->err) {
+    flog_err("series: reading the database failed: %s", q->errmsg);
+    httpd_req_add_header(q->req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(q->req, 503, "unavailable", "the database could not be read; retry later");
+  } else {
+    cJSON *j = se__json(q);
+    if (j) httpd_respond_json(q->req, 200, j);
+    else httpd_respond_error(q->req, 503, "unavailable", "out of memory");
+  }
+  app->inflight--;
+  free(q);
+}
+
+static void se__bad(httpd_req *req, const char *param, const char *msg) {
+  cJSON *j = httpd_error_json("invalid_parameter", msg);
+  cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+  if (e) cJSON_AddStringToObject(e, "param", param);
+  httpd_respond_json(req, 400, j);
+}
+
+void series_api_on_request(col_app *app, httpd_req *req) {
+  const char *step = httpd_req_query(req, "step");
+  int64_t step_ms = series_step_ms(step);
+  if (step_ms < 0) {
+    se__bad(req, "step", "step: must be hour or day");
+    return;
+  }
+  int64_t from_ms, to_ms;
+  const char *param = NULL;
+  char msg[200];
+  if (mq_window(httpd_req_query(req, "from"), httpd_req_query(req, "to"), tf_now_ms(), &from_ms, &to_ms,
+                &param, msg, sizeof(msg)) < 0) {
+    se__bad(req, param, msg);
+    return;
+  }
+  if (series_count(from_ms, to_ms, step_ms) > SERIES_MAX_BUCKETS) {
+    se__bad(req, "step", "step: more than 745 buckets; use step=day for windows over 31 days");
+    return;
+  }
+  se_req *q = calloc(1, sizeof(*q));
+  if (!q) {
+    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(req, 503, "unavailable", "out of memory");
+    return;
+  }
+  q->app = app;
+  q->req = req;
+  q->from_ms = from_ms;
+  q->to_ms = to_ms;
+  q->step_ms = step_ms;
+  q->step_name = step_ms == SERIES_DAY_MS ? "day" : "hour";
+  q->n = series_plan(from_ms, to_ms, step_ms, q->buckets, SERIES_MAX_BUCKETS);
+  q->work.data = q;
+  int r = uv_queue_work(app->loop, &q->work, se__work, se__done);
+  if (r < 0) {
+    free(q);
+    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+    httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");
+    return;
+  }
+  app->inflight++;
+}
