@@ -16,7 +16,7 @@
 
 static const char *const prom_routes[] = {"ingest", "agents", "metrics_factory", "metrics_workers",
                                           "metrics_worker", "metrics_workstations", "metrics_workstation",
-                                          "metrics", "healthz", "readyz", "other"};
+                                          "metrics", "healthz", "readyz", "metrics_series", "other"};
 #define PROM_N_ROUTES (sizeof(prom_routes) / sizeof(prom_routes[0]))
 static const double prom_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define PROM_N_LE (sizeof(prom_le) / sizeof(prom_le[0]))
@@ -99,6 +99,7 @@ static size_t prom__route(const char *path) {
     {"/v1/metrics/workers", 3, false}, {"/v1/metrics/workers/", 4, true},
     {"/v1/metrics/workstations", 5, false}, {"/v1/metrics/workstations/", 6, true},
     {"/metrics", 7, false}, {"/healthz", 8, false}, {"/readyz", 9, false},
+    {"/v1/metrics/series", 10, false},
   };
   for (size_t i = 0; path && i < sizeof(map) / sizeof(map[0]); i++) {
     if (map[i].prefix ? strncmp(path, map[i].path, strlen(map[i].path)) == 0 : strcmp(path, map[i].path) == 0)

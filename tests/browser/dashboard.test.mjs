@@ -364,4 +364,7 @@ test('the page and its assets are public, static and under CSP', async () => {
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline script');
   assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i, 'no inline style or handler');
   assert.doesNotMatch(html, /https?:\/\//i, 'no external reference');
+  const js = await (await fetch(new URL('/assets/app.js', base))).text();
+  assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/,
+    'the script never turns text into HTML or code');
 });

@@ -100,6 +100,11 @@ def main(h):
     r = http_request(coll.url("/v1/metrics/series"), "POST", body=b"",
                      headers={"Authorization": "Bearer " + READ_TOKEN})
     check_error_body(r, 405, "POST", "method_not_allowed")
+    m = http_request(coll.url("/metrics"), headers={"Authorization": "Bearer " + READ_TOKEN})
+    check_eq(m.status, 200, "/metrics")
+    c = re.search(r'ferry_collector_request_duration_seconds_count\{route="metrics_series"\} (\d+)',
+                  m.body.decode())
+    check(c and int(c.group(1)) >= 10, "/metrics times the series route: %r" % (c and c.group(0)))
     log("series: %d hour buckets, %d units, errors named" % (len(pts), total_units))
 
 
