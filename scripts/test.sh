@@ -21,6 +21,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== systemd units (verify, security exposure)"
 scripts/ci-systemd.sh
 
+echo "== dashboard in headless Chromium"
+scripts/ci-browser.sh build
+
 if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
   echo "== build (ASan + UBSan)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFERRY_WERROR=ON -DFERRY_SANITIZE=ON >/dev/null
