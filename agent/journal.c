@@ -486,11 +486,19 @@ static int to_sql_dedup(journal *j) {
   return 0;
 }
 
-/* Outside any transaction: back to the table once the backlog fits in half
- * its bound, or (after a rollback undid the index) make the index again. */
+/* Outside any transaction: shrink an oversized table; in SQL mode, back to
+ * the table once the backlog fits in half its bound, or (after a rollback
+ * undid the index) make the index again. */
 static void dedup_settle(journal *j) {
-  if (!j->sql_dedup)
+  if (!j->sql_dedup) {
+    /* a drained backlog leaves a big table of stale slots: shrink it once it
+     * is 4× larger than the backlog needs (rare, O(table) on the worker) */
+    if (j->filt.slots && j->filt.n > FILTER_MIN_SLOTS &&
+        j->filt.n / 4 > filt_size_for((size_t)j->cur.backlog))
+      filt_rebuild(&j->filt, j->cur.backlog ? j->cur.min_seq : j->cur.next_seq, j->cur.next_seq, 0,
+                   j->filt_max_slots);
     return;
+  }
   if (filt_fits((size_t)j->cur.backlog * 2, j->filt_max_slots)) {
     idfilter nf = {0};
     if (filt_alloc(&nf, filt_size_for((size_t)j->cur.backlog)) < 0)

@@ -4,7 +4,8 @@
  * across the bound inside a group commit, through a reopen while over it,
  * and back under it as batches are acknowledged — checking duplicates are
  * caught (committed rows, rows of the same transaction, rows of the same
- * request) in every phase and that acknowledged ids are accepted again. */
+ * request) in every phase and that acknowledged ids are accepted again; and
+ * that a drained backlog gives the table's memory back. */
 #define _GNU_SOURCE
 #include "check.h"
 #include "journal.h"
@@ -89,7 +90,7 @@ static journal_stats stats(journal *j) {
   return s;
 }
 
-static journal *open_j(const char *path) {
+static journal *open_j_bound(const char *path, int64_t dedup_max_bytes) {
   journal_opts o = {0};
   o.path = path;
   o.agent_id = "agent-1";
@@ -97,7 +98,7 @@ static journal *open_j(const char *path) {
   o.max_journal_bytes = 256 << 20;
   o.max_wal_bytes = 16 << 20;
   o.max_dead_letter_bytes = 1 << 20;
-  o.dedup_max_bytes = 1; /* the smallest table: 8192 slots, ~4,900 events */
+  o.dedup_max_bytes = dedup_max_bytes;
   journal *j = NULL;
   char err[256] = "";
   int r = journal_open(&loop, &o, &j, err, sizeof(err));
@@ -106,6 +107,9 @@ static journal *open_j(const char *path) {
   CHECK_EQ_INT(r, 0);
   return j;
 }
+
+/* the smallest table: 8192 slots, ~4,900 events */
+static journal *open_j(const char *path) { return open_j_bound(path, 1); }
 
 static void close_j(journal *j) {
   journal_close(j);
@@ -218,6 +222,31 @@ static void test_over_and_back(void) {
   close_j(j);
 }
 
+/* A drained backlog gives its table's memory back; pending ids stay known. */
+static void test_shrink_after_drain(void) {
+  char path[400];
+  snprintf(path, sizeof(path), "%s/shrink.db", tmpdir);
+  journal *j = open_j_bound(path, 16 << 20);
+  if (!j)
+    return;
+  size_t acc, dup;
+  commit_ids(j, "s-", 0, 20000, &acc, &dup);
+  CHECK_EQ_INT(acc, 20000);
+  int64_t big = stats(j).dedup_bytes;
+  CHECK(big >= 20000 * 8);
+  size_t acked = 0;
+  while (acked < 19990)
+    acked += ack_oldest(j, 19990 - acked < 1000 ? 19990 - acked : 1000);
+  journal_stats s = stats(j);
+  CHECK_EQ_INT(s.backlog, 10);
+  CHECK(s.dedup_bytes * 4 <= big);
+  commit_ids(j, "s-", 19990, 10, &acc, &dup); /* still pending */
+  CHECK_EQ_INT(dup, 10);
+  commit_ids(j, "s-", 0, 10, &acc, &dup);     /* acknowledged: new again */
+  CHECK_EQ_INT(acc, 10);
+  close_j(j);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-dedup-test-XXXXXX");
   if (!mkdtemp(tmpdir)) {
@@ -226,6 +255,7 @@ int main(void) {
   }
   uv_loop_init(&loop);
   test_over_and_back();
+  test_shrink_after_drain();
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(&loop), 0);
   if (!getenv("FERRY_KEEP_TMP")) {
