@@ -56,6 +56,9 @@ const opt_def agent_opt_defs[] = {
    "longest retry delay (also the pace of auth/config errors)", NULL, 0.01, 86400, 0},
   {"max-dead-letter-bytes", OPT_SIZE, O(max_dead_letter_bytes), "64MiB",
    "cap on events the collector refused, kept for inspection", NULL, 0, 1024 * GiB, 0},
+  {"dedup-max-bytes", OPT_SIZE, O(dedup_max_bytes), "16MiB",
+   "memory for the event_id table of pending events (~15 bytes each); a larger backlog is "
+   "deduplicated through an SQL index instead (slower ingest)", NULL, 64 * 1024, 16 * GiB, 0},
   {"insecure-open-ingest", OPT_BOOL, O(insecure_open_ingest), "false",
    "allow a non-loopback --listen without --ingest-token", NULL, 0, 0, 0},
   {"insecure-http", OPT_BOOL, O(insecure_http), "false",

@@ -41,6 +41,7 @@ typedef struct agent_config {
   double retry_initial;
   double retry_max;
   int64_t max_dead_letter_bytes;
+  int64_t dedup_max_bytes;         /* bound on the journal's in-memory event_id table */
   bool insecure_open_ingest;
   bool insecure_http;
   int64_t max_body_bytes;          /* local ingest body limit */

@@ -23,7 +23,17 @@
  *       64-bit hash column + non-unique index    ~43k ev/s overall, ~35k/s at 1M rows
  *       no index (what this file does)           ~220k ev/s overall, flat
  *   (the random index dirties one index page per event, so every group commit
- *   writes ~one WAL page per event). Memory: 8 bytes per slot, load ≤ 1/2.
+ *   writes ~one WAL page per event). Memory: 8 bytes per slot, the table kept
+ *   between 0.4 and 0.7 full (11-20 bytes per pending event).
+ * - The table has a hard size bound (journal_opts.dedup_max_bytes). A backlog
+ *   it cannot hold switches dedup to SQL: the worker creates an index on
+ *   events(event_id) (inside the running transaction, so it covers the rows
+ *   that transaction already inserted), frees the table and answers "pending?"
+ *   with an indexed SELECT. Inserts are then slower (the random index above)
+ *   but memory stays bounded and no duplicate gets through. Once the backlog
+ *   fits in half the bound again, the table is rebuilt from a scan and the
+ *   index dropped. Lookups by value are correct with or without the index, so
+ *   a rolled-back CREATE INDEX only costs speed until it is made again.
  * - Overflow is decided per request inside the inserting transaction from
  *   PRAGMA page_count/freelist_count (only when a cheap estimate says the
  *   bound may be near), never by looping on file sizes. */
@@ -49,9 +59,16 @@
 #define QUARANTINE_KEEP 3
 #define EVENT_ROW_OVERHEAD 24       /* record header + rowid + ingested_at, per event row */
 #define DL_ROW_OVERHEAD 48          /* per dead-letter row, for the dead-letter cap */
-#define CACHE_KIB 32768             /* page cache of the worker's connection */
+#define CACHE_KIB 2048              /* page cache of the worker's connection: inserts
+                                     * append, batches read in seq order, so a
+                                     * small cache holds the working set */
 #define EXPORT_DEFAULT_MAX (64 * 1024 * 1024)
 #define FILTER_MIN_SLOTS 4096
+#define FILTER_GROW_NUM 5            /* rebuilt to (live + extra) × 5/2 slots: 0.4 full */
+#define FILTER_GROW_DEN 2
+#define FILTER_SWEEP_PCT 70          /* swept (and maybe grown) past 70% full */
+#define FILTER_FULL_PCT 60           /* live past 60% of the bound → SQL dedup */
+#define DEDUP_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
 
 enum {
 #define X(name, sql) JS_##name,
@@ -80,7 +97,7 @@ typedef struct jstate {
 
 typedef struct idfilter {
   uint64_t *slots;          /* 0 = empty; else fp << 32 | (uint32_t)seq */
-  size_t mask;              /* slots - 1 (power of two) */
+  size_t n;                 /* number of slots (any size ≥ FILTER_MIN_SLOTS) */
   size_t used;
 } idfilter;
 
@@ -126,6 +143,9 @@ struct journal {
   char epoch[17];
   jstate cur;
   idfilter filt;
+  size_t filt_max_slots;    /* the table's bound, from dedup_max_bytes */
+  bool sql_dedup;           /* dedup by the event_id index instead of filt */
+  int64_t dedup_switches;   /* table → SQL and back, since start */
   int64_t live_bytes;       /* after the last transaction */
   int64_t wal_bytes;
   int64_t page_size;
@@ -334,15 +354,24 @@ static int filt_alloc(idfilter *f, size_t nslots) {
     return -ENOMEM;
   free(f->slots);
   f->slots = s;
-  f->mask = nslots - 1;
+  f->n = nslots;
   f->used = 0;
   return 0;
 }
 
-static void filt_put(idfilter *f, uint64_t slot, uint64_t h) {
-  size_t i = (size_t)h & f->mask;
+static void filt_free(idfilter *f) {
+  free(f->slots);
+  memset(f, 0, sizeof(*f));
+}
+
+/* Home position of a position hash in a table of n slots (multiply-shift:
+ * any n works, so the table grows by less than doubling). */
+static size_t filt_home(uint64_t ph, size_t n) { return (size_t)(((ph >> 32) * (uint64_t)n) >> 32); }
+
+static void filt_put(idfilter *f, uint64_t slot, uint64_t ph) {
+  size_t i = filt_home(ph, f->n);
   while (f->slots[i])
-    i = (i + 1) & f->mask;
+    i = i + 1 == f->n ? 0 : i + 1;
   f->slots[i] = slot;
   f->used++;
 }
@@ -356,26 +385,40 @@ static uint64_t filt_slot(uint64_t h, int64_t seq) {
  * re-place slots without the original hash. */
 static uint64_t filt_pos_hash(uint64_t slot) { return (slot >> 32) * 0x9e3779b97f4a7c15ULL; }
 
+/* Slots a table holding `live` entries is rebuilt to. */
+static size_t filt_size_for(size_t live) {
+  size_t n = live / FILTER_GROW_DEN * FILTER_GROW_NUM + FILTER_GROW_NUM;
+  return n < FILTER_MIN_SLOTS ? FILTER_MIN_SLOTS : n;
+}
+
+/* Can a table within max_slots hold `live` entries? */
+static bool filt_fits(size_t live, size_t max_slots) {
+  return live <= max_slots / 100 * FILTER_FULL_PCT;
+}
+
 /* Keep the slots whose seq lies in [lo, hi) (all others are stale) in a table
- * at most half full after one more insert. */
-static int filt_rebuild(idfilter *f, int64_t lo, int64_t hi, size_t extra) {
+ * 0.4 full after `extra` more inserts, within max_slots. -E2BIG when the live
+ * slots do not fit the bound, -ENOMEM (the table is left as it was). */
+static int filt_rebuild(idfilter *f, int64_t lo, int64_t hi, size_t extra, size_t max_slots) {
   size_t live = 0;
-  for (size_t i = 0; f->slots && i <= f->mask; i++) {
+  for (size_t i = 0; f->slots && i < f->n; i++) {
     int64_t s = f->slots[i] ? filt_seq(f->slots[i], lo) : -1;
     if (f->slots[i] && s >= lo && s < hi)
       live++;
-    else
-      f->slots[i] = 0;
   }
-  size_t n = FILTER_MIN_SLOTS;
-  while (n < (live + extra) * 4)
-    n *= 2;
+  if (!filt_fits(live + extra, max_slots))
+    return -E2BIG;
+  size_t n = filt_size_for(live + extra);
+  if (n > max_slots)
+    n = max_slots;
   idfilter nf = {0};
   if (filt_alloc(&nf, n) < 0)
     return -ENOMEM;
-  for (size_t i = 0; f->slots && i <= f->mask; i++)
-    if (f->slots[i])
+  for (size_t i = 0; f->slots && i < f->n; i++) {
+    int64_t s = f->slots[i] ? filt_seq(f->slots[i], lo) : -1;
+    if (f->slots[i] && s >= lo && s < hi)
       filt_put(&nf, f->slots[i], filt_pos_hash(f->slots[i]));
+  }
   free(f->slots);
   *f = nf;
   return 0;
@@ -429,14 +472,77 @@ static void set_writable(journal *j, bool ok, const char *why) {
     snprintf(j->unwritable_reason, sizeof(j->unwritable_reason), "%s", why);
 }
 
+/* The table cannot hold the backlog within its bound: index events(event_id)
+ * and dedup with it. Runs inside the caller's transaction (the index then
+ * covers every row inserted so far, this transaction's included). 0 or
+ * -ENOMEM / -EIO (the caller fails its request). */
+static int to_sql_dedup(journal *j) {
+  int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
+  filt_free(&j->filt);
+  j->sql_dedup = true;
+  j->dedup_switches++;
+  return 0;
+}
+
+/* Outside any transaction: shrink an oversized table; in SQL mode, back to
+ * the table once the backlog fits in half its bound, or (after a rollback
+ * undid the index) make the index again. */
+static void dedup_settle(journal *j) {
+  if (!j->sql_dedup) {
+    /* a drained backlog leaves a big table of stale slots: shrink it once it
+     * is 4× larger than the backlog needs (rare, O(table) on the worker) */
+    if (j->filt.slots && j->filt.n > FILTER_MIN_SLOTS &&
+        j->filt.n / 4 > filt_size_for((size_t)j->cur.backlog))
+      filt_rebuild(&j->filt, j->cur.backlog ? j->cur.min_seq : j->cur.next_seq, j->cur.next_seq, 0,
+                   j->filt_max_slots);
+    return;
+  }
+  if (filt_fits((size_t)j->cur.backlog * 2, j->filt_max_slots)) {
+    idfilter nf = {0};
+    if (filt_alloc(&nf, filt_size_for((size_t)j->cur.backlog)) < 0)
+      return;
+    sqlite3_stmt *s = st(j, JS_SCAN_IDS);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const char *id = (const char *)sqlite3_column_text(s, 1);
+      uint64_t slot = filt_slot(id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)),
+                                sqlite3_column_int64(s, 0));
+      filt_put(&nf, slot, filt_pos_hash(slot));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE || nf.used != (size_t)j->cur.backlog) {
+      filt_free(&nf);
+      return;
+    }
+    /* the table is complete: the index may go (kept if that fails) */
+    sqlite3_exec(j->db, JSQL_DROP_ID_INDEX, NULL, NULL, NULL);
+    j->filt = nf;
+    j->sql_dedup = false;
+    j->dedup_switches++;
+    return;
+  }
+  sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+}
+
 /* Is an event with this id pending (committed or earlier in the running
  * transaction)? 1 yes, 0 no, <0 sqlite error code negated. */
 static int is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int64_t lo, int64_t hi) {
+  if (j->sql_dedup) {
+    sqlite3_stmt *s = st(j, JS_FIND_ID);
+    sqlite3_bind_text(s, 1, id, (int)idlen, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+      return 1;
+    return rc == SQLITE_DONE ? 0 : -rc;
+  }
   if (!j->filt.slots)
     return 0;
   uint64_t want = filt_slot(h, 0) >> 32;
-  size_t i = (size_t)filt_pos_hash(filt_slot(h, 0)) & j->filt.mask;
-  for (; j->filt.slots[i]; i = (i + 1) & j->filt.mask) {
+  size_t i = filt_home(filt_pos_hash(filt_slot(h, 0)), j->filt.n);
+  for (; j->filt.slots[i]; i = i + 1 == j->filt.n ? 0 : i + 1) {
     uint64_t sl = j->filt.slots[i];
     if (sl >> 32 != want)
       continue;
@@ -467,8 +573,12 @@ static int is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int6
  * transaction; hi is one past the highest seq handed out. */
 static int filt_add(journal *j, uint64_t h, int64_t seq, int64_t lo, int64_t hi) {
   idfilter *f = &j->filt;
-  if (!f->slots || (f->used + 1) * 2 > f->mask + 1) {
-    int r = filt_rebuild(f, lo, hi, 1);
+  if (j->sql_dedup)
+    return 0; /* the index covers the row the caller just inserted */
+  if (!f->slots || (f->used + 1) * 100 > f->n * FILTER_SWEEP_PCT) {
+    int r = filt_rebuild(f, lo, hi, 1, j->filt_max_slots);
+    if (r == -E2BIG)
+      return to_sql_dedup(j);
     if (r < 0)
       return r;
   }
@@ -499,6 +609,9 @@ static void publish(journal *j) {
   s->duplicates_total = j->cur.duplicates_total;
   s->quarantined = j->quarantined;
   s->commit_groups = j->commit_groups;
+  s->dedup_bytes = (int64_t)(j->filt.n * sizeof(uint64_t));
+  s->dedup_sql = j->sql_dedup;
+  s->dedup_switches = j->dedup_switches;
   snprintf(s->quarantine_reason, sizeof(s->quarantine_reason), "%s", j->quarantine_reason);
   s->writable = j->writable;
   snprintf(s->unwritable_reason, sizeof(s->unwritable_reason), "%s", j->unwritable_reason);
@@ -531,6 +644,7 @@ static void refresh(journal *j) {
     sqlite3_exec(j->db, JSQL_CKPT_TRUNCATE, NULL, NULL, NULL);
     j->wal_bytes = wal_size(j);
   }
+  dedup_settle(j);
   publish(j);
 }
 
@@ -645,8 +759,9 @@ static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
     int rc = run(j, JS_INSERT_EVENT);
     if (rc != SQLITE_OK)
       return rc;
-    if (filt_add(j, h, seq, lo, seq + 1) < 0)
-      return SQLITE_NOMEM;
+    int fr = filt_add(j, h, seq, lo, seq + 1);
+    if (fr < 0)
+      return fr == -ENOMEM ? SQLITE_NOMEM : SQLITE_IOERR;
     tx->next_seq++;
     tx->backlog++;
     c->accepted++;
@@ -1845,14 +1960,20 @@ static int load(journal *j, char *err, size_t errlen) {
   }
   sqlite3_reset(s);
   s = NULL;
-  size_t n = FILTER_MIN_SLOTS;
-  while (n < (size_t)j->cur.backlog * 4)
-    n *= 2;
-  if (filt_alloc(&j->filt, n) < 0) {
+  if (!filt_fits((size_t)j->cur.backlog, j->filt_max_slots)) {
+    /* a backlog past the table's bound: dedup by the index */
+    if ((rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK)
+      goto fail;
+    j->sql_dedup = true;
+  } else if ((rc = sqlite3_exec(j->db, JSQL_DROP_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK) {
+    goto fail;
+  } else if (filt_alloc(&j->filt, filt_size_for((size_t)j->cur.backlog)) < 0) {
     set_err(err, errlen, "out of memory for the dedup table");
     return -ENOMEM;
   }
-  if ((rc = sqlite3_prepare_v2(j->db, JSQL_SCAN_IDS, -1, &s, NULL)) == SQLITE_OK) {
+  if (j->sql_dedup) {
+    rc = SQLITE_OK;
+  } else if ((rc = sqlite3_prepare_v2(j->db, JSQL_SCAN_IDS, -1, &s, NULL)) == SQLITE_OK) {
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       const char *id = (const char *)sqlite3_column_text(s, 1);
       uint64_t slot = filt_slot(id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)),
@@ -1897,6 +2018,11 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
   j->reject = opts->overflow_reject;
   j->max_journal = opts->max_journal_bytes > 0 ? opts->max_journal_bytes : (int64_t)1 << 30;
   j->max_wal = opts->max_wal_bytes > 0 ? opts->max_wal_bytes : (int64_t)64 << 20;
+  {
+    int64_t mb = opts->dedup_max_bytes > 0 ? opts->dedup_max_bytes : DEDUP_DEFAULT_MAX_BYTES;
+    size_t slots = (size_t)(mb / (int64_t)sizeof(uint64_t));
+    j->filt_max_slots = slots < 2 * FILTER_MIN_SLOTS ? 2 * FILTER_MIN_SLOTS : slots;
+  }
   j->max_dead = opts->max_dead_letter_bytes > 0 ? opts->max_dead_letter_bytes : (int64_t)64 << 20;
   j->path = xstrdup(opts->path);
   j->wal_path = xasprintf("%s-wal", opts->path);

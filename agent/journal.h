@@ -47,6 +47,8 @@ typedef struct journal_opts {
   int64_t max_wal_bytes;       /* WAL kept under this by checkpoints */
   int64_t max_dead_letter_bytes;
   bool overflow_reject;        /* true: reject (507); false: drop_oldest */
+  int64_t dedup_max_bytes;     /* bound on the in-memory event_id table (0 = 16 MiB);
+                                  a larger backlog is deduplicated by an SQL index */
 } journal_opts;
 
 /* Snapshot of the journal's figures; cheap, taken under a mutex. */
@@ -68,6 +70,9 @@ typedef struct journal_stats {
   int64_t dead_letter_bytes;   /* estimated size of the dead-letter rows */
   int64_t queued;              /* commit requests waiting for the worker */
   int64_t commit_groups;       /* group-commit transactions run since start */
+  int64_t dedup_bytes;         /* memory of the event_id table (0 while dedup_sql) */
+  bool dedup_sql;              /* the backlog outgrew the table: dedup by SQL index */
+  int64_t dedup_switches;      /* table ↔ SQL switches since start */
 } journal_stats;
 
 /* Open (create, migrate, check) the journal synchronously, before the loop

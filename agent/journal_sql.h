@@ -12,6 +12,9 @@
  *   reading the candidate row by seq (GET_ID). A UNIQUE index on random UUIDs
  *   dirties a random index page per event and made inserts ~8x slower at 1M
  *   rows (numbers in journal.c); without it the table is append-only.
+ *   Only while the backlog is larger than the dedup table's memory bound does
+ *   events_event_id exist (created and dropped by journal.c; not part of the
+ *   schema version).
  * - dropped.id is the rowid the uploader's batch remembers
  *   (journal_batch.dropped_upto_rowid) so a 200 forgets exactly the ranges
  *   that batch reported. */
@@ -75,6 +78,8 @@
   "SELECT epoch, agent_id, machine_id, next_seq, clean_shutdown, dropped_total FROM meta WHERE id = 1"
 #define JSQL_COUNT_EVENTS       "SELECT count(*) FROM events"
 #define JSQL_SCAN_IDS           "SELECT seq, event_id FROM events"
+#define JSQL_CREATE_ID_INDEX    "CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id)"
+#define JSQL_DROP_ID_INDEX      "DROP INDEX IF EXISTS events_event_id"
 #define JSQL_DEAD_TOTALS                                                         \
   "SELECT count(*), coalesce(sum(length(body) + length(error) + length(event_id)), 0) FROM dead_letter"
 
@@ -95,6 +100,8 @@
   X(FREELIST_COUNT, "PRAGMA freelist_count")                                     \
   /* dedup: verify a fingerprint hit on the text */                            \
   X(GET_ID, "SELECT event_id FROM events WHERE seq = ?1")                        \
+  X(FIND_ID, "SELECT 1 FROM events WHERE event_id = ?1 LIMIT 1")                 \
+  X(SCAN_IDS, JSQL_SCAN_IDS)                                                     \
   X(INSERT_EVENT,                                                                \
     "INSERT INTO events(seq, event_id, ingested_at, body) VALUES(?1, ?2, ?3, ?4)") \
   X(OLDEST, "SELECT seq, ingested_at FROM events ORDER BY seq LIMIT 1")          \

@@ -16,10 +16,12 @@
 
 #include "config.h"
 #include "dead_letter.h"
+#include "footprint.h"
 #include "httpd.h"
 #include "ingest.h"
 #include "journal.h"
 #include "log.h"
+#include "looplag.h"
 #include "notify.h"
 #include "stall.h"
 #include "timefmt.h"
@@ -53,6 +55,7 @@ typedef struct app {
   bool watchdog_on;              /* systemd asked for WATCHDOG=1 pings */
   stall_track st_commit, st_unwritable, st_upload;
   char stalled[200];             /* why the watchdog is not fed; "" when progressing */
+  looplag lag;
 } app;
 
 static void close_handle(uv_handle_t *h) {
@@ -184,6 +187,7 @@ static void finish(app *a) {
   close_handle((uv_handle_t *)&a->flush);
   close_handle((uv_handle_t *)&a->status_timer);
   close_handle((uv_handle_t *)&a->watchdog);
+  looplag_close(&a->lag);
   flog_notice("stopped");
 }
 
@@ -480,6 +484,7 @@ static int run_daemon(app *a) {
     .max_wal_bytes = c->max_wal_bytes,
     .max_dead_letter_bytes = c->max_dead_letter_bytes,
     .overflow_reject = c->overflow == AGENT_OVERFLOW_REJECT,
+    .dedup_max_bytes = c->dedup_max_bytes,
   };
   err[0] = '\0';
   r = journal_open(a->loop, &jo, &a->j, err, sizeof(err));
@@ -576,6 +581,8 @@ static int run_daemon(app *a) {
   on_watchdog(&a->watchdog);
   uv_timer_start(&a->watchdog, on_watchdog, every, every);
 
+  if (looplag_start(a->loop, &a->lag) == 0)
+    a->src.lag = &a->lag;
   uv_run(a->loop, UV_RUN_DEFAULT);
   /* the loop ends once finish() closed the last handles */
   if (uv_loop_close(a->loop) != 0) {
@@ -592,6 +599,7 @@ int main(int argc, char **argv) {
   memset(&a, 0, sizeof(a));
   opt_cli cli;
   char err[512];
+  footprint_apply();
   signal(SIGPIPE, SIG_IGN);
 
   int r = agent_config_load(&a.cfg, argc, argv, &cli, err, sizeof(err));

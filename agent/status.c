@@ -21,6 +21,8 @@ void status_take(const status_sources *src, status_snapshot *ret) {
     ingest_get_counters(src->in, &ret->ic);
   if (src->up)
     uploader_get_stats(src->up, &ret->us);
+  if (src->lag)
+    looplag_get(src->lag, &ret->lag);
 }
 
 double status_oldest_pending_s(const status_snapshot *s) {
@@ -78,6 +80,23 @@ cJSON *status_json(const status_snapshot *s) {
   cJSON_AddNumberToObject(o, "quarantined", (double)s->js.quarantined);
   if (s->js.quarantined)
     cJSON_AddStringToObject(o, "quarantine_reason", s->js.quarantine_reason);
+  cJSON *dd = cJSON_AddObjectToObject(o, "dedup");
+  if (dd) {
+    cJSON_AddStringToObject(dd, "mode", s->js.dedup_sql ? "sql_index" : "memory");
+    cJSON_AddNumberToObject(dd, "table_bytes", (double)s->js.dedup_bytes);
+    cJSON_AddNumberToObject(dd, "switches", (double)s->js.dedup_switches);
+  }
+  if (s->lag.iterations) {
+    cJSON *lp = cJSON_AddObjectToObject(o, "loop");
+    if (lp) {
+      cJSON_AddNumberToObject(lp, "iterations", (double)s->lag.iterations);
+      cJSON_AddNumberToObject(lp, "max_stall_ms", (double)s->lag.max_stall_ns / 1e6);
+      cJSON_AddNumberToObject(lp, "busy_s", (double)s->lag.busy_ns / 1e9);
+      cJSON_AddNumberToObject(lp, "stalls_over_1ms", (double)s->lag.over_1ms);
+      cJSON_AddNumberToObject(lp, "stalls_over_10ms", (double)s->lag.over_10ms);
+      cJSON_AddNumberToObject(lp, "stalls_over_100ms", (double)s->lag.over_100ms);
+    }
+  }
   if (!cJSON_GetObjectItemCaseSensitive(o, "quarantined")) { /* an Add failed: ENOMEM */
     cJSON_Delete(o);
     return NULL;

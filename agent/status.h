@@ -13,6 +13,7 @@
 #include "httpd.h"
 #include "ingest.h"
 #include "journal.h"
+#include "looplag.h"
 #include "uploader.h"
 
 #define STATUS_METRICS_MAX (64 * 1024) /* bound on the /metrics body */
@@ -24,6 +25,7 @@ typedef struct status_snapshot {
   journal_stats js;
   ingest_counters ic;
   uploader_stats us;
+  looplag_stats lag;           /* zero when not measured */
 } status_snapshot;
 
 typedef struct status_sources {
@@ -31,6 +33,7 @@ typedef struct status_sources {
   ingest *in;                  /* may be NULL */
   uploader *up;                /* may be NULL (not started / stopped) */
   const char *agent_id;
+  const looplag *lag;          /* may be NULL */
 } status_sources;
 
 void status_take(const status_sources *src, status_snapshot *ret);

@@ -31,13 +31,61 @@ def proc_mem_kib(pid):
     return rss, hwm
 
 
-def make_bodies(worker, nworkers, total, batch, random_ids, base_ms):
-    """This worker's share of `total` events as pre-serialized JSON array bodies."""
+def proc_mem(pid):
+    """VmRSS, VmHWM, RssAnon, RssFile in KiB from /proc/PID/status (RssFile is
+    mostly shared-library text, resident in the page cache and shared with
+    every process mapping the same libraries)."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k = line.split(":", 1)[0]
+                if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
+                    out[k] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def proc_cpu_s(pid):
+    """user + system CPU seconds of the process so far, from /proc/PID/stat."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_figures(pid, settle_s=2.0, window_s=10.0):
+    """After settle_s of quiet: RSS figures and the CPU seconds used over window_s."""
+    time.sleep(settle_s)
+    c0 = proc_cpu_s(pid)
+    time.sleep(window_s)
+    m = proc_mem(pid)
+    m["cpu_s"] = proc_cpu_s(pid) - c0
+    m["window_s"] = window_s
+    return m
+
+
+def fmt_mem(m):
+    return "VmRSS %.1f MiB (anon %.1f, file %.1f), VmHWM %.1f MiB" % (
+        m.get("VmRSS", 0) / 1024, m.get("RssAnon", 0) / 1024, m.get("RssFile", 0) / 1024, m.get("VmHWM", 0) / 1024)
+
+
+def loop_figures(status):
+    """The agent's loop stall figures from /v1/status ("loop"), or {}."""
+    return status.get("loop") or {}
+
+
+def make_bodies(worker, nworkers, total, batch, random_ids, base_ms, id_base=0):
+    """This worker's share of `total` events as pre-serialized JSON array bodies
+    (time-ordered ids bench-<id_base + i>, or random bench-<uuid4>)."""
     bodies = []
     events = []
     i = worker
     while i < total:
-        eid = "bench-%s" % uuid.uuid4() if random_ids else "bench-%d" % i
+        eid = "bench-%s" % uuid.uuid4() if random_ids else "bench-%d" % (id_base + i)
         e = {"event_id": eid, "timestamp": ferry_harness.fmt_ts(base_ms + i // 10),
              "event_type": "product_count", "worker_id": "W-%03d" % (i % 50),
              "workstation_id": "WS-%02d" % (i % 12), "count": 1 + i % 3,
@@ -52,8 +100,8 @@ def make_bodies(worker, nworkers, total, batch, random_ids, base_ms):
     return bodies
 
 
-def _client(worker, nworkers, port, total, batch, random_ids, base_ms, barrier, out):
-    bodies = make_bodies(worker, nworkers, total, batch, random_ids, base_ms)
+def _client(worker, nworkers, port, total, batch, random_ids, base_ms, barrier, out, id_base):
+    bodies = make_bodies(worker, nworkers, total, batch, random_ids, base_ms, id_base)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -93,7 +141,7 @@ def _client(worker, nworkers, port, total, batch, random_ids, base_ms, barrier, 
              "events": sum(n for _, n in bodies)})
 
 
-def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None):
+def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None, id_base=0):
     """Post `total` events to 127.0.0.1:port/v1/events from nprocs processes
     (one keep-alive connection each). Bodies are built before the clock starts.
     Returns a dict with events/s and the client's own CPU cost."""
@@ -101,7 +149,7 @@ def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None):
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(nprocs + 1)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_client, args=(w, nprocs, port, total, batch, random_ids, base_ms, barrier, out))
+    procs = [ctx.Process(target=_client, args=(w, nprocs, port, total, batch, random_ids, base_ms, barrier, out, id_base))
              for w in range(nprocs)]
     for p in procs:
         p.start()
@@ -161,6 +209,64 @@ class _Sink:
             srv.close()
 
         asyncio.run(main())
+
+
+class _AckSink:
+    """A stand-in collector answering every upload with 200 and an ack counting
+    the events from the Idempotency-Key ("agent:epoch:first-last"): measures
+    what the agent's drain can do when the collector costs nothing. Needs
+    --compression none (the body is not read as JSON)."""
+
+    @staticmethod
+    def serve(port, stop_evt):
+        import asyncio
+
+        async def handle(reader, writer):
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    n = 0
+                    key = b""
+                    for line in head.split(b"\r\n"):
+                        low = line[:16].lower()
+                        if low.startswith(b"content-length:"):
+                            n = int(line[15:])
+                        elif low.startswith(b"idempotency-key:"):
+                            key = line[16:].strip()
+                    await reader.readexactly(n)
+                    cnt = 0
+                    if key:
+                        a, b = key.rsplit(b":", 1)[1].split(b"-")
+                        cnt = int(b) - int(a) + 1
+                    payload = b'{"accepted":%d,"duplicates":0,"rejected":[]}' % cnt
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+            except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+                pass
+            writer.close()
+
+        async def main():
+            srv = await asyncio.start_server(handle, "127.0.0.1", port)
+            while not stop_evt.is_set():
+                await asyncio.sleep(0.1)
+            srv.close()
+
+        asyncio.run(main())
+
+
+def start_ack_sink(port):
+    """Start the stand-in collector on 127.0.0.1:port; returns a stop() function."""
+    ctx = mp.get_context("fork")
+    stop = ctx.Event()
+    p = ctx.Process(target=_AckSink.serve, args=(port, stop))
+    p.start()
+
+    def stop_fn():
+        stop.set()
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+    return stop_fn
 
 
 def measure_client_alone(total, batch, nprocs, random_ids=False):

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 """bench_drain: how fast does ferry-agent drain a large backlog?
 
-Builds a backlog of N events (default 1,000,000) with the collector down, then
-starts ferry-collector and times the drain until the agent's backlog is 0.
-Reports events/s, the agent's and collector's peak RSS, and checks that the
-collector received every seq once.
+For each kind of event_id (time-ordered and random UUIDv4) it builds a
+backlog of N events (default 1,000,000) with the collector down, then starts
+ferry-collector on loopback and times the drain until the agent's backlog is
+0 (collector start included). It reports events/s end to end, the CPU seconds
+the agent and the collector used during the drain (which side bounds it), the
+agent's RSS (peak sampled during the drain, VmHWM, idle after the drain with
+a 10 s CPU window), the longest loop stall, and checks that the collector
+received every seq once.
+
+With --sink it also drains a second backlog into a stand-in collector that
+answers 200 at once (bench_common._AckSink, --compression none): the agent
+side's own drain capacity, without the collector's cost.
 
 usage: bench_drain.py [--bin-dir DIR] [--events N] [--fill-batch 1000]
-                      [--clients 4] [--durability fsync|os]
-                      [--compression zstd|gzip|none] [--dir TMPDIR]
+                      [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
+                      [--compression zstd|gzip|none] [--sink] [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
 import os
@@ -16,7 +24,102 @@ import sys
 import tempfile
 import time
 
-from bench_common import ferry_harness as fh, proc_mem_kib, run_clients
+from bench_common import (ferry_harness as fh, fmt_mem, idle_figures, loop_figures, proc_cpu_s, proc_mem,
+                          run_clients, start_ack_sink)
+
+
+def fill(h, args, name, cport, random_ids, extra):
+    agent = h.start_agent(cport, agent_id=name, extra=extra)
+    r = run_clients(agent.port, args.events, args.fill_batch, args.clients, random_ids)
+    st = fh.agent_status(agent)
+    print("fill: %.0f events/s (%.1f s); backlog=%s journal_bytes=%s"
+          % (r["events_per_s"], r["elapsed_s"], st.get("backlog"), st.get("journal_bytes")), flush=True)
+    if st.get("backlog") != args.events:
+        raise fh.TestFailure("backlog %s after posting %d events" % (st.get("backlog"), args.events))
+    return agent
+
+
+def wait_drained(args, agent, t0, others=()):
+    """Poll until the backlog is 0; returns (elapsed, peak agent RSS KiB, peaks of others)."""
+    peak = 0
+    opeak = [0] * len(others)
+    last_report = t0
+    while True:
+        st = fh.agent_status(agent)
+        peak = max(peak, proc_mem(agent.pid).get("VmRSS", 0))
+        for i, p in enumerate(others):
+            opeak[i] = max(opeak[i], proc_mem(p).get("VmRSS", 0))
+        if st.get("backlog") == 0:
+            return time.monotonic() - t0, peak, opeak
+        now = time.monotonic()
+        if now - last_report >= 10:
+            last_report = now
+            print("  drain: %ds backlog=%s (%.0f events/s so far)"
+                  % (now - t0, st.get("backlog"), (args.events - st.get("backlog", 0)) / (now - t0)), flush=True)
+        if now - t0 > args.timeout:
+            raise fh.TestFailure("drain not finished after %.0f s: %r" % (args.timeout, st))
+        time.sleep(0.2)
+
+
+def run_kind(h, args, random_ids):
+    kind = "uuid4" if random_ids else "time-ordered"
+    tag = "uuid" if random_ids else "seq"
+    print("== event_id: %s ==" % kind, flush=True)
+    base = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
+            "--heartbeat-interval", "30"]  # the harness's retry pace (≤ 1 s): the drain starts within 1 s
+    extra = base + (["--compression", args.compression] if args.compression else [])
+    cport = fh.free_port()
+    agent = fill(h, args, "drain-" + tag, cport, random_ids, extra)
+    hwm_fill = proc_mem(agent.pid).get("VmHWM", 0)
+    lp_fill = loop_figures(fh.agent_status(agent))
+
+    t0 = time.monotonic()
+    coll = h.start_collector(port=cport)
+    a0, c0 = proc_cpu_s(agent.pid), proc_cpu_s(coll.pid)
+    elapsed, peak, (cpeak,) = wait_drained(args, agent, t0, (coll.pid,))
+    a_cpu, c_cpu = proc_cpu_s(agent.pid) - a0, proc_cpu_s(coll.pid) - c0
+    st = fh.agent_status(agent)
+    lp = loop_figures(st)
+    hwm = proc_mem(agent.pid).get("VmHWM", 0)
+    a = fh.collector_agent(coll, "drain-" + tag) or {}
+    print("drain: %.0f events/s (%d events in %.1f s, collector start included)"
+          % (args.events / elapsed, args.events, elapsed), flush=True)
+    print("drain_cpu: agent %.1f s (%.1f us/event), collector %.1f s (%.1f us/event) of %.1f s wall, %d cpus"
+          % (a_cpu, a_cpu / args.events * 1e6, c_cpu, c_cpu / args.events * 1e6, elapsed, os.cpu_count() or 0),
+          flush=True)
+    print("agent_rss: peak sampled during drain %.1f MiB, VmHWM %.1f MiB (after fill %.1f MiB)"
+          % (peak / 1024, hwm / 1024, hwm_fill / 1024), flush=True)
+    print("agent_loop: max stall %.2f ms (during fill %.2f ms) over %s iterations (>10 ms: %s, >100 ms: %s)"
+          % (lp.get("max_stall_ms", -1), lp_fill.get("max_stall_ms", -1), lp.get("iterations"),
+             lp.get("stalls_over_10ms"), lp.get("stalls_over_100ms")), flush=True)
+    print("collector_rss: peak %.1f MiB" % (cpeak / 1024), flush=True)
+    print("collector: received=%s missing=%s high_seq=%s contiguous_seq=%s"
+          % (a.get("received"), a.get("missing"), a.get("high_seq"), a.get("contiguous_seq")), flush=True)
+    idle = idle_figures(agent.pid)
+    print("agent_idle_after_drain: %s; CPU %.3f s over %.0f s; dedup %s"
+          % (fmt_mem(idle), idle["cpu_s"], idle["window_s"], st.get("dedup")), flush=True)
+    ok = a.get("received") == args.events and a.get("missing") == 0
+    if not ok:
+        print("WARNING: the collector did not receive every event exactly once", flush=True)
+    agent.stop()
+    coll.stop()
+
+    if args.sink:
+        sport = fh.free_port()
+        agent = fill(h, args, "sink-" + tag, sport, random_ids, base + ["--compression", "none"])
+        stop = start_ack_sink(sport)
+        try:
+            t0 = time.monotonic()
+            a0 = proc_cpu_s(agent.pid)
+            elapsed, peak, _ = wait_drained(args, agent, t0)
+            a_cpu = proc_cpu_s(agent.pid) - a0
+        finally:
+            stop()
+        print("drain_to_sink: %.0f events/s (%.1f s; agent CPU %.1f s, %.1f us/event; peak RSS %.1f MiB; "
+              "compression none; a stand-in collector answering at once)"
+              % (args.events / elapsed, elapsed, a_cpu, a_cpu / args.events * 1e6, peak / 1024), flush=True)
+        agent.stop()
+    return ok
 
 
 def main():
@@ -27,6 +130,8 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--durability", default="fsync", choices=("fsync", "os"))
     ap.add_argument("--compression", default=None, choices=("zstd", "gzip", "none"))
+    ap.add_argument("--ids", default="both", choices=("seq", "uuid", "both"))
+    ap.add_argument("--sink", action="store_true", help="also drain into a stand-in collector (agent side alone)")
     ap.add_argument("--timeout", type=float, default=3600, help="give up the drain after this many seconds")
     ap.add_argument("--dir", default=None, help="where the journal and database go (default: a temp dir)")
     args = ap.parse_args()
@@ -35,65 +140,16 @@ def main():
     if args.dir:
         tempfile.tempdir = args.dir
 
-    print("bench_drain: events=%d durability=%s compression=%s cpus=%d"
-          % (args.events, args.durability, args.compression or "default", os.cpu_count() or 0), flush=True)
+    print("bench_drain: events=%d durability=%s compression=%s ids=%s cpus=%d"
+          % (args.events, args.durability, args.compression or "default", args.ids, os.cpu_count() or 0),
+          flush=True)
     h = fh.Harness("bench-drain")
     failed = True
     try:
-        cport = fh.free_port()
-        extra = ["--durability", args.durability]
-        if args.compression:
-            extra += ["--compression", args.compression]
-        # a 1M backlog is ~300 MB of journal: lift the default 1 GiB cap out of the way
-        extra += ["--max-journal-bytes", "8GiB"]
-        agent = h.start_agent(cport, agent_id="bench-drain", extra=extra)
-        r = run_clients(agent.port, args.events, args.fill_batch, args.clients)
-        st = fh.agent_status(agent)
-        print("fill: %.0f events/s (%.1f s); backlog=%s journal_bytes=%s"
-              % (r["events_per_s"], r["elapsed_s"], st.get("backlog"), st.get("journal_bytes")), flush=True)
-        if st.get("backlog") != args.events:
-            raise fh.TestFailure("backlog %s after posting %d events" % (st.get("backlog"), args.events))
-        _, hwm_fill = proc_mem_kib(agent.pid)
-
-        t0 = time.monotonic()
-        coll = h.start_collector(port=cport)
-        peak_rss = 0
-        coll_peak = 0
-        last_report = t0
-        deadline = t0 + args.timeout
-        while True:
-            st = fh.agent_status(agent)
-            rss, _ = proc_mem_kib(agent.pid)
-            crss, _ = proc_mem_kib(coll.pid)
-            peak_rss = max(peak_rss, rss or 0)
-            coll_peak = max(coll_peak, crss or 0)
-            if st.get("backlog") == 0:
-                break
-            now = time.monotonic()
-            if now - last_report >= 10:
-                last_report = now
-                done = args.events - st.get("backlog", 0)
-                print("  drain: %ds backlog=%s (%.0f events/s so far)"
-                      % (now - t0, st.get("backlog"), done / (now - t0)), flush=True)
-            if now > deadline:
-                raise fh.TestFailure("drain not finished after %.0f s: %r" % (args.timeout, st))
-            time.sleep(0.2)
-        elapsed = time.monotonic() - t0
-        _, hwm = proc_mem_kib(agent.pid)
-        _, chwm = proc_mem_kib(coll.pid)
-        a = fh.collector_agent(coll, "bench-drain") or {}
-        print("drain: %.0f events/s (%d events in %.1f s, collector start included)"
-              % (args.events / elapsed, args.events, elapsed), flush=True)
-        print("agent_rss: peak during drain %.1f MiB, VmHWM %.1f MiB (after fill %.1f MiB)"
-              % (peak_rss / 1024, (hwm or 0) / 1024, (hwm_fill or 0) / 1024), flush=True)
-        print("collector_rss: peak %.1f MiB (VmHWM %.1f MiB)" % (coll_peak / 1024, (chwm or 0) / 1024), flush=True)
-        print("collector: received=%s missing=%s high_seq=%s contiguous_seq=%s"
-              % (a.get("received"), a.get("missing"), a.get("high_seq"), a.get("contiguous_seq")), flush=True)
-        if a.get("received") != args.events or a.get("missing") != 0:
-            print("WARNING: the collector did not receive every event exactly once", flush=True)
-        agent.stop()
-        coll.stop()
-        failed = False
+        ok = True
+        for random_ids in {"seq": [False], "uuid": [True], "both": [False, True]}[args.ids]:
+            ok = run_kind(h, args, random_ids) and ok
+        failed = not ok
     except fh.TestFailure as e:
         print("bench_drain failed: %s" % e, flush=True)
     finally:

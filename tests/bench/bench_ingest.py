@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """bench_ingest: how fast does ferry-agent take events on its local API?
 
-Starts ferry-agent (collector down, so every event stays in the journal), posts
-N events in batches of 100 from several client processes (one keep-alive
-connection each, bodies serialized before the clock starts), and reports
-events/s. In the same run it measures:
-  - the raw SQLite insert rate of the same rows through Python's sqlite3 in
-    WAL + synchronous=FULL with transactions of the same size (our physical
-    limit for fsync durability on this disk),
-  - what the client alone can push (against a trivial 202 sink server),
-  - the agent's idle RSS and peak RSS (VmHWM).
+For each kind of event_id (time-ordered "bench-N" and random UUIDv4) it starts
+ferry-agent with the collector down (every event stays in the journal) and
+posts events in batches of 100 from several client processes (one keep-alive
+connection each, bodies serialized before the clock starts):
+  - into an empty journal (--events, default 200,000), then untimed-but-reported
+    fill, then --events more with the backlog growing to --backlog (default
+    1,000,000): the rate at a large backlog;
+  - the raw SQLite insert rate of the same rows through Python's sqlite3 (WAL,
+    synchronous=FULL with fsync durability, UNIQUE event_id, one transaction
+    per batch) over the same number of rows, overall and for the last
+    --events rows (our physical limit on this disk);
+  - what the client alone can push (against a trivial 202 sink server);
+  - the agent's RSS: idle after start (2 s settle), peak (VmHWM), idle again
+    with the full backlog; its CPU over a 10 s idle window; the longest loop
+    stall (/v1/status "loop").
 
-usage: bench_ingest.py [--bin-dir DIR] [--events N] [--batch 100] [--clients 4]
-                       [--durability fsync|os] [--random-ids] [--dir TMPDIR]
+usage: bench_ingest.py [--bin-dir DIR] [--events N] [--backlog N] [--batch 100]
+                       [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
+                       [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
 import json
@@ -24,11 +31,13 @@ import tempfile
 import time
 import uuid
 
-from bench_common import ferry_harness as fh, make_bodies, measure_client_alone, proc_mem_kib, run_clients
+from bench_common import (ferry_harness as fh, fmt_mem, idle_figures, loop_figures, make_bodies,
+                          measure_client_alone, proc_mem, run_clients)
 
 
-def sqlite_rate(path, total, batch, random_ids, sync="FULL"):
-    """Insert the same rows the agent stores, in transactions of `batch`."""
+def sqlite_rate(path, total, batch, random_ids, sync="FULL", last=0):
+    """Insert the same rows the agent stores, in transactions of `batch`.
+    Returns (overall rows/s, seconds, rows/s over the last `last` rows)."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=%s" % sync)
@@ -36,24 +45,104 @@ def sqlite_rate(path, total, batch, random_ids, sync="FULL"):
                "ingested_at INTEGER NOT NULL, body TEXT NOT NULL)")
     db.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER)")
     db.execute("INSERT INTO meta VALUES ('next_seq', 1)")
-    bodies = make_bodies(0, 1, total, batch, random_ids, fh.now_ms() - 3600 * 1000)
-    rows = []
     seq = 1
-    for body, _ in bodies:
-        chunk = []
-        for e in json.loads(body):
-            chunk.append((seq, e["event_id"], fh.now_ms(), json.dumps(e, separators=(",", ":"))))
-            seq += 1
-        rows.append(chunk)
+    done = 0
     t0 = time.monotonic()
-    for chunk in rows:
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO events VALUES (?,?,?,?)", chunk)
-        db.execute("UPDATE meta SET v = v + ? WHERE k = 'next_seq'", (len(chunk),))
-        db.execute("COMMIT")
-    elapsed = time.monotonic() - t0
+    t_last = t0 if not last or last >= total else None
+    build = 0.0
+    base_ms = fh.now_ms() - 3600 * 1000
+    # rows are built per chunk of 50,000 (untimed) so 1M rows never sit in memory
+    for c0 in range(0, total, 50000):
+        b0 = time.monotonic()
+        rows = []
+        for body, _ in make_bodies(0, 1, min(50000, total - c0), batch, random_ids, base_ms, c0):
+            chunk = []
+            for e in json.loads(body):
+                chunk.append((seq, e["event_id"], fh.now_ms(), json.dumps(e, separators=(",", ":"))))
+                seq += 1
+            rows.append(chunk)
+        build += time.monotonic() - b0
+        for chunk in rows:
+            if t_last is None and done >= total - last:
+                t_last = time.monotonic() - build
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO events VALUES (?,?,?,?)", chunk)
+            db.execute("UPDATE meta SET v = v + ? WHERE k = 'next_seq'", (len(chunk),))
+            db.execute("COMMIT")
+            done += len(chunk)
+    end = time.monotonic() - build
     db.close()
-    return total / elapsed, elapsed
+    elapsed = end - t0
+    last_rate = (min(last, total) / (end - t_last)) if last and end > t_last else total / elapsed
+    return total / elapsed, elapsed, last_rate
+
+
+def rm_db(h, name):
+    for f in (name, name + "-wal", name + "-shm"):
+        try:
+            os.unlink(h.path(f))
+        except OSError:
+            pass
+
+
+def run_kind(h, args, random_ids):
+    kind = "uuid4" if random_ids else "time-ordered"
+    print("== event_id: %s ==" % kind, flush=True)
+    if not args.skip_client_alone:
+        c = measure_client_alone(args.events, args.batch, args.clients, random_ids)
+        print("client_alone: %.0f events/s against a trivial 202 sink (client CPU %.1f s)"
+              % (c["events_per_s"], c["client_cpu_s"]), flush=True)
+    if not args.skip_sqlite:
+        sync = "FULL" if args.durability == "fsync" else "NORMAL"
+        rate, el, last_rate = sqlite_rate(h.path("raw.db"), args.backlog, args.batch, random_ids, sync,
+                                          args.events)
+        print("sqlite_raw: %.0f rows/s over %d rows (%.1f s); %.0f rows/s over the last %d "
+              "(WAL, synchronous=%s, UNIQUE event_id, %d rows per transaction)"
+              % (rate, args.backlog, el, last_rate, args.events, sync, args.batch), flush=True)
+        rm_db(h, "raw.db")
+
+    # the harness's fast test retry/heartbeat pace is put back to the defaults
+    # (the last flag wins) so the idle CPU is the production figure
+    extra = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
+             "--retry-max", "60", "--heartbeat-interval", "30"]
+    agent = h.start_agent(fh.free_port(), agent_id="bench-" + ("uuid" if random_ids else "seq"), extra=extra)
+    idle = idle_figures(agent.pid)
+    print("agent_idle_start: %s; CPU %.3f s over %.0f s"
+          % (fmt_mem(idle), idle["cpu_s"], idle["window_s"]), flush=True)
+    r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0)
+    print("agent_ingest_empty: %.0f events/s (%d events, %d requests, %.1f s, %d errors; "
+          "accepted=%d duplicates=%d; client CPU %.1f s, client capacity ~%.0f events/s)"
+          % (r["events_per_s"], args.events, r["requests"], r["elapsed_s"], r["errors"], r["accepted"],
+             r["duplicates"], r["client_cpu_s"], r["client_cap_events_per_s"]), flush=True)
+    accepted = r["accepted"]
+    fill = args.backlog - 2 * args.events
+    if fill > 0:
+        f = run_clients(agent.port, fill, args.batch, args.clients, random_ids, id_base=args.events)
+        accepted += f["accepted"]
+        print("agent_ingest_fill: %.0f events/s (%d events, backlog %d -> %d)"
+              % (f["events_per_s"], fill, args.events, args.events + fill), flush=True)
+    base = args.events + max(fill, 0)
+    r2 = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=base)
+    accepted += r2["accepted"]
+    st = fh.agent_status(agent)
+    print("agent_ingest_at_backlog: %.0f events/s (%d events, backlog %d -> %d, %.1f s, %d errors)"
+          % (r2["events_per_s"], args.events, base, base + args.events, r2["elapsed_s"], r2["errors"]),
+          flush=True)
+    peak = proc_mem(agent.pid)
+    lp = loop_figures(st)
+    print("agent_backlog: %s (expected %d); journal_bytes=%s; dedup %s" % (
+        st.get("backlog"), base + args.events, st.get("journal_bytes"), st.get("dedup")), flush=True)
+    print("agent_loop: max stall %.2f ms over %s iterations (>1 ms: %s, >10 ms: %s, >100 ms: %s)"
+          % (lp.get("max_stall_ms", -1), lp.get("iterations"), lp.get("stalls_over_1ms"),
+             lp.get("stalls_over_10ms"), lp.get("stalls_over_100ms")), flush=True)
+    idle2 = idle_figures(agent.pid)
+    print("agent_rss: peak (VmHWM) %.1f MiB; idle with the backlog: %s; CPU %.3f s over %.0f s"
+          % (peak.get("VmHWM", 0) / 1024, fmt_mem(idle2), idle2["cpu_s"], idle2["window_s"]), flush=True)
+    ok = st.get("backlog") == base + args.events and accepted == base + args.events
+    if not ok:
+        print("WARNING: the agent did not store every event exactly once", flush=True)
+    agent.stop()
+    return ok
 
 
 def main():
@@ -63,7 +152,9 @@ def main():
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--clients", type=int, default=4, help="client processes (one connection each)")
     ap.add_argument("--durability", default="fsync", choices=("fsync", "os"))
-    ap.add_argument("--random-ids", action="store_true", help="UUIDv4 event ids (random B-tree inserts)")
+    ap.add_argument("--backlog", type=int, default=1000000, help="the second timed run ends at this backlog")
+    ap.add_argument("--ids", default="both", choices=("seq", "uuid", "both"),
+                    help="time-ordered ids, UUIDv4 ids, or one run of each")
     ap.add_argument("--dir", default=None, help="where the journal goes (default: a temp dir)")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-client-alone", action="store_true")
@@ -73,48 +164,17 @@ def main():
     if args.dir:
         tempfile.tempdir = args.dir
 
-    print("bench_ingest: events=%d batch=%d clients=%d durability=%s ids=%s cpus=%d"
-          % (args.events, args.batch, args.clients, args.durability,
-             "uuid4" if args.random_ids else "sequential", os.cpu_count() or 0), flush=True)
+    print("bench_ingest: events=%d backlog=%d batch=%d clients=%d durability=%s ids=%s cpus=%d"
+          % (args.events, args.backlog, args.batch, args.clients, args.durability, args.ids,
+             os.cpu_count() or 0), flush=True)
     h = fh.Harness("bench-ingest")
     failed = True
     try:
-        if not args.skip_client_alone:
-            c = measure_client_alone(args.events, args.batch, args.clients, args.random_ids)
-            print("client_alone: %.0f events/s against a trivial 202 sink (client CPU %.1f s)"
-                  % (c["events_per_s"], c["client_cpu_s"]), flush=True)
-
-        if not args.skip_sqlite:
-            sync = "FULL" if args.durability == "fsync" else "NORMAL"
-            rate, el = sqlite_rate(h.path("raw.db"), args.events, args.batch, args.random_ids, sync)
-            print("sqlite_raw: %.0f rows/s (WAL, synchronous=%s, %d rows per transaction, %.1f s)"
-                  % (rate, sync, args.batch, el), flush=True)
-            for f in ("raw.db", "raw.db-wal", "raw.db-shm"):
-                try:
-                    os.unlink(h.path(f))
-                except OSError:
-                    pass
-
-        agent = h.start_agent(fh.free_port(), agent_id="bench-agent",
-                              extra=["--durability", args.durability])
-        time.sleep(1.0)
-        idle_rss, _ = proc_mem_kib(agent.pid)
-        r = run_clients(agent.port, args.events, args.batch, args.clients, args.random_ids)
-        st = fh.agent_status(agent)
-        rss, hwm = proc_mem_kib(agent.pid)
-        print("agent_ingest: %.0f events/s (%d events, %d requests, %.1f s, %d errors; accepted=%d duplicates=%d)"
-              % (r["events_per_s"], args.events, r["requests"], r["elapsed_s"], r["errors"], r["accepted"],
-                 r["duplicates"]), flush=True)
-        print("client_cpu: %.1f s for the run; CPU-bound client capacity ~%.0f events/s"
-              % (r["client_cpu_s"], r["client_cap_events_per_s"]), flush=True)
-        print("agent_backlog: %s (expected %d); journal_bytes=%s wal_bytes=%s"
-              % (st.get("backlog"), args.events, st.get("journal_bytes"), st.get("wal_bytes")), flush=True)
-        print("agent_rss: idle %.1f MiB, after run %.1f MiB, peak (VmHWM) %.1f MiB"
-              % ((idle_rss or 0) / 1024, (rss or 0) / 1024, (hwm or 0) / 1024), flush=True)
-        if st.get("backlog") != args.events or r["accepted"] != args.events:
-            print("WARNING: the agent did not store every event exactly once", flush=True)
-        agent.stop()
-        failed = False
+        kinds = {"seq": [False], "uuid": [True], "both": [False, True]}[args.ids]
+        ok = True
+        for random_ids in kinds:
+            ok = run_kind(h, args, random_ids) and ok
+        failed = not ok
     except fh.TestFailure as e:
         print("bench_ingest failed: %s" % e, flush=True)
     finally:
