@@ -19,7 +19,8 @@
 const opt_def col_opt_defs[] = {
   {"listen", OPT_STR, O(listen), "0.0.0.0:8700", "HOST:PORT to serve HTTP on", NULL, 0, 0, 0},
   {"db", OPT_STR, O(db), "sqlite:/var/lib/ferry-collector/ferry.db",
-   "database: sqlite:/PATH, a plain PATH, or postgres://... (not built yet)", NULL, 0, 0, 0},
+   "database: sqlite:/PATH, a plain PATH, or postgres://USER@HOST:PORT/DB (several replicas may share one)",
+   NULL, 0, 0, 0},
   {"auth-token", OPT_STR, O(auth_token), NULL,
    "the shared agent token (prefer auth-token-file: flags are visible in ps)", NULL, 0, 0, OPT_F_SECRET},
   {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
@@ -176,15 +177,16 @@ static int col__db(col_config *cfg, char *err, size_t errlen) {
   }
   if (strncmp(db, "postgres://", 11) == 0 || strncmp(db, "postgresql://", 13) == 0) {
     cfg->db_kind = COL_DB_POSTGRES;
-    snprintf(err, errlen, "db: PostgreSQL backend not built yet; use sqlite:/PATH");
-    return -EINVAL;
+    free(cfg->db_path);
+    cfg->db_path = strdup(db); /* the libpq connection URL */
+    return cfg->db_path ? 0 : -ENOMEM;
   }
   const char *path = db;
   if (strncmp(db, "sqlite:", 7) == 0) {
     path = db + 7;
     if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite:///abs/path */
   } else if (strstr(db, "://")) {
-    snprintf(err, errlen, "db: unknown scheme in \"%s\"; use sqlite:/PATH", db);
+    snprintf(err, errlen, "db: unknown scheme in \"%s\"; use sqlite:/PATH or postgres://...", db);
     return -EINVAL;
   }
   if (!*path) {
@@ -270,6 +272,18 @@ out:
   free(reader);
   auth_tokens_free(tokens);
   return r;
+}
+
+void col_config_db_display(const col_config *cfg, char *out, size_t outlen) {
+  const char *db = cfg->db_path ? cfg->db_path : "";
+  const char *scheme = strstr(db, "://");
+  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+  if (cfg->db_kind != COL_DB_POSTGRES || !colon) {
+    snprintf(out, outlen, "%s", db);
+    return;
+  }
+  snprintf(out, outlen, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
 void col_config_free(col_config *cfg) {

@@ -46,7 +46,7 @@ typedef struct col_config {
   int64_t watchdog_stall_s; /* writer stuck this long: stop feeding the watchdog */
   /* derived by col_config_finish */
   col_db_kind db_kind;
-  char *db_path;            /* sqlite file (malloc'd) */
+  char *db_path;            /* sqlite file, or the postgres URL (malloc'd) */
 } col_config;
 
 extern const opt_def col_opt_defs[];
@@ -62,6 +62,10 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
 /* Read a token file: contents with surrounding whitespace stripped, malloc'd.
  * 0, or negative errno with err filled ("FILE: why"). */
 int col_read_token_file(const char *path, char **ret, char *err, size_t errlen);
+
+/* The database for log lines: the sqlite path, or the URL with its
+ * password (if any) replaced by ***. */
+void col_config_db_display(const col_config *cfg, char *out, size_t outlen);
 
 void col_config_free(col_config *cfg);
 

@@ -335,9 +335,13 @@ int main(int argc, char **argv) {
 
   m.exit_code = 1;
   app->loop = uv_default_loop();
-  r = store_sqlite_open(cfg.db_path, cfg.max_state_s * 1000, &app->st, err, sizeof(err));
+  char db_shown[512];
+  col_config_db_display(&cfg, db_shown, sizeof(db_shown));
+  r = cfg.db_kind == COL_DB_POSTGRES
+          ? store_pg_open(cfg.db_path, cfg.max_state_s * 1000, &app->st, err, sizeof(err))
+          : store_sqlite_open(cfg.db_path, cfg.max_state_s * 1000, &app->st, err, sizeof(err));
   if (r < 0) {
-    flog_err("cannot open the database: %s", err);
+    flog_err("cannot open the database %s: %s", db_shown, err);
     goto out;
   }
   wr_limits lim = {
@@ -394,7 +398,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   flog_notice("ferry-collector listening on %s (port %u, %s), database %s", cfg.listen,
-              httpd_port(app->http), app->tls ? "HTTPS" : "HTTP", cfg.db_path);
+              httpd_port(app->http), app->tls ? "HTTPS" : "HTTP", db_shown);
   if (app->tls) {
     int64_t left = tls_server_expires_in_s(app->tls);
     flog(left < 14 * 86400 ? FLOG_WARNING : FLOG_INFO, "TLS certificate %s expires in %lld day(s)%s",

@@ -129,10 +129,9 @@ static void rt__readyz(col_app *app, httpd_req *req) {
     rz__not_ready(req, "shutting down");
     return;
   }
-  if (!wr_healthy(app->wr, NULL, why, sizeof(why))) {
-    rz__not_ready(req, why);
-    return;
-  }
+  /* unhealthy after a database error: ping anyway — a ping that works (the
+   * store may have reconnected) is what makes the collector ready again */
+  bool healthy = wr_healthy(app->wr, NULL, why, sizeof(why));
   rz_req *rz = calloc(1, sizeof(*rz));
   if (!rz) {
     rz__not_ready(req, "out of memory");
@@ -146,7 +145,7 @@ static void rt__readyz(col_app *app, httpd_req *req) {
   int r = wr_submit(app->wr, &rz->job);
   if (r < 0) {
     free(rz);
-    rz__not_ready(req, r == -EAGAIN ? "the database writer queue is full" : "shutting down");
+    rz__not_ready(req, !healthy ? why : r == -EAGAIN ? "the database writer queue is full" : "shutting down");
     return;
   }
   app->inflight++;

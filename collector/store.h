@@ -116,6 +116,10 @@ struct store {
  * negative errno with a message in err. */
 int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char *err, size_t errlen);
 
+/* Open the PostgreSQL store at conninfo (a postgres:// URL or libpq
+ * key=value string), creating or migrating its schema. Same contract. */
+int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen);
+
 void st_result_clear(st_result *r);
 void st_agents_free(st_agent_info *a, size_t n);
 

@@ -14,6 +14,11 @@ FERRY_KEEP_TMP=1) and exits 0 on success, 1 on failure.
 
 Binaries are taken from $FERRY_BIN_DIR (set by CTest).
 Traffic goes to 127.0.0.1 only.
+
+With FERRY_TEST_PG_URL set (postgres://USER@HOST:PORT/DB of a throwaway
+server, as scripts/ci-postgres.sh starts), every collector the harness starts
+uses PostgreSQL instead of SQLite: each collector directory gets its own fresh
+database (CREATE DATABASE through psql), dropped when the test ends.
 """
 
 import gzip
@@ -37,6 +42,24 @@ READ_TOKEN = "it-read-token-93e1b7c4d2"
 MACHINE_ID = "5b2f0a9c1d3e4f60718293a4b5c6d7e8"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+PG_URL = os.environ.get("FERRY_TEST_PG_URL") or None
+
+
+def pg_url_with_db(url, db):
+    """url with its database name replaced by db (query string kept)."""
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + db, u.query, u.fragment))
+
+
+def pg_sql(url, sql, timeout=60):
+    """Run SQL with psql on url; returns its output (unaligned, tuples only)."""
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise TestFailure("psql %r: exit %d: %s" % (sql[:80], p.returncode, out.strip()))
+    return out
 
 
 class TestFailure(AssertionError):
@@ -394,6 +417,7 @@ class Harness:
         self.tmp = tempfile.mkdtemp(prefix="ferry-it-%s-" % name)
         self.procs = []
         self._serial = 0
+        self.pg_dbs = {}  # collector directory -> (database name, URL)
         self.machine_id_file = self.path("machine-id")
         with open(self.machine_id_file, "w") as f:
             f.write(MACHINE_ID + "\n")
@@ -411,12 +435,24 @@ class Harness:
         return p
 
     # -- collector ------------------------------------------------------------
+    def db_url(self, db_dir):
+        """The --db of a collector keeping its data in db_dir: the SQLite file
+        there, or (FERRY_TEST_PG_URL) a fresh PostgreSQL database of its own."""
+        if not PG_URL:
+            return "sqlite:%s" % os.path.join(db_dir, "ferry.db")
+        if db_dir not in self.pg_dbs:
+            name = "ferry_it_%s_%d_%d" % (re.sub(r"[^a-z0-9]", "_", self.name.lower())[:30], os.getpid(),
+                                         len(self.pg_dbs))
+            pg_sql(PG_URL, "CREATE DATABASE %s" % name)
+            self.pg_dbs[db_dir] = (name, pg_url_with_db(PG_URL, name))
+        return self.pg_dbs[db_dir][1]
+
     def start_collector(self, port=None, auth_token=AGENT_TOKEN, read_token=READ_TOKEN, db_dir=None,
                         extra=(), env=None, ready=True, name="collector"):
         port = port or free_port()
         db_dir = db_dir or self.mkdir("collector-%d" % port)
         args = [binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
-                "--db", "sqlite:%s" % os.path.join(db_dir, "ferry.db")]
+                "--db", self.db_url(db_dir)]
         if auth_token:
             args += ["--auth-token", auth_token]
         if read_token:
@@ -484,6 +520,11 @@ class Harness:
             for p in self.procs:
                 print("----- %s (pid %d, exit %s): %s -----" % (p.name, p.pid, p.popen.returncode, p.log_path))
                 print(p.log_tail(60))
+        for name, _ in self.pg_dbs.values():
+            try:
+                pg_sql(PG_URL, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+            except (TestFailure, OSError, subprocess.TimeoutExpired) as e:
+                log("dropping database %s: %s" % (name, e))
         keep = os.environ.get("FERRY_KEEP_TMP")
         if keep:
             print("temporary files kept in %s" % self.tmp)

@@ -1,9 +1,14 @@
-/* test_collector_store: the SQLite store through its interface — a batch
- * stored, its replay answered as duplicates, its key reused with other events
- * refused (422), conflicting copies counted, delivery figures after
- * out-of-order batches in two epochs, and all of it surviving a reopen. */
+/* test_collector_store: a store through its interface — a batch stored, its
+ * replay answered as duplicates, its key reused with other events refused
+ * (422), conflicting copies counted, delivery figures after out-of-order
+ * batches in two epochs, all of it surviving a reopen, and two handles (two
+ * replicas) applying the same batch at once storing it once. Runs against
+ * SQLite, and against PostgreSQL too when FERRY_TEST_PG_URL is set (on a
+ * fresh database it creates and drops). */
 #include <errno.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,15 +102,59 @@ static void check_figures(store *s) {
   st_agents_free(ag, n);
 }
 
-int main(void) {
-  char dir[] = "/tmp/ferry-test-store-XXXXXX";
-  CHECK(mkdtemp(dir) != NULL);
-  char path[300];
-  snprintf(path, sizeof(path), "%s/c.db", dir);
+typedef int (*open_fn)(const char *where, int64_t max_state_ms, store **ret, char *err, size_t errlen);
+
+typedef struct racer {
+  store *s;
+  const char *body;
+  st_result res;
+  int r;
+} racer;
+
+static void *race(void *arg) {
+  racer *c = arg;
+  c->r = ingest(c->s, c->body, &c->res);
+  return NULL;
+}
+
+/* Two handles on one database apply the same batch at the same time: one
+ * stores it, the other answers a replay (whichever wins). */
+static void check_two_writers(open_fn open, const char *where) {
+  char err[300];
+  store *a = NULL, *b = NULL;
+  CHECK_EQ_INT(open(where, 600000, &a, err, sizeof(err)), 0);
+  CHECK_EQ_INT(open(where, 600000, &b, err, sizeof(err)), 0);
+  if (!a || !b) return;
+  int64_t seqs[] = {20, 21, 22};
+  char *body = make_body(EP1, seqs, 3, NULL, "w3", NULL);
+  racer ra = {a, body, {0}, 0}, rb = {b, body, {0}, 0};
+  pthread_t ta, tb;
+  CHECK_EQ_INT(pthread_create(&ta, NULL, race, &ra), 0);
+  CHECK_EQ_INT(pthread_create(&tb, NULL, race, &rb), 0);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  CHECK_EQ_INT(ra.r, 0);
+  CHECK_EQ_INT(rb.r, 0);
+  CHECK_EQ_INT(ra.res.status, 200);
+  CHECK_EQ_INT(rb.res.status, 200);
+  CHECK_EQ_INT(ra.res.accepted + rb.res.accepted, 3);
+  CHECK_EQ_INT((int)ra.res.replay + (int)rb.res.replay, 1);
+  CHECK_EQ_INT(ra.res.duplicates + rb.res.duplicates, 3);
+  st_result_clear(&ra.res);
+  st_result_clear(&rb.res);
+  free(body);
+  a->ops->close(a);
+  b->ops->close(b);
+}
+
+static void scenario(open_fn open, const char *where) {
   store *s = NULL;
   char err[300];
-  CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
-  if (!s) return check_finish("test_collector_store");
+  CHECK_EQ_INT(open(where, 600000, &s, err, sizeof(err)), 0);
+  if (!s) {
+    fprintf(stderr, "open %s: %s\n", where, err);
+    return;
+  }
   st_result res;
 
   /* epoch 1, out of order: 6,7 first, then 1,2,3 + an invalid 4 (9 = a future ts rejected) */
@@ -201,7 +250,7 @@ int main(void) {
 
   /* reopen: everything persisted */
   s = NULL;
-  CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
+  CHECK_EQ_INT(open(where, 600000, &s, err, sizeof(err)), 0);
   if (s) {
     check_figures(s);
     int64_t s67b[] = {6, 7};
@@ -212,8 +261,54 @@ int main(void) {
     free(b);
     s->ops->close(s);
   }
+  check_two_writers(open, where);
+}
+
+/* One SQL command on the server of url; 0 or -1 (message on stderr). */
+static int pg_admin(const char *url, const char *sql) {
+  PGconn *c = PQconnectdb(url);
+  int r = -1;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult *res = PQexec(c, sql);
+    r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (r < 0) fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+  } else {
+    fprintf(stderr, "connect: %s", PQerrorMessage(c));
+  }
+  PQfinish(c);
+  return r;
+}
+
+int main(void) {
+  char dir[] = "/tmp/ferry-test-store-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char path[300];
+  snprintf(path, sizeof(path), "%s/c.db", dir);
+  scenario(store_sqlite_open, path);
   char cmd[400];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   CHECK_EQ_INT(system(cmd), 0);
+
+  const char *pg = getenv("FERRY_TEST_PG_URL");
+  if (pg && *pg) {
+    /* a fresh database beside the one the URL names: same URL, other name */
+    char db[64], url[1024], sql[160];
+    snprintf(db, sizeof(db), "ferry_ut_store_%ld", (long)getpid());
+    const char *host = strstr(pg, "://");
+    const char *slash = host ? strchr(host + 3, '/') : NULL;
+    const char *query = slash ? strchr(slash, '?') : NULL;
+    CHECK(slash != NULL);
+    if (slash) {
+      snprintf(url, sizeof(url), "%.*s/%s%s", (int)(slash - pg), pg, db, query ? query : "");
+      snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+      CHECK_EQ_INT(pg_admin(pg, sql), 0);
+      scenario(store_pg_open, url);
+      snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", db);
+      CHECK_EQ_INT(pg_admin(pg, sql), 0);
+    }
+  } else {
+    printf("test_collector_store: FERRY_TEST_PG_URL not set; PostgreSQL part skipped\n");
+  }
   return check_finish("test_collector_store");
 }

@@ -1,0 +1,862 @@
+/* store_pg: the PostgreSQL backend of store.h (libpq), for several collector
+ * replicas on one database. Exactly-once rests on the database alone:
+ * events are keyed by (agent_id, event_id) and inserted with ON CONFLICT DO
+ * NOTHING (the first committed copy wins, whichever replica stored it); each
+ * batch first upserts its agent's row, whose row lock is held to commit, so
+ * batches of one agent — a retry that reached another replica while the
+ * first copy is still in flight included — apply one after the other, and the
+ * second finds the first's committed Idempotency-Key (unique per agent) and
+ * answers as a replay. Delivery ranges are read-modify-written under that
+ * same lock. Transactions are READ COMMITTED with a savepoint per batch;
+ * a deadlock between replicas costs the victim batch a 503 (the agent
+ * retries), never a wrong count.
+ *
+ * libpq calls block: the writer handle is used by the writer thread only,
+ * reader handles by the metrics threads. A lost connection (PostgreSQL
+ * restarting) fails the call in progress with -EIO, and the next call
+ * reconnects, at most once per backoff delay (0.1 s doubling to 5 s), never
+ * inside a transaction. */
+#include "store_pg_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_answer.h"
+#include "timefmt.h"
+
+#define SP_RETRY_MIN_MS 100
+#define SP_RETRY_MAX_MS 5000
+
+/* ---- array literals ------------------------------------------------------ */
+
+static void sp__buf_add(sp_buf *b, const char *v, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 2 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 2) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+      b->oom = true;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, v, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+void sp_buf_reset(sp_buf *b) {
+  b->len = 0;
+  b->oom = false;
+  sp__buf_add(b, "{", 1);
+}
+
+static void sp__buf_sep(sp_buf *b) {
+  if (b->len > 1) sp__buf_add(b, ",", 1);
+}
+
+void sp_buf_str(sp_buf *b, const char *v, size_t len) {
+  sp__buf_sep(b);
+  if (!v) {
+    sp__buf_add(b, "NULL", 4);
+    return;
+  }
+  sp__buf_add(b, "\"", 1);
+  size_t run = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] != '"' && v[i] != '\\') continue;
+    sp__buf_add(b, v + run, i - run);
+    sp__buf_add(b, "\\", 1);
+    run = i;
+  }
+  sp__buf_add(b, v + run, len - run);
+  sp__buf_add(b, "\"", 1);
+}
+
+void sp_buf_i64(sp_buf *b, int64_t v) {
+  char t[24];
+  int n = snprintf(t, sizeof(t), "%" PRId64, v);
+  sp__buf_sep(b);
+  sp__buf_add(b, t, (size_t)n);
+}
+
+const char *sp_buf_end(sp_buf *b) {
+  sp__buf_add(b, "}", 1);
+  return b->oom ? NULL : b->p;
+}
+
+void sp_buf_free(sp_buf *b) {
+  free(b->p);
+  memset(b, 0, sizeof(*b));
+}
+
+/* ---- connection and statements ----------------------------------------- */
+
+/* The first line of a libpq message, into s->err after "what: ". */
+static void sp__msg(store_pg *s, const char *what, const char *msg) {
+  if (!msg || !*msg) msg = "unknown error";
+  size_t n = strcspn(msg, "\n");
+  snprintf(s->err, sizeof(s->err), "%s: %.*s", what, (int)(n > 200 ? 200 : n), msg);
+}
+
+static bool sp__conn_ok(const store_pg *s) { return s->conn && PQstatus(s->conn) == CONNECTION_OK; }
+
+static int sp__fail(store_pg *s, const char *what, const PGresult *res) {
+  const char *msg = res ? PQresultErrorMessage(res) : NULL;
+  if (!msg || !*msg) msg = s->conn ? PQerrorMessage(s->conn) : "no connection";
+  sp__msg(s, what, msg);
+  if (!sp__conn_ok(s)) {
+    s->prepared = false;
+    return -EIO;
+  }
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  if (!state) return -EIO;
+  if (!strcmp(state, "40P01") || !strcmp(state, "40001") || !strcmp(state, "55P03")) return -EBUSY;
+  if (!strcmp(state, "53100")) return -ENOSPC;
+  if (!strcmp(state, "53200")) return -ENOMEM;
+  if (!strcmp(state, "25006")) return -EROFS;
+  if (!strcmp(state, "23505")) return -EEXIST;
+  return -EIO;
+}
+
+/* Server notices ("relation already exists, skipping") are not errors: the
+ * store reports failures through its return values only. */
+static void sp__notice(void *arg, const char *msg) {
+  (void)arg;
+  (void)msg;
+}
+
+static PGconn *sp__connect(const char *conninfo) {
+  /* dbname (the URL) last: what it sets wins over these defaults */
+  const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle", "dbname", NULL};
+  const char *const vals[] = {"5", "ferry-collector", "30", conninfo, NULL};
+  PGconn *c = PQconnectdbParams(keys, vals, 1);
+  if (c) PQsetNoticeProcessor(c, sp__notice, NULL);
+  return c;
+}
+
+static int sp__prepare(store_pg *s) {
+  for (int i = 0; i < SP_COUNT_; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "f%d", i);
+    PGresult *res = PQprepare(s->conn, name, sp_sql[i], 0, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+      char what[64];
+      snprintf(what, sizeof(what), "prepare \"%.40s\"", sp_sql[i]);
+      int r = sp__fail(s, what, res);
+      PQclear(res);
+      return r;
+    }
+    PQclear(res);
+  }
+  s->prepared = true;
+  return 0;
+}
+
+int sp__ready(store_pg *s) {
+  if (sp__conn_ok(s)) return s->prepared || !s->schema_ready ? 0 : sp__prepare(s);
+  if (s->tx_open) {
+    snprintf(s->err, sizeof(s->err), "the database connection was lost inside a transaction");
+    return -EIO;
+  }
+  uint64_t now = tf_mono_ms();
+  if (now < s->next_try_ms) {
+    snprintf(s->err, sizeof(s->err), "not connected (next try in %" PRIu64 " ms): %.190s",
+             s->next_try_ms - now, s->conn_err);
+    return -EIO;
+  }
+  if (s->conn) PQfinish(s->conn);
+  s->prepared = false;
+  s->conn = sp__connect(s->conninfo);
+  if (!sp__conn_ok(s)) {
+    sp__msg(s, "connect", s->conn ? PQerrorMessage(s->conn) : "out of memory");
+    snprintf(s->conn_err, sizeof(s->conn_err), "%.190s", s->err);
+    s->next_try_ms = tf_mono_ms() + s->delay_ms;
+    s->delay_ms = s->delay_ms * 2 > SP_RETRY_MAX_MS ? SP_RETRY_MAX_MS : s->delay_ms * 2;
+    return -EIO;
+  }
+  s->delay_ms = SP_RETRY_MIN_MS;
+  s->next_try_ms = 0;
+  return s->schema_ready ? sp__prepare(s) : 0;
+}
+
+void sp__p_begin(store_pg *s) { s->np = 0; }
+
+void sp__p_str(store_pg *s, const char *v) {
+  if (s->np < SP_MAX_PARAMS) s->pv[s->np++] = v;
+}
+
+void sp__p_i64(store_pg *s, int64_t v) {
+  if (s->np >= SP_MAX_PARAMS) return;
+  snprintf(s->pnum[s->np], sizeof(s->pnum[0]), "%" PRId64, v);
+  s->pv[s->np] = s->pnum[s->np];
+  s->np++;
+}
+
+void sp__p_f64(store_pg *s, double v) {
+  if (s->np >= SP_MAX_PARAMS) return;
+  snprintf(s->pnum[s->np], sizeof(s->pnum[0]), "%.17g", v);
+  s->pv[s->np] = s->pnum[s->np];
+  s->np++;
+}
+
+PGresult *sp__run(store_pg *s, int which, const char *what, int *ret_err) {
+  int r = sp__ready(s);
+  if (r < 0) {
+    *ret_err = r;
+    return NULL;
+  }
+  char name[16];
+  snprintf(name, sizeof(name), "f%d", which);
+  PGresult *res = PQexecPrepared(s->conn, name, s->np, s->pv, NULL, NULL, 0);
+  ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+  *ret_err = sp__fail(s, what, res);
+  PQclear(res);
+  return NULL;
+}
+
+int sp__exec(store_pg *s, int which, const char *what) {
+  int r = 0;
+  PGresult *res = sp__run(s, which, what, &r);
+  PQclear(res);
+  return r;
+}
+
+int sp__sql(store_pg *s, const char *sql, const char *what) {
+  int r = sp__ready(s);
+  if (r < 0) return r;
+  PGresult *res = PQexec(s->conn, sql);
+  ExecStatusType st = PQresultStatus(res);
+  r = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : sp__fail(s, what, res);
+  /* COMMIT of a failed transaction "succeeds" as ROLLBACK */
+  if (r == 0 && strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+    snprintf(s->err, sizeof(s->err), "commit: the transaction was rolled back");
+    r = -EIO;
+  }
+  PQclear(res);
+  return r;
+}
+
+int64_t sp__i64(const PGresult *r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return 0;
+  return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+static int sp_begin(store *base) {
+  store_pg *s = SP(base);
+  spm_tx_end(s, false);
+  s->tx_open = false;
+  int r = sp__sql(s, "BEGIN", "begin");
+  s->tx_open = r == 0;
+  return r;
+}
+
+static bool sp_in_transaction(store *base) {
+  store_pg *s = SP(base);
+  if (!s->tx_open || !sp__conn_ok(s)) return false;
+  PGTransactionStatusType t = PQtransactionStatus(s->conn);
+  return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
+static int sp_commit(store *base) {
+  store_pg *s = SP(base);
+  int r = sp__sql(s, "COMMIT", "commit");
+  s->tx_open = false;
+  spm_tx_end(s, r == 0);
+  return r;
+}
+
+static void sp_rollback(store *base) {
+  store_pg *s = SP(base);
+  if (sp__conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE) PQclear(PQexec(s->conn, "ROLLBACK"));
+  s->tx_open = false;
+  spm_tx_end(s, false);
+}
+
+static const char *sp_last_error(store *base) { return SP(base)->err; }
+
+static int sp_ping(store *base) {
+  store_pg *s = SP(base);
+  sp__p_begin(s);
+  return sp__exec(s, SP_PING, "ping");
+}
+
+static int sp_purge(store *base, int64_t before_ms) {
+  store_pg *s = SP(base);
+  sp__p_begin(s);
+  sp__p_i64(s, before_ms);
+  return sp__exec(s, SP_IDEM_PURGE, "purge idempotency keys");
+}
+
+/* ---- ingest ---------------------------------------------------------------- */
+
+/* Merge a set into the stored ranges of (agent, epoch); the agent's row lock
+ * is held, so nobody else rewrites them meanwhile. */
+static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+  if (add->n == 0) return 0;
+  int64_t lo = add->r[0].from - 1, hi = add->r[add->n - 1].to + 1;
+  dl_set set;
+  dl_set_init(&set);
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_str(s, agent);
+  sp__p_str(s, epoch);
+  sp__p_i64(s, lo);
+  sp__p_i64(s, hi);
+  PGresult *res = sp__run(s, dropped ? SP_DROP_WINDOW : SP_RECV_WINDOW, "load seq ranges", &r);
+  for (int i = 0; res && r == 0 && i < PQntuples(res); i++)
+    r = dl_set_add(&set, sp__i64(res, i, 0), sp__i64(res, i, 1));
+  PQclear(res);
+  if (r == -EINVAL) {
+    snprintf(s->err, sizeof(s->err), "corrupt seq range in the database");
+    r = -EIO;
+  }
+  for (size_t i = 0; r == 0 && i < add->n; i++) r = dl_set_add(&set, add->r[i].from, add->r[i].to);
+  if (r == -E2BIG || r == -ENOMEM) snprintf(s->err, sizeof(s->err), "seq range set too large");
+  if (r == 0) r = sp__exec(s, dropped ? SP_DROP_DELETE : SP_RECV_DELETE, "delete seq ranges");
+  if (r == 0) {
+    sp_buf *f = &s->arr[0], *t = &s->arr[1];
+    sp_buf_reset(f);
+    sp_buf_reset(t);
+    for (size_t i = 0; i < set.n; i++) {
+      sp_buf_i64(f, set.r[i].from);
+      sp_buf_i64(t, set.r[i].to);
+    }
+    const char *fa = sp_buf_end(f), *ta = sp_buf_end(t);
+    if (!fa || !ta) {
+      snprintf(s->err, sizeof(s->err), "out of memory");
+      r = -ENOMEM;
+    } else {
+      sp__p_begin(s);
+      sp__p_str(s, agent);
+      sp__p_str(s, epoch);
+      sp__p_str(s, fa);
+      sp__p_str(s, ta);
+      r = sp__exec(s, dropped ? SP_DROP_INSERT : SP_RECV_INSERT, "insert seq ranges");
+    }
+  }
+  dl_set_free(&set);
+  return r;
+}
+
+typedef struct sp_hash {
+  const char *id;
+  int64_t h;
+} sp_hash;
+
+static int sp__hash_cmp(const void *a, const void *b) {
+  return strcmp(((const sp_hash *)a)->id, ((const sp_hash *)b)->id);
+}
+
+/* Insert the batch's valid events in one statement; count accepted,
+ * duplicates and conflicts (a duplicate whose stored content differs). */
+static int sp__events(store_pg *s, const st_ingest *in, st_result *ret) {
+  const bt_batch *b = in->batch;
+  if (bt_valid_count(b) == 0) return 0;
+  enum { A_ID, A_SEQ, A_TS, A_TYPE, A_WK, A_ST, A_CNT, A_BODY, A_HASH, A_N };
+  for (int k = 0; k < A_N; k++) sp_buf_reset(&s->arr[k]);
+  for (size_t i = 0; i < b->n; i++) {
+    const bt_event *e = &b->events[i];
+    if (!e->valid) continue;
+    sp_buf_str(&s->arr[A_ID], e->ev.event_id, strlen(e->ev.event_id));
+    sp_buf_i64(&s->arr[A_SEQ], e->seq);
+    sp_buf_i64(&s->arr[A_TS], e->ev.ts_ms);
+    const char *tn = ev_type_name(e->ev.type);
+    sp_buf_str(&s->arr[A_TYPE], tn, strlen(tn));
+    sp_buf_str(&s->arr[A_WK], e->ev.worker_id, e->ev.worker_id ? strlen(e->ev.worker_id) : 0);
+    sp_buf_str(&s->arr[A_ST], e->ev.workstation_id, strlen(e->ev.workstation_id));
+    sp_buf_i64(&s->arr[A_CNT], e->ev.count);
+    sp_buf_str(&s->arr[A_BODY], e->ev.json, e->ev.json_len);
+    sp_buf_i64(&s->arr[A_HASH], (int64_t)e->content_hash);
+  }
+  sp__p_begin(s);
+  sp__p_str(s, b->agent_id);
+  sp__p_str(s, b->epoch);
+  sp__p_i64(s, in->received_at_ms);
+  for (int k = 0; k < A_N; k++) {
+    const char *a = sp_buf_end(&s->arr[k]);
+    if (!a) {
+      snprintf(s->err, sizeof(s->err), "out of memory");
+      return -ENOMEM;
+    }
+    sp__p_str(s, a);
+  }
+  int r = 0;
+  PGresult *res = sp__run(s, SP_EVENTS_INSERT, "insert events", &r);
+  if (!res) return r;
+  strset inserted, seen;
+  strset_init(&inserted, SIZE_MAX);
+  strset_init(&seen, SIZE_MAX);
+  for (int i = 0; r == 0 && i < PQntuples(res); i++) r = strset_add(&inserted, PQgetvalue(res, i, 0)) < 0 ? -ENOMEM : 0;
+  PQclear(res);
+  sp_buf *dups = &s->arr[0];
+  sp_buf_reset(dups);
+  size_t n_dups = 0;
+  for (size_t i = 0; r == 0 && i < b->n; i++) {
+    const bt_event *e = &b->events[i];
+    if (!e->valid) continue;
+    int first = strset_add(&seen, e->ev.event_id);
+    if (first < 0) { r = -ENOMEM; break; }
+    if (first == 1 && strset_has(&inserted, e->ev.event_id)) {
+      ret->accepted++;
+      r = spm_note_event(s, &e->ev);
+      continue;
+    }
+    ret->duplicates++;
+    sp_buf_str(dups, e->ev.event_id, strlen(e->ev.event_id));
+    n_dups++;
+  }
+  if (r == 0 && n_dups) {
+    const char *ids = sp_buf_end(dups);
+    if (!ids) r = -ENOMEM;
+    sp__p_begin(s);
+    sp__p_str(s, b->agent_id);
+    sp__p_str(s, ids);
+    res = r == 0 ? sp__run(s, SP_EVENTS_HASH, "read stored copies", &r) : NULL;
+    int n = res ? PQntuples(res) : 0;
+    sp_hash *hs = n ? malloc((size_t)n * sizeof(*hs)) : NULL;
+    if (n && !hs) r = -ENOMEM;
+    for (int i = 0; hs && i < n; i++) hs[i] = (sp_hash){PQgetvalue(res, i, 0), sp__i64(res, i, 1)};
+    if (hs) qsort(hs, (size_t)n, sizeof(*hs), sp__hash_cmp);
+    /* each duplicate (not the first copy inside this batch) against the stored copy */
+    strset_clear(&seen);
+    for (size_t i = 0; r == 0 && hs && i < b->n; i++) {
+      const bt_event *e = &b->events[i];
+      if (!e->valid) continue;
+      int first = strset_add(&seen, e->ev.event_id);
+      if (first == 1 && strset_has(&inserted, e->ev.event_id)) continue;
+      sp_hash key = {e->ev.event_id, 0};
+      const sp_hash *f = bsearch(&key, hs, (size_t)n, sizeof(*hs), sp__hash_cmp);
+      if (f && f->h != (int64_t)e->content_hash) ret->conflicts++;
+    }
+    free(hs);
+    PQclear(res);
+  }
+  strset_free(&inserted);
+  strset_free(&seen);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  if (r == 0) r = spm_flush(s);
+  return r;
+}
+
+/* 0 = new key; 1 = replay (ret filled); 2 = key reused with another body
+ * (ret filled with 422); <0 storage failure. */
+static int sp__idem(store_pg *s, const bt_batch *b, const char *key, st_result *ret) {
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_str(s, b->agent_id);
+  sp__p_str(s, key);
+  PGresult *res = sp__run(s, SP_IDEM_GET, "look up idempotency key", &r);
+  if (!res) return r;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return 0;
+  }
+  if (strcmp(PQgetvalue(res, 0, 0), b->events_hash) != 0) {
+    PQclear(res);
+    ret->status = 422;
+    snprintf(ret->code, sizeof(ret->code), "idempotency_key_reused");
+    snprintf(ret->message, sizeof(ret->message),
+             "Idempotency-Key %.120s was already used for a batch with other events", key);
+    return 2;
+  }
+  r = st_answer_replay(PQgetvalue(res, 0, 1), b, ret);
+  PQclear(res);
+  if (r < 0) snprintf(s->err, sizeof(s->err), "out of memory");
+  return r < 0 ? r : 1;
+}
+
+static int sp__apply(store_pg *s, const st_ingest *in, st_result *ret) {
+  const bt_batch *b = in->batch;
+  char key[BT_KEY_MAX];
+  snprintf(key, sizeof(key), "%s:%s:%" PRId64 "-%" PRId64, b->agent_id, b->epoch, b->min_seq, b->max_seq);
+
+  /* the agent's row lock first (see the top of the file) */
+  sp__p_begin(s);
+  sp__p_str(s, b->agent_id);
+  sp__p_i64(s, in->received_at_ms);
+  sp__p_str(s, in->version);
+  if (b->has_sent_at) sp__p_f64(s, (double)(in->received_at_ms - b->sent_at_ms) / 1000.0);
+  else sp__p_str(s, NULL);
+  if (b->has_stats) {
+    sp__p_i64(s, b->backlog);
+    sp__p_f64(s, b->oldest_pending_s);
+  } else {
+    sp__p_str(s, NULL);
+    sp__p_str(s, NULL);
+  }
+  int r = sp__exec(s, SP_AGENT_UPSERT, "update agent");
+  if (r < 0) return r;
+
+  sp__p_begin(s);
+  sp__p_str(s, b->agent_id);
+  sp__p_str(s, b->epoch);
+  sp__p_i64(s, in->received_at_ms);
+  if (b->has_stats) {
+    sp__p_i64(s, b->backlog);
+    sp__p_f64(s, b->oldest_pending_s);
+  } else {
+    sp__p_str(s, NULL);
+    sp__p_str(s, NULL);
+  }
+  PGresult *res = sp__run(s, SP_EPOCH_UPSERT, "update epoch", &r);
+  if (!res) return r;
+  int64_t high = PQntuples(res) ? sp__i64(res, 0, 0) : 0;
+  PQclear(res);
+
+  /* dropped ranges must lie within what this epoch has seen */
+  int64_t bound = b->max_seq > high ? b->max_seq : high;
+  if (b->max_dropped_to > bound) {
+    ret->status = 400;
+    snprintf(ret->code, sizeof(ret->code), "invalid_batch");
+    snprintf(ret->message, sizeof(ret->message),
+             "dropped: to_seq %" PRId64 " is beyond the highest seq seen (%" PRId64 ")",
+             b->max_dropped_to, bound);
+    return 0;
+  }
+
+  if (b->n > 0) {
+    r = sp__idem(s, b, key, ret);
+    if (r < 0) return r;
+    if (r == 2) return 0; /* 422: keep nothing of it */
+  }
+  bool replay = r == 1;
+
+  if (!replay) {
+    ret->status = 200;
+    if ((r = sp__events(s, in, ret)) < 0) return r;
+    dl_set recv;
+    dl_set_init(&recv);
+    for (size_t i = 0; r == 0 && i < b->n; i++)
+      if (b->events[i].valid) r = dl_set_add(&recv, b->events[i].seq, b->events[i].seq);
+    if (r == 0) r = sp__merge(s, false, b->agent_id, b->epoch, &recv);
+    dl_set_free(&recv);
+    if (r < 0) return r;
+    if (ret->conflicts) {
+      sp__p_begin(s);
+      sp__p_str(s, b->agent_id);
+      sp__p_i64(s, ret->conflicts);
+      if ((r = sp__exec(s, SP_AGENT_CONFLICTS, "count conflicts")) < 0) return r;
+    }
+    ret->body = st_answer_body(ret->accepted, ret->duplicates, b, NULL);
+    if (!ret->body) return -ENOMEM;
+    if (b->n > 0) {
+      /* the unique key is the last word: a second copy committing the same
+       * key fails here and is rolled back to its savepoint */
+      sp__p_begin(s);
+      sp__p_str(s, b->agent_id);
+      sp__p_str(s, key);
+      sp__p_str(s, b->events_hash);
+      sp__p_str(s, ret->body);
+      sp__p_i64(s, in->received_at_ms);
+      if ((r = sp__exec(s, SP_IDEM_PUT, "store idempotency key")) < 0) return r;
+    }
+  }
+
+  if (b->n_dropped) {
+    dl_set drop;
+    dl_set_init(&drop);
+    for (size_t i = 0; r == 0 && i < b->n_dropped; i++) r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
+    if (r == 0) r = sp__merge(s, true, b->agent_id, b->epoch, &drop);
+    dl_set_free(&drop);
+    if (r < 0) return r;
+  }
+
+  int64_t new_high = b->max_seq > b->max_dropped_to ? b->max_seq : b->max_dropped_to;
+  if (new_high > high) {
+    sp__p_begin(s);
+    sp__p_str(s, b->agent_id);
+    sp__p_str(s, b->epoch);
+    sp__p_i64(s, new_high);
+    if ((r = sp__exec(s, SP_EPOCH_SET_HIGH, "update high_seq")) < 0) return r;
+  }
+  if (b->n == 0 && !ret->body) {
+    ret->status = 200;
+    ret->body = st_answer_body(0, 0, b, NULL);
+    if (!ret->body) return -ENOMEM;
+  }
+  return 0;
+}
+
+static int sp_apply(store *base, const st_ingest *in, st_result *ret) {
+  store_pg *s = SP(base);
+  memset(ret, 0, sizeof(*ret));
+  int r = sp__sql(s, "SAVEPOINT b", "savepoint");
+  if (r < 0) return r;
+  r = sp__apply(s, in, ret);
+  if (r == 0 && ret->status == 200) return sp__sql(s, "RELEASE b", "release") < 0 ? (st_result_clear(ret), -EIO) : 0;
+  /* a client error or a failure: keep nothing of this batch */
+  char keep[sizeof(s->err)];
+  memcpy(keep, s->err, sizeof(keep));
+  if (sp_in_transaction(base)) {
+    (void)sp__sql(s, "ROLLBACK TO b", "rollback to savepoint");
+    (void)sp__sql(s, "RELEASE b", "release");
+  }
+  spm_tx_end(s, false);
+  memcpy(s->err, keep, sizeof(keep));
+  if (r == -EBUSY)
+    snprintf(s->err, sizeof(s->err), "a concurrent upload of agent %.64s on another replica won a lock "
+                                     "conflict; the agent retries", in->batch->agent_id);
+  if (r < 0) st_result_clear(ret);
+  else {
+    free(ret->body);
+    ret->body = NULL;
+  }
+  return r;
+}
+
+/* ---- /v1/agents ------------------------------------------------------------ */
+
+typedef struct sp_ep_ref {
+  const char *agent, *epoch;
+  size_t idx; /* into the flat epoch list */
+} sp_ep_ref;
+
+static int sp__ref_cmp(const void *a, const void *b) {
+  const sp_ep_ref *x = a, *y = b;
+  int c = strcmp(x->agent, y->agent);
+  return c ? c : strcmp(x->epoch, y->epoch);
+}
+
+/* Add rows (agent, epoch, from, to) to their epoch's set. */
+static int sp__load_all_ranges(store_pg *s, int which, const sp_ep_ref *refs, size_t n, dl_set *sets) {
+  int r = 0;
+  sp__p_begin(s);
+  PGresult *res = sp__run(s, which, "load seq ranges", &r);
+  for (int i = 0; res && r == 0 && i < PQntuples(res); i++) {
+    sp_ep_ref key = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), 0};
+    const sp_ep_ref *f = bsearch(&key, refs, n, sizeof(*refs), sp__ref_cmp);
+    if (f) r = dl_set_add(&sets[f->idx], sp__i64(res, i, 2), sp__i64(res, i, 3));
+  }
+  PQclear(res);
+  if (r == -EINVAL) {
+    snprintf(s->err, sizeof(s->err), "corrupt seq range in the database");
+    r = -EIO;
+  } else if (r == -ENOMEM || r == -E2BIG) {
+    snprintf(s->err, sizeof(s->err), "out of memory loading seq ranges");
+  }
+  return r;
+}
+
+static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
+  store_pg *s = SP(base);
+  int r = 0;
+  st_agent_info *list = NULL;
+  size_t n = 0;
+  PGresult *ra = NULL, *re = NULL;
+  sp_ep_ref *refs = NULL;
+  dl_set *recv = NULL, *drop = NULL;
+  size_t ne = 0;
+  /* one snapshot for the four reads */
+  bool own_tx = !s->tx_open;
+  if (own_tx && (r = sp__sql(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin read")) < 0) return r;
+  sp__p_begin(s);
+  ra = sp__run(s, SP_AGENTS_LIST, "list agents", &r);
+  if (ra) re = sp__run(s, SP_EPOCHS_ALL, "list epochs", &r);
+  if (!ra || !re) goto out;
+  n = (size_t)PQntuples(ra);
+  ne = (size_t)PQntuples(re);
+  list = calloc(n ? n : 1, sizeof(*list));
+  refs = calloc(ne ? ne : 1, sizeof(*refs));
+  recv = calloc(ne ? ne : 1, sizeof(*recv));
+  drop = calloc(ne ? ne : 1, sizeof(*drop));
+  if (!list || !refs || !recv || !drop) {
+    r = -ENOMEM;
+    snprintf(s->err, sizeof(s->err), "out of memory listing agents");
+    goto out;
+  }
+  for (size_t i = 0; i < ne; i++) {
+    refs[i] = (sp_ep_ref){PQgetvalue(re, (int)i, 0), PQgetvalue(re, (int)i, 1), i};
+    dl_set_init(&recv[i]);
+    dl_set_init(&drop[i]);
+  }
+  qsort(refs, ne, sizeof(*refs), sp__ref_cmp);
+  r = sp__load_all_ranges(s, SP_RECV_ALL, refs, ne, recv);
+  if (r == 0) r = sp__load_all_ranges(s, SP_DROP_ALL, refs, ne, drop);
+  if (r < 0) goto out;
+  size_t k = 0; /* epochs are ordered by agent_id, like the agents */
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    st_agent_info *a = &list[i];
+    int row = (int)i;
+    snprintf(a->agent_id, sizeof(a->agent_id), "%s", PQgetvalue(ra, row, 0));
+    a->last_seen = sp__i64(ra, row, 1);
+    if (!PQgetisnull(ra, row, 2)) snprintf(a->version, sizeof(a->version), "%s", PQgetvalue(ra, row, 2));
+    a->has_skew = !PQgetisnull(ra, row, 3);
+    a->clock_skew_s = a->has_skew ? strtod(PQgetvalue(ra, row, 3), NULL) : 0;
+    a->has_stats = !PQgetisnull(ra, row, 4);
+    a->backlog = sp__i64(ra, row, 4);
+    a->oldest_pending_s = PQgetisnull(ra, row, 5) ? 0 : strtod(PQgetvalue(ra, row, 5), NULL);
+    a->conflicts = sp__i64(ra, row, 6);
+    while (k < ne && strcmp(PQgetvalue(re, (int)k, 0), a->agent_id) < 0) k++;
+    size_t k0 = k;
+    while (k < ne && strcmp(PQgetvalue(re, (int)k, 0), a->agent_id) == 0) k++;
+    if (k == k0) continue;
+    a->epochs = calloc(k - k0, sizeof(*a->epochs));
+    if (!a->epochs) {
+      r = -ENOMEM;
+      snprintf(s->err, sizeof(s->err), "out of memory listing agents");
+      break;
+    }
+    for (size_t j = k0; j < k; j++) {
+      st_epoch_info *e = &a->epochs[a->n_epochs++];
+      snprintf(e->epoch, sizeof(e->epoch), "%s", PQgetvalue(re, (int)j, 1));
+      e->first_seen = sp__i64(re, (int)j, 2);
+      e->last_seen = sp__i64(re, (int)j, 3);
+      dl_figures_compute(&recv[j], &drop[j], sp__i64(re, (int)j, 4), &e->fig);
+    }
+    a->latest = a->n_epochs - 1; /* ordered by first contact */
+  }
+out:
+  for (size_t i = 0; recv && drop && i < ne; i++) {
+    dl_set_free(&recv[i]);
+    dl_set_free(&drop[i]);
+  }
+  free(recv);
+  free(drop);
+  free(refs);
+  PQclear(ra);
+  PQclear(re);
+  if (own_tx && sp__conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    PQclear(PQexec(s->conn, "COMMIT"));
+  if (r < 0) {
+    st_agents_free(list, n);
+    return r;
+  }
+  *ret = list;
+  *ret_n = n;
+  return 0;
+}
+
+/* ---- open, schema, close ----------------------------------------------- */
+
+static void sp_close(store *base) {
+  store_pg *s = SP(base);
+  if (!s) return;
+  if (s->conn) PQfinish(s->conn);
+  spm_close(s);
+  for (int i = 0; i < SP_NBUF; i++) sp_buf_free(&s->arr[i]);
+  free(s->conninfo);
+  free(s);
+}
+
+/* Create or upgrade the schema: one transaction, one replica at a time. */
+static int sp__migrate(store_pg *s, char *err, size_t errlen) {
+  char lock[96];
+  snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d, 0)", SP_LOCK_NS_MIGRATE);
+  int r = sp__sql(s, "BEGIN", "begin");
+  if (r == 0) r = sp__sql(s, lock, "lock the schema");
+  if (r == 0) r = sp__sql(s, sp_version_table, "create schema_version");
+  int version = 0;
+  if (r == 0) {
+    PGresult *res = PQexec(s->conn, "SELECT max(version) FROM schema_version");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) r = sp__fail(s, "read schema_version", res);
+    else if (!PQgetisnull(res, 0, 0)) version = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+  }
+  if (r == 0 && version > SP_SCHEMA_VERSION) {
+    snprintf(err, errlen, "schema version %d is newer than this collector knows (%d); refusing to touch it",
+             version, SP_SCHEMA_VERSION);
+    PQclear(PQexec(s->conn, "ROLLBACK"));
+    return -EPROTO;
+  }
+  if (r == 0 && version < 1) r = sp__sql(s, sp_schema_v1, "create schema v1");
+  if (r == 0 && version < 2) r = sp__sql(s, sp_schema_v2, "migrate to schema v2");
+  if (r == 0 && version < SP_SCHEMA_VERSION) {
+    char up[128];
+    snprintf(up, sizeof(up), "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d)",
+             SP_SCHEMA_VERSION);
+    r = sp__sql(s, up, "record schema_version");
+  }
+  if (r == 0) r = sp__sql(s, "COMMIT", "commit schema");
+  if (r < 0) {
+    snprintf(err, errlen, "%s", s->err);
+    if (sp__conn_ok(s)) PQclear(PQexec(s->conn, "ROLLBACK"));
+  }
+  return r;
+}
+
+static int sp__check_version(store_pg *s, char *err, size_t errlen) {
+  PGresult *res = PQexec(s->conn, "SELECT max(version) FROM schema_version");
+  int version = PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+  PQclear(res);
+  if (version == SP_SCHEMA_VERSION) return 0;
+  snprintf(err, errlen, "schema version %d, expected %d", version, SP_SCHEMA_VERSION);
+  return -EPROTO;
+}
+
+static int sp_open(const char *conninfo, int64_t max_state_ms, bool reader, store **ret, char *err,
+                   size_t errlen);
+
+static int sp_open_reader(store *base, store **ret, char *err, size_t errlen) {
+  store_pg *s = SP(base);
+  return sp_open(s->conninfo, s->max_state_ms, true, ret, err, errlen);
+}
+
+static const store_ops sp_ops = {
+  .name = "postgres",
+  .begin = sp_begin,
+  .apply = sp_apply,
+  .in_transaction = sp_in_transaction,
+  .commit = sp_commit,
+  .rollback = sp_rollback,
+  .list_agents = sp_list_agents,
+  .ping = sp_ping,
+  .purge = sp_purge,
+  .maintain = spm_maintain,
+  .open_reader = sp_open_reader,
+  .metrics = spm_metrics,
+  .id_known = spm_id_known,
+  .last_error = sp_last_error,
+  .close = sp_close,
+};
+
+int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen) {
+  return sp_open(conninfo, max_state_ms, false, ret, err, errlen);
+}
+
+static int sp_open(const char *conninfo, int64_t max_state_ms, bool reader, store **ret, char *err,
+                   size_t errlen) {
+  store_pg *s = calloc(1, sizeof(*s));
+  if (!s) return -ENOMEM;
+  s->base.ops = &sp_ops;
+  s->reader = reader;
+  s->max_state_ms = max_state_ms;
+  s->delay_ms = SP_RETRY_MIN_MS;
+  strset_init(&s->tx_done, SIZE_MAX);
+  strset_init(&s->known, 65536);
+  s->conninfo = strdup(conninfo);
+  if (!s->conninfo) {
+    free(s);
+    return -ENOMEM;
+  }
+  int r = 0;
+  s->conn = sp__connect(conninfo);
+  if (!sp__conn_ok(s)) {
+    sp__msg(s, "connect", s->conn ? PQerrorMessage(s->conn) : "out of memory");
+    snprintf(err, errlen, "%s", s->err);
+    r = -EIO;
+    goto fail;
+  }
+  r = reader ? sp__check_version(s, err, errlen) : sp__migrate(s, err, errlen);
+  if (r < 0) goto fail;
+  s->schema_ready = true;
+  if ((r = sp__prepare(s)) < 0) {
+    snprintf(err, errlen, "%s", s->err);
+    goto fail;
+  }
+  if (!reader && (r = spm_open(s, err, errlen)) < 0) goto fail;
+  *ret = &s->base;
+  return 0;
+fail:
+  sp_close(&s->base);
+  return r;
+}

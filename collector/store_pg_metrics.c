@@ -1,0 +1,546 @@
+/* store_pg_metrics: the metrics side of the PostgreSQL store — the same
+ * incremental design as the SQLite store (docs/metrics.md), made safe for
+ * several writers (docs/scaling.md):
+ *
+ * - Ingest appends a mark per stale hour to dirty_hours (no unique key, so
+ *   replicas never wait for each other) in the transaction of the events.
+ * - maintain() claims up to N dirty hours with pg_try_advisory_xact_lock (an
+ *   hour another replica is rebuilding is skipped, never waited for),
+ *   deletes the marks committed so far, then — in later statements, hence a
+ *   later READ COMMITTED snapshot — reads the hours' events and rewrites their
+ *   rows. A mark committed after the delete survives, so its events are
+ *   rebuilt again later: nothing is lost, at worst an hour is built twice.
+ *   Day rows are refilled from hour rows under a per-day advisory lock.
+ * - A query runs in one REPEATABLE READ snapshot: clean day and hour rows,
+ *   hours still marked built from their events, exact edges.
+ * So every answer equals metrics_compute over the committed events. */
+#include "store_pg_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollup.h"
+
+#define SPM_META_MAX_STATE "rollup_max_state_ms"
+
+/* ---- ingest side -------------------------------------------------------- */
+
+static int spm__known_add(store_pg *s, st_id_kind kind, const char *id) {
+  char key[EV_REF_MAX + 8];
+  snprintf(key, sizeof(key), "%c%s", kind == ST_ID_WORKER ? 'w' : 's', id);
+  if (strset_has(&s->known, key)) return 0;
+  int r = strset_add(&s->tx_done, key);
+  if (r <= 0) return r;
+  if (s->n_m_ids == 0) {
+    sp_buf_reset(&s->m_kinds);
+    sp_buf_reset(&s->m_ids);
+  }
+  sp_buf_i64(&s->m_kinds, (int64_t)kind);
+  sp_buf_str(&s->m_ids, id, strlen(id));
+  s->n_m_ids++;
+  if (s->n_tx_ids == s->cap_tx_ids) {
+    size_t cap = s->cap_tx_ids ? s->cap_tx_ids * 2 : 64;
+    char **n = realloc(s->tx_ids, cap * sizeof(*n));
+    if (!n) return -ENOMEM;
+    s->tx_ids = n;
+    s->cap_tx_ids = cap;
+  }
+  if (!(s->tx_ids[s->n_tx_ids] = strdup(key))) return -ENOMEM;
+  s->n_tx_ids++;
+  return 0;
+}
+
+int spm_note_event(store_pg *s, const ev_event *e) {
+  metrics_event me = {
+    .event_id = e->event_id, .ts_ms = e->ts_ms, .type = (metrics_type)e->type,
+    .worker_id = e->worker_id, .workstation_id = e->workstation_id, .count = e->count,
+  };
+  int64_t h0, h1;
+  rollup_stale_hours(&me, NULL, s->max_state_ms, &h0, &h1);
+  int r = 0;
+  for (int64_t h = h0; r == 0 && h < h1; h++) {
+    char key[32];
+    snprintf(key, sizeof(key), "h%" PRId64, h);
+    r = strset_add(&s->tx_done, key);
+    if (r <= 0) continue;
+    r = 0;
+    if (s->n_m_hours++ == 0) sp_buf_reset(&s->m_hours);
+    sp_buf_i64(&s->m_hours, h);
+  }
+  if (r == 0 && e->worker_id) r = spm__known_add(s, ST_ID_WORKER, e->worker_id);
+  if (r == 0 && e->workstation_id) r = spm__known_add(s, ST_ID_STATION, e->workstation_id);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  return r;
+}
+
+int spm_flush(store_pg *s) {
+  int r = 0;
+  if (s->n_m_hours) {
+    const char *h = sp_buf_end(&s->m_hours);
+    s->n_m_hours = 0;
+    if (!h) r = -ENOMEM;
+    sp__p_begin(s);
+    sp__p_str(s, h);
+    if (r == 0) r = sp__exec(s, SP_DIRTY_ADD, "mark hours dirty");
+  }
+  if (r == 0 && s->n_m_ids) {
+    const char *k = sp_buf_end(&s->m_kinds), *i = sp_buf_end(&s->m_ids);
+    s->n_m_ids = 0;
+    if (!k || !i) r = -ENOMEM;
+    sp__p_begin(s);
+    sp__p_str(s, k);
+    sp__p_str(s, i);
+    if (r == 0) r = sp__exec(s, SP_KNOWN_ADD, "record ids");
+  }
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  return r;
+}
+
+void spm_tx_end(store_pg *s, bool committed) {
+  for (size_t i = 0; i < s->n_tx_ids; i++) {
+    if (committed) (void)strset_add(&s->known, s->tx_ids[i]);
+    free(s->tx_ids[i]);
+  }
+  s->n_tx_ids = 0;
+  s->n_m_hours = s->n_m_ids = 0;
+  strset_clear(&s->tx_done);
+}
+
+void spm_close(store_pg *s) {
+  spm_tx_end(s, false);
+  free(s->tx_ids);
+  s->tx_ids = NULL;
+  strset_free(&s->tx_done);
+  strset_free(&s->known);
+  sp_buf_free(&s->m_hours);
+  sp_buf_free(&s->m_kinds);
+  sp_buf_free(&s->m_ids);
+}
+
+int spm_open(store_pg *s, char *err, size_t errlen) {
+  char lock[96];
+  snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d, 1)", SP_LOCK_NS_MIGRATE);
+  int r = sp__sql(s, "BEGIN", "begin");
+  if (r == 0) r = sp__sql(s, lock, "lock the rollups");
+  PGresult *res = NULL;
+  if (r == 0) {
+    sp__p_begin(s);
+    sp__p_str(s, SPM_META_MAX_STATE);
+    res = sp__run(s, SP_META_GET, "read the rollups' max_state", &r);
+  }
+  int64_t built = res && PQntuples(res) ? sp__i64(res, 0, 0) : -1;
+  PQclear(res);
+  res = NULL;
+  if (r == 0 && built != s->max_state_ms) {
+    /* rollups built with another cap (or never): rebuild every hour with events */
+    r = sp__sql(s, sp_rollup_reset, "reset the rollups");
+    sp__p_begin(s);
+    if (r == 0) res = sp__run(s, SP_EV_MINMAX, "read the event time range", &r);
+    if (res && !PQgetisnull(res, 0, 0)) {
+      int64_t h0 = rollup_hour_of(sp__i64(res, 0, 0));
+      int64_t h1 = rollup_hour_of(sp__i64(res, 0, 1) + s->max_state_ms) + 1;
+      char sql[160];
+      snprintf(sql, sizeof(sql), "INSERT INTO dirty_hours(hour) SELECT generate_series(%" PRId64 "::bigint, %" PRId64 ")",
+               h0, h1 - 1);
+      r = sp__sql(s, sql, "mark hours dirty");
+    }
+    PQclear(res);
+    sp__p_begin(s);
+    sp__p_str(s, SPM_META_MAX_STATE);
+    sp__p_i64(s, s->max_state_ms);
+    if (r == 0) r = sp__exec(s, SP_META_SET, "record max_state");
+  }
+  if (r == 0) r = sp__sql(s, "COMMIT", "commit");
+  if (r < 0) {
+    snprintf(err, errlen, "prepare the metrics rollups: %s", s->err);
+    if (s->conn && PQtransactionStatus(s->conn) != PQTRANS_IDLE) PQclear(PQexec(s->conn, "ROLLBACK"));
+  }
+  return r;
+}
+
+/* ---- loading events ----------------------------------------------------- */
+
+typedef struct spm_evs {
+  metrics_event *ev;
+  size_t n;
+  PGresult *res; /* the strings point into it */
+} spm_evs;
+
+static void spm__evs_free(spm_evs *v) {
+  free(v->ev);
+  PQclear(v->res);
+  memset(v, 0, sizeof(*v));
+}
+
+static metrics_type spm__type(const char *t) {
+  ev_type et;
+  if (t && ev_type_parse(t, &et) == 0) return (metrics_type)et;
+  return (metrics_type)-1; /* metrics_compute refuses it: a corrupt row */
+}
+
+/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL). */
+static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, spm_evs *v) {
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, lo);
+  sp__p_i64(s, hi);
+  if (worker) sp__p_str(s, worker);
+  v->res = sp__run(s, worker ? SP_EV_RANGE_WORKER : SP_EV_RANGE, "read events", &r);
+  if (!v->res) return r;
+  int n = PQntuples(v->res);
+  v->ev = calloc(n ? (size_t)n : 1, sizeof(*v->ev));
+  if (!v->ev) {
+    snprintf(s->err, sizeof(s->err), "out of memory reading events");
+    return -ENOMEM;
+  }
+  for (int i = 0; i < n; i++) {
+    metrics_event *e = &v->ev[i];
+    const PGresult *res = v->res;
+    e->event_id = PQgetvalue(res, i, 0);
+    e->agent_id = PQgetvalue(res, i, 1);
+    e->ts_ms = sp__i64(res, i, 2);
+    e->type = spm__type(PQgetvalue(res, i, 3));
+    e->worker_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+    e->workstation_id = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
+    e->count = sp__i64(res, i, 6);
+  }
+  v->n = (size_t)n;
+  return 0;
+}
+
+static int spm__build(store_pg *s, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret) {
+  int64_t lo, hi;
+  rollup_build_fetch_range(h0, h1, s->max_state_ms, &lo, &hi);
+  spm_evs v = {0};
+  int r = spm__load(s, lo, hi, worker, &v);
+  if (r == 0) {
+    r = rollup_build(v.ev, v.n, s->max_state_ms, h0, h1, ret);
+    if (r < 0) snprintf(s->err, sizeof(s->err), "rebuild hours: %s", r == -ENOMEM ? "out of memory"
+                                                                                    : "corrupt event row");
+  }
+  spm__evs_free(&v);
+  return r;
+}
+
+/* ---- upkeep (writer) ---------------------------------------------------- */
+
+static int spm__range_exec(store_pg *s, int which, int64_t a, int64_t b) {
+  sp__p_begin(s);
+  sp__p_i64(s, a);
+  sp__p_i64(s, b);
+  return sp__exec(s, which, "rewrite rollups");
+}
+
+static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
+  rollup_buckets b;
+  int r = spm__build(s, h0, h1, NULL, &b);
+  if (r < 0) return r;
+  static const int dels[] = {SP_WH_DEL, SP_SH_DEL, SP_HT_DEL};
+  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++) r = spm__range_exec(s, dels[i], h0, h1);
+  sp_buf *a = s->arr;
+  if (r == 0 && b.n_workers) {
+    for (int k = 0; k < 7; k++) sp_buf_reset(&a[k]);
+    for (size_t i = 0; i < b.n_workers; i++) {
+      const rollup_worker_hour *w = &b.workers[i];
+      sp_buf_i64(&a[0], w->hour);
+      sp_buf_str(&a[1], w->worker_id, strlen(w->worker_id));
+      sp_buf_i64(&a[2], w->working_ms);
+      sp_buf_i64(&a[3], w->idle_ms);
+      sp_buf_i64(&a[4], w->absent_ms);
+      sp_buf_i64(&a[5], w->units);
+      sp_buf_i64(&a[6], w->events);
+    }
+    sp__p_begin(s);
+    for (int k = 0; k < 7; k++) sp__p_str(s, sp_buf_end(&a[k]));
+    r = sp__exec(s, SP_WH_INS, "insert worker hours");
+  }
+  if (r == 0 && b.n_stations) {
+    for (int k = 0; k < 7; k++) sp_buf_reset(&a[k]);
+    for (size_t i = 0; i < b.n_stations; i++) {
+      const rollup_station_hour *w = &b.stations[i];
+      sp_buf_i64(&a[0], w->hour);
+      sp_buf_str(&a[1], w->workstation_id, strlen(w->workstation_id));
+      sp_buf_i64(&a[2], w->occupancy_ms);
+      sp_buf_i64(&a[3], w->working_ms);
+      sp_buf_i64(&a[4], w->units);
+      sp_buf_i64(&a[5], w->events);
+      sp_buf_i64(&a[6], w->state_ms);
+    }
+    sp__p_begin(s);
+    for (int k = 0; k < 7; k++) sp__p_str(s, sp_buf_end(&a[k]));
+    r = sp__exec(s, SP_SH_INS, "insert station hours");
+  }
+  if (r == 0 && b.n_hours) {
+    for (int k = 0; k < 3; k++) sp_buf_reset(&a[k]);
+    for (size_t i = 0; i < b.n_hours; i++) {
+      sp_buf_i64(&a[0], b.hours[i].hour);
+      sp_buf_i64(&a[1], b.hours[i].events);
+      sp_buf_i64(&a[2], b.hours[i].units);
+    }
+    sp__p_begin(s);
+    for (int k = 0; k < 3; k++) sp__p_str(s, sp_buf_end(&a[k]));
+    r = sp__exec(s, SP_HT_INS, "insert hours");
+  }
+  for (int k = 0; k < 7; k++)
+    if (r == 0 && a[k].oom) {
+      snprintf(s->err, sizeof(s->err), "out of memory");
+      r = -ENOMEM;
+    }
+  rollup_buckets_free(&b);
+  return r;
+}
+
+static int spm__write_day(store_pg *s, int64_t day) {
+  static const int dels[] = {SP_WD_DEL, SP_SD_DEL, SP_DT_DEL};
+  static const int fills[] = {SP_WD_FILL, SP_SD_FILL, SP_DT_FILL};
+  sp__p_begin(s);
+  sp__p_i64(s, day);
+  int r = sp__exec(s, SP_DAY_LOCK, "lock a day's rollups");
+  for (int i = 0; r == 0 && i < 3; i++) {
+    sp__p_begin(s);
+    sp__p_i64(s, day);
+    r = sp__exec(s, dels[i], "delete day rollup");
+  }
+  for (int i = 0; r == 0 && i < 3; i++) {
+    sp__p_begin(s);
+    sp__p_i64(s, day);
+    sp__p_i64(s, day * 24);
+    sp__p_i64(s, day * 24 + 24);
+    r = sp__exec(s, fills[i], "fill day rollup");
+  }
+  return r;
+}
+
+int spm_maintain(store *base, int max_units, bool *ret_more) {
+  store_pg *s = SP(base);
+  *ret_more = false;
+  if (max_units <= 0) max_units = 1;
+  int64_t *hours = malloc((size_t)max_units * sizeof(*hours));
+  if (!hours) return -ENOMEM;
+  size_t n = 0;
+  int r = sp__sql(s, "BEGIN", "begin");
+  PGresult *res = NULL;
+  if (r == 0) {
+    sp__p_begin(s);
+    sp__p_i64(s, max_units);
+    res = sp__run(s, SP_DIRTY_CLAIM, "claim dirty hours", &r);
+  }
+  int got = res ? PQntuples(res) : 0;
+  for (int i = 0; i < got && n < (size_t)max_units; i++) hours[n++] = sp__i64(res, i, 0);
+  PQclear(res);
+  if (r == 0 && n) {
+    sp_buf *a = &s->arr[0];
+    sp_buf_reset(a);
+    for (size_t i = 0; i < n; i++) sp_buf_i64(a, hours[i]);
+    sp__p_begin(s);
+    sp__p_str(s, sp_buf_end(a));
+    r = sp__exec(s, SP_DIRTY_DEL, "clear dirty marks");
+  }
+  for (size_t i = 0; r == 0 && i < n;) {
+    size_t j = i + 1;
+    while (j < n && hours[j] == hours[j - 1] + 1) j++;
+    r = spm__write_hours(s, hours[i], hours[j - 1] + 1);
+    i = j;
+  }
+  int64_t last_day = INT64_MIN;
+  for (size_t i = 0; r == 0 && i < n; i++) { /* ascending: the day locks never deadlock */
+    int64_t d = rollup_day_of_hour(hours[i]);
+    if (d != last_day) r = spm__write_day(s, d);
+    last_day = d;
+  }
+  free(hours);
+  if (r == 0) r = sp__sql(s, "COMMIT", "commit rollups");
+  if (r < 0) {
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+      PQclear(PQexec(s->conn, "ROLLBACK"));
+    return r;
+  }
+  /* a full claim: probably more; a short one with rows left that others hold: theirs */
+  *ret_more = got == max_units;
+  return 0;
+}
+
+/* ---- queries (reader handles) ------------------------------------------- */
+
+typedef struct spm_q {
+  store_pg *s;
+  const st_metrics_query *q;
+  rollup_acc *acc;
+  bool want_workers, want_stations;
+} spm_q;
+
+static int spm__sum(spm_q *c, int which, int64_t a, int64_t b, const char *id) {
+  store_pg *s = c->s;
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, a);
+  sp__p_i64(s, b);
+  bool total = which == SP_HT_SUM || which == SP_DT_SUM;
+  if (!total) sp__p_str(s, id);
+  PGresult *res = sp__run(s, which, "read rollups", &r);
+  if (!res) return r;
+  int n = PQntuples(res);
+  for (int i = 0; r == 0 && i < n; i++) {
+    if (total) {
+      if (PQgetisnull(res, i, 0)) continue;
+      rollup_hour h = {.events = sp__i64(res, i, 0), .units = sp__i64(res, i, 1)};
+      rollup_acc_add_hour(c->acc, &h);
+    } else if (which == SP_WH_SUM || which == SP_WD_SUM) {
+      rollup_worker_hour w = {
+        .worker_id = PQgetvalue(res, i, 0), .working_ms = sp__i64(res, i, 1), .idle_ms = sp__i64(res, i, 2),
+        .absent_ms = sp__i64(res, i, 3), .units = sp__i64(res, i, 4), .events = sp__i64(res, i, 5),
+      };
+      r = rollup_acc_add_worker(c->acc, &w);
+    } else {
+      rollup_station_hour w = {
+        .workstation_id = PQgetvalue(res, i, 0), .occupancy_ms = sp__i64(res, i, 1),
+        .working_ms = sp__i64(res, i, 2), .units = sp__i64(res, i, 3), .events = sp__i64(res, i, 4),
+        .state_ms = sp__i64(res, i, 5),
+      };
+      r = rollup_acc_add_station(c->acc, &w);
+    }
+  }
+  PQclear(res);
+  return r;
+}
+
+/* Stored rows of [a, b) — whole days (day rows) or hours (hour rows). */
+static int spm__rows(spm_q *c, bool days, int64_t a, int64_t b) {
+  int r = 0;
+  if (a >= b) return 0;
+  if (c->want_workers) r = spm__sum(c, days ? SP_WD_SUM : SP_WH_SUM, a, b, c->q->worker_id);
+  if (r == 0 && c->want_stations) r = spm__sum(c, days ? SP_SD_SUM : SP_SH_SUM, a, b, c->q->workstation_id);
+  if (r == 0) r = spm__sum(c, days ? SP_DT_SUM : SP_HT_SUM, a, b, NULL);
+  return r;
+}
+
+/* Dirty hours [a, b): built from the events now. */
+static int spm__built(spm_q *c, int64_t a, int64_t b) {
+  rollup_buckets bk;
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  int r = spm__build(c->s, a, b, w, &bk);
+  if (r < 0) return r;
+  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++) r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
+  for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
+    r = rollup_acc_add_station(c->acc, &bk.stations[i]);
+  for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
+  rollup_buckets_free(&bk);
+  return r;
+}
+
+static bool spm__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {
+  size_t lo = 0, hi = n; /* first >= a */
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (d[m] < a) lo = m + 1;
+    else hi = m;
+  }
+  return lo < n && d[lo] < b;
+}
+
+/* Hours [a, b) inside one day: clean runs from hour rows, dirty runs built. */
+static int spm__hours(spm_q *c, const int64_t *d, size_t nd, int64_t a, int64_t b) {
+  int r = 0;
+  int64_t h = a;
+  while (r == 0 && h < b) {
+    bool dirty = spm__dirty_in(d, nd, h, h + 1);
+    int64_t e = h + 1;
+    while (e < b && spm__dirty_in(d, nd, e, e + 1) == dirty) e++;
+    r = dirty ? spm__built(c, h, e) : spm__rows(c, false, h, e);
+    h = e;
+  }
+  return r;
+}
+
+static int spm__whole_hours(spm_q *c, int64_t h_lo, int64_t h_hi) {
+  store_pg *s = c->s;
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, h_lo);
+  sp__p_i64(s, h_hi);
+  PGresult *res = sp__run(s, SP_DIRTY_IN, "read dirty hours", &r);
+  if (!res) return r;
+  size_t nd = (size_t)PQntuples(res);
+  int64_t *d = malloc((nd ? nd : 1) * sizeof(*d));
+  if (!d) {
+    PQclear(res);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < nd; i++) d[i] = sp__i64(res, (int)i, 0);
+  PQclear(res);
+  int64_t h = h_lo;
+  while (r == 0 && h < h_hi) {
+    int64_t day = rollup_day_of_hour(h), day_end = (day + 1) * 24;
+    if (h == day * 24 && day_end <= h_hi && !spm__dirty_in(d, nd, h, day_end)) {
+      int64_t e = day_end; /* a run of whole clean days */
+      while (e + 24 <= h_hi && !spm__dirty_in(d, nd, e, e + 24)) e += 24;
+      r = spm__rows(c, true, day, rollup_day_of_hour(e));
+      h = e;
+    } else {
+      int64_t e = day_end < h_hi ? day_end : h_hi;
+      r = spm__hours(c, d, nd, h, e);
+      h = e;
+    }
+  }
+  free(d);
+  return r;
+}
+
+static int spm__edge(spm_q *c, const rollup_edge *e) {
+  spm_evs v = {0};
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  int r = spm__load(c->s, e->fetch_lo_ms, e->fetch_hi_ms, w, &v);
+  metrics_result res;
+  if (r == 0) {
+    r = metrics_compute(v.ev, v.n, e->from_ms, e->to_ms, c->s->max_state_ms, &res);
+    if (r < 0) snprintf(c->s->err, sizeof(c->s->err), "compute metrics: %s",
+                        r == -ENOMEM ? "out of memory" : "corrupt event row");
+    else {
+      r = rollup_acc_add_result(c->acc, &res);
+      metrics_result_free(&res);
+    }
+  }
+  spm__evs_free(&v);
+  return r;
+}
+
+int spm_metrics(store *base, const st_metrics_query *q, metrics_result *ret) {
+  store_pg *s = SP(base);
+  rollup_plan plan;
+  if (rollup_plan_window(q->from_ms, q->to_ms, s->max_state_ms, &plan) < 0) {
+    snprintf(s->err, sizeof(s->err), "bad window");
+    return -EINVAL;
+  }
+  spm_q c = {
+    .s = s, .q = q, .acc = rollup_acc_new(),
+    .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
+    .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
+  };
+  if (!c.acc) return -ENOMEM;
+  bool own_tx = !s->tx_open;
+  int r = own_tx ? sp__sql(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin read") : 0;
+  if (r == 0 && plan.h_lo < plan.h_hi) r = spm__whole_hours(&c, plan.h_lo, plan.h_hi);
+  for (size_t i = 0; r == 0 && i < plan.n_edges; i++) r = spm__edge(&c, &plan.edges[i]);
+  if (own_tx && s->conn && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    PQclear(PQexec(s->conn, "COMMIT"));
+  if (r == 0) r = rollup_acc_finish(c.acc, q->from_ms, q->to_ms, ret);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  rollup_acc_free(c.acc);
+  return r;
+}
+
+int spm_id_known(store *base, st_id_kind kind, const char *id, bool *ret) {
+  store_pg *s = SP(base);
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, (int64_t)kind);
+  sp__p_str(s, id);
+  PGresult *res = sp__run(s, SP_KNOWN_GET, "look up id", &r);
+  if (!res) return r;
+  *ret = PQntuples(res) > 0;
+  PQclear(res);
+  return 0;
+}
