@@ -418,6 +418,7 @@ class Harness:
         self.procs = []
         self._serial = 0
         self.pg_dbs = {}  # collector directory -> (database name, URL)
+        self.pg_clusters = []  # PgCluster instances to destroy at the end
         self.machine_id_file = self.path("machine-id")
         with open(self.machine_id_file, "w") as f:
             f.write(MACHINE_ID + "\n")
@@ -448,11 +449,11 @@ class Harness:
         return self.pg_dbs[db_dir][1]
 
     def start_collector(self, port=None, auth_token=AGENT_TOKEN, read_token=READ_TOKEN, db_dir=None,
-                        extra=(), env=None, ready=True, name="collector"):
+                        extra=(), env=None, ready=True, name="collector", db=None):
         port = port or free_port()
         db_dir = db_dir or self.mkdir("collector-%d" % port)
         args = [binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
-                "--db", self.db_url(db_dir)]
+                "--db", db or self.db_url(db_dir)]
         if auth_token:
             args += ["--auth-token", auth_token]
         if read_token:
@@ -520,6 +521,8 @@ class Harness:
             for p in self.procs:
                 print("----- %s (pid %d, exit %s): %s -----" % (p.name, p.pid, p.popen.returncode, p.log_path))
                 print(p.log_tail(60))
+        for c in self.pg_clusters:
+            c.destroy()
         for name, _ in self.pg_dbs.values():
             try:
                 pg_sql(PG_URL, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
@@ -530,6 +533,71 @@ class Harness:
             print("temporary files kept in %s" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------ a private PostgreSQL
+
+def pg_bin_dir():
+    """The directory of initdb/pg_ctl ($FERRY_TEST_PG_BIN, else Debian's), or None."""
+    d = os.environ.get("FERRY_TEST_PG_BIN")
+    if d and os.access(os.path.join(d, "pg_ctl"), os.X_OK):
+        return d
+    root = "/usr/lib/postgresql"
+    try:
+        for v in sorted(os.listdir(root), reverse=True):
+            d = os.path.join(root, v, "bin")
+            if os.access(os.path.join(d, "pg_ctl"), os.X_OK):
+                return d
+    except OSError:
+        pass
+    return None
+
+
+class PgCluster:
+    """A throwaway PostgreSQL cluster of the test's own (so it can be stopped
+    and restarted without disturbing other tests): initdb + pg_ctl as the
+    postgres user through runuser, loopback only, a free port. Needs root."""
+
+    def __init__(self, h):
+        self.bin = pg_bin_dir()
+        if not self.bin:
+            raise TestFailure("no PostgreSQL server binaries (initdb, pg_ctl) found")
+        self.dir = tempfile.mkdtemp(prefix="ferry-pg-")
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.port = free_port()
+        self.data = os.path.join(self.dir, "data")
+        self._run(["initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                   "--locale=C.UTF-8"])
+        self.running = False
+        h.pg_clusters.append(self)
+
+    def _run(self, args, timeout=120):
+        p = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, args[0])] + args[1:],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, cwd=self.dir)
+        if p.returncode != 0:
+            raise TestFailure("%s: exit %d: %s" % (" ".join(args), p.returncode,
+                                                   p.stdout.decode("utf-8", "replace")[-2000:]))
+
+    def url(self, db="postgres"):
+        return "postgres://postgres@127.0.0.1:%d/%s" % (self.port, db)
+
+    def start(self):
+        self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"), "-w", "-t", "60",
+                   "-o", "-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s"
+                   % (self.port, self.dir), "start"])
+        self.running = True
+
+    def stop(self, mode="fast"):
+        if self.running:
+            self._run(["pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop"])
+            self.running = False
+
+    def destroy(self):
+        try:
+            self.stop("immediate")
+        except (TestFailure, OSError, subprocess.TimeoutExpired) as e:
+            log("stopping the test's PostgreSQL: %s" % e)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- API helpers
