@@ -144,16 +144,27 @@ def collector_part(h):
     wait_backlog(agent, 0, timeout=30)
 
     # hold the collector's database: its writer cannot commit
-    holder = sqlite3.connect(os.path.join(coll.db_dir, "ferry.db"), timeout=0.1, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+    if PG_URL:  # PostgreSQL: a session holding the agents table locked
+        holder = subprocess.Popen(["psql", "-X", "-q", "-d", h.db_url(coll.db_dir)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        holder.stdin.write(b"BEGIN; LOCK TABLE agents IN ACCESS EXCLUSIVE MODE;\n")
+        holder.stdin.flush()
+    else:
+        holder = sqlite3.connect(os.path.join(coll.db_dir, "ferry.db"), timeout=0.1, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
     post_events_ok(agent, make_events(10, prefix="c2"), expect_accepted=10)
     st = ns.wait_for(lambda m: m.startswith("STATUS=STALLED"), 40, "STATUS=STALLED from the collector")
     check("database" in st, "collector STALLED status does not name the database: %r" % st)
     ns.drain()
     check_eq(ns.count_within("WATCHDOG=1", 3.0), 0, "collector WATCHDOG=1 pings while its database is held")
 
-    holder.execute("ROLLBACK")
-    holder.close()
+    if PG_URL:
+        holder.stdin.write(b"ROLLBACK;\n\\q\n")
+        holder.stdin.close()
+        holder.wait(30)
+    else:
+        holder.execute("ROLLBACK")
+        holder.close()
     ns.wait_for(lambda m: m == "WATCHDOG=1", 60, "collector WATCHDOG=1 after the database is released")
     wait_backlog(agent, 0, timeout=60)
     check_delivered(coll, agent.agent_id, 20)
