@@ -7,7 +7,7 @@
 # collector (each on its own fresh database), the schema-upgrade, restart
 # and scale-out tests. The cluster is stopped and removed on exit, whatever
 # happens. Idempotent; must run as root (runuser). Exit status: the tests'.
-#   scripts/ci-postgres.sh                 build in build-pg, run the tests
+#   scripts/ci-postgres.sh [BUILD_DIR]     build in BUILD_DIR (default build-pg), run the tests
 #   FERRY_PG_KEEP=1 scripts/ci-postgres.sh keep the cluster's directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,12 +66,13 @@ export FERRY_TEST_PG_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
 export FERRY_TEST_PG_BIN="$PGBIN"
 
 jobs=$(nproc 2>/dev/null || echo 2)
-echo "== build (build-pg, -Werror)"
-cmake -S . -B build-pg -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON >/dev/null
-cmake --build build-pg -j"$jobs"
+build=${1:-build-pg}
+echo "== build ($build, -Werror)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON >/dev/null
+cmake --build "$build" -j"$jobs"
 
 echo "== collector tests against PostgreSQL"
 # the store unit test, every integration test that starts a collector, and
 # the PostgreSQL-only ones (the agent's own tests do not touch the database)
-ctest --test-dir build-pg --output-on-failure -j"$jobs" \
+ctest --test-dir "$build" --output-on-failure -j"$jobs" \
   -R '^(unit\.test_collector_store|integration\.test_(replay|metrics|series|store_forward|kill9|overflow|shutdown|malformed|auth_error|camsim|limits|openapi_routes|service_notify|service_reload|tls|pg_.*|scaleout))$'

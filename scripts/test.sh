@@ -24,6 +24,13 @@ scripts/ci-systemd.sh
 echo "== dashboard in headless Chromium"
 scripts/ci-browser.sh build
 
+if [ "$(id -u)" -eq 0 ]; then
+  echo "== collector tests against PostgreSQL"
+  scripts/ci-postgres.sh build
+else
+  echo "== PostgreSQL tests skipped: scripts/ci-postgres.sh needs root (runuser)"
+fi
+
 if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
   echo "== build (ASan + UBSan)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFERRY_WERROR=ON -DFERRY_SANITIZE=ON >/dev/null
