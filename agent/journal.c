@@ -41,6 +41,7 @@
 #include "journal.h"
 #include "journal_sql.h"
 #include "timefmt.h"
+#include "version.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,6 +58,7 @@
 #include <unistd.h>
 
 #define QUARANTINE_KEEP 3
+#define WRITE_PROBE_EVERY_NS (2 * 1000000000ULL) /* unwritable journal: retry a write this often */
 #define EVENT_ROW_OVERHEAD 24       /* record header + rowid + ingested_at, per event row */
 #define DL_ROW_OVERHEAD 48          /* per dead-letter row, for the dead-letter cap */
 #define CACHE_KIB 2048              /* page cache of the worker's connection: inserts
@@ -154,6 +156,7 @@ struct journal {
   char unwritable_reason[128];
   int64_t quarantined;
   char quarantine_reason[128];
+  int migrated_from;
   int64_t commit_groups;
   int open_rc;              /* sqlite code of a failed open_rw/load */
 };
@@ -608,6 +611,7 @@ static void publish(journal *j) {
   s->ingested_total = j->cur.ingested_total;
   s->duplicates_total = j->cur.duplicates_total;
   s->quarantined = j->quarantined;
+  s->migrated_from = j->migrated_from;
   s->commit_groups = j->commit_groups;
   s->dedup_bytes = (int64_t)(j->filt.n * sizeof(uint64_t));
   s->dedup_sql = j->sql_dedup;
@@ -1332,22 +1336,73 @@ static void worker_shutdown(journal *j) {
   j->db = NULL;
 }
 
+/* Take queued commit requests for one group commit (under qlock): at least
+ * one, then more while their event bytes stay within a quarter of
+ * --max-wal-bytes. A group's WAL frames are about twice its event bytes
+ * (table and freelist pages, the meta row), so one transaction stays within
+ * half the WAL bound and the checkpoint after it (refresh) keeps the WAL
+ * under the bound; the rest waits for the next group. */
+static journal_commit *take_commits(journal *j) {
+  journal_commit *head = j->q_commit;
+  if (!head)
+    return NULL;
+  size_t budget = (size_t)(j->max_wal / 4), sum = head->bytes_;
+  journal_commit *last = head;
+  while (last->next_ && sum + last->next_->bytes_ <= budget) {
+    last = last->next_;
+    sum += last->bytes_;
+  }
+  size_t n = 0;
+  for (journal_commit *c = head; c != last->next_; c = c->next_)
+    n++;
+  j->q_commit = last->next_;
+  if (!j->q_commit)
+    j->q_commit_tail = NULL;
+  last->next_ = NULL;
+  j->q_commit_n -= n;
+  j->q_commit_bytes -= sum;
+  return head;
+}
+
+/* After a write failure, with nothing queued: try a small write transaction
+ * so /readyz turns ready again by itself once space (or the device) is back,
+ * without waiting for an ingest request or an upload's answer. */
+static void probe_write(journal *j) {
+  int rc = run_plain(j, JS_BEGIN);
+  if (rc == SQLITE_OK) {
+    st(j, JS_SET_CLEAN);
+    sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
+    rc = run(j, JS_SET_CLEAN);
+  }
+  rc = finish_tx(j, rc);
+  if (rc == SQLITE_OK)
+    set_writable(j, true, NULL);
+  else
+    note_write_failure(j, rc);
+  refresh(j);
+}
+
 static void worker(void *arg) {
   journal *j = arg;
   for (;;) {
     uv_mutex_lock(&j->qlock);
+    bool idle_probe = false;
     while ((!j->q_commit && !j->q_ack && !j->q_batch && !j->q_dl && !j->stopping) ||
-           (j->hold && !j->stopping))
-      uv_cond_wait(&j->qcond, &j->qlock);
-    journal_commit *commits = j->q_commit;
+           (j->hold && !j->stopping)) {
+      if (j->writable || j->hold) {
+        uv_cond_wait(&j->qcond, &j->qlock);
+      } else if (uv_cond_timedwait(&j->qcond, &j->qlock, WRITE_PROBE_EVERY_NS) == UV_ETIMEDOUT) {
+        idle_probe = true; /* nothing queued and the journal is unwritable: try it */
+        break;
+      }
+    }
+    journal_commit *commits = take_commits(j);
     journal_ack *acks = j->q_ack;
     journal_batch *batches = j->q_batch;
     journal_dl *dls = j->q_dl;
     int64_t max_pages = j->test_max_pages;
     j->test_max_pages = 0;
     bool stop = j->stopping && !commits && !acks && !batches && !dls;
-    j->q_commit = j->q_commit_tail = NULL;
-    j->q_commit_n = j->q_commit_bytes = 0;
     j->q_ack = j->q_ack_tail = NULL;
     j->q_batch = j->q_batch_tail = NULL;
     j->q_dl = j->q_dl_tail = NULL;
@@ -1356,6 +1411,10 @@ static void worker(void *arg) {
       break;
     if (max_pages > 0)
       exec_pragma(j->db, "max_page_count", (long long)max_pages);
+    if (idle_probe && !commits && !acks && !batches && !dls) {
+      probe_write(j);
+      continue;
+    }
     if (commits)
       do_commit_group(j, commits);
     for (journal_ack *a = acks; a; a = a->next_)
@@ -1432,6 +1491,7 @@ int journal_submit(journal *j, journal_commit *c) {
     uv_mutex_unlock(&j->qlock);
     return -EAGAIN;
   }
+  c->bytes_ = bytes;
   APPEND(j->q_commit, j->q_commit_tail, c);
   j->q_commit_n++;
   j->q_commit_bytes += bytes;
@@ -1623,9 +1683,26 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
   if (rc != SQLITE_OK)
     goto bad;
   *uv = (int)v;
+  int64_t app = query_int(db, JSQL_APPLICATION_ID, &rc);
+  if (rc != SQLITE_OK)
+    goto bad;
+  /* every journal from schema 2 on carries ferry's application id; schema 1
+   * had none, so an id-less file is ours only up to version 1 */
+  if ((app != 0 && app != JOURNAL_APPLICATION_ID) || (app == 0 && v > 1)) {
+    snprintf(reason, rlen, "not a ferry journal (application_id 0x%08" PRIx64 ", schema version %" PRId64 ")",
+             (uint64_t)(uint32_t)app, v);
+    *verdict = PROBE_QUARANTINE;
+    goto out;
+  }
   if (v > JOURNAL_SCHEMA_VERSION) {
-    set_err(err, errlen, "journal %s has schema version %" PRId64 ", newer than this agent's %d",
-            j->path, v, JOURNAL_SCHEMA_VERSION);
+    char by[80] = "";
+    if (sqlite3_prepare_v2(db, JSQL_READ_WRITER_VERSION, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+      snprintf(by, sizeof(by), " (written by ferry-agent %.40s)", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    s = NULL;
+    set_err(err, errlen, "journal %s has schema version %" PRId64 "%s, newer than this agent's %d;"
+            " run a newer ferry-agent or move the file away", j->path, v, by, JOURNAL_SCHEMA_VERSION);
     r = -EPROTO;
     goto out;
   }
@@ -1829,9 +1906,24 @@ static int exec_pragma(sqlite3 *db, const char *name, long long v) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* Migrations from version v to v+1, run in the migrating transaction;
- * index 0 would be 0→1, which creation covers. None exist yet. */
-static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL};
+/* Migrations from version v to v+1, run in one transaction with the
+ * user_version and application_id updates; index 0 would be 0→1, which
+ * creation covers. A new journal is made as version 1 and then migrated in
+ * its creating transaction, so the migration path is the path every journal
+ * takes. */
+static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL, JSQL_MIGRATE_V1_V2};
+
+static int migrate(journal *j, int from) {
+  int rc = SQLITE_OK;
+  for (int v = from; rc == SQLITE_OK && v < JOURNAL_SCHEMA_VERSION; v++)
+    if (migrations[v])
+      rc = sqlite3_exec(j->db, migrations[v], NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = exec_pragma(j->db, "application_id", JOURNAL_APPLICATION_ID);
+  if (rc == SQLITE_OK)
+    rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+  return rc;
+}
 
 static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
   int rc = sqlite3_open_v2(j->path, &j->db,
@@ -1885,7 +1977,7 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
     }
     sqlite3_finalize(s);
     if (rc == SQLITE_OK)
-      rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+      rc = migrate(j, 1);
     if (rc == SQLITE_OK)
       rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -1895,11 +1987,9 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
   } else if (uv < JOURNAL_SCHEMA_VERSION) {
     if ((rc = sqlite3_exec(j->db, JSQL_BEGIN, NULL, NULL, NULL)) != SQLITE_OK)
       goto fail;
-    for (int v = uv; rc == SQLITE_OK && v < JOURNAL_SCHEMA_VERSION; v++)
-      if (migrations[v])
-        rc = sqlite3_exec(j->db, migrations[v], NULL, NULL, NULL);
+    rc = migrate(j, uv);
     if (rc == SQLITE_OK)
-      rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+      j->migrated_from = uv;
     if (rc == SQLITE_OK)
       rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -1988,6 +2078,14 @@ static int load(journal *j, char *err, size_t errlen) {
   st(j, JS_SET_CLEAN);
   sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
   if ((rc = run(j, JS_SET_CLEAN)) != SQLITE_OK)
+    goto fail;
+  if ((rc = sqlite3_prepare_v2(j->db, JSQL_SET_WRITER_VERSION, -1, &s, NULL)) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, FERRY_VERSION, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+  if (rc != SQLITE_OK)
     goto fail;
   j->writable = true;
   j->wal_bytes = wal_size(j);
