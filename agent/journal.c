@@ -1669,8 +1669,18 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
     set_err(err, errlen, "journal %s: %s", j->path, strerror(e));
     return -e;
   }
+  /* A rollback journal beside it is hot: the power went while the journal
+   * was being created (before the switch to WAL mode). A read-only
+   * connection cannot roll it back and every read fails with "readonly
+   * database", which would keep the agent from ever starting; reading
+   * read-write lets SQLite roll it back (restoring the file as it was before
+   * that transaction) and nothing else is written. */
+  char *hot_path = xasprintf("%s-journal", j->path);
+  bool hot = hot_path && access(hot_path, F_OK) == 0;
+  free(hot_path);
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2(j->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  int rc = sqlite3_open_v2(j->path, &db, (hot ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX,
+                           NULL);
   if (rc != SQLITE_OK) {
     snprintf(reason, rlen, "cannot open as a database: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
