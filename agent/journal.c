@@ -157,6 +157,7 @@ struct journal {
   int64_t quarantined;
   char quarantine_reason[128];
   int migrated_from;
+  uint64_t last_write_fail_ns; /* uv_hrtime of the last failed write */
   int64_t commit_groups;
   int open_rc;              /* sqlite code of a failed open_rw/load */
 };
@@ -663,6 +664,7 @@ static int finish_tx(journal *j, int rc) {
 }
 
 static void note_write_failure(journal *j, int rc) {
+  j->last_write_fail_ns = uv_hrtime();
   char why[128];
   snprintf(why, sizeof(why), "journal write failed: %s", sqlite3_errstr(rc));
   if ((rc & 0xff) == SQLITE_FULL)
@@ -1053,6 +1055,46 @@ static int dead_cap(journal *j, jstate *tx) {
  * it as duplicates) and its dropped ranges are reported again. The next
  * fsync'd commit syncs the WAL up to and including it. This roughly halves
  * the fsyncs of a draining agent. */
+/* The disk is full and the ack did not fit: deleting a batch writes every
+ * page it touches to the WAL first, so a big batch can need more room than
+ * is left, forever — and the journal would never drain. Delete the
+ * acknowledged events (not the rejected ones) a few at a time instead, one
+ * small transaction and checkpoint each (the WAL is reused after a
+ * checkpoint, and the freed pages take the next events without growing the
+ * file). The ack still reports failure: what is left of the batch (rejected
+ * events, dropped ranges) is sent again and the collector answers it as
+ * duplicates. */
+#define ACK_STEP_EVENTS 16
+static void ack_in_steps(journal *j, journal_ack *a) {
+  const journal_batch *b = a->batch;
+  size_t i = 0;
+  while (i < b->n_events) {
+    int rc = run_plain(j, JS_BEGIN);
+    int64_t gone = 0;
+    size_t stop = i + ACK_STEP_EVENTS < b->n_events ? i + ACK_STEP_EVENTS : b->n_events;
+    for (size_t k = i; rc == SQLITE_OK && k < stop; k++) {
+      bool rejected = false;
+      for (size_t r = 0; r < a->n_rejected && !rejected; r++)
+        rejected = a->rejected[r].seq == b->seqs[k];
+      if (rejected)
+        continue;
+      sqlite3_stmt *s = st(j, JS_DELETE_EVENT);
+      sqlite3_bind_int64(s, 1, b->seqs[k]);
+      if ((rc = run(j, JS_DELETE_EVENT)) == SQLITE_OK)
+        gone += sqlite3_changes(j->db);
+    }
+    rc = finish_tx(j, rc);
+    if (rc != SQLITE_OK) {
+      note_write_failure(j, rc);
+      return;
+    }
+    j->cur.backlog -= gone;
+    refresh(j); /* checkpoints once the WAL passed half its bound */
+    sqlite3_exec(j->db, JSQL_CKPT_PASSIVE, NULL, NULL, NULL);
+    i = stop;
+  }
+}
+
 static void do_ack(journal *j, journal_ack *a) {
   const journal_batch *b = a->batch;
   int64_t now = tf_now_ms();
@@ -1119,6 +1161,10 @@ static void do_ack(journal *j, journal_ack *a) {
   } else {
     a->status = errno_of_sqlite(rc) == -ENOSPC ? -EIO : errno_of_sqlite(rc);
     note_write_failure(j, rc);
+    if ((rc & 0xff) == SQLITE_FULL) {
+      refresh(j);
+      ack_in_steps(j, a);
+    }
   }
   refresh(j);
 }
@@ -1364,7 +1410,7 @@ static journal_commit *take_commits(journal *j) {
   return head;
 }
 
-/* After a write failure, with nothing queued: try a small write transaction
+/* After a write failure, with no commit to try: a small write transaction
  * so /readyz turns ready again by itself once space (or the device) is back,
  * without waiting for an ingest request or an upload's answer. */
 static void probe_write(journal *j) {
@@ -1386,14 +1432,16 @@ static void worker(void *arg) {
   journal *j = arg;
   for (;;) {
     uv_mutex_lock(&j->qlock);
-    bool idle_probe = false;
+    bool probe_due = false;
     while ((!j->q_commit && !j->q_ack && !j->q_batch && !j->q_dl && !j->stopping) ||
            (j->hold && !j->stopping)) {
       if (j->writable || j->hold) {
         uv_cond_wait(&j->qcond, &j->qlock);
-      } else if (uv_cond_timedwait(&j->qcond, &j->qlock, WRITE_PROBE_EVERY_NS) == UV_ETIMEDOUT) {
-        idle_probe = true; /* nothing queued and the journal is unwritable: try it */
+      } else if (uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS) {
+        probe_due = true;
         break;
+      } else {
+        uv_cond_timedwait(&j->qcond, &j->qlock, WRITE_PROBE_EVERY_NS);
       }
     }
     journal_commit *commits = take_commits(j);
@@ -1411,10 +1459,14 @@ static void worker(void *arg) {
       break;
     if (max_pages > 0)
       exec_pragma(j->db, "max_page_count", (long long)max_pages);
-    if (idle_probe && !commits && !acks && !batches && !dls) {
+    /* unwritable and no commit to try it with: a small write of its own,
+     * so /readyz recovers by itself once space is back (reads and uploads
+     * keep coming while the collector is away, so this cannot wait for an
+     * idle moment) */
+    if (!j->writable && !commits && (probe_due || uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS))
       probe_write(j);
+    if (probe_due && !commits && !acks && !batches && !dls)
       continue;
-    }
     if (commits)
       do_commit_group(j, commits);
     for (journal_ack *a = acks; a; a = a->next_)
