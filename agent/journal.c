@@ -41,6 +41,7 @@
 #include "journal.h"
 #include "journal_sql.h"
 #include "timefmt.h"
+#include "version.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,6 +58,7 @@
 #include <unistd.h>
 
 #define QUARANTINE_KEEP 3
+#define WRITE_PROBE_EVERY_NS (2 * 1000000000ULL) /* unwritable journal: retry a write this often */
 #define EVENT_ROW_OVERHEAD 24       /* record header + rowid + ingested_at, per event row */
 #define DL_ROW_OVERHEAD 48          /* per dead-letter row, for the dead-letter cap */
 #define CACHE_KIB 2048              /* page cache of the worker's connection: inserts
@@ -154,6 +156,8 @@ struct journal {
   char unwritable_reason[128];
   int64_t quarantined;
   char quarantine_reason[128];
+  int migrated_from;
+  uint64_t last_write_fail_ns; /* uv_hrtime of the last failed write */
   int64_t commit_groups;
   int open_rc;              /* sqlite code of a failed open_rw/load */
 };
@@ -608,6 +612,7 @@ static void publish(journal *j) {
   s->ingested_total = j->cur.ingested_total;
   s->duplicates_total = j->cur.duplicates_total;
   s->quarantined = j->quarantined;
+  s->migrated_from = j->migrated_from;
   s->commit_groups = j->commit_groups;
   s->dedup_bytes = (int64_t)(j->filt.n * sizeof(uint64_t));
   s->dedup_sql = j->sql_dedup;
@@ -659,6 +664,7 @@ static int finish_tx(journal *j, int rc) {
 }
 
 static void note_write_failure(journal *j, int rc) {
+  j->last_write_fail_ns = uv_hrtime();
   char why[128];
   snprintf(why, sizeof(why), "journal write failed: %s", sqlite3_errstr(rc));
   if ((rc & 0xff) == SQLITE_FULL)
@@ -1049,6 +1055,46 @@ static int dead_cap(journal *j, jstate *tx) {
  * it as duplicates) and its dropped ranges are reported again. The next
  * fsync'd commit syncs the WAL up to and including it. This roughly halves
  * the fsyncs of a draining agent. */
+/* The disk is full and the ack did not fit: deleting a batch writes every
+ * page it touches to the WAL first, so a big batch can need more room than
+ * is left, forever — and the journal would never drain. Delete the
+ * acknowledged events (not the rejected ones) a few at a time instead, one
+ * small transaction and checkpoint each (the WAL is reused after a
+ * checkpoint, and the freed pages take the next events without growing the
+ * file). The ack still reports failure: what is left of the batch (rejected
+ * events, dropped ranges) is sent again and the collector answers it as
+ * duplicates. */
+#define ACK_STEP_EVENTS 16
+static void ack_in_steps(journal *j, journal_ack *a) {
+  const journal_batch *b = a->batch;
+  size_t i = 0;
+  while (i < b->n_events) {
+    int rc = run_plain(j, JS_BEGIN);
+    int64_t gone = 0;
+    size_t stop = i + ACK_STEP_EVENTS < b->n_events ? i + ACK_STEP_EVENTS : b->n_events;
+    for (size_t k = i; rc == SQLITE_OK && k < stop; k++) {
+      bool rejected = false;
+      for (size_t r = 0; r < a->n_rejected && !rejected; r++)
+        rejected = a->rejected[r].seq == b->seqs[k];
+      if (rejected)
+        continue;
+      sqlite3_stmt *s = st(j, JS_DELETE_EVENT);
+      sqlite3_bind_int64(s, 1, b->seqs[k]);
+      if ((rc = run(j, JS_DELETE_EVENT)) == SQLITE_OK)
+        gone += sqlite3_changes(j->db);
+    }
+    rc = finish_tx(j, rc);
+    if (rc != SQLITE_OK) {
+      note_write_failure(j, rc);
+      return;
+    }
+    j->cur.backlog -= gone;
+    refresh(j); /* checkpoints once the WAL passed half its bound */
+    sqlite3_exec(j->db, JSQL_CKPT_PASSIVE, NULL, NULL, NULL);
+    i = stop;
+  }
+}
+
 static void do_ack(journal *j, journal_ack *a) {
   const journal_batch *b = a->batch;
   int64_t now = tf_now_ms();
@@ -1115,6 +1161,10 @@ static void do_ack(journal *j, journal_ack *a) {
   } else {
     a->status = errno_of_sqlite(rc) == -ENOSPC ? -EIO : errno_of_sqlite(rc);
     note_write_failure(j, rc);
+    if ((rc & 0xff) == SQLITE_FULL) {
+      refresh(j);
+      ack_in_steps(j, a);
+    }
   }
   refresh(j);
 }
@@ -1332,22 +1382,75 @@ static void worker_shutdown(journal *j) {
   j->db = NULL;
 }
 
+/* Take queued commit requests for one group commit (under qlock): at least
+ * one, then more while their event bytes stay within a quarter of
+ * --max-wal-bytes. A group's WAL frames are about twice its event bytes
+ * (table and freelist pages, the meta row), so one transaction stays within
+ * half the WAL bound and the checkpoint after it (refresh) keeps the WAL
+ * under the bound; the rest waits for the next group. */
+static journal_commit *take_commits(journal *j) {
+  journal_commit *head = j->q_commit;
+  if (!head)
+    return NULL;
+  size_t budget = (size_t)(j->max_wal / 4), sum = head->bytes_;
+  journal_commit *last = head;
+  while (last->next_ && sum + last->next_->bytes_ <= budget) {
+    last = last->next_;
+    sum += last->bytes_;
+  }
+  size_t n = 0;
+  for (journal_commit *c = head; c != last->next_; c = c->next_)
+    n++;
+  j->q_commit = last->next_;
+  if (!j->q_commit)
+    j->q_commit_tail = NULL;
+  last->next_ = NULL;
+  j->q_commit_n -= n;
+  j->q_commit_bytes -= sum;
+  return head;
+}
+
+/* After a write failure, with no commit to try: a small write transaction
+ * so /readyz turns ready again by itself once space (or the device) is back,
+ * without waiting for an ingest request or an upload's answer. */
+static void probe_write(journal *j) {
+  int rc = run_plain(j, JS_BEGIN);
+  if (rc == SQLITE_OK) {
+    st(j, JS_SET_CLEAN);
+    sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
+    rc = run(j, JS_SET_CLEAN);
+  }
+  rc = finish_tx(j, rc);
+  if (rc == SQLITE_OK)
+    set_writable(j, true, NULL);
+  else
+    note_write_failure(j, rc);
+  refresh(j);
+}
+
 static void worker(void *arg) {
   journal *j = arg;
   for (;;) {
     uv_mutex_lock(&j->qlock);
+    bool probe_due = false;
     while ((!j->q_commit && !j->q_ack && !j->q_batch && !j->q_dl && !j->stopping) ||
-           (j->hold && !j->stopping))
-      uv_cond_wait(&j->qcond, &j->qlock);
-    journal_commit *commits = j->q_commit;
+           (j->hold && !j->stopping)) {
+      if (j->writable || j->hold) {
+        uv_cond_wait(&j->qcond, &j->qlock);
+      } else if (uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS) {
+        probe_due = true;
+        break;
+      } else {
+        uv_cond_timedwait(&j->qcond, &j->qlock, WRITE_PROBE_EVERY_NS);
+      }
+    }
+    journal_commit *commits = take_commits(j);
     journal_ack *acks = j->q_ack;
     journal_batch *batches = j->q_batch;
     journal_dl *dls = j->q_dl;
     int64_t max_pages = j->test_max_pages;
     j->test_max_pages = 0;
     bool stop = j->stopping && !commits && !acks && !batches && !dls;
-    j->q_commit = j->q_commit_tail = NULL;
-    j->q_commit_n = j->q_commit_bytes = 0;
     j->q_ack = j->q_ack_tail = NULL;
     j->q_batch = j->q_batch_tail = NULL;
     j->q_dl = j->q_dl_tail = NULL;
@@ -1356,6 +1459,14 @@ static void worker(void *arg) {
       break;
     if (max_pages > 0)
       exec_pragma(j->db, "max_page_count", (long long)max_pages);
+    /* unwritable and no commit to try it with: a small write of its own,
+     * so /readyz recovers by itself once space is back (reads and uploads
+     * keep coming while the collector is away, so this cannot wait for an
+     * idle moment) */
+    if (!j->writable && !commits && (probe_due || uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS))
+      probe_write(j);
+    if (probe_due && !commits && !acks && !batches && !dls)
+      continue;
     if (commits)
       do_commit_group(j, commits);
     for (journal_ack *a = acks; a; a = a->next_)
@@ -1432,6 +1543,7 @@ int journal_submit(journal *j, journal_commit *c) {
     uv_mutex_unlock(&j->qlock);
     return -EAGAIN;
   }
+  c->bytes_ = bytes;
   APPEND(j->q_commit, j->q_commit_tail, c);
   j->q_commit_n++;
   j->q_commit_bytes += bytes;
@@ -1609,8 +1721,18 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
     set_err(err, errlen, "journal %s: %s", j->path, strerror(e));
     return -e;
   }
+  /* A rollback journal beside it is hot: the power went while the journal
+   * was being created (before the switch to WAL mode). A read-only
+   * connection cannot roll it back and every read fails with "readonly
+   * database", which would keep the agent from ever starting; reading
+   * read-write lets SQLite roll it back (restoring the file as it was before
+   * that transaction) and nothing else is written. */
+  char *hot_path = xasprintf("%s-journal", j->path);
+  bool hot = hot_path && access(hot_path, F_OK) == 0;
+  free(hot_path);
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2(j->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  int rc = sqlite3_open_v2(j->path, &db, (hot ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX,
+                           NULL);
   if (rc != SQLITE_OK) {
     snprintf(reason, rlen, "cannot open as a database: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
@@ -1623,9 +1745,26 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
   if (rc != SQLITE_OK)
     goto bad;
   *uv = (int)v;
+  int64_t app = query_int(db, JSQL_APPLICATION_ID, &rc);
+  if (rc != SQLITE_OK)
+    goto bad;
+  /* every journal from schema 2 on carries ferry's application id; schema 1
+   * had none, so an id-less file is ours only up to version 1 */
+  if ((app != 0 && app != JOURNAL_APPLICATION_ID) || (app == 0 && v > 1)) {
+    snprintf(reason, rlen, "not a ferry journal (application_id 0x%08" PRIx64 ", schema version %" PRId64 ")",
+             (uint64_t)(uint32_t)app, v);
+    *verdict = PROBE_QUARANTINE;
+    goto out;
+  }
   if (v > JOURNAL_SCHEMA_VERSION) {
-    set_err(err, errlen, "journal %s has schema version %" PRId64 ", newer than this agent's %d",
-            j->path, v, JOURNAL_SCHEMA_VERSION);
+    char by[80] = "";
+    if (sqlite3_prepare_v2(db, JSQL_READ_WRITER_VERSION, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+      snprintf(by, sizeof(by), " (written by ferry-agent %.40s)", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    s = NULL;
+    set_err(err, errlen, "journal %s has schema version %" PRId64 "%s, newer than this agent's %d;"
+            " run a newer ferry-agent or move the file away", j->path, v, by, JOURNAL_SCHEMA_VERSION);
     r = -EPROTO;
     goto out;
   }
@@ -1829,9 +1968,24 @@ static int exec_pragma(sqlite3 *db, const char *name, long long v) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* Migrations from version v to v+1, run in the migrating transaction;
- * index 0 would be 0→1, which creation covers. None exist yet. */
-static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL};
+/* Migrations from version v to v+1, run in one transaction with the
+ * user_version and application_id updates; index 0 would be 0→1, which
+ * creation covers. A new journal is made as version 1 and then migrated in
+ * its creating transaction, so the migration path is the path every journal
+ * takes. */
+static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL, JSQL_MIGRATE_V1_V2};
+
+static int migrate(journal *j, int from) {
+  int rc = SQLITE_OK;
+  for (int v = from; rc == SQLITE_OK && v < JOURNAL_SCHEMA_VERSION; v++)
+    if (migrations[v])
+      rc = sqlite3_exec(j->db, migrations[v], NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = exec_pragma(j->db, "application_id", JOURNAL_APPLICATION_ID);
+  if (rc == SQLITE_OK)
+    rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+  return rc;
+}
 
 static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
   int rc = sqlite3_open_v2(j->path, &j->db,
@@ -1885,7 +2039,7 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
     }
     sqlite3_finalize(s);
     if (rc == SQLITE_OK)
-      rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+      rc = migrate(j, 1);
     if (rc == SQLITE_OK)
       rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -1895,11 +2049,9 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
   } else if (uv < JOURNAL_SCHEMA_VERSION) {
     if ((rc = sqlite3_exec(j->db, JSQL_BEGIN, NULL, NULL, NULL)) != SQLITE_OK)
       goto fail;
-    for (int v = uv; rc == SQLITE_OK && v < JOURNAL_SCHEMA_VERSION; v++)
-      if (migrations[v])
-        rc = sqlite3_exec(j->db, migrations[v], NULL, NULL, NULL);
+    rc = migrate(j, uv);
     if (rc == SQLITE_OK)
-      rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+      j->migrated_from = uv;
     if (rc == SQLITE_OK)
       rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -1988,6 +2140,14 @@ static int load(journal *j, char *err, size_t errlen) {
   st(j, JS_SET_CLEAN);
   sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
   if ((rc = run(j, JS_SET_CLEAN)) != SQLITE_OK)
+    goto fail;
+  if ((rc = sqlite3_prepare_v2(j->db, JSQL_SET_WRITER_VERSION, -1, &s, NULL)) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, FERRY_VERSION, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+  if (rc != SQLITE_OK)
     goto fail;
   j->writable = true;
   j->wal_bytes = wal_size(j);

@@ -24,7 +24,9 @@
 #include "codec.h"
 #include "event.h"
 
-#define JOURNAL_SCHEMA_VERSION 1
+#define JOURNAL_SCHEMA_VERSION 2
+/* PRAGMA application_id of every journal from schema 2 on ("FRRY"). */
+#define JOURNAL_APPLICATION_ID 0x46525259
 
 /* Bound on commit requests queued for the worker and not yet taken by it.
  * Past either figure journal_submit answers -EAGAIN (the caller answers 503
@@ -65,6 +67,7 @@ typedef struct journal_stats {
   int64_t ingested_total, duplicates_total; /* since start */
   int64_t quarantined;         /* journals moved to quarantine/ at this start (0/1) */
   char quarantine_reason[128];
+  int migrated_from;           /* schema version migrated from at this start; 0 = none */
   bool writable;               /* false after a write failure until one succeeds */
   char unwritable_reason[128];
   int64_t dead_letter_bytes;   /* estimated size of the dead-letter rows */
@@ -105,6 +108,7 @@ struct journal_commit {
   void (*done)(journal_commit *c);
   void *data;
   journal_commit *next_;       /* internal */
+  size_t bytes_;               /* internal: event bytes, for the queue and group bounds */
 };
 /* Queue c; done runs later on the loop thread. Returns 0, or -EAGAIN when the
  * queue is at its bound, -ECANCELED after journal_close started, -EINVAL for

@@ -38,6 +38,7 @@
 #define JSQL_ROLLBACK             "ROLLBACK"
 #define JSQL_COUNT_OBJECTS        "SELECT count(*) FROM sqlite_master"
 #define JSQL_HAS_META             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'"
+#define JSQL_APPLICATION_ID       "PRAGMA application_id"
 #define JSQL_QUICK_CHECK          "PRAGMA quick_check"
 #define JSQL_CKPT_TRUNCATE        "PRAGMA wal_checkpoint(TRUNCATE)"
 #define JSQL_CKPT_PASSIVE         "PRAGMA wal_checkpoint(PASSIVE)"
@@ -70,6 +71,20 @@
   "  body BLOB NOT NULL,"                                                        \
   "  error TEXT NOT NULL,"                                                       \
   "  failed_at INTEGER NOT NULL);"
+
+/* Version 2 (migration from 1, and the last step of creating a journal):
+ * - PRAGMA application_id = JOURNAL_APPLICATION_ID ("FRRY"): a ferry journal
+ *   is told apart from any other SQLite file by its header, not by its table
+ *   names. Before it, a foreign database at the journal path with
+ *   user_version > 1 looked like a journal from a newer agent and stopped the
+ *   agent for good (exit 3); now it is quarantined like any foreign file.
+ * - meta.writer_version: the ferry-agent version that last opened the
+ *   journal for writing, named in the "newer schema" error and in the log
+ *   when a migration runs, so an operator sees which build wrote the file. */
+#define JSQL_MIGRATE_V1_V2                                                       \
+  "ALTER TABLE meta ADD COLUMN writer_version TEXT NOT NULL DEFAULT '';"
+#define JSQL_SET_WRITER_VERSION   "UPDATE meta SET writer_version = ?1 WHERE id = 1"
+#define JSQL_READ_WRITER_VERSION  "SELECT writer_version FROM meta WHERE id = 1"
 
 #define JSQL_INSERT_META                                                         \
   "INSERT INTO meta(id, epoch, agent_id, machine_id, next_seq, clean_shutdown, created_at)" \

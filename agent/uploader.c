@@ -48,7 +48,9 @@ up_verdict up_classify(bool transport_ok, long status, bool ack_parsed) {
       v.state = UP_STATE_RETRYING;
       v.fail = UP_FAIL_RETRYING;
     }
-  } else if (status == 408 || status == 429 || (status >= 500 && status <= 599)) {
+  } else if (status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599)) {
+    /* 409: the collector is still working on this Idempotency-Key (the same
+     * batch sent before a restart or a timeout); retry like an overload */
     v.action = UP_ACT_BACKOFF;
     v.state = UP_STATE_RETRYING;
     v.fail = UP_FAIL_RETRYING;

@@ -42,6 +42,7 @@ typedef struct col_app {
   tls_server *tls;         /* HTTPS identity and client CA, or NULL for plain HTTP */
   rl_table *rl;            /* per-agent admission, or NULL */
   unsigned inflight;       /* requests between on_request and their answer */
+  struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
   bool stopping;
   col_stats stats;
 } col_app;

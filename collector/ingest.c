@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "codec.h"
+#include "idem_inflight.h"
 #include "ingest_guard.h"
 #include "log.h"
 #include "prom.h"
@@ -24,6 +25,7 @@ typedef struct ing_req {
   auth_grant grant;
   codec_t codec;
   char key[BT_KEY_MAX + 1];
+  char held[BT_KEY_MAX + AUTH_AGENT_ID_MAX + 3]; /* key as held in app->idem; "" = none */
   char version[64];
   size_t max_body;
   size_t max_events;
@@ -52,6 +54,8 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 }
 
 static void ing__free(ing_req *ir) {
+  if (ir->held[0] && ir->app->idem)
+    idem_inflight_remove(ir->app->idem, ir->held);
   bt_batch_free(&ir->batch);
   st_result_clear(&ir->job.res);
   free(ir);
@@ -240,6 +244,35 @@ static void ing__parsed(uv_work_t *w, int status) {
     ing__finish_error(ir, 503, "shutting_down", "the collector is shutting down; retry later");
 }
 
+/* Idempotency-Key in flight (draft-ietf-httpapi-idempotency-key-header):
+ * a second request with a key whose first request has no answer yet gets
+ * 409 and Retry-After; it is never processed alongside the first. Keys are
+ * scoped by the per-agent token when there is one. Returns 0 when held, or
+ * 1 after answering (ir freed). */
+static int ing__hold_key(col_app *app, ing_req *ir) {
+  if (!app->idem && !(app->idem = idem_inflight_new())) {
+    ing__finish_error(ir, 503, "unavailable", "out of memory; retry later");
+    return 1;
+  }
+  snprintf(ir->held, sizeof(ir->held), "%s\n%s", ir->grant.kind == AUTH_GRANT_AGENT ? ir->grant.agent_id : "",
+           ir->key);
+  int r = idem_inflight_add(app->idem, ir->held);
+  if (r == 0) return 0;
+  ir->held[0] = '\0';
+  if (r == -EEXIST) {
+    app->stats.refused++;
+    httpd_req_add_header(ir->req, "Retry-After", "1");
+    httpd_respond_error(ir->req, 409, "idempotency_key_in_use",
+                        "a request with Idempotency-Key %.120s is still being processed; retry after it is answered",
+                        ir->key);
+    app->inflight--;
+    ing__free(ir);
+    return 1;
+  }
+  ing__finish_error(ir, 503, "overloaded", "too many batches in flight; retry later");
+  return 1;
+}
+
 void ingest_on_request(col_app *app, httpd_req *req) {
   /* on_headers passed these checks; the tokens file may have been reloaded
    * since, so the grant is taken again (cheap, and never more permissive) */
@@ -269,6 +302,7 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   if (key) snprintf(ir->key, sizeof(ir->key), "%s", key);
   ingest_user_agent_version(httpd_req_header(req, "User-Agent"), ir->version, sizeof(ir->version));
   app->inflight++;
+  if (ir->key[0] && ing__hold_key(app, ir) != 0) return;
   ir->max_body = (size_t)app->cfg->max_body_bytes;
   ir->max_events = (size_t)app->cfg->max_batch_events;
   ir->lim.now_ms = tf_now_ms();

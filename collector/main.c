@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "app.h"
+#include "idem_inflight.h"
 #include "config.h"
 #include "log.h"
 #include "notify.h"
@@ -427,6 +428,7 @@ out:
   rl_free(app->rl);
   tls_server_free(app->tls);
   if (app->st) app->st->ops->close(app->st);
+  idem_inflight_free(app->idem);
   uv_loop_close(app->loop);
   auth_clear(&app->auth);
   col_config_free(&cfg);

@@ -604,6 +604,8 @@ int httpd_start(uv_loop_t *loop, const httpd_config *cfg, httpd **ret, char *err
     h->cfg.max_body = HTTPD_DEFAULT_MAX_BODY;
   if (!h->cfg.max_connections)
     h->cfg.max_connections = HTTPD_DEFAULT_MAX_CONN;
+  if (!h->cfg.max_per_ip)
+    h->cfg.max_per_ip = h->cfg.max_connections > 1 ? h->cfg.max_connections / 2 : 1;
   if (!h->cfg.conn_timeout_s)
     h->cfg.conn_timeout_s = HTTPD_DEFAULT_TIMEOUT_S;
 
@@ -633,6 +635,7 @@ int httpd_start(uv_loop_t *loop, const httpd_config *cfg, httpd **ret, char *err
       httpd__access, h,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->cfg.max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)h->cfg.max_per_ip,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->cfg.conn_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY,
       MHD_OPTION_URI_LOG_CALLBACK, httpd__uri_log, h,

@@ -32,6 +32,10 @@ typedef struct httpd_config {
    * more than another max_body (at most 16 MiB) gets its connection closed. */
   size_t max_body;
   unsigned max_connections;    /* 0 = 256 */
+  /* connections from one IP address at once; 0 = half of max_connections,
+   * so one misbehaving host (idle or slowloris connections) cannot take
+   * every slot and the health endpoints stay reachable from elsewhere */
+  unsigned max_per_ip;
   unsigned conn_timeout_s;     /* idle connection timeout; 0 = 30 */
   /* HTTPS (GnuTLS) when tls_cert_cb is set: a gnutls_certificate_retrieve_function3 *
    * asked for the certificate at every handshake (so it may change while

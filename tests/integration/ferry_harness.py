@@ -517,6 +517,7 @@ class Harness:
                     p.stop(timeout=10)
                 except Exception as e:  # never leave a child behind
                     log("stopping %s: %s" % (p.name, e))
+        self.sanitizer_bad = sanitizer_reports(self)
         if failed:
             for p in self.procs:
                 print("----- %s (pid %d, exit %s): %s -----" % (p.name, p.pid, p.popen.returncode, p.log_path))
@@ -701,6 +702,30 @@ def check_delivered(coll, agent_id, total, epoch=None):
     return a
 
 
+_SANITIZER_MARKS = (b"ERROR: LeakSanitizer", b"ERROR: AddressSanitizer", b"runtime error:",
+                    b"ERROR: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports(h):
+    """Logs of processes this test started that hold a sanitizer report (a
+    sanitizer build's daemons report leaks at exit, after SIGTERM). The
+    report's first lines are printed."""
+    bad = []
+    for p in h.procs:
+        try:
+            with open(p.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        for m in _SANITIZER_MARKS:
+            i = data.find(m)
+            if i >= 0:
+                bad.append("%s (pid %d)" % (p.name, p.pid))
+                print(data[i:i + 3000].decode("utf-8", "replace"), flush=True)
+                break
+    return bad
+
+
 def run(main, name=None):
     name = name or os.path.splitext(os.path.basename(sys.argv[0]))[0]
     h = Harness(name)
@@ -716,5 +741,10 @@ def run(main, name=None):
         traceback.print_exc()
     finally:
         h.cleanup(failed)
+    if not failed:
+        bad = h.sanitizer_bad
+        if bad:
+            print("FAIL: sanitizer report in %s" % bad, flush=True)
+            failed = True
     print("%s: %s (%.1f s)" % (name, "FAIL" if failed else "PASS", time.monotonic() - t0), flush=True)
     sys.exit(1 if failed else 0)

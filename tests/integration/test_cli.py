@@ -215,6 +215,9 @@ def test_future_journal(c, h):
     j = c.journal()
     db = sqlite3.connect(j)
     db.execute("CREATE TABLE from_the_future (x)")
+    # every journal from schema 2 on carries ferry's application id ("FRRY");
+    # a file without it and with user_version > 1 is someone else's (quarantined)
+    db.execute("PRAGMA application_id = %d" % 0x46525259)
     db.execute("PRAGMA user_version = 999")
     db.commit()
     db.close()
