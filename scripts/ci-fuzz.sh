@@ -14,7 +14,9 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 scripts/install-deps.sh >/dev/null
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DFERRY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j2 >/dev/null
+targets=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done)
+# shellcheck disable=SC2086
+cmake --build build-fuzz -j2 --target $targets >/dev/null
 mkdir -p build-fuzz/crashes build-fuzz/work
 status=0
 total=0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages ferry builds and tests with. Idempotent; run as
-# root (or through sudo). Used by .ci/run and by the README's commands.
+# Installs the Debian packages ferry builds with (and, with --test, the ones
+# its test suite needs). Idempotent; run as root (or through sudo). Used by .ci/run and by the README's commands.
 set -euo pipefail
 
 PKGS=(
@@ -10,6 +10,14 @@ PKGS=(
   libgnutls28-dev openssl libpq-dev
   python3 sqlite3 curl procps clang
 )
+
+# Test-only packages (scripts/test.sh passes --test): the browser test, the
+# PostgreSQL suite, the systemd unit checks and the libFuzzer build.
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(chromium fonts-dejavu-core postgresql haproxy systemd)
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -23,6 +23,9 @@ scripts/ci-systemd.sh
 
 echo "== dashboard in headless Chromium"
 scripts/ci-browser.sh build
+
+echo "== libFuzzer targets, ${FERRY_FUZZ_SECONDS:-15} s each"
+FERRY_FUZZ_SECONDS=${FERRY_FUZZ_SECONDS:-15} scripts/ci-fuzz.sh
 
 if [ "$(id -u)" -eq 0 ]; then
   echo "== collector tests against PostgreSQL"
