@@ -13,6 +13,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "rollup.h"
+
 int ss__fail(store_sqlite *s, const char *what) {
   int rc = sqlite3_extended_errcode(s->db);
   snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
@@ -179,6 +181,17 @@ static int ss__events(store_sqlite *s, const st_ingest *in, st_result *ret) {
     if (r < 0) return r;
     if (sqlite3_changes(s->db) > 0) {
       ret->accepted++;
+      st = ss__stmt(s, SS_EVTIME_INSERT);
+      sqlite3_bind_int64(st, 1, rollup_hour_of(e->ev.ts_ms));
+      sqlite3_bind_int64(st, 2, sqlite3_last_insert_rowid(s->db));
+      sqlite3_bind_int64(st, 3, e->ev.ts_ms);
+      ss__text(st, 4, ev_type_name(e->ev.type));
+      ss__text(st, 5, e->ev.worker_id);
+      ss__text(st, 6, e->ev.workstation_id);
+      sqlite3_bind_int64(st, 7, e->ev.count);
+      ss__text(st, 8, e->ev.event_id);
+      ss__text(st, 9, b->agent_id);
+      if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
       if ((r = ssm_note_event(s, &e->ev, b->agent_id)) < 0) return r;
       continue;
     }
@@ -538,7 +551,8 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     char *e = NULL;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &e) != SQLITE_OK ||
         (version < 1 && sqlite3_exec(s->db, ss_schema_v1, NULL, NULL, &e) != SQLITE_OK) ||
-        sqlite3_exec(s->db, ss_schema_v2, NULL, NULL, &e) != SQLITE_OK ||
+        (version < 2 && sqlite3_exec(s->db, ss_schema_v2, NULL, NULL, &e) != SQLITE_OK) ||
+        sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);

@@ -24,6 +24,10 @@ typedef struct store_sqlite {
   strset known;
   char **tx_ids;        /* ids added this transaction, moved to known on commit */
   size_t n_tx_ids, cap_tx_ids;
+  /* writer: hours this transaction already marked dirty, direct-mapped by
+   * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
+   * front of tx_done for the few hours most events fall in */
+  int64_t hour_seen[256];
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))

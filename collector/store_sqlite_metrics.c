@@ -43,15 +43,22 @@ static int ssm__known_add(store_sqlite *s, st_id_kind kind, const char *id) {
 }
 
 static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
+  const size_t nseen = sizeof(s->hour_seen) / sizeof(s->hour_seen[0]);
   for (int64_t h = h0; h < h1; h++) {
+    int64_t *seen = &s->hour_seen[(uint64_t)h % nseen];
+    if (*seen == h + 1) continue;
     char key[32];
     snprintf(key, sizeof(key), "h%" PRId64, h);
     int r = strset_add(&s->tx_done, key);
     if (r < 0) return r;
-    if (r == 0) continue;
+    if (r == 0) {
+      *seen = h + 1;
+      continue;
+    }
     sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_ADD);
     sqlite3_bind_int64(st, 1, h);
     if ((r = ss__exec(s, st, "mark hour dirty")) < 0) return r;
+    *seen = h + 1; /* only once it is written: a failure leaves it unmarked */
   }
   return 0;
 }
@@ -77,6 +84,7 @@ void ssm_tx_end(store_sqlite *s, bool committed) {
   }
   s->n_tx_ids = 0;
   strset_clear(&s->tx_done);
+  memset(s->hour_seen, 0, sizeof(s->hour_seen));
 }
 
 void ssm_close(store_sqlite *s) {
@@ -177,6 +185,8 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
   ss__text(st, 3, worker);
+  sqlite3_bind_int64(st, 4, rollup_hour_of(lo));
+  sqlite3_bind_int64(st, 5, rollup_hour_of(hi - 1));
   int rc, r = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (v->n == v->cap) {

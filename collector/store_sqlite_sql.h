@@ -5,14 +5,14 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 2
+#define SS_SCHEMA_VERSION 3
 
 static const char ss_pragmas[] =
   "PRAGMA journal_mode=WAL;"
   "PRAGMA synchronous=FULL;"
   "PRAGMA foreign_keys=OFF;"
   "PRAGMA temp_store=MEMORY;"
-  "PRAGMA cache_size=-65536;";
+  "PRAGMA cache_size=-131072;";
 
 /* Version 1. Times are UTC milliseconds. */
 static const char ss_schema_v1[] =
@@ -78,6 +78,25 @@ static const char ss_schema_v2[] =
   "  units INTEGER NOT NULL);"
   "PRAGMA user_version=2;";
 
+/* Version 3: what the metrics read by time moves from the covering events_ts
+ * index (keyed by ts: with events arriving in random time order, every insert
+ * dirtied a random page of it once it outgrew the cache, and each dirty page
+ * is written to the WAL at every commit) to ev_time, keyed by (hour, rseq):
+ * the UTC hour of ts_ms, then the event's events.rowid (arrival order). An
+ * insert appends at the end of its hour's run of pages whatever order events
+ * arrive in, and a time range is read as contiguous runs. events itself is
+ * appended in rowid order. Anything that deletes events must delete their
+ * ev_time rows too. */
+static const char ss_schema_v3[] =
+  "DROP INDEX IF EXISTS events_ts;"
+  "CREATE TABLE IF NOT EXISTS ev_time(hour INTEGER NOT NULL, rseq INTEGER NOT NULL,"
+  "  ts_ms INTEGER NOT NULL, event_type TEXT NOT NULL, worker_id TEXT, workstation_id TEXT NOT NULL,"
+  "  count INTEGER NOT NULL, event_id TEXT NOT NULL, agent_id TEXT NOT NULL,"
+  "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
+  "INSERT INTO ev_time SELECT ts_ms / 3600000, rowid, ts_ms, event_type, worker_id, workstation_id,"
+  "  count, event_id, agent_id FROM events ORDER BY ts_ms / 3600000, rowid;"
+  "PRAGMA user_version=3;";
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
   "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
@@ -100,6 +119,7 @@ enum {
   SS_IDEM_PUT,
   SS_IDEM_PURGE,
   SS_EVENT_INSERT,
+  SS_EVTIME_INSERT,
   SS_EVENT_HASH,
   SS_RECV_WINDOW,
   SS_RECV_DELETE,
@@ -185,6 +205,8 @@ static const char *const ss_sql[SS_COUNT_] = {
     " workstation_id, count, body, content_hash, received_at)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     " ON CONFLICT(agent_id, event_id) DO NOTHING",
+  /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent */
+  [SS_EVTIME_INSERT] = "INSERT INTO ev_time VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
   [SS_EVENT_HASH] = "SELECT content_hash FROM events WHERE agent_id = ?1 AND event_id = ?2",
   /* ranges overlapping or touching [?3, ?4] */
   [SS_RECV_WINDOW] =
@@ -212,11 +234,14 @@ static const char *const ss_sql[SS_COUNT_] = {
     "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
   [SS_PING] = "SELECT count(*) FROM sqlite_master",
   [SS_BEGIN_READ] = "BEGIN",
-  /* ?1 lo ?2 hi ?3 worker (NULL = all) */
+  /* ?1 lo ?2 hi ?3 worker (NULL = all) ?4 hour of lo ?5 hour of hi - 1 */
   [SS_EV_RANGE] =
-    "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM events"
-    " INDEXED BY events_ts WHERE ts_ms >= ?1 AND ts_ms < ?2 AND (?3 IS NULL OR worker_id = ?3)",
-  [SS_EV_MINMAX] = "SELECT min(ts_ms), max(ts_ms) FROM events",
+    "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM ev_time"
+    " WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
+    " AND (?3 IS NULL OR worker_id = ?3)",
+  [SS_EV_MINMAX] =
+    "SELECT (SELECT min(ts_ms) FROM ev_time WHERE hour = (SELECT min(hour) FROM ev_time)),"
+    " (SELECT max(ts_ms) FROM ev_time WHERE hour = (SELECT max(hour) FROM ev_time))",
   [SS_META_GET] = "SELECT v FROM meta WHERE k = ?1",
   [SS_META_SET] = "INSERT INTO meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
   [SS_KNOWN_ADD] = "INSERT OR IGNORE INTO known_ids(kind, id) VALUES(?1, ?2)",

@@ -10,7 +10,10 @@ after ingest (stale hours computed from events) and once the writer has
 rebuilt the rollups, plus the collector's RSS.
 
 usage: bench_metrics.py [--bin-dir DIR] [--events N] [--batch 1000] [--clients 2]
-                        [--reps 20] [--dir TMPDIR] [--keep]
+                        [--reps 20] [--dir TMPDIR] [--keep] [--loadgen [--conns 8]]
+--loadgen posts with ferry-loadgen (C; batches built and zstd-compressed before
+the clock starts, same mix of events) instead of Python clients, which cannot
+produce events as fast as the collector stores them on two cores.
 Results are plain text lines on stdout."""
 import argparse
 import http.client
@@ -19,6 +22,7 @@ import multiprocessing as mp
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,6 +101,23 @@ def report_latency(port, t0_ms, reps, label):
             print("latency %-8s %-4s %-22s p50 %8.1f ms  p99 %8.1f ms" % (label, wname, ep, p50, p99), flush=True)
 
 
+def latency_and_rss(a, port, t0_ms, db, coll):
+    rss, hwm = proc_mem_kib(coll.pid)
+    print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
+    report_latency(port, t0_ms, a.reps, "fresh")
+    # wait for the writer to rebuild the stale hours
+    t = time.monotonic()
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    while con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0] > 0:
+        time.sleep(2)
+    print("rollup rebuild after ingest: %.1f s" % (time.monotonic() - t), flush=True)
+    report_latency(port, t0_ms, a.reps, "rebuilt")
+    rss, hwm = proc_mem_kib(coll.pid)
+    print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB"
+          % (rss, hwm, os.path.getsize(db) / 1048576), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir")
@@ -106,6 +127,8 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--dir")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--loadgen", action="store_true")
+    ap.add_argument("--conns", type=int, default=8)
     a = ap.parse_args()
     if a.bin_dir:
         os.environ["FERRY_BIN_DIR"] = a.bin_dir
@@ -120,6 +143,16 @@ def main():
         fh.wait_until(lambda: fh.http_request("http://127.0.0.1:%d/healthz" % port).status == 200, 20,
                       "collector up")
         t0_ms = fh.now_ms() - 30 * DAY - 3600 * 1000
+        if a.loadgen:
+            lg = os.path.join(fh.bin_dir(), "tests", "ferry-loadgen")
+            r = subprocess.run([lg, "--url", "http://127.0.0.1:%d" % port, "--token", fh.AGENT_TOKEN,
+                                "--pid", str(coll.pid), "--events", str(a.events), "--batch", str(a.batch),
+                                "--conns", str(a.conns), "--ids", "seq", "--ts", "random", "--days", "30",
+                                "--workers", "500", "--stations", "100"])
+            if r.returncode != 0:
+                raise SystemExit("loadgen failed")
+            latency_and_rss(a, port, t0_ms, db, coll)
+            return
         ctx = mp.get_context("fork")
         barrier = ctx.Barrier(a.clients + 1)
         out = ctx.Queue()
@@ -135,21 +168,7 @@ def main():
         acc = sum(r["accepted"] for r in res)
         print("ingest: %d events accepted in %.1f s: %.0f events/s (batch %d, %d clients, metrics upkeep on)"
               % (acc, el, acc / el, a.batch, a.clients), flush=True)
-        rss, hwm = proc_mem_kib(coll.pid)
-        print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
-        report_latency(port, t0_ms, a.reps, "fresh")
-        # wait for the writer to rebuild the stale hours
-        t = time.monotonic()
-        con = None
-        import sqlite3
-        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-        while con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0] > 0:
-            time.sleep(2)
-        print("rollup rebuild after ingest: %.1f s" % (time.monotonic() - t), flush=True)
-        report_latency(port, t0_ms, a.reps, "rebuilt")
-        rss, hwm = proc_mem_kib(coll.pid)
-        print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB"
-              % (rss, hwm, os.path.getsize(db) / 1048576), flush=True)
+        latency_and_rss(a, port, t0_ms, db, coll)
     finally:
         coll.terminate()
         coll.wait(60)

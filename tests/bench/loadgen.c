@@ -1,0 +1,387 @@
+/* loadgen: a load generator for the collector's POST /v1/ingest, so the
+ * collector can be measured alone. Every batch is built and compressed before
+ * the clock starts; then N libcurl connections post them as fast as the
+ * collector answers. Reports events/s and, with --pid, the collector's CPU
+ * time per event (utime+stime from /proc/PID/stat, both threads included) and
+ * its RSS — CPU per event is the figure to compare on a shared machine.
+ *
+ * Bench-only (tests/bench, not installed).
+ *
+ * usage: ferry-loadgen --url http://127.0.0.1:PORT --token T [--pid PID]
+ *          [--events N] [--batch 1000] [--conns 4] [--agents A]
+ *          [--ids seq|random] [--ts inorder|random] [--days 30]
+ *          [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]
+ * Each agent (default: one per connection) posts its batches in seq order on
+ * one connection at a time, like ferry-agent's uploader. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "codec.h"
+#include "timefmt.h"
+
+typedef struct lg_batch {
+  void *body;
+  size_t len;
+  size_t n;
+  char key[160];
+} lg_batch;
+
+typedef struct lg_agent {
+  char id[40];
+  lg_batch *b;
+  size_t n, next;
+  bool busy;
+} lg_agent;
+
+typedef struct lg_conn {
+  CURL *h;
+  struct curl_slist *hdrs;
+  lg_agent *agent;
+  lg_batch *batch;
+  char *resp;
+  size_t rlen, rcap;
+  double t0;
+} lg_conn;
+
+static uint64_t lg_rng = 88172645463325252ULL;
+static uint64_t lg_rand(void) {
+  lg_rng ^= lg_rng << 13;
+  lg_rng ^= lg_rng >> 7;
+  lg_rng ^= lg_rng << 17;
+  return lg_rng;
+}
+
+static double lg_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* utime+stime of pid in seconds, or -1. */
+static double lg_cpu(long pid) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  unsigned long ut = 0, st = 0;
+  /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long lg_status_kib(long pid, const char *field) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long v = -1;
+  size_t fl = strlen(field);
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, field, fl) == 0 && line[fl] == ':') v = strtol(line + fl + 1, NULL, 10);
+  fclose(f);
+  return v;
+}
+
+static size_t lg_write(char *p, size_t sz, size_t nm, void *ud) {
+  lg_conn *c = ud;
+  size_t n = sz * nm;
+  if (c->rlen + n + 1 > c->rcap) {
+    size_t cap = c->rcap ? c->rcap * 2 : 4096;
+    while (cap < c->rlen + n + 1) cap *= 2;
+    char *r = realloc(c->resp, cap);
+    if (!r) return 0;
+    c->resp = r;
+    c->rcap = cap;
+  }
+  memcpy(c->resp + c->rlen, p, n);
+  c->rlen += n;
+  c->resp[c->rlen] = '\0';
+  return n;
+}
+
+typedef struct lg_opts {
+  const char *url, *token, *ids, *ts, *codec_name;
+  long pid;
+  size_t events, batch, conns, agents;
+  int days, workers, stations;
+} lg_opts;
+
+static const char *const lg_kinds[6] = {"working", "working", "idle", "absent", "product_count",
+                                        "product_count"};
+
+/* Build every agent's batches: agent a gets events a, a+A, a+2A, ... */
+static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *agents) {
+  size_t per = o->events / o->agents, extra = o->events % o->agents;
+  size_t cap = o->batch * 400 + 1024;
+  char *buf = malloc(cap);
+  if (!buf) return -ENOMEM;
+  int64_t span = (int64_t)o->days * 86400000LL;
+  int64_t ingested = t0_ms + span;
+  char ing[TF_RFC3339_LEN];
+  tf_format_ms(ingested, ing);
+  for (size_t a = 0; a < o->agents; a++) {
+    lg_agent *ag = &agents[a];
+    snprintf(ag->id, sizeof(ag->id), "lg-agent-%zu", a);
+    size_t n = per + (a < extra);
+    ag->n = (n + o->batch - 1) / o->batch;
+    ag->b = calloc(ag->n ? ag->n : 1, sizeof(*ag->b));
+    if (!ag->b) return -ENOMEM;
+    char epoch[17];
+    snprintf(epoch, sizeof(epoch), "%016" PRIx64, (uint64_t)0x1f00 + a);
+    size_t seq = 0;
+    for (size_t k = 0; k < ag->n; k++) {
+      size_t cnt = n - seq < o->batch ? n - seq : o->batch;
+      size_t len = (size_t)snprintf(buf, cap, "{\"agent_id\":\"%s\",\"epoch\":\"%s\",\"sent_at\":\"%s\","
+                                    "\"stats\":{\"backlog\":%zu,\"oldest_pending_s\":1.5},\"dropped\":[],\"events\":[",
+                                    ag->id, epoch, ing, n - seq - cnt);
+      size_t first = seq + 1;
+      for (size_t i = 0; i < cnt; i++) {
+        seq++;
+        size_t global = seq * o->agents + a; /* unique over agents, increasing */
+        char eid[64];
+        if (strcmp(o->ids, "random") == 0) {
+          uint64_t x = lg_rand(), y = lg_rand();
+          snprintf(eid, sizeof(eid), "%08x-%04x-4%03x-%04x-%012" PRIx64, (unsigned)(x >> 32),
+                   (unsigned)(x >> 16) & 0xffff, (unsigned)x & 0xfff, (unsigned)(0x8000 | (y >> 48 & 0x3fff)),
+                   (uint64_t)(y & 0xffffffffffffULL));
+        } else {
+          snprintf(eid, sizeof(eid), "ev-%012zu", global);
+        }
+        int64_t ts = strcmp(o->ts, "random") == 0 ? t0_ms + (int64_t)(lg_rand() % (uint64_t)span)
+                                                  : t0_ms + (int64_t)((double)global / (double)o->events * (double)span);
+        char tss[TF_RFC3339_LEN];
+        tf_format_ms(ts, tss);
+        const char *kind = lg_kinds[lg_rand() % 6];
+        int w = (int)(lg_rand() % (uint64_t)o->workers), s = (int)(lg_rand() % (uint64_t)o->stations);
+        char cnts[24] = "";
+        if (kind[0] == 'p') snprintf(cnts, sizeof(cnts), ",\"count\":%d", 1 + (int)(lg_rand() % 3));
+        int m = snprintf(buf + len, cap - len,
+                         "%s{\"event_id\":\"%s\",\"timestamp\":\"%s\",\"event_type\":\"%s\",\"worker_id\":\"W-%03d\","
+                         "\"workstation_id\":\"WS-%03d\"%s,\"camera_id\":\"cam-%02d\",\"model_version\":\"yolo-7.2\","
+                         "\"confidence\":0.93,\"seq\":%zu,\"ingested_at\":\"%s\"}",
+                         i ? "," : "", eid, tss, kind, w, s, cnts, s % 40, seq, ing);
+        if (m < 0 || (size_t)m >= cap - len) return -E2BIG;
+        len += (size_t)m;
+      }
+      len += (size_t)snprintf(buf + len, cap - len, "]}");
+      lg_batch *b = &ag->b[k];
+      b->n = cnt;
+      snprintf(b->key, sizeof(b->key), "Idempotency-Key: %s:%s:%zu-%zu", ag->id, epoch, first, seq);
+      int r = codec_compress(codec, buf, len, &b->body, &b->len);
+      if (r < 0) return r;
+    }
+  }
+  free(buf);
+  return 0;
+}
+
+static lg_agent *lg_pick(lg_agent *agents, size_t n, size_t *rr) {
+  for (size_t i = 0; i < n; i++) {
+    lg_agent *a = &agents[(*rr + i) % n];
+    if (!a->busy && a->next < a->n) {
+      *rr = (*rr + i + 1) % n;
+      return a;
+    }
+  }
+  return NULL;
+}
+
+static void lg_start(CURLM *m, lg_conn *c, lg_agent *a, const char *ench) {
+  c->agent = a;
+  c->batch = &a->b[a->next];
+  a->busy = true;
+  c->rlen = 0;
+  curl_slist_free_all(c->hdrs);
+  c->hdrs = NULL;
+  c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
+  c->hdrs = curl_slist_append(c->hdrs, c->batch->key);
+  c->hdrs = curl_slist_append(c->hdrs, "User-Agent: ferry-agent/0.1.0");
+  c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+  if (ench[0]) c->hdrs = curl_slist_append(c->hdrs, ench);
+  curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
+  curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->batch->body);
+  curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->batch->len);
+  curl_multi_add_handle(m, c->h);
+}
+
+static void lg_usage(void) {
+  fprintf(stderr, "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000]\n"
+                  "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
+                  "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
+}
+
+int main(int argc, char **argv) {
+  lg_opts o = {.ids = "seq", .ts = "inorder", .codec_name = "zstd", .events = 1000000, .batch = 1000,
+               .conns = 4, .days = 30, .workers = 500, .stations = 100};
+  static const struct option longopts[] = {
+    {"url", 1, 0, 'u'}, {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'}, {"events", 1, 0, 'n'},
+    {"batch", 1, 0, 'b'}, {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'}, {"ids", 1, 0, 'i'},
+    {"ts", 1, 0, 'T'}, {"days", 1, 0, 'd'}, {"workers", 1, 0, 'w'}, {"stations", 1, 0, 's'},
+    {"codec", 1, 0, 'z'}, {"seed", 1, 0, 'S'}, {0, 0, 0, 0}};
+  int ch;
+  while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'u': o.url = optarg; break;
+    case 't': o.token = optarg; break;
+    case 'p': o.pid = strtol(optarg, NULL, 10); break;
+    case 'n': o.events = strtoull(optarg, NULL, 10); break;
+    case 'b': o.batch = strtoull(optarg, NULL, 10); break;
+    case 'c': o.conns = strtoull(optarg, NULL, 10); break;
+    case 'a': o.agents = strtoull(optarg, NULL, 10); break;
+    case 'i': o.ids = optarg; break;
+    case 'T': o.ts = optarg; break;
+    case 'd': o.days = atoi(optarg); break;
+    case 'w': o.workers = atoi(optarg); break;
+    case 's': o.stations = atoi(optarg); break;
+    case 'z': o.codec_name = optarg; break;
+    case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
+    default: lg_usage(); return 2;
+    }
+  }
+  if (!o.agents) o.agents = o.conns;
+  codec_t codec;
+  if (!o.url || !o.token || !o.events || !o.batch || !o.conns || o.days < 1 || o.workers < 1 ||
+      o.stations < 1 || codec_from_option(o.codec_name, &codec) < 0 ||
+      (strcmp(o.ids, "seq") && strcmp(o.ids, "random")) || (strcmp(o.ts, "inorder") && strcmp(o.ts, "random"))) {
+    lg_usage();
+    return 2;
+  }
+  lg_agent *agents = calloc(o.agents, sizeof(*agents));
+  lg_conn *conns = calloc(o.conns, sizeof(*conns));
+  if (!agents || !conns) return 1;
+  int64_t t0_ms = tf_now_ms() - (int64_t)o.days * 86400000LL - 3600000;
+  double tb = lg_now();
+  int r = lg_build(&o, codec, t0_ms, agents);
+  if (r < 0) {
+    fprintf(stderr, "loadgen: building batches: %s\n", strerror(-r));
+    return 1;
+  }
+  size_t bytes = 0;
+  for (size_t a = 0; a < o.agents; a++)
+    for (size_t k = 0; k < agents[a].n; k++) bytes += agents[a].b[k].len;
+  fprintf(stderr, "loadgen: %zu events in batches of %zu built in %.1f s (%.1f MiB %s)\n", o.events, o.batch,
+          lg_now() - tb, (double)bytes / 1048576.0, o.codec_name);
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURLM *m = curl_multi_init();
+  char url[512], auth[300];
+  snprintf(url, sizeof(url), "%s/v1/ingest", o.url);
+  snprintf(auth, sizeof(auth), "Bearer %s", o.token);
+  const char *enc = codec == CODEC_IDENTITY ? NULL : codec_name(codec);
+  for (size_t i = 0; i < o.conns; i++) {
+    lg_conn *c = &conns[i];
+    c->h = curl_easy_init();
+    curl_easy_setopt(c->h, CURLOPT_URL, url);
+    curl_easy_setopt(c->h, CURLOPT_XOAUTH2_BEARER, o.token);
+    curl_easy_setopt(c->h, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, lg_write);
+    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 120L);
+  }
+  /* Content-Encoding goes in each request's headers */
+  char ench[64] = "";
+  if (enc) snprintf(ench, sizeof(ench), "Content-Encoding: %s", enc);
+
+  double cpu0 = o.pid ? lg_cpu(o.pid) : -1;
+  double t0 = lg_now();
+  size_t rr = 0, running = 0, accepted = 0, dups = 0, retries = 0, requests = 0;
+  double lat_max = 0, lat_sum = 0;
+  for (size_t i = 0; i < o.conns; i++) {
+    lg_agent *a = lg_pick(agents, o.agents, &rr);
+    if (!a) break;
+    lg_start(m, &conns[i], a, ench);
+    conns[i].t0 = lg_now();
+    running++;
+  }
+  int fail = 0;
+  while (running && !fail) {
+    int still;
+    curl_multi_perform(m, &still);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left))) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      lg_conn *c;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+      long code = 0;
+      curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &code);
+      CURLcode cr = msg->data.result;
+      curl_multi_remove_handle(m, c->h);
+      double lat = lg_now() - c->t0;
+      requests++;
+      if (cr != CURLE_OK || (code != 200 && code != 503)) {
+        fprintf(stderr, "loadgen: %s: HTTP %ld %s %.200s\n", c->batch->key, code,
+                cr != CURLE_OK ? curl_easy_strerror(cr) : "", c->resp ? c->resp : "");
+        fail = 1;
+        break;
+      }
+      if (code == 503) {
+        retries++;
+        usleep(50000);
+      } else {
+        cJSON *j = cJSON_Parse(c->resp);
+        const cJSON *ac = cJSON_GetObjectItemCaseSensitive(j, "accepted");
+        const cJSON *du = cJSON_GetObjectItemCaseSensitive(j, "duplicates");
+        accepted += cJSON_IsNumber(ac) ? (size_t)ac->valuedouble : 0;
+        dups += cJSON_IsNumber(du) ? (size_t)du->valuedouble : 0;
+        cJSON_Delete(j);
+        c->agent->next++;
+        lat_sum += lat;
+        if (lat > lat_max) lat_max = lat;
+      }
+      c->agent->busy = false;
+      running--;
+      lg_agent *a = code == 503 ? c->agent : lg_pick(agents, o.agents, &rr);
+      if (a && (code == 503 || a->next < a->n)) {
+        lg_start(m, c, a, ench);
+        c->t0 = lg_now();
+        running++;
+      }
+    }
+    if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  double el = lg_now() - t0;
+  double cpu1 = o.pid ? lg_cpu(o.pid) : -1;
+  size_t ok = requests - retries;
+  printf("loadgen: events=%zu batch=%zu conns=%zu agents=%zu ids=%s ts=%s codec=%s\n", o.events, o.batch,
+         o.conns, o.agents, o.ids, o.ts, o.codec_name);
+  printf("loadgen: accepted %zu duplicates %zu in %.2f s: %.0f events/s; %zu batches, %zu retried (503),"
+         " batch latency mean %.1f ms max %.1f ms\n",
+         accepted, dups, el, (double)(accepted + dups) / el, ok, retries, ok ? lat_sum / (double)ok * 1000 : 0,
+         lat_max * 1000);
+  if (o.pid && cpu0 >= 0 && cpu1 >= 0)
+    printf("loadgen: collector CPU %.2f s (%.1f us/event, %.2f cores busy); RSS %ld KiB, peak %ld KiB\n",
+           cpu1 - cpu0, (cpu1 - cpu0) / (double)(accepted + dups ? accepted + dups : 1) * 1e6,
+           (cpu1 - cpu0) / el, lg_status_kib(o.pid, "VmRSS"), lg_status_kib(o.pid, "VmHWM"));
+  for (size_t i = 0; i < o.conns; i++) {
+    curl_easy_cleanup(conns[i].h);
+    curl_slist_free_all(conns[i].hdrs);
+    free(conns[i].resp);
+  }
+  curl_multi_cleanup(m);
+  curl_global_cleanup();
+  for (size_t a = 0; a < o.agents; a++) {
+    for (size_t k = 0; k < agents[a].n; k++) free(agents[a].b[k].body);
+    free(agents[a].b);
+  }
+  free(agents);
+  free(conns);
+  return fail || accepted + dups != o.events ? 1 : 0;
+}
