@@ -23,6 +23,7 @@
 #include "log.h"
 #include "looplag.h"
 #include "notify.h"
+#include "sizes.h"
 #include "stall.h"
 #include "timefmt.h"
 #include "status.h"
@@ -513,7 +514,7 @@ static int run_daemon(app *a) {
                       .ud = a};
   dl_api_config dc = {.j = a->j,
                       .token = c->ingest_token,
-                      .export_max_bytes = (size_t)(c->max_dead_letter_bytes * 2 + (1 << 20)),
+                      .export_max_bytes = size_from_i64(c->max_dead_letter_bytes * 2 + (1 << 20)),
                       .on_requeued = kick_uploader,
                       .on_drained = on_dl_drained,
                       .ud = a};

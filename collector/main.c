@@ -23,6 +23,7 @@
 #include "prom.h"
 #include "readers.h"
 #include "routes.h"
+#include "sizes.h"
 #include "token_cmd.h"
 #include "stall.h"
 #include "timefmt.h"
@@ -347,7 +348,7 @@ int main(int argc, char **argv) {
   }
   wr_limits lim = {
     .queue_max = (size_t)cfg.queue_max,
-    .queue_max_bytes = (size_t)cfg.queue_max_bytes,
+    .queue_max_bytes = size_from_i64(cfg.queue_max_bytes),
     .max_wait_ms = (uint64_t)cfg.max_commit_wait_s * 1000,
     .purge_before_ms = (uint64_t)cfg.idempotency_days * 86400000ULL,
   };
