@@ -12,7 +12,9 @@ harness started (only those: by the pid it got from Popen), prints the tail of
 each process log when the test fails, removes the directory (keep it with
 FERRY_KEEP_TMP=1) and exits 0 on success, 1 on failure.
 
-Binaries are taken from $FERRY_BIN_DIR (set by CTest).
+Binaries are taken from $FERRY_BIN_DIR (set by CTest). When they were
+cross-compiled, $FERRY_EMULATOR (set by CTest from CMAKE_CROSSCOMPILING_EMULATOR,
+e.g. "qemu-aarch64 -L /sysroot") is put in front of every command line.
 Traffic goes to 127.0.0.1 only.
 
 With FERRY_TEST_PG_URL set (postgres://USER@HOST:PORT/DB of a throwaway
@@ -27,6 +29,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -98,6 +101,16 @@ def binary(name):
     if not os.access(p, os.X_OK):
         raise TestFailure("binary %s not found or not executable" % p)
     return p
+
+
+def emulator():
+    """The command prefix that runs the target binaries ([] when native)."""
+    return shlex.split(os.environ.get("FERRY_EMULATOR", ""))
+
+
+def command(args):
+    """args (a binary and its arguments) as the command line to execute."""
+    return emulator() + list(args)
 
 
 def free_port():
@@ -296,7 +309,7 @@ def agent_help_text():
     global _agent_help
     if _agent_help is None:
         try:
-            p = subprocess.run([binary("ferry-agent"), "--help"], stdout=subprocess.PIPE,
+            p = subprocess.run(command([binary("ferry-agent"), "--help"]), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=10)
             _agent_help = p.stdout.decode("utf-8", "replace")
         except (OSError, subprocess.TimeoutExpired):
@@ -334,7 +347,8 @@ class Proc:
         self.logf = open(self.log_path, "ab")
         self.logf.write(("$ %s\n" % " ".join(self.args)).encode())
         self.logf.flush()
-        self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.logf,
+        # under qemu-user the emulator is the process: self.pid gets the signals
+        self.popen = subprocess.Popen(command(self.args), stdin=subprocess.DEVNULL, stdout=self.logf,
                                       stderr=subprocess.STDOUT, env=full_env, cwd=h.tmp,
                                       preexec_fn=_die_with_parent)
         self.pid = self.popen.pid

@@ -10,7 +10,7 @@ from ferry_harness import *
 
 
 def camsim(args, timeout=60):
-    p = subprocess.run([binary("ferry-camsim")] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    p = subprocess.run(command([binary("ferry-camsim")] + args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 

@@ -13,7 +13,7 @@ def run_cmd(args, env=None, timeout=20):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_") or k == "FERRY_BIN_DIR"}
     full_env.update(env or {})
     try:
-        p = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        p = subprocess.run(command(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=full_env, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise TestFailure("%s did not exit within %d s" % (" ".join(args), timeout))
