@@ -3,7 +3,7 @@
 # (cross/build.sh: Debian cross compilers, a sysroot of the :arm64/:armhf
 # libraries, -Werror) and runs under qemu-user the unit tests, the fuzz smoke
 # tests and the end-to-end integration tests labelled "emulated" (agent and
-# collector over loopback: store-and-forward, kill -9 durability).
+# collector over loopback: store-and-forward).
 #   scripts/ci-arm.sh              both architectures
 #   scripts/ci-arm.sh aarch64      one of them
 # Idempotent (sysroots are cached in /var/cache/ferry-cross); each architecture

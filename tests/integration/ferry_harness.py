@@ -14,7 +14,8 @@ FERRY_KEEP_TMP=1) and exits 0 on success, 1 on failure.
 
 Binaries are taken from $FERRY_BIN_DIR (set by CTest). When they were
 cross-compiled, $FERRY_EMULATOR (set by CTest from CMAKE_CROSSCOMPILING_EMULATOR,
-e.g. "qemu-aarch64 -L /sysroot") is put in front of every command line.
+e.g. "qemu-aarch64 -L /sysroot") is put in front of every command line: a test
+that runs a binary with subprocess itself passes command([binary(...), ...]).
 Traffic goes to 127.0.0.1 only.
 
 With FERRY_TEST_PG_URL set (postgres://USER@HOST:PORT/DB of a throwaway

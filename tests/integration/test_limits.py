@@ -87,7 +87,7 @@ def batch_cap(h):
 
 
 def tokens(h):
-    r = subprocess.run([binary("ferry-collector"), "token", "new", "tok-x"], stdout=subprocess.PIPE,
+    r = subprocess.run(command([binary("ferry-collector"), "token", "new", "tok-x"]), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30)
     check_eq(r.returncode, 0, "token new exit code (%s)" % r.stderr.decode(errors="replace"))
     lines = [l for l in r.stdout.decode().splitlines() if l and not l.startswith("#")]
@@ -96,7 +96,7 @@ def tokens(h):
     check(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) is not None, "token new: token format %r" % token)
     check(re.fullmatch(r"tok-x [0-9a-f]{64}", line) is not None, "token new: line format %r" % line)
     check(token not in line, "the tokens-file line must not hold the token itself")
-    r2 = subprocess.run([binary("ferry-collector"), "token", "new", "tok-x"], stdout=subprocess.PIPE, timeout=30)
+    r2 = subprocess.run(command([binary("ferry-collector"), "token", "new", "tok-x"]), stdout=subprocess.PIPE, timeout=30)
     check(token.encode() not in r2.stdout, "token new printed the same token twice")
 
     tf = h.path("tokens")
