@@ -111,7 +111,7 @@ if(FERRY_DEB_SHLIBDEPS)
   set(CPACK_DEBIAN_COLLECTOR_PACKAGE_SHLIBDEPS ON)
 else()
   set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "${FERRY_DEB_DEPENDS_COMMON}")
-  set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "${FERRY_DEB_DEPENDS_COMMON}, libnettle8, libgnutls30 (>= 3.7.0)")
+  set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "${FERRY_DEB_DEPENDS_COMMON}, libnettle8, libgnutls30 (>= 3.7.0), libpq5 (>= 15)")
 endif()
 # systemd-sysusers / systemd-tmpfiles come with systemd; adduser is the fallback
 set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "systemd")
