@@ -8,7 +8,7 @@
 #   scripts/ci-arm.sh aarch64      one of them
 # Idempotent (sysroots are cached in /var/cache/ferry-cross); each architecture
 # is bounded to 15 minutes; exits nonzero on the first failure. Measured on a
-# busy 2-core machine with the packages cached: aarch64 1m53s, armhf 2m05s;
+# busy 2-core machine with the packages cached: aarch64 2m10s, armhf 2m20s;
 # a fresh machine adds about a minute of downloads (docs/arm.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
