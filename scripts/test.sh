@@ -34,6 +34,13 @@ else
   echo "== PostgreSQL tests skipped: scripts/ci-postgres.sh needs root (runuser)"
 fi
 
+if [ "$(id -u)" -eq 0 ]; then
+  echo "== ARM: cross builds, unit and end-to-end tests under qemu"
+  scripts/ci-arm.sh
+else
+  echo "== ARM tests skipped: scripts/ci-arm.sh installs cross compilers (needs root)"
+fi
+
 if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
   echo "== build (ASan + UBSan)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFERRY_WERROR=ON -DFERRY_SANITIZE=ON >/dev/null
