@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "rollup.h"
+#include "rollup_query.h"
 
 #define SPM_META_MAX_STATE "rollup_max_state_ms"
 
@@ -211,18 +212,26 @@ static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, sp
   return 0;
 }
 
-static int spm__build(store_pg *s, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret) {
-  int64_t lo, hi;
-  rollup_build_fetch_range(h0, h1, s->max_state_ms, &lo, &hi);
+static int spm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
   spm_evs v = {0};
-  int r = spm__load(s, lo, hi, worker, &v);
-  if (r == 0) {
-    r = rollup_build(v.ev, v.n, s->max_state_ms, h0, h1, ret);
-    if (r < 0) snprintf(s->err, sizeof(s->err), "rebuild hours: %s", r == -ENOMEM ? "out of memory"
-                                                                                    : "corrupt event row");
-  }
+  int r = spm__load(ctx, lo, hi, worker, &v);
+  if (r == 0) r = fn(arg, v.ev, v.n);
   spm__evs_free(&v);
   return r;
+}
+
+static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
+static int spm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
+static int spm__begin_read(void *ctx, bool *ret_opened);
+static void spm__end_read(void *ctx, bool opened);
+
+/* The shared plan walk (rollup_query.h) over this handle. */
+static rq_backend spm__backend(store_pg *s) {
+  return (rq_backend){
+    .ctx = s, .max_state_ms = s->max_state_ms, .err = s->err, .errlen = sizeof(s->err),
+    .events = spm__events, .sum = spm__sum, .dirty_hours = spm__dirty_hours,
+    .begin_read = spm__begin_read, .end_read = spm__end_read,
+  };
 }
 
 /* ---- upkeep (writer) ---------------------------------------------------- */
@@ -236,7 +245,8 @@ static int spm__range_exec(store_pg *s, int which, int64_t a, int64_t b) {
 
 static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
   rollup_buckets b;
-  int r = spm__build(s, h0, h1, NULL, &b);
+  rq_backend be = spm__backend(s);
+  int r = rq_build(&be, h0, h1, NULL, &b);
   if (r < 0) return r;
   static const int dels[] = {SP_WH_DEL, SP_SH_DEL, SP_HT_DEL};
   for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++) r = spm__range_exec(s, dels[i], h0, h1);
@@ -365,20 +375,15 @@ int spm_maintain(store *base, int max_units, bool *ret_more) {
 
 /* ---- queries (reader handles) ------------------------------------------- */
 
-typedef struct spm_q {
-  store_pg *s;
-  const st_metrics_query *q;
-  rollup_acc *acc;
-  bool want_workers, want_stations;
-} spm_q;
-
-static int spm__sum(spm_q *c, int which, int64_t a, int64_t b, const char *id) {
-  store_pg *s = c->s;
+static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc) {
+  static const int stmts[3][2] = {{SP_WH_SUM, SP_WD_SUM}, {SP_SH_SUM, SP_SD_SUM}, {SP_HT_SUM, SP_DT_SUM}};
+  store_pg *s = ctx;
+  int which = stmts[table][days];
   int r = 0;
   sp__p_begin(s);
   sp__p_i64(s, a);
   sp__p_i64(s, b);
-  bool total = which == SP_HT_SUM || which == SP_DT_SUM;
+  bool total = table == RQ_TOTALS;
   if (!total) sp__p_str(s, id);
   PGresult *res = sp__run(s, which, "read rollups", &r);
   if (!res) return r;
@@ -387,76 +392,28 @@ static int spm__sum(spm_q *c, int which, int64_t a, int64_t b, const char *id) {
     if (total) {
       if (PQgetisnull(res, i, 0)) continue;
       rollup_hour h = {.events = sp__i64(res, i, 0), .units = sp__i64(res, i, 1)};
-      rollup_acc_add_hour(c->acc, &h);
-    } else if (which == SP_WH_SUM || which == SP_WD_SUM) {
+      rollup_acc_add_hour(acc, &h);
+    } else if (table == RQ_WORKERS) {
       rollup_worker_hour w = {
         .worker_id = PQgetvalue(res, i, 0), .working_ms = sp__i64(res, i, 1), .idle_ms = sp__i64(res, i, 2),
         .absent_ms = sp__i64(res, i, 3), .units = sp__i64(res, i, 4), .events = sp__i64(res, i, 5),
       };
-      r = rollup_acc_add_worker(c->acc, &w);
+      r = rollup_acc_add_worker(acc, &w);
     } else {
       rollup_station_hour w = {
         .workstation_id = PQgetvalue(res, i, 0), .occupancy_ms = sp__i64(res, i, 1),
         .working_ms = sp__i64(res, i, 2), .units = sp__i64(res, i, 3), .events = sp__i64(res, i, 4),
         .state_ms = sp__i64(res, i, 5),
       };
-      r = rollup_acc_add_station(c->acc, &w);
+      r = rollup_acc_add_station(acc, &w);
     }
   }
   PQclear(res);
   return r;
 }
 
-/* Stored rows of [a, b) — whole days (day rows) or hours (hour rows). */
-static int spm__rows(spm_q *c, bool days, int64_t a, int64_t b) {
-  int r = 0;
-  if (a >= b) return 0;
-  if (c->want_workers) r = spm__sum(c, days ? SP_WD_SUM : SP_WH_SUM, a, b, c->q->worker_id);
-  if (r == 0 && c->want_stations) r = spm__sum(c, days ? SP_SD_SUM : SP_SH_SUM, a, b, c->q->workstation_id);
-  if (r == 0) r = spm__sum(c, days ? SP_DT_SUM : SP_HT_SUM, a, b, NULL);
-  return r;
-}
-
-/* Dirty hours [a, b): built from the events now. */
-static int spm__built(spm_q *c, int64_t a, int64_t b) {
-  rollup_buckets bk;
-  const char *w = c->want_stations ? NULL : c->q->worker_id;
-  int r = spm__build(c->s, a, b, w, &bk);
-  if (r < 0) return r;
-  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++) r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
-  for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
-    r = rollup_acc_add_station(c->acc, &bk.stations[i]);
-  for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
-  rollup_buckets_free(&bk);
-  return r;
-}
-
-static bool spm__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {
-  size_t lo = 0, hi = n; /* first >= a */
-  while (lo < hi) {
-    size_t m = (lo + hi) / 2;
-    if (d[m] < a) lo = m + 1;
-    else hi = m;
-  }
-  return lo < n && d[lo] < b;
-}
-
-/* Hours [a, b) inside one day: clean runs from hour rows, dirty runs built. */
-static int spm__hours(spm_q *c, const int64_t *d, size_t nd, int64_t a, int64_t b) {
-  int r = 0;
-  int64_t h = a;
-  while (r == 0 && h < b) {
-    bool dirty = spm__dirty_in(d, nd, h, h + 1);
-    int64_t e = h + 1;
-    while (e < b && spm__dirty_in(d, nd, e, e + 1) == dirty) e++;
-    r = dirty ? spm__built(c, h, e) : spm__rows(c, false, h, e);
-    h = e;
-  }
-  return r;
-}
-
-static int spm__whole_hours(spm_q *c, int64_t h_lo, int64_t h_hi) {
-  store_pg *s = c->s;
+static int spm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n) {
+  store_pg *s = ctx;
   int r = 0;
   sp__p_begin(s);
   sp__p_i64(s, h_lo);
@@ -471,65 +428,26 @@ static int spm__whole_hours(spm_q *c, int64_t h_lo, int64_t h_hi) {
   }
   for (size_t i = 0; i < nd; i++) d[i] = sp__i64(res, (int)i, 0);
   PQclear(res);
-  int64_t h = h_lo;
-  while (r == 0 && h < h_hi) {
-    int64_t day = rollup_day_of_hour(h), day_end = (day + 1) * 24;
-    if (h == day * 24 && day_end <= h_hi && !spm__dirty_in(d, nd, h, day_end)) {
-      int64_t e = day_end; /* a run of whole clean days */
-      while (e + 24 <= h_hi && !spm__dirty_in(d, nd, e, e + 24)) e += 24;
-      r = spm__rows(c, true, day, rollup_day_of_hour(e));
-      h = e;
-    } else {
-      int64_t e = day_end < h_hi ? day_end : h_hi;
-      r = spm__hours(c, d, nd, h, e);
-      h = e;
-    }
-  }
-  free(d);
-  return r;
+  *ret = d;
+  *ret_n = nd;
+  return 0;
 }
 
-static int spm__edge(spm_q *c, const rollup_edge *e) {
-  spm_evs v = {0};
-  const char *w = c->want_stations ? NULL : c->q->worker_id;
-  int r = spm__load(c->s, e->fetch_lo_ms, e->fetch_hi_ms, w, &v);
-  metrics_result res;
-  if (r == 0) {
-    r = metrics_compute(v.ev, v.n, e->from_ms, e->to_ms, c->s->max_state_ms, &res);
-    if (r < 0) snprintf(c->s->err, sizeof(c->s->err), "compute metrics: %s",
-                        r == -ENOMEM ? "out of memory" : "corrupt event row");
-    else {
-      r = rollup_acc_add_result(c->acc, &res);
-      metrics_result_free(&res);
-    }
-  }
-  spm__evs_free(&v);
-  return r;
+static int spm__begin_read(void *ctx, bool *ret_opened) {
+  store_pg *s = ctx;
+  *ret_opened = !s->tx_open;
+  return *ret_opened ? sp__sql(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin read") : 0;
+}
+
+static void spm__end_read(void *ctx, bool opened) {
+  store_pg *s = ctx;
+  if (opened && s->conn && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    PQclear(PQexec(s->conn, "COMMIT"));
 }
 
 int spm_metrics(store *base, const st_metrics_query *q, metrics_result *ret) {
-  store_pg *s = SP(base);
-  rollup_plan plan;
-  if (rollup_plan_window(q->from_ms, q->to_ms, s->max_state_ms, &plan) < 0) {
-    snprintf(s->err, sizeof(s->err), "bad window");
-    return -EINVAL;
-  }
-  spm_q c = {
-    .s = s, .q = q, .acc = rollup_acc_new(),
-    .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
-    .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
-  };
-  if (!c.acc) return -ENOMEM;
-  bool own_tx = !s->tx_open;
-  int r = own_tx ? sp__sql(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin read") : 0;
-  if (r == 0 && plan.h_lo < plan.h_hi) r = spm__whole_hours(&c, plan.h_lo, plan.h_hi);
-  for (size_t i = 0; r == 0 && i < plan.n_edges; i++) r = spm__edge(&c, &plan.edges[i]);
-  if (own_tx && s->conn && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-    PQclear(PQexec(s->conn, "COMMIT"));
-  if (r == 0) r = rollup_acc_finish(c.acc, q->from_ms, q->to_ms, ret);
-  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
-  rollup_acc_free(c.acc);
-  return r;
+  rq_backend be = spm__backend(SP(base));
+  return rq_metrics(&be, q, ret);
 }
 
 int spm_id_known(store *base, st_id_kind kind, const char *id, bool *ret) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "rollup.h"
+#include "rollup_query.h"
 
 #define SSM_META_MAX_STATE "rollup_max_state_ms"
 
@@ -224,18 +225,26 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   return 0;
 }
 
-static int ssm__build(store_sqlite *s, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret) {
-  int64_t lo, hi;
-  rollup_build_fetch_range(h0, h1, s->max_state_ms, &lo, &hi);
+static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
   ssm_evs v = {0};
-  int r = ssm__load(s, lo, hi, worker, &v);
-  if (r == 0) {
-    r = rollup_build(v.ev, v.n, s->max_state_ms, h0, h1, ret);
-    if (r < 0) snprintf(s->err, sizeof(s->err), "rebuild hours: %s", r == -ENOMEM ? "out of memory"
-                                                                                    : "corrupt event row");
-  }
+  int r = ssm__load(ctx, lo, hi, worker, &v);
+  if (r == 0) r = fn(arg, v.ev, v.n);
   ssm__evs_free(&v);
   return r;
+}
+
+static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
+static int ssm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
+static int ssm__begin_read(void *ctx, bool *ret_opened);
+static void ssm__end_read(void *ctx, bool opened);
+
+/* The shared plan walk (rollup_query.h) over this handle. */
+static rq_backend ssm__backend(store_sqlite *s) {
+  return (rq_backend){
+    .ctx = s, .max_state_ms = s->max_state_ms, .err = s->err, .errlen = sizeof(s->err),
+    .events = ssm__events, .sum = ssm__sum, .dirty_hours = ssm__dirty_hours,
+    .begin_read = ssm__begin_read, .end_read = ssm__end_read,
+  };
 }
 
 /* ---- upkeep (writer) ---------------------------------------------------- */
@@ -249,7 +258,8 @@ static int ssm__range_exec(store_sqlite *s, int which, int64_t a, int64_t b) {
 
 static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
   rollup_buckets b;
-  int r = ssm__build(s, h0, h1, NULL, &b);
+  rq_backend be = ssm__backend(s);
+  int r = rq_build(&be, h0, h1, NULL, &b);
   if (r < 0) return r;
   static const int dels[] = {SS_WH_DEL, SS_SH_DEL, SS_HT_DEL, SS_DIRTY_DEL};
   for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++) r = ssm__range_exec(s, dels[i], h0, h1);
@@ -347,120 +357,47 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
 
 /* ---- queries (reader handles) ------------------------------------------- */
 
-static int ssm__sum_workers(store_sqlite *s, int which, int64_t a, int64_t b, const char *id,
-                            rollup_acc *acc) {
-  sqlite3_stmt *st = ss__stmt(s, which);
+static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc) {
+  static const int stmts[3][2] = {{SS_WH_SUM, SS_WD_SUM}, {SS_SH_SUM, SS_SD_SUM}, {SS_HT_SUM, SS_DT_SUM}};
+  static const char *const what[3] = {"read worker rollups", "read station rollups", "read rollups"};
+  store_sqlite *s = ctx;
+  sqlite3_stmt *st = ss__stmt(s, stmts[table][days]);
   sqlite3_bind_int64(st, 1, a);
   sqlite3_bind_int64(st, 2, b);
-  ss__text(st, 3, id);
+  if (table != RQ_TOTALS) ss__text(st, 3, id);
   int rc, r = 0;
   while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    rollup_worker_hour w = {
-      .worker_id = (const char *)sqlite3_column_text(st, 0),
-      .working_ms = sqlite3_column_int64(st, 1), .idle_ms = sqlite3_column_int64(st, 2),
-      .absent_ms = sqlite3_column_int64(st, 3), .units = sqlite3_column_int64(st, 4),
-      .events = sqlite3_column_int64(st, 5),
-    };
-    r = rollup_acc_add_worker(acc, &w);
+    if (table == RQ_TOTALS) {
+      rollup_hour h = {.events = sqlite3_column_int64(st, 0), .units = sqlite3_column_int64(st, 1)};
+      rollup_acc_add_hour(acc, &h);
+      rc = SQLITE_DONE; /* one row: an aggregate */
+      break;
+    }
+    if (table == RQ_WORKERS) {
+      rollup_worker_hour w = {
+        .worker_id = (const char *)sqlite3_column_text(st, 0),
+        .working_ms = sqlite3_column_int64(st, 1), .idle_ms = sqlite3_column_int64(st, 2),
+        .absent_ms = sqlite3_column_int64(st, 3), .units = sqlite3_column_int64(st, 4),
+        .events = sqlite3_column_int64(st, 5),
+      };
+      r = rollup_acc_add_worker(acc, &w);
+    } else {
+      rollup_station_hour w = {
+        .workstation_id = (const char *)sqlite3_column_text(st, 0),
+        .occupancy_ms = sqlite3_column_int64(st, 1), .working_ms = sqlite3_column_int64(st, 2),
+        .units = sqlite3_column_int64(st, 3), .events = sqlite3_column_int64(st, 4),
+        .state_ms = sqlite3_column_int64(st, 5),
+      };
+      r = rollup_acc_add_station(acc, &w);
+    }
   }
-  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read worker rollups");
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, what[table]);
   sqlite3_reset(st);
   return r;
 }
 
-static int ssm__sum_stations(store_sqlite *s, int which, int64_t a, int64_t b, const char *id,
-                             rollup_acc *acc) {
-  sqlite3_stmt *st = ss__stmt(s, which);
-  sqlite3_bind_int64(st, 1, a);
-  sqlite3_bind_int64(st, 2, b);
-  ss__text(st, 3, id);
-  int rc, r = 0;
-  while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    rollup_station_hour w = {
-      .workstation_id = (const char *)sqlite3_column_text(st, 0),
-      .occupancy_ms = sqlite3_column_int64(st, 1), .working_ms = sqlite3_column_int64(st, 2),
-      .units = sqlite3_column_int64(st, 3), .events = sqlite3_column_int64(st, 4),
-      .state_ms = sqlite3_column_int64(st, 5),
-    };
-    r = rollup_acc_add_station(acc, &w);
-  }
-  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read station rollups");
-  sqlite3_reset(st);
-  return r;
-}
-
-static int ssm__sum_total(store_sqlite *s, int which, int64_t a, int64_t b, rollup_acc *acc) {
-  sqlite3_stmt *st = ss__stmt(s, which);
-  sqlite3_bind_int64(st, 1, a);
-  sqlite3_bind_int64(st, 2, b);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    rollup_hour h = {.events = sqlite3_column_int64(st, 0), .units = sqlite3_column_int64(st, 1)};
-    rollup_acc_add_hour(acc, &h);
-  }
-  int r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ss__fail(s, "read rollups");
-  sqlite3_reset(st);
-  return r;
-}
-
-typedef struct ssm_q {
-  store_sqlite *s;
-  const st_metrics_query *q;
-  rollup_acc *acc;
-  bool want_workers, want_stations;
-} ssm_q;
-
-/* Stored rows of [a, b) — whole days (day rows) or hours (hour rows). */
-static int ssm__rows(ssm_q *c, bool days, int64_t a, int64_t b) {
-  int r = 0;
-  if (a >= b) return 0;
-  if (c->want_workers) r = ssm__sum_workers(c->s, days ? SS_WD_SUM : SS_WH_SUM, a, b, c->q->worker_id, c->acc);
-  if (r == 0 && c->want_stations)
-    r = ssm__sum_stations(c->s, days ? SS_SD_SUM : SS_SH_SUM, a, b, c->q->workstation_id, c->acc);
-  if (r == 0) r = ssm__sum_total(c->s, days ? SS_DT_SUM : SS_HT_SUM, a, b, c->acc);
-  return r;
-}
-
-/* Dirty hours [a, b): built from the events now. */
-static int ssm__built(ssm_q *c, int64_t a, int64_t b) {
-  rollup_buckets bk;
-  const char *w = c->want_stations ? NULL : c->q->worker_id;
-  int r = ssm__build(c->s, a, b, w, &bk);
-  if (r < 0) return r;
-  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++) r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
-  for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
-    r = rollup_acc_add_station(c->acc, &bk.stations[i]);
-  for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
-  rollup_buckets_free(&bk);
-  return r;
-}
-
-static bool ssm__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {
-  size_t lo = 0, hi = n; /* first >= a */
-  while (lo < hi) {
-    size_t m = (lo + hi) / 2;
-    if (d[m] < a) lo = m + 1;
-    else hi = m;
-  }
-  return lo < n && d[lo] < b;
-}
-
-/* Hours [a, b) inside one day: clean runs from hour rows, dirty runs built. */
-static int ssm__hours(ssm_q *c, const int64_t *d, size_t nd, int64_t a, int64_t b) {
-  int r = 0;
-  int64_t h = a;
-  while (r == 0 && h < b) {
-    bool dirty = ssm__dirty_in(d, nd, h, h + 1);
-    int64_t e = h + 1;
-    while (e < b && ssm__dirty_in(d, nd, e, e + 1) == dirty) e++;
-    r = dirty ? ssm__built(c, h, e) : ssm__rows(c, false, h, e);
-    h = e;
-  }
-  return r;
-}
-
-static int ssm__whole_hours(ssm_q *c, int64_t h_lo, int64_t h_hi) {
-  store_sqlite *s = c->s;
+static int ssm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n) {
+  store_sqlite *s = ctx;
   int64_t *d = NULL;
   size_t nd = 0, cap = 0;
   sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_IN);
@@ -478,64 +415,25 @@ static int ssm__whole_hours(ssm_q *c, int64_t h_lo, int64_t h_hi) {
   }
   if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read dirty hours");
   sqlite3_reset(st);
-  int64_t h = h_lo;
-  while (r == 0 && h < h_hi) {
-    int64_t day = rollup_day_of_hour(h), day_end = (day + 1) * 24;
-    if (h == day * 24 && day_end <= h_hi && !ssm__dirty_in(d, nd, h, day_end)) {
-      int64_t e = day_end; /* a run of whole clean days */
-      while (e + 24 <= h_hi && !ssm__dirty_in(d, nd, e, e + 24)) e += 24;
-      r = ssm__rows(c, true, day, rollup_day_of_hour(e));
-      h = e;
-    } else {
-      int64_t e = day_end < h_hi ? day_end : h_hi;
-      r = ssm__hours(c, d, nd, h, e);
-      h = e;
-    }
-  }
-  free(d);
+  *ret = d;
+  *ret_n = nd;
   return r;
 }
 
-static int ssm__edge(ssm_q *c, const rollup_edge *e) {
-  ssm_evs v = {0};
-  const char *w = c->want_stations ? NULL : c->q->worker_id;
-  int r = ssm__load(c->s, e->fetch_lo_ms, e->fetch_hi_ms, w, &v);
-  metrics_result res;
-  if (r == 0) {
-    r = metrics_compute(v.ev, v.n, e->from_ms, e->to_ms, c->s->max_state_ms, &res);
-    if (r < 0) snprintf(c->s->err, sizeof(c->s->err), "compute metrics: %s",
-                        r == -ENOMEM ? "out of memory" : "corrupt event row");
-    else {
-      r = rollup_acc_add_result(c->acc, &res);
-      metrics_result_free(&res);
-    }
-  }
-  ssm__evs_free(&v);
-  return r;
+static int ssm__begin_read(void *ctx, bool *ret_opened) {
+  store_sqlite *s = ctx;
+  *ret_opened = sqlite3_get_autocommit(s->db);
+  return *ret_opened ? ss__exec(s, ss__stmt(s, SS_BEGIN_READ), "begin read") : 0;
+}
+
+static void ssm__end_read(void *ctx, bool opened) {
+  store_sqlite *s = ctx;
+  if (opened && !sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_COMMIT), "end read");
 }
 
 int ssm_metrics(store *base, const st_metrics_query *q, metrics_result *ret) {
-  store_sqlite *s = SS(base);
-  rollup_plan plan;
-  if (rollup_plan_window(q->from_ms, q->to_ms, s->max_state_ms, &plan) < 0) {
-    snprintf(s->err, sizeof(s->err), "bad window");
-    return -EINVAL;
-  }
-  ssm_q c = {
-    .s = s, .q = q, .acc = rollup_acc_new(),
-    .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
-    .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
-  };
-  if (!c.acc) return -ENOMEM;
-  bool own_tx = sqlite3_get_autocommit(s->db);
-  int r = own_tx ? ss__exec(s, ss__stmt(s, SS_BEGIN_READ), "begin read") : 0;
-  if (r == 0 && plan.h_lo < plan.h_hi) r = ssm__whole_hours(&c, plan.h_lo, plan.h_hi);
-  for (size_t i = 0; r == 0 && i < plan.n_edges; i++) r = ssm__edge(&c, &plan.edges[i]);
-  if (own_tx && !sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_COMMIT), "end read");
-  if (r == 0) r = rollup_acc_finish(c.acc, q->from_ms, q->to_ms, ret);
-  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
-  rollup_acc_free(c.acc);
-  return r;
+  rq_backend be = ssm__backend(SS(base));
+  return rq_metrics(&be, q, ret);
 }
 
 int ssm_id_known(store *base, st_id_kind kind, const char *id, bool *ret) {

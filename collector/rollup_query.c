@@ -1,0 +1,153 @@
+/* rollup_query: see rollup_query.h. */
+#include "rollup_query.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct rq_build_arg {
+  const rq_backend *be;
+  int64_t h0, h1;
+  rollup_buckets *ret;
+} rq_build_arg;
+
+static int rq__build_fn(void *arg, const metrics_event *ev, size_t n) {
+  rq_build_arg *a = arg;
+  int r = rollup_build(ev, n, a->be->max_state_ms, a->h0, a->h1, a->ret);
+  if (r < 0) snprintf(a->be->err, a->be->errlen, "rebuild hours: %s", r == -ENOMEM ? "out of memory"
+                                                                                  : "corrupt event row");
+  return r;
+}
+
+int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret) {
+  int64_t lo, hi;
+  rollup_build_fetch_range(h0, h1, be->max_state_ms, &lo, &hi);
+  rq_build_arg a = {be, h0, h1, ret};
+  return be->events(be->ctx, lo, hi, worker, rq__build_fn, &a);
+}
+
+typedef struct rq_q {
+  const rq_backend *be;
+  const st_metrics_query *q;
+  rollup_acc *acc;
+  bool want_workers, want_stations;
+} rq_q;
+
+/* Stored rows of [a, b) — whole days (day rows) or hours (hour rows). */
+static int rq__rows(rq_q *c, bool days, int64_t a, int64_t b) {
+  const rq_backend *be = c->be;
+  int r = 0;
+  if (a >= b) return 0;
+  if (c->want_workers) r = be->sum(be->ctx, RQ_WORKERS, days, a, b, c->q->worker_id, c->acc);
+  if (r == 0 && c->want_stations) r = be->sum(be->ctx, RQ_STATIONS, days, a, b, c->q->workstation_id, c->acc);
+  if (r == 0) r = be->sum(be->ctx, RQ_TOTALS, days, a, b, NULL, c->acc);
+  return r;
+}
+
+/* Dirty hours [a, b): built from the events now. */
+static int rq__built(rq_q *c, int64_t a, int64_t b) {
+  rollup_buckets bk;
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  int r = rq_build(c->be, a, b, w, &bk);
+  if (r < 0) return r;
+  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++) r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
+  for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
+    r = rollup_acc_add_station(c->acc, &bk.stations[i]);
+  for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
+  rollup_buckets_free(&bk);
+  return r;
+}
+
+static bool rq__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {
+  size_t lo = 0, hi = n; /* first >= a */
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (d[m] < a) lo = m + 1;
+    else hi = m;
+  }
+  return lo < n && d[lo] < b;
+}
+
+/* Hours [a, b) inside one day: clean runs from hour rows, dirty runs built. */
+static int rq__hours(rq_q *c, const int64_t *d, size_t nd, int64_t a, int64_t b) {
+  int r = 0;
+  int64_t h = a;
+  while (r == 0 && h < b) {
+    bool dirty = rq__dirty_in(d, nd, h, h + 1);
+    int64_t e = h + 1;
+    while (e < b && rq__dirty_in(d, nd, e, e + 1) == dirty) e++;
+    r = dirty ? rq__built(c, h, e) : rq__rows(c, false, h, e);
+    h = e;
+  }
+  return r;
+}
+
+static int rq__whole_hours(rq_q *c, int64_t h_lo, int64_t h_hi) {
+  int64_t *d = NULL;
+  size_t nd = 0;
+  int r = c->be->dirty_hours(c->be->ctx, h_lo, h_hi, &d, &nd);
+  int64_t h = h_lo;
+  while (r == 0 && h < h_hi) {
+    int64_t day = rollup_day_of_hour(h), day_end = (day + 1) * 24;
+    if (h == day * 24 && day_end <= h_hi && !rq__dirty_in(d, nd, h, day_end)) {
+      int64_t e = day_end; /* a run of whole clean days */
+      while (e + 24 <= h_hi && !rq__dirty_in(d, nd, e, e + 24)) e += 24;
+      r = rq__rows(c, true, day, rollup_day_of_hour(e));
+      h = e;
+    } else {
+      int64_t e = day_end < h_hi ? day_end : h_hi;
+      r = rq__hours(c, d, nd, h, e);
+      h = e;
+    }
+  }
+  free(d);
+  return r;
+}
+
+typedef struct rq_edge_arg {
+  rq_q *c;
+  const rollup_edge *e;
+} rq_edge_arg;
+
+static int rq__edge_fn(void *arg, const metrics_event *ev, size_t n) {
+  rq_edge_arg *a = arg;
+  const rq_backend *be = a->c->be;
+  metrics_result res;
+  int r = metrics_compute(ev, n, a->e->from_ms, a->e->to_ms, be->max_state_ms, &res);
+  if (r < 0) {
+    snprintf(be->err, be->errlen, "compute metrics: %s", r == -ENOMEM ? "out of memory" : "corrupt event row");
+    return r;
+  }
+  r = rollup_acc_add_result(a->c->acc, &res);
+  metrics_result_free(&res);
+  return r;
+}
+
+static int rq__edge(rq_q *c, const rollup_edge *e) {
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  rq_edge_arg a = {c, e};
+  return c->be->events(c->be->ctx, e->fetch_lo_ms, e->fetch_hi_ms, w, rq__edge_fn, &a);
+}
+
+int rq_metrics(const rq_backend *be, const st_metrics_query *q, metrics_result *ret) {
+  rollup_plan plan;
+  if (rollup_plan_window(q->from_ms, q->to_ms, be->max_state_ms, &plan) < 0) {
+    snprintf(be->err, be->errlen, "bad window");
+    return -EINVAL;
+  }
+  rq_q c = {
+    .be = be, .q = q, .acc = rollup_acc_new(),
+    .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
+    .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
+  };
+  if (!c.acc) return -ENOMEM;
+  bool opened = false;
+  int r = be->begin_read ? be->begin_read(be->ctx, &opened) : 0;
+  if (r == 0 && plan.h_lo < plan.h_hi) r = rq__whole_hours(&c, plan.h_lo, plan.h_hi);
+  for (size_t i = 0; r == 0 && i < plan.n_edges; i++) r = rq__edge(&c, &plan.edges[i]);
+  if (be->end_read) be->end_read(be->ctx, opened);
+  if (r == 0) r = rollup_acc_finish(c.acc, q->from_ms, q->to_ms, ret);
+  if (r == -ENOMEM) snprintf(be->err, be->errlen, "out of memory");
+  rollup_acc_free(c.acc);
+  return r;
+}

@@ -1,0 +1,51 @@
+/* rollup_query: the backend-neutral half of a store's metrics read (SPEC §3,
+ * docs/metrics.md). A window is split by rollup_plan_window into whole days,
+ * hours and exact edges; clean days and hours come from stored rollup rows,
+ * hours still marked dirty are built from their events, the edges are
+ * computed with metrics_compute, and everything is combined in a rollup_acc.
+ * This module holds that plan walk once; a backend (store_sqlite_metrics.c,
+ * store_pg_metrics.c) supplies the few reads it needs as callbacks. */
+#ifndef FERRY_COLLECTOR_ROLLUP_QUERY_H
+#define FERRY_COLLECTOR_ROLLUP_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "rollup.h"
+#include "store.h"
+
+typedef enum { RQ_WORKERS = 0, RQ_STATIONS = 1, RQ_TOTALS = 2 } rq_table;
+
+/* Called by rq_backend.events with the events it read. */
+typedef int (*rq_events_fn)(void *arg, const metrics_event *ev, size_t n);
+
+typedef struct rq_backend {
+  void *ctx;             /* the backend's handle, passed to every callback */
+  int64_t max_state_ms;
+  char *err;             /* the backend's error text (set on failures here) */
+  size_t errlen;
+  /* Every stored event with ts in [lo, hi) (only worker's when worker is not
+   * NULL), handed to fn(arg, ...) while the backend holds them; returns fn's
+   * result, or a negative errno with err set. */
+  int (*events)(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg);
+  /* Add the stored rows of table for [a, b) — days when days, else hours —
+   * to acc (id: only that worker's or station's; unused for RQ_TOTALS). */
+  int (*sum)(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
+  /* The dirty hours in [h_lo, h_hi), ascending (malloc'd, caller frees). */
+  int (*dirty_hours)(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
+  /* One snapshot for the reads of a query (begin_read returns 0 or a
+   * negative errno; end_read ends what begin_read opened). May be NULL. */
+  int (*begin_read)(void *ctx, bool *ret_opened);
+  void (*end_read)(void *ctx, bool opened);
+} rq_backend;
+
+/* The rollup rows of hours [h0, h1) built from the stored events (worker:
+ * only that worker's events). Free with rollup_buckets_free. */
+int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret);
+
+/* The figures of q's window (the store_ops.metrics contract). */
+int rq_metrics(const rq_backend *be, const st_metrics_query *q, metrics_result *ret);
+
+#endif
