@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_answer.h"
+#include "store_apply.h"
 #include "timefmt.h"
 
 #define SP_RETRY_MIN_MS 100
@@ -206,6 +206,17 @@ void sp__p_f64(store_pg *s, double v) {
   s->np++;
 }
 
+/* A batch's backlog and oldest_pending_s, or two NULLs without stats. */
+static void sp__p_stats(store_pg *s, const bt_batch *b) {
+  if (b->has_stats) {
+    sp__p_i64(s, b->backlog);
+    sp__p_f64(s, b->oldest_pending_s);
+  } else {
+    sp__p_str(s, NULL);
+    sp__p_str(s, NULL);
+  }
+}
+
 PGresult *sp__run(store_pg *s, int which, const char *what, int *ret_err) {
   int r = sp__ready(s);
   if (r < 0) {
@@ -359,7 +370,8 @@ static int sp__hash_cmp(const void *a, const void *b) {
 
 /* Insert the batch's valid events in one statement; count accepted,
  * duplicates and conflicts (a duplicate whose stored content differs). */
-static int sp__events(store_pg *s, const st_ingest *in, st_result *ret) {
+static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
+  store_pg *s = ctx;
   const bt_batch *b = in->batch;
   if (bt_valid_count(b) == 0) return 0;
   enum { A_ID, A_SEQ, A_TS, A_TYPE, A_WK, A_ST, A_CNT, A_BODY, A_HASH, A_N };
@@ -448,52 +460,18 @@ static int sp__events(store_pg *s, const st_ingest *in, st_result *ret) {
   return r;
 }
 
-/* 0 = new key; 1 = replay (ret filled); 2 = key reused with another body
- * (ret filled with 422); <0 storage failure. */
-static int sp__idem(store_pg *s, const bt_batch *b, const char *key, st_result *ret) {
-  int r = 0;
-  sp__p_begin(s);
-  sp__p_str(s, b->agent_id);
-  sp__p_str(s, key);
-  PGresult *res = sp__run(s, SP_IDEM_GET, "look up idempotency key", &r);
-  if (!res) return r;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return 0;
-  }
-  if (strcmp(PQgetvalue(res, 0, 0), b->events_hash) != 0) {
-    PQclear(res);
-    ret->status = 422;
-    snprintf(ret->code, sizeof(ret->code), "idempotency_key_reused");
-    snprintf(ret->message, sizeof(ret->message),
-             "Idempotency-Key %.120s was already used for a batch with other events", key);
-    return 2;
-  }
-  r = st_answer_replay(PQgetvalue(res, 0, 1), b, ret);
-  PQclear(res);
-  if (r < 0) snprintf(s->err, sizeof(s->err), "out of memory");
-  return r < 0 ? r : 1;
-}
-
-static int sp__apply(store_pg *s, const st_ingest *in, st_result *ret) {
+/* The agent's row lock first (see the top of the file), then the epoch's
+ * row, which answers its high seq. */
+static int sp__touch(void *ctx, const st_ingest *in, int64_t *ret_high) {
+  store_pg *s = ctx;
   const bt_batch *b = in->batch;
-  char key[BT_KEY_MAX];
-  snprintf(key, sizeof(key), "%s:%s:%" PRId64 "-%" PRId64, b->agent_id, b->epoch, b->min_seq, b->max_seq);
-
-  /* the agent's row lock first (see the top of the file) */
   sp__p_begin(s);
   sp__p_str(s, b->agent_id);
   sp__p_i64(s, in->received_at_ms);
   sp__p_str(s, in->version);
   if (b->has_sent_at) sp__p_f64(s, (double)(in->received_at_ms - b->sent_at_ms) / 1000.0);
   else sp__p_str(s, NULL);
-  if (b->has_stats) {
-    sp__p_i64(s, b->backlog);
-    sp__p_f64(s, b->oldest_pending_s);
-  } else {
-    sp__p_str(s, NULL);
-    sp__p_str(s, NULL);
-  }
+  sp__p_stats(s, b);
   int r = sp__exec(s, SP_AGENT_UPSERT, "update agent");
   if (r < 0) return r;
 
@@ -501,90 +479,73 @@ static int sp__apply(store_pg *s, const st_ingest *in, st_result *ret) {
   sp__p_str(s, b->agent_id);
   sp__p_str(s, b->epoch);
   sp__p_i64(s, in->received_at_ms);
-  if (b->has_stats) {
-    sp__p_i64(s, b->backlog);
-    sp__p_f64(s, b->oldest_pending_s);
-  } else {
-    sp__p_str(s, NULL);
-    sp__p_str(s, NULL);
-  }
+  sp__p_stats(s, b);
   PGresult *res = sp__run(s, SP_EPOCH_UPSERT, "update epoch", &r);
   if (!res) return r;
-  int64_t high = PQntuples(res) ? sp__i64(res, 0, 0) : 0;
+  *ret_high = PQntuples(res) ? sp__i64(res, 0, 0) : 0;
   PQclear(res);
-
-  /* dropped ranges must lie within what this epoch has seen */
-  int64_t bound = b->max_seq > high ? b->max_seq : high;
-  if (b->max_dropped_to > bound) {
-    ret->status = 400;
-    snprintf(ret->code, sizeof(ret->code), "invalid_batch");
-    snprintf(ret->message, sizeof(ret->message),
-             "dropped: to_seq %" PRId64 " is beyond the highest seq seen (%" PRId64 ")",
-             b->max_dropped_to, bound);
-    return 0;
-  }
-
-  if (b->n > 0) {
-    r = sp__idem(s, b, key, ret);
-    if (r < 0) return r;
-    if (r == 2) return 0; /* 422: keep nothing of it */
-  }
-  bool replay = r == 1;
-
-  if (!replay) {
-    ret->status = 200;
-    if ((r = sp__events(s, in, ret)) < 0) return r;
-    dl_set recv;
-    dl_set_init(&recv);
-    for (size_t i = 0; r == 0 && i < b->n; i++)
-      if (b->events[i].valid) r = dl_set_add(&recv, b->events[i].seq, b->events[i].seq);
-    if (r == 0) r = sp__merge(s, false, b->agent_id, b->epoch, &recv);
-    dl_set_free(&recv);
-    if (r < 0) return r;
-    if (ret->conflicts) {
-      sp__p_begin(s);
-      sp__p_str(s, b->agent_id);
-      sp__p_i64(s, ret->conflicts);
-      if ((r = sp__exec(s, SP_AGENT_CONFLICTS, "count conflicts")) < 0) return r;
-    }
-    ret->body = st_answer_body(ret->accepted, ret->duplicates, b, NULL);
-    if (!ret->body) return -ENOMEM;
-    if (b->n > 0) {
-      /* the unique key is the last word: a second copy committing the same
-       * key fails here and is rolled back to its savepoint */
-      sp__p_begin(s);
-      sp__p_str(s, b->agent_id);
-      sp__p_str(s, key);
-      sp__p_str(s, b->events_hash);
-      sp__p_str(s, ret->body);
-      sp__p_i64(s, in->received_at_ms);
-      if ((r = sp__exec(s, SP_IDEM_PUT, "store idempotency key")) < 0) return r;
-    }
-  }
-
-  if (b->n_dropped) {
-    dl_set drop;
-    dl_set_init(&drop);
-    for (size_t i = 0; r == 0 && i < b->n_dropped; i++) r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
-    if (r == 0) r = sp__merge(s, true, b->agent_id, b->epoch, &drop);
-    dl_set_free(&drop);
-    if (r < 0) return r;
-  }
-
-  int64_t new_high = b->max_seq > b->max_dropped_to ? b->max_seq : b->max_dropped_to;
-  if (new_high > high) {
-    sp__p_begin(s);
-    sp__p_str(s, b->agent_id);
-    sp__p_str(s, b->epoch);
-    sp__p_i64(s, new_high);
-    if ((r = sp__exec(s, SP_EPOCH_SET_HIGH, "update high_seq")) < 0) return r;
-  }
-  if (b->n == 0 && !ret->body) {
-    ret->status = 200;
-    ret->body = st_answer_body(0, 0, b, NULL);
-    if (!ret->body) return -ENOMEM;
-  }
   return 0;
+}
+
+static int sp__idem_get(void *ctx, const char *agent, const char *key, char **ret_hash, char **ret_answer) {
+  store_pg *s = ctx;
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_str(s, agent);
+  sp__p_str(s, key);
+  PGresult *res = sp__run(s, SP_IDEM_GET, "look up idempotency key", &r);
+  if (!res) return r;
+  if (PQntuples(res) > 0) {
+    *ret_hash = strdup(PQgetvalue(res, 0, 0));
+    *ret_answer = PQgetisnull(res, 0, 1) ? NULL : strdup(PQgetvalue(res, 0, 1));
+    if (!*ret_hash || (!*ret_answer && !PQgetisnull(res, 0, 1))) {
+      snprintf(s->err, sizeof(s->err), "out of memory");
+      r = -ENOMEM;
+    }
+  }
+  PQclear(res);
+  return r;
+}
+
+static int sp__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+  return sp__merge(ctx, dropped, agent, epoch, add);
+}
+
+static int sp__add_conflicts(void *ctx, const char *agent, int64_t n) {
+  store_pg *s = ctx;
+  sp__p_begin(s);
+  sp__p_str(s, agent);
+  sp__p_i64(s, n);
+  return sp__exec(s, SP_AGENT_CONFLICTS, "count conflicts");
+}
+
+static int sp__idem_put(void *ctx, const st_ingest *in, const char *key, const char *answer) {
+  store_pg *s = ctx;
+  sp__p_begin(s);
+  sp__p_str(s, in->batch->agent_id);
+  sp__p_str(s, key);
+  sp__p_str(s, in->batch->events_hash);
+  sp__p_str(s, answer);
+  sp__p_i64(s, in->received_at_ms);
+  return sp__exec(s, SP_IDEM_PUT, "store idempotency key");
+}
+
+static int sp__set_high(void *ctx, const char *agent, const char *epoch, int64_t high) {
+  store_pg *s = ctx;
+  sp__p_begin(s);
+  sp__p_str(s, agent);
+  sp__p_str(s, epoch);
+  sp__p_i64(s, high);
+  return sp__exec(s, SP_EPOCH_SET_HIGH, "update high_seq");
+}
+
+static int sp__apply(store_pg *s, const st_ingest *in, st_result *ret) {
+  const sa_backend be = {
+    .ctx = s, .err = s->err, .errlen = sizeof(s->err),
+    .touch = sp__touch, .idem_get = sp__idem_get, .events = sp__events, .merge = sp__merge_cb,
+    .add_conflicts = sp__add_conflicts, .idem_put = sp__idem_put, .set_high = sp__set_high,
+  };
+  return sa_apply(&be, in, ret);
 }
 
 static int sp_apply(store *base, const st_ingest *in, st_result *ret) {

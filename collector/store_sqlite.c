@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "rollup.h"
+#include "store_apply.h"
 
 int ss__fail(store_sqlite *s, const char *what) {
   int rc = sqlite3_extended_errcode(s->db);
@@ -136,30 +135,8 @@ static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const cha
   return r == -E2BIG || r == -ENOMEM ? (snprintf(s->err, sizeof(s->err), "seq range set too large"), r) : r;
 }
 
-/* The 200 answer. rejected may be NULL (then taken from the batch). */
-static char *ss__answer(int64_t accepted, int64_t duplicates, const bt_batch *b, cJSON *rejected) {
-  cJSON *a = cJSON_CreateObject();
-  if (!a) { cJSON_Delete(rejected); return NULL; }
-  cJSON_AddNumberToObject(a, "accepted", (double)accepted);
-  cJSON_AddNumberToObject(a, "duplicates", (double)duplicates);
-  if (!rejected) {
-    rejected = cJSON_CreateArray();
-    for (size_t i = 0; rejected && i < b->n; i++) {
-      if (b->events[i].valid) continue;
-      cJSON *o = cJSON_CreateObject();
-      if (!o) break;
-      cJSON_AddNumberToObject(o, "seq", (double)b->events[i].seq);
-      cJSON_AddStringToObject(o, "error", b->events[i].error);
-      cJSON_AddItemToArray(rejected, o);
-    }
-  }
-  if (rejected) cJSON_AddItemToObject(a, "rejected", rejected);
-  char *out = cJSON_PrintUnformatted(a);
-  cJSON_Delete(a);
-  return out;
-}
-
-static int ss__events(store_sqlite *s, const st_ingest *in, st_result *ret) {
+static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
+  store_sqlite *s = ctx;
   const bt_batch *b = in->batch;
   for (size_t i = 0; i < b->n; i++) {
     const bt_event *e = &b->events[i];
@@ -206,81 +183,16 @@ static int ss__events(store_sqlite *s, const st_ingest *in, st_result *ret) {
   return 0;
 }
 
-/* Look the batch's key up. 0 = new key; 1 = replay (ret filled); 2 = key
- * reused with another body (ret filled with 422); <0 storage failure. */
-static int ss__idem(store_sqlite *s, const bt_batch *b, const char *key, st_result *ret) {
-  sqlite3_stmt *st = ss__stmt(s, SS_IDEM_GET);
-  ss__text(st, 1, b->agent_id);
-  ss__text(st, 2, key);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_DONE) {
-    sqlite3_reset(st);
-    return 0;
-  }
-  if (rc != SQLITE_ROW) {
-    int r = ss__fail(s, "look up idempotency key");
-    sqlite3_reset(st);
-    return r;
-  }
-  const char *hash = (const char *)sqlite3_column_text(st, 0);
-  if (!hash || strcmp(hash, b->events_hash) != 0) {
-    sqlite3_reset(st);
-    ret->status = 422;
-    snprintf(ret->code, sizeof(ret->code), "idempotency_key_reused");
-    snprintf(ret->message, sizeof(ret->message),
-             "Idempotency-Key %.120s was already used for a batch with other events", key);
-    return 2;
-  }
-  cJSON *old = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
-  sqlite3_reset(st);
-  int64_t acc = 0, dup = 0;
-  cJSON *rejected = NULL;
-  if (old) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(old, "accepted");
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(old, "duplicates");
-    acc = cJSON_IsNumber(a) ? (int64_t)a->valuedouble : 0;
-    dup = cJSON_IsNumber(d) ? (int64_t)d->valuedouble : 0;
-    rejected = cJSON_DetachItemFromObjectCaseSensitive(old, "rejected");
-    cJSON_Delete(old);
-  }
-  ret->status = 200;
-  ret->replay = true;
-  ret->duplicates = acc + dup;
-  ret->body = ss__answer(0, acc + dup, b, rejected);
-  return ret->body ? 1 : -ENOMEM;
-}
-
-static int ss__apply(store_sqlite *s, const st_ingest *in, st_result *ret) {
+static int ss__touch(void *ctx, const st_ingest *in, int64_t *ret_high) {
+  store_sqlite *s = ctx;
   const bt_batch *b = in->batch;
-  char key[BT_KEY_MAX];
-  snprintf(key, sizeof(key), "%s:%s:%" PRId64 "-%" PRId64, b->agent_id, b->epoch, b->min_seq, b->max_seq);
-
-  /* dropped ranges must lie within what this epoch has seen */
-  int64_t high = 0;
   sqlite3_stmt *st = ss__stmt(s, SS_EPOCH_GET_HIGH);
   ss__text(st, 1, b->agent_id);
   ss__text(st, 2, b->epoch);
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) high = sqlite3_column_int64(st, 0);
+  if (rc == SQLITE_ROW) *ret_high = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ss__fail(s, "read epoch");
-  int64_t bound = b->max_seq > high ? b->max_seq : high;
-  if (b->max_dropped_to > bound) {
-    ret->status = 400;
-    snprintf(ret->code, sizeof(ret->code), "invalid_batch");
-    snprintf(ret->message, sizeof(ret->message),
-             "dropped: to_seq %" PRId64 " is beyond the highest seq seen (%" PRId64 ")",
-             b->max_dropped_to, bound);
-    return 0;
-  }
-
-  int r = 0;
-  if (b->n > 0) {
-    r = ss__idem(s, b, key, ret);
-    if (r < 0) return r;
-    if (r == 2) return 0; /* 422: keep nothing of it */
-  }
-  bool replay = r == 1;
 
   st = ss__stmt(s, SS_AGENT_UPSERT);
   ss__text(st, 1, b->agent_id);
@@ -291,7 +203,8 @@ static int ss__apply(store_sqlite *s, const st_ingest *in, st_result *ret) {
     sqlite3_bind_int64(st, 5, b->backlog);
     sqlite3_bind_double(st, 6, b->oldest_pending_s);
   }
-  if ((r = ss__exec(s, st, "update agent")) < 0) return r;
+  int r = ss__exec(s, st, "update agent");
+  if (r < 0) return r;
 
   st = ss__stmt(s, SS_EPOCH_UPSERT);
   ss__text(st, 1, b->agent_id);
@@ -301,60 +214,76 @@ static int ss__apply(store_sqlite *s, const st_ingest *in, st_result *ret) {
     sqlite3_bind_int64(st, 4, b->backlog);
     sqlite3_bind_double(st, 5, b->oldest_pending_s);
   }
-  if ((r = ss__exec(s, st, "update epoch")) < 0) return r;
+  return ss__exec(s, st, "update epoch");
+}
 
-  if (!replay) {
-    ret->status = 200;
-    if ((r = ss__events(s, in, ret)) < 0) return r;
-    dl_set recv;
-    dl_set_init(&recv);
-    for (size_t i = 0; r == 0 && i < b->n; i++)
-      if (b->events[i].valid) r = dl_set_add(&recv, b->events[i].seq, b->events[i].seq);
-    if (r == 0) r = ss__merge(s, false, b->agent_id, b->epoch, &recv);
-    dl_set_free(&recv);
-    if (r < 0) return r;
-    if (ret->conflicts) {
-      st = ss__stmt(s, SS_AGENT_CONFLICTS);
-      ss__text(st, 1, b->agent_id);
-      sqlite3_bind_int64(st, 2, ret->conflicts);
-      if ((r = ss__exec(s, st, "count conflicts")) < 0) return r;
+static char *ss__dup_col(sqlite3_stmt *st, int col, bool *oom) {
+  const char *v = (const char *)sqlite3_column_text(st, col);
+  char *c = strdup(v ? v : "");
+  if (!c) *oom = true;
+  return c;
+}
+
+static int ss__idem_get(void *ctx, const char *agent, const char *key, char **ret_hash, char **ret_answer) {
+  store_sqlite *s = ctx;
+  sqlite3_stmt *st = ss__stmt(s, SS_IDEM_GET);
+  ss__text(st, 1, agent);
+  ss__text(st, 2, key);
+  int rc = sqlite3_step(st), r = 0;
+  if (rc == SQLITE_ROW) {
+    bool oom = false;
+    *ret_hash = ss__dup_col(st, 0, &oom);
+    *ret_answer = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : ss__dup_col(st, 1, &oom);
+    if (oom) {
+      snprintf(s->err, sizeof(s->err), "out of memory");
+      r = -ENOMEM;
     }
-    ret->body = ss__answer(ret->accepted, ret->duplicates, b, NULL);
-    if (!ret->body) return -ENOMEM;
-    if (b->n > 0) {
-      st = ss__stmt(s, SS_IDEM_PUT);
-      ss__text(st, 1, b->agent_id);
-      ss__text(st, 2, key);
-      ss__text(st, 3, b->events_hash);
-      ss__text(st, 4, ret->body);
-      sqlite3_bind_int64(st, 5, in->received_at_ms);
-      if ((r = ss__exec(s, st, "store idempotency key")) < 0) return r;
-    }
+  } else if (rc != SQLITE_DONE) {
+    r = ss__fail(s, "look up idempotency key");
   }
+  sqlite3_reset(st);
+  return r;
+}
 
-  if (b->n_dropped) {
-    dl_set drop;
-    dl_set_init(&drop);
-    for (size_t i = 0; r == 0 && i < b->n_dropped; i++) r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
-    if (r == 0) r = ss__merge(s, true, b->agent_id, b->epoch, &drop);
-    dl_set_free(&drop);
-    if (r < 0) return r;
-  }
+static int ss__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+  return ss__merge(ctx, dropped, agent, epoch, add);
+}
 
-  int64_t new_high = b->max_seq > b->max_dropped_to ? b->max_seq : b->max_dropped_to;
-  if (new_high > high) {
-    st = ss__stmt(s, SS_EPOCH_SET_HIGH);
-    ss__text(st, 1, b->agent_id);
-    ss__text(st, 2, b->epoch);
-    sqlite3_bind_int64(st, 3, new_high);
-    if ((r = ss__exec(s, st, "update high_seq")) < 0) return r;
-  }
-  if (b->n == 0 && !ret->body) {
-    ret->status = 200;
-    ret->body = ss__answer(0, 0, b, NULL);
-    if (!ret->body) return -ENOMEM;
-  }
-  return 0;
+static int ss__add_conflicts(void *ctx, const char *agent, int64_t n) {
+  store_sqlite *s = ctx;
+  sqlite3_stmt *st = ss__stmt(s, SS_AGENT_CONFLICTS);
+  ss__text(st, 1, agent);
+  sqlite3_bind_int64(st, 2, n);
+  return ss__exec(s, st, "count conflicts");
+}
+
+static int ss__idem_put(void *ctx, const st_ingest *in, const char *key, const char *answer) {
+  store_sqlite *s = ctx;
+  sqlite3_stmt *st = ss__stmt(s, SS_IDEM_PUT);
+  ss__text(st, 1, in->batch->agent_id);
+  ss__text(st, 2, key);
+  ss__text(st, 3, in->batch->events_hash);
+  ss__text(st, 4, answer);
+  sqlite3_bind_int64(st, 5, in->received_at_ms);
+  return ss__exec(s, st, "store idempotency key");
+}
+
+static int ss__set_high(void *ctx, const char *agent, const char *epoch, int64_t high) {
+  store_sqlite *s = ctx;
+  sqlite3_stmt *st = ss__stmt(s, SS_EPOCH_SET_HIGH);
+  ss__text(st, 1, agent);
+  ss__text(st, 2, epoch);
+  sqlite3_bind_int64(st, 3, high);
+  return ss__exec(s, st, "update high_seq");
+}
+
+static int ss__apply(store_sqlite *s, const st_ingest *in, st_result *ret) {
+  const sa_backend be = {
+    .ctx = s, .err = s->err, .errlen = sizeof(s->err),
+    .touch = ss__touch, .idem_get = ss__idem_get, .events = ss__events, .merge = ss__merge_cb,
+    .add_conflicts = ss__add_conflicts, .idem_put = ss__idem_put, .set_high = ss__set_high,
+  };
+  return sa_apply(&be, in, ret);
 }
 
 static int ss_apply(store *base, const st_ingest *in, st_result *ret) {
