@@ -792,8 +792,7 @@ static int sp_open(const char *conninfo, int64_t max_state_ms, bool reader, stor
   s->reader = reader;
   s->max_state_ms = max_state_ms;
   s->delay_ms = SP_RETRY_MIN_MS;
-  strset_init(&s->tx_done, SIZE_MAX);
-  strset_init(&s->known, 65536);
+  stm_init(&s->memo);
   s->conninfo = strdup(conninfo);
   if (!s->conninfo) {
     free(s);

@@ -9,7 +9,7 @@
 
 #include "store.h"
 #include "store_pg_sql.h"
-#include "strset.h"
+#include "store_txmemo.h"
 
 /* A growing text buffer for PostgreSQL array literals ({"a","b",NULL}). */
 typedef struct sp_buf {
@@ -45,12 +45,7 @@ typedef struct store_pg {
   char pnum[SP_MAX_PARAMS][24];
   int np;
   sp_buf arr[SP_NBUF];  /* array literals (reused) */
-  /* writer only: what this transaction already wrote (cleared on commit and
-   * on any rollback), and the ids known to be committed (a bounded cache) */
-  strset tx_done;
-  strset known;
-  char **tx_ids;
-  size_t n_tx_ids, cap_tx_ids;
+  st_txmemo memo;       /* writer only: this transaction's writes, known ids */
   /* the current batch's dirty hours and new ids, written by spm_flush */
   sp_buf m_hours, m_kinds, m_ids;
   size_t n_m_hours, n_m_ids;

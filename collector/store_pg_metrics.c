@@ -31,9 +31,7 @@
 
 static int spm__known_add(store_pg *s, st_id_kind kind, const char *id) {
   char key[EV_REF_MAX + 8];
-  snprintf(key, sizeof(key), "%c%s", kind == ST_ID_WORKER ? 'w' : 's', id);
-  if (strset_has(&s->known, key)) return 0;
-  int r = strset_add(&s->tx_done, key);
+  int r = stm_id_new(&s->memo, kind, id, key, sizeof(key));
   if (r <= 0) return r;
   if (s->n_m_ids == 0) {
     sp_buf_reset(&s->m_kinds);
@@ -42,16 +40,7 @@ static int spm__known_add(store_pg *s, st_id_kind kind, const char *id) {
   sp_buf_i64(&s->m_kinds, (int64_t)kind);
   sp_buf_str(&s->m_ids, id, strlen(id));
   s->n_m_ids++;
-  if (s->n_tx_ids == s->cap_tx_ids) {
-    size_t cap = s->cap_tx_ids ? s->cap_tx_ids * 2 : 64;
-    char **n = realloc(s->tx_ids, cap * sizeof(*n));
-    if (!n) return -ENOMEM;
-    s->tx_ids = n;
-    s->cap_tx_ids = cap;
-  }
-  if (!(s->tx_ids[s->n_tx_ids] = strdup(key))) return -ENOMEM;
-  s->n_tx_ids++;
-  return 0;
+  return stm_id_recorded(&s->memo, key);
 }
 
 int spm_note_event(store_pg *s, const ev_event *e) {
@@ -65,7 +54,7 @@ int spm_note_event(store_pg *s, const ev_event *e) {
   for (int64_t h = h0; r == 0 && h < h1; h++) {
     char key[32];
     snprintf(key, sizeof(key), "h%" PRId64, h);
-    r = strset_add(&s->tx_done, key);
+    r = strset_add(&s->memo.tx_done, key);
     if (r <= 0) continue;
     r = 0;
     if (s->n_m_hours++ == 0) sp_buf_reset(&s->m_hours);
@@ -101,21 +90,13 @@ int spm_flush(store_pg *s) {
 }
 
 void spm_tx_end(store_pg *s, bool committed) {
-  for (size_t i = 0; i < s->n_tx_ids; i++) {
-    if (committed) (void)strset_add(&s->known, s->tx_ids[i]);
-    free(s->tx_ids[i]);
-  }
-  s->n_tx_ids = 0;
+  stm_tx_end(&s->memo, committed);
   s->n_m_hours = s->n_m_ids = 0;
-  strset_clear(&s->tx_done);
 }
 
 void spm_close(store_pg *s) {
   spm_tx_end(s, false);
-  free(s->tx_ids);
-  s->tx_ids = NULL;
-  strset_free(&s->tx_done);
-  strset_free(&s->known);
+  stm_free(&s->memo);
   sp_buf_free(&s->m_hours);
   sp_buf_free(&s->m_kinds);
   sp_buf_free(&s->m_ids);

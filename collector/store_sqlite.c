@@ -429,8 +429,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
   s->base.ops = &ss_ops;
   s->reader = reader;
   s->max_state_ms = max_state_ms;
-  strset_init(&s->tx_done, SIZE_MAX);
-  strset_init(&s->known, 65536);
+  stm_init(&s->memo);
   s->path = strdup(path);
   if (!s->path) {
     free(s);

@@ -8,7 +8,7 @@
 
 #include "store.h"
 #include "store_sqlite_sql.h"
-#include "strset.h"
+#include "store_txmemo.h"
 
 typedef struct store_sqlite {
   store base;
@@ -18,15 +18,10 @@ typedef struct store_sqlite {
   bool reader;          /* a read-only handle from open_reader */
   char *path;
   int64_t max_state_ms;
-  /* writer only: what this transaction already wrote (cleared on commit and
-   * on any rollback), and the ids known to be committed (a bounded cache) */
-  strset tx_done;
-  strset known;
-  char **tx_ids;        /* ids added this transaction, moved to known on commit */
-  size_t n_tx_ids, cap_tx_ids;
+  st_txmemo memo;       /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
-   * front of tx_done for the few hours most events fall in */
+   * front of memo.tx_done for the few hours most events fall in */
   int64_t hour_seen[256];
 } store_sqlite;
 

@@ -23,24 +23,13 @@
 
 static int ssm__known_add(store_sqlite *s, st_id_kind kind, const char *id) {
   char key[EV_REF_MAX + 8];
-  snprintf(key, sizeof(key), "%c%s", kind == ST_ID_WORKER ? 'w' : 's', id);
-  if (strset_has(&s->known, key)) return 0;
-  int r = strset_add(&s->tx_done, key);
+  int r = stm_id_new(&s->memo, kind, id, key, sizeof(key));
   if (r <= 0) return r;
   sqlite3_stmt *st = ss__stmt(s, SS_KNOWN_ADD);
   sqlite3_bind_int(st, 1, (int)kind);
   ss__text(st, 2, id);
   if ((r = ss__exec(s, st, "record id")) < 0) return r;
-  if (s->n_tx_ids == s->cap_tx_ids) {
-    size_t cap = s->cap_tx_ids ? s->cap_tx_ids * 2 : 64;
-    char **n = realloc(s->tx_ids, cap * sizeof(*n));
-    if (!n) return -ENOMEM;
-    s->tx_ids = n;
-    s->cap_tx_ids = cap;
-  }
-  if (!(s->tx_ids[s->n_tx_ids] = strdup(key))) return -ENOMEM;
-  s->n_tx_ids++;
-  return 0;
+  return stm_id_recorded(&s->memo, key);
 }
 
 static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
@@ -50,7 +39,7 @@ static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
     if (*seen == h + 1) continue;
     char key[32];
     snprintf(key, sizeof(key), "h%" PRId64, h);
-    int r = strset_add(&s->tx_done, key);
+    int r = strset_add(&s->memo.tx_done, key);
     if (r < 0) return r;
     if (r == 0) {
       *seen = h + 1;
@@ -79,21 +68,13 @@ int ssm_note_event(store_sqlite *s, const ev_event *e, const char *agent_id) {
 }
 
 void ssm_tx_end(store_sqlite *s, bool committed) {
-  for (size_t i = 0; i < s->n_tx_ids; i++) {
-    if (committed) (void)strset_add(&s->known, s->tx_ids[i]);
-    free(s->tx_ids[i]);
-  }
-  s->n_tx_ids = 0;
-  strset_clear(&s->tx_done);
+  stm_tx_end(&s->memo, committed);
   memset(s->hour_seen, 0, sizeof(s->hour_seen));
 }
 
 void ssm_close(store_sqlite *s) {
   ssm_tx_end(s, false);
-  free(s->tx_ids);
-  s->tx_ids = NULL;
-  strset_free(&s->tx_done);
-  strset_free(&s->known);
+  stm_free(&s->memo);
 }
 
 int ssm_open(store_sqlite *s, char *err, size_t errlen) {
