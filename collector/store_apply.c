@@ -96,8 +96,10 @@ int sa_apply(const sa_backend *be, const st_ingest *in, st_result *ret) {
     if (b->n > 0 && (r = be->idem_put(be->ctx, in, key, ret->body)) < 0) return r;
   }
 
-  /* as before this module: a replay's dropped ranges are not merged again */
-  if (!replay && b->n_dropped && (r = sa__dropped(be, b)) < 0) return r;
+  /* dropped ranges are merged on a replay too: a retry under the same key
+   * may report ranges the first attempt did not carry, and the agent forgets
+   * every range a 200 covered. Merging is a set union, so repeats are free. */
+  if (b->n_dropped && (r = sa__dropped(be, b)) < 0) return r;
 
   int64_t new_high = b->max_seq > b->max_dropped_to ? b->max_seq : b->max_dropped_to;
   if (new_high > high && (r = be->set_high(be->ctx, b->agent_id, b->epoch, new_high)) < 0) return r;

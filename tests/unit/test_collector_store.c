@@ -94,9 +94,10 @@ static void check_figures(store *s) {
     CHECK_EQ_INT(e1->fig.missing, 2); /* 8, 9 */
     CHECK_EQ_INT(e1->fig.contiguous_seq, 7);
     CHECK_EQ_INT(e2->fig.received, 2);
+    CHECK_EQ_INT(e2->fig.dropped, 1);
     CHECK_EQ_INT(e2->fig.high_seq, 3);
-    CHECK_EQ_INT(e2->fig.missing, 1);
-    CHECK_EQ_INT(e2->fig.contiguous_seq, 1); /* 1 received, 2 missing */
+    CHECK_EQ_INT(e2->fig.missing, 0);
+    CHECK_EQ_INT(e2->fig.contiguous_seq, 3); /* 1, 3 received, 2 dropped (declared by a replay) */
     CHECK_EQ_STR(ag[0].epochs[ag[0].latest].epoch, EP2); /* latest first contact */
   }
   st_agents_free(ag, n);
@@ -233,6 +234,16 @@ static void scenario(open_fn open, const char *where) {
   b = make_body(EP2, e2b, 1, id1, "w1", NULL);
   CHECK_EQ_INT(ingest(s, b, &res), 0);
   CHECK_EQ_INT(res.accepted, 1);
+  st_result_clear(&res);
+  free(b);
+  /* a retry of the {3} batch (same key, same events) that now also reports
+   * seq 2 as dropped: answered as a replay, and the new dropped range is
+   * still recorded (the agent forgets ranges a 200 covered) */
+  b = make_body(EP2, e2a, 1, id3, "w1", "[{\"from_seq\":2,\"to_seq\":2,\"reason\":\"quota\"}]");
+  CHECK_EQ_INT(ingest(s, b, &res), 0);
+  CHECK_EQ_INT(res.status, 200);
+  CHECK(res.replay);
+  CHECK_EQ_INT(res.duplicates, 1);
   st_result_clear(&res);
   free(b);
 
