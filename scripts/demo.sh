@@ -21,8 +21,11 @@ echo "demo-machine-id" > "$dir/machine-id"
 
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # newest first: the camera box stops before the agent it posts to
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
   echo "logs and databases kept in $dir"
 }
 trap cleanup EXIT INT TERM
@@ -38,12 +41,12 @@ for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$cport/healthz" >/dev/null && curl -sf "http://127.0.0.1:$aport/healthz" >/dev/null && break
   sleep 0.1
 done
-build/ferry-camsim --agent "http://127.0.0.1:$aport" --workers 8 --workstations 4 --rate 20 --batch 5 --speed 60 --quiet &
+build/ferry-camsim --agent "http://127.0.0.1:$aport" --workers 8 --workstations 4 --rate 20 --batch 5 --speed 60 --quiet 2>"$dir/camsim.log" &
 pids+=($!)
 
 cat <<MSG
 ferry demo running in $dir
-  collector  http://127.0.0.1:$cport   (read token: $read_token)
+  dashboard  http://127.0.0.1:$cport/   (read token: $read_token)
   agent      http://127.0.0.1:$aport/v1/status
   try:       curl -H 'Authorization: Bearer $read_token' http://127.0.0.1:$cport/v1/agents
 MSG
