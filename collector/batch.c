@@ -61,8 +61,11 @@ static int bt__cmp_seq(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int bt__event(const cJSON *item, size_t index, const bt_limits *lim, bt_event *out,
-                     struct sha256_ctx *sha, char *err, size_t errlen) {
+/* One event. The batch's tree is ours: the validator edits the item in place
+ * and may keep the text printed for the fingerprint as the normal form. errs
+ * is scratch space shared by the batch's events. */
+static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *out,
+                     struct sha256_ctx *sha, ev_errors *errs, char *err, size_t errlen) {
   const cJSON *seq = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "seq") : NULL;
   if (!cJSON_IsObject(item)) {
     snprintf(err, errlen, "events[%zu]: must be an object", index);
@@ -77,12 +80,11 @@ static int bt__event(const cJSON *item, size_t index, const bt_limits *lim, bt_e
   size_t raw_len = strlen(raw);
   sha256_update(sha, raw_len, (const uint8_t *)raw);
   sha256_update(sha, 1, (const uint8_t *)"\n");
-  free(raw);
 
-  ev_errors *errs = malloc(sizeof(*errs)); /* ~26 KiB: not on a worker stack */
-  if (!errs) return -ENOMEM;
   errs->n = errs->total = 0;
-  int r = ev_validate(item, raw_len, (int)index, EV_FROM_AGENT, &out->ev, errs);
+  int r = ev_validate_inplace(item, &raw, raw_len, (int)index, EV_FROM_AGENT, &out->ev, errs);
+  cJSON_free(raw); /* NULL when it became the normal form */
+  if (r == -ENOMEM) return r;
   if (r < 0) {
     out->valid = false;
     if (errs->n && errs->items[0].field[0])
@@ -92,10 +94,8 @@ static int bt__event(const cJSON *item, size_t index, const bt_limits *lim, bt_e
       snprintf(out->error, sizeof(out->error), "invalid_event: %s", errs->items[0].message);
     else
       snprintf(out->error, sizeof(out->error), "invalid_event: refused");
-    free(errs);
     return 0;
   }
-  free(errs);
   int64_t ts = out->ev.ts_ms;
   bool future = ts > lim->now_ms + lim->max_future_s * 1000;
   bool old = lim->retention_days > 0 && ts < lim->now_ms - lim->retention_days * 86400000LL;
@@ -124,7 +124,7 @@ static int bt__event(const cJSON *item, size_t index, const bt_limits *lim, bt_e
   return 0;
 }
 
-static int bt__events(const cJSON *events, const bt_limits *lim, bt_batch *b, char *err,
+static int bt__events(cJSON *events, const bt_limits *lim, bt_batch *b, char *err,
                       size_t errlen) {
   int n = cJSON_GetArraySize(events);
   if (n < 0 || n > BT_MAX_EVENTS) {
@@ -137,15 +137,21 @@ static int bt__events(const cJSON *events, const bt_limits *lim, bt_batch *b, ch
     b->events = calloc((size_t)n, sizeof(*b->events));
     if (!b->events) return -ENOMEM;
   }
-  const cJSON *item;
+  ev_errors *errs = n > 0 ? malloc(sizeof(*errs)) : NULL; /* ~26 KiB: not on a worker stack */
+  if (n > 0 && !errs) return -ENOMEM;
+  cJSON *item;
   size_t i = 0;
   cJSON_ArrayForEach(item, events) {
     if (i >= (size_t)n) break;
-    int r = bt__event(item, i, lim, &b->events[i], &sha, err, errlen);
+    int r = bt__event(item, i, lim, &b->events[i], &sha, errs, err, errlen);
     b->n = i + (r == 0); /* bt_batch_free must see exactly the filled entries */
-    if (r < 0) return r;
+    if (r < 0) {
+      free(errs);
+      return r;
+    }
     i++;
   }
+  free(errs);
   if (b->n) {
     int64_t *seqs = malloc(b->n * sizeof(*seqs));
     if (!seqs) return -ENOMEM;
@@ -210,7 +216,7 @@ static int bt__dropped(const cJSON *dropped, bt_batch *b, char *err, size_t errl
   return 0;
 }
 
-static int bt__fields(const cJSON *root, const bt_limits *lim, bt_batch *b, char *err,
+static int bt__fields(cJSON *root, const bt_limits *lim, bt_batch *b, char *err,
                       size_t errlen) {
   const cJSON *agent = cJSON_GetObjectItemCaseSensitive(root, "agent_id");
   if (!cJSON_IsString(agent) || !agent->valuestring) {
@@ -269,7 +275,7 @@ static int bt__fields(const cJSON *root, const bt_limits *lim, bt_batch *b, char
     b->has_sent_at = true;
   }
 
-  const cJSON *events = cJSON_GetObjectItemCaseSensitive(root, "events");
+  cJSON *events = cJSON_GetObjectItemCaseSensitive(root, "events");
   if (!cJSON_IsArray(events)) {
     snprintf(err, errlen, "events: required array (empty for a heartbeat)");
     return -EINVAL;

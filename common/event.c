@@ -904,6 +904,92 @@ int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_
   return r;
 }
 
+/* Number text as cJSON prints it: digits, sign, point, exponent. */
+static bool num_char(char c) {
+  return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* The normal form cut out of `text`, cJSON's unformatted print of obj, when
+ * obj needs no edit but dropping its agent fields: no top-level null, the
+ * timestamp already in normal spelling, a product_count's count present and,
+ * with EV_FROM_AGENT, "seq" and "ingested_at" as the last two members (how
+ * agents send them). Member texts are concatenated in order in cJSON's print,
+ * so the normal form is then text up to the comma before "seq", closed. The
+ * tail is compared byte for byte, not assumed. Returns the length of the
+ * normal form (text edited in place), or 0: build it the general way. */
+static size_t normal_in_text(const cJSON *obj, const checked *ck, unsigned flags, char *text,
+                             size_t len) {
+  fields f;
+  collect_fields(obj, &f);
+  const cJSON *last = NULL;
+  for (const cJSON *c = obj->child; c; c = c->next) {
+    if (cJSON_IsNull(c)) return 0;
+    last = c;
+  }
+  if (ck->type == EV_PRODUCT_COUNT && !f.count) return 0;
+  char ts[TF_RFC3339_LEN];
+  tf_format_ms(ck->ts_ms, ts);
+  if (strcmp(f.timestamp->valuestring, ts) != 0) return 0;
+  if (!(flags & EV_FROM_AGENT)) return len;
+  if (!last || last != f.ingested_at || !last->prev || last->prev != f.seq || f.seq == obj->child)
+    return 0;
+  /* ,"seq":N,"ingested_at":"S"} */
+  const char *s = f.ingested_at->valuestring;
+  size_t slen = strlen(s), tail = sizeof(",\"ingested_at\":\"") - 1 + slen + 2;
+  if (len < tail + 16) return 0;
+  char *t = text + len - tail;
+  if (memcmp(t, ",\"ingested_at\":\"", 16) != 0 || memcmp(t + 16, s, slen) != 0 ||
+      memcmp(t + 16 + slen, "\"}", 2) != 0)
+    return 0;
+  while (t > text && num_char(t[-1])) t--;
+  static const char key[] = ",\"seq\":";
+  size_t klen = sizeof(key) - 1;
+  if ((size_t)(t - text) < klen + 1 || memcmp(t - klen, key, klen) != 0) return 0;
+  t -= klen;
+  *t = '}';
+  t[1] = '\0';
+  return (size_t)(t + 1 - text);
+}
+
+int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags,
+                        ev_event *ret, ev_errors *errs) {
+  checked ck;
+  if (check_event(obj, raw_len, index, flags, errs, &ck)) {
+    checked_done(&ck);
+    return -EINVAL;
+  }
+  size_t n = text && *text ? normal_in_text(obj, &ck, flags, *text, strlen(*text)) : 0;
+  int r;
+  if (!n) {
+    r = build_event(obj, &ck, raw_len, flags, ret);
+  } else {
+    fields f;
+    collect_fields(obj, &f);
+    ev_event e = {0};
+    e.ts_ms = ck.ts_ms;
+    e.type = ck.type;
+    e.count = ck.type == EV_PRODUCT_COUNT ? ck.count : 0;
+    if (flags & EV_FROM_AGENT) {
+      e.seq = ck.seq;
+      e.ingested_at_ms = ck.ingested_at_ms;
+    }
+    r = 0;
+    if ((f.event_id && !(e.event_id = dup_str(f.event_id->valuestring))) ||
+        (f.worker_id && !(e.worker_id = dup_str(f.worker_id->valuestring))) ||
+        !(e.workstation_id = dup_str(f.workstation_id->valuestring))) {
+      ev_event_free(&e);
+      r = -ENOMEM;
+    } else {
+      e.json = *text;
+      e.json_len = n;
+      *text = NULL;
+      *ret = e;
+    }
+  }
+  checked_done(&ck);
+  return r;
+}
+
 void ev_event_free(ev_event *e) {
   if (!e) return;
   free(e->event_id);

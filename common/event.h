@@ -86,6 +86,16 @@ int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flag
 int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags,
                 ev_event *ret, ev_errors *errs);
 
+/* ev_validate for a caller that owns obj and is done with it: the same
+ * rules and the same normal form, without copying the tree. errs and ret are
+ * required. obj is edited (left in an unspecified state) on success. When
+ * *text is cJSON_PrintUnformatted(obj) and obj is already in normal form but
+ * for its agent fields, the normal form is cut from that text in place and
+ * *text is taken (set to NULL; it becomes ret->json); otherwise *text is left
+ * to the caller and the normal form is printed once. */
+int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags,
+                        ev_event *ret, ev_errors *errs);
+
 /* Check that buf is valid UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
  * A predicate: returns 1 when valid, 0 when not. */
 int ev_utf8_valid(const char *buf, size_t len);
