@@ -168,7 +168,8 @@ static int find_dup_key(const cJSON *obj, const char **ret_dup) {
   if (n <= 16) {
     for (const cJSON *a = obj->child; a; a = a->next)
       for (const cJSON *b = a->next; b; b = b->next)
-        if (a->string && b->string && strcmp(a->string, b->string) == 0) {
+        if (a->string && b->string && a->string[0] == b->string[0] &&
+            strcmp(a->string, b->string) == 0) {
           *ret_dup = a->string;
           return 0;
         }
@@ -587,6 +588,7 @@ typedef struct checked {
   int64_t ts_ms, count, seq, ingested_at_ms;
   ev_type type;
   char *attributes; /* attributes as cJSON printed them (cJSON_malloc'd) or NULL */
+  fields f;         /* the object's known fields as checked (before any edit) */
 } checked;
 
 static void checked_done(checked *ck) {
@@ -743,6 +745,7 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
 
   fields f;
   collect_fields(obj, &f);
+  ck->f = f;
 
   check_event_id(errs, index, flags, f.event_id);
 
@@ -919,8 +922,7 @@ static bool num_char(char c) {
  * normal form (text edited in place), or 0: build it the general way. */
 static size_t normal_in_text(const cJSON *obj, const checked *ck, unsigned flags, char *text,
                              size_t len) {
-  fields f;
-  collect_fields(obj, &f);
+  const fields f = ck->f;
   const cJSON *last = NULL;
   for (const cJSON *c = obj->child; c; c = c->next) {
     if (cJSON_IsNull(c)) return 0;
@@ -963,8 +965,7 @@ int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsi
   if (!n) {
     r = build_event(obj, &ck, raw_len, flags, ret);
   } else {
-    fields f;
-    collect_fields(obj, &f);
+    const fields f = ck.f;
     ev_event e = {0};
     e.ts_ms = ck.ts_ms;
     e.type = ck.type;
