@@ -19,6 +19,7 @@
 #define WR_MAINTAIN_IDLE_UNITS 8
 #define WR_MAINTAIN_BUSY_UNITS 4
 #define WR_MAINTAIN_EVERY_MS 10000
+#define WR_QUIET_NS (1000ULL * 1000 * 1000) /* idle this long before upkeep */
 
 struct writer {
   uv_loop_t *loop;
@@ -129,6 +130,12 @@ static void wr__thread(void *arg) {
         uv_cond_wait(&w->cv, &w->mu);
         continue;
       }
+      /* upkeep starts only once the queue has been quiet for a moment:
+       * between two uploads of one agent the queue is briefly empty, and
+       * rebuilding a busy hour there would stall every next batch behind it
+       * (a drain became quadratic in the size of that hour) */
+      if (uv_cond_timedwait(&w->cv, &w->mu, WR_QUIET_NS) == 0 || w->q_head || w->stopping)
+        continue;
       uv_mutex_unlock(&w->mu);
       wr__maintain(w, WR_MAINTAIN_IDLE_UNITS);
       uv_mutex_lock(&w->mu);
