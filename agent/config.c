@@ -14,97 +14,93 @@
 #include <unistd.h>
 
 #define O(field) offsetof(agent_config, field)
-#define KiB 1024.0
-#define MiB (1024.0 * 1024.0)
-#define GiB (1024.0 * 1024.0 * 1024.0)
+#define KiB      1024.0
+#define MiB      (1024.0 * 1024.0)
+#define GiB      (1024.0 * 1024.0 * 1024.0)
 
 const opt_def agent_opt_defs[] = {
-  {"listen", OPT_STR, O(listen), "127.0.0.1:8787",
-   "local API address: HOST:PORT or unix:/PATH", NULL, 0, 0, 0},
-  {"journal", OPT_STR, O(journal), "/var/lib/ferry-agent/journal.db",
-   "SQLite journal file (its directory must exist)", NULL, 0, 0, 0},
-  {"collector", OPT_STR, O(collector), "http://127.0.0.1:8700",
-   "collector base URL, http(s)://HOST[:PORT][/PREFIX]", NULL, 0, 0, 0},
-  {"agent-id", OPT_STR, O(agent_id), NULL,
-   "this agent's id, 1-64 of [A-Za-z0-9._-] (default: hostname)", NULL, 0, 0, 0},
-  {"auth-token", OPT_STR, O(auth_token), NULL,
-   "bearer token for the collector (or --auth-token-file, FERRY_AUTH_TOKEN)", NULL, 0, 0,
-   OPT_F_SECRET},
-  {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
-   "file holding the collector token (whitespace stripped)", NULL, 0, 0, 0},
-  {"ingest-token", OPT_STR, O(ingest_token), NULL,
-   "bearer token required on the local API (ingest, dead-letter)", NULL, 0, 0, OPT_F_SECRET},
-  {"max-journal-bytes", OPT_SIZE, O(max_journal_bytes), "1GiB",
-   "bound on the journal's live pages", NULL, 1 * MiB, 1024 * GiB, 0},
-  {"max-wal-bytes", OPT_SIZE, O(max_wal_bytes), "64MiB",
-   "the WAL is checkpointed to stay under this", NULL, 1 * MiB, 64 * GiB, 0},
-  {"overflow", OPT_ENUM, O(overflow), "drop_oldest",
-   "when the journal is full: drop the oldest events or reject new ones (507)",
-   "drop_oldest|reject", 0, 0, 0},
-  {"durability", OPT_ENUM, O(durability), "fsync",
-   "fsync: a 202 survives power loss; os: it survives a crash of the agent", "fsync|os", 0, 0,
-   0},
-  {"batch-max-events", OPT_INT, O(batch_max_events), "1000",
-   "most events per upload", NULL, 1, 100000, 0},
-  {"batch-max-bytes", OPT_SIZE, O(batch_max_bytes), "1MiB",
-   "most bytes per upload body, before compression", NULL, 32 * KiB, 1 * GiB, 0},
-  {"compression", OPT_ENUM, O(compression), "zstd",
-   "upload body encoding", "zstd|gzip|none", 0, 0, 0},
-  {"retry-initial", OPT_SECONDS, O(retry_initial), "0.5",
-   "first retry delay ceiling, doubling per failure", NULL, 0.01, 3600, 0},
-  {"retry-max", OPT_SECONDS, O(retry_max), "60",
-   "longest retry delay (also the pace of auth/config errors)", NULL, 0.01, 86400, 0},
-  {"max-dead-letter-bytes", OPT_SIZE, O(max_dead_letter_bytes), "64MiB",
-   "cap on events the collector refused, kept for inspection", NULL, 0, 1024 * GiB, 0},
-  {"dedup-max-bytes", OPT_SIZE, O(dedup_max_bytes), "16MiB",
-   "memory for the event_id table of pending events (~15 bytes each); a larger backlog is "
-   "deduplicated through an SQL index instead (slower ingest)", NULL, 64 * 1024, 16 * GiB, 0},
-  {"insecure-open-ingest", OPT_BOOL, O(insecure_open_ingest), "false",
-   "allow a non-loopback --listen without --ingest-token", NULL, 0, 0, 0},
-  {"insecure-http", OPT_BOOL, O(insecure_http), "false",
-   "allow a non-loopback http:// collector", NULL, 0, 0, 0},
-  {"max-body-bytes", OPT_SIZE, O(max_body_bytes), "1MiB",
-   "local ingest request body limit (413 above)", NULL, 16 * KiB, 256 * MiB, 0},
-  {"heartbeat-interval", OPT_SECONDS, O(heartbeat_interval), "30",
-   "idle time before a heartbeat upload", NULL, 1, 86400, 0},
-  {"connect-timeout", OPT_SECONDS, O(connect_timeout), "10",
-   "collector connect timeout", NULL, 0.1, 3600, 0},
-  {"request-timeout", OPT_SECONDS, O(request_timeout), "60",
-   "collector request timeout, whole request", NULL, 0.1, 3600, 0},
-  {"collector-max-body-bytes", OPT_SIZE, O(collector_max_body_bytes), "8MiB",
-   "the collector's body limit; no upload body is larger", NULL, 32 * KiB, 1 * GiB, 0},
-  {"machine-id-file", OPT_STR, O(machine_id_file), "/etc/machine-id",
-   "machine id recorded in the journal", NULL, 0, 0, 0},
-  {"log-level", OPT_ENUM, O(log_level), "info",
-   "least severe level logged", "error|warning|notice|info|debug", 0, 0, 0},
-  {"max-connections", OPT_INT, O(max_connections), "256",
-   "local API connections at once", NULL, 1, 100000, 0},
-  {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",
-   "idle or slow local API connections are closed after this many seconds", NULL, 1, 3600, 0},
-  {"ca-file", OPT_STR, O(ca_file), NULL,
-   "PEM CA certificate(s) that sign the collector's certificate (default: the system store)",
-   NULL, 0, 0, 0},
-  {"pin-sha256", OPT_STR, O(pin_sha256), NULL,
-   "only accept a collector whose public key has this base64 SHA-256 (several: join with ;)",
-   NULL, 0, 0, 0},
-  {"tls-client-cert", OPT_STR, O(tls_client_cert), NULL,
-   "PEM client certificate presented to the collector (mTLS; with --tls-client-key)", NULL, 0, 0, 0},
-  {"tls-client-key", OPT_STR, O(tls_client_key), NULL,
-   "PEM private key of --tls-client-cert (unencrypted)", NULL, 0, 0, 0},
-  {"watchdog-stall-s", OPT_SECONDS, O(watchdog_stall_s), "120",
-   "under a systemd watchdog: stop pinging it when the journal cannot commit, or uploads with "
-   "a backlog finish no attempt, for this long", NULL, 1, 86400, 0},
+    {"listen", OPT_STR, O(listen), "127.0.0.1:8787", "local API address: HOST:PORT or unix:/PATH", NULL, 0, 0,
+     0},
+    {"journal", OPT_STR, O(journal), "/var/lib/ferry-agent/journal.db",
+     "SQLite journal file (its directory must exist)", NULL, 0, 0, 0},
+    {"collector", OPT_STR, O(collector), "http://127.0.0.1:8700",
+     "collector base URL, http(s)://HOST[:PORT][/PREFIX]", NULL, 0, 0, 0},
+    {"agent-id", OPT_STR, O(agent_id), NULL, "this agent's id, 1-64 of [A-Za-z0-9._-] (default: hostname)",
+     NULL, 0, 0, 0},
+    {"auth-token", OPT_STR, O(auth_token), NULL,
+     "bearer token for the collector (or --auth-token-file, FERRY_AUTH_TOKEN)", NULL, 0, 0, OPT_F_SECRET},
+    {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
+     "file holding the collector token (whitespace stripped)", NULL, 0, 0, 0},
+    {"ingest-token", OPT_STR, O(ingest_token), NULL,
+     "bearer token required on the local API (ingest, dead-letter)", NULL, 0, 0, OPT_F_SECRET},
+    {"max-journal-bytes", OPT_SIZE, O(max_journal_bytes), "1GiB", "bound on the journal's live pages", NULL,
+     1 * MiB, 1024 * GiB, 0},
+    {"max-wal-bytes", OPT_SIZE, O(max_wal_bytes), "64MiB", "the WAL is checkpointed to stay under this", NULL,
+     1 * MiB, 64 * GiB, 0},
+    {"overflow", OPT_ENUM, O(overflow), "drop_oldest",
+     "when the journal is full: drop the oldest events or reject new ones (507)", "drop_oldest|reject", 0, 0,
+     0},
+    {"durability", OPT_ENUM, O(durability), "fsync",
+     "fsync: a 202 survives power loss; os: it survives a crash of the agent", "fsync|os", 0, 0, 0},
+    {"batch-max-events", OPT_INT, O(batch_max_events), "1000", "most events per upload", NULL, 1, 100000, 0},
+    {"batch-max-bytes", OPT_SIZE, O(batch_max_bytes), "1MiB",
+     "most bytes per upload body, before compression", NULL, 32 * KiB, 1 * GiB, 0},
+    {"compression", OPT_ENUM, O(compression), "zstd", "upload body encoding", "zstd|gzip|none", 0, 0, 0},
+    {"retry-initial", OPT_SECONDS, O(retry_initial), "0.5", "first retry delay ceiling, doubling per failure",
+     NULL, 0.01, 3600, 0},
+    {"retry-max", OPT_SECONDS, O(retry_max), "60",
+     "longest retry delay (also the pace of auth/config errors)", NULL, 0.01, 86400, 0},
+    {"max-dead-letter-bytes", OPT_SIZE, O(max_dead_letter_bytes), "64MiB",
+     "cap on events the collector refused, kept for inspection", NULL, 0, 1024 * GiB, 0},
+    {"dedup-max-bytes", OPT_SIZE, O(dedup_max_bytes), "16MiB",
+     "memory for the event_id table of pending events (~15 bytes each); a larger backlog is "
+     "deduplicated through an SQL index instead (slower ingest)",
+     NULL, 64 * 1024, 16 * GiB, 0},
+    {"insecure-open-ingest", OPT_BOOL, O(insecure_open_ingest), "false",
+     "allow a non-loopback --listen without --ingest-token", NULL, 0, 0, 0},
+    {"insecure-http", OPT_BOOL, O(insecure_http), "false", "allow a non-loopback http:// collector", NULL, 0,
+     0, 0},
+    {"max-body-bytes", OPT_SIZE, O(max_body_bytes), "1MiB", "local ingest request body limit (413 above)",
+     NULL, 16 * KiB, 256 * MiB, 0},
+    {"heartbeat-interval", OPT_SECONDS, O(heartbeat_interval), "30", "idle time before a heartbeat upload",
+     NULL, 1, 86400, 0},
+    {"connect-timeout", OPT_SECONDS, O(connect_timeout), "10", "collector connect timeout", NULL, 0.1, 3600,
+     0},
+    {"request-timeout", OPT_SECONDS, O(request_timeout), "60", "collector request timeout, whole request",
+     NULL, 0.1, 3600, 0},
+    {"collector-max-body-bytes", OPT_SIZE, O(collector_max_body_bytes), "8MiB",
+     "the collector's body limit; no upload body is larger", NULL, 32 * KiB, 1 * GiB, 0},
+    {"machine-id-file", OPT_STR, O(machine_id_file), "/etc/machine-id", "machine id recorded in the journal",
+     NULL, 0, 0, 0},
+    {"log-level", OPT_ENUM, O(log_level), "info", "least severe level logged",
+     "error|warning|notice|info|debug", 0, 0, 0},
+    {"max-connections", OPT_INT, O(max_connections), "256", "local API connections at once", NULL, 1, 100000,
+     0},
+    {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",
+     "idle or slow local API connections are closed after this many seconds", NULL, 1, 3600, 0},
+    {"ca-file", OPT_STR, O(ca_file), NULL,
+     "PEM CA certificate(s) that sign the collector's certificate (default: the system store)", NULL, 0, 0,
+     0},
+    {"pin-sha256", OPT_STR, O(pin_sha256), NULL,
+     "only accept a collector whose public key has this base64 SHA-256 (several: join with ;)", NULL, 0, 0,
+     0},
+    {"tls-client-cert", OPT_STR, O(tls_client_cert), NULL,
+     "PEM client certificate presented to the collector (mTLS; with --tls-client-key)", NULL, 0, 0, 0},
+    {"tls-client-key", OPT_STR, O(tls_client_key), NULL, "PEM private key of --tls-client-cert (unencrypted)",
+     NULL, 0, 0, 0},
+    {"watchdog-stall-s", OPT_SECONDS, O(watchdog_stall_s), "120",
+     "under a systemd watchdog: stop pinging it when the journal cannot commit, or uploads with "
+     "a backlog finish no attempt, for this long",
+     NULL, 1, 86400, 0},
 };
 const size_t agent_opt_count = sizeof(agent_opt_defs) / sizeof(agent_opt_defs[0]);
 
 bool agent_id_valid(const char *id) {
   size_t n = 0;
-  if (!id)
-    return false;
+  if (!id) return false;
   for (const char *p = id; *p; p++, n++) {
     unsigned char c = (unsigned char)*p;
-    if (!(isalnum(c) || c == '.' || c == '_' || c == '-') || c >= 0x80)
-      return false;
+    if (!(isalnum(c) || c == '.' || c == '_' || c == '-') || c >= 0x80) return false;
   }
   return n >= 1 && n <= AGENT_ID_MAX;
 }
@@ -117,14 +113,11 @@ static bool ipv4_loopback(const char *h, size_t len) {
   for (size_t i = 0; i <= len; i++) {
     char c = i < len ? h[i] : '.';
     if (c >= '0' && c <= '9') {
-      if (++digits > 3)
-        return false;
+      if (++digits > 3) return false;
       v = v * 10 + (unsigned)(c - '0');
     } else if (c == '.') {
-      if (!digits || v > 255)
-        return false;
-      if (parts == 0)
-        first = v;
+      if (!digits || v > 255) return false;
+      if (parts == 0) first = v;
       parts++;
       digits = 0;
       v = 0;
@@ -140,43 +133,32 @@ bool agent_host_is_loopback(const char *host, size_t len) {
     host++;
     len -= 2;
   }
-  if (len == 9 && strncasecmp(host, "localhost", 9) == 0)
-    return true;
-  if (len == 3 && memcmp(host, "::1", 3) == 0)
-    return true;
+  if (len == 9 && strncasecmp(host, "localhost", 9) == 0) return true;
+  if (len == 3 && memcmp(host, "::1", 3) == 0) return true;
   /* a fully spelled ::1 */
-  if (len == 39 && strncasecmp(host, "0000:0000:0000:0000:0000:0000:0000:0001", 39) == 0)
-    return true;
+  if (len == 39 && strncasecmp(host, "0000:0000:0000:0000:0000:0000:0000:0001", 39) == 0) return true;
   return ipv4_loopback(host, len);
 }
 
 int agent_listen_is_loopback(const char *listen) {
-  if (!listen || !*listen)
-    return -EINVAL;
-  if (strncmp(listen, "unix:", 5) == 0)
-    return listen[5] == '/' ? 1 : -EINVAL;
+  if (!listen || !*listen) return -EINVAL;
+  if (strncmp(listen, "unix:", 5) == 0) return listen[5] == '/' ? 1 : -EINVAL;
   const char *colon = strrchr(listen, ':');
-  if (!colon || colon == listen || !colon[1])
-    return -EINVAL;
+  if (!colon || colon == listen || !colon[1]) return -EINVAL;
   for (const char *p = colon + 1; *p; p++)
-    if (*p < '0' || *p > '9')
-      return -EINVAL;
+    if (*p < '0' || *p > '9') return -EINVAL;
   long port = strtol(colon + 1, NULL, 10);
-  if (port < 0 || port > 65535 || strlen(colon + 1) > 5)
-    return -EINVAL;
+  if (port < 0 || port > 65535 || strlen(colon + 1) > 5) return -EINVAL;
   size_t hl = (size_t)(colon - listen);
-  if (listen[0] == '[' && listen[hl - 1] != ']')
-    return -EINVAL;
-  if (listen[0] != '[' && memchr(listen, ':', hl))
-    return -EINVAL; /* IPv6 must be bracketed */
+  if (listen[0] == '[' && listen[hl - 1] != ']') return -EINVAL;
+  if (listen[0] != '[' && memchr(listen, ':', hl)) return -EINVAL; /* IPv6 must be bracketed */
   return agent_host_is_loopback(listen, hl) ? 1 : 0;
 }
 
 int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size_t *ret_hostlen) {
   const char *p;
   bool https;
-  if (!url)
-    return -EINVAL;
+  if (!url) return -EINVAL;
   if (strncasecmp(url, "http://", 7) == 0) {
     https = false;
     p = url + 7;
@@ -188,31 +170,25 @@ int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size
   }
   size_t auth_len = strcspn(p, "/?#");
   /* userinfo is not for us: refuse it rather than guess */
-  if (memchr(p, '@', auth_len))
-    return -EINVAL;
+  if (memchr(p, '@', auth_len)) return -EINVAL;
   const char *h = p;
   size_t hl;
   if (*h == '[') {
     const char *close = memchr(h, ']', auth_len);
-    if (!close)
-      return -EINVAL;
+    if (!close) return -EINVAL;
     hl = (size_t)(close - h) + 1;
-    if (hl < auth_len && h[hl] != ':')
-      return -EINVAL;
+    if (hl < auth_len && h[hl] != ':') return -EINVAL;
   } else {
     const char *colon = memchr(h, ':', auth_len);
     hl = colon ? (size_t)(colon - h) : auth_len;
   }
-  if (hl == 0 || (hl == 2 && h[0] == '['))
-    return -EINVAL;
+  if (hl == 0 || (hl == 2 && h[0] == '[')) return -EINVAL;
   if (hl < auth_len) { /* port */
     const char *port = h + hl + 1;
     size_t pl = auth_len - hl - 1;
-    if (pl == 0 || pl > 5)
-      return -EINVAL;
+    if (pl == 0 || pl > 5) return -EINVAL;
     for (size_t i = 0; i < pl; i++)
-      if (port[i] < '0' || port[i] > '9')
-        return -EINVAL;
+      if (port[i] < '0' || port[i] > '9') return -EINVAL;
   }
   *ret_https = https;
   *ret_host = h;
@@ -220,8 +196,7 @@ int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size
   return 0;
 }
 
-int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable, char *err,
-                          size_t errlen) {
+int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable, char *err, size_t errlen) {
   char buf[AGENT_TOKEN_MAX + 2];
   struct stat st;
   size_t n = 0;
@@ -238,28 +213,23 @@ int agent_read_token_file(const char *path, char **ret, bool *ret_others_readabl
   }
   for (;;) {
     ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
-    if (r < 0 && errno == EINTR)
-      continue;
+    if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       int e = errno;
       close(fd);
       snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
       return -e;
     }
-    if (r == 0)
-      break;
+    if (r == 0) break;
     n += (size_t)r;
-    if (n >= sizeof(buf) - 1)
-      break;
+    if (n >= sizeof(buf) - 1) break;
   }
   close(fd);
   buf[n] = '\0';
   char *s = buf;
-  while (*s && isspace((unsigned char)*s))
-    s++;
+  while (*s && isspace((unsigned char)*s)) s++;
   size_t len = strlen(s);
-  while (len && isspace((unsigned char)s[len - 1]))
-    s[--len] = '\0';
+  while (len && isspace((unsigned char)s[len - 1])) s[--len] = '\0';
   if (len == 0) {
     snprintf(err, errlen, "%s holds no token", path);
     return -EINVAL;
@@ -300,15 +270,13 @@ int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_
       p++;
       len--;
     }
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-      len--;
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
     if (len > 8 && strncasecmp(p, "sha256//", 8) == 0) {
       p += 8;
       len -= 8;
     }
     bool ok = len == 44 && p[43] == '=';
-    for (size_t i = 0; ok && i < 43; i++)
-      ok = isalnum((unsigned char)p[i]) || p[i] == '+' || p[i] == '/';
+    for (size_t i = 0; ok && i < 43; i++) ok = isalnum((unsigned char)p[i]) || p[i] == '+' || p[i] == '/';
     if (!ok) {
       snprintf(err, errlen,
                "pin_sha256: \"%.60s\" is not a base64 SHA-256 (44 characters ending in '='; "
@@ -324,10 +292,8 @@ int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_
     o += (size_t)w;
     n++;
     in = p + len;
-    while (*in == ' ' || *in == '\t')
-      in++;
-    if (*in == ';' || *in == ',')
-      in++;
+    while (*in == ' ' || *in == '\t') in++;
+    if (*in == ';' || *in == ',') in++;
   }
   if (n == 0) {
     snprintf(err, errlen, "pin_sha256: empty");
@@ -338,8 +304,7 @@ int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_
 
 /* A file option must name a readable file (caught at --check-config). */
 static int check_readable(const char *key, const char *path, char *err, size_t errlen) {
-  if (!path)
-    return 0;
+  if (!path) return 0;
   if (!*path || access(path, R_OK) != 0) {
     snprintf(err, errlen, "%s: cannot read \"%.200s\": %s", key, path,
              *path ? strerror(errno) : "empty path");
@@ -355,8 +320,7 @@ static void add_warning(agent_config *cfg, const char *msg) {
 
 static bool token_chars_ok(const char *t) {
   for (; *t; t++)
-    if ((unsigned char)*t < 0x21 || (unsigned char)*t > 0x7e)
-      return false;
+    if ((unsigned char)*t < 0x21 || (unsigned char)*t > 0x7e) return false;
   return true;
 }
 
@@ -365,8 +329,7 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
   if (!cfg->agent_id || !*cfg->agent_id) {
     char host[256];
     if (gethostname(host, sizeof(host)) < 0) {
-      snprintf(err, errlen, "agent_id: not set and the hostname is unavailable: %s",
-               strerror(errno));
+      snprintf(err, errlen, "agent_id: not set and the hostname is unavailable: %s", strerror(errno));
       return -EINVAL;
     }
     host[sizeof(host) - 1] = '\0';
@@ -385,14 +348,12 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     }
   }
   if (!agent_id_valid(cfg->agent_id)) {
-    snprintf(err, errlen, "agent_id: \"%.80s\" is not 1-64 characters of A-Z a-z 0-9 . _ -",
-             cfg->agent_id);
+    snprintf(err, errlen, "agent_id: \"%.80s\" is not 1-64 characters of A-Z a-z 0-9 . _ -", cfg->agent_id);
     return -EINVAL;
   }
   if (strcasecmp(cfg->agent_id, "localhost") == 0 ||
       strcasecmp(cfg->agent_id, "localhost.localdomain") == 0) {
-    snprintf(err, errlen,
-             "agent_id: \"%s\" does not identify this box (hostname not set?); set --agent-id",
+    snprintf(err, errlen, "agent_id: \"%s\" does not identify this box (hostname not set?); set --agent-id",
              cfg->agent_id);
     return -EINVAL;
   }
@@ -408,8 +369,8 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     snprintf(err, errlen, "ingest_token: empty");
     return -EINVAL;
   }
-  if (cfg->ingest_token && (!token_chars_ok(cfg->ingest_token) ||
-                            strlen(cfg->ingest_token) > AGENT_TOKEN_MAX)) {
+  if (cfg->ingest_token &&
+      (!token_chars_ok(cfg->ingest_token) || strlen(cfg->ingest_token) > AGENT_TOKEN_MAX)) {
     snprintf(err, errlen, "ingest_token: must be printable ASCII without spaces, at most %d bytes",
              AGENT_TOKEN_MAX);
     return -EINVAL;
@@ -450,7 +411,9 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
   }
   if (!https && (cfg->ca_file || cfg->pin_sha256 || cfg->tls_client_cert)) {
     snprintf(err, errlen, "%s: TLS options need an https:// collector URL",
-             cfg->ca_file ? "ca_file" : cfg->pin_sha256 ? "pin_sha256" : "tls_client_cert");
+             cfg->ca_file      ? "ca_file"
+             : cfg->pin_sha256 ? "pin_sha256"
+                               : "tls_client_cert");
     return -EINVAL;
   }
   if (check_readable("ca_file", cfg->ca_file, err, errlen) < 0 ||
@@ -459,8 +422,7 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     return -EINVAL;
   if (cfg->pin_sha256) {
     char pins[1024];
-    if (agent_pin_to_curl(cfg->pin_sha256, pins, sizeof(pins), err, errlen) < 0)
-      return -EINVAL;
+    if (agent_pin_to_curl(cfg->pin_sha256, pins, sizeof(pins), err, errlen) < 0) return -EINVAL;
     free(cfg->pinned_pubkey);
     cfg->pinned_pubkey = strdup(pins);
     if (!cfg->pinned_pubkey) {
@@ -504,10 +466,9 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
       add_warning(cfg, w);
     }
   } else if (cfg->auth_token) {
-    if (!*cfg->auth_token || !token_chars_ok(cfg->auth_token) ||
-        strlen(cfg->auth_token) > AGENT_TOKEN_MAX) {
-      snprintf(err, errlen,
-               "auth_token: must be 1-%d bytes of printable ASCII without spaces", AGENT_TOKEN_MAX);
+    if (!*cfg->auth_token || !token_chars_ok(cfg->auth_token) || strlen(cfg->auth_token) > AGENT_TOKEN_MAX) {
+      snprintf(err, errlen, "auth_token: must be 1-%d bytes of printable ASCII without spaces",
+               AGENT_TOKEN_MAX);
       return -EINVAL;
     }
   } else {
@@ -517,21 +478,16 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
   return 0;
 }
 
-int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli, char *err,
-                      size_t errlen) {
+int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli, char *err, size_t errlen) {
   int r = opt_parse(agent_opt_defs, agent_opt_count, cfg, argc, argv, ret_cli, err, errlen);
-  if (r < 0)
-    return r;
-  if (ret_cli->help || ret_cli->version || ret_cli->print_config)
-    return 0;
+  if (r < 0) return r;
+  if (ret_cli->help || ret_cli->version || ret_cli->print_config) return 0;
   return agent_config_validate(cfg, err, errlen);
 }
 
 void agent_config_free(agent_config *cfg) {
-  if (!cfg)
-    return;
-  if (cfg->auth_token)
-    explicit_bzero(cfg->auth_token, strlen(cfg->auth_token));
+  if (!cfg) return;
+  if (cfg->auth_token) explicit_bzero(cfg->auth_token, strlen(cfg->auth_token));
   opt_free(agent_opt_defs, agent_opt_count, cfg);
   free(cfg->pinned_pubkey);
   cfg->pinned_pubkey = NULL;

@@ -19,46 +19,46 @@ enum { AGENT_COMPRESSION_ZSTD = 0, AGENT_COMPRESSION_GZIP = 1, AGENT_COMPRESSION
 /* log_level enum index, in the order of the "choices" string */
 enum { AGENT_LOG_ERROR = 0, AGENT_LOG_WARNING, AGENT_LOG_NOTICE, AGENT_LOG_INFO, AGENT_LOG_DEBUG };
 
-#define AGENT_ID_MAX 64
-#define AGENT_TOKEN_MAX 4096       /* longest token (file or flag) we accept */
+#define AGENT_ID_MAX       64
+#define AGENT_TOKEN_MAX    4096 /* longest token (file or flag) we accept */
 #define AGENT_MAX_WARNINGS 4
 
 typedef struct agent_config {
-  char *listen;                    /* "HOST:PORT" or "unix:/PATH" */
-  char *journal;                   /* journal file path */
-  char *collector;                 /* base URL, http(s):// */
-  char *agent_id;                  /* after validation: never NULL */
-  char *auth_token;                /* after validation: the token to send, or NULL */
+  char *listen;     /* "HOST:PORT" or "unix:/PATH" */
+  char *journal;    /* journal file path */
+  char *collector;  /* base URL, http(s):// */
+  char *agent_id;   /* after validation: never NULL */
+  char *auth_token; /* after validation: the token to send, or NULL */
   char *auth_token_file;
-  char *ingest_token;              /* protects the local API when set */
+  char *ingest_token; /* protects the local API when set */
   int64_t max_journal_bytes;
   int64_t max_wal_bytes;
-  int overflow;                    /* AGENT_OVERFLOW_* */
-  int durability;                  /* AGENT_DURABILITY_* */
+  int overflow;   /* AGENT_OVERFLOW_* */
+  int durability; /* AGENT_DURABILITY_* */
   int64_t batch_max_events;
   int64_t batch_max_bytes;
-  int compression;                 /* AGENT_COMPRESSION_* */
+  int compression; /* AGENT_COMPRESSION_* */
   double retry_initial;
   double retry_max;
   int64_t max_dead_letter_bytes;
-  int64_t dedup_max_bytes;         /* bound on the journal's in-memory event_id table */
+  int64_t dedup_max_bytes; /* bound on the journal's in-memory event_id table */
   bool insecure_open_ingest;
   bool insecure_http;
-  int64_t max_body_bytes;          /* local ingest body limit */
+  int64_t max_body_bytes; /* local ingest body limit */
   double heartbeat_interval;
   double connect_timeout;
   double request_timeout;
-  int64_t collector_max_body_bytes;/* the agent never sends a larger body */
+  int64_t collector_max_body_bytes; /* the agent never sends a larger body */
   char *machine_id_file;
-  int log_level;                   /* AGENT_LOG_* */
+  int log_level; /* AGENT_LOG_* */
   int64_t max_connections;
-  int64_t conn_timeout_s;          /* local API idle connection timeout */
-  char *ca_file;                   /* PEM CAs trusted for the collector (default: system store) */
-  char *pin_sha256;                /* "BASE64[;BASE64...]": SHA-256 of the collector's public key(s) */
-  char *tls_client_cert;           /* PEM certificate for mTLS (with tls_client_key) */
+  int64_t conn_timeout_s; /* local API idle connection timeout */
+  char *ca_file;          /* PEM CAs trusted for the collector (default: system store) */
+  char *pin_sha256;       /* "BASE64[;BASE64...]": SHA-256 of the collector's public key(s) */
+  char *tls_client_cert;  /* PEM certificate for mTLS (with tls_client_key) */
   char *tls_client_key;
-  char *pinned_pubkey;             /* derived from pin_sha256 for CURLOPT_PINNEDPUBLICKEY, or NULL */
-  double watchdog_stall_s;         /* see agent/main.c's watchdog */
+  char *pinned_pubkey;     /* derived from pin_sha256 for CURLOPT_PINNEDPUBLICKEY, or NULL */
+  double watchdog_stall_s; /* see agent/main.c's watchdog */
 
   /* filled by agent_config_validate, for the caller to log */
   char warnings[AGENT_MAX_WARNINGS][200];
@@ -71,8 +71,7 @@ extern const size_t agent_opt_count;
 /* Parse flags/env/file/defaults into cfg (zeroed by the caller) and, unless
  * --help or --version was asked for, validate. Returns 0, or -EINVAL with one
  * line in err naming the key. */
-int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli,
-                      char *err, size_t errlen);
+int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli, char *err, size_t errlen);
 
 /* The cross-option checks described above; fills defaults that depend on the
  * system (agent id from gethostname) and resolves the token. Returns 0 or
@@ -99,7 +98,6 @@ int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_
  * AGENT_TOKEN_MAX bytes. Returns 0 with *ret (malloc'd) or a negative errno
  * with err set ("cannot read ...", "empty"). *ret_others_readable tells
  * whether the file mode lets others read it. */
-int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable,
-                          char *err, size_t errlen);
+int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable, char *err, size_t errlen);
 
 #endif

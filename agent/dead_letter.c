@@ -24,11 +24,9 @@ typedef struct dl_req {
 
 int dl_api_new(const dl_api_config *cfg, dl_api **ret) {
   dl_api *d = calloc(1, sizeof(*d));
-  if (!d)
-    return -ENOMEM;
+  if (!d) return -ENOMEM;
   d->cfg = *cfg;
-  if (!d->cfg.export_max_bytes)
-    d->cfg.export_max_bytes = 64u << 20;
+  if (!d->cfg.export_max_bytes) d->cfg.export_max_bytes = 64u << 20;
   *ret = d;
   return 0;
 }
@@ -61,8 +59,9 @@ int dl_api_on_headers(dl_api *d, httpd_req *req) {
   journal_dl_kind kind;
   int r = route(httpd_req_method(req), httpd_req_path(req), &kind);
   if (r == -1) {
-    httpd_respond_error(req, 404, "not_found", "no such dead-letter endpoint; use "
-                        DL_PATH_PREFIX ", " DL_PATH_PREFIX "/requeue or " DL_PATH_PREFIX "/purge");
+    httpd_respond_error(req, 404, "not_found",
+                        "no such dead-letter endpoint; use " DL_PATH_PREFIX ", " DL_PATH_PREFIX
+                        "/requeue or " DL_PATH_PREFIX "/purge");
     return 1;
   }
   if (!ingest_token_ok(d->cfg.token, httpd_req_header(req, "Authorization"))) {
@@ -74,8 +73,8 @@ int dl_api_on_headers(dl_api *d, httpd_req *req) {
   if (r == -2) {
     bool export = kind == JOURNAL_DL_EXPORT;
     httpd_req_add_header(req, "Allow", export ? "GET, HEAD" : "POST");
-    httpd_respond_error(req, 405, "method_not_allowed", "%s %s: use %s",
-                        httpd_req_method(req), httpd_req_path(req), export ? "GET" : "POST");
+    httpd_respond_error(req, 405, "method_not_allowed", "%s %s: use %s", httpd_req_method(req),
+                        httpd_req_path(req), export ? "GET" : "POST");
     return 1;
   }
   return 0;
@@ -84,8 +83,7 @@ int dl_api_on_headers(dl_api *d, httpd_req *req) {
 static void maybe_drained(dl_api *d) {
   if (d->stopping && d->inflight == 0 && !d->drained_sent) {
     d->drained_sent = true;
-    if (d->cfg.on_drained)
-      d->cfg.on_drained(d->cfg.ud);
+    if (d->cfg.on_drained) d->cfg.on_drained(d->cfg.ud);
   }
 }
 
@@ -95,7 +93,7 @@ static void on_dl_done(journal_dl *op) {
   if (op->status != 0) {
     httpd_req_add_header(q->req, "Retry-After", "5");
     httpd_respond_error(q->req, 503, "unavailable", "dead-letter %s failed: %s",
-                        op->kind == JOURNAL_DL_EXPORT   ? "export"
+                        op->kind == JOURNAL_DL_EXPORT    ? "export"
                         : op->kind == JOURNAL_DL_REQUEUE ? "requeue"
                                                          : "purge",
                         op->error[0] ? op->error : strerror(-op->status));
@@ -103,21 +101,18 @@ static void on_dl_done(journal_dl *op) {
     char n[24];
     snprintf(n, sizeof(n), "%lld", (long long)op->count);
     httpd_req_add_header(q->req, "Ferry-Count", n);
-    if (op->truncated)
-      httpd_req_add_header(q->req, "Ferry-Truncated", "1");
+    if (op->truncated) httpd_req_add_header(q->req, "Ferry-Truncated", "1");
     httpd_respond(q->req, 200, "application/x-ndjson", op->out ? op->out : "", op->out_len);
   } else {
     cJSON *o = cJSON_CreateObject();
     if (o) {
       cJSON_AddNumberToObject(o, "count", (double)op->count);
-      if (op->kind == JOURNAL_DL_REQUEUE)
-        cJSON_AddNumberToObject(o, "duplicates", (double)op->duplicates);
+      if (op->kind == JOURNAL_DL_REQUEUE) cJSON_AddNumberToObject(o, "duplicates", (double)op->duplicates);
       httpd_respond_json(q->req, 200, o);
     } else {
       httpd_respond_error(q->req, 500, "internal", "out of memory");
     }
-    if (op->kind == JOURNAL_DL_REQUEUE && op->count > 0 && d->cfg.on_requeued)
-      d->cfg.on_requeued(d->cfg.ud);
+    if (op->kind == JOURNAL_DL_REQUEUE && op->count > 0 && d->cfg.on_requeued) d->cfg.on_requeued(d->cfg.ud);
   }
   free(op->out);
   free(q);
@@ -152,42 +147,34 @@ void dl_api_on_request(dl_api *d, httpd_req *req) {
   if (r < 0) {
     free(q);
     httpd_req_add_header(req, "Retry-After", "5");
-    httpd_respond_error(req, 503, "unavailable", "the journal is not taking requests (%s)",
-                        strerror(-r));
+    httpd_respond_error(req, 503, "unavailable", "the journal is not taking requests (%s)", strerror(-r));
     return;
   }
   d->inflight++;
 }
 
-unsigned dl_api_inflight(const dl_api *d) {
-  return d->inflight;
-}
+unsigned dl_api_inflight(const dl_api *d) { return d->inflight; }
 
 void dl_api_stop(dl_api *d) {
   d->stopping = true;
   maybe_drained(d);
 }
 
-void dl_api_free(dl_api *d) {
-  free(d);
-}
+void dl_api_free(dl_api *d) { free(d); }
 
 /* ---- CLI ------------------------------------------------------------------- */
 
 int dl_cli_base_url(const char *listen, char *out, size_t outlen, const char **ret_unix_path) {
   *ret_unix_path = NULL;
-  if (!listen)
-    return -EINVAL;
+  if (!listen) return -EINVAL;
   if (strncmp(listen, "unix:", 5) == 0) {
-    if (listen[5] != '/')
-      return -EINVAL;
+    if (listen[5] != '/') return -EINVAL;
     *ret_unix_path = listen + 5;
     snprintf(out, outlen, "http://localhost");
     return 0;
   }
   const char *colon = strrchr(listen, ':');
-  if (!colon || colon == listen || !colon[1])
-    return -EINVAL;
+  if (!colon || colon == listen || !colon[1]) return -EINVAL;
   size_t hl = (size_t)(colon - listen);
   const char *host = listen;
   if ((hl == 7 && strncmp(listen, "0.0.0.0", 7) == 0)) {
@@ -212,8 +199,7 @@ int dl_cli_run(const agent_config *cfg, const char *action, FILE *out, FILE *err
   } else if (strcmp(action, "purge") == 0) {
     path = DL_PATH_PREFIX "/purge";
   } else {
-    fprintf(errout, "ferry-agent dead-letter: unknown action \"%s\" (export, requeue or purge)\n",
-            action);
+    fprintf(errout, "ferry-agent dead-letter: unknown action \"%s\" (export, requeue or purge)\n", action);
     return 2;
   }
   char base[600], url[700];
@@ -241,8 +227,7 @@ int dl_cli_run(const agent_config *cfg, const char *action, FILE *out, FILE *err
   }
   char errbuf[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(e, CURLOPT_URL, url);
-  if (unix_path)
-    curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, unix_path);
+  if (unix_path) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, unix_path);
   if (post) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
@@ -277,21 +262,18 @@ int dl_cli_run(const agent_config *cfg, const char *action, FILE *out, FILE *err
   fclose(mem);
   int rc = 0;
   if (res != CURLE_OK) {
-    fprintf(errout, "ferry-agent dead-letter: cannot reach the agent at %s%s: %s\n",
-            unix_path ? "unix:" : "", unix_path ? unix_path : base,
-            errbuf[0] ? errbuf : curl_easy_strerror(res));
+    fprintf(errout, "ferry-agent dead-letter: cannot reach the agent at %s%s: %s\n", unix_path ? "unix:" : "",
+            unix_path ? unix_path : base, errbuf[0] ? errbuf : curl_easy_strerror(res));
     rc = 1;
   } else if (status != 200) {
     fprintf(errout, "ferry-agent dead-letter: the agent answered %ld: %.*s\n", status,
             (int)(body_len > 1000 ? 1000 : body_len), body ? body : "");
     rc = 1;
   } else {
-    if (body_len)
-      fwrite(body, 1, body_len, out);
+    if (body_len) fwrite(body, 1, body_len, out);
     if (!post && truncated)
       fprintf(errout, "ferry-agent dead-letter: export truncated at the agent's answer limit\n");
-    if (post && (body_len == 0 || body[body_len - 1] != '\n'))
-      fputc('\n', out);
+    if (post && (body_len == 0 || body[body_len - 1] != '\n')) fputc('\n', out);
     fflush(out);
   }
   free(body);

@@ -25,10 +25,10 @@ typedef struct dl_api dl_api;
 
 typedef struct dl_api_config {
   journal *j;
-  const char *token;               /* --ingest-token or NULL */
-  size_t export_max_bytes;         /* bound on one export answer */
-  void (*on_requeued)(void *ud);   /* events are back in the backlog (uploader_kick) */
-  void (*on_drained)(void *ud);    /* stopping and nothing in flight */
+  const char *token;             /* --ingest-token or NULL */
+  size_t export_max_bytes;       /* bound on one export answer */
+  void (*on_requeued)(void *ud); /* events are back in the backlog (uploader_kick) */
+  void (*on_drained)(void *ud);  /* stopping and nothing in flight */
   void *ud;
 } dl_api_config;
 

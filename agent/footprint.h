@@ -13,11 +13,11 @@
 /* Threads in the libuv threadpool unless UV_THREADPOOL_SIZE is already set. */
 #define FOOTPRINT_THREADPOOL_SIZE "2"
 /* malloc arenas shared by all threads (the main arena included). */
-#define FOOTPRINT_ARENA_MAX 2
+#define FOOTPRINT_ARENA_MAX       2
 /* Blocks at least this large are mmap'd and returned to the kernel on free. */
-#define FOOTPRINT_MMAP_THRESHOLD (128 * 1024)
+#define FOOTPRINT_MMAP_THRESHOLD  (128 * 1024)
 /* Free memory at the top of the heap above this is returned to the kernel. */
-#define FOOTPRINT_TRIM_THRESHOLD (256 * 1024)
+#define FOOTPRINT_TRIM_THRESHOLD  (256 * 1024)
 
 /* Apply the settings. Never fails (an unsupported setting is skipped). */
 void footprint_apply(void);

@@ -13,7 +13,7 @@
 #include "log.h"
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 struct ingest {
@@ -25,16 +25,16 @@ struct ingest {
 };
 
 typedef struct ingest_req {
-  uv_work_t work;              /* the parse, on the threadpool */
-  journal_commit commit;       /* the commit, on the journal worker */
+  uv_work_t work;        /* the parse, on the threadpool */
+  journal_commit commit; /* the commit, on the journal worker */
   ingest *in;
   httpd_req *req;
-  char *body;                  /* own copy: the threadpool reads it */
+  char *body; /* own copy: the threadpool reads it */
   size_t len;
   ev_body_kind kind;
   int parse_status;
   ev_batch batch;
-  ev_errors errs;              /* large; this object is heap-allocated */
+  ev_errors errs; /* large; this object is heap-allocated */
 } ingest_req;
 
 /* ---- pure helpers ------------------------------------------------------------ */
@@ -44,11 +44,9 @@ int ingest_media_kind(const char *ct, ev_body_kind *ret) {
     *ret = EV_BODY_JSON;
     return 0;
   }
-  while (*ct == ' ' || *ct == '\t')
-    ct++;
+  while (*ct == ' ' || *ct == '\t') ct++;
   size_t n = strcspn(ct, ";");
-  while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-    n--;
+  while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
   if (n == 0) {
     *ret = EV_BODY_JSON;
     return 0;
@@ -65,20 +63,14 @@ int ingest_media_kind(const char *ct, ev_body_kind *ret) {
 }
 
 bool ingest_token_ok(const char *expected, const char *authorization) {
-  if (!expected)
-    return true;
-  if (!authorization)
-    return false;
-  while (*authorization == ' ')
-    authorization++;
-  if (strncasecmp(authorization, "Bearer ", 7) != 0)
-    return false;
+  if (!expected) return true;
+  if (!authorization) return false;
+  while (*authorization == ' ') authorization++;
+  if (strncasecmp(authorization, "Bearer ", 7) != 0) return false;
   const char *tok = authorization + 7;
-  while (*tok == ' ')
-    tok++;
+  while (*tok == ' ') tok++;
   size_t tl = strlen(tok);
-  while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t'))
-    tl--;
+  while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t')) tl--;
   size_t el = strlen(expected);
   /* compare over the expected length whatever was sent; the length itself leaks
    * nothing useful */
@@ -95,10 +87,8 @@ size_t ingest_invalid_events(const ev_errors *errs) {
   size_t distinct = 0;
   for (size_t i = 0; i < errs->n; i++) {
     bool seen = false;
-    for (size_t k = 0; k < i && !seen; k++)
-      seen = errs->items[k].index == errs->items[i].index;
-    if (!seen)
-      distinct++;
+    for (size_t k = 0; k < i && !seen; k++) seen = errs->items[k].index == errs->items[i].index;
+    if (!seen) distinct++;
   }
   return distinct ? distinct : 1;
 }
@@ -107,32 +97,25 @@ cJSON *ingest_invalid_json(const ev_errors *errs) {
   char msg[256];
   size_t bad = ingest_invalid_events(errs);
   if (errs->n == 1 && errs->items[0].index < 0)
-    snprintf(msg, sizeof(msg), "the body is not valid: %s; nothing was stored",
-             errs->items[0].message);
+    snprintf(msg, sizeof(msg), "the body is not valid: %s; nothing was stored", errs->items[0].message);
   else if (errs->total > errs->n)
-    snprintf(msg, sizeof(msg),
-             "%zu errors (the first %zu listed) in %zu or more events; nothing was stored",
+    snprintf(msg, sizeof(msg), "%zu errors (the first %zu listed) in %zu or more events; nothing was stored",
              errs->total, errs->n, bad);
-  else
-    snprintf(msg, sizeof(msg), "%zu invalid event%s; nothing was stored", bad,
-             bad == 1 ? "" : "s");
+  else snprintf(msg, sizeof(msg), "%zu invalid event%s; nothing was stored", bad, bad == 1 ? "" : "s");
   cJSON *root = httpd_error_json("invalid_event", msg);
-  if (!root)
-    return NULL;
+  if (!root) return NULL;
   cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
   cJSON *arr = cJSON_AddArrayToObject(err, "errors");
   for (size_t i = 0; arr && i < errs->n; i++) {
     const ev_error *e = &errs->items[i];
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-      break;
+    if (!o) break;
     cJSON_AddNumberToObject(o, "index", e->index);
     cJSON_AddStringToObject(o, "field", e->field);
     cJSON_AddStringToObject(o, "message", e->message);
     cJSON_AddItemToArray(arr, o);
   }
-  if (errs->total > errs->n)
-    cJSON_AddNumberToObject(err, "errors_total", (double)errs->total);
+  if (errs->total > errs->n) cJSON_AddNumberToObject(err, "errors_total", (double)errs->total);
   return root;
 }
 
@@ -140,8 +123,7 @@ cJSON *ingest_invalid_json(const ev_errors *errs) {
 
 int ingest_new(const ingest_config *cfg, ingest **ret) {
   ingest *in = calloc(1, sizeof(*in));
-  if (!in)
-    return -ENOMEM;
+  if (!in) return -ENOMEM;
   in->cfg = *cfg;
   *ret = in;
   return 0;
@@ -150,8 +132,7 @@ int ingest_new(const ingest_config *cfg, ingest **ret) {
 static void maybe_drained(ingest *in) {
   if (in->stopping && in->inflight == 0 && !in->drained_sent) {
     in->drained_sent = true;
-    if (in->cfg.on_drained)
-      in->cfg.on_drained(in->cfg.ud);
+    if (in->cfg.on_drained) in->cfg.on_drained(in->cfg.ud);
   }
 }
 
@@ -207,12 +188,9 @@ static void on_commit_done(journal_commit *c) {
       cJSON_AddNumberToObject(o, "duplicates", (double)c->duplicates);
     }
     /* answer before kicking the uploader: the client waits, the uploader not */
-    if (o)
-      httpd_respond_json(r->req, 202, o);
-    else
-      httpd_respond_error(r->req, 500, "internal", "out of memory after the commit");
-    if (c->accepted && in->cfg.on_committed)
-      in->cfg.on_committed(in->cfg.ud);
+    if (o) httpd_respond_json(r->req, 202, o);
+    else httpd_respond_error(r->req, 500, "internal", "out of memory after the commit");
+    if (c->accepted && in->cfg.on_committed) in->cfg.on_committed(in->cfg.ud);
   } else if (c->status == -ENOSPC) {
     in->c.full++;
     snprintf(ra, sizeof(ra), "%d", INGEST_RETRY_AFTER_FULL_S);
@@ -249,10 +227,8 @@ static void after_parse(uv_work_t *w, int status) {
     in->c.rejected_requests++;
     in->c.rejected_events += ingest_invalid_events(&r->errs);
     cJSON *o = ingest_invalid_json(&r->errs);
-    if (o)
-      httpd_respond_json(r->req, 400, o);
-    else
-      httpd_respond_error(r->req, 400, "invalid_event", "invalid events; nothing was stored");
+    if (o) httpd_respond_json(r->req, 400, o);
+    else httpd_respond_error(r->req, 400, "invalid_event", "invalid events; nothing was stored");
     req_finish(r);
     return;
   }
@@ -321,19 +297,13 @@ void ingest_on_request(ingest *in, httpd_req *req) {
   }
 }
 
-void ingest_get_counters(const ingest *in, ingest_counters *ret) {
-  *ret = in->c;
-}
+void ingest_get_counters(const ingest *in, ingest_counters *ret) { *ret = in->c; }
 
-unsigned ingest_inflight(const ingest *in) {
-  return in->inflight;
-}
+unsigned ingest_inflight(const ingest *in) { return in->inflight; }
 
 void ingest_stop(ingest *in) {
   in->stopping = true;
   maybe_drained(in);
 }
 
-void ingest_free(ingest *in) {
-  free(in);
-}
+void ingest_free(ingest *in) { free(in); }

@@ -16,31 +16,31 @@
 #include "httpd.h"
 #include "journal.h"
 
-#define INGEST_MAX_INFLIGHT 64   /* requests being parsed or committed; more → 503 */
-#define INGEST_RETRY_AFTER_FULL_S 30     /* Retry-After on 507 */
-#define INGEST_RETRY_AFTER_UNAVAILABLE_S 5 /* Retry-After on 503 */
+#define INGEST_MAX_INFLIGHT              64 /* requests being parsed or committed; more → 503 */
+#define INGEST_RETRY_AFTER_FULL_S        30 /* Retry-After on 507 */
+#define INGEST_RETRY_AFTER_UNAVAILABLE_S 5  /* Retry-After on 503 */
 
 typedef struct ingest ingest;
 
 typedef struct ingest_config {
   uv_loop_t *loop;
   journal *j;
-  const char *ingest_token;            /* NULL: open */
-  void (*on_committed)(void *ud);      /* events were newly stored (uploader_kick) */
-  void (*on_drained)(void *ud);        /* stopping and nothing in flight any more */
+  const char *ingest_token;       /* NULL: open */
+  void (*on_committed)(void *ud); /* events were newly stored (uploader_kick) */
+  void (*on_drained)(void *ud);   /* stopping and nothing in flight any more */
   void *ud;
 } ingest_config;
 
 typedef struct ingest_counters {
-  uint64_t requests;              /* POST /v1/events that reached the body stage */
-  uint64_t accepted;              /* events newly stored */
+  uint64_t requests; /* POST /v1/events that reached the body stage */
+  uint64_t accepted; /* events newly stored */
   uint64_t duplicates;
-  uint64_t rejected_requests;     /* answered 400 invalid_event */
-  uint64_t rejected_events;       /* distinct invalid events in those */
-  uint64_t unauthorized;          /* 401 */
-  uint64_t unsupported;           /* 415 */
-  uint64_t full;                  /* 507 */
-  uint64_t unavailable;           /* 503 */
+  uint64_t rejected_requests; /* answered 400 invalid_event */
+  uint64_t rejected_events;   /* distinct invalid events in those */
+  uint64_t unauthorized;      /* 401 */
+  uint64_t unsupported;       /* 415 */
+  uint64_t full;              /* 507 */
+  uint64_t unavailable;       /* 503 */
 } ingest_counters;
 
 int ingest_new(const ingest_config *cfg, ingest **ret);

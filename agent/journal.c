@@ -57,31 +57,32 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QUARANTINE_KEEP 3
+#define QUARANTINE_KEEP      3
 #define WRITE_PROBE_EVERY_NS (2 * 1000000000ULL) /* unwritable journal: retry a write this often */
-#define EVENT_ROW_OVERHEAD 24       /* record header + rowid + ingested_at, per event row */
-#define DL_ROW_OVERHEAD 48          /* per dead-letter row, for the dead-letter cap */
-#define CACHE_KIB 2048              /* page cache of the worker's connection: inserts
+#define EVENT_ROW_OVERHEAD   24                  /* record header + rowid + ingested_at, per event row */
+#define DL_ROW_OVERHEAD      48                  /* per dead-letter row, for the dead-letter cap */
+#define CACHE_KIB \
+  2048 /* page cache of the worker's connection: inserts
                                      * append, batches read in seq order, so a
                                      * small cache holds the working set */
-#define EXPORT_DEFAULT_MAX (64 * 1024 * 1024)
-#define FILTER_MIN_SLOTS 4096
-#define FILTER_GROW_NUM 5            /* rebuilt to (live + extra) × 5/2 slots: 0.4 full */
-#define FILTER_GROW_DEN 2
-#define FILTER_SWEEP_PCT 70          /* swept (and maybe grown) past 70% full */
-#define FILTER_FULL_PCT 60           /* live past 60% of the bound → SQL dedup */
+#define EXPORT_DEFAULT_MAX      (64 * 1024 * 1024)
+#define FILTER_MIN_SLOTS        4096
+#define FILTER_GROW_NUM         5 /* rebuilt to (live + extra) × 5/2 slots: 0.4 full */
+#define FILTER_GROW_DEN         2
+#define FILTER_SWEEP_PCT        70 /* swept (and maybe grown) past 70% full */
+#define FILTER_FULL_PCT         60 /* live past 60% of the bound → SQL dedup */
 #define DEDUP_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
 
 enum {
 #define X(name, sql) JS_##name,
   JOURNAL_STMTS(X)
 #undef X
-  JS_COUNT_
+      JS_COUNT_
 };
 
 static const char *const journal_sql_text[JS_COUNT_] = {
 #define X(name, sql) sql,
-  JOURNAL_STMTS(X)
+    JOURNAL_STMTS(X)
 #undef X
 };
 
@@ -90,16 +91,16 @@ static const char *const journal_sql_text[JS_COUNT_] = {
 typedef struct jstate {
   int64_t next_seq;
   int64_t backlog;
-  int64_t min_seq;          /* lowest pending seq, 0 when empty */
-  int64_t oldest_ms;        /* its ingested_at */
+  int64_t min_seq;   /* lowest pending seq, 0 when empty */
+  int64_t oldest_ms; /* its ingested_at */
   int64_t dropped_total;
   int64_t dead_n, dead_bytes;
   int64_t ingested_total, duplicates_total;
 } jstate;
 
 typedef struct idfilter {
-  uint64_t *slots;          /* 0 = empty; else fp << 32 | (uint32_t)seq */
-  size_t n;                 /* number of slots (any size ≥ FILTER_MIN_SLOTS) */
+  uint64_t *slots; /* 0 = empty; else fp << 32 | (uint32_t)seq */
+  size_t n;        /* number of slots (any size ≥ FILTER_MIN_SLOTS) */
   size_t used;
 } idfilter;
 
@@ -108,7 +109,7 @@ struct journal {
   uv_async_t async;
   uv_thread_t thread;
   bool locks_inited, closing;
-  int outstanding;          /* ops submitted, done not yet called (loop thread only) */
+  int outstanding; /* ops submitted, done not yet called (loop thread only) */
 
   /* options (copied) */
   char *path, *wal_path, *shm_path, *dir, *base;
@@ -120,8 +121,8 @@ struct journal {
   uv_mutex_t qlock;
   uv_cond_t qcond;
   bool stopping;
-  bool hold;                /* test hook: the worker leaves the queue alone */
-  int64_t test_max_pages;   /* test hook: > 0 → apply PRAGMA max_page_count */
+  bool hold;              /* test hook: the worker leaves the queue alone */
+  int64_t test_max_pages; /* test hook: > 0 → apply PRAGMA max_page_count */
   journal_commit *q_commit, *q_commit_tail;
   size_t q_commit_n, q_commit_bytes;
   journal_ack *q_ack, *q_ack_tail;
@@ -145,13 +146,13 @@ struct journal {
   char epoch[17];
   jstate cur;
   idfilter filt;
-  size_t filt_max_slots;    /* the table's bound, from dedup_max_bytes */
-  bool sql_dedup;           /* dedup by the event_id index instead of filt */
-  int64_t dedup_switches;   /* table → SQL and back, since start */
-  int64_t live_bytes;       /* after the last transaction */
+  size_t filt_max_slots;  /* the table's bound, from dedup_max_bytes */
+  bool sql_dedup;         /* dedup by the event_id index instead of filt */
+  int64_t dedup_switches; /* table → SQL and back, since start */
+  int64_t live_bytes;     /* after the last transaction */
   int64_t wal_bytes;
   int64_t page_size;
-  int64_t tx_added;         /* bytes inserted by the running transaction */
+  int64_t tx_added; /* bytes inserted by the running transaction */
   bool writable;
   char unwritable_reason[128];
   int64_t quarantined;
@@ -159,15 +160,14 @@ struct journal {
   int migrated_from;
   uint64_t last_write_fail_ns; /* uv_hrtime of the last failed write */
   int64_t commit_groups;
-  int open_rc;              /* sqlite code of a failed open_rw/load */
+  int open_rc; /* sqlite code of a failed open_rw/load */
 };
 
 /* --- small helpers ------------------------------------------------------- */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen)
-    return;
+  if (!err || !errlen) return;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
@@ -181,8 +181,7 @@ static char *xasprintf(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
   va_end(ap);
   return s;
 }
@@ -204,11 +203,11 @@ static uint64_t id_hash(const char *s, size_t n) {
 
 static int errno_of_sqlite(int rc) {
   switch (rc & 0xff) {
-  case SQLITE_NOMEM: return -ENOMEM;
-  case SQLITE_BUSY:
-  case SQLITE_LOCKED: return -EBUSY;
-  case SQLITE_FULL: return -ENOSPC;
-  default: return -EIO;
+    case SQLITE_NOMEM: return -ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return -EBUSY;
+    case SQLITE_FULL: return -ENOSPC;
+    default: return -EIO;
   }
 }
 
@@ -216,26 +215,29 @@ static int errno_of_sqlite(int rc) {
 
 typedef struct sbuf {
   char *p;
-  size_t len, cap, max;     /* max: the buffer refuses to grow past it */
-  int err;                  /* sticky: -ENOMEM or -EFBIG */
+  size_t len, cap, max; /* max: the buffer refuses to grow past it */
+  int err;              /* sticky: -ENOMEM or -EFBIG */
 } sbuf;
 
-static void sb_init(sbuf *b, size_t max) { memset(b, 0, sizeof(*b)); b->max = max; }
-static void sb_free(sbuf *b) { free(b->p); memset(b, 0, sizeof(*b)); }
+static void sb_init(sbuf *b, size_t max) {
+  memset(b, 0, sizeof(*b));
+  b->max = max;
+}
+static void sb_free(sbuf *b) {
+  free(b->p);
+  memset(b, 0, sizeof(*b));
+}
 
 static bool sb_reserve(sbuf *b, size_t extra) {
-  if (b->err)
-    return false;
+  if (b->err) return false;
   if (extra > b->max || b->len > b->max - extra) {
     b->err = -EFBIG;
     return false;
   }
   size_t need = b->len + extra + 1;
-  if (need <= b->cap)
-    return true;
+  if (need <= b->cap) return true;
   size_t ncap = b->cap ? b->cap : 256;
-  while (ncap < need)
-    ncap *= 2;
+  while (ncap < need) ncap *= 2;
   char *np = realloc(b->p, ncap);
   if (!np) {
     b->err = -ENOMEM;
@@ -247,8 +249,7 @@ static bool sb_reserve(sbuf *b, size_t extra) {
 }
 
 static void sb_add(sbuf *b, const void *s, size_t n) {
-  if (!sb_reserve(b, n))
-    return;
+  if (!sb_reserve(b, n)) return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
@@ -273,28 +274,26 @@ static void sb_fmt(sbuf *b, const char *fmt, ...) {
 /* Append s as a JSON string literal (quoted, escaped; bytes ≥ 0x80 pass). */
 static void sb_json_str(sbuf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  if (!sb_reserve(b, n + 2))
-    return;
+  if (!sb_reserve(b, n + 2)) return;
   b->p[b->len++] = '"';
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (ch >= 0x20 && ch != '"' && ch != '\\')
-      continue;
+    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
     sb_add(b, s + run, i - run);
     run = i + 1;
     char esc[7];
     switch (ch) {
-    case '"': sb_add(b, "\\\"", 2); break;
-    case '\\': sb_add(b, "\\\\", 2); break;
-    case '\n': sb_add(b, "\\n", 2); break;
-    case '\r': sb_add(b, "\\r", 2); break;
-    case '\t': sb_add(b, "\\t", 2); break;
-    default:
-      memcpy(esc, "\\u00", 4);
-      esc[4] = hex[ch >> 4];
-      esc[5] = hex[ch & 15];
-      sb_add(b, esc, 6);
+      case '"': sb_add(b, "\\\"", 2); break;
+      case '\\': sb_add(b, "\\\\", 2); break;
+      case '\n': sb_add(b, "\\n", 2); break;
+      case '\r': sb_add(b, "\\r", 2); break;
+      case '\t': sb_add(b, "\\t", 2); break;
+      default:
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[ch >> 4];
+        esc[5] = hex[ch & 15];
+        sb_add(b, esc, 6);
     }
   }
   sb_add(b, s + run, n - run);
@@ -315,22 +314,18 @@ static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\
  * stored body is the validator's normal form, one JSON object. A body that
  * is not object-shaped (never written by this module) is replaced by an
  * object holding only the ids, which the collector rejects → dead-letter. */
-static void splice_event(sbuf *b, const char *body, size_t len, const char *event_id,
-                         size_t id_len, int64_t seq, int64_t ingested_ms) {
+static void splice_event(sbuf *b, const char *body, size_t len, const char *event_id, size_t id_len,
+                         int64_t seq, int64_t ingested_ms) {
   size_t s = 0, e = len;
-  while (s < e && is_ws(body[s]))
-    s++;
-  while (e > s && is_ws(body[e - 1]))
-    e--;
+  while (s < e && is_ws(body[s])) s++;
+  while (e > s && is_ws(body[e - 1])) e--;
   bool with_id = id_len >= 6 && memcmp(event_id, "ferry:", 6) == 0;
   bool shaped = e - s >= 2 && body[s] == '{' && body[e - 1] == '}';
   if (shaped) {
     size_t k = s + 1;
-    while (k < e - 1 && is_ws(body[k]))
-      k++;
+    while (k < e - 1 && is_ws(body[k])) k++;
     sb_add(b, body + s, e - 1 - s);
-    if (k < e - 1)
-      sb_add(b, ",", 1);
+    if (k < e - 1) sb_add(b, ",", 1);
   } else {
     sb_add(b, "{", 1);
     with_id = true;
@@ -354,8 +349,7 @@ static int64_t filt_seq(uint64_t slot, int64_t base) {
 
 static int filt_alloc(idfilter *f, size_t nslots) {
   uint64_t *s = calloc(nslots, sizeof(uint64_t));
-  if (!s)
-    return -ENOMEM;
+  if (!s) return -ENOMEM;
   free(f->slots);
   f->slots = s;
   f->n = nslots;
@@ -374,8 +368,7 @@ static size_t filt_home(uint64_t ph, size_t n) { return (size_t)(((ph >> 32) * (
 
 static void filt_put(idfilter *f, uint64_t slot, uint64_t ph) {
   size_t i = filt_home(ph, f->n);
-  while (f->slots[i])
-    i = i + 1 == f->n ? 0 : i + 1;
+  while (f->slots[i]) i = i + 1 == f->n ? 0 : i + 1;
   f->slots[i] = slot;
   f->used++;
 }
@@ -396,9 +389,7 @@ static size_t filt_size_for(size_t live) {
 }
 
 /* Can a table within max_slots hold `live` entries? */
-static bool filt_fits(size_t live, size_t max_slots) {
-  return live <= max_slots / 100 * FILTER_FULL_PCT;
-}
+static bool filt_fits(size_t live, size_t max_slots) { return live <= max_slots / 100 * FILTER_FULL_PCT; }
 
 /* Keep the slots whose seq lies in [lo, hi) (all others are stale) in a table
  * 0.4 full after `extra` more inserts, within max_slots. -E2BIG when the live
@@ -407,21 +398,16 @@ static int filt_rebuild(idfilter *f, int64_t lo, int64_t hi, size_t extra, size_
   size_t live = 0;
   for (size_t i = 0; f->slots && i < f->n; i++) {
     int64_t s = f->slots[i] ? filt_seq(f->slots[i], lo) : -1;
-    if (f->slots[i] && s >= lo && s < hi)
-      live++;
+    if (f->slots[i] && s >= lo && s < hi) live++;
   }
-  if (!filt_fits(live + extra, max_slots))
-    return -E2BIG;
+  if (!filt_fits(live + extra, max_slots)) return -E2BIG;
   size_t n = filt_size_for(live + extra);
-  if (n > max_slots)
-    n = max_slots;
+  if (n > max_slots) n = max_slots;
   idfilter nf = {0};
-  if (filt_alloc(&nf, n) < 0)
-    return -ENOMEM;
+  if (filt_alloc(&nf, n) < 0) return -ENOMEM;
   for (size_t i = 0; f->slots && i < f->n; i++) {
     int64_t s = f->slots[i] ? filt_seq(f->slots[i], lo) : -1;
-    if (f->slots[i] && s >= lo && s < hi)
-      filt_put(&nf, f->slots[i], filt_pos_hash(f->slots[i]));
+    if (f->slots[i] && s >= lo && s < hi) filt_put(&nf, f->slots[i], filt_pos_hash(f->slots[i]));
   }
   free(f->slots);
   *f = nf;
@@ -457,8 +443,7 @@ static int64_t pragma_int(journal *j, int id, int *rc) {
   int r = sqlite3_step(s);
   int64_t v = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sqlite3_reset(s);
-  if (r != SQLITE_ROW && rc)
-    *rc = r == SQLITE_DONE ? SQLITE_ERROR : r;
+  if (r != SQLITE_ROW && rc) *rc = r == SQLITE_DONE ? SQLITE_ERROR : r;
   return v;
 }
 
@@ -470,10 +455,8 @@ static int64_t live_bytes_now(journal *j, int *rc) {
 
 static void set_writable(journal *j, bool ok, const char *why) {
   j->writable = ok;
-  if (ok)
-    j->unwritable_reason[0] = '\0';
-  else
-    snprintf(j->unwritable_reason, sizeof(j->unwritable_reason), "%s", why);
+  if (ok) j->unwritable_reason[0] = '\0';
+  else snprintf(j->unwritable_reason, sizeof(j->unwritable_reason), "%s", why);
 }
 
 /* The table cannot hold the backlog within its bound: index events(event_id)
@@ -482,8 +465,7 @@ static void set_writable(journal *j, bool ok, const char *why) {
  * -ENOMEM / -EIO (the caller fails its request). */
 static int to_sql_dedup(journal *j) {
   int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
-  if (rc != SQLITE_OK)
-    return (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
+  if (rc != SQLITE_OK) return (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
   filt_free(&j->filt);
   j->sql_dedup = true;
   j->dedup_switches++;
@@ -505,14 +487,13 @@ static void dedup_settle(journal *j) {
   }
   if (filt_fits((size_t)j->cur.backlog * 2, j->filt_max_slots)) {
     idfilter nf = {0};
-    if (filt_alloc(&nf, filt_size_for((size_t)j->cur.backlog)) < 0)
-      return;
+    if (filt_alloc(&nf, filt_size_for((size_t)j->cur.backlog)) < 0) return;
     sqlite3_stmt *s = st(j, JS_SCAN_IDS);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       const char *id = (const char *)sqlite3_column_text(s, 1);
-      uint64_t slot = filt_slot(id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)),
-                                sqlite3_column_int64(s, 0));
+      uint64_t slot =
+          filt_slot(id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)), sqlite3_column_int64(s, 0));
       filt_put(&nf, slot, filt_pos_hash(slot));
     }
     sqlite3_reset(s);
@@ -538,21 +519,17 @@ static int is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int6
     sqlite3_bind_text(s, 1, id, (int)idlen, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-      return 1;
+    if (rc == SQLITE_ROW) return 1;
     return rc == SQLITE_DONE ? 0 : -rc;
   }
-  if (!j->filt.slots)
-    return 0;
+  if (!j->filt.slots) return 0;
   uint64_t want = filt_slot(h, 0) >> 32;
   size_t i = filt_home(filt_pos_hash(filt_slot(h, 0)), j->filt.n);
   for (; j->filt.slots[i]; i = i + 1 == j->filt.n ? 0 : i + 1) {
     uint64_t sl = j->filt.slots[i];
-    if (sl >> 32 != want)
-      continue;
+    if (sl >> 32 != want) continue;
     int64_t seq = filt_seq(sl, lo);
-    if (seq < lo || seq >= hi)
-      continue;
+    if (seq < lo || seq >= hi) continue;
     sqlite3_stmt *s = st(j, JS_GET_ID);
     sqlite3_bind_int64(s, 1, seq);
     int rc = sqlite3_step(s);
@@ -566,8 +543,7 @@ static int is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int6
       return -rc;
     }
     sqlite3_reset(s);
-    if (hit)
-      return 1;
+    if (hit) return 1;
   }
   return 0;
 }
@@ -577,14 +553,11 @@ static int is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int6
  * transaction; hi is one past the highest seq handed out. */
 static int filt_add(journal *j, uint64_t h, int64_t seq, int64_t lo, int64_t hi) {
   idfilter *f = &j->filt;
-  if (j->sql_dedup)
-    return 0; /* the index covers the row the caller just inserted */
+  if (j->sql_dedup) return 0; /* the index covers the row the caller just inserted */
   if (!f->slots || (f->used + 1) * 100 > f->n * FILTER_SWEEP_PCT) {
     int r = filt_rebuild(f, lo, hi, 1, j->filt_max_slots);
-    if (r == -E2BIG)
-      return to_sql_dedup(j);
-    if (r < 0)
-      return r;
+    if (r == -E2BIG) return to_sql_dedup(j);
+    if (r < 0) return r;
   }
   uint64_t slot = filt_slot(h, seq);
   filt_put(f, slot, filt_pos_hash(slot));
@@ -642,8 +615,7 @@ static void refresh(journal *j) {
   sqlite3_reset(s);
   int rc = SQLITE_OK;
   int64_t live = live_bytes_now(j, &rc);
-  if (rc == SQLITE_OK)
-    j->live_bytes = live;
+  if (rc == SQLITE_OK) j->live_bytes = live;
   j->wal_bytes = wal_size(j);
   if (j->wal_bytes > j->max_wal / 2) {
     sqlite3_exec(j->db, JSQL_CKPT_TRUNCATE, NULL, NULL, NULL);
@@ -656,10 +628,8 @@ static void refresh(journal *j) {
 /* Finish a write transaction: COMMIT, or ROLLBACK on failure. Returns the
  * sqlite code. */
 static int finish_tx(journal *j, int rc) {
-  if (rc == SQLITE_OK)
-    rc = run_plain(j, JS_COMMIT);
-  if (rc != SQLITE_OK && !sqlite3_get_autocommit(j->db))
-    run_plain(j, JS_ROLLBACK);
+  if (rc == SQLITE_OK) rc = run_plain(j, JS_COMMIT);
+  if (rc != SQLITE_OK && !sqlite3_get_autocommit(j->db)) run_plain(j, JS_ROLLBACK);
   return rc;
 }
 
@@ -667,8 +637,7 @@ static void note_write_failure(journal *j, int rc) {
   j->last_write_fail_ns = uv_hrtime();
   char why[128];
   snprintf(why, sizeof(why), "journal write failed: %s", sqlite3_errstr(rc));
-  if ((rc & 0xff) == SQLITE_FULL)
-    snprintf(why, sizeof(why), "disk full: %s", sqlite3_errstr(rc));
+  if ((rc & 0xff) == SQLITE_FULL) snprintf(why, sizeof(why), "disk full: %s", sqlite3_errstr(rc));
   set_writable(j, false, why);
 }
 
@@ -681,10 +650,8 @@ static int overflow(journal *j, journal_commit *c, jstate *tx, int64_t first) {
     return SQLITE_OK; /* cannot be over yet: skip the PRAGMAs */
   int rc = SQLITE_OK;
   int64_t live = live_bytes_now(j, &rc);
-  if (rc != SQLITE_OK)
-    return rc;
-  if (live <= j->max_journal)
-    return SQLITE_OK;
+  if (rc != SQLITE_OK) return rc;
+  if (live <= j->max_journal) return SQLITE_OK;
   if (j->reject) {
     c->status = -ENOSPC;
     snprintf(c->error, sizeof(c->error), "journal full");
@@ -693,35 +660,28 @@ static int overflow(journal *j, journal_commit *c, jstate *tx, int64_t first) {
   /* drop_oldest: free the excess plus headroom, so the next requests do not
    * each drop a sliver (and each add a range). */
   int64_t head = j->max_journal / 32;
-  if (head < 64 * 1024)
-    head = 64 * 1024;
-  if (head > 8 * 1024 * 1024)
-    head = 8 * 1024 * 1024;
+  if (head < 64 * 1024) head = 64 * 1024;
+  if (head > 8 * 1024 * 1024) head = 8 * 1024 * 1024;
   int64_t need = live - j->max_journal + head, sum = 0, from = 0, cutoff = 0;
   sqlite3_stmt *s = st(j, JS_OLDEST_SIZES);
   sqlite3_bind_int64(s, 1, first);
   while (sum < need && (rc = sqlite3_step(s)) == SQLITE_ROW) {
     cutoff = sqlite3_column_int64(s, 0);
-    if (!from)
-      from = cutoff;
+    if (!from) from = cutoff;
     sum += sqlite3_column_int64(s, 1) + EVENT_ROW_OVERHEAD;
   }
   sqlite3_reset(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return rc;
-  if (!from)
-    return SQLITE_OK; /* only this request's events: keep them (bound + one request) */
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+  if (!from) return SQLITE_OK; /* only this request's events: keep them (bound + one request) */
   s = st(j, JS_DELETE_UPTO);
   sqlite3_bind_int64(s, 1, cutoff);
-  if ((rc = run(j, JS_DELETE_UPTO)) != SQLITE_OK)
-    return rc;
+  if ((rc = run(j, JS_DELETE_UPTO)) != SQLITE_OK) return rc;
   int64_t n = sqlite3_changes(j->db);
   s = st(j, JS_INSERT_DROPPED);
   sqlite3_bind_int64(s, 1, from);
   sqlite3_bind_int64(s, 2, cutoff);
   sqlite3_bind_text(s, 3, "quota", -1, SQLITE_STATIC);
-  if ((rc = run(j, JS_INSERT_DROPPED)) != SQLITE_OK)
-    return rc;
+  if ((rc = run(j, JS_INSERT_DROPPED)) != SQLITE_OK) return rc;
   tx->backlog -= n;
   tx->dropped_total += n;
   return SQLITE_OK;
@@ -750,8 +710,7 @@ static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
     uint64_t h = id_hash(id, idlen);
     if (ev->event_id) {
       int r = is_pending(j, id, idlen, h, lo, tx->next_seq);
-      if (r < 0)
-        return -r;
+      if (r < 0) return -r;
       if (r) {
         c->duplicates++;
         continue;
@@ -763,18 +722,15 @@ static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
     sqlite3_bind_int64(s, 3, now);
     sqlite3_bind_blob(s, 4, body, (int)blen, SQLITE_STATIC);
     int rc = run(j, JS_INSERT_EVENT);
-    if (rc != SQLITE_OK)
-      return rc;
+    if (rc != SQLITE_OK) return rc;
     int fr = filt_add(j, h, seq, lo, seq + 1);
-    if (fr < 0)
-      return fr == -ENOMEM ? SQLITE_NOMEM : SQLITE_IOERR;
+    if (fr < 0) return fr == -ENOMEM ? SQLITE_NOMEM : SQLITE_IOERR;
     tx->next_seq++;
     tx->backlog++;
     c->accepted++;
     j->tx_added += (int64_t)(blen + idlen) + EVENT_ROW_OVERHEAD;
   }
-  if (!c->accepted)
-    return SQLITE_OK;
+  if (!c->accepted) return SQLITE_OK;
   return overflow(j, c, tx, first);
 }
 
@@ -797,8 +753,7 @@ static void do_commit_group(journal *j, journal_commit *list) {
     c->status = 0;
     c->accepted = c->duplicates = 0;
     c->error[0] = '\0';
-    if (aborted)
-      continue;
+    if (aborted) continue;
     if ((rc = run_plain(j, JS_SAVEPOINT)) != SQLITE_OK) {
       aborted = true;
       abort_rc = rc;
@@ -817,12 +772,9 @@ static void do_commit_group(journal *j, journal_commit *list) {
       continue;
     }
     /* this request failed: undo it alone */
-    if (rc != SQLITE_OK)
-      fail_commit(c, rc);
-    else
-      c->accepted = c->duplicates = 0;
-    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOMEM)
-      note_write_failure(j, rc);
+    if (rc != SQLITE_OK) fail_commit(c, rc);
+    else c->accepted = c->duplicates = 0;
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOMEM) note_write_failure(j, rc);
     tx = sp;
     j->tx_added = added0;
     if (sqlite3_get_autocommit(j->db)) { /* SQLite rolled back everything */
@@ -848,8 +800,7 @@ static void do_commit_group(journal *j, journal_commit *list) {
     rc = finish_tx(j, rc);
     if (rc == SQLITE_OK) {
       j->cur = tx;
-      if (wrote)
-        set_writable(j, true, NULL);
+      if (wrote) set_writable(j, true, NULL);
       refresh(j);
       return;
     }
@@ -861,8 +812,7 @@ static void do_commit_group(journal *j, journal_commit *list) {
    * fails now (none of its events is stored) */
   note_write_failure(j, abort_rc);
   for (journal_commit *c = list; c; c = c->next_)
-    if (c->status == 0)
-      fail_commit(c, abort_rc);
+    if (c->status == 0) fail_commit(c, abort_rc);
   refresh(j);
 }
 
@@ -898,8 +848,7 @@ static void do_batch(journal *j, journal_batch *b) {
   size_t nd = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     size_t mark = tail.len;
-    if (nd)
-      sb_add(&tail, ",", 1);
+    if (nd) sb_add(&tail, ",", 1);
     sb_fmt(&tail, "{\"from_seq\":%" PRId64 ",\"to_seq\":%" PRId64 ",\"reason\":",
            (int64_t)sqlite3_column_int64(s, 1), (int64_t)sqlite3_column_int64(s, 2));
     const char *reason = (const char *)sqlite3_column_text(s, 3);
@@ -913,13 +862,11 @@ static void do_batch(journal *j, journal_batch *b) {
     nd++;
   }
   sqlite3_reset(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    goto sqlfail;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto sqlfail;
   double age = j->cur.backlog && j->cur.oldest_ms ? (double)(now - j->cur.oldest_ms) / 1000.0 : 0.0;
-  if (age < 0)
-    age = 0;
-  sb_fmt(&tail, "],\"stats\":{\"backlog\":%" PRId64 ",\"oldest_pending_s\":%.3f},\"sent_at\":",
-         j->cur.backlog, age);
+  if (age < 0) age = 0;
+  sb_fmt(&tail,
+         "],\"stats\":{\"backlog\":%" PRId64 ",\"oldest_pending_s\":%.3f},\"sent_at\":", j->cur.backlog, age);
   sb_time(&tail, now);
   sb_add(&tail, "}", 1);
 
@@ -936,8 +883,7 @@ static void do_batch(journal *j, journal_batch *b) {
       const char *body = (const char *)sqlite3_column_blob(s, 3);
       size_t blen = (size_t)sqlite3_column_bytes(s, 3);
       size_t mark = evs.len;
-      if (b->n_events)
-        sb_add(&evs, ",", 1);
+      if (b->n_events) sb_add(&evs, ",", 1);
       splice_event(&evs, body ? body : "", blen, id ? id : "", id ? idlen : 0, seq, ing);
       if (b->n_events && (evs.len > budget || evs.err == -EFBIG)) {
         evs.len = mark;
@@ -957,8 +903,7 @@ static void do_batch(journal *j, journal_batch *b) {
       b->seqs[b->n_events++] = seq;
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-      goto sqlfail;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto sqlfail;
   }
   if (head.err || evs.err || tail.err) {
     b->status = head.err ? head.err : evs.err ? evs.err : tail.err;
@@ -967,8 +912,8 @@ static void do_batch(journal *j, journal_batch *b) {
   if (b->n_events) {
     b->first_seq = b->seqs[0];
     b->last_seq = b->seqs[b->n_events - 1];
-    snprintf(b->idem_key, sizeof(b->idem_key), "%s:%s:%" PRId64 "-%" PRId64, j->agent_id,
-             j->epoch, b->first_seq, b->last_seq);
+    snprintf(b->idem_key, sizeof(b->idem_key), "%s:%s:%" PRId64 "-%" PRId64, j->agent_id, j->epoch,
+             b->first_seq, b->last_seq);
   }
   /* assemble into head's buffer (bounded by the parts already built) */
   head.max = head.len + evs.len + tail.len;
@@ -1013,20 +958,16 @@ static bool batch_has(const journal_batch *b, int64_t seq) {
   size_t lo = 0, hi = b->n_events;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (b->seqs[mid] == seq)
-      return true;
-    if (b->seqs[mid] < seq)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (b->seqs[mid] == seq) return true;
+    if (b->seqs[mid] < seq) lo = mid + 1;
+    else hi = mid;
   }
   return false;
 }
 
 /* Keep dead-letter under its cap: delete the oldest dead rows past it. */
 static int dead_cap(journal *j, jstate *tx) {
-  if (tx->dead_bytes <= j->max_dead)
-    return SQLITE_OK;
+  if (tx->dead_bytes <= j->max_dead) return SQLITE_OK;
   int64_t need = tx->dead_bytes - j->max_dead, sum = 0, cutoff = 0;
   int rc = SQLITE_OK;
   sqlite3_stmt *s = st(j, JS_DL_OLDEST_SIZES);
@@ -1035,12 +976,10 @@ static int dead_cap(journal *j, jstate *tx) {
     sum += sqlite3_column_int64(s, 1) + DL_ROW_OVERHEAD;
   }
   sqlite3_reset(s);
-  if (!cutoff)
-    return SQLITE_OK;
+  if (!cutoff) return SQLITE_OK;
   s = st(j, JS_DL_DELETE_UPTO);
   sqlite3_bind_int64(s, 1, cutoff);
-  if ((rc = run(j, JS_DL_DELETE_UPTO)) != SQLITE_OK)
-    return rc;
+  if ((rc = run(j, JS_DL_DELETE_UPTO)) != SQLITE_OK) return rc;
   tx->dead_n -= sqlite3_changes(j->db);
   tx->dead_bytes -= sum;
   if (tx->dead_n <= 0 || tx->dead_bytes < 0) {
@@ -1074,14 +1013,11 @@ static void ack_in_steps(journal *j, journal_ack *a) {
     size_t stop = i + ACK_STEP_EVENTS < b->n_events ? i + ACK_STEP_EVENTS : b->n_events;
     for (size_t k = i; rc == SQLITE_OK && k < stop; k++) {
       bool rejected = false;
-      for (size_t r = 0; r < a->n_rejected && !rejected; r++)
-        rejected = a->rejected[r].seq == b->seqs[k];
-      if (rejected)
-        continue;
+      for (size_t r = 0; r < a->n_rejected && !rejected; r++) rejected = a->rejected[r].seq == b->seqs[k];
+      if (rejected) continue;
       sqlite3_stmt *s = st(j, JS_DELETE_EVENT);
       sqlite3_bind_int64(s, 1, b->seqs[k]);
-      if ((rc = run(j, JS_DELETE_EVENT)) == SQLITE_OK)
-        gone += sqlite3_changes(j->db);
+      if ((rc = run(j, JS_DELETE_EVENT)) == SQLITE_OK) gone += sqlite3_changes(j->db);
     }
     rc = finish_tx(j, rc);
     if (rc != SQLITE_OK) {
@@ -1100,38 +1036,32 @@ static void do_ack(journal *j, journal_ack *a) {
   int64_t now = tf_now_ms();
   jstate tx = j->cur;
   a->status = 0;
-  if (j->fsync)
-    run_plain(j, JS_SYNC_RELAXED);
+  if (j->fsync) run_plain(j, JS_SYNC_RELAXED);
   int rc = run_plain(j, JS_BEGIN);
   for (size_t i = 0; rc == SQLITE_OK && i < a->n_rejected; i++) {
     int64_t seq = a->rejected[i].seq;
-    if (!batch_has(b, seq))
-      continue;
+    if (!batch_has(b, seq)) continue;
     sqlite3_stmt *s = st(j, JS_DL_MOVE);
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_text(s, 2, a->rejected[i].error, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, now);
     int r = sqlite3_step(s);
     int64_t sz = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    if (r == SQLITE_ROW)
-      r = sqlite3_step(s);
+    if (r == SQLITE_ROW) r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r != SQLITE_DONE) {
       rc = r;
       break;
     }
-    if (sz < 0)
-      continue; /* not pending any more (dropped by the overflow policy) */
+    if (sz < 0) continue; /* not pending any more (dropped by the overflow policy) */
     s = st(j, JS_DELETE_EVENT);
     sqlite3_bind_int64(s, 1, seq);
-    if ((rc = run(j, JS_DELETE_EVENT)) != SQLITE_OK)
-      break;
+    if ((rc = run(j, JS_DELETE_EVENT)) != SQLITE_OK) break;
     s = st(j, JS_INSERT_DROPPED);
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_int64(s, 2, seq);
     sqlite3_bind_text(s, 3, "dead_letter", -1, SQLITE_STATIC);
-    if ((rc = run(j, JS_INSERT_DROPPED)) != SQLITE_OK)
-      break;
+    if ((rc = run(j, JS_INSERT_DROPPED)) != SQLITE_OK) break;
     tx.backlog--;
     tx.dead_n++;
     tx.dead_bytes += sz + DL_ROW_OVERHEAD;
@@ -1142,19 +1072,16 @@ static void do_ack(journal *j, journal_ack *a) {
     sqlite3_stmt *s = st(j, JS_DELETE_RANGE);
     sqlite3_bind_int64(s, 1, b->first_seq);
     sqlite3_bind_int64(s, 2, b->last_seq);
-    if ((rc = run(j, JS_DELETE_RANGE)) == SQLITE_OK)
-      tx.backlog -= sqlite3_changes(j->db);
+    if ((rc = run(j, JS_DELETE_RANGE)) == SQLITE_OK) tx.backlog -= sqlite3_changes(j->db);
   }
   if (rc == SQLITE_OK && b->dropped_upto_rowid > 0) {
     sqlite3_stmt *s = st(j, JS_DELETE_DROPPED_UPTO);
     sqlite3_bind_int64(s, 1, b->dropped_upto_rowid);
     rc = run(j, JS_DELETE_DROPPED_UPTO);
   }
-  if (rc == SQLITE_OK)
-    rc = dead_cap(j, &tx);
+  if (rc == SQLITE_OK) rc = dead_cap(j, &tx);
   rc = finish_tx(j, rc);
-  if (j->fsync)
-    run_plain(j, JS_SYNC_FULL);
+  if (j->fsync) run_plain(j, JS_SYNC_FULL);
   if (rc == SQLITE_OK) {
     j->cur = tx;
     set_writable(j, true, NULL);
@@ -1175,8 +1102,7 @@ static int write_all(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       return -errno;
     }
     p += w;
@@ -1210,12 +1136,9 @@ static void dl_export(journal *j, journal_dl *d) {
     sb_json_str(&line, err ? err : "", err ? strlen(err) : 0);
     sb_str(&line, ",\"event\":");
     size_t k = 0;
-    while (k < blen && is_ws(body[k]))
-      k++;
-    if (body && k < blen && body[k] == '{')
-      sb_add(&line, body, blen);
-    else
-      sb_str(&line, "null");
+    while (k < blen && is_ws(body[k])) k++;
+    if (body && k < blen && body[k] == '{') sb_add(&line, body, blen);
+    else sb_str(&line, "null");
     sb_str(&line, "}\n");
     if (line.err) {
       d->status = line.err;
@@ -1251,8 +1174,7 @@ static void dl_export(journal *j, journal_dl *d) {
   if (d->status == 0 && d->out_fd < 0) {
     d->out = out.p ? out.p : strdup("");
     d->out_len = out.len;
-    if (!d->out)
-      d->status = -ENOMEM;
+    if (!d->out) d->status = -ENOMEM;
   } else {
     sb_free(&out);
   }
@@ -1287,8 +1209,7 @@ static void dl_write(journal *j, journal_dl *d) {
       sqlite3_bind_text(ins, 2, id ? id : "", (int)idlen, SQLITE_TRANSIENT);
       sqlite3_bind_int64(ins, 3, now);
       sqlite3_bind_blob(ins, 4, body ? body : "", blen, SQLITE_TRANSIENT);
-      if ((rc = run(j, JS_INSERT_EVENT)) != SQLITE_OK)
-        break;
+      if ((rc = run(j, JS_INSERT_EVENT)) != SQLITE_OK) break;
       if (filt_add(j, h, tx.next_seq, lo, tx.next_seq + 1) < 0) {
         rc = SQLITE_NOMEM;
         break;
@@ -1298,20 +1219,17 @@ static void dl_write(journal *j, journal_dl *d) {
       d->count++;
     }
     sqlite3_reset(s);
-    if (rc == SQLITE_OK && r != SQLITE_DONE)
-      rc = r;
+    if (rc == SQLITE_OK && r != SQLITE_DONE) rc = r;
     if (rc == SQLITE_OK) {
       s = st(j, JS_UPDATE_META);
       sqlite3_bind_int64(s, 1, tx.next_seq);
       sqlite3_bind_int64(s, 2, tx.dropped_total);
       rc = run(j, JS_UPDATE_META);
     }
-    if (rc == SQLITE_OK)
-      rc = run_plain(j, JS_DL_PURGE);
+    if (rc == SQLITE_OK) rc = run_plain(j, JS_DL_PURGE);
   } else if (rc == SQLITE_OK) {
     rc = run_plain(j, JS_DL_PURGE);
-    if (rc == SQLITE_OK)
-      d->count = sqlite3_changes(j->db);
+    if (rc == SQLITE_OK) d->count = sqlite3_changes(j->db);
   }
   if (rc == SQLITE_OK) {
     tx.dead_n = 0;
@@ -1339,33 +1257,29 @@ static void do_dl(journal *j, journal_dl *d) {
   d->out_len = 0;
   d->error[0] = '\0';
   switch (d->kind) {
-  case JOURNAL_DL_EXPORT: dl_export(j, d); break;
-  case JOURNAL_DL_REQUEUE:
-  case JOURNAL_DL_PURGE: dl_write(j, d); break;
-  default:
-    d->status = -EINVAL;
-    snprintf(d->error, sizeof(d->error), "unknown dead-letter operation");
+    case JOURNAL_DL_EXPORT: dl_export(j, d); break;
+    case JOURNAL_DL_REQUEUE:
+    case JOURNAL_DL_PURGE: dl_write(j, d); break;
+    default: d->status = -EINVAL; snprintf(d->error, sizeof(d->error), "unknown dead-letter operation");
   }
 }
 
 /* --- the worker ------------------------------------------------------------ */
 
-#define APPEND(head, tail, item)                                                 \
-  do {                                                                           \
-    (item)->next_ = NULL;                                                        \
-    if (tail)                                                                    \
-      (tail)->next_ = (item);                                                    \
-    else                                                                         \
-      (head) = (item);                                                           \
-    (tail) = (item);                                                             \
+#define APPEND(head, tail, item)      \
+  do {                                \
+    (item)->next_ = NULL;             \
+    if (tail) (tail)->next_ = (item); \
+    else (head) = (item);             \
+    (tail) = (item);                  \
   } while (0)
 
-#define SPLICE(dhead, dtail, list)                                               \
-  do {                                                                           \
-    for (__typeof__(list) it_ = (list), nx_; it_; it_ = nx_) {                   \
-      nx_ = it_->next_;                                                          \
-      APPEND(dhead, dtail, it_);                                                 \
-    }                                                                            \
+#define SPLICE(dhead, dtail, list)                             \
+  do {                                                         \
+    for (__typeof__(list) it_ = (list), nx_; it_; it_ = nx_) { \
+      nx_ = it_->next_;                                        \
+      APPEND(dhead, dtail, it_);                               \
+    }                                                          \
   } while (0)
 
 static void worker_shutdown(journal *j) {
@@ -1390,8 +1304,7 @@ static void worker_shutdown(journal *j) {
  * under the bound; the rest waits for the next group. */
 static journal_commit *take_commits(journal *j) {
   journal_commit *head = j->q_commit;
-  if (!head)
-    return NULL;
+  if (!head) return NULL;
   size_t budget = (size_t)(j->max_wal / 4), sum = head->bytes_;
   journal_commit *last = head;
   while (last->next_ && sum + last->next_->bytes_ <= budget) {
@@ -1399,11 +1312,9 @@ static journal_commit *take_commits(journal *j) {
     sum += last->bytes_;
   }
   size_t n = 0;
-  for (journal_commit *c = head; c != last->next_; c = c->next_)
-    n++;
+  for (journal_commit *c = head; c != last->next_; c = c->next_) n++;
   j->q_commit = last->next_;
-  if (!j->q_commit)
-    j->q_commit_tail = NULL;
+  if (!j->q_commit) j->q_commit_tail = NULL;
   last->next_ = NULL;
   j->q_commit_n -= n;
   j->q_commit_bytes -= sum;
@@ -1421,10 +1332,8 @@ static void probe_write(journal *j) {
     rc = run(j, JS_SET_CLEAN);
   }
   rc = finish_tx(j, rc);
-  if (rc == SQLITE_OK)
-    set_writable(j, true, NULL);
-  else
-    note_write_failure(j, rc);
+  if (rc == SQLITE_OK) set_writable(j, true, NULL);
+  else note_write_failure(j, rc);
   refresh(j);
 }
 
@@ -1455,26 +1364,20 @@ static void worker(void *arg) {
     j->q_batch = j->q_batch_tail = NULL;
     j->q_dl = j->q_dl_tail = NULL;
     uv_mutex_unlock(&j->qlock);
-    if (stop)
-      break;
-    if (max_pages > 0)
-      exec_pragma(j->db, "max_page_count", (long long)max_pages);
+    if (stop) break;
+    if (max_pages > 0) exec_pragma(j->db, "max_page_count", (long long)max_pages);
     /* unwritable and no commit to try it with: a small write of its own,
      * so /readyz recovers by itself once space is back (reads and uploads
      * keep coming while the collector is away, so this cannot wait for an
      * idle moment) */
-    if (!j->writable && !commits && (probe_due || uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS))
+    if (!j->writable && !commits &&
+        (probe_due || uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS))
       probe_write(j);
-    if (probe_due && !commits && !acks && !batches && !dls)
-      continue;
-    if (commits)
-      do_commit_group(j, commits);
-    for (journal_ack *a = acks; a; a = a->next_)
-      do_ack(j, a);
-    for (journal_batch *b = batches; b; b = b->next_)
-      do_batch(j, b);
-    for (journal_dl *d = dls; d; d = d->next_)
-      do_dl(j, d);
+    if (probe_due && !commits && !acks && !batches && !dls) continue;
+    if (commits) do_commit_group(j, commits);
+    for (journal_ack *a = acks; a; a = a->next_) do_ack(j, a);
+    for (journal_batch *b = batches; b; b = b->next_) do_batch(j, b);
+    for (journal_dl *d = dls; d; d = d->next_) do_dl(j, d);
     uv_mutex_lock(&j->dlock);
     SPLICE(j->d_commit, j->d_commit_tail, commits);
     SPLICE(j->d_ack, j->d_ack_tail, acks);
@@ -1517,26 +1420,21 @@ static void deliver(journal *j) {
     d->done(d);
   }
   j->outstanding -= n;
-  if (j->outstanding == 0 && !j->closing)
-    uv_unref((uv_handle_t *)&j->async);
+  if (j->outstanding == 0 && !j->closing) uv_unref((uv_handle_t *)&j->async);
 }
 
 static void on_async(uv_async_t *h) { deliver(h->data); }
 
 /* Loop thread: account an op that will complete. */
 static void track(journal *j) {
-  if (j->outstanding++ == 0)
-    uv_ref((uv_handle_t *)&j->async);
+  if (j->outstanding++ == 0) uv_ref((uv_handle_t *)&j->async);
 }
 
 int journal_submit(journal *j, journal_commit *c) {
-  if (!j || !c || !c->done || (c->n && !c->events))
-    return -EINVAL;
-  if (j->closing)
-    return -ECANCELED;
+  if (!j || !c || !c->done || (c->n && !c->events)) return -EINVAL;
+  if (j->closing) return -ECANCELED;
   size_t bytes = 0;
-  for (size_t i = 0; i < c->n; i++)
-    bytes += c->events[i].json ? c->events[i].json_len : 2;
+  for (size_t i = 0; i < c->n; i++) bytes += c->events[i].json ? c->events[i].json_len : 2;
   uv_mutex_lock(&j->qlock);
   if (j->q_commit_n >= JOURNAL_QUEUE_MAX_REQUESTS ||
       (j->q_commit_n && j->q_commit_bytes + bytes > JOURNAL_QUEUE_MAX_BYTES)) {
@@ -1554,10 +1452,8 @@ int journal_submit(journal *j, journal_commit *c) {
 }
 
 int journal_read_batch(journal *j, journal_batch *b) {
-  if (!j || !b || !b->done)
-    return -EINVAL;
-  if (j->closing)
-    return -ECANCELED;
+  if (!j || !b || !b->done) return -EINVAL;
+  if (j->closing) return -ECANCELED;
   uv_mutex_lock(&j->qlock);
   APPEND(j->q_batch, j->q_batch_tail, b);
   uv_cond_signal(&j->qcond);
@@ -1567,10 +1463,8 @@ int journal_read_batch(journal *j, journal_batch *b) {
 }
 
 int journal_apply_ack(journal *j, journal_ack *a) {
-  if (!j || !a || !a->done || !a->batch || (a->n_rejected && !a->rejected))
-    return -EINVAL;
-  if (j->closing)
-    return -ECANCELED;
+  if (!j || !a || !a->done || !a->batch || (a->n_rejected && !a->rejected)) return -EINVAL;
+  if (j->closing) return -ECANCELED;
   uv_mutex_lock(&j->qlock);
   APPEND(j->q_ack, j->q_ack_tail, a);
   uv_cond_signal(&j->qcond);
@@ -1580,10 +1474,8 @@ int journal_apply_ack(journal *j, journal_ack *a) {
 }
 
 int journal_dead_letter(journal *j, journal_dl *d) {
-  if (!j || !d || !d->done)
-    return -EINVAL;
-  if (j->closing)
-    return -ECANCELED;
+  if (!j || !d || !d->done) return -EINVAL;
+  if (j->closing) return -ECANCELED;
   uv_mutex_lock(&j->qlock);
   APPEND(j->q_dl, j->q_dl_tail, d);
   uv_cond_signal(&j->qcond);
@@ -1606,8 +1498,7 @@ void journal_test_max_pages(journal *j, int64_t pages) {
 }
 
 void journal_batch_clear(journal_batch *b) {
-  if (!b)
-    return;
+  if (!b) return;
   free(b->seqs);
   free(b->body);
   b->seqs = NULL;
@@ -1639,8 +1530,7 @@ static void close_db(journal *j) {
 }
 
 static void free_journal(journal *j) {
-  if (!j)
-    return;
+  if (!j) return;
   close_db(j);
   free(j->path);
   free(j->wal_path);
@@ -1661,8 +1551,7 @@ static void free_journal(journal *j) {
 static void on_close(uv_handle_t *h) { free_journal(h->data); }
 
 void journal_close(journal *j) {
-  if (!j || j->closing)
-    return;
+  if (!j || j->closing) return;
   j->closing = true;
   uv_mutex_lock(&j->qlock);
   j->stopping = true;
@@ -1700,8 +1589,8 @@ static bool rc_means_not_a_db(int rc) {
 
 /* Look at an existing journal read-only, writing nothing to it. Sets
  * *verdict and, for quarantine, reason; *uv to its user_version. */
-static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size_t rlen,
-                 char *err, size_t errlen) {
+static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size_t rlen, char *err,
+                 size_t errlen) {
   struct stat sb;
   *uv = 0;
   if (stat(j->path, &sb) < 0) {
@@ -1731,8 +1620,8 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
   bool hot = hot_path && access(hot_path, F_OK) == 0;
   free(hot_path);
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2(j->path, &db, (hot ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX,
-                           NULL);
+  int rc = sqlite3_open_v2(j->path, &db,
+                           (hot ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
     snprintf(reason, rlen, "cannot open as a database: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
@@ -1742,12 +1631,10 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
   sqlite3_stmt *s = NULL;
   int r = 0;
   int64_t v = query_int(db, JSQL_USER_VERSION, &rc);
-  if (rc != SQLITE_OK)
-    goto bad;
+  if (rc != SQLITE_OK) goto bad;
   *uv = (int)v;
   int64_t app = query_int(db, JSQL_APPLICATION_ID, &rc);
-  if (rc != SQLITE_OK)
-    goto bad;
+  if (rc != SQLITE_OK) goto bad;
   /* every journal from schema 2 on carries ferry's application id; schema 1
    * had none, so an id-less file is ours only up to version 1 */
   if ((app != 0 && app != JOURNAL_APPLICATION_ID) || (app == 0 && v > 1)) {
@@ -1763,15 +1650,16 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
       snprintf(by, sizeof(by), " (written by ferry-agent %.40s)", (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
     s = NULL;
-    set_err(err, errlen, "journal %s has schema version %" PRId64 "%s, newer than this agent's %d;"
-            " run a newer ferry-agent or move the file away", j->path, v, by, JOURNAL_SCHEMA_VERSION);
+    set_err(err, errlen,
+            "journal %s has schema version %" PRId64 "%s, newer than this agent's %d;"
+            " run a newer ferry-agent or move the file away",
+            j->path, v, by, JOURNAL_SCHEMA_VERSION);
     r = -EPROTO;
     goto out;
   }
   if (v == 0) {
     int64_t n = query_int(db, JSQL_COUNT_OBJECTS, &rc);
-    if (rc != SQLITE_OK)
-      goto bad;
+    if (rc != SQLITE_OK) goto bad;
     if (n == 0) {
       *verdict = PROBE_FRESH; /* an empty database file */
       goto out;
@@ -1781,15 +1669,13 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
     goto out;
   }
   if (query_int(db, JSQL_HAS_META, &rc) != 1 || rc != SQLITE_OK) {
-    if (rc != SQLITE_OK)
-      goto bad;
+    if (rc != SQLITE_OK) goto bad;
     snprintf(reason, rlen, "not a ferry journal (no meta table)");
     *verdict = PROBE_QUARANTINE;
     goto out;
   }
   rc = sqlite3_prepare_v2(db, JSQL_READ_META, -1, &s, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_step(s);
+  if (rc == SQLITE_OK) rc = sqlite3_step(s);
   if (rc != SQLITE_ROW) {
     if (rc == SQLITE_DONE || rc == SQLITE_OK) {
       snprintf(reason, rlen, "journal meta row missing");
@@ -1815,8 +1701,7 @@ static int probe(journal *j, probe_verdict *verdict, int *uv, char *reason, size
   s = NULL;
   if (!clean) {
     rc = sqlite3_prepare_v2(db, JSQL_QUICK_CHECK, -1, &s, NULL);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_step(s);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
     const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
     if (!res || strcmp(res, "ok") != 0) {
       snprintf(reason, rlen, "quick_check failed after an unclean shutdown: %.80s",
@@ -1841,9 +1726,7 @@ out:
   return r;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static bool ends_with(const char *s, const char *suf) {
   size_t n = strlen(s), m = strlen(suf);
@@ -1853,37 +1736,32 @@ static bool ends_with(const char *s, const char *suf) {
 /* Keep the newest QUARANTINE_KEEP quarantined journals (names sort by time). */
 static void prune_quarantine(const char *qdir, const char *base) {
   DIR *dir = opendir(qdir);
-  if (!dir)
-    return;
+  if (!dir) return;
   char **names = NULL;
   size_t n = 0, cap = 0, blen = strlen(base);
   struct dirent *de;
   while ((de = readdir(dir))) {
-    if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] != '.' ||
-        ends_with(de->d_name, "-wal") || ends_with(de->d_name, "-shm"))
+    if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] != '.' || ends_with(de->d_name, "-wal") ||
+        ends_with(de->d_name, "-shm"))
       continue;
     if (n == cap) {
       size_t ncap = cap ? cap * 2 : 8;
       char **nn = realloc(names, ncap * sizeof(*names));
-      if (!nn)
-        break;
+      if (!nn) break;
       names = nn;
       cap = ncap;
     }
-    if (!(names[n] = strdup(de->d_name)))
-      break;
+    if (!(names[n] = strdup(de->d_name))) break;
     n++;
   }
   closedir(dir);
-  if (n)
-    qsort(names, n, sizeof(*names), cmp_str);
+  if (n) qsort(names, n, sizeof(*names), cmp_str);
   for (size_t i = 0; i < n; i++) {
     if (n - i > QUARANTINE_KEEP) {
       static const char *const sfx[] = {"", "-wal", "-shm"};
       for (size_t k = 0; k < 3; k++) {
         char *p = xasprintf("%s/%s%s", qdir, names[i], sfx[k]);
-        if (p)
-          unlink(p);
+        if (p) unlink(p);
         free(p);
       }
     }
@@ -1895,8 +1773,7 @@ static void prune_quarantine(const char *qdir, const char *base) {
 /* Move the journal and its -wal/-shm into quarantine/ beside it. */
 static int quarantine(journal *j, const char *reason, char *err, size_t errlen) {
   char *qdir = xasprintf("%s/quarantine", j->dir);
-  if (!qdir)
-    return -ENOMEM;
+  if (!qdir) return -ENOMEM;
   if (mkdir(qdir, 0750) < 0 && errno != EEXIST) {
     int e = errno;
     set_err(err, errlen, "cannot create %s: %s", qdir, strerror(e));
@@ -1908,16 +1785,15 @@ static int quarantine(journal *j, const char *reason, char *err, size_t errlen) 
   struct tm tm;
   gmtime_r(&secs, &tm);
   char stamp[40];
-  snprintf(stamp, sizeof(stamp), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));
+  snprintf(stamp, sizeof(stamp), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));
   char *dest = NULL;
   for (int k = 0; k < 1000; k++) {
     free(dest);
-    dest = k ? xasprintf("%s/%s.%s-%d", qdir, j->base, stamp, k)
-             : xasprintf("%s/%s.%s", qdir, j->base, stamp);
+    dest =
+        k ? xasprintf("%s/%s.%s-%d", qdir, j->base, stamp, k) : xasprintf("%s/%s.%s", qdir, j->base, stamp);
     struct stat sb;
-    if (!dest || stat(dest, &sb) < 0)
-      break;
+    if (!dest || stat(dest, &sb) < 0) break;
   }
   int r = 0;
   char *dwal = dest ? xasprintf("%s-wal", dest) : NULL;
@@ -1928,10 +1804,8 @@ static int quarantine(journal *j, const char *reason, char *err, size_t errlen) 
     r = -errno;
     set_err(err, errlen, "cannot quarantine %s (%s): %s", j->path, reason, strerror(-r));
   } else {
-    if (rename(j->wal_path, dwal) < 0 && errno == ENOENT)
-      (void)0;
-    if (rename(j->shm_path, dshm) < 0 && errno == ENOENT)
-      (void)0;
+    if (rename(j->wal_path, dwal) < 0 && errno == ENOENT) (void)0;
+    if (rename(j->shm_path, dshm) < 0 && errno == ENOENT) (void)0;
     unlink(j->wal_path); /* if a rename failed, never pair a stale WAL with the new file */
     unlink(j->shm_path);
     prune_quarantine(qdir, j->base);
@@ -1951,14 +1825,12 @@ static int new_epoch(char out[17]) {
   while (got < sizeof(b)) {
     ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       return -errno;
     }
     got += (size_t)n;
   }
-  for (int i = 0; i < 8; i++)
-    snprintf(out + 2 * i, 3, "%02x", b[i]);
+  for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
   return 0;
 }
 
@@ -1978,31 +1850,24 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL, JSQL_MIGRAT
 static int migrate(journal *j, int from) {
   int rc = SQLITE_OK;
   for (int v = from; rc == SQLITE_OK && v < JOURNAL_SCHEMA_VERSION; v++)
-    if (migrations[v])
-      rc = sqlite3_exec(j->db, migrations[v], NULL, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = exec_pragma(j->db, "application_id", JOURNAL_APPLICATION_ID);
-  if (rc == SQLITE_OK)
-    rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
+    if (migrations[v]) rc = sqlite3_exec(j->db, migrations[v], NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = exec_pragma(j->db, "application_id", JOURNAL_APPLICATION_ID);
+  if (rc == SQLITE_OK) rc = exec_pragma(j->db, "user_version", JOURNAL_SCHEMA_VERSION);
   return rc;
 }
 
 static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
-  int rc = sqlite3_open_v2(j->path, &j->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-  if (rc != SQLITE_OK)
-    goto fail;
+  int rc = sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK) goto fail;
   sqlite3_extended_result_codes(j->db, 1);
-  if ((rc = sqlite3_exec(j->db, JSQL_PRAGMA_SETUP, NULL, NULL, NULL)) != SQLITE_OK)
-    goto fail;
+  if ((rc = sqlite3_exec(j->db, JSQL_PRAGMA_SETUP, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
   char sql[128];
   snprintf(sql, sizeof(sql), JSQL_PRAGMA_SYNC_FMT, j->fsync ? "FULL" : "NORMAL");
-  if ((rc = sqlite3_exec(j->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
-    goto fail;
+  if ((rc = sqlite3_exec(j->db, sql, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
   /* WAL: auto-checkpoint at a quarter of the bound, truncate to a quarter */
   long long ckpt_pages = j->max_wal / 4 / 4096;
-  if (ckpt_pages < 16)
-    ckpt_pages = 16;
+  if (ckpt_pages < 16) ckpt_pages = 16;
   if ((rc = exec_pragma(j->db, "cache_size", -(long long)CACHE_KIB)) != SQLITE_OK ||
       (rc = exec_pragma(j->db, "journal_size_limit", (long long)(j->max_wal / 4))) != SQLITE_OK ||
       (rc = exec_pragma(j->db, "wal_autocheckpoint", ckpt_pages)) != SQLITE_OK)
@@ -2021,8 +1886,7 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
     }
   }
   if (fresh) {
-    if ((rc = sqlite3_exec(j->db, JSQL_BEGIN, NULL, NULL, NULL)) != SQLITE_OK)
-      goto fail;
+    if ((rc = sqlite3_exec(j->db, JSQL_BEGIN, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     sqlite3_stmt *s = NULL;
     if (new_epoch(j->epoch) < 0) {
       sqlite3_exec(j->db, JSQL_ROLLBACK, NULL, NULL, NULL);
@@ -2038,22 +1902,17 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
       rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
     }
     sqlite3_finalize(s);
-    if (rc == SQLITE_OK)
-      rc = migrate(j, 1);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = migrate(j, 1);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
       sqlite3_exec(j->db, JSQL_ROLLBACK, NULL, NULL, NULL);
       goto fail;
     }
   } else if (uv < JOURNAL_SCHEMA_VERSION) {
-    if ((rc = sqlite3_exec(j->db, JSQL_BEGIN, NULL, NULL, NULL)) != SQLITE_OK)
-      goto fail;
+    if ((rc = sqlite3_exec(j->db, JSQL_BEGIN, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     rc = migrate(j, uv);
-    if (rc == SQLITE_OK)
-      j->migrated_from = uv;
-    if (rc == SQLITE_OK)
-      rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) j->migrated_from = uv;
+    if (rc == SQLITE_OK) rc = sqlite3_exec(j->db, JSQL_COMMIT, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
       sqlite3_exec(j->db, JSQL_ROLLBACK, NULL, NULL, NULL);
       goto fail;
@@ -2082,11 +1941,9 @@ static int load(journal *j, char *err, size_t errlen) {
   }
   sqlite3_finalize(s);
   s = NULL;
-  if (rc != SQLITE_OK)
-    goto fail;
+  if (rc != SQLITE_OK) goto fail;
   j->cur.backlog = query_int(j->db, JSQL_COUNT_EVENTS, &rc);
-  if (rc != SQLITE_OK)
-    goto fail;
+  if (rc != SQLITE_OK) goto fail;
   if ((rc = sqlite3_prepare_v2(j->db, JSQL_DEAD_TOTALS, -1, &s, NULL)) == SQLITE_OK &&
       (rc = sqlite3_step(s)) == SQLITE_ROW) {
     j->cur.dead_n = sqlite3_column_int64(s, 0);
@@ -2095,14 +1952,12 @@ static int load(journal *j, char *err, size_t errlen) {
   }
   sqlite3_finalize(s);
   s = NULL;
-  if (rc != SQLITE_OK)
-    goto fail;
+  if (rc != SQLITE_OK) goto fail;
   j->page_size = query_int(j->db, JSQL_PAGE_SIZE, &rc);
-  if (rc != SQLITE_OK || j->page_size <= 0)
-    goto fail;
+  if (rc != SQLITE_OK || j->page_size <= 0) goto fail;
   for (int i = 0; i < JS_COUNT_; i++)
-    if ((rc = sqlite3_prepare_v3(j->db, journal_sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                 &j->st[i], NULL)) != SQLITE_OK)
+    if ((rc = sqlite3_prepare_v3(j->db, journal_sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i],
+                                 NULL)) != SQLITE_OK)
       goto fail;
   /* oldest pending (min_seq) first: the filter's window starts there */
   s = st(j, JS_OLDEST);
@@ -2114,8 +1969,7 @@ static int load(journal *j, char *err, size_t errlen) {
   s = NULL;
   if (!filt_fits((size_t)j->cur.backlog, j->filt_max_slots)) {
     /* a backlog past the table's bound: dedup by the index */
-    if ((rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK)
-      goto fail;
+    if ((rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     j->sql_dedup = true;
   } else if ((rc = sqlite3_exec(j->db, JSQL_DROP_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK) {
     goto fail;
@@ -2128,33 +1982,29 @@ static int load(journal *j, char *err, size_t errlen) {
   } else if ((rc = sqlite3_prepare_v2(j->db, JSQL_SCAN_IDS, -1, &s, NULL)) == SQLITE_OK) {
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       const char *id = (const char *)sqlite3_column_text(s, 1);
-      uint64_t slot = filt_slot(id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)),
-                                sqlite3_column_int64(s, 0));
+      uint64_t slot =
+          filt_slot(id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)), sqlite3_column_int64(s, 0));
       filt_put(&j->filt, slot, filt_pos_hash(slot));
     }
     rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
   }
   sqlite3_finalize(s);
-  if (rc != SQLITE_OK)
-    goto fail;
+  if (rc != SQLITE_OK) goto fail;
   st(j, JS_SET_CLEAN);
   sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
-  if ((rc = run(j, JS_SET_CLEAN)) != SQLITE_OK)
-    goto fail;
+  if ((rc = run(j, JS_SET_CLEAN)) != SQLITE_OK) goto fail;
   if ((rc = sqlite3_prepare_v2(j->db, JSQL_SET_WRITER_VERSION, -1, &s, NULL)) == SQLITE_OK) {
     sqlite3_bind_text(s, 1, FERRY_VERSION, -1, SQLITE_STATIC);
     rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
   }
   sqlite3_finalize(s);
   s = NULL;
-  if (rc != SQLITE_OK)
-    goto fail;
+  if (rc != SQLITE_OK) goto fail;
   j->writable = true;
   j->wal_bytes = wal_size(j);
   int prc = SQLITE_OK;
   j->live_bytes = live_bytes_now(j, &prc);
-  if (j->wal_bytes > j->max_wal / 2)
-    sqlite3_exec(j->db, JSQL_CKPT_TRUNCATE, NULL, NULL, NULL);
+  if (j->wal_bytes > j->max_wal / 2) sqlite3_exec(j->db, JSQL_CKPT_TRUNCATE, NULL, NULL, NULL);
   publish(j);
   return 0;
 fail:
@@ -2193,8 +2043,7 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
   j->dir = slash ? (slash == opts->path ? xstrdup("/") : strndup(opts->path, (size_t)(slash - opts->path)))
                  : xstrdup(".");
   j->base = xstrdup(slash ? slash + 1 : opts->path);
-  if (!j->path || !j->wal_path || !j->shm_path || !j->agent_id || !j->machine_id || !j->dir ||
-      !j->base) {
+  if (!j->path || !j->wal_path || !j->shm_path || !j->agent_id || !j->machine_id || !j->dir || !j->base) {
     free_journal(j);
     set_err(err, errlen, "out of memory");
     return -ENOMEM;
@@ -2219,20 +2068,16 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
     r = quarantine(j, reason, err, errlen);
     verdict = PROBE_FRESH;
   }
-  if (r == 0)
-    r = open_rw(j, verdict == PROBE_FRESH, uv, err, errlen);
-  if (r == 0)
-    r = load(j, err, errlen);
+  if (r == 0) r = open_rw(j, verdict == PROBE_FRESH, uv, err, errlen);
+  if (r == 0) r = load(j, err, errlen);
   if (r < 0 && verdict != PROBE_FRESH && rc_means_not_a_db(j->open_rc)) {
     /* passed the probe (clean shutdown, so no quick_check) yet damaged */
     snprintf(reason, sizeof(reason), "damaged journal: %s", sqlite3_errstr(j->open_rc));
     close_db(j);
     memset(&j->cur, 0, sizeof(j->cur));
     r = quarantine(j, reason, err, errlen);
-    if (r == 0)
-      r = open_rw(j, true, 0, err, errlen);
-    if (r == 0)
-      r = load(j, err, errlen);
+    if (r == 0) r = open_rw(j, true, 0, err, errlen);
+    if (r == 0) r = load(j, err, errlen);
   }
   if (r < 0) {
     free_journal(j);

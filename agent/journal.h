@@ -34,22 +34,22 @@
  * bodies; the worker takes the whole queue in one group commit, so a queue
  * this deep only builds up when the disk stalls. */
 #define JOURNAL_QUEUE_MAX_REQUESTS 4096
-#define JOURNAL_QUEUE_MAX_BYTES (64 * 1024 * 1024)
+#define JOURNAL_QUEUE_MAX_BYTES    (64 * 1024 * 1024)
 /* Dropped ranges reported in one upload body (the collector's limit). */
 #define JOURNAL_MAX_DROPPED_RANGES 10000
 
 typedef struct journal journal;
 
 typedef struct journal_opts {
-  const char *path;            /* journal file; its directory must exist */
+  const char *path; /* journal file; its directory must exist */
   const char *agent_id;
-  const char *machine_id;      /* contents of /etc/machine-id or NULL */
-  bool durability_fsync;       /* true: synchronous=FULL; false: NORMAL */
-  int64_t max_journal_bytes;   /* live pages bound */
-  int64_t max_wal_bytes;       /* WAL kept under this by checkpoints */
+  const char *machine_id;    /* contents of /etc/machine-id or NULL */
+  bool durability_fsync;     /* true: synchronous=FULL; false: NORMAL */
+  int64_t max_journal_bytes; /* live pages bound */
+  int64_t max_wal_bytes;     /* WAL kept under this by checkpoints */
   int64_t max_dead_letter_bytes;
-  bool overflow_reject;        /* true: reject (507); false: drop_oldest */
-  int64_t dedup_max_bytes;     /* bound on the in-memory event_id table (0 = 16 MiB);
+  bool overflow_reject;    /* true: reject (507); false: drop_oldest */
+  int64_t dedup_max_bytes; /* bound on the in-memory event_id table (0 = 16 MiB);
                                   a larger backlog is deduplicated by an SQL index */
 } journal_opts;
 
@@ -57,25 +57,25 @@ typedef struct journal_opts {
 typedef struct journal_stats {
   char epoch[17];
   int64_t next_seq;
-  int64_t acked_seq;           /* every seq ≤ it is acknowledged, dropped or dead-lettered */
-  int64_t backlog;             /* events in the journal */
+  int64_t acked_seq;             /* every seq ≤ it is acknowledged, dropped or dead-lettered */
+  int64_t backlog;               /* events in the journal */
   int64_t oldest_ingested_at_ms; /* 0 when empty */
-  int64_t journal_bytes;       /* (page_count − freelist_count) × page_size */
+  int64_t journal_bytes;         /* (page_count − freelist_count) × page_size */
   int64_t wal_bytes;
-  int64_t dropped_total;       /* events removed by the overflow policy, this epoch */
-  int64_t dead_letter;         /* rows in dead-letter */
+  int64_t dropped_total;                    /* events removed by the overflow policy, this epoch */
+  int64_t dead_letter;                      /* rows in dead-letter */
   int64_t ingested_total, duplicates_total; /* since start */
-  int64_t quarantined;         /* journals moved to quarantine/ at this start (0/1) */
+  int64_t quarantined;                      /* journals moved to quarantine/ at this start (0/1) */
   char quarantine_reason[128];
-  int migrated_from;           /* schema version migrated from at this start; 0 = none */
-  bool writable;               /* false after a write failure until one succeeds */
+  int migrated_from; /* schema version migrated from at this start; 0 = none */
+  bool writable;     /* false after a write failure until one succeeds */
   char unwritable_reason[128];
-  int64_t dead_letter_bytes;   /* estimated size of the dead-letter rows */
-  int64_t queued;              /* commit requests waiting for the worker */
-  int64_t commit_groups;       /* group-commit transactions run since start */
-  int64_t dedup_bytes;         /* memory of the event_id table (0 while dedup_sql) */
-  bool dedup_sql;              /* the backlog outgrew the table: dedup by SQL index */
-  int64_t dedup_switches;      /* table ↔ SQL switches since start */
+  int64_t dead_letter_bytes; /* estimated size of the dead-letter rows */
+  int64_t queued;            /* commit requests waiting for the worker */
+  int64_t commit_groups;     /* group-commit transactions run since start */
+  int64_t dedup_bytes;       /* memory of the event_id table (0 while dedup_sql) */
+  bool dedup_sql;            /* the backlog outgrew the table: dedup by SQL index */
+  int64_t dedup_switches;    /* table ↔ SQL switches since start */
 } journal_stats;
 
 /* Open (create, migrate, check) the journal synchronously, before the loop
@@ -101,14 +101,14 @@ struct journal_commit {
   ev_event *events;
   size_t n;
   /* out */
-  int status;                  /* 0; -ENOSPC journal full under reject (507); -EIO cannot write (503) */
+  int status; /* 0; -ENOSPC journal full under reject (507); -EIO cannot write (503) */
   size_t accepted, duplicates;
-  char error[160];             /* reason when status != 0 */
+  char error[160]; /* reason when status != 0 */
   /* completion, on the loop thread */
   void (*done)(journal_commit *c);
   void *data;
-  journal_commit *next_;       /* internal */
-  size_t bytes_;               /* internal: event bytes, for the queue and group bounds */
+  journal_commit *next_; /* internal */
+  size_t bytes_;         /* internal: event bytes, for the queue and group bounds */
 };
 /* Queue c; done runs later on the loop thread. Returns 0, or -EAGAIN when the
  * queue is at its bound, -ECANCELED after journal_close started, -EINVAL for
@@ -122,19 +122,19 @@ int journal_submit(journal *j, journal_commit *c);
 typedef struct journal_batch journal_batch;
 struct journal_batch {
   /* in */
-  size_t max_events;           /* 0 = heartbeat (events: []) */
-  size_t max_bytes;            /* bound on the uncompressed body */
+  size_t max_events; /* 0 = heartbeat (events: []) */
+  size_t max_bytes;  /* bound on the uncompressed body */
   codec_t codec;
   /* out */
-  int status;                  /* 0 or negative errno */
+  int status; /* 0 or negative errno */
   size_t n_events;
   int64_t first_seq, last_seq; /* 0 when n_events == 0 */
   int64_t *seqs;               /* n_events seqs, ascending, malloc'd */
   char idem_key[200];          /* "{agent_id}:{epoch}:{first}-{last}", "" for a heartbeat */
   void *body;                  /* encoded with codec, malloc'd */
   size_t body_len;
-  size_t raw_len;              /* before compression */
-  int64_t dropped_upto_rowid;  /* internal: which dropped ranges the body reported */
+  size_t raw_len;             /* before compression */
+  int64_t dropped_upto_rowid; /* internal: which dropped ranges the body reported */
   void (*done)(journal_batch *b);
   void *data;
   journal_batch *next_;
@@ -154,8 +154,8 @@ typedef struct journal_rejected {
 typedef struct journal_ack journal_ack;
 struct journal_ack {
   /* in */
-  const journal_batch *batch;  /* the batch the 200 answered */
-  journal_rejected *rejected;  /* seqs to move to dead-letter, with the error */
+  const journal_batch *batch; /* the batch the 200 answered */
+  journal_rejected *rejected; /* seqs to move to dead-letter, with the error */
   size_t n_rejected;
   /* out */
   int status;
@@ -184,15 +184,15 @@ typedef struct journal_dl journal_dl;
 struct journal_dl {
   /* in */
   journal_dl_kind kind;
-  int out_fd;                  /* export: write to this fd (blocking writes on the
+  int out_fd;       /* export: write to this fd (blocking writes on the
                                   worker); -1 = into out/out_len */
-  size_t max_bytes;            /* export: stop before passing this (0 = 64 MiB) */
+  size_t max_bytes; /* export: stop before passing this (0 = 64 MiB) */
   /* out */
-  int status;                  /* 0 or negative errno */
-  int64_t count;               /* rows exported / requeued / purged */
-  int64_t duplicates;          /* requeue: rows whose event_id was pending */
-  bool truncated;              /* export: stopped at max_bytes */
-  char *out;                   /* export with out_fd -1: malloc'd NDJSON; caller frees */
+  int status;         /* 0 or negative errno */
+  int64_t count;      /* rows exported / requeued / purged */
+  int64_t duplicates; /* requeue: rows whose event_id was pending */
+  bool truncated;     /* export: stopped at max_bytes */
+  char *out;          /* export with out_fd -1: malloc'd NDJSON; caller frees */
   size_t out_len;
   char error[160];
   void (*done)(journal_dl *d);

@@ -15,8 +15,8 @@
 
 typedef struct looplag_stats {
   uint64_t iterations;
-  uint64_t max_stall_ns;       /* longest busy stretch between two polls */
-  uint64_t busy_ns;            /* total time not waiting in the poll */
+  uint64_t max_stall_ns;                    /* longest busy stretch between two polls */
+  uint64_t busy_ns;                         /* total time not waiting in the poll */
   uint64_t over_1ms, over_10ms, over_100ms; /* iterations busier than that */
 } looplag_stats;
 

@@ -32,10 +32,10 @@
 #include "version_info.h"
 
 #define SHUTDOWN_BUDGET_MS 4500  /* everything done within 5 s of the signal */
-#define FLUSH_GRACE_MS 200       /* let the last answers leave before closing sockets */
-#define STATUS_EVERY_MS 15000    /* STATUS= line refresh */
-#define MACHINE_ID_MAX 128
-#define PROGRESS_EVERY_MS 5000   /* progress check when no watchdog asks for more often */
+#define FLUSH_GRACE_MS     200   /* let the last answers leave before closing sockets */
+#define STATUS_EVERY_MS    15000 /* STATUS= line refresh */
+#define MACHINE_ID_MAX     128
+#define PROGRESS_EVERY_MS  5000 /* progress check when no watchdog asks for more often */
 
 typedef struct app {
   uv_loop_t *loop;
@@ -51,40 +51,31 @@ typedef struct app {
   uv_timer_t guard, flush, status_timer, watchdog;
   bool stopping, ingest_drained, dl_drained, uploader_stopped, flushing, closed;
   char last_status[200];
-  int argc;                      /* the command line, parsed again on SIGHUP */
+  int argc; /* the command line, parsed again on SIGHUP */
   char **argv;
-  bool watchdog_on;              /* systemd asked for WATCHDOG=1 pings */
+  bool watchdog_on; /* systemd asked for WATCHDOG=1 pings */
   stall_track st_commit, st_unwritable, st_upload;
-  char stalled[200];             /* why the watchdog is not fed; "" when progressing */
+  char stalled[200]; /* why the watchdog is not fed; "" when progressing */
   looplag lag;
 } app;
 
 static void close_handle(uv_handle_t *h) {
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
+  if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 /* ---- HTTP routing --------------------------------------------------------- */
 
-static bool is_get(const char *m) {
-  return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
-}
+static bool is_get(const char *m) { return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0; }
 
 typedef enum { R_NONE, R_EVENTS, R_HEALTHZ, R_READYZ, R_STATUS, R_METRICS, R_DL } route_t;
 
 static route_t route_of(const char *path) {
-  if (strcmp(path, "/v1/events") == 0)
-    return R_EVENTS;
-  if (strcmp(path, "/healthz") == 0)
-    return R_HEALTHZ;
-  if (strcmp(path, "/readyz") == 0)
-    return R_READYZ;
-  if (strcmp(path, "/v1/status") == 0)
-    return R_STATUS;
-  if (strcmp(path, "/metrics") == 0)
-    return R_METRICS;
-  if (dl_api_owns(path))
-    return R_DL;
+  if (strcmp(path, "/v1/events") == 0) return R_EVENTS;
+  if (strcmp(path, "/healthz") == 0) return R_HEALTHZ;
+  if (strcmp(path, "/readyz") == 0) return R_READYZ;
+  if (strcmp(path, "/v1/status") == 0) return R_STATUS;
+  if (strcmp(path, "/metrics") == 0) return R_METRICS;
+  if (dl_api_owns(path)) return R_DL;
   return R_NONE;
 }
 
@@ -93,53 +84,37 @@ static int on_headers(httpd_req *req, void *ud) {
   const char *m = httpd_req_method(req);
   route_t r = route_of(httpd_req_path(req));
   switch (r) {
-  case R_NONE:
-    httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
-    return 1;
-  case R_EVENTS:
-    if (strcmp(m, "POST") != 0) {
-      httpd_req_add_header(req, "Allow", "POST");
-      httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
+    case R_NONE:
+      httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
       return 1;
-    }
-    return ingest_on_headers(a->in, req);
-  case R_DL:
-    return dl_api_on_headers(a->dl, req);
-  default:
-    if (!is_get(m)) {
-      httpd_req_add_header(req, "Allow", "GET, HEAD");
-      httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m,
-                          httpd_req_path(req));
-      return 1;
-    }
-    return 0;
+    case R_EVENTS:
+      if (strcmp(m, "POST") != 0) {
+        httpd_req_add_header(req, "Allow", "POST");
+        httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
+        return 1;
+      }
+      return ingest_on_headers(a->in, req);
+    case R_DL: return dl_api_on_headers(a->dl, req);
+    default:
+      if (!is_get(m)) {
+        httpd_req_add_header(req, "Allow", "GET, HEAD");
+        httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m, httpd_req_path(req));
+        return 1;
+      }
+      return 0;
   }
 }
 
 static void on_request(httpd_req *req, void *ud) {
   app *a = ud;
   switch (route_of(httpd_req_path(req))) {
-  case R_EVENTS:
-    ingest_on_request(a->in, req);
-    break;
-  case R_HEALTHZ:
-    status_healthz(req);
-    break;
-  case R_READYZ:
-    status_readyz(&a->src, req);
-    break;
-  case R_STATUS:
-    status_v1(&a->src, req);
-    break;
-  case R_METRICS:
-    status_metrics(&a->src, req);
-    break;
-  case R_DL:
-    dl_api_on_request(a->dl, req);
-    break;
-  case R_NONE:
-    httpd_respond_error(req, 404, "not_found", "no such endpoint");
-    break;
+    case R_EVENTS: ingest_on_request(a->in, req); break;
+    case R_HEALTHZ: status_healthz(req); break;
+    case R_READYZ: status_readyz(&a->src, req); break;
+    case R_STATUS: status_v1(&a->src, req); break;
+    case R_METRICS: status_metrics(&a->src, req); break;
+    case R_DL: dl_api_on_request(a->dl, req); break;
+    case R_NONE: httpd_respond_error(req, 404, "not_found", "no such endpoint"); break;
   }
 }
 
@@ -147,8 +122,7 @@ static void on_request(httpd_req *req, void *ud) {
 
 static void kick_uploader(void *ud) {
   app *a = ud;
-  if (a->up && !a->stopping)
-    uploader_kick(a->up);
+  if (a->up && !a->stopping) uploader_kick(a->up);
 }
 
 static void check_stopped(app *a);
@@ -176,8 +150,7 @@ static void on_uploader_stopped(void *ud) {
 /* ---- shutdown ------------------------------------------------------------ */
 
 static void finish(app *a) {
-  if (a->closed)
-    return;
+  if (a->closed) return;
   a->closed = true;
   journal_close(a->j); /* final commit + checkpoint; blocking is fine now */
   a->j = NULL;
@@ -200,17 +173,13 @@ static void on_httpd_closed(void *arg) {
 
 static void on_flush_done(uv_timer_t *t) {
   app *a = t->data;
-  if (a->h)
-    httpd_close(a->h, on_httpd_closed, a);
-  else
-    finish(a);
+  if (a->h) httpd_close(a->h, on_httpd_closed, a);
+  else finish(a);
 }
 
 static void check_stopped(app *a) {
-  if (!a->stopping || a->flushing)
-    return;
-  if (!a->ingest_drained || !a->dl_drained || !a->uploader_stopped)
-    return;
+  if (!a->stopping || a->flushing) return;
+  if (!a->ingest_drained || !a->dl_drained || !a->uploader_stopped) return;
   a->flushing = true;
   /* every request has its answer queued; give the sockets a moment to carry
    * them out before the server closes its connections */
@@ -221,15 +190,14 @@ static void on_guard(uv_timer_t *t) {
   app *a = t->data;
   flog_warn("shutdown: still waiting after %d ms (ingest %s, dead-letter %s, uploader %s); "
             "closing now — the journal keeps every committed event",
-            SHUTDOWN_BUDGET_MS, a->ingest_drained ? "done" : "busy",
-            a->dl_drained ? "done" : "busy", a->uploader_stopped ? "stopped" : "busy");
+            SHUTDOWN_BUDGET_MS, a->ingest_drained ? "done" : "busy", a->dl_drained ? "done" : "busy",
+            a->uploader_stopped ? "stopped" : "busy");
   if (a->h) {
     httpd *h = a->h;
     a->h = NULL;
     httpd_close(h, NULL, NULL);
   }
-  if (a->j)
-    journal_close(a->j);
+  if (a->j) journal_close(a->j);
   a->j = NULL;
   exit(0);
 }
@@ -240,14 +208,11 @@ static void begin_stop(app *a, const char *why) {
   notify_stopping();
   uv_timer_start(&a->guard, on_guard, SHUTDOWN_BUDGET_MS, 0);
   uv_timer_stop(&a->status_timer);
-  if (a->h)
-    httpd_stop_listening(a->h);
+  if (a->h) httpd_stop_listening(a->h);
   ingest_stop(a->in);
   dl_api_stop(a->dl);
-  if (a->up)
-    uploader_stop(a->up, on_uploader_stopped, a);
-  else
-    a->uploader_stopped = true;
+  if (a->up) uploader_stop(a->up, on_uploader_stopped, a);
+  else a->uploader_stopped = true;
   check_stopped(a);
 }
 
@@ -256,16 +221,26 @@ static void begin_stop(app *a, const char *why) {
 /* Options a reload applies to the running agent; every other option is fixed
  * for the life of the process (the listener, the journal and what it was
  * opened with), and a change to one is reported and left for a restart. */
-static const char *const live_options[] = {
-    "log-level",       "collector",        "auth-token",        "auth-token-file",
-    "batch-max-events", "batch-max-bytes", "collector-max-body-bytes", "compression",
-    "retry-initial",   "retry-max",        "heartbeat-interval", "connect-timeout",
-    "request-timeout", "insecure-http",    "watchdog-stall-s",  NULL};
+static const char *const live_options[] = {"log-level",
+                                           "collector",
+                                           "auth-token",
+                                           "auth-token-file",
+                                           "batch-max-events",
+                                           "batch-max-bytes",
+                                           "collector-max-body-bytes",
+                                           "compression",
+                                           "retry-initial",
+                                           "retry-max",
+                                           "heartbeat-interval",
+                                           "connect-timeout",
+                                           "request-timeout",
+                                           "insecure-http",
+                                           "watchdog-stall-s",
+                                           NULL};
 
 static bool is_live(const char *name) {
   for (const char *const *p = live_options; *p; p++)
-    if (strcmp(*p, name) == 0)
-      return true;
+    if (strcmp(*p, name) == 0) return true;
   return false;
 }
 
@@ -273,8 +248,8 @@ static uploader_config uploader_config_of(const agent_config *c) {
   codec_t codec = c->compression == AGENT_COMPRESSION_ZSTD   ? CODEC_ZSTD
                   : c->compression == AGENT_COMPRESSION_GZIP ? CODEC_GZIP
                                                              : CODEC_IDENTITY;
-  int64_t max_bytes = c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes
-                                                                         : c->collector_max_body_bytes;
+  int64_t max_bytes =
+      c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes : c->collector_max_body_bytes;
   return (uploader_config){.collector = c->collector,
                            .auth_token = c->auth_token,
                            .batch_max_events = (size_t)c->batch_max_events,
@@ -306,13 +281,11 @@ static void reload(app *a) {
     (void)notify_ready();
     return;
   }
-  for (int i = 0; i < next.n_warnings; i++)
-    flog_warn("%s", next.warnings[i]);
+  for (int i = 0; i < next.n_warnings; i++) flog_warn("%s", next.warnings[i]);
   int applied = 0, kept = 0;
   for (size_t i = 0; i < agent_opt_count; i++) {
     const opt_def *d = &agent_opt_defs[i];
-    if (opt_field_equal(d, &a->cfg, &next))
-      continue;
+    if (opt_field_equal(d, &a->cfg, &next)) continue;
     char was[160], now[160], key[64];
     opt_key(d, key, sizeof(key));
     opt_format_value(d, &a->cfg, was, sizeof(was));
@@ -320,10 +293,8 @@ static void reload(app *a) {
     if (is_live(d->name)) {
       opt_field_swap(d, &a->cfg, &next); /* next now holds the old value, freed below */
       applied++;
-      if (d->flags & OPT_F_SECRET)
-        flog_notice("SIGHUP: %s changed", key);
-      else
-        flog_notice("SIGHUP: %s: %s -> %s", key, was, now);
+      if (d->flags & OPT_F_SECRET) flog_notice("SIGHUP: %s changed", key);
+      else flog_notice("SIGHUP: %s: %s -> %s", key, was, now);
     } else {
       kept++;
       flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", key,
@@ -335,11 +306,9 @@ static void reload(app *a) {
   if (a->up) {
     uploader_config uc = uploader_config_of(&a->cfg);
     r = uploader_reconfigure(a->up, &uc);
-    if (r < 0)
-      flog_err("SIGHUP: the uploader keeps its previous settings: %s", strerror(-r));
+    if (r < 0) flog_err("SIGHUP: the uploader keeps its previous settings: %s", strerror(-r));
   }
-  flog_notice("SIGHUP: configuration reloaded: %d option(s) applied, %d kept until restart",
-              applied, kept);
+  flog_notice("SIGHUP: configuration reloaded: %d option(s) applied, %d kept until restart", applied, kept);
   a->last_status[0] = '\0';
   (void)notify_ready();
   on_status_timer(&a->status_timer);
@@ -348,8 +317,7 @@ static void reload(app *a) {
 static void on_signal(uv_signal_t *s, int signum) {
   app *a = s->data;
   if (signum == SIGHUP) {
-    if (!a->stopping)
-      reload(a);
+    if (!a->stopping) reload(a);
     return;
   }
   if (a->stopping) {
@@ -366,8 +334,7 @@ static void on_status_timer(uv_timer_t *t) {
   status_snapshot s;
   status_take(&a->src, &s);
   char line[200];
-  if (a->stalled[0])
-    snprintf(line, sizeof(line), "STALLED: %.180s", a->stalled);
+  if (a->stalled[0]) snprintf(line, sizeof(line), "STALLED: %.180s", a->stalled);
   else
     snprintf(line, sizeof(line), "collector %s; backlog %lld events; dead-letter %lld",
              up_state_name(s.us.state), (long long)s.js.backlog, (long long)s.js.dead_letter);
@@ -393,8 +360,8 @@ static bool progressing(app *a, char *why, size_t len) {
   journal_get_stats(a->j, &js);
   uint64_t d = stall_observe(&a->st_commit, js.queued > 0, (uint64_t)js.commit_groups, now);
   if (d > limit) {
-    snprintf(why, len, "journal: %lld commit request(s) waiting, no commit for %llu s",
-             (long long)js.queued, (unsigned long long)(d / 1000));
+    snprintf(why, len, "journal: %lld commit request(s) waiting, no commit for %llu s", (long long)js.queued,
+             (unsigned long long)(d / 1000));
     return false;
   }
   d = stall_observe(&a->st_unwritable, !js.writable, 0, now);
@@ -407,8 +374,7 @@ static bool progressing(app *a, char *why, size_t len) {
     uploader_stats us;
     uploader_get_stats(a->up, &us);
     uint64_t attempts = us.uploads_ok;
-    for (int i = 0; i < UP_FAIL_COUNT_; i++)
-      attempts += us.failures[i];
+    for (int i = 0; i < UP_FAIL_COUNT_; i++) attempts += us.failures[i];
     attempts += (uint64_t)js.acked_seq;
     d = stall_observe(&a->st_upload, js.backlog > 0, attempts, now);
     uint64_t ulimit = limit + (uint64_t)((a->cfg.retry_max * 1.1 + a->cfg.request_timeout) * 1000.0);
@@ -423,8 +389,7 @@ static bool progressing(app *a, char *why, size_t len) {
 
 static void on_watchdog(uv_timer_t *t) {
   app *a = t->data;
-  if (a->stopping)
-    return;
+  if (a->stopping) return;
   char why[sizeof(a->stalled)];
   if (progressing(a, why, sizeof(why))) {
     if (a->stalled[0]) {
@@ -433,14 +398,12 @@ static void on_watchdog(uv_timer_t *t) {
       a->stalled[0] = '\0';
       on_status_timer(&a->status_timer);
     }
-    if (a->watchdog_on)
-      (void)notify_watchdog();
+    if (a->watchdog_on) (void)notify_watchdog();
     return;
   }
   if (!a->stalled[0]) {
     flog_err("stalled: %s%s", why,
-             a->watchdog_on ? "; no longer pinging the watchdog, systemd will restart the agent"
-                            : "");
+             a->watchdog_on ? "; no longer pinging the watchdog, systemd will restart the agent" : "");
     snprintf(a->stalled, sizeof(a->stalled), "%s", why);
     on_status_timer(&a->status_timer);
   } else {
@@ -452,11 +415,9 @@ static void on_watchdog(uv_timer_t *t) {
 
 /* /etc/machine-id or NULL when there is none (containers, other systems). */
 static char *read_machine_id(const char *path) {
-  if (!path || !*path)
-    return NULL;
+  if (!path || !*path) return NULL;
   FILE *f = fopen(path, "re");
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   char buf[MACHINE_ID_MAX];
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
@@ -472,20 +433,19 @@ static int run_daemon(app *a) {
   int r;
 
   a->machine_id = read_machine_id(c->machine_id_file);
-  if (!a->machine_id)
-    flog_info("no machine id in %s; the journal records none", c->machine_id_file);
+  if (!a->machine_id) flog_info("no machine id in %s; the journal records none", c->machine_id_file);
 
   a->loop = uv_default_loop();
   journal_opts jo = {
-    .path = c->journal,
-    .agent_id = c->agent_id,
-    .machine_id = a->machine_id,
-    .durability_fsync = c->durability == AGENT_DURABILITY_FSYNC,
-    .max_journal_bytes = c->max_journal_bytes,
-    .max_wal_bytes = c->max_wal_bytes,
-    .max_dead_letter_bytes = c->max_dead_letter_bytes,
-    .overflow_reject = c->overflow == AGENT_OVERFLOW_REJECT,
-    .dedup_max_bytes = c->dedup_max_bytes,
+      .path = c->journal,
+      .agent_id = c->agent_id,
+      .machine_id = a->machine_id,
+      .durability_fsync = c->durability == AGENT_DURABILITY_FSYNC,
+      .max_journal_bytes = c->max_journal_bytes,
+      .max_wal_bytes = c->max_wal_bytes,
+      .max_dead_letter_bytes = c->max_dead_letter_bytes,
+      .overflow_reject = c->overflow == AGENT_OVERFLOW_REJECT,
+      .dedup_max_bytes = c->dedup_max_bytes,
   };
   err[0] = '\0';
   r = journal_open(a->loop, &jo, &a->j, err, sizeof(err));
@@ -503,8 +463,8 @@ static int run_daemon(app *a) {
     flog_err("journal: the previous journal was moved to quarantine/ (%s); a new epoch %s "
              "starts — events it still held must be recovered by hand",
              js.quarantine_reason, js.epoch);
-  flog_info("journal %s: epoch %s, next seq %lld, backlog %lld", c->journal, js.epoch,
-            (long long)js.next_seq, (long long)js.backlog);
+  flog_info("journal %s: epoch %s, next seq %lld, backlog %lld", c->journal, js.epoch, (long long)js.next_seq,
+            (long long)js.backlog);
 
   ingest_config ic = {.loop = a->loop,
                       .j = a->j,
@@ -564,11 +524,11 @@ static int run_daemon(app *a) {
   a->src.up = a->up;
 
   if (strncmp(c->listen, "unix:", 5) == 0)
-    flog_notice("ferry-agent %s: agent %s listening on %s, uploading to %s", FERRY_VERSION,
-                c->agent_id, c->listen, c->collector);
+    flog_notice("ferry-agent %s: agent %s listening on %s, uploading to %s", FERRY_VERSION, c->agent_id,
+                c->listen, c->collector);
   else
-    flog_notice("ferry-agent %s: agent %s listening on %s (port %u), uploading to %s",
-                FERRY_VERSION, c->agent_id, c->listen, httpd_port(a->h), c->collector);
+    flog_notice("ferry-agent %s: agent %s listening on %s (port %u), uploading to %s", FERRY_VERSION,
+                c->agent_id, c->listen, httpd_port(a->h), c->collector);
   notify_ready();
   on_status_timer(&a->status_timer);
   uv_timer_start(&a->status_timer, on_status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
@@ -577,13 +537,11 @@ static int run_daemon(app *a) {
   uint64_t wd = notify_watchdog_usec();
   a->watchdog_on = wd != 0;
   uint64_t every = PROGRESS_EVERY_MS;
-  if (wd && wd / 2000 < every)
-    every = wd / 2000 ? wd / 2000 : 1;
+  if (wd && wd / 2000 < every) every = wd / 2000 ? wd / 2000 : 1;
   on_watchdog(&a->watchdog);
   uv_timer_start(&a->watchdog, on_watchdog, every, every);
 
-  if (looplag_start(a->loop, &a->lag) == 0)
-    a->src.lag = &a->lag;
+  if (looplag_start(a->loop, &a->lag) == 0) a->src.lag = &a->lag;
   uv_run(a->loop, UV_RUN_DEFAULT);
   /* the loop ends once finish() closed the last handles */
   if (uv_loop_close(a->loop) != 0) {
@@ -635,8 +593,7 @@ int main(int argc, char **argv) {
 
   bool dl_cli = cli.nargs >= 1 && strcmp(cli.args[0], "dead-letter") == 0;
   if (cli.nargs > 0 && !dl_cli) {
-    fprintf(stderr, "ferry-agent: unexpected argument \"%s\" (did you mean dead-letter?)\n",
-            cli.args[0]);
+    fprintf(stderr, "ferry-agent: unexpected argument \"%s\" (did you mean dead-letter?)\n", cli.args[0]);
     agent_config_free(&a.cfg);
     return 2;
   }
@@ -646,14 +603,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!dl_cli) {
-    for (int i = 0; i < a.cfg.n_warnings; i++)
-      flog_warn("%s", a.cfg.warnings[i]);
+    for (int i = 0; i < a.cfg.n_warnings; i++) flog_warn("%s", a.cfg.warnings[i]);
     for (int i = 0; i < cli.n_secret_on_cli; i++)
       flog_warn("--%s given on the command line is visible to every user (ps); prefer %s",
                 cli.secret_on_cli[i],
-                strcmp(cli.secret_on_cli[i], "auth-token") == 0
-                    ? "--auth-token-file or FERRY_AUTH_TOKEN"
-                    : "the config file or the environment");
+                strcmp(cli.secret_on_cli[i], "auth-token") == 0 ? "--auth-token-file or FERRY_AUTH_TOKEN"
+                                                                : "the config file or the environment");
   }
   if (cli.check_config) {
     printf("ferry-agent: configuration ok (agent %s, listen %s, collector %s)\n", a.cfg.agent_id,
@@ -667,10 +622,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   int rc;
-  if (dl_cli)
-    rc = dl_cli_run(&a.cfg, cli.args[1], stdout, stderr);
-  else
-    rc = run_daemon(&a);
+  if (dl_cli) rc = dl_cli_run(&a.cfg, cli.args[1], stdout, stderr);
+  else rc = run_daemon(&a);
   curl_global_cleanup();
   free(a.machine_id);
   agent_config_free(&a.cfg);

@@ -17,30 +17,23 @@ void status_take(const status_sources *src, status_snapshot *ret) {
   ret->version = FERRY_VERSION;
   ret->now_ms = tf_now_ms();
   journal_get_stats(src->j, &ret->js);
-  if (src->in)
-    ingest_get_counters(src->in, &ret->ic);
-  if (src->up)
-    uploader_get_stats(src->up, &ret->us);
-  if (src->lag)
-    looplag_get(src->lag, &ret->lag);
+  if (src->in) ingest_get_counters(src->in, &ret->ic);
+  if (src->up) uploader_get_stats(src->up, &ret->us);
+  if (src->lag) looplag_get(src->lag, &ret->lag);
 }
 
 double status_oldest_pending_s(const status_snapshot *s) {
-  if (s->js.backlog <= 0 || s->js.oldest_ingested_at_ms <= 0)
-    return 0;
+  if (s->js.backlog <= 0 || s->js.oldest_ingested_at_ms <= 0) return 0;
   int64_t d = s->now_ms - s->js.oldest_ingested_at_ms;
   return d > 0 ? (double)d / 1000.0 : 0;
 }
 
 /* Three decimals, as every duration ferry answers with. */
-static double ms3(double s) {
-  return (double)(int64_t)(s * 1000.0 + 0.5) / 1000.0;
-}
+static double ms3(double s) { return (double)(int64_t)(s * 1000.0 + 0.5) / 1000.0; }
 
 cJSON *status_json(const status_snapshot *s) {
   cJSON *o = cJSON_CreateObject();
-  if (!o)
-    return NULL;
+  if (!o) return NULL;
   cJSON_AddStringToObject(o, "agent_id", s->agent_id ? s->agent_id : "");
   cJSON_AddStringToObject(o, "epoch", s->js.epoch);
   cJSON_AddNumberToObject(o, "backlog", (double)s->js.backlog);
@@ -75,11 +68,9 @@ cJSON *status_json(const status_snapshot *s) {
   /* extras beyond the SPEC's fields */
   cJSON_AddStringToObject(o, "version", s->version ? s->version : "");
   cJSON_AddBoolToObject(o, "journal_writable", s->js.writable);
-  if (!s->js.writable)
-    cJSON_AddStringToObject(o, "journal_error", s->js.unwritable_reason);
+  if (!s->js.writable) cJSON_AddStringToObject(o, "journal_error", s->js.unwritable_reason);
   cJSON_AddNumberToObject(o, "quarantined", (double)s->js.quarantined);
-  if (s->js.quarantined)
-    cJSON_AddStringToObject(o, "quarantine_reason", s->js.quarantine_reason);
+  if (s->js.quarantined) cJSON_AddStringToObject(o, "quarantine_reason", s->js.quarantine_reason);
   cJSON *dd = cJSON_AddObjectToObject(o, "dedup");
   if (dd) {
     cJSON_AddStringToObject(dd, "mode", s->js.dedup_sql ? "sql_index" : "memory");
@@ -114,8 +105,7 @@ typedef struct tbuf {
 
 static void tb_printf(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tb_printf(tbuf *b, const char *fmt, ...) {
-  if (b->overflow)
-    return;
+  if (b->overflow) return;
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
@@ -149,14 +139,10 @@ static void tb_d(tbuf *b, const char *name, const char *type, const char *help, 
 /* A label value with \ " and newline escaped, as the text format requires. */
 static void tb_label(tbuf *b, const char *v) {
   for (; v && *v; v++) {
-    if (*v == '\\')
-      tb_printf(b, "\\\\");
-    else if (*v == '"')
-      tb_printf(b, "\\\"");
-    else if (*v == '\n')
-      tb_printf(b, "\\n");
-    else
-      tb_printf(b, "%c", *v);
+    if (*v == '\\') tb_printf(b, "\\\\");
+    else if (*v == '"') tb_printf(b, "\\\"");
+    else if (*v == '\n') tb_printf(b, "\\n");
+    else tb_printf(b, "%c", *v);
   }
 }
 
@@ -175,14 +161,12 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
   tb_label(&b, js->epoch);
   tb_printf(&b, "\"} 1\n");
 
-  tb_u(&b, "ferry_agent_events_ingested_total", "counter",
-       "Events newly stored in the journal since start.", ic->accepted);
+  tb_u(&b, "ferry_agent_events_ingested_total", "counter", "Events newly stored in the journal since start.",
+       ic->accepted);
   tb_u(&b, "ferry_agent_events_duplicates_total", "counter",
-       "Posted events already pending in the journal or repeated in their request.",
-       ic->duplicates);
+       "Posted events already pending in the journal or repeated in their request.", ic->duplicates);
   tb_u(&b, "ferry_agent_events_rejected_total", "counter",
-       "Invalid events refused with 400 (nothing of their request was stored).",
-       ic->rejected_events);
+       "Invalid events refused with 400 (nothing of their request was stored).", ic->rejected_events);
   tb_head(&b, "ferry_agent_ingest_requests_refused_total", "counter",
           "Ingest requests answered with an error, by reason.");
   tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"invalid\"} %llu\n",
@@ -198,20 +182,17 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
 
   tb_u(&b, "ferry_agent_uploaded_events_total", "counter",
        "Events acknowledged by the collector since start.", us->uploaded_events);
-  tb_u(&b, "ferry_agent_uploads_total", "counter",
-       "Upload requests answered 200 (heartbeats included).", us->uploads_ok);
+  tb_u(&b, "ferry_agent_uploads_total", "counter", "Upload requests answered 200 (heartbeats included).",
+       us->uploads_ok);
   tb_u(&b, "ferry_agent_heartbeats_total", "counter", "Heartbeats answered 200.", us->heartbeats);
-  tb_head(&b, "ferry_agent_upload_failures_total", "counter",
-          "Upload attempts that failed, by class.");
+  tb_head(&b, "ferry_agent_upload_failures_total", "counter", "Upload attempts that failed, by class.");
   for (int c = 0; c < UP_FAIL_COUNT_; c++)
-    tb_printf(&b, "ferry_agent_upload_failures_total{class=\"%s\"} %llu\n",
-              up_fail_name((up_fail_class)c), (unsigned long long)us->failures[c]);
+    tb_printf(&b, "ferry_agent_upload_failures_total{class=\"%s\"} %llu\n", up_fail_name((up_fail_class)c),
+              (unsigned long long)us->failures[c]);
 
-  tb_i(&b, "ferry_agent_backlog_events", "gauge", "Events in the journal not yet acknowledged.",
-       js->backlog);
+  tb_i(&b, "ferry_agent_backlog_events", "gauge", "Events in the journal not yet acknowledged.", js->backlog);
   tb_d(&b, "ferry_agent_oldest_pending_seconds", "gauge",
-       "Age of the oldest event not yet acknowledged (0 with no backlog).",
-       status_oldest_pending_s(s));
+       "Age of the oldest event not yet acknowledged (0 with no backlog).", status_oldest_pending_s(s));
   tb_i(&b, "ferry_agent_journal_bytes", "gauge",
        "Live pages of the journal in bytes (bounded by --max-journal-bytes).", js->journal_bytes);
   tb_i(&b, "ferry_agent_wal_bytes", "gauge", "Size of the journal's write-ahead log in bytes.",
@@ -221,8 +202,8 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
        "Every seq up to this one is acknowledged, dropped or dead-lettered.", js->acked_seq);
   tb_i(&b, "ferry_agent_dropped_events_total", "counter",
        "Events removed by the overflow policy in this epoch.", js->dropped_total);
-  tb_i(&b, "ferry_agent_dead_letter_events", "gauge",
-       "Events the collector refused, kept in dead-letter.", js->dead_letter);
+  tb_i(&b, "ferry_agent_dead_letter_events", "gauge", "Events the collector refused, kept in dead-letter.",
+       js->dead_letter);
   tb_d(&b, "ferry_agent_retry_delay_seconds", "gauge",
        "Delay chosen after the last failed upload (0 after a success).", us->retry_delay_s);
   tb_d(&b, "ferry_agent_next_retry_seconds", "gauge",
@@ -238,12 +219,11 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
   for (int st = 0; st < UP_STATE_COUNT_; st++)
     tb_printf(&b, "ferry_agent_collector_state{state=\"%s\"} %d\n", up_state_name((up_state)st),
               us->state == (up_state)st ? 1 : 0);
-  tb_i(&b, "ferry_agent_journal_quarantined_total", "counter",
-       "Journals moved to quarantine/ at this start.", js->quarantined);
+  tb_i(&b, "ferry_agent_journal_quarantined_total", "counter", "Journals moved to quarantine/ at this start.",
+       js->quarantined);
   tb_u(&b, "ferry_agent_journal_writable", "gauge", "1 when the journal accepts writes.",
        js->writable ? 1 : 0);
-  if (b.overflow)
-    return -ENOSPC;
+  if (b.overflow) return -ENOSPC;
   return (int)b.len;
 }
 
@@ -251,8 +231,7 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
 
 void status_healthz(httpd_req *req) {
   cJSON *o = cJSON_CreateObject();
-  if (o && cJSON_AddStringToObject(o, "status", "ok"))
-    httpd_respond_json(req, 200, o);
+  if (o && cJSON_AddStringToObject(o, "status", "ok")) httpd_respond_json(req, 200, o);
   else {
     cJSON_Delete(o);
     httpd_respond(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
@@ -268,8 +247,7 @@ void status_readyz(const status_sources *src, httpd_req *req) {
     return;
   }
   cJSON *o = cJSON_CreateObject();
-  if (o && cJSON_AddStringToObject(o, "status", "ready"))
-    httpd_respond_json(req, 200, o);
+  if (o && cJSON_AddStringToObject(o, "status", "ready")) httpd_respond_json(req, 200, o);
   else {
     cJSON_Delete(o);
     httpd_respond(req, 200, "application/json", "{\"status\":\"ready\"}", 18);
@@ -292,9 +270,7 @@ void status_metrics(const status_sources *src, httpd_req *req) {
   status_take(src, &s);
   char *buf = malloc(STATUS_METRICS_MAX);
   int n = buf ? status_metrics_text(&s, buf, STATUS_METRICS_MAX) : -ENOMEM;
-  if (n < 0)
-    httpd_respond_error(req, 500, "internal", "cannot render metrics: %s", strerror(-n));
-  else
-    httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)n);
+  if (n < 0) httpd_respond_error(req, 500, "internal", "cannot render metrics: %s", strerror(-n));
+  else httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)n);
   free(buf);
 }

@@ -21,19 +21,19 @@
 typedef struct status_snapshot {
   const char *agent_id;
   const char *version;
-  int64_t now_ms;              /* wall clock, for ages from ingested_at */
+  int64_t now_ms; /* wall clock, for ages from ingested_at */
   journal_stats js;
   ingest_counters ic;
   uploader_stats us;
-  looplag_stats lag;           /* zero when not measured */
+  looplag_stats lag; /* zero when not measured */
 } status_snapshot;
 
 typedef struct status_sources {
   journal *j;
-  ingest *in;                  /* may be NULL */
-  uploader *up;                /* may be NULL (not started / stopped) */
+  ingest *in;   /* may be NULL */
+  uploader *up; /* may be NULL (not started / stopped) */
   const char *agent_id;
-  const looplag *lag;          /* may be NULL */
+  const looplag *lag; /* may be NULL */
 } status_sources;
 
 void status_take(const status_sources *src, status_snapshot *ret);

@@ -22,14 +22,14 @@
 #include "log.h"
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 #include "timefmt.h"
 #include "version.h"
 
 #define UP_RESP_MAX (1024 * 1024) /* response body kept; the rest is discarded */
-#define UP_RA_MAX 64              /* Retry-After value kept */
-#define UP_HDR_MAX 256            /* one request header we build */
+#define UP_RA_MAX   64            /* Retry-After value kept */
+#define UP_HDR_MAX  256           /* one request header we build */
 
 /* ---- pure pieces ---------------------------------------------------------- */
 
@@ -71,44 +71,37 @@ up_verdict up_classify(bool transport_ok, long status, bool ack_parsed) {
 
 int up_tls_failure(int curl_code) {
   switch (curl_code) {
-  case CURLE_PEER_FAILED_VERIFICATION: /* untrusted, expired, wrong host */
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_CERTPROBLEM:          /* our client certificate or key */
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CLIENTCERT:
-    return 1;
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_SSL_ENGINE_NOTFOUND:
-  case CURLE_SSL_ENGINE_SETFAILED:
-  case CURLE_SSL_ENGINE_INITFAILED:
-  case CURLE_USE_SSL_FAILED:
-  case CURLE_SSL_SHUTDOWN_FAILED:
-    return 2;
-  default:
-    return 0;
+    case CURLE_PEER_FAILED_VERIFICATION: /* untrusted, expired, wrong host */
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CERTPROBLEM: /* our client certificate or key */
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CLIENTCERT: return 1;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED: return 2;
+    default: return 0;
   }
 }
 
 int up_parse_retry_after(const char *value, int64_t now_ms, double *ret_s) {
-  if (!value)
-    return -EINVAL;
-  while (*value == ' ' || *value == '\t')
-    value++;
+  if (!value) return -EINVAL;
+  while (*value == ' ' || *value == '\t') value++;
   size_t len = strlen(value);
   while (len && (value[len - 1] == ' ' || value[len - 1] == '\t' || value[len - 1] == '\r' ||
                  value[len - 1] == '\n'))
     len--;
-  if (len == 0)
-    return -EINVAL;
+  if (len == 0) return -EINVAL;
   if (value[0] >= '0' && value[0] <= '9') {
     double s = 0;
     for (size_t i = 0; i < len; i++) {
-      if (value[i] < '0' || value[i] > '9')
-        return -EINVAL;
+      if (value[i] < '0' || value[i] > '9') return -EINVAL;
       if (s < 1e9) /* far beyond any cap; stop growing */
         s = s * 10 + (value[i] - '0');
     }
@@ -116,13 +109,11 @@ int up_parse_retry_after(const char *value, int64_t now_ms, double *ret_s) {
     return 0;
   }
   char buf[UP_RA_MAX];
-  if (len >= sizeof(buf))
-    return -EINVAL;
+  if (len >= sizeof(buf)) return -EINVAL;
   memcpy(buf, value, len);
   buf[len] = '\0';
   int64_t at_ms;
-  if (tf_parse_http_date(buf, &at_ms) < 0)
-    return -EINVAL;
+  if (tf_parse_http_date(buf, &at_ms) < 0) return -EINVAL;
   double d = (double)(at_ms - now_ms) / 1000.0;
   *ret_s = d > 0 ? d : 0;
   return 0;
@@ -137,12 +128,9 @@ static bool seq_in(const int64_t *seqs, size_t n, int64_t seq) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (seqs[mid] == seq)
-      return true;
-    if (seqs[mid] < seq)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (seqs[mid] == seq) return true;
+    if (seqs[mid] < seq) lo = mid + 1;
+    else hi = mid;
   }
   return false;
 }
@@ -158,14 +146,12 @@ int up_parse_ack(const char *body, size_t len, const int64_t *seqs, size_t n_seq
   journal_rejected *rej = NULL;
   size_t n = 0, ignored = 0;
   int r = -EINVAL;
-  if (!cJSON_IsObject(root))
-    goto out;
+  if (!cJSON_IsObject(root)) goto out;
   if (!is_count(cJSON_GetObjectItemCaseSensitive(root, "accepted")) ||
       !is_count(cJSON_GetObjectItemCaseSensitive(root, "duplicates")))
     goto out;
   const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "rejected");
-  if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr))
-    goto out;
+  if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr)) goto out;
   int cnt = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
   if (cnt > 0) {
     rej = calloc((size_t)cnt, sizeof(*rej));
@@ -179,8 +165,7 @@ int up_parse_ack(const char *body, size_t len, const int64_t *seqs, size_t n_seq
   cJSON_ArrayForEach(it, list) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "seq");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
-    if (!cJSON_IsObject(it) || !is_count(s))
-      goto out;
+    if (!cJSON_IsObject(it) || !is_count(s)) goto out;
     int64_t seq = (int64_t)s->valuedouble;
     if (!seq_in(seqs, n_seqs, seq)) {
       ignored++;
@@ -195,10 +180,8 @@ int up_parse_ack(const char *body, size_t len, const int64_t *seqs, size_t n_seq
     qsort(rej, n, sizeof(*rej), cmp_rejected);
     size_t w = 1;
     for (size_t i = 1; i < n; i++) {
-      if (rej[i].seq == rej[w - 1].seq)
-        ignored++;
-      else
-        rej[w++] = rej[i];
+      if (rej[i].seq == rej[w - 1].seq) ignored++;
+      else rej[w++] = rej[i];
     }
     n = w;
   }
@@ -228,32 +211,27 @@ void up_refusal_reason(const char *body, size_t len, long status, char *out, siz
     snprintf(out, outlen, "%s", err->valuestring);
   else if (cJSON_IsString(code) && cJSON_IsString(msg))
     snprintf(out, outlen, "%s: %s", code->valuestring, msg->valuestring);
-  else if (cJSON_IsString(code))
-    snprintf(out, outlen, "%s", code->valuestring);
-  else
-    snprintf(out, outlen, "http %ld", status);
+  else if (cJSON_IsString(code)) snprintf(out, outlen, "%s", code->valuestring);
+  else snprintf(out, outlen, "http %ld", status);
   cJSON_Delete(root);
 }
 
 size_t up_limit_after_success(size_t limit, size_t max) {
-  if (limit == 0)
-    return max ? max : 1;
+  if (limit == 0) return max ? max : 1;
   size_t next = limit > max / 2 ? max : limit * 2;
   return next ? next : 1;
 }
 
-size_t up_limit_after_shrink(size_t n_sent) {
-  return n_sent > 1 ? n_sent / 2 : 1;
-}
+size_t up_limit_after_shrink(size_t n_sent) { return n_sent > 1 ? n_sent / 2 : 1; }
 
 const char *up_state_name(up_state s) {
-  static const char *const names[UP_STATE_COUNT_] = {"ok", "retrying", "auth_error",
-                                                     "config_error", "unreachable"};
+  static const char *const names[UP_STATE_COUNT_] = {"ok", "retrying", "auth_error", "config_error",
+                                                     "unreachable"};
   return (unsigned)s < UP_STATE_COUNT_ ? names[s] : "unknown";
 }
 
 const char *up_fail_name(up_fail_class c) {
-  static const char *const names[UP_FAIL_COUNT_] = {"unreachable", "retrying", "auth_error",
+  static const char *const names[UP_FAIL_COUNT_] = {"unreachable",  "retrying", "auth_error",
                                                     "config_error", "rejected", "tls"};
   return (unsigned)c < UP_FAIL_COUNT_ ? names[c] : "unknown";
 }
@@ -278,21 +256,21 @@ struct uploader {
   CURLM *multi;
   CURL *easy;
   struct curl_slist *headers;
-  uv_timer_t curl_timer;       /* curl's timeout */
-  uv_timer_t wake_timer;       /* retry or heartbeat */
+  uv_timer_t curl_timer; /* curl's timeout */
+  uv_timer_t wake_timer; /* retry or heartbeat */
   up_sock *socks;
-  int open_handles;            /* uv handles not yet closed */
+  int open_handles; /* uv handles not yet closed */
 
   up_phase phase;
-  bool contact_due;            /* send something (heartbeat at least) at the next cycle */
+  bool contact_due; /* send something (heartbeat at least) at the next cycle */
   bool stopping;
   backoff bo;
-  size_t limit;                /* current batch event limit */
+  size_t limit; /* current batch event limit */
 
   journal_batch batch;
   bool batch_live;
   journal_ack ack;
-  journal_batch ack_batch;     /* what the ack refers to (copy; see single dead-letter) */
+  journal_batch ack_batch; /* what the ack refers to (copy; see single dead-letter) */
   journal_rejected *rejected;
   size_t n_rejected;
 
@@ -302,10 +280,10 @@ struct uploader {
   char retry_after[UP_RA_MAX];
   char errbuf[CURL_ERROR_SIZE];
 
-  uint64_t last_contact_mono;  /* end of the last attempt */
+  uint64_t last_contact_mono; /* end of the last attempt */
   uint64_t retry_deadline_mono;
-  bool last_batch_error;       /* journal_read_batch failed last time (log once) */
-  bool last_ack_error;         /* journal_apply_ack failed last time (log once) */
+  bool last_batch_error; /* journal_read_batch failed last time (log once) */
+  bool last_ack_error;   /* journal_apply_ack failed last time (log once) */
 
   uploader_stats st;
   void (*stop_done)(void *);
@@ -317,8 +295,7 @@ static void up_maybe_finish_stop(uploader *u);
 
 static void handle_closed(uv_handle_t *h) {
   uploader *u = h->data;
-  if (h->type == UV_POLL)
-    free(container_of((uv_poll_t *)h, up_sock, poll));
+  if (h->type == UV_POLL) free(container_of((uv_poll_t *)h, up_sock, poll));
   u->open_handles--;
   up_maybe_finish_stop(u);
 }
@@ -340,12 +317,9 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   up_sock *s = container_of(p, up_sock, poll);
   uploader *u = s->u;
   int flags = 0, running;
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  if (events & UV_READABLE)
-    flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE)
-    flags |= CURL_CSELECT_OUT;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(u->multi, s->fd, flags, &running);
   check_multi_done(u);
 }
@@ -363,8 +337,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
   }
   if (!s) {
     s = calloc(1, sizeof(*s));
-    if (!s)
-      return -1;
+    if (!s) return -1;
     if (uv_poll_init_socket(u->loop, &s->poll, fd) < 0) {
       free(s);
       return -1;
@@ -378,10 +351,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     curl_multi_assign(u->multi, fd, s);
   }
   int ev = 0;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-    ev |= UV_READABLE;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-    ev |= UV_WRITABLE;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev |= UV_READABLE;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev |= UV_WRITABLE;
   uv_poll_start(&s->poll, ev, on_poll);
   return 0;
 }
@@ -396,8 +367,7 @@ static void on_curl_timeout(uv_timer_t *t) {
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
   uploader *u = userp;
   (void)multi;
-  if (timeout_ms < 0)
-    uv_timer_stop(&u->curl_timer);
+  if (timeout_ms < 0) uv_timer_stop(&u->curl_timer);
   else if (!uv_is_closing((uv_handle_t *)&u->curl_timer))
     uv_timer_start(&u->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
   return 0;
@@ -408,12 +378,10 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userp) {
   size_t n = size * nmemb;
   size_t room = UP_RESP_MAX - u->resp_len;
   size_t take = n < room ? n : room;
-  if (take < n)
-    u->resp_truncated = true;
+  if (take < n) u->resp_truncated = true;
   if (take) {
     char *nb = realloc(u->resp, u->resp_len + take + 1);
-    if (!nb)
-      return 0; /* aborts the transfer: counted as unreachable, retried */
+    if (!nb) return 0; /* aborts the transfer: counted as unreachable, retried */
     u->resp = nb;
     memcpy(u->resp + u->resp_len, ptr, take);
     u->resp_len += take;
@@ -429,8 +397,7 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userp) {
     u->retry_after[0] = '\0'; /* a new response (e.g. after 100 Continue) */
   } else if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0) {
     size_t vl = n - 12;
-    if (vl >= sizeof(u->retry_after))
-      vl = sizeof(u->retry_after) - 1;
+    if (vl >= sizeof(u->retry_after)) vl = sizeof(u->retry_after) - 1;
     memcpy(u->retry_after, ptr + 12, vl);
     u->retry_after[vl] = '\0';
   }
@@ -459,9 +426,7 @@ static void easy_drop(uploader *u) {
   u->retry_after[0] = '\0';
 }
 
-static uint64_t ms_of(double s) {
-  return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
-}
+static uint64_t ms_of(double s) { return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5); }
 
 static void on_wake(uv_timer_t *t);
 
@@ -477,8 +442,7 @@ static void schedule_retry(uploader *u, double delay_s) {
 /* The retry delay or the heartbeat interval ran out. */
 static void on_wake(uv_timer_t *t) {
   uploader *u = t->data;
-  if (u->stopping)
-    return;
+  if (u->stopping) return;
   if (u->phase == PH_WAITING || u->phase == PH_IDLE) {
     u->phase = PH_IDLE;
     up_cycle(u);
@@ -494,8 +458,7 @@ static void note_failure(uploader *u, const up_verdict *v, long status, const ch
   u->st.consecutive_failures++;
   u->st.state = v->state;
   if (before != v->state || u->st.consecutive_failures == 1)
-    flog_warn("collector %s: %s (%s)", up_state_name(v->state),
-              status ? "answered" : "not reached", detail);
+    flog_warn("collector %s: %s (%s)", up_state_name(v->state), status ? "answered" : "not reached", detail);
   else
     flog_debug("collector %s again (%s), %llu failures in a row", up_state_name(v->state), detail,
                (unsigned long long)u->st.consecutive_failures);
@@ -505,8 +468,7 @@ static void on_ack_done(journal_ack *a);
 
 static void start_ack(uploader *u, journal_rejected *rej, size_t n_rej, bool dropped_reported) {
   u->ack_batch = u->batch; /* shallow copy; the batch stays live until the ack is done */
-  if (!dropped_reported)
-    u->ack_batch.dropped_upto_rowid = 0; /* a refused request reported nothing */
+  if (!dropped_reported) u->ack_batch.dropped_upto_rowid = 0; /* a refused request reported nothing */
   u->rejected = rej;
   u->n_rejected = n_rej;
   memset(&u->ack, 0, sizeof(u->ack));
@@ -522,16 +484,15 @@ static void start_ack(uploader *u, journal_rejected *rej, size_t n_rej, bool dro
 static void on_transfer_done(uploader *u, CURLcode result) {
   long status = 0;
   bool transport_ok = result == CURLE_OK;
-  if (transport_ok)
-    curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (transport_ok) curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
   u->last_contact_mono = tf_mono_ms();
 
   journal_rejected *rej = NULL;
   size_t n_rej = 0, ignored = 0;
   bool parsed = false;
   if (transport_ok && status == 200 && !u->resp_truncated)
-    parsed = up_parse_ack(u->resp ? u->resp : "", u->resp_len, u->batch.seqs, u->batch.n_events,
-                          &rej, &n_rej, &ignored) == 0;
+    parsed = up_parse_ack(u->resp ? u->resp : "", u->resp_len, u->batch.seqs, u->batch.n_events, &rej, &n_rej,
+                          &ignored) == 0;
   up_verdict v = up_classify(transport_ok, status, parsed);
   int tls = transport_ok ? 0 : up_tls_failure((int)result);
   if (tls) {
@@ -544,92 +505,87 @@ static void on_transfer_done(uploader *u, CURLcode result) {
   char detail[256];
 
   switch (v.action) {
-  case UP_ACT_ACK:
-    if (u->st.state != UP_STATE_OK || u->st.consecutive_failures)
-      flog_notice("collector ok again after %llu failed attempts",
-                  (unsigned long long)u->st.consecutive_failures);
-    if (ignored)
-      flog_warn("collector answer listed %zu rejected seqs not in the batch; ignored", ignored);
-    u->st.state = UP_STATE_OK;
-    u->st.consecutive_failures = 0;
-    u->st.last_success_ms = tf_now_ms();
-    u->st.retry_delay_s = 0;
-    u->st.uploads_ok++;
-    if (u->batch.n_events == 0)
-      u->st.heartbeats++;
-    u->limit = up_limit_after_success(u->limit, u->cfg.batch_max_events);
-    u->contact_due = false;
-    backoff_reset(&u->bo);
-    easy_drop(u);
-    start_ack(u, rej, n_rej, true);
-    return;
-
-  case UP_ACT_SHRINK:
-    up_refusal_reason(u->resp, u->resp_len, status, detail, sizeof(detail));
-    u->st.failures[UP_FAIL_REJECTED]++;
-    u->st.has_last_fail = true;
-    u->st.last_fail = UP_FAIL_REJECTED;
-    snprintf(u->st.last_error, sizeof(u->st.last_error), "%ld %.180s", status, detail);
-    easy_drop(u);
-    if (u->batch.n_events > 1) {
-      u->limit = up_limit_after_shrink(u->batch.n_events);
-      flog_info("collector refused a batch of %zu events (%ld %s); retrying with %zu",
-                u->batch.n_events, status, detail, u->limit);
-      batch_drop(u);
-      u->phase = PH_IDLE;
-      up_cycle(u);
+    case UP_ACT_ACK:
+      if (u->st.state != UP_STATE_OK || u->st.consecutive_failures)
+        flog_notice("collector ok again after %llu failed attempts",
+                    (unsigned long long)u->st.consecutive_failures);
+      if (ignored) flog_warn("collector answer listed %zu rejected seqs not in the batch; ignored", ignored);
+      u->st.state = UP_STATE_OK;
+      u->st.consecutive_failures = 0;
+      u->st.last_success_ms = tf_now_ms();
+      u->st.retry_delay_s = 0;
+      u->st.uploads_ok++;
+      if (u->batch.n_events == 0) u->st.heartbeats++;
+      u->limit = up_limit_after_success(u->limit, u->cfg.batch_max_events);
+      u->contact_due = false;
+      backoff_reset(&u->bo);
+      easy_drop(u);
+      start_ack(u, rej, n_rej, true);
       return;
-    }
-    if (u->batch.n_events == 1) {
-      rej = calloc(1, sizeof(*rej));
-      if (!rej) {
-        flog_err("out of memory dead-lettering seq %lld", (long long)u->batch.first_seq);
+
+    case UP_ACT_SHRINK:
+      up_refusal_reason(u->resp, u->resp_len, status, detail, sizeof(detail));
+      u->st.failures[UP_FAIL_REJECTED]++;
+      u->st.has_last_fail = true;
+      u->st.last_fail = UP_FAIL_REJECTED;
+      snprintf(u->st.last_error, sizeof(u->st.last_error), "%ld %.180s", status, detail);
+      easy_drop(u);
+      if (u->batch.n_events > 1) {
+        u->limit = up_limit_after_shrink(u->batch.n_events);
+        flog_info("collector refused a batch of %zu events (%ld %s); retrying with %zu", u->batch.n_events,
+                  status, detail, u->limit);
         batch_drop(u);
-        schedule_retry(u, backoff_next(&u->bo));
+        u->phase = PH_IDLE;
+        up_cycle(u);
         return;
       }
-      rej->seq = u->batch.first_seq;
-      snprintf(rej->error, sizeof(rej->error), "%.*s", (int)sizeof(rej->error) - 1, detail);
-      flog_warn("collector refused event seq %lld alone (%ld %s); moving it to dead-letter",
-                (long long)rej->seq, status, detail);
-      start_ack(u, rej, 1, false);
+      if (u->batch.n_events == 1) {
+        rej = calloc(1, sizeof(*rej));
+        if (!rej) {
+          flog_err("out of memory dead-lettering seq %lld", (long long)u->batch.first_seq);
+          batch_drop(u);
+          schedule_retry(u, backoff_next(&u->bo));
+          return;
+        }
+        rej->seq = u->batch.first_seq;
+        snprintf(rej->error, sizeof(rej->error), "%.*s", (int)sizeof(rej->error) - 1, detail);
+        flog_warn("collector refused event seq %lld alone (%ld %s); moving it to dead-letter",
+                  (long long)rej->seq, status, detail);
+        start_ack(u, rej, 1, false);
+        return;
+      }
+      /* a heartbeat refused as malformed: nothing to halve; a config problem */
+      v.action = UP_ACT_AT_MAX;
+      v.state = UP_STATE_CONFIG_ERROR;
+      v.fail = UP_FAIL_CONFIG_ERROR;
+      u->st.failures[UP_FAIL_REJECTED]--;
+      note_failure(u, &v, status, detail);
+      batch_drop(u);
+      schedule_retry(u, backoff_at_max(&u->bo));
       return;
-    }
-    /* a heartbeat refused as malformed: nothing to halve; a config problem */
-    v.action = UP_ACT_AT_MAX;
-    v.state = UP_STATE_CONFIG_ERROR;
-    v.fail = UP_FAIL_CONFIG_ERROR;
-    u->st.failures[UP_FAIL_REJECTED]--;
-    note_failure(u, &v, status, detail);
-    batch_drop(u);
-    schedule_retry(u, backoff_at_max(&u->bo));
-    return;
 
-  case UP_ACT_BACKOFF:
-  case UP_ACT_AT_MAX:
-    free(rej);
-    if (!transport_ok)
-      snprintf(detail, sizeof(detail), "%s", u->errbuf[0] ? u->errbuf : curl_easy_strerror(result));
-    else if (status == 200)
-      snprintf(detail, sizeof(detail), "200 without a valid ingest answer");
-    else {
-      char reason[200];
-      up_refusal_reason(u->resp, u->resp_len, status, reason, sizeof(reason));
-      snprintf(detail, sizeof(detail), "%ld %s", status, reason);
-    }
-    note_failure(u, &v, status, detail);
-    double delay, ra;
-    if (v.action == UP_ACT_AT_MAX)
-      delay = backoff_at_max(&u->bo);
-    else if (transport_ok && status != 200 && u->retry_after[0] &&
-             up_parse_retry_after(u->retry_after, tf_now_ms(), &ra) == 0)
-      delay = backoff_retry_after(&u->bo, ra);
-    else
-      delay = backoff_next(&u->bo);
-    easy_drop(u);
-    batch_drop(u);
-    schedule_retry(u, delay);
-    return;
+    case UP_ACT_BACKOFF:
+    case UP_ACT_AT_MAX:
+      free(rej);
+      if (!transport_ok)
+        snprintf(detail, sizeof(detail), "%s", u->errbuf[0] ? u->errbuf : curl_easy_strerror(result));
+      else if (status == 200) snprintf(detail, sizeof(detail), "200 without a valid ingest answer");
+      else {
+        char reason[200];
+        up_refusal_reason(u->resp, u->resp_len, status, reason, sizeof(reason));
+        snprintf(detail, sizeof(detail), "%ld %s", status, reason);
+      }
+      note_failure(u, &v, status, detail);
+      double delay, ra;
+      if (v.action == UP_ACT_AT_MAX) delay = backoff_at_max(&u->bo);
+      else if (transport_ok && status != 200 && u->retry_after[0] &&
+               up_parse_retry_after(u->retry_after, tf_now_ms(), &ra) == 0)
+        delay = backoff_retry_after(&u->bo, ra);
+      else delay = backoff_next(&u->bo);
+      easy_drop(u);
+      batch_drop(u);
+      schedule_retry(u, delay);
+      return;
   }
 }
 
@@ -637,8 +593,7 @@ static void check_multi_done(uploader *u) {
   CURLMsg *m;
   int left;
   while ((m = curl_multi_info_read(u->multi, &left))) {
-    if (m->msg != CURLMSG_DONE || m->easy_handle != u->easy)
-      continue;
+    if (m->msg != CURLMSG_DONE || m->easy_handle != u->easy) continue;
     CURLcode res = m->data.result;
     on_transfer_done(u, res);
     /* m is invalid now (the handle was removed) */
@@ -649,23 +604,20 @@ static int send_batch(uploader *u) {
   char h[UP_HDR_MAX];
   u->errbuf[0] = '\0';
   u->easy = curl_easy_init();
-  if (!u->easy)
-    return -ENOMEM;
+  if (!u->easy) return -ENOMEM;
   struct curl_slist *l = NULL, *t;
-#define ADDH(s)                                                                                \
-  do {                                                                                         \
-    t = curl_slist_append(l, (s));                                                             \
-    if (!t)                                                                                    \
-      goto nomem;                                                                              \
-    l = t;                                                                                     \
+#define ADDH(s)                    \
+  do {                             \
+    t = curl_slist_append(l, (s)); \
+    if (!t) goto nomem;            \
+    l = t;                         \
   } while (0)
   ADDH("Content-Type: application/json");
   ADDH("Accept: application/json");
   ADDH("Expect:"); /* no 100-continue round trip */
   snprintf(h, sizeof(h), "Content-Encoding: %s", codec_name(u->cfg.codec));
   ADDH(h);
-  if (u->auth_header)
-    ADDH(u->auth_header);
+  if (u->auth_header) ADDH(u->auth_header);
   if (u->batch.idem_key[0]) {
     snprintf(h, sizeof(h), "Idempotency-Key: %s", u->batch.idem_key);
     ADDH(h);
@@ -697,10 +649,8 @@ static int send_batch(uploader *u) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, u);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (u->ca_file)
-    curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_file);
-  if (u->pinned_pubkey)
-    curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, u->pinned_pubkey);
+  if (u->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_file);
+  if (u->pinned_pubkey) curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, u->pinned_pubkey);
   if (u->client_cert) {
     curl_easy_setopt(e, CURLOPT_SSLCERT, u->client_cert);
     curl_easy_setopt(e, CURLOPT_SSLKEY, u->client_key);
@@ -728,15 +678,13 @@ static void on_batch_read(journal_batch *b) {
     return;
   }
   if (b->status != 0) {
-    if (!u->last_batch_error)
-      flog_err("journal: cannot build an upload batch: %s", strerror(-b->status));
+    if (!u->last_batch_error) flog_err("journal: cannot build an upload batch: %s", strerror(-b->status));
     u->last_batch_error = true;
     batch_drop(u);
     schedule_retry(u, backoff_next(&u->bo));
     return;
   }
-  if (u->last_batch_error)
-    flog_notice("journal: upload batches build again");
+  if (u->last_batch_error) flog_notice("journal: upload batches build again");
   u->last_batch_error = false;
   if (b->body_len > u->cfg.batch_max_bytes && b->n_events > 1) {
     /* should not happen (the journal bounds the raw body); never send it */
@@ -766,8 +714,7 @@ static void on_ack_done(journal_ack *a) {
                strerror(-a->status));
     u->last_ack_error = true;
   } else {
-    if (u->last_ack_error)
-      flog_notice("journal: the collector's answers apply again");
+    if (u->last_ack_error) flog_notice("journal: the collector's answers apply again");
     u->last_ack_error = false;
     u->st.uploaded_events += u->batch.n_events - u->n_rejected;
     u->st.dead_lettered += u->n_rejected;
@@ -790,8 +737,7 @@ static void on_ack_done(journal_ack *a) {
 
 /* In IDLE: decide what to send now, or arm the heartbeat timer. */
 static void up_cycle(uploader *u) {
-  if (u->stopping || u->phase != PH_IDLE)
-    return;
+  if (u->stopping || u->phase != PH_IDLE) return;
   journal_stats js;
   journal_get_stats(u->j, &js);
   uint64_t now = tf_mono_ms();
@@ -817,8 +763,7 @@ static void up_cycle(uploader *u) {
 }
 
 void uploader_kick(uploader *u) {
-  if (u && !u->stopping && u->phase == PH_IDLE)
-    up_cycle(u);
+  if (u && !u->stopping && u->phase == PH_IDLE) up_cycle(u);
 }
 
 void uploader_get_stats(const uploader *u, uploader_stats *ret) {
@@ -828,26 +773,23 @@ void uploader_get_stats(const uploader *u, uploader_stats *ret) {
   ret->next_retry_in_s = 0;
   if (u->phase == PH_WAITING) {
     uint64_t now = tf_mono_ms();
-    if (u->retry_deadline_mono > now)
-      ret->next_retry_in_s = (double)(u->retry_deadline_mono - now) / 1000.0;
+    if (u->retry_deadline_mono > now) ret->next_retry_in_s = (double)(u->retry_deadline_mono - now) / 1000.0;
   }
 }
 
 static char *join_url(const char *base, const char *path) {
   size_t bl = strlen(base);
-  while (bl && base[bl - 1] == '/')
-    bl--;
+  while (bl && base[bl - 1] == '/') bl--;
   size_t pl = strlen(path);
   char *s = malloc(bl + pl + 1);
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   memcpy(s, base, bl);
   memcpy(s + bl, path, pl + 1);
   return s;
 }
 
-int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uploader **ret,
-                   char *err, size_t errlen) {
+int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uploader **ret, char *err,
+                   size_t errlen) {
   uploader *u = calloc(1, sizeof(*u));
   if (!u) {
     snprintf(err, errlen, "out of memory");
@@ -866,15 +808,13 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
   if (cfg->auth_token) {
     size_t n = strlen(cfg->auth_token) + sizeof("Authorization: Bearer ");
     u->auth_header = malloc(n);
-    if (u->auth_header)
-      snprintf(u->auth_header, n, "Authorization: Bearer %s", cfg->auth_token);
+    if (u->auth_header) snprintf(u->auth_header, n, "Authorization: Bearer %s", cfg->auth_token);
   }
   u->multi = curl_multi_init();
   bool tls_nomem = false;
-#define UP_DUP(f)                                                                              \
-  do {                                                                                         \
-    if (cfg->f && !(u->f = strdup(cfg->f)))                                                    \
-      tls_nomem = true;                                                                        \
+#define UP_DUP(f)                                             \
+  do {                                                        \
+    if (cfg->f && !(u->f = strdup(cfg->f))) tls_nomem = true; \
   } while (0)
   UP_DUP(ca_file);
   UP_DUP(pinned_pubkey);
@@ -896,8 +836,7 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
   }
   u->cfg.collector = u->collector;
   u->cfg.auth_token = NULL; /* only the header is kept */
-  if (u->cfg.batch_max_events == 0)
-    u->cfg.batch_max_events = 1;
+  if (u->cfg.batch_max_events == 0) u->cfg.batch_max_events = 1;
   u->limit = u->cfg.batch_max_events;
   curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
   curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
@@ -922,8 +861,7 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
 static char *auth_header_of(const char *token) {
   size_t n = strlen(token) + sizeof("Authorization: Bearer ");
   char *h = malloc(n);
-  if (h)
-    snprintf(h, n, "Authorization: Bearer %s", token);
+  if (h) snprintf(h, n, "Authorization: Bearer %s", token);
   return h;
 }
 
@@ -958,10 +896,8 @@ int uploader_reconfigure(uploader *u, const uploader_config *cfg) {
   u->cfg.pinned_pubkey = u->pinned_pubkey;
   u->cfg.client_cert = u->client_cert;
   u->cfg.client_key = u->client_key;
-  if (u->cfg.batch_max_events == 0)
-    u->cfg.batch_max_events = 1;
-  if (u->limit > u->cfg.batch_max_events)
-    u->limit = u->cfg.batch_max_events;
+  if (u->cfg.batch_max_events == 0) u->cfg.batch_max_events = 1;
+  if (u->limit > u->cfg.batch_max_events) u->limit = u->cfg.batch_max_events;
   unsigned attempt = u->bo.attempt;
   uint64_t rng = u->bo.rng;
   backoff_init(&u->bo, cfg->retry_initial_s, cfg->retry_max_s, rng ? rng : 1);
@@ -978,8 +914,7 @@ int uploader_reconfigure(uploader *u, const uploader_config *cfg) {
 }
 
 static void up_maybe_finish_stop(uploader *u) {
-  if (!u->stopping)
-    return;
+  if (!u->stopping) return;
   if (u->phase == PH_READING || u->phase == PH_ACKING)
     return; /* the journal still holds our request; wait for its done */
   if (u->multi) {
@@ -987,14 +922,12 @@ static void up_maybe_finish_stop(uploader *u) {
     batch_drop(u);
     curl_multi_cleanup(u->multi);
     u->multi = NULL;
-    while (u->socks)
-      close_sock(u, u->socks);
+    while (u->socks) close_sock(u, u->socks);
     uv_close((uv_handle_t *)&u->curl_timer, handle_closed);
     uv_close((uv_handle_t *)&u->wake_timer, handle_closed);
     return; /* handle_closed calls back in */
   }
-  if (u->open_handles > 0)
-    return;
+  if (u->open_handles > 0) return;
   void (*done)(void *) = u->stop_done;
   void *arg = u->stop_arg;
   free(u->collector);
@@ -1008,13 +941,11 @@ static void up_maybe_finish_stop(uploader *u) {
     free(u->auth_header);
   }
   free(u);
-  if (done)
-    done(arg);
+  if (done) done(arg);
 }
 
 void uploader_stop(uploader *u, void (*done)(void *arg), void *arg) {
-  if (!u || u->stopping)
-    return;
+  if (!u || u->stopping) return;
   u->stopping = true;
   u->stop_done = done;
   u->stop_arg = arg;
@@ -1023,7 +954,6 @@ void uploader_stop(uploader *u, void (*done)(void *arg), void *arg) {
     flog_info("upload in flight cancelled; its events stay in the journal");
     u->phase = PH_IDLE;
   }
-  if (u->phase == PH_WAITING)
-    u->phase = PH_IDLE;
+  if (u->phase == PH_WAITING) u->phase = PH_IDLE;
   up_maybe_finish_stop(u);
 }

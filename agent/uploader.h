@@ -32,24 +32,24 @@ typedef enum {
   UP_FAIL_RETRYING,
   UP_FAIL_AUTH_ERROR,
   UP_FAIL_CONFIG_ERROR,
-  UP_FAIL_REJECTED,           /* 400/413/422: batch halved or event dead-lettered */
-  UP_FAIL_TLS,                /* TLS: certificate not trusted, wrong host, pin mismatch, handshake */
+  UP_FAIL_REJECTED, /* 400/413/422: batch halved or event dead-lettered */
+  UP_FAIL_TLS,      /* TLS: certificate not trusted, wrong host, pin mismatch, handshake */
   UP_FAIL_COUNT_
 } up_fail_class;
 
 /* What to do with an answer. */
 typedef enum {
-  UP_ACT_ACK = 0,     /* 200 with a parsed answer: apply it */
-  UP_ACT_BACKOFF,     /* network error, timeout, 408/429/5xx, unparsable 200: backoff_next / Retry-After */
-  UP_ACT_AT_MAX,      /* 401/403, config errors: backoff_at_max */
-  UP_ACT_SHRINK,      /* 400/413/422: halve the batch, at once; one event alone → dead-letter */
+  UP_ACT_ACK = 0, /* 200 with a parsed answer: apply it */
+  UP_ACT_BACKOFF, /* network error, timeout, 408/429/5xx, unparsable 200: backoff_next / Retry-After */
+  UP_ACT_AT_MAX,  /* 401/403, config errors: backoff_at_max */
+  UP_ACT_SHRINK,  /* 400/413/422: halve the batch, at once; one event alone → dead-letter */
 } up_action;
 
 typedef struct up_verdict {
   up_action action;
-  up_state state;             /* the collector state after this answer (the caller
+  up_state state;     /* the collector state after this answer (the caller
                                  leaves the state as it was after UP_ACT_SHRINK) */
-  up_fail_class fail;         /* meaningful unless action == UP_ACT_ACK */
+  up_fail_class fail; /* meaningful unless action == UP_ACT_ACK */
 } up_verdict;
 
 /* Classify an attempt. transport_ok: libcurl got an HTTP answer; status: its
@@ -90,41 +90,41 @@ const char *up_fail_name(up_fail_class c);
 typedef struct uploader uploader;
 
 typedef struct uploader_config {
-  const char *collector;       /* base URL; "/v1/ingest" is appended */
-  const char *auth_token;      /* NULL: no Authorization header */
+  const char *collector;  /* base URL; "/v1/ingest" is appended */
+  const char *auth_token; /* NULL: no Authorization header */
   size_t batch_max_events;
-  size_t batch_max_bytes;      /* already min(batch-max-bytes, collector-max-body-bytes) */
+  size_t batch_max_bytes; /* already min(batch-max-bytes, collector-max-body-bytes) */
   codec_t codec;
   double retry_initial_s, retry_max_s;
   double heartbeat_interval_s;
   double connect_timeout_s, request_timeout_s;
-  const char *ca_file;         /* NULL: libcurl's default (the system store) */
-  const char *pinned_pubkey;   /* "sha256//B64[;sha256//B64]" or NULL */
+  const char *ca_file;                  /* NULL: libcurl's default (the system store) */
+  const char *pinned_pubkey;            /* "sha256//B64[;sha256//B64]" or NULL */
   const char *client_cert, *client_key; /* PEM files for mTLS, or NULL */
 } uploader_config;
 
 typedef struct uploader_stats {
   up_state state;
   uint64_t consecutive_failures;
-  int64_t last_success_ms;     /* wall clock, 0 = never */
-  double next_retry_in_s;      /* 0 when no retry is scheduled */
+  int64_t last_success_ms; /* wall clock, 0 = never */
+  double next_retry_in_s;  /* 0 when no retry is scheduled */
   bool retry_scheduled;
-  double retry_delay_s;        /* the delay chosen after the last failure, 0 after success */
-  uint64_t uploaded_events;    /* events acknowledged (not rejected) by a 200 */
-  uint64_t dead_lettered;      /* events moved to dead-letter by this uploader */
-  uint64_t uploads_ok;         /* 200s, heartbeats included */
+  double retry_delay_s;     /* the delay chosen after the last failure, 0 after success */
+  uint64_t uploaded_events; /* events acknowledged (not rejected) by a 200 */
+  uint64_t dead_lettered;   /* events moved to dead-letter by this uploader */
+  uint64_t uploads_ok;      /* 200s, heartbeats included */
   uint64_t heartbeats;
   uint64_t failures[UP_FAIL_COUNT_];
-  bool has_last_fail;          /* a failure happened since start */
-  up_fail_class last_fail;     /* class of the latest failure */
-  char last_error[200];        /* what it was (libcurl's message or the answer) */
-  size_t batch_limit;          /* current batch event limit */
+  bool has_last_fail;      /* a failure happened since start */
+  up_fail_class last_fail; /* class of the latest failure */
+  char last_error[200];    /* what it was (libcurl's message or the answer) */
+  size_t batch_limit;      /* current batch event limit */
 } uploader_stats;
 
 /* Create and start: the first contact (batch or heartbeat) goes out at once.
  * Returns 0 or a negative errno with err set. Strings in cfg are copied. */
-int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uploader **ret,
-                   char *err, size_t errlen);
+int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uploader **ret, char *err,
+                   size_t errlen);
 /* New events were committed: start an upload now if idle (cheap; call freely). */
 void uploader_kick(uploader *u);
 void uploader_get_stats(const uploader *u, uploader_stats *ret);

@@ -17,11 +17,11 @@
 
 /* Counters for logs now and /metrics later (loop thread only). */
 typedef struct col_stats {
-  uint64_t batches;        /* ingest batches answered 200 */
-  uint64_t heartbeats;     /* of which without events */
-  uint64_t replays;        /* of which answered from the idempotency table */
+  uint64_t batches;                                   /* ingest batches answered 200 */
+  uint64_t heartbeats;                                /* of which without events */
+  uint64_t replays;                                   /* of which answered from the idempotency table */
   uint64_t accepted, duplicates, rejected, conflicts; /* events */
-  uint64_t refused;        /* 4xx answers to /v1/ingest */
+  uint64_t refused;                                   /* 4xx answers to /v1/ingest */
   uint64_t overloaded;     /* 503 answers: queue full, waited too long, shutting down */
   uint64_t storage_errors; /* batches that failed in the database */
   uint64_t rate_limited;   /* 429 answers: an agent over its rate or concurrency cap */
@@ -37,11 +37,11 @@ typedef struct col_app {
   store *st;
   writer *wr;
   httpd *http;
-  struct rd_pool *readers;  /* read-only store handles for metrics (worker threads) */
-  struct col_prom *prom;    /* /metrics counters and cache */
-  tls_server *tls;         /* HTTPS identity and client CA, or NULL for plain HTTP */
-  rl_table *rl;            /* per-agent admission, or NULL */
-  unsigned inflight;       /* requests between on_request and their answer */
+  struct rd_pool *readers;    /* read-only store handles for metrics (worker threads) */
+  struct col_prom *prom;      /* /metrics counters and cache */
+  tls_server *tls;            /* HTTPS identity and client CA, or NULL for plain HTTP */
+  rl_table *rl;               /* per-agent admission, or NULL */
+  unsigned inflight;          /* requests between on_request and their answer */
   struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
   bool stopping;
   col_stats stats;

@@ -74,7 +74,10 @@ int auth_tokens_parse(const char *text, size_t len, auth_tokens **ret, char *err
     /* trim, drop comments */
     while (n && isspace((unsigned char)*l)) l++, n--;
     for (size_t i = 0; i < n; i++)
-      if (l[i] == '#') { n = i; break; }
+      if (l[i] == '#') {
+        n = i;
+        break;
+      }
     while (n && isspace((unsigned char)l[n - 1])) n--;
     if (n == 0) continue;
     size_t a = 0;
@@ -104,7 +107,10 @@ int auth_tokens_parse(const char *text, size_t len, auth_tokens **ret, char *err
     if (t->n == t->cap) {
       size_t cap = t->cap ? t->cap * 2 : 16;
       auth_line *nl = realloc(t->lines, cap * sizeof(*nl));
-      if (!nl) { auth_tokens_free(t); return -ENOMEM; }
+      if (!nl) {
+        auth_tokens_free(t);
+        return -ENOMEM;
+      }
       t->lines = nl;
       t->cap = cap;
     }
@@ -150,8 +156,8 @@ int auth_tokens_load(const char *path, auth_tokens **ret, char *err, size_t errl
   }
   if (st.st_mode & 077) {
     r = -EACCES;
-    snprintf(err, errlen, "%s: group or others may access it (mode %04o); run chmod 600 on it",
-             path, (unsigned)(st.st_mode & 07777));
+    snprintf(err, errlen, "%s: group or others may access it (mode %04o); run chmod 600 on it", path,
+             (unsigned)(st.st_mode & 07777));
     goto out;
   }
   if ((uint64_t)st.st_size > AUTH_TOKENS_FILE_MAX) {
@@ -160,12 +166,20 @@ int auth_tokens_load(const char *path, auth_tokens **ret, char *err, size_t errl
     goto out;
   }
   buf = malloc((size_t)st.st_size + 1);
-  if (!buf) { r = -ENOMEM; snprintf(err, errlen, "%s: out of memory", path); goto out; }
+  if (!buf) {
+    r = -ENOMEM;
+    snprintf(err, errlen, "%s: out of memory", path);
+    goto out;
+  }
   size_t got = 0;
   while (got < (size_t)st.st_size) {
     ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
     if (k < 0 && errno == EINTR) continue;
-    if (k < 0) { r = -errno; snprintf(err, errlen, "%s: %s", path, strerror(-r)); goto out; }
+    if (k < 0) {
+      r = -errno;
+      snprintf(err, errlen, "%s: %s", path, strerror(-r));
+      goto out;
+    }
     if (k == 0) break;
     got += (size_t)k;
   }
@@ -258,8 +272,7 @@ static int auth__b64decode(const char *in, size_t len, char *out, size_t outlen,
   return 0;
 }
 
-int auth_extract(const char *authorization, bool allow_basic, char *out, size_t outlen,
-                 size_t *ret_len) {
+int auth_extract(const char *authorization, bool allow_basic, char *out, size_t outlen, size_t *ret_len) {
   if (!authorization) return -ENOENT;
   const char *p = authorization;
   while (*p == ' ' || *p == '\t') p++;
@@ -293,8 +306,7 @@ int auth_extract(const char *authorization, bool allow_basic, char *out, size_t 
   return -ENOENT;
 }
 
-int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret,
-                     const char **ret_msg) {
+int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, const char **ret_msg) {
   char tok[AUTH_TOKEN_MAX + 1];
   size_t len = 0;
   int r = auth_extract(authorization, false, tok, sizeof(tok), &len);
@@ -324,28 +336,26 @@ int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *r
     return 401;
   }
   if (a->insecure_no_auth) return 0;
-  *ret_msg = r == -EINVAL ? "malformed Authorization header"
-                          : "missing agent token (Authorization: Bearer TOKEN)";
+  *ret_msg =
+      r == -EINVAL ? "malformed Authorization header" : "missing agent token (Authorization: Bearer TOKEN)";
   return 401;
 }
 
-int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id,
-                        const char **ret_msg) {
+int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, const char **ret_msg) {
   switch (g->kind) {
-  case AUTH_GRANT_OPEN:
-    return 0;
-  case AUTH_GRANT_SHARED:
-    if (auth_tokens_lists(a->tokens, agent_id)) {
-      *ret_msg = "this agent_id is listed in the tokens file and must use its own token";
-      return 403;
-    }
-    return 0;
-  case AUTH_GRANT_AGENT:
-    if (strcmp(g->agent_id, agent_id) != 0) {
-      *ret_msg = "this token belongs to another agent_id";
-      return 403;
-    }
-    return 0;
+    case AUTH_GRANT_OPEN: return 0;
+    case AUTH_GRANT_SHARED:
+      if (auth_tokens_lists(a->tokens, agent_id)) {
+        *ret_msg = "this agent_id is listed in the tokens file and must use its own token";
+        return 403;
+      }
+      return 0;
+    case AUTH_GRANT_AGENT:
+      if (strcmp(g->agent_id, agent_id) != 0) {
+        *ret_msg = "this token belongs to another agent_id";
+        return 403;
+      }
+      return 0;
   }
   return 403;
 }

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_AGENT_ID_MAX 64
-#define AUTH_TOKENS_FILE_MAX (4u << 20)  /* bytes; a bigger tokens file is refused */
-#define AUTH_TOKEN_MAX 4096               /* bytes in a presented or configured token */
+#define AUTH_AGENT_ID_MAX    64
+#define AUTH_TOKENS_FILE_MAX (4u << 20) /* bytes; a bigger tokens file is refused */
+#define AUTH_TOKEN_MAX       4096       /* bytes in a presented or configured token */
 
 typedef struct auth_tokens auth_tokens;
 
@@ -35,11 +35,11 @@ bool auth_tokens_lists(const auth_tokens *t, const char *agent_id);
 
 typedef struct col_auth {
   bool have_shared;
-  uint8_t shared_hash[32];  /* SHA-256 of the shared agent token */
-  auth_tokens *tokens;      /* per-agent tokens, or NULL; owned */
+  uint8_t shared_hash[32]; /* SHA-256 of the shared agent token */
+  auth_tokens *tokens;     /* per-agent tokens, or NULL; owned */
   bool insecure_no_auth;
   bool have_read;
-  uint8_t read_hash[32];    /* SHA-256 of the read token */
+  uint8_t read_hash[32]; /* SHA-256 of the read token */
   bool open_reads;
 } col_auth;
 
@@ -64,11 +64,9 @@ void auth_clear(col_auth *a);
 /* Agent check from the Authorization header alone (before the body).
  * Returns 0 with *ret filled, 401 (missing or unknown token) or 403 (the read
  * token); *ret_msg says why, for the answer. */
-int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret,
-                     const char **ret_msg);
+int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, const char **ret_msg);
 /* Once the body names agent_id: 0, or 403 with *ret_msg. */
-int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id,
-                        const char **ret_msg);
+int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, const char **ret_msg);
 /* Read check (Bearer, or Basic with the read token as password): 0, 401 or 403. */
 int auth_check_read(const col_auth *a, const char *authorization, const char **ret_msg);
 
@@ -77,8 +75,7 @@ void auth_sha256(const void *data, size_t len, uint8_t out[32]);
 bool auth_digest_equal(const uint8_t a[32], const uint8_t b[32]); /* constant time */
 /* Extract the credential: "Bearer X" → X; with allow_basic "Basic b64(u:p)" → p.
  * Copies into out (NUL-terminated). 0, -ENOENT (no usable header), -EINVAL. */
-int auth_extract(const char *authorization, bool allow_basic, char *out, size_t outlen,
-                 size_t *ret_len);
+int auth_extract(const char *authorization, bool allow_basic, char *out, size_t outlen, size_t *ret_len);
 bool auth_agent_id_valid(const char *s, size_t len);
 
 #endif

@@ -64,8 +64,8 @@ static int bt__cmp_seq(const void *a, const void *b) {
 /* One event. The batch's tree is ours: the validator edits the item in place
  * and may keep the text printed for the fingerprint as the normal form. errs
  * is scratch space shared by the batch's events. */
-static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *out,
-                     struct sha256_ctx *sha, ev_errors *errs, char *err, size_t errlen) {
+static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *out, struct sha256_ctx *sha,
+                     ev_errors *errs, char *err, size_t errlen) {
   const cJSON *seq = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "seq") : NULL;
   if (!cJSON_IsObject(item)) {
     snprintf(err, errlen, "events[%zu]: must be an object", index);
@@ -90,10 +90,8 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
     if (errs->n && errs->items[0].field[0])
       snprintf(out->error, sizeof(out->error), "invalid_event: %s: %s", errs->items[0].field,
                errs->items[0].message);
-    else if (errs->n)
-      snprintf(out->error, sizeof(out->error), "invalid_event: %s", errs->items[0].message);
-    else
-      snprintf(out->error, sizeof(out->error), "invalid_event: refused");
+    else if (errs->n) snprintf(out->error, sizeof(out->error), "invalid_event: %s", errs->items[0].message);
+    else snprintf(out->error, sizeof(out->error), "invalid_event: refused");
     return 0;
   }
   int64_t ts = out->ev.ts_ms;
@@ -124,8 +122,7 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
   return 0;
 }
 
-static int bt__events(cJSON *events, const bt_limits *lim, bt_batch *b, char *err,
-                      size_t errlen) {
+static int bt__events(cJSON *events, const bt_limits *lim, bt_batch *b, char *err, size_t errlen) {
   int n = cJSON_GetArraySize(events);
   if (n < 0 || n > BT_MAX_EVENTS) {
     snprintf(err, errlen, "events: more than %d events", BT_MAX_EVENTS);
@@ -216,8 +213,7 @@ static int bt__dropped(const cJSON *dropped, bt_batch *b, char *err, size_t errl
   return 0;
 }
 
-static int bt__fields(cJSON *root, const bt_limits *lim, bt_batch *b, char *err,
-                      size_t errlen) {
+static int bt__fields(cJSON *root, const bt_limits *lim, bt_batch *b, char *err, size_t errlen) {
   const cJSON *agent = cJSON_GetObjectItemCaseSensitive(root, "agent_id");
   if (!cJSON_IsString(agent) || !agent->valuestring) {
     snprintf(err, errlen, "agent_id: required string");
@@ -242,14 +238,14 @@ static int bt__fields(cJSON *root, const bt_limits *lim, bt_batch *b, char *err,
     snprintf(err, errlen, "epoch: must be 16 hex digits");
     return -EINVAL;
   }
-  for (size_t i = 0; i < BT_EPOCH_LEN; i++)
-    b->epoch[i] = (char)tolower((unsigned char)epoch->valuestring[i]);
+  for (size_t i = 0; i < BT_EPOCH_LEN; i++) b->epoch[i] = (char)tolower((unsigned char)epoch->valuestring[i]);
   b->epoch[BT_EPOCH_LEN] = '\0';
 
   const cJSON *stats = cJSON_GetObjectItemCaseSensitive(root, "stats");
   if (stats && !cJSON_IsNull(stats)) {
     const cJSON *bl = cJSON_IsObject(stats) ? cJSON_GetObjectItemCaseSensitive(stats, "backlog") : NULL;
-    const cJSON *op = cJSON_IsObject(stats) ? cJSON_GetObjectItemCaseSensitive(stats, "oldest_pending_s") : NULL;
+    const cJSON *op =
+        cJSON_IsObject(stats) ? cJSON_GetObjectItemCaseSensitive(stats, "oldest_pending_s") : NULL;
     if (!cJSON_IsObject(stats) || !bt__int(bl, 0, &b->backlog)) {
       snprintf(err, errlen, "stats.backlog: must be an integer >= 0");
       return -EINVAL;
@@ -285,8 +281,7 @@ static int bt__fields(cJSON *root, const bt_limits *lim, bt_batch *b, char *err,
   return bt__events(events, lim, b, err, errlen);
 }
 
-int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, char *err,
-             size_t errlen) {
+int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, char *err, size_t errlen) {
   bt_batch b;
   memset(&b, 0, sizeof(b));
   if (len == 0) {
@@ -334,8 +329,7 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
 int bt_check_key(const bt_batch *b, const char *key, char *err, size_t errlen) {
   if (b->n == 0) return 0;
   char want[BT_KEY_MAX];
-  snprintf(want, sizeof(want), "%s:%s:%" PRId64 "-%" PRId64, b->agent_id, b->epoch, b->min_seq,
-           b->max_seq);
+  snprintf(want, sizeof(want), "%s:%s:%" PRId64 "-%" PRId64, b->agent_id, b->epoch, b->min_seq, b->max_seq);
   if (!key || !*key) {
     snprintf(err, errlen, "Idempotency-Key header required for a batch with events (expected \"%s\")", want);
     return -EINVAL;

@@ -16,29 +16,29 @@
 #include "delivery.h"
 #include "event.h"
 
-#define BT_MAX_DROPPED 10000   /* dropped ranges per batch */
-#define BT_MAX_EVENTS 100000   /* events per batch (the body limit binds first) */
-#define BT_EPOCH_LEN 16
-#define BT_ERROR_MAX 288
-#define BT_KEY_MAX 200         /* Idempotency-Key length */
+#define BT_MAX_DROPPED 10000  /* dropped ranges per batch */
+#define BT_MAX_EVENTS  100000 /* events per batch (the body limit binds first) */
+#define BT_EPOCH_LEN   16
+#define BT_ERROR_MAX   288
+#define BT_KEY_MAX     200 /* Idempotency-Key length */
 
 typedef struct bt_limits {
-  int64_t now_ms;          /* the collector clock */
-  int64_t max_future_s;    /* later timestamps are timestamp_out_of_range */
-  int64_t retention_days;  /* 0: no lower bound beyond the event rules */
+  int64_t now_ms;         /* the collector clock */
+  int64_t max_future_s;   /* later timestamps are timestamp_out_of_range */
+  int64_t retention_days; /* 0: no lower bound beyond the event rules */
 } bt_limits;
 
 typedef struct bt_event {
   int64_t seq;
   bool valid;
-  ev_event ev;                /* valid only; ev.json is what the store keeps */
-  uint64_t content_hash;      /* valid only: FNV-1a of ev.json without seq/ingested_at */
-  char error[BT_ERROR_MAX];   /* !valid: "invalid_event: field: rule" or "timestamp_out_of_range" */
+  ev_event ev;              /* valid only; ev.json is what the store keeps */
+  uint64_t content_hash;    /* valid only: FNV-1a of ev.json without seq/ingested_at */
+  char error[BT_ERROR_MAX]; /* !valid: "invalid_event: field: rule" or "timestamp_out_of_range" */
 } bt_event;
 
 typedef struct bt_batch {
   char agent_id[65];
-  char epoch[BT_EPOCH_LEN + 1];  /* lowercase hex */
+  char epoch[BT_EPOCH_LEN + 1]; /* lowercase hex */
   bt_event *events;
   size_t n;
   dl_range *dropped;
@@ -48,15 +48,14 @@ typedef struct bt_batch {
   double oldest_pending_s;
   bool has_sent_at;
   int64_t sent_at_ms;
-  int64_t min_seq, max_seq;      /* over all events (rejected included); 0 when none */
-  int64_t max_dropped_to;        /* 0 when none */
-  char events_hash[65];          /* SHA-256 hex of the events as sent: what a replay must match */
+  int64_t min_seq, max_seq; /* over all events (rejected included); 0 when none */
+  int64_t max_dropped_to;   /* 0 when none */
+  char events_hash[65];     /* SHA-256 hex of the events as sent: what a replay must match */
 } bt_batch;
 
 /* Parse and check body. 0 with *ret filled (free with bt_batch_free), or
  * -EINVAL with a person-readable message in err (-ENOMEM on allocation). */
-int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, char *err,
-             size_t errlen);
+int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, char *err, size_t errlen);
 /* The Idempotency-Key rule: required when events is non-empty and equal to
  * "{agent_id}:{epoch}:{first_seq}-{last_seq}"; ignored for heartbeats.
  * 0 or -EINVAL with err. */

@@ -17,67 +17,69 @@
 #define O(f) offsetof(col_config, f)
 
 const opt_def col_opt_defs[] = {
-  {"listen", OPT_STR, O(listen), "0.0.0.0:8700", "HOST:PORT to serve HTTP on", NULL, 0, 0, 0},
-  {"db", OPT_STR, O(db), "sqlite:/var/lib/ferry-collector/ferry.db",
-   "database: sqlite:/PATH, a plain PATH, or postgres://USER@HOST:PORT/DB (several replicas may share one)",
-   NULL, 0, 0, 0},
-  {"auth-token", OPT_STR, O(auth_token), NULL,
-   "the shared agent token (prefer auth-token-file: flags are visible in ps)", NULL, 0, 0, OPT_F_SECRET},
-  {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
-   "file holding the shared agent token (surrounding whitespace stripped)", NULL, 0, 0, 0},
-  {"tokens-file", OPT_STR, O(tokens_file), NULL,
-   "per-agent tokens: lines \"agent_id sha256hex(token)\", mode 0600; re-read on SIGHUP", NULL, 0, 0, 0},
-  {"insecure-no-auth", OPT_BOOL, O(insecure_no_auth), "false",
-   "accept uploads without any agent token (explicit opt-out)", NULL, 0, 0, 0},
-  {"read-token", OPT_STR, O(read_token), NULL,
-   "token for the read endpoints (prefer read-token-file)", NULL, 0, 0, OPT_F_SECRET},
-  {"read-token-file", OPT_STR, O(read_token_file), NULL,
-   "file holding the read token (surrounding whitespace stripped)", NULL, 0, 0, 0},
-  {"insecure-open-reads", OPT_BOOL, O(insecure_open_reads), "false",
-   "serve the read endpoints without a token (they hold per-worker data)", NULL, 0, 0, 0},
-  {"max-state-s", OPT_INT, O(max_state_s), "600",
-   "longest a worker state lasts without a following state event, seconds", NULL, 1, 31536000, 0},
-  {"max-future-s", OPT_INT, O(max_future_s), "300",
-   "events further ahead of the collector clock are rejected, seconds", NULL, 0, 31536000, 0},
-  {"retention-days", OPT_INT, O(retention_days), "0",
-   "events older than this are rejected on ingest; 0 keeps everything", NULL, 0, 36500, 0},
-  {"max-body-bytes", OPT_SIZE, O(max_body_bytes), "8MiB",
-   "largest ingest body, after decoding (413 past it)", NULL, 1024, 1073741824.0, 0},
-  {"max-connections", OPT_INT, O(max_connections), "256",
-   "simultaneous HTTP connections", NULL, 1, 65535, 0},
-  {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",
-   "idle/slow HTTP connections are closed after this many seconds", NULL, 1, 3600, 0},
-  {"log-level", OPT_ENUM, O(log_level), "info", "least severe level logged",
-   "error|warning|notice|info|debug", 0, 0, 0},
-  {"queue-max", OPT_INT, O(queue_max), "256",
-   "ingest batches waiting for the database writer; more are answered 503", NULL, 1, 100000, 0},
-  {"queue-max-bytes", OPT_SIZE, O(queue_max_bytes), "256MiB",
-   "decoded bytes of the batches waiting for the writer; more are answered 503", NULL, 1048576.0,
-   68719476736.0, 0},
-  {"max-commit-wait-s", OPT_INT, O(max_commit_wait_s), "30",
-   "a batch that could not be committed within this many seconds is answered 503", NULL, 1, 3600, 0},
-  {"idempotency-days", OPT_INT, O(idempotency_days), "30",
-   "how long a batch's Idempotency-Key is remembered (replays answer as duplicates)", NULL, 1, 36500, 0},
-  {"tls-cert", OPT_STR, O(tls_cert), NULL,
-   "serve HTTPS with this PEM certificate chain (leaf first); re-read on SIGHUP", NULL, 0, 0, 0},
-  {"tls-key", OPT_STR, O(tls_key), NULL,
-   "the PEM private key of tls-cert (unencrypted; refused when others may read it); re-read on SIGHUP", NULL, 0, 0, 0},
-  {"tls-client-ca", OPT_STR, O(tls_client_ca), NULL,
-   "require agents to present a certificate from this PEM CA whose CN or DNS SAN is "
-   "their agent_id; re-read on SIGHUP", NULL, 0, 0, 0},
-  {"agent-rate", OPT_SECONDS, O(agent_rate), "20",
-   "ingest requests per second one agent may make on average (429 past it); 0 = no limit",
-   NULL, 0, 100000, 0},
-  {"agent-burst", OPT_INT, O(agent_burst), "40",
-   "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
-  {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
-   "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
-  {"max-batch-events", OPT_INT, O(max_batch_events), "10000",
-   "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1,
-   1000000, 0},
-  {"watchdog-stall-s", OPT_INT, O(watchdog_stall_s), "120",
-   "under a systemd watchdog: stop pinging it when the database writer has work but completes "
-   "nothing, or keeps failing, for this many seconds", NULL, 1, 86400, 0},
+    {"listen", OPT_STR, O(listen), "0.0.0.0:8700", "HOST:PORT to serve HTTP on", NULL, 0, 0, 0},
+    {"db", OPT_STR, O(db), "sqlite:/var/lib/ferry-collector/ferry.db",
+     "database: sqlite:/PATH, a plain PATH, or postgres://USER@HOST:PORT/DB (several replicas may share one)",
+     NULL, 0, 0, 0},
+    {"auth-token", OPT_STR, O(auth_token), NULL,
+     "the shared agent token (prefer auth-token-file: flags are visible in ps)", NULL, 0, 0, OPT_F_SECRET},
+    {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
+     "file holding the shared agent token (surrounding whitespace stripped)", NULL, 0, 0, 0},
+    {"tokens-file", OPT_STR, O(tokens_file), NULL,
+     "per-agent tokens: lines \"agent_id sha256hex(token)\", mode 0600; re-read on SIGHUP", NULL, 0, 0, 0},
+    {"insecure-no-auth", OPT_BOOL, O(insecure_no_auth), "false",
+     "accept uploads without any agent token (explicit opt-out)", NULL, 0, 0, 0},
+    {"read-token", OPT_STR, O(read_token), NULL, "token for the read endpoints (prefer read-token-file)",
+     NULL, 0, 0, OPT_F_SECRET},
+    {"read-token-file", OPT_STR, O(read_token_file), NULL,
+     "file holding the read token (surrounding whitespace stripped)", NULL, 0, 0, 0},
+    {"insecure-open-reads", OPT_BOOL, O(insecure_open_reads), "false",
+     "serve the read endpoints without a token (they hold per-worker data)", NULL, 0, 0, 0},
+    {"max-state-s", OPT_INT, O(max_state_s), "600",
+     "longest a worker state lasts without a following state event, seconds", NULL, 1, 31536000, 0},
+    {"max-future-s", OPT_INT, O(max_future_s), "300",
+     "events further ahead of the collector clock are rejected, seconds", NULL, 0, 31536000, 0},
+    {"retention-days", OPT_INT, O(retention_days), "0",
+     "events older than this are rejected on ingest; 0 keeps everything", NULL, 0, 36500, 0},
+    {"max-body-bytes", OPT_SIZE, O(max_body_bytes), "8MiB",
+     "largest ingest body, after decoding (413 past it)", NULL, 1024, 1073741824.0, 0},
+    {"max-connections", OPT_INT, O(max_connections), "256", "simultaneous HTTP connections", NULL, 1, 65535,
+     0},
+    {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",
+     "idle/slow HTTP connections are closed after this many seconds", NULL, 1, 3600, 0},
+    {"log-level", OPT_ENUM, O(log_level), "info", "least severe level logged",
+     "error|warning|notice|info|debug", 0, 0, 0},
+    {"queue-max", OPT_INT, O(queue_max), "256",
+     "ingest batches waiting for the database writer; more are answered 503", NULL, 1, 100000, 0},
+    {"queue-max-bytes", OPT_SIZE, O(queue_max_bytes), "256MiB",
+     "decoded bytes of the batches waiting for the writer; more are answered 503", NULL, 1048576.0,
+     68719476736.0, 0},
+    {"max-commit-wait-s", OPT_INT, O(max_commit_wait_s), "30",
+     "a batch that could not be committed within this many seconds is answered 503", NULL, 1, 3600, 0},
+    {"idempotency-days", OPT_INT, O(idempotency_days), "30",
+     "how long a batch's Idempotency-Key is remembered (replays answer as duplicates)", NULL, 1, 36500, 0},
+    {"tls-cert", OPT_STR, O(tls_cert), NULL,
+     "serve HTTPS with this PEM certificate chain (leaf first); re-read on SIGHUP", NULL, 0, 0, 0},
+    {"tls-key", OPT_STR, O(tls_key), NULL,
+     "the PEM private key of tls-cert (unencrypted; refused when others may read it); re-read on SIGHUP",
+     NULL, 0, 0, 0},
+    {"tls-client-ca", OPT_STR, O(tls_client_ca), NULL,
+     "require agents to present a certificate from this PEM CA whose CN or DNS SAN is "
+     "their agent_id; re-read on SIGHUP",
+     NULL, 0, 0, 0},
+    {"agent-rate", OPT_SECONDS, O(agent_rate), "20",
+     "ingest requests per second one agent may make on average (429 past it); 0 = no limit", NULL, 0, 100000,
+     0},
+    {"agent-burst", OPT_INT, O(agent_burst), "40",
+     "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
+    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
+     "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
+    {"max-batch-events", OPT_INT, O(max_batch_events), "10000",
+     "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1, 1000000, 0},
+    {"watchdog-stall-s", OPT_INT, O(watchdog_stall_s), "120",
+     "under a systemd watchdog: stop pinging it when the database writer has work but completes "
+     "nothing, or keeps failing, for this many seconds",
+     NULL, 1, 86400, 0},
 };
 const size_t col_n_opt_defs = sizeof(col_opt_defs) / sizeof(col_opt_defs[0]);
 
@@ -138,8 +140,8 @@ int col_read_token_file(const char *path, char **ret, char *err, size_t errlen) 
 }
 
 /* One token from TOKEN or FILE, the two options named key / key_file. */
-static int col__token(const char *key, const char *value, const char *file, char **ret,
-                      char *err, size_t errlen) {
+static int col__token(const char *key, const char *value, const char *file, char **ret, char *err,
+                      size_t errlen) {
   *ret = NULL;
   if (value && file) {
     snprintf(err, errlen, "%s: give either %s or %s_file, not both", key, key, key);
@@ -218,14 +220,16 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
     }
   }
   if (!shared && !tokens && !cfg->insecure_no_auth) {
-    snprintf(err, errlen, "auth_token: no agent token configured; set auth_token_file, "
-                          "auth_token or tokens_file (or insecure_no_auth explicitly)");
+    snprintf(err, errlen,
+             "auth_token: no agent token configured; set auth_token_file, "
+             "auth_token or tokens_file (or insecure_no_auth explicitly)");
     r = -EINVAL;
     goto out;
   }
   if (!reader && !cfg->insecure_open_reads) {
-    snprintf(err, errlen, "read_token: no read token configured; set read_token_file or "
-                          "read_token (or insecure_open_reads explicitly)");
+    snprintf(err, errlen,
+             "read_token: no read token configured; set read_token_file or "
+             "read_token (or insecure_open_reads explicitly)");
     r = -EINVAL;
     goto out;
   }
@@ -252,8 +256,8 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
   if (cfg->tls_key) {
     struct stat st;
     if (stat(cfg->tls_key, &st) == 0 && (st.st_mode & 007)) {
-      snprintf(err, errlen, "tls_key: %s is accessible by others (mode %03o); chmod o-rwx it",
-               cfg->tls_key, (unsigned)(st.st_mode & 0777));
+      snprintf(err, errlen, "tls_key: %s is accessible by others (mode %03o); chmod o-rwx it", cfg->tls_key,
+               (unsigned)(st.st_mode & 0777));
       r = -EINVAL;
       goto out;
     }

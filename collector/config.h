@@ -31,22 +31,22 @@ typedef struct col_config {
   int64_t max_body_bytes;
   int64_t max_connections;
   int64_t conn_timeout_s;
-  int log_level;            /* index into "error|warning|notice|info|debug" */
-  int64_t queue_max;        /* ingest batches waiting for the writer */
-  int64_t queue_max_bytes;  /* decoded bytes of those batches */
-  int64_t max_commit_wait_s;/* answer 503 rather than wait longer for a commit */
-  int64_t idempotency_days; /* how long replayed batches are recognised */
-  char *tls_cert;           /* PEM chain served over HTTPS (with tls_key) */
+  int log_level;             /* index into "error|warning|notice|info|debug" */
+  int64_t queue_max;         /* ingest batches waiting for the writer */
+  int64_t queue_max_bytes;   /* decoded bytes of those batches */
+  int64_t max_commit_wait_s; /* answer 503 rather than wait longer for a commit */
+  int64_t idempotency_days;  /* how long replayed batches are recognised */
+  char *tls_cert;            /* PEM chain served over HTTPS (with tls_key) */
   char *tls_key;
-  char *tls_client_ca;      /* agents must present a certificate from this CA */
-  double agent_rate;        /* ingest requests per second per agent; 0 = unlimited */
-  int64_t agent_burst;      /* requests an idle agent may send at once */
+  char *tls_client_ca;          /* agents must present a certificate from this CA */
+  double agent_rate;            /* ingest requests per second per agent; 0 = unlimited */
+  int64_t agent_burst;          /* requests an idle agent may send at once */
   int64_t agent_max_concurrent; /* ingest requests of one agent in progress at once */
-  int64_t max_batch_events; /* events in one ingest batch (413 past it) */
-  int64_t watchdog_stall_s; /* writer stuck this long: stop feeding the watchdog */
+  int64_t max_batch_events;     /* events in one ingest batch (413 past it) */
+  int64_t watchdog_stall_s;     /* writer stuck this long: stop feeding the watchdog */
   /* derived by col_config_finish */
   col_db_kind db_kind;
-  char *db_path;            /* sqlite file, or the postgres URL (malloc'd) */
+  char *db_path; /* sqlite file, or the postgres URL (malloc'd) */
 } col_config;
 
 extern const opt_def col_opt_defs[];

@@ -37,7 +37,7 @@ int dl_set_add(dl_set *s, int64_t from, int64_t to) {
     if (s->r[mid].to < from - 1) lo = mid + 1;
     else hi = mid;
   }
-  size_t first = lo, last = lo; /* [first, last) are merged into the new range */
+  size_t first = lo, last = lo;                      /* [first, last) are merged into the new range */
   while (last < s->n && s->r[last].from - 1 <= to) { /* overlaps or touches */
     if (s->r[last].from < from) from = s->r[last].from;
     if (s->r[last].to > to) to = s->r[last].to;
@@ -118,8 +118,7 @@ int64_t dl_contiguous(const dl_set *a, const dl_set *b) {
   }
 }
 
-void dl_figures_compute(const dl_set *received, const dl_set *dropped, int64_t high_seq,
-                        dl_figures *ret) {
+void dl_figures_compute(const dl_set *received, const dl_set *dropped, int64_t high_seq, dl_figures *ret) {
   dl_figures f;
   f.received = dl_set_count(received);
   f.dropped = dl_set_count_minus(dropped, received);

@@ -46,7 +46,6 @@ int64_t dl_set_count_minus(const dl_set *a, const dl_set *b);
 int64_t dl_contiguous(const dl_set *a, const dl_set *b);
 /* The SPEC figures from the received and declared-dropped sets and the
  * highest seq seen in any batch (may be below what the sets hold). */
-void dl_figures_compute(const dl_set *received, const dl_set *dropped, int64_t high_seq,
-                        dl_figures *ret);
+void dl_figures_compute(const dl_set *received, const dl_set *dropped, int64_t high_seq, dl_figures *ret);
 
 #endif

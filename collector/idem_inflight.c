@@ -12,8 +12,8 @@
 
 struct idem_inflight {
   char *slot[SLOTS];
-  size_t used;      /* live keys */
-  size_t dead;      /* tombstones */
+  size_t used; /* live keys */
+  size_t dead; /* tombstones */
 };
 
 static char tomb_; /* address marks a removed slot */
@@ -31,11 +31,9 @@ static uint64_t hash(const char *s) {
 idem_inflight *idem_inflight_new(void) { return calloc(1, sizeof(idem_inflight)); }
 
 void idem_inflight_free(idem_inflight *t) {
-  if (!t)
-    return;
+  if (!t) return;
   for (size_t i = 0; i < SLOTS; i++)
-    if (t->slot[i] && t->slot[i] != TOMB)
-      free(t->slot[i]);
+    if (t->slot[i] && t->slot[i] != TOMB) free(t->slot[i]);
   free(t);
 }
 
@@ -43,40 +41,32 @@ static void rebuild(idem_inflight *t) {
   char *keep[SLOTS];
   size_t n = 0;
   for (size_t i = 0; i < SLOTS; i++) {
-    if (t->slot[i] && t->slot[i] != TOMB)
-      keep[n++] = t->slot[i];
+    if (t->slot[i] && t->slot[i] != TOMB) keep[n++] = t->slot[i];
     t->slot[i] = NULL;
   }
   for (size_t k = 0; k < n; k++) {
     size_t i = (size_t)(hash(keep[k]) % SLOTS);
-    while (t->slot[i])
-      i = (i + 1) % SLOTS;
+    while (t->slot[i]) i = (i + 1) % SLOTS;
     t->slot[i] = keep[k];
   }
   t->dead = 0;
 }
 
 int idem_inflight_add(idem_inflight *t, const char *key) {
-  if (t->used >= IDEM_INFLIGHT_MAX)
-    return -ENOSPC;
-  if (t->used + t->dead >= SLOTS * 3 / 4)
-    rebuild(t);
+  if (t->used >= IDEM_INFLIGHT_MAX) return -ENOSPC;
+  if (t->used + t->dead >= SLOTS * 3 / 4) rebuild(t);
   size_t i = (size_t)(hash(key) % SLOTS), free_at = SLOTS;
   for (; t->slot[i]; i = (i + 1) % SLOTS) {
     if (t->slot[i] == TOMB) {
-      if (free_at == SLOTS)
-        free_at = i;
+      if (free_at == SLOTS) free_at = i;
     } else if (strcmp(t->slot[i], key) == 0) {
       return -EEXIST;
     }
   }
-  if (free_at == SLOTS)
-    free_at = i;
+  if (free_at == SLOTS) free_at = i;
   char *copy = strdup(key);
-  if (!copy)
-    return -ENOMEM;
-  if (t->slot[free_at] == TOMB)
-    t->dead--;
+  if (!copy) return -ENOMEM;
+  if (t->slot[free_at] == TOMB) t->dead--;
   t->slot[free_at] = copy;
   t->used++;
   return 0;

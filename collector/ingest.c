@@ -32,7 +32,7 @@ typedef struct ing_req {
   bt_limits lim;
   uv_work_t work;
   /* set by the worker */
-  unsigned status;            /* 0 = parsed fine */
+  unsigned status; /* 0 = parsed fine */
   char code[40];
   char msg[300];
   bt_batch batch;
@@ -54,8 +54,7 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 }
 
 static void ing__free(ing_req *ir) {
-  if (ir->held[0] && ir->app->idem)
-    idem_inflight_remove(ir->app->idem, ir->held);
+  if (ir->held[0] && ir->app->idem) idem_inflight_remove(ir->app->idem, ir->held);
   bt_batch_free(&ir->batch);
   st_result_clear(&ir->job.res);
   free(ir);
@@ -109,8 +108,7 @@ int ingest_on_headers(col_app *app, httpd_req *req) {
                         "Content-Encoding \"%.60s\" is not supported; use identity, gzip or zstd", enc);
     return 1;
   }
-  if (guard_headers(app, req, &g))
-    return 1;
+  if (guard_headers(app, req, &g)) return 1;
   (void)codec; /* checked here; used again in on_request (nothing is allocated
                   before the body: httpd may answer 413 and never call on_request) */
   return 0;
@@ -135,8 +133,8 @@ static void ing__work(uv_work_t *w) {
     if (r < 0) {
       ir->status = r == -ENOMEM ? 503 : 400;
       snprintf(ir->code, sizeof(ir->code), r == -ENOMEM ? "unavailable" : "invalid_encoding");
-      snprintf(ir->msg, sizeof(ir->msg), r == -ENOMEM ? "out of memory decoding the body"
-                                                      : "the body is not valid %s data",
+      snprintf(ir->msg, sizeof(ir->msg),
+               r == -ENOMEM ? "out of memory decoding the body" : "the body is not valid %s data",
                codec_name(ir->codec));
       return;
     }
@@ -193,8 +191,9 @@ static void ing__stored(wr_job *job) {
     prom_count_batch(app->prom, ir->batch.agent_id, (uint64_t)res->accepted, (uint64_t)res->duplicates,
                      ir->batch.n - bt_valid_count(&ir->batch));
   if (res->conflicts)
-    flog_warn("ingest: %s sent %lld event(s) whose event_id is stored with other content; the first copy is kept",
-              ir->batch.agent_id, (long long)res->conflicts);
+    flog_warn(
+        "ingest: %s sent %lld event(s) whose event_id is stored with other content; the first copy is kept",
+        ir->batch.agent_id, (long long)res->conflicts);
   httpd_respond(ir->req, 200, "application/json", res->body, strlen(res->body));
   app->inflight--;
   ing__free(ir);
@@ -238,10 +237,8 @@ static void ing__parsed(uv_work_t *w, int status) {
   ir->job.done = ing__stored;
   ir->job.data = ir;
   int r = wr_submit(app->wr, &ir->job);
-  if (r == -EAGAIN)
-    ing__finish_error(ir, 503, "overloaded", "the collector is busy; retry later");
-  else if (r < 0)
-    ing__finish_error(ir, 503, "shutting_down", "the collector is shutting down; retry later");
+  if (r == -EAGAIN) ing__finish_error(ir, 503, "overloaded", "the collector is busy; retry later");
+  else if (r < 0) ing__finish_error(ir, 503, "shutting_down", "the collector is shutting down; retry later");
 }
 
 /* Idempotency-Key in flight (draft-ietf-httpapi-idempotency-key-header):
@@ -262,9 +259,10 @@ static int ing__hold_key(col_app *app, ing_req *ir) {
   if (r == -EEXIST) {
     app->stats.refused++;
     httpd_req_add_header(ir->req, "Retry-After", "1");
-    httpd_respond_error(ir->req, 409, "idempotency_key_in_use",
-                        "a request with Idempotency-Key %.120s is still being processed; retry after it is answered",
-                        ir->key);
+    httpd_respond_error(
+        ir->req, 409, "idempotency_key_in_use",
+        "a request with Idempotency-Key %.120s is still being processed; retry after it is answered",
+        ir->key);
     app->inflight--;
     ing__free(ir);
     return 1;
@@ -283,8 +281,11 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   if (st == 0 && codec_from_name(httpd_req_header(req, "Content-Encoding"), &codec) < 0) st = 415;
   if (st) {
     app->stats.refused++;
-    httpd_respond_error(req, (unsigned)st, st == 401 ? "unauthorized" : st == 403 ? "forbidden"
-                        : "unsupported_encoding", "%s", msg ? msg : "unsupported Content-Encoding");
+    httpd_respond_error(req, (unsigned)st,
+                        st == 401   ? "unauthorized"
+                        : st == 403 ? "forbidden"
+                                    : "unsupported_encoding",
+                        "%s", msg ? msg : "unsupported Content-Encoding");
     return;
   }
   ing_req *ir = calloc(1, sizeof(*ir));

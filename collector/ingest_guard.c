@@ -17,33 +17,32 @@ static void guard__retry_after(httpd_req *req, unsigned s) {
 }
 
 /* Admit req for agent_id. 0 admitted; otherwise the status (429/503). */
-static unsigned guard__admit(col_app *app, httpd_req *req, const char *agent_id,
-                             const char **ret_code, char *msg, size_t msglen, unsigned *ret_retry_s) {
-  if (!app->rl || httpd_req_get_data(req))
-    return 0; /* no limits, or admitted already */
+static unsigned guard__admit(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code,
+                             char *msg, size_t msglen, unsigned *ret_retry_s) {
+  if (!app->rl || httpd_req_get_data(req)) return 0; /* no limits, or admitted already */
   rl_entry *e = NULL;
   unsigned retry = 1;
   rl_verdict v = rl_admit(app->rl, agent_id, tf_mono_ms(), &e, &retry);
   *ret_retry_s = retry;
   switch (v) {
-  case RL_OK:
-    httpd_req_set_data(req, e);
-    httpd_req_set_data_free(req, rl_release);
-    return 0;
-  case RL_RATE:
-    *ret_code = "rate_limited";
-    snprintf(msg, msglen, "agent %s is over its request rate (%g/s); retry in %u s", agent_id,
-             app->cfg->agent_rate, retry);
-    break;
-  case RL_CONCURRENT:
-    *ret_code = "rate_limited";
-    snprintf(msg, msglen, "agent %s has %lld request(s) in progress already; retry in %u s",
-             agent_id, (long long)app->cfg->agent_max_concurrent, retry);
-    break;
-  case RL_FULL:
-    *ret_code = "overloaded";
-    snprintf(msg, msglen, "too many agents are being tracked; retry in %u s", retry);
-    return 503;
+    case RL_OK:
+      httpd_req_set_data(req, e);
+      httpd_req_set_data_free(req, rl_release);
+      return 0;
+    case RL_RATE:
+      *ret_code = "rate_limited";
+      snprintf(msg, msglen, "agent %s is over its request rate (%g/s); retry in %u s", agent_id,
+               app->cfg->agent_rate, retry);
+      break;
+    case RL_CONCURRENT:
+      *ret_code = "rate_limited";
+      snprintf(msg, msglen, "agent %s has %lld request(s) in progress already; retry in %u s", agent_id,
+               (long long)app->cfg->agent_max_concurrent, retry);
+      break;
+    case RL_FULL:
+      *ret_code = "overloaded";
+      snprintf(msg, msglen, "too many agents are being tracked; retry in %u s", retry);
+      return 503;
   }
   app->stats.rate_limited++;
   flog_debug("ingest: 429 %s", msg);
@@ -52,11 +51,9 @@ static unsigned guard__admit(col_app *app, httpd_req *req, const char *agent_id,
 
 /* The agent_id an Idempotency-Key ("agent:epoch:first-last") names, if valid. */
 static bool guard__key_agent(const char *key, char *out, size_t outlen) {
-  if (!key)
-    return false;
+  if (!key) return false;
   size_t n = strcspn(key, ":");
-  if (key[n] != ':' || n == 0 || n >= outlen || !auth_agent_id_valid(key, n))
-    return false;
+  if (key[n] != ':' || n == 0 || n >= outlen || !auth_agent_id_valid(key, n)) return false;
   memcpy(out, key, n);
   out[n] = '\0';
   return true;
@@ -74,35 +71,30 @@ int guard_headers(col_app *app, httpd_req *req, const auth_grant *grant) {
     }
     if (grant->kind == AUTH_GRANT_AGENT && !tls_peer_allows(&peer, grant->agent_id)) {
       app->stats.refused++;
-      httpd_respond_error(req, 403, "forbidden",
-                          "the client certificate (%s) is not for agent %s", peer.names[0],
-                          grant->agent_id);
+      httpd_respond_error(req, 403, "forbidden", "the client certificate (%s) is not for agent %s",
+                          peer.names[0], grant->agent_id);
       return 1;
     }
   }
   char id[AUTH_AGENT_ID_MAX + 1];
   const char *agent = NULL;
-  if (grant->kind == AUTH_GRANT_AGENT)
-    agent = grant->agent_id;
+  if (grant->kind == AUTH_GRANT_AGENT) agent = grant->agent_id;
   else if (guard__key_agent(httpd_req_header(req, "Idempotency-Key"), id, sizeof(id)))
-    agent = id; /* the body must match it (checked after parsing) */
-  if (!agent)
-    return 0; /* a heartbeat under a shared token: admitted once parsed */
+    agent = id;         /* the body must match it (checked after parsing) */
+  if (!agent) return 0; /* a heartbeat under a shared token: admitted once parsed */
   const char *code = NULL;
   char msg[200];
   unsigned retry = 1;
   unsigned st = guard__admit(app, req, agent, &code, msg, sizeof(msg), &retry);
-  if (!st)
-    return 0;
+  if (!st) return 0;
   guard__retry_after(req, retry);
-  if (st == 503)
-    app->stats.overloaded++;
+  if (st == 503) app->stats.overloaded++;
   httpd_respond_error(req, st, code, "%s", msg);
   return 1;
 }
 
-unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code,
-                    char *msg, size_t msglen, unsigned *ret_retry_s) {
+unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code, char *msg,
+                    size_t msglen, unsigned *ret_retry_s) {
   *ret_retry_s = 0;
   if (tls_server_wants_client_cert(app->tls)) {
     tls_peer peer;

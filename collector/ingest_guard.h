@@ -20,7 +20,7 @@ int guard_headers(col_app *app, httpd_req *req, const auth_grant *grant);
  * allows agent_id and admits the request if guard_headers could not. 0, or
  * an HTTP status with code/msg filled (the caller answers; for 429/503 with
  * *ret_retry_s seconds in Retry-After). */
-unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code,
-                    char *msg, size_t msglen, unsigned *ret_retry_s);
+unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code, char *msg,
+                    size_t msglen, unsigned *ret_retry_s);
 
 #endif

@@ -29,8 +29,8 @@
 #include "timefmt.h"
 #include "version_info.h"
 
-#define SHUTDOWN_POLL_MS 50
-#define STATUS_EVERY_MS 15000   /* STATUS= refresh */
+#define SHUTDOWN_POLL_MS  50
+#define STATUS_EVERY_MS   15000 /* STATUS= refresh */
 #define PROGRESS_EVERY_MS 5000  /* progress check when no watchdog asks for more often */
 
 typedef struct col_main {
@@ -38,11 +38,11 @@ typedef struct col_main {
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t drain, status, watchdog;
   int exit_code;
-  int argc;                /* the command line, parsed again on SIGHUP */
+  int argc; /* the command line, parsed again on SIGHUP */
   char **argv;
   bool watchdog_on;
   stall_track st_queue, st_unhealthy;
-  char stalled[200];       /* why the watchdog is not fed; "" when progressing */
+  char stalled[200]; /* why the watchdog is not fed; "" when progressing */
   char last_status[240];
 } col_main;
 
@@ -114,8 +114,7 @@ static void cm__on_status(uv_timer_t *t) {
   col_main *m = t->data;
   col_app *app = &m->app;
   char line[240];
-  if (m->stalled[0])
-    snprintf(line, sizeof(line), "STALLED: %.200s", m->stalled);
+  if (m->stalled[0]) snprintf(line, sizeof(line), "STALLED: %.200s", m->stalled);
   else
     snprintf(line, sizeof(line), "serving on %.80s; %llu batches, %llu events stored; writer queue %zu",
              app->cfg->listen, (unsigned long long)app->stats.batches,
@@ -179,10 +178,19 @@ static void cm__on_watchdog(uv_timer_t *t) {
 
 /* Options a reload applies at once; the others (listener, database, writer
  * limits) are fixed for the life of the process and a change is reported. */
-static const char *const cm__live[] = {
-  "log-level", "auth-token", "auth-token-file", "tokens-file", "insecure-no-auth",
-  "read-token", "read-token-file", "insecure-open-reads", "max-future-s", "max-batch-events",
-  "retention-days", "watchdog-stall-s", NULL};
+static const char *const cm__live[] = {"log-level",
+                                       "auth-token",
+                                       "auth-token-file",
+                                       "tokens-file",
+                                       "insecure-no-auth",
+                                       "read-token",
+                                       "read-token-file",
+                                       "insecure-open-reads",
+                                       "max-future-s",
+                                       "max-batch-events",
+                                       "retention-days",
+                                       "watchdog-stall-s",
+                                       NULL};
 
 static bool cm__is_live(const char *name) {
   for (const char *const *p = cm__live; *p; p++)
@@ -254,8 +262,7 @@ static void cm__warn(const col_config *cfg, const opt_cli *cli) {
   if (cfg->auth_token || cfg->auth_token_file)
     flog_warn("a shared agent token is configured: any agent holding it may upload as any agent_id "
               "not in the tokens file; prefer per-agent tokens (tokens_file)");
-  if (cfg->insecure_no_auth)
-    flog_warn("insecure_no_auth: uploads are accepted without a token");
+  if (cfg->insecure_no_auth) flog_warn("insecure_no_auth: uploads are accepted without a token");
   if (cfg->insecure_open_reads)
     flog_warn("insecure_open_reads: per-worker figures are readable without a token");
   if (!cfg->tls_cert && strncmp(cfg->listen, "127.", 4) != 0 && strncmp(cfg->listen, "[::1]", 5) != 0 &&
@@ -289,9 +296,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (cli.print_config) {
-    opt_print_config(col_opt_defs, col_n_opt_defs, "ferry-collector",
-                     "Installed as /etc/ferry/collector.jsonc; `systemctl reload ferry-collector` re-reads it.",
-                     stdout);
+    opt_print_config(
+        col_opt_defs, col_n_opt_defs, "ferry-collector",
+        "Installed as /etc/ferry/collector.jsonc; `systemctl reload ferry-collector` re-reads it.", stdout);
     col_config_free(&cfg);
     return 0;
   }
@@ -347,10 +354,10 @@ int main(int argc, char **argv) {
     goto out;
   }
   wr_limits lim = {
-    .queue_max = (size_t)cfg.queue_max,
-    .queue_max_bytes = size_from_i64(cfg.queue_max_bytes),
-    .max_wait_ms = (uint64_t)cfg.max_commit_wait_s * 1000,
-    .purge_before_ms = (uint64_t)cfg.idempotency_days * 86400000ULL,
+      .queue_max = (size_t)cfg.queue_max,
+      .queue_max_bytes = size_from_i64(cfg.queue_max_bytes),
+      .max_wait_ms = (uint64_t)cfg.max_commit_wait_s * 1000,
+      .purge_before_ms = (uint64_t)cfg.idempotency_days * 86400000ULL,
   };
   if ((r = rd_pool_new(app->st, 4, &app->readers)) < 0 || !(app->prom = prom_new())) {
     flog_err("cannot set up the metrics readers: out of memory");
@@ -361,23 +368,24 @@ int main(int argc, char **argv) {
     flog_err("cannot start the database writer thread: %s", uv_strerror(r));
     goto out;
   }
-  rl_config rlc = {.rate = cfg.agent_rate, .burst = (unsigned)cfg.agent_burst,
+  rl_config rlc = {.rate = cfg.agent_rate,
+                   .burst = (unsigned)cfg.agent_burst,
                    .max_concurrent = (unsigned)cfg.agent_max_concurrent};
   if (rl_new(&rlc, &app->rl) < 0) {
     flog_err("out of memory");
     goto out;
   }
   httpd_config hc = {
-    .tls_cert_cb = app->tls ? tls_server_cert_callback() : NULL,
-    .tls_client_ca_pem = tls_server_client_ca_pem(app->tls),
-    .listen = cfg.listen,
-    .max_body = (size_t)cfg.max_body_bytes,
-    .max_connections = (unsigned)cfg.max_connections,
-    .conn_timeout_s = (unsigned)cfg.conn_timeout_s,
-    .on_headers = routes_on_headers,
-    .on_request = routes_on_request,
-    .on_answer = prom_on_answer,
-    .ud = app,
+      .tls_cert_cb = app->tls ? tls_server_cert_callback() : NULL,
+      .tls_client_ca_pem = tls_server_client_ca_pem(app->tls),
+      .listen = cfg.listen,
+      .max_body = (size_t)cfg.max_body_bytes,
+      .max_connections = (unsigned)cfg.max_connections,
+      .conn_timeout_s = (unsigned)cfg.conn_timeout_s,
+      .on_headers = routes_on_headers,
+      .on_request = routes_on_request,
+      .on_answer = prom_on_answer,
+      .ud = app,
   };
   uv_signal_init(app->loop, &m.sig_term);
   uv_signal_init(app->loop, &m.sig_int);
@@ -399,8 +407,8 @@ int main(int argc, char **argv) {
     uv_run(app->loop, UV_RUN_DEFAULT);
     goto out;
   }
-  flog_notice("ferry-collector listening on %s (port %u, %s), database %s", cfg.listen,
-              httpd_port(app->http), app->tls ? "HTTPS" : "HTTP", db_shown);
+  flog_notice("ferry-collector listening on %s (port %u, %s), database %s", cfg.listen, httpd_port(app->http),
+              app->tls ? "HTTPS" : "HTTP", db_shown);
   if (app->tls) {
     int64_t left = tls_server_expires_in_s(app->tls);
     flog(left < 14 * 86400 ? FLOG_WARNING : FLOG_INFO, "TLS certificate %s expires in %lld day(s)%s",

@@ -87,8 +87,8 @@ int64_t metrics_union_ms(metrics_span *spans, size_t n) {
   return sweep_done(&w);
 }
 
-void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
-                         int64_t *ret_lo_ms, int64_t *ret_hi_ms) {
+void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, int64_t *ret_lo_ms,
+                         int64_t *ret_hi_ms) {
   if (max_state_ms < 0) max_state_ms = 0;
   *ret_lo_ms = sat_add(from_ms, -max_state_ms);
   *ret_hi_ms = to_ms;
@@ -98,10 +98,10 @@ void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
  * every event); the few unique ids are sorted once at the end ---- */
 
 typedef struct intern {
-  const char **ids;   /* unique ids in order of first sight */
+  const char **ids; /* unique ids in order of first sight */
   size_t n, cap_ids;
-  uint32_t *slots;    /* index + 1 into ids; 0 = empty */
-  size_t cap;         /* power of two, n ≤ cap / 2 */
+  uint32_t *slots; /* index + 1 into ids; 0 = empty */
+  size_t cap;      /* power of two, n ≤ cap / 2 */
 } intern;
 
 static uint64_t hash_str(const char *s) {
@@ -191,15 +191,14 @@ static void intern_free(intern *t) {
 
 /* ---- the core ---- */
 
-enum { REC_WORKING = METRICS_WORKING, REC_IDLE = METRICS_IDLE, REC_ABSENT = METRICS_ABSENT,
-       REC_EVENT = 3 };
+enum { REC_WORKING = METRICS_WORKING, REC_IDLE = METRICS_IDLE, REC_ABSENT = METRICS_ABSENT, REC_EVENT = 3 };
 
 /* One contribution to a (bucket, id) cell: a piece of a state interval cut to
  * the bucket, or an event with ts in the bucket. */
 typedef struct rec {
   size_t bucket, id;
-  int64_t s, e;     /* piece [s, e); for REC_EVENT: s = e = ts */
-  int64_t units;    /* REC_EVENT: product_count units, else 0 */
+  int64_t s, e;  /* piece [s, e); for REC_EVENT: s = e = ts */
+  int64_t units; /* REC_EVENT: product_count units, else 0 */
   int kind;
 } rec;
 
@@ -294,8 +293,8 @@ void metrics__grid_free(metrics__grid *g) {
   memset(g, 0, sizeof *g);
 }
 
-int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms,
-                          int64_t lo, int64_t width, size_t count, metrics__grid *ret) {
+int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo, int64_t width,
+                          size_t count, metrics__grid *ret) {
   metrics__grid g = {0};
   intern wt = {0}, stt = {0};
   size_t *widx = NULL, *sidx = NULL, *wrank = NULL, *srank = NULL;
@@ -378,7 +377,10 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
       size_t b0 = (size_t)((cs - lo) / width), b1 = (size_t)((ce - 1 - lo) / width);
       for (size_t b = b0; b <= b1; b++) {
         int64_t bs = lo + (int64_t)b * width, be = bs + width;
-        rec x = {.bucket = b, .id = st[i].w, .s = cs > bs ? cs : bs, .e = ce < be ? ce : be,
+        rec x = {.bucket = b,
+                 .id = st[i].w,
+                 .s = cs > bs ? cs : bs,
+                 .e = ce < be ? ce : be,
                  .kind = (int)iv[k].type};
         if (recs_push(&wr, x) < 0) goto out;
         x.id = sid;
@@ -459,20 +461,16 @@ void metrics__derive(metrics_result *r) {
     metrics_worker *w = &r->workers[i];
     int64_t wi = w->working_ms + w->idle_ms;
     w->utilization_pct = wi > 0 ? 100.0 * (double)w->working_ms / (double)wi : 0.0;
-    w->units_per_hour = w->working_ms > 0
-                          ? (double)w->units * (double)METRICS_MS_PER_HOUR / (double)w->working_ms
-                          : 0.0;
+    w->units_per_hour =
+        w->working_ms > 0 ? (double)w->units * (double)METRICS_MS_PER_HOUR / (double)w->working_ms : 0.0;
     if (wi > 0) util_sum += w->utilization_pct, util_n++;
     working += w->working_ms;
   }
   for (size_t i = 0; i < r->n_stations; i++) {
     metrics_station *s = &r->stations[i];
-    s->utilization_pct =
-      s->occupancy_ms > 0 ? 100.0 * (double)s->working_ms / (double)s->occupancy_ms : 0.0;
+    s->utilization_pct = s->occupancy_ms > 0 ? 100.0 * (double)s->working_ms / (double)s->occupancy_ms : 0.0;
     s->units_per_hour =
-      s->occupancy_ms > 0
-        ? (double)s->units * (double)METRICS_MS_PER_HOUR / (double)s->occupancy_ms
-        : 0.0;
+        s->occupancy_ms > 0 ? (double)s->units * (double)METRICS_MS_PER_HOUR / (double)s->occupancy_ms : 0.0;
   }
   int64_t span;
   if (__builtin_sub_overflow(r->to_ms, r->from_ms, &span)) span = 0;
@@ -480,17 +478,16 @@ void metrics__derive(metrics_result *r) {
   r->factory.workstations = (int64_t)r->n_stations;
   r->factory.working_ms = working;
   r->factory.units_per_hour =
-    span > 0 ? (double)r->factory.units * (double)METRICS_MS_PER_HOUR / (double)span : 0.0;
+      span > 0 ? (double)r->factory.units * (double)METRICS_MS_PER_HOUR / (double)span : 0.0;
   r->factory.avg_utilization_pct = util_n > 0 ? util_sum / (double)util_n : 0.0;
 }
 
-int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms,
-                    int64_t max_state_ms, metrics_result *ret) {
+int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
+                    metrics_result *ret) {
   metrics__grid g;
   metrics_result res = {0};
   int64_t width;
-  if (from_ms >= to_ms || max_state_ms < 0 || __builtin_sub_overflow(to_ms, from_ms, &width))
-    return -EINVAL;
+  if (from_ms >= to_ms || max_state_ms < 0 || __builtin_sub_overflow(to_ms, from_ms, &width)) return -EINVAL;
   int r = metrics__grid_compute(evs, n, max_state_ms, from_ms, width, 1, &g);
   if (r < 0) return r;
 
@@ -511,17 +508,22 @@ int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t
     const metrics__wrow *w = &g.w[i];
     size_t l = strlen(g.worker_ids[w->id]) + 1;
     memcpy(p, g.worker_ids[w->id], l);
-    res.workers[i] = (metrics_worker){.worker_id = p, .working_ms = w->working_ms,
-                                      .idle_ms = w->idle_ms, .absent_ms = w->absent_ms,
-                                      .units = w->units, .events = w->events};
+    res.workers[i] = (metrics_worker){.worker_id = p,
+                                      .working_ms = w->working_ms,
+                                      .idle_ms = w->idle_ms,
+                                      .absent_ms = w->absent_ms,
+                                      .units = w->units,
+                                      .events = w->events};
     p += l;
   }
   for (size_t i = 0; i < g.ns; i++) {
     const metrics__srow *s = &g.s[i];
     size_t l = strlen(g.station_ids[s->id]) + 1;
     memcpy(p, g.station_ids[s->id], l);
-    res.stations[i] = (metrics_station){.workstation_id = p, .occupancy_ms = s->occupancy_ms,
-                                        .working_ms = s->working_ms, .units = s->units,
+    res.stations[i] = (metrics_station){.workstation_id = p,
+                                        .occupancy_ms = s->occupancy_ms,
+                                        .working_ms = s->working_ms,
+                                        .units = s->units,
                                         .events = s->events};
     p += l;
   }

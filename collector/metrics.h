@@ -40,9 +40,9 @@ typedef enum {
 /* One deduplicated event as the store holds it. Strings are borrowed; the
  * caller keeps them alive for the duration of each call. */
 typedef struct metrics_event {
-  const char *event_id;       /* NULL is read as "" */
-  const char *agent_id;       /* NULL is read as "" */
-  int64_t ts_ms;              /* UTC ms */
+  const char *event_id; /* NULL is read as "" */
+  const char *agent_id; /* NULL is read as "" */
+  int64_t ts_ms;        /* UTC ms */
   metrics_type type;
   const char *worker_id;      /* required for state events; may be NULL for product_count */
   const char *workstation_id; /* required */
@@ -65,12 +65,12 @@ typedef struct metrics_span {
 } metrics_span;
 
 typedef struct metrics_worker {
-  const char *worker_id;      /* owned by the metrics_result */
+  const char *worker_id; /* owned by the metrics_result */
   int64_t working_ms, idle_ms, absent_ms;
-  int64_t units;              /* product_count with this worker_id and ts in the window */
-  int64_t events;             /* this worker's events with ts in the window */
-  double utilization_pct;     /* 100·working/(working+idle); 0 when both are 0 */
-  double units_per_hour;      /* units/(working h); 0 when working is 0 */
+  int64_t units;          /* product_count with this worker_id and ts in the window */
+  int64_t events;         /* this worker's events with ts in the window */
+  double utilization_pct; /* 100·working/(working+idle); 0 when both are 0 */
+  double units_per_hour;  /* units/(working h); 0 when working is 0 */
 } metrics_worker;
 
 typedef struct metrics_station {
@@ -95,12 +95,12 @@ typedef struct metrics_factory {
 
 typedef struct metrics_result {
   int64_t from_ms, to_ms;
-  metrics_worker *workers;    /* sorted by worker_id (strcmp), exactly the workers in the window */
+  metrics_worker *workers; /* sorted by worker_id (strcmp), exactly the workers in the window */
   size_t n_workers;
-  metrics_station *stations;  /* sorted by workstation_id (strcmp) */
+  metrics_station *stations; /* sorted by workstation_id (strcmp) */
   size_t n_stations;
   metrics_factory factory;
-  char *ids_;                 /* private: storage of the id strings */
+  char *ids_; /* private: storage of the id strings */
 } metrics_result;
 
 /* Timeline order of two events: ts_ms, then event_id, then agent_id (strcmp).
@@ -126,8 +126,8 @@ int64_t metrics_union_ms(metrics_span *spans, size_t n);
  *    A next state event at or after to cannot change min(next, cap, to), so
  *    "the first state event at or after to" need not be fetched.
  * Extra events outside the range are harmless. */
-void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
-                         int64_t *ret_lo_ms, int64_t *ret_hi_ms);
+void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, int64_t *ret_lo_ms,
+                         int64_t *ret_hi_ms);
 
 /* Compute all figures for the window [from_ms, to_ms) from the n deduplicated
  * events in evs (any order; at least those metrics_fetch_range names; extra
@@ -135,8 +135,8 @@ void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
  * Returns 0 and fills *ret (free with metrics_result_free), or -EINVAL (bad
  * window, unknown type, a state event without worker_id, an event without
  * workstation_id) or -ENOMEM; *ret is untouched on failure. */
-int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms,
-                    int64_t max_state_ms, metrics_result *ret);
+int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
+                    metrics_result *ret);
 
 /* Releases what metrics_compute / rollup_combine filled in; takes NULL; leaves
  * *r zeroed. */
@@ -154,18 +154,18 @@ const metrics_station *metrics_find_station(const metrics_result *r, const char 
  * what rollup_build needs with hour buckets. Rows exist only for ids with an
  * event or positive state time in the bucket, sorted by (bucket, id). */
 typedef struct metrics__wrow {
-  size_t bucket, id;          /* id indexes grid.worker_ids */
+  size_t bucket, id; /* id indexes grid.worker_ids */
   int64_t working_ms, idle_ms, absent_ms, units, events;
 } metrics__wrow;
 
 typedef struct metrics__srow {
-  size_t bucket, id;          /* id indexes grid.station_ids */
+  size_t bucket, id; /* id indexes grid.station_ids */
   int64_t occupancy_ms, working_ms, units, events;
-  int64_t state_ms;           /* sum of state time of any type at the station (membership) */
+  int64_t state_ms; /* sum of state time of any type at the station (membership) */
 } metrics__srow;
 
 typedef struct metrics__grid {
-  const char **worker_ids;    /* sorted, unique, borrowed from the events */
+  const char **worker_ids; /* sorted, unique, borrowed from the events */
   size_t n_worker_ids;
   const char **station_ids;
   size_t n_station_ids;
@@ -173,13 +173,13 @@ typedef struct metrics__grid {
   size_t nw;
   metrics__srow *s;
   size_t ns;
-  int64_t *bucket_events;     /* [count]: all events with ts in the bucket */
-  int64_t *bucket_units;      /* [count]: all product_count units, no-worker ones included */
+  int64_t *bucket_events; /* [count]: all events with ts in the bucket */
+  int64_t *bucket_units;  /* [count]: all product_count units, no-worker ones included */
   size_t count;
 } metrics__grid;
 
-int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms,
-                          int64_t lo, int64_t width, size_t count, metrics__grid *ret);
+int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo, int64_t width,
+                          size_t count, metrics__grid *ret);
 void metrics__grid_free(metrics__grid *g);
 
 /* Fill the derived doubles and the factory's workers, workstations,

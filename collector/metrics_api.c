@@ -13,7 +13,7 @@
 
 typedef enum { MA_FACTORY, MA_WORKERS, MA_WORKER, MA_STATIONS, MA_STATION, MA_NONE } ma_kind;
 
-#define MA_WORKERS_PATH METRICS_API_PREFIX "workers"
+#define MA_WORKERS_PATH  METRICS_API_PREFIX "workers"
 #define MA_STATIONS_PATH METRICS_API_PREFIX "workstations"
 
 typedef struct ma_req {
@@ -79,7 +79,9 @@ static void ma__time(cJSON *o, const char *name, int64_t ms) {
   cJSON_AddStringToObject(o, name, buf);
 }
 
-static void ma__s(cJSON *o, const char *name, int64_t ms) { cJSON_AddNumberToObject(o, name, (double)ms / 1000.0); }
+static void ma__s(cJSON *o, const char *name, int64_t ms) {
+  cJSON_AddNumberToObject(o, name, (double)ms / 1000.0);
+}
 
 static void ma__worker(cJSON *o, const char *id, const metrics_worker *w) {
   static const metrics_worker zero;
@@ -122,30 +124,30 @@ static cJSON *ma__json(const ma_req *m) {
   ma__time(o, "to", m->q.to_ms);
   const metrics_result *r = &m->res;
   switch (m->kind) {
-  case MA_FACTORY: metrics_api_factory_fields(o, r); break;
-  case MA_WORKER: ma__worker(o, m->id, metrics_find_worker(r, m->id)); break;
-  case MA_STATION: ma__station(o, m->id, metrics_find_station(r, m->id)); break;
-  case MA_WORKERS: {
-    cJSON *a = cJSON_AddArrayToObject(o, "workers");
-    for (size_t i = 0; a && i < r->n_workers; i++) {
-      cJSON *e = cJSON_CreateObject();
-      if (!e) break;
-      ma__worker(e, r->workers[i].worker_id, &r->workers[i]);
-      cJSON_AddItemToArray(a, e);
+    case MA_FACTORY: metrics_api_factory_fields(o, r); break;
+    case MA_WORKER: ma__worker(o, m->id, metrics_find_worker(r, m->id)); break;
+    case MA_STATION: ma__station(o, m->id, metrics_find_station(r, m->id)); break;
+    case MA_WORKERS: {
+      cJSON *a = cJSON_AddArrayToObject(o, "workers");
+      for (size_t i = 0; a && i < r->n_workers; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (!e) break;
+        ma__worker(e, r->workers[i].worker_id, &r->workers[i]);
+        cJSON_AddItemToArray(a, e);
+      }
+      break;
     }
-    break;
-  }
-  case MA_STATIONS: {
-    cJSON *a = cJSON_AddArrayToObject(o, "workstations");
-    for (size_t i = 0; a && i < r->n_stations; i++) {
-      cJSON *e = cJSON_CreateObject();
-      if (!e) break;
-      ma__station(e, r->stations[i].workstation_id, &r->stations[i]);
-      cJSON_AddItemToArray(a, e);
+    case MA_STATIONS: {
+      cJSON *a = cJSON_AddArrayToObject(o, "workstations");
+      for (size_t i = 0; a && i < r->n_stations; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (!e) break;
+        ma__station(e, r->stations[i].workstation_id, &r->stations[i]);
+        cJSON_AddItemToArray(a, e);
+      }
+      break;
     }
-    break;
-  }
-  default: break;
+    default: break;
   }
   return o;
 }

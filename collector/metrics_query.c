@@ -24,8 +24,8 @@ static int mq__time(const char *v, int64_t *ret) {
   return tf_parse_rfc3339(buf, n, ret);
 }
 
-int mq_window(const char *from, const char *to, int64_t now_ms, int64_t *ret_from_ms,
-              int64_t *ret_to_ms, const char **ret_param, char *msg, size_t msglen) {
+int mq_window(const char *from, const char *to, int64_t now_ms, int64_t *ret_from_ms, int64_t *ret_to_ms,
+              const char **ret_param, char *msg, size_t msglen) {
   int64_t f = 0, t = now_ms;
   if (to && mq__time(to, &t) < 0) {
     *ret_param = "to";
@@ -67,11 +67,23 @@ static bool mq__utf8(const unsigned char *s, size_t n) {
     unsigned c = s[i];
     size_t k;
     unsigned min, cp;
-    if (c < 0x80) { i++; continue; }
-    if ((c & 0xe0) == 0xc0) { k = 1; cp = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { k = 2; cp = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { k = 3; cp = c & 0x07; min = 0x10000; }
-    else return false;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if ((c & 0xe0) == 0xc0) {
+      k = 1;
+      cp = c & 0x1f;
+      min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      k = 2;
+      cp = c & 0x0f;
+      min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      k = 3;
+      cp = c & 0x07;
+      min = 0x10000;
+    } else return false;
     for (size_t j = 1; j <= k; j++) {
       if (i + j >= n || (s[i + j] & 0xc0) != 0x80) return false;
       cp = (cp << 6) | (s[i + j] & 0x3f);

@@ -14,9 +14,18 @@
 #include "timefmt.h"
 #include "version.h"
 
-static const char *const prom_routes[] = {"ingest", "agents", "metrics_factory", "metrics_workers",
-                                          "metrics_worker", "metrics_workstations", "metrics_workstation",
-                                          "metrics", "healthz", "readyz", "metrics_series", "other"};
+static const char *const prom_routes[] = {"ingest",
+                                          "agents",
+                                          "metrics_factory",
+                                          "metrics_workers",
+                                          "metrics_worker",
+                                          "metrics_workstations",
+                                          "metrics_workstation",
+                                          "metrics",
+                                          "healthz",
+                                          "readyz",
+                                          "metrics_series",
+                                          "other"};
 #define PROM_N_ROUTES (sizeof(prom_routes) / sizeof(prom_routes[0]))
 static const double prom_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define PROM_N_LE (sizeof(prom_le) / sizeof(prom_le[0]))
@@ -94,12 +103,22 @@ void prom_count_batch(col_prom *p, const char *agent_id, uint64_t accepted, uint
 }
 
 static size_t prom__route(const char *path) {
-  static const struct { const char *path; size_t i; bool prefix; } map[] = {
-    {"/v1/ingest", 0, false}, {"/v1/agents", 1, false}, {"/v1/metrics/factory", 2, false},
-    {"/v1/metrics/workers", 3, false}, {"/v1/metrics/workers/", 4, true},
-    {"/v1/metrics/workstations", 5, false}, {"/v1/metrics/workstations/", 6, true},
-    {"/metrics", 7, false}, {"/healthz", 8, false}, {"/readyz", 9, false},
-    {"/v1/metrics/series", 10, false},
+  static const struct {
+    const char *path;
+    size_t i;
+    bool prefix;
+  } map[] = {
+      {"/v1/ingest", 0, false},
+      {"/v1/agents", 1, false},
+      {"/v1/metrics/factory", 2, false},
+      {"/v1/metrics/workers", 3, false},
+      {"/v1/metrics/workers/", 4, true},
+      {"/v1/metrics/workstations", 5, false},
+      {"/v1/metrics/workstations/", 6, true},
+      {"/metrics", 7, false},
+      {"/healthz", 8, false},
+      {"/readyz", 9, false},
+      {"/v1/metrics/series", 10, false},
   };
   for (size_t i = 0; path && i < sizeof(map) / sizeof(map[0]); i++) {
     if (map[i].prefix ? strncmp(path, map[i].path, strlen(map[i].path)) == 0 : strcmp(path, map[i].path) == 0)
@@ -134,12 +153,21 @@ __attribute__((format(printf, 2, 3))) static void pb(pbuf *b, const char *fmt, .
     va_start(ap, fmt);
     int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
     va_end(ap);
-    if (k < 0) { b->oom = true; return; }
-    if (b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+    if (k < 0) {
+      b->oom = true;
+      return;
+    }
+    if (b->s && b->n + (size_t)k < b->cap) {
+      b->n += (size_t)k;
+      return;
+    }
     size_t cap = b->cap ? b->cap * 2 : 16384;
     while (cap <= b->n + (size_t)k) cap *= 2;
     char *s = realloc(b->s, cap);
-    if (!s) { b->oom = true; return; }
+    if (!s) {
+      b->oom = true;
+      return;
+    }
     b->s = s;
     b->cap = cap;
   }
@@ -149,9 +177,13 @@ __attribute__((format(printf, 2, 3))) static void pb(pbuf *b, const char *fmt, .
 static const char *prom__esc(const char *v, char *out, size_t outlen) {
   size_t n = 0;
   for (; *v && n + 3 < outlen; v++) {
-    if (*v == '\\' || *v == '"') { out[n++] = '\\'; out[n++] = *v; }
-    else if (*v == '\n') { out[n++] = '\\'; out[n++] = 'n'; }
-    else out[n++] = *v;
+    if (*v == '\\' || *v == '"') {
+      out[n++] = '\\';
+      out[n++] = *v;
+    } else if (*v == '\n') {
+      out[n++] = '\\';
+      out[n++] = 'n';
+    } else out[n++] = *v;
   }
   out[n] = '\0';
   return out;
@@ -160,30 +192,39 @@ static const char *prom__esc(const char *v, char *out, size_t outlen) {
 static void prom__render(col_app *app, pbuf *b) {
   col_prom *p = app->prom;
   char e[160];
-  pb(b, "# HELP ferry_collector_build_info The running collector's version.\n"
-        "# TYPE ferry_collector_build_info gauge\n"
-        "ferry_collector_build_info{version=\"%s\",revision=\"%s\"} 1\n", FERRY_VERSION, FERRY_GIT_REV);
+  pb(b,
+     "# HELP ferry_collector_build_info The running collector's version.\n"
+     "# TYPE ferry_collector_build_info gauge\n"
+     "ferry_collector_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+     FERRY_VERSION, FERRY_GIT_REV);
   pb(b, "# HELP ferry_collector_events_total Events in answered ingest batches, by agent and result.\n"
         "# TYPE ferry_collector_events_total counter\n");
   for (size_t i = 0; i <= p->n_agents; i++) {
     const prom_agent *a = i < p->n_agents ? &p->agents[i] : &p->other;
     if (i == p->n_agents && !a->accepted && !a->duplicates && !a->rejected) break;
     prom__esc(a->id, e, sizeof(e));
-    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"accepted\"} %llu\n", e, (unsigned long long)a->accepted);
-    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"duplicate\"} %llu\n", e, (unsigned long long)a->duplicates);
-    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"rejected\"} %llu\n", e, (unsigned long long)a->rejected);
+    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"accepted\"} %llu\n", e,
+       (unsigned long long)a->accepted);
+    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"duplicate\"} %llu\n", e,
+       (unsigned long long)a->duplicates);
+    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"rejected\"} %llu\n", e,
+       (unsigned long long)a->rejected);
   }
   const col_stats *s = &app->stats;
-  pb(b, "# HELP ferry_collector_batches_total Ingest batches answered 200.\n"
-        "# TYPE ferry_collector_batches_total counter\nferry_collector_batches_total %llu\n"
-        "# HELP ferry_collector_ingest_refused_total Ingest requests answered 4xx.\n"
-        "# TYPE ferry_collector_ingest_refused_total counter\nferry_collector_ingest_refused_total %llu\n"
-        "# HELP ferry_collector_ingest_overloaded_total Ingest requests answered 503.\n"
-        "# TYPE ferry_collector_ingest_overloaded_total counter\nferry_collector_ingest_overloaded_total %llu\n"
-        "# HELP ferry_collector_conflicts_total Events whose (agent_id, event_id) was stored with other content.\n"
-        "# TYPE ferry_collector_conflicts_total counter\nferry_collector_conflicts_total %llu\n"
-        "# HELP ferry_collector_ingest_rate_limited_total Ingest requests answered 429 (agent over its rate or concurrency cap).\n"
-        "# TYPE ferry_collector_ingest_rate_limited_total counter\nferry_collector_ingest_rate_limited_total %llu\n",
+  pb(b,
+     "# HELP ferry_collector_batches_total Ingest batches answered 200.\n"
+     "# TYPE ferry_collector_batches_total counter\nferry_collector_batches_total %llu\n"
+     "# HELP ferry_collector_ingest_refused_total Ingest requests answered 4xx.\n"
+     "# TYPE ferry_collector_ingest_refused_total counter\nferry_collector_ingest_refused_total %llu\n"
+     "# HELP ferry_collector_ingest_overloaded_total Ingest requests answered 503.\n"
+     "# TYPE ferry_collector_ingest_overloaded_total counter\nferry_collector_ingest_overloaded_total %llu\n"
+     "# HELP ferry_collector_conflicts_total Events whose (agent_id, event_id) was stored with other "
+     "content.\n"
+     "# TYPE ferry_collector_conflicts_total counter\nferry_collector_conflicts_total %llu\n"
+     "# HELP ferry_collector_ingest_rate_limited_total Ingest requests answered 429 (agent over its rate or "
+     "concurrency cap).\n"
+     "# TYPE ferry_collector_ingest_rate_limited_total counter\nferry_collector_ingest_rate_limited_total "
+     "%llu\n",
      (unsigned long long)s->batches, (unsigned long long)s->refused, (unsigned long long)s->overloaded,
      (unsigned long long)s->conflicts, (unsigned long long)s->rate_limited);
   pb(b, "# HELP ferry_collector_request_duration_seconds Time from request headers to answer, by route.\n"
@@ -193,9 +234,10 @@ static void prom__render(col_app *app, pbuf *b) {
     for (size_t i = 0; i < PROM_N_LE; i++)
       pb(b, "ferry_collector_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", prom_routes[r],
          prom_le[i], (unsigned long long)h->le[i]);
-    pb(b, "ferry_collector_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-          "ferry_collector_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-          "ferry_collector_request_duration_seconds_count{route=\"%s\"} %llu\n",
+    pb(b,
+       "ferry_collector_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+       "ferry_collector_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+       "ferry_collector_request_duration_seconds_count{route=\"%s\"} %llu\n",
        prom_routes[r], (unsigned long long)h->count, prom_routes[r], h->sum, prom_routes[r],
        (unsigned long long)h->count);
   }
@@ -204,28 +246,31 @@ static void prom__render(col_app *app, pbuf *b) {
         "# TYPE ferry_collector_agent_backlog gauge\n");
   for (size_t i = 0; i < p->snap_n; i++)
     if (p->snap_agents[i].has_stats)
-      pb(b, "ferry_collector_agent_backlog{agent=\"%s\"} %lld\n", prom__esc(p->snap_agents[i].agent_id, e, sizeof(e)),
-         (long long)p->snap_agents[i].backlog);
-  pb(b, "# HELP ferry_collector_agent_missing Seqs of the agent's latest epoch neither received nor declared dropped.\n"
+      pb(b, "ferry_collector_agent_backlog{agent=\"%s\"} %lld\n",
+         prom__esc(p->snap_agents[i].agent_id, e, sizeof(e)), (long long)p->snap_agents[i].backlog);
+  pb(b, "# HELP ferry_collector_agent_missing Seqs of the agent's latest epoch neither received nor declared "
+        "dropped.\n"
         "# TYPE ferry_collector_agent_missing gauge\n");
   for (size_t i = 0; i < p->snap_n; i++) {
     const st_agent_info *a = &p->snap_agents[i];
     long long missing = a->n_epochs ? (long long)a->epochs[a->latest].fig.missing : 0;
-    pb(b, "ferry_collector_agent_missing{agent=\"%s\"} %lld\n", prom__esc(a->agent_id, e, sizeof(e)), missing);
+    pb(b, "ferry_collector_agent_missing{agent=\"%s\"} %lld\n", prom__esc(a->agent_id, e, sizeof(e)),
+       missing);
   }
   const metrics_factory *f = &p->snap_today.factory;
-  pb(b, "# HELP ferry_factory_today_workers Workers with events or state time today (UTC).\n"
-        "# TYPE ferry_factory_today_workers gauge\nferry_factory_today_workers %lld\n"
-        "# HELP ferry_factory_today_workstations Workstations in today's window (UTC).\n"
-        "# TYPE ferry_factory_today_workstations gauge\nferry_factory_today_workstations %lld\n"
-        "# HELP ferry_factory_today_events Deduplicated events with a timestamp today (UTC).\n"
-        "# TYPE ferry_factory_today_events gauge\nferry_factory_today_events %lld\n"
-        "# HELP ferry_factory_today_working_seconds Sum of workers' working time today (UTC).\n"
-        "# TYPE ferry_factory_today_working_seconds gauge\nferry_factory_today_working_seconds %.3f\n"
-        "# HELP ferry_factory_today_units Units counted today (UTC).\n"
-        "# TYPE ferry_factory_today_units gauge\nferry_factory_today_units %lld\n"
-        "# HELP ferry_factory_today_avg_utilization_pct Mean worker utilization today (UTC).\n"
-        "# TYPE ferry_factory_today_avg_utilization_pct gauge\nferry_factory_today_avg_utilization_pct %.3f\n",
+  pb(b,
+     "# HELP ferry_factory_today_workers Workers with events or state time today (UTC).\n"
+     "# TYPE ferry_factory_today_workers gauge\nferry_factory_today_workers %lld\n"
+     "# HELP ferry_factory_today_workstations Workstations in today's window (UTC).\n"
+     "# TYPE ferry_factory_today_workstations gauge\nferry_factory_today_workstations %lld\n"
+     "# HELP ferry_factory_today_events Deduplicated events with a timestamp today (UTC).\n"
+     "# TYPE ferry_factory_today_events gauge\nferry_factory_today_events %lld\n"
+     "# HELP ferry_factory_today_working_seconds Sum of workers' working time today (UTC).\n"
+     "# TYPE ferry_factory_today_working_seconds gauge\nferry_factory_today_working_seconds %.3f\n"
+     "# HELP ferry_factory_today_units Units counted today (UTC).\n"
+     "# TYPE ferry_factory_today_units gauge\nferry_factory_today_units %lld\n"
+     "# HELP ferry_factory_today_avg_utilization_pct Mean worker utilization today (UTC).\n"
+     "# TYPE ferry_factory_today_avg_utilization_pct gauge\nferry_factory_today_avg_utilization_pct %.3f\n",
      (long long)f->workers, (long long)f->workstations, (long long)f->events, (double)f->working_ms / 1000.0,
      (long long)f->units, f->avg_utilization_pct);
 }
@@ -247,7 +292,10 @@ static void prom__work(uv_work_t *w) {
   prom_req *q = w->data;
   store *rd = NULL;
   int r = rd_pool_get(q->app->readers, &rd, q->errmsg, sizeof(q->errmsg));
-  if (r < 0) { q->err = r; return; }
+  if (r < 0) {
+    q->err = r;
+    return;
+  }
   r = rd->ops->list_agents(rd, &q->agents, &q->n);
   if (r == 0) {
     int64_t now = tf_now_ms(), day0 = rollup_day_of_hour(rollup_hour_of(now)) * 86400000;

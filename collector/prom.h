@@ -11,7 +11,7 @@
 
 #include "app.h"
 
-#define PROM_CACHE_MS 5000
+#define PROM_CACHE_MS   5000
 #define PROM_MAX_AGENTS 4096 /* agents with their own counters; the rest count under "other" */
 
 typedef struct col_prom col_prom;

@@ -10,9 +10,9 @@
 
 #include "auth.h"
 
-#define RL_BUCKETS 1024u
+#define RL_BUCKETS            1024u
 #define RL_DEFAULT_MAX_AGENTS 65536u
-#define RL_SWEEP_EVERY_MS 1000u /* a full table is swept at most this often */
+#define RL_SWEEP_EVERY_MS     1000u /* a full table is swept at most this often */
 
 struct rl_entry {
   rl_entry *next;
@@ -33,24 +33,18 @@ struct rl_table {
 
 int rl_new(const rl_config *cfg, rl_table **ret) {
   rl_table *t = calloc(1, sizeof(*t));
-  if (!t)
-    return -ENOMEM;
+  if (!t) return -ENOMEM;
   t->cfg = *cfg;
-  if (t->cfg.burst < 1)
-    t->cfg.burst = 1;
-  if (t->cfg.max_concurrent < 1)
-    t->cfg.max_concurrent = 1;
-  if (!t->cfg.max_agents)
-    t->cfg.max_agents = RL_DEFAULT_MAX_AGENTS;
-  if (t->cfg.rate < 0)
-    t->cfg.rate = 0;
+  if (t->cfg.burst < 1) t->cfg.burst = 1;
+  if (t->cfg.max_concurrent < 1) t->cfg.max_concurrent = 1;
+  if (!t->cfg.max_agents) t->cfg.max_agents = RL_DEFAULT_MAX_AGENTS;
+  if (t->cfg.rate < 0) t->cfg.rate = 0;
   *ret = t;
   return 0;
 }
 
 void rl_free(rl_table *t) {
-  if (!t)
-    return;
+  if (!t) return;
   for (unsigned i = 0; i < RL_BUCKETS; i++)
     for (rl_entry *e = t->buckets[i], *nx; e; e = nx) {
       nx = e->next;
@@ -61,8 +55,7 @@ void rl_free(rl_table *t) {
 
 static unsigned rl__hash(const char *s) {
   uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 16777619u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
   return h % RL_BUCKETS;
 }
 
@@ -70,11 +63,9 @@ static unsigned rl__hash(const char *s) {
 static void rl__refill(const rl_table *t, rl_entry *e, uint64_t now_ms) {
   if (now_ms > e->last_ms && t->cfg.rate > 0) {
     e->tokens += (double)(now_ms - e->last_ms) * t->cfg.rate / 1000.0;
-    if (e->tokens > t->cfg.burst)
-      e->tokens = t->cfg.burst;
+    if (e->tokens > t->cfg.burst) e->tokens = t->cfg.burst;
   }
-  if (now_ms > e->last_ms)
-    e->last_ms = now_ms;
+  if (now_ms > e->last_ms) e->last_ms = now_ms;
 }
 
 /* Drop entries that hold nothing: no request in progress and a full bucket
@@ -101,18 +92,15 @@ static void rl__sweep(rl_table *t, uint64_t now_ms) {
 rl_verdict rl_admit(rl_table *t, const char *agent_id, uint64_t now_ms, rl_entry **ret_entry,
                     unsigned *ret_retry_s) {
   size_t len = strlen(agent_id);
-  if (len > AUTH_AGENT_ID_MAX)
-    len = AUTH_AGENT_ID_MAX;
+  if (len > AUTH_AGENT_ID_MAX) len = AUTH_AGENT_ID_MAX;
   char id[AUTH_AGENT_ID_MAX + 1];
   memcpy(id, agent_id, len);
   id[len] = '\0';
   unsigned b = rl__hash(id);
   rl_entry *e = t->buckets[b];
-  while (e && strcmp(e->agent_id, id) != 0)
-    e = e->next;
+  while (e && strcmp(e->agent_id, id) != 0) e = e->next;
   if (!e) {
-    if (t->n >= t->cfg.max_agents &&
-        (!t->swept_once || now_ms - t->last_sweep_ms >= RL_SWEEP_EVERY_MS))
+    if (t->n >= t->cfg.max_agents && (!t->swept_once || now_ms - t->last_sweep_ms >= RL_SWEEP_EVERY_MS))
       rl__sweep(t, now_ms);
     if (t->n >= t->cfg.max_agents || !(e = calloc(1, sizeof(*e)))) {
       *ret_retry_s = 1;
@@ -146,8 +134,7 @@ rl_verdict rl_admit(rl_table *t, const char *agent_id, uint64_t now_ms, rl_entry
 
 void rl_release(void *entry) {
   rl_entry *e = entry;
-  if (e && e->inflight)
-    e->inflight--;
+  if (e && e->inflight) e->inflight--;
 }
 
 size_t rl_count(const rl_table *t) { return t ? t->n : 0; }

@@ -21,8 +21,15 @@ int rd_pool_new(store *writer, size_t max, rd_pool **ret) {
   p->writer = writer;
   p->max = max < 1 ? 1 : max > RD_MAX ? RD_MAX : max;
   int r = uv_mutex_init(&p->mu);
-  if (r < 0) { free(p); return r; }
-  if ((r = uv_cond_init(&p->cv)) < 0) { uv_mutex_destroy(&p->mu); free(p); return r; }
+  if (r < 0) {
+    free(p);
+    return r;
+  }
+  if ((r = uv_cond_init(&p->cv)) < 0) {
+    uv_mutex_destroy(&p->mu);
+    free(p);
+    return r;
+  }
   *ret = p;
   return 0;
 }

@@ -27,8 +27,8 @@ static int64_t hour_start(int64_t h) {
   return h * ROLLUP_HOUR_MS;
 }
 
-void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms,
-                              int64_t *ret_lo_ms, int64_t *ret_hi_ms) {
+void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms, int64_t *ret_lo_ms,
+                              int64_t *ret_hi_ms) {
   metrics_fetch_range(hour_start(h0), hour_start(h1), max_state_ms, ret_lo_ms, ret_hi_ms);
 }
 
@@ -41,14 +41,14 @@ void rollup_buckets_free(rollup_buckets *b) {
   memset(b, 0, sizeof *b);
 }
 
-int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0,
-                 int64_t h1, rollup_buckets *ret) {
+int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
+                 rollup_buckets *ret) {
   metrics__grid g;
   rollup_buckets b = {0};
   const int64_t hour_lim = INT64_MAX / ROLLUP_HOUR_MS;
   if (h0 >= h1 || h0 < -hour_lim || h1 > hour_lim) return -EINVAL;
-  int r = metrics__grid_compute(evs, n, max_state_ms, h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS,
-                                (size_t)(h1 - h0), &g);
+  int r =
+      metrics__grid_compute(evs, n, max_state_ms, h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS, (size_t)(h1 - h0), &g);
   if (r < 0) return r;
 
   size_t nh = 0, idlen = 0;
@@ -73,9 +73,12 @@ int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64
     const metrics__wrow *w = &g.w[i];
     size_t l = strlen(g.worker_ids[w->id]) + 1;
     memcpy(p, g.worker_ids[w->id], l);
-    b.workers[i] = (rollup_worker_hour){.hour = h0 + (int64_t)w->bucket, .worker_id = p,
-                                        .working_ms = w->working_ms, .idle_ms = w->idle_ms,
-                                        .absent_ms = w->absent_ms, .units = w->units,
+    b.workers[i] = (rollup_worker_hour){.hour = h0 + (int64_t)w->bucket,
+                                        .worker_id = p,
+                                        .working_ms = w->working_ms,
+                                        .idle_ms = w->idle_ms,
+                                        .absent_ms = w->absent_ms,
+                                        .units = w->units,
                                         .events = w->events};
     p += l;
   }
@@ -83,17 +86,19 @@ int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64
     const metrics__srow *s = &g.s[i];
     size_t l = strlen(g.station_ids[s->id]) + 1;
     memcpy(p, g.station_ids[s->id], l);
-    b.stations[i] = (rollup_station_hour){.hour = h0 + (int64_t)s->bucket, .workstation_id = p,
+    b.stations[i] = (rollup_station_hour){.hour = h0 + (int64_t)s->bucket,
+                                          .workstation_id = p,
                                           .occupancy_ms = s->occupancy_ms,
-                                          .working_ms = s->working_ms, .units = s->units,
-                                          .events = s->events, .state_ms = s->state_ms};
+                                          .working_ms = s->working_ms,
+                                          .units = s->units,
+                                          .events = s->events,
+                                          .state_ms = s->state_ms};
     p += l;
   }
   for (size_t k = 0; k < g.count; k++)
     if (g.bucket_events[k])
-      b.hours[b.n_hours++] = (rollup_hour){.hour = h0 + (int64_t)k,
-                                           .events = g.bucket_events[k],
-                                           .units = g.bucket_units[k]};
+      b.hours[b.n_hours++] =
+          (rollup_hour){.hour = h0 + (int64_t)k, .events = g.bucket_events[k], .units = g.bucket_units[k]};
   b.n_workers = g.nw;
   b.n_stations = g.ns;
   b.h0 = h0;
@@ -103,8 +108,8 @@ int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64
   return 0;
 }
 
-void rollup_stale_hours(const metrics_event *e, const int64_t *next_state_ts_ms,
-                        int64_t max_state_ms, int64_t *ret_h0, int64_t *ret_h1) {
+void rollup_stale_hours(const metrics_event *e, const int64_t *next_state_ts_ms, int64_t max_state_ms,
+                        int64_t *ret_h0, int64_t *ret_h1) {
   int64_t h0 = rollup_hour_of(e->ts_ms), h1 = h0 + 1;
   if (e->type != METRICS_PRODUCT_COUNT) {
     int64_t end;
@@ -144,8 +149,8 @@ int rollup_plan_window(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, rol
     if (d_lo < d_hi) p.d_lo = d_lo, p.d_hi = d_hi;
   }
   for (size_t i = 0; i < p.n_edges; i++)
-    metrics_fetch_range(p.edges[i].from_ms, p.edges[i].to_ms, max_state_ms,
-                        &p.edges[i].fetch_lo_ms, &p.edges[i].fetch_hi_ms);
+    metrics_fetch_range(p.edges[i].from_ms, p.edges[i].to_ms, max_state_ms, &p.edges[i].fetch_lo_ms,
+                        &p.edges[i].fetch_hi_ms);
   *ret = p;
   return 0;
 }
@@ -163,7 +168,7 @@ typedef struct acc_entry {
 
 typedef struct acc_table {
   acc_entry *slots;
-  size_t cap, n;         /* cap is a power of two; n ≤ cap / 2 */
+  size_t cap, n; /* cap is a power of two; n ≤ cap / 2 */
 } acc_table;
 
 struct rollup_acc {
@@ -236,15 +241,13 @@ static int acc_add(acc_table *t, const char *id, const int64_t v[ACC_FIELDS], in
 }
 
 int rollup_acc_add_worker(rollup_acc *a, const rollup_worker_hour *row) {
-  const int64_t v[ACC_FIELDS] = {row->working_ms, row->idle_ms, row->absent_ms, row->units,
-                                 row->events};
+  const int64_t v[ACC_FIELDS] = {row->working_ms, row->idle_ms, row->absent_ms, row->units, row->events};
   int member = row->events > 0 || row->working_ms > 0 || row->idle_ms > 0 || row->absent_ms > 0;
   return acc_add(&a->workers, row->worker_id, v, member);
 }
 
 int rollup_acc_add_station(rollup_acc *a, const rollup_station_hour *row) {
-  const int64_t v[ACC_FIELDS] = {row->occupancy_ms, row->working_ms, row->units, row->events,
-                                 row->state_ms};
+  const int64_t v[ACC_FIELDS] = {row->occupancy_ms, row->working_ms, row->units, row->events, row->state_ms};
   int member = row->events > 0 || row->state_ms > 0;
   return acc_add(&a->stations, row->workstation_id, v, member);
 }
@@ -307,16 +310,20 @@ int rollup_acc_finish(rollup_acc *a, int64_t from_ms, int64_t to_ms, metrics_res
     size_t l = strlen(ws[i]->id) + 1;
     memcpy(p, ws[i]->id, l);
     const int64_t *v = ws[i]->v;
-    res.workers[i] = (metrics_worker){.worker_id = p, .working_ms = v[0], .idle_ms = v[1],
-                                      .absent_ms = v[2], .units = v[3], .events = v[4]};
+    res.workers[i] = (metrics_worker){.worker_id = p,
+                                      .working_ms = v[0],
+                                      .idle_ms = v[1],
+                                      .absent_ms = v[2],
+                                      .units = v[3],
+                                      .events = v[4]};
     p += l;
   }
   for (size_t i = 0; i < ns; i++) {
     size_t l = strlen(ss[i]->id) + 1;
     memcpy(p, ss[i]->id, l);
     const int64_t *v = ss[i]->v;
-    res.stations[i] = (metrics_station){.workstation_id = p, .occupancy_ms = v[0],
-                                        .working_ms = v[1], .units = v[2], .events = v[3]};
+    res.stations[i] = (metrics_station){
+        .workstation_id = p, .occupancy_ms = v[0], .working_ms = v[1], .units = v[2], .events = v[3]};
     p += l;
   }
   res.n_workers = nw;
@@ -334,13 +341,12 @@ out:
   return r;
 }
 
-int rollup_combine(const rollup_plan *plan, const rollup_buckets *rows,
-                   const metrics_result *edges, size_t n_edges, metrics_result *ret) {
+int rollup_combine(const rollup_plan *plan, const rollup_buckets *rows, const metrics_result *edges,
+                   size_t n_edges, metrics_result *ret) {
   int r = -EINVAL;
   if (n_edges != plan->n_edges) return -EINVAL;
   for (size_t i = 0; i < n_edges; i++)
-    if (edges[i].from_ms != plan->edges[i].from_ms || edges[i].to_ms != plan->edges[i].to_ms)
-      return -EINVAL;
+    if (edges[i].from_ms != plan->edges[i].from_ms || edges[i].to_ms != plan->edges[i].to_ms) return -EINVAL;
   rollup_acc *a = rollup_acc_new();
   if (!a) return -ENOMEM;
   if (rows) {

@@ -54,30 +54,30 @@
  * id strings of rows filled by rollup_build belong to the rollup_buckets;
  * rows passed in by a store may point anywhere for the duration of the call. */
 typedef struct rollup_worker_hour {
-  int64_t hour;          /* hour index: floor(ts_ms / ROLLUP_HOUR_MS) */
+  int64_t hour; /* hour index: floor(ts_ms / ROLLUP_HOUR_MS) */
   const char *worker_id;
-  int64_t working_ms;    /* state time cut to the hour */
+  int64_t working_ms; /* state time cut to the hour */
   int64_t idle_ms;
   int64_t absent_ms;
-  int64_t units;         /* product_count naming the worker, ts in the hour */
-  int64_t events;        /* the worker's events with ts in the hour (has_event = events > 0) */
+  int64_t units;  /* product_count naming the worker, ts in the hour */
+  int64_t events; /* the worker's events with ts in the hour (has_event = events > 0) */
 } rollup_worker_hour;
 
 typedef struct rollup_station_hour {
   int64_t hour;
   const char *workstation_id;
-  int64_t occupancy_ms;  /* union of all workers' working-or-idle time at the station, in the hour */
-  int64_t working_ms;    /* union of working time, in the hour */
-  int64_t units;         /* product_count at the station, ts in the hour */
-  int64_t events;        /* events naming the station, ts in the hour */
-  int64_t state_ms;      /* sum of all workers' state time of any type (absent included) at
+  int64_t occupancy_ms; /* union of all workers' working-or-idle time at the station, in the hour */
+  int64_t working_ms;   /* union of working time, in the hour */
+  int64_t units;        /* product_count at the station, ts in the hour */
+  int64_t events;       /* events naming the station, ts in the hour */
+  int64_t state_ms;     /* sum of all workers' state time of any type (absent included) at
                             the station in the hour; only "> 0" is used (membership) */
 } rollup_station_hour;
 
 typedef struct rollup_hour {
   int64_t hour;
-  int64_t events;        /* all deduplicated events with ts in the hour */
-  int64_t units;         /* all product_count units, no-worker ones included */
+  int64_t events; /* all deduplicated events with ts in the hour */
+  int64_t units;  /* all product_count units, no-worker ones included */
 } rollup_hour;
 
 /* The rows of the hours [h0, h1); only non-empty rows are present. Sorted by
@@ -90,7 +90,7 @@ typedef struct rollup_buckets {
   size_t n_stations;
   rollup_hour *hours;
   size_t n_hours;
-  char *ids_;            /* private: storage of the id strings */
+  char *ids_; /* private: storage of the id strings */
 } rollup_buckets;
 
 /* floor(ts_ms / ROLLUP_HOUR_MS), also for negative ts. */
@@ -100,15 +100,15 @@ int64_t rollup_day_of_hour(int64_t hour);
 
 /* The events rollup_build needs for the hours [h0, h1): ts in
  * [*ret_lo_ms, *ret_hi_ms) (metrics_fetch_range of the hours' span). */
-void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms,
-                              int64_t *ret_lo_ms, int64_t *ret_hi_ms);
+void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms, int64_t *ret_lo_ms,
+                              int64_t *ret_hi_ms);
 
 /* (a) Compute the bucket rows of the hours [h0, h1) (h0 < h1) from the
  * deduplicated events evs (at least those rollup_build_fetch_range names, any
  * order). Returns 0 and fills *ret (free with rollup_buckets_free), or
  * -EINVAL / -ENOMEM with *ret untouched. */
-int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0,
-                 int64_t h1, rollup_buckets *ret);
+int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
+                 rollup_buckets *ret);
 void rollup_buckets_free(rollup_buckets *b);
 
 /* (b) The hours [*ret_h0, *ret_h1) whose buckets a newly stored event e makes
@@ -121,8 +121,8 @@ void rollup_buckets_free(rollup_buckets *b);
  * only inside [e.ts, min(next, e.ts + max_state)) — it started at or before
  * e.ts and its cap is no later than e's — so the range starts at e's hour, not
  * at the previous event's. */
-void rollup_stale_hours(const metrics_event *e, const int64_t *next_state_ts_ms,
-                        int64_t max_state_ms, int64_t *ret_h0, int64_t *ret_h1);
+void rollup_stale_hours(const metrics_event *e, const int64_t *next_state_ts_ms, int64_t max_state_ms,
+                        int64_t *ret_h0, int64_t *ret_h1);
 
 /* A query window split into whole hours (from buckets) and up to two partial
  * edges (computed exactly). */
@@ -133,15 +133,15 @@ typedef struct rollup_edge {
 
 typedef struct rollup_plan {
   int64_t from_ms, to_ms;
-  int64_t h_lo, h_hi;    /* bucket hours [h_lo, h_hi); empty when equal */
-  int64_t d_lo, d_hi;    /* whole UTC days [d_lo, d_hi) inside [h_lo, h_hi) (day =
+  int64_t h_lo, h_hi;   /* bucket hours [h_lo, h_hi); empty when equal */
+  int64_t d_lo, d_hi;   /* whole UTC days [d_lo, d_hi) inside [h_lo, h_hi) (day =
                             floor(hour / 24)); empty when equal. Optional: a store
                             that also keeps day rows — each the sum of its day's 24
                             hour rows, refreshed with them — reads those days from
                             the day rows and only the hours [h_lo, 24·d_lo) and
                             [24·d_hi, h_hi) from hour rows, through rollup_acc. */
-  size_t n_edges;        /* 0, 1 or 2 */
-  rollup_edge edges[2];  /* in time order */
+  size_t n_edges;       /* 0, 1 or 2 */
+  rollup_edge edges[2]; /* in time order */
 } rollup_plan;
 
 /* Split [from_ms, to_ms) (from < to). A window without a whole hour in it is
@@ -154,21 +154,21 @@ int rollup_plan_window(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, rol
  * in order (edge windows must match the plan: -EINVAL otherwise). Equals
  * metrics_compute over the whole window. *ret is freed with
  * metrics_result_free. Cost O(rows + ids·log ids). */
-int rollup_combine(const rollup_plan *plan, const rollup_buckets *rows,
-                   const metrics_result *edges, size_t n_edges, metrics_result *ret);
+int rollup_combine(const rollup_plan *plan, const rollup_buckets *rows, const metrics_result *edges,
+                   size_t n_edges, metrics_result *ret);
 
 /* The same combination, streamed: for a store that reads rows one by one, or
  * pre-aggregated (SUM ... GROUP BY id — rows are additive, the hour field is
  * not read). The caller picks the rows; nothing is filtered by hour here. */
 typedef struct rollup_acc rollup_acc;
-rollup_acc *rollup_acc_new(void);                 /* NULL on ENOMEM */
-int rollup_acc_add_worker(rollup_acc *a, const rollup_worker_hour *row);  /* 0 / -ENOMEM */
+rollup_acc *rollup_acc_new(void);                                        /* NULL on ENOMEM */
+int rollup_acc_add_worker(rollup_acc *a, const rollup_worker_hour *row); /* 0 / -ENOMEM */
 int rollup_acc_add_station(rollup_acc *a, const rollup_station_hour *row);
 void rollup_acc_add_hour(rollup_acc *a, const rollup_hour *row);
-int rollup_acc_add_result(rollup_acc *a, const metrics_result *edge);     /* all its entries are members */
+int rollup_acc_add_result(rollup_acc *a, const metrics_result *edge); /* all its entries are members */
 /* Produce the figures of [from_ms, to_ms); the accumulator stays usable only
  * for rollup_acc_free. */
 int rollup_acc_finish(rollup_acc *a, int64_t from_ms, int64_t to_ms, metrics_result *ret);
-rollup_acc *rollup_acc_free(rollup_acc *a);       /* takes NULL, returns NULL */
+rollup_acc *rollup_acc_free(rollup_acc *a); /* takes NULL, returns NULL */
 
 #endif

@@ -14,8 +14,9 @@ typedef struct rq_build_arg {
 static int rq__build_fn(void *arg, const metrics_event *ev, size_t n) {
   rq_build_arg *a = arg;
   int r = rollup_build(ev, n, a->be->max_state_ms, a->h0, a->h1, a->ret);
-  if (r < 0) snprintf(a->be->err, a->be->errlen, "rebuild hours: %s", r == -ENOMEM ? "out of memory"
-                                                                                  : "corrupt event row");
+  if (r < 0)
+    snprintf(a->be->err, a->be->errlen, "rebuild hours: %s",
+             r == -ENOMEM ? "out of memory" : "corrupt event row");
   return r;
 }
 
@@ -50,7 +51,8 @@ static int rq__built(rq_q *c, int64_t a, int64_t b) {
   const char *w = c->want_stations ? NULL : c->q->worker_id;
   int r = rq_build(c->be, a, b, w, &bk);
   if (r < 0) return r;
-  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++) r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
+  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++)
+    r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
   for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
     r = rollup_acc_add_station(c->acc, &bk.stations[i]);
   for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
@@ -115,7 +117,8 @@ static int rq__edge_fn(void *arg, const metrics_event *ev, size_t n) {
   metrics_result res;
   int r = metrics_compute(ev, n, a->e->from_ms, a->e->to_ms, be->max_state_ms, &res);
   if (r < 0) {
-    snprintf(be->err, be->errlen, "compute metrics: %s", r == -ENOMEM ? "out of memory" : "corrupt event row");
+    snprintf(be->err, be->errlen, "compute metrics: %s",
+             r == -ENOMEM ? "out of memory" : "corrupt event row");
     return r;
   }
   r = rollup_acc_add_result(a->c->acc, &res);
@@ -136,9 +139,11 @@ int rq_metrics(const rq_backend *be, const st_metrics_query *q, metrics_result *
     return -EINVAL;
   }
   rq_q c = {
-    .be = be, .q = q, .acc = rollup_acc_new(),
-    .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
-    .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
+      .be = be,
+      .q = q,
+      .acc = rollup_acc_new(),
+      .want_workers = q->workstation_id == NULL || q->worker_id != NULL,
+      .want_stations = q->worker_id == NULL || q->workstation_id != NULL,
   };
   if (!c.acc) return -ENOMEM;
   bool opened = false;

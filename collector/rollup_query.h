@@ -22,9 +22,9 @@ typedef enum { RQ_WORKERS = 0, RQ_STATIONS = 1, RQ_TOTALS = 2 } rq_table;
 typedef int (*rq_events_fn)(void *arg, const metrics_event *ev, size_t n);
 
 typedef struct rq_backend {
-  void *ctx;             /* the backend's handle, passed to every callback */
+  void *ctx; /* the backend's handle, passed to every callback */
   int64_t max_state_ms;
-  char *err;             /* the backend's error text (set on failures here) */
+  char *err; /* the backend's error text (set on failures here) */
   size_t errlen;
   /* Every stored event with ts in [lo, hi) (only worker's when worker is not
    * NULL), handed to fn(arg, ...) while the backend holds them; returns fn's

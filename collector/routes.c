@@ -15,22 +15,31 @@
 #include "static_assets.h"
 #include "timefmt.h"
 
-typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_SERIES, RT_NONE } rt_id;
+typedef enum {
+  RT_INGEST,
+  RT_AGENTS,
+  RT_METRICS_API,
+  RT_PROM,
+  RT_HEALTHZ,
+  RT_READYZ,
+  RT_SERIES,
+  RT_NONE
+} rt_id;
 
 typedef struct rt_route {
   const char *path;
-  const char *method;   /* the one method served (HEAD is served with GET) */
-  bool read_auth;       /* needs the read token */
+  const char *method; /* the one method served (HEAD is served with GET) */
+  bool read_auth;     /* needs the read token */
 } rt_route;
 
 static const rt_route rt_table[RT_NONE] = {
-  [RT_INGEST] = {"/v1/ingest", "POST", false},
-  [RT_AGENTS] = {"/v1/agents", "GET", true},
-  [RT_METRICS_API] = {METRICS_API_PREFIX "*", "GET", true}, /* matched by metrics_api_match */
-  [RT_PROM] = {"/metrics", "GET", true},
-  [RT_HEALTHZ] = {"/healthz", "GET", false},
-  [RT_READYZ] = {"/readyz", "GET", false},
-  [RT_SERIES] = {SERIES_API_PATH, "GET", true},
+    [RT_INGEST] = {"/v1/ingest", "POST", false},
+    [RT_AGENTS] = {"/v1/agents", "GET", true},
+    [RT_METRICS_API] = {METRICS_API_PREFIX "*", "GET", true}, /* matched by metrics_api_match */
+    [RT_PROM] = {"/metrics", "GET", true},
+    [RT_HEALTHZ] = {"/healthz", "GET", false},
+    [RT_READYZ] = {"/readyz", "GET", false},
+    [RT_SERIES] = {SERIES_API_PATH, "GET", true},
 };
 
 static rt_id rt__find(const char *path) {
@@ -65,10 +74,10 @@ int routes_on_headers(httpd_req *req, void *ud) {
     return 1;
   }
   if (!rt__method_ok(id, method)) {
-    httpd_req_add_header(req, "Allow", strcmp(rt_table[id].method, "GET") == 0 ? "GET, HEAD"
-                                                                              : rt_table[id].method);
-    httpd_respond_error(req, 405, "method_not_allowed", "%s takes %s, not %.20s", path,
-                        rt_table[id].method, method);
+    httpd_req_add_header(req, "Allow",
+                         strcmp(rt_table[id].method, "GET") == 0 ? "GET, HEAD" : rt_table[id].method);
+    httpd_respond_error(req, 405, "method_not_allowed", "%s takes %s, not %.20s", path, rt_table[id].method,
+                        method);
     return 1;
   }
   if (id == RT_HEALTHZ) {
@@ -154,12 +163,12 @@ static void rt__readyz(col_app *app, httpd_req *req) {
 void routes_on_request(httpd_req *req, void *ud) {
   col_app *app = ud;
   switch (rt__find(httpd_req_path(req))) {
-  case RT_INGEST: ingest_on_request(app, req); return;
-  case RT_AGENTS: agents_api_on_request(app, req); return;
-  case RT_METRICS_API: metrics_api_on_request(app, req); return;
-  case RT_PROM: prom_on_request(app, req); return;
-  case RT_READYZ: rt__readyz(app, req); return;
-  case RT_SERIES: series_api_on_request(app, req); return;
-  default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
+    case RT_INGEST: ingest_on_request(app, req); return;
+    case RT_AGENTS: agents_api_on_request(app, req); return;
+    case RT_METRICS_API: metrics_api_on_request(app, req); return;
+    case RT_PROM: prom_on_request(app, req); return;
+    case RT_READYZ: rt__readyz(app, req); return;
+    case RT_SERIES: series_api_on_request(app, req); return;
+    default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
   }
 }

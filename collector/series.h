@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SERIES_HOUR_MS INT64_C(3600000)
-#define SERIES_DAY_MS INT64_C(86400000)
+#define SERIES_HOUR_MS     INT64_C(3600000)
+#define SERIES_DAY_MS      INT64_C(86400000)
 /* Most buckets one answer holds: 31 days of hours (a 93-day window needs step=day). */
 #define SERIES_MAX_BUCKETS 745
 

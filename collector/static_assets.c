@@ -20,8 +20,7 @@ static int sa__matches(const char *inm, const char *etag) {
     while (*p == ' ' || *p == '\t' || *p == ',') p++;
     if (*p == '*') return 1;
     if (p[0] == 'W' && p[1] == '/') p += 2; /* weak comparison is fine for GET */
-    if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
-      return 1;
+    if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t')) return 1;
     while (*p && *p != ',') p++;
   }
   return 0;

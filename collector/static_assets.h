@@ -12,10 +12,10 @@
 #include "httpd.h"
 
 typedef struct sa_asset {
-  const char *path;           /* URL path: "/", "/assets/app.js", "/openapi.json" */
+  const char *path; /* URL path: "/", "/assets/app.js", "/openapi.json" */
   const char *content_type;
-  const char *etag;           /* quoted strong validator: a hash of the content */
-  const unsigned char *data;  /* NUL-terminated (not counted in len) */
+  const char *etag;          /* quoted strong validator: a hash of the content */
+  const unsigned char *data; /* NUL-terminated (not counted in len) */
   size_t len;
 } sa_asset;
 

@@ -23,39 +23,39 @@ typedef struct store store;
 /* One batch to apply. */
 typedef struct st_ingest {
   const bt_batch *batch;
-  int64_t received_at_ms;   /* the collector clock when the request arrived */
-  const char *version;      /* from User-Agent "ferry-agent/X.Y.Z", or NULL */
+  int64_t received_at_ms; /* the collector clock when the request arrived */
+  const char *version;    /* from User-Agent "ferry-agent/X.Y.Z", or NULL */
 } st_ingest;
 
 /* What to answer for one batch. */
 typedef struct st_result {
-  unsigned status;          /* 200, 400 (dropped range out of bounds), 422 (key reused) */
-  char code[40];            /* error code when status != 200 */
-  char message[256];        /* error message when status != 200 */
-  char *body;               /* status 200: the answer JSON (malloc'd; caller frees) */
+  unsigned status;   /* 200, 400 (dropped range out of bounds), 422 (key reused) */
+  char code[40];     /* error code when status != 200 */
+  char message[256]; /* error message when status != 200 */
+  char *body;        /* status 200: the answer JSON (malloc'd; caller frees) */
   int64_t accepted, duplicates, conflicts;
-  bool replay;              /* answered from the idempotency table */
+  bool replay; /* answered from the idempotency table */
 } st_result;
 
 typedef struct st_epoch_info {
   char epoch[BT_EPOCH_LEN + 1];
-  int64_t first_seen, last_seen;  /* UTC ms */
+  int64_t first_seen, last_seen; /* UTC ms */
   dl_figures fig;
 } st_epoch_info;
 
 typedef struct st_agent_info {
   char agent_id[65];
-  int64_t last_seen;             /* UTC ms */
-  char version[64];              /* "" when never sent */
+  int64_t last_seen; /* UTC ms */
+  char version[64];  /* "" when never sent */
   bool has_skew;
   double clock_skew_s;
   bool has_stats;
   int64_t backlog;
   double oldest_pending_s;
   int64_t conflicts;
-  st_epoch_info *epochs;         /* sorted by first contact, oldest first */
+  st_epoch_info *epochs; /* sorted by first contact, oldest first */
   size_t n_epochs;
-  size_t latest;                 /* index of the most recent first contact */
+  size_t latest; /* index of the most recent first contact */
 } st_agent_info;
 
 /* Which ids a metrics read is about (both NULL: every worker and station). */

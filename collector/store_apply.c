@@ -51,7 +51,8 @@ static int sa__dropped(const sa_backend *be, const bt_batch *b) {
   dl_set drop;
   dl_set_init(&drop);
   int r = 0;
-  for (size_t i = 0; r == 0 && i < b->n_dropped; i++) r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
+  for (size_t i = 0; r == 0 && i < b->n_dropped; i++)
+    r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
   if (r == 0) r = be->merge(be->ctx, true, b->agent_id, b->epoch, &drop);
   dl_set_free(&drop);
   return r;
@@ -72,8 +73,8 @@ int sa_apply(const sa_backend *be, const st_ingest *in, st_result *ret) {
     ret->status = 400;
     snprintf(ret->code, sizeof(ret->code), "invalid_batch");
     snprintf(ret->message, sizeof(ret->message),
-             "dropped: to_seq %" PRId64 " is beyond the highest seq seen (%" PRId64 ")",
-             b->max_dropped_to, bound);
+             "dropped: to_seq %" PRId64 " is beyond the highest seq seen (%" PRId64 ")", b->max_dropped_to,
+             bound);
     return 0;
   }
 

@@ -17,8 +17,8 @@
 #include "store.h"
 
 typedef struct sa_backend {
-  void *ctx;      /* the backend's handle, passed to every callback */
-  char *err;      /* the backend's error text (set on failures here) */
+  void *ctx; /* the backend's handle, passed to every callback */
+  char *err; /* the backend's error text (set on failures here) */
   size_t errlen;
   /* Upsert the agent's and the epoch's rows from in; *ret_high = the epoch's
    * high seq as stored before this batch (0 for a new epoch). */

@@ -408,7 +408,8 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
   strset inserted, seen;
   strset_init(&inserted, SIZE_MAX);
   strset_init(&seen, SIZE_MAX);
-  for (int i = 0; r == 0 && i < PQntuples(res); i++) r = strset_add(&inserted, PQgetvalue(res, i, 0)) < 0 ? -ENOMEM : 0;
+  for (int i = 0; r == 0 && i < PQntuples(res); i++)
+    r = strset_add(&inserted, PQgetvalue(res, i, 0)) < 0 ? -ENOMEM : 0;
   PQclear(res);
   sp_buf *dups = &s->arr[0];
   sp_buf_reset(dups);
@@ -417,7 +418,10 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     const bt_event *e = &b->events[i];
     if (!e->valid) continue;
     int first = strset_add(&seen, e->ev.event_id);
-    if (first < 0) { r = -ENOMEM; break; }
+    if (first < 0) {
+      r = -ENOMEM;
+      break;
+    }
     if (first == 1 && strset_has(&inserted, e->ev.event_id)) {
       ret->accepted++;
       r = spm_note_event(s, &e->ev);
@@ -541,9 +545,16 @@ static int sp__set_high(void *ctx, const char *agent, const char *epoch, int64_t
 
 static int sp__apply(store_pg *s, const st_ingest *in, st_result *ret) {
   const sa_backend be = {
-    .ctx = s, .err = s->err, .errlen = sizeof(s->err),
-    .touch = sp__touch, .idem_get = sp__idem_get, .events = sp__events, .merge = sp__merge_cb,
-    .add_conflicts = sp__add_conflicts, .idem_put = sp__idem_put, .set_high = sp__set_high,
+      .ctx = s,
+      .err = s->err,
+      .errlen = sizeof(s->err),
+      .touch = sp__touch,
+      .idem_get = sp__idem_get,
+      .events = sp__events,
+      .merge = sp__merge_cb,
+      .add_conflicts = sp__add_conflicts,
+      .idem_put = sp__idem_put,
+      .set_high = sp__set_high,
   };
   return sa_apply(&be, in, ret);
 }
@@ -554,7 +565,8 @@ static int sp_apply(store *base, const st_ingest *in, st_result *ret) {
   int r = sp__sql(s, "SAVEPOINT b", "savepoint");
   if (r < 0) return r;
   r = sp__apply(s, in, ret);
-  if (r == 0 && ret->status == 200) return sp__sql(s, "RELEASE b", "release") < 0 ? (st_result_clear(ret), -EIO) : 0;
+  if (r == 0 && ret->status == 200)
+    return sp__sql(s, "RELEASE b", "release") < 0 ? (st_result_clear(ret), -EIO) : 0;
   /* a client error or a failure: keep nothing of this batch */
   char keep[sizeof(s->err)];
   memcpy(keep, s->err, sizeof(keep));
@@ -565,8 +577,10 @@ static int sp_apply(store *base, const st_ingest *in, st_result *ret) {
   spm_tx_end(s, false);
   memcpy(s->err, keep, sizeof(keep));
   if (r == -EBUSY)
-    snprintf(s->err, sizeof(s->err), "a concurrent upload of agent %.64s on another replica won a lock "
-                                     "conflict; the agent retries", in->batch->agent_id);
+    snprintf(s->err, sizeof(s->err),
+             "a concurrent upload of agent %.64s on another replica won a lock "
+             "conflict; the agent retries",
+             in->batch->agent_id);
   if (r < 0) st_result_clear(ret);
   else {
     free(ret->body);
@@ -619,7 +633,8 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
   size_t ne = 0;
   /* one snapshot for the four reads */
   bool own_tx = !s->tx_open;
-  if (own_tx && (r = sp__sql(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin read")) < 0) return r;
+  if (own_tx && (r = sp__sql(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin read")) < 0)
+    return r;
   sp__p_begin(s);
   ra = sp__run(s, SP_AGENTS_LIST, "list agents", &r);
   if (ra) re = sp__run(s, SP_EPOCHS_ALL, "list epochs", &r);
@@ -747,7 +762,8 @@ static int sp__migrate(store_pg *s, char *err, size_t errlen) {
 
 static int sp__check_version(store_pg *s, char *err, size_t errlen) {
   PGresult *res = PQexec(s->conn, "SELECT max(version) FROM schema_version");
-  int version = PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+  int version =
+      PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0) ? atoi(PQgetvalue(res, 0, 0)) : -1;
   PQclear(res);
   if (version == SP_SCHEMA_VERSION) return 0;
   snprintf(err, errlen, "schema version %d, expected %d", version, SP_SCHEMA_VERSION);
@@ -763,21 +779,21 @@ static int sp_open_reader(store *base, store **ret, char *err, size_t errlen) {
 }
 
 static const store_ops sp_ops = {
-  .name = "postgres",
-  .begin = sp_begin,
-  .apply = sp_apply,
-  .in_transaction = sp_in_transaction,
-  .commit = sp_commit,
-  .rollback = sp_rollback,
-  .list_agents = sp_list_agents,
-  .ping = sp_ping,
-  .purge = sp_purge,
-  .maintain = spm_maintain,
-  .open_reader = sp_open_reader,
-  .metrics = spm_metrics,
-  .id_known = spm_id_known,
-  .last_error = sp_last_error,
-  .close = sp_close,
+    .name = "postgres",
+    .begin = sp_begin,
+    .apply = sp_apply,
+    .in_transaction = sp_in_transaction,
+    .commit = sp_commit,
+    .rollback = sp_rollback,
+    .list_agents = sp_list_agents,
+    .ping = sp_ping,
+    .purge = sp_purge,
+    .maintain = spm_maintain,
+    .open_reader = sp_open_reader,
+    .metrics = spm_metrics,
+    .id_known = spm_id_known,
+    .last_error = sp_last_error,
+    .close = sp_close,
 };
 
 int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen) {

@@ -45,8 +45,12 @@ static int spm__known_add(store_pg *s, st_id_kind kind, const char *id) {
 
 int spm_note_event(store_pg *s, const ev_event *e) {
   metrics_event me = {
-    .event_id = e->event_id, .ts_ms = e->ts_ms, .type = (metrics_type)e->type,
-    .worker_id = e->worker_id, .workstation_id = e->workstation_id, .count = e->count,
+      .event_id = e->event_id,
+      .ts_ms = e->ts_ms,
+      .type = (metrics_type)e->type,
+      .worker_id = e->worker_id,
+      .workstation_id = e->workstation_id,
+      .count = e->count,
   };
   int64_t h0, h1;
   rollup_stale_hours(&me, NULL, s->max_state_ms, &h0, &h1);
@@ -125,8 +129,9 @@ int spm_open(store_pg *s, char *err, size_t errlen) {
       int64_t h0 = rollup_hour_of(sp__i64(res, 0, 0));
       int64_t h1 = rollup_hour_of(sp__i64(res, 0, 1) + s->max_state_ms) + 1;
       char sql[160];
-      snprintf(sql, sizeof(sql), "INSERT INTO dirty_hours(hour) SELECT generate_series(%" PRId64 "::bigint, %" PRId64 ")",
-               h0, h1 - 1);
+      snprintf(sql, sizeof(sql),
+               "INSERT INTO dirty_hours(hour) SELECT generate_series(%" PRId64 "::bigint, %" PRId64 ")", h0,
+               h1 - 1);
       r = sp__sql(s, sql, "mark hours dirty");
     }
     PQclear(res);
@@ -201,7 +206,8 @@ static int spm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq
   return r;
 }
 
-static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
+static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
+                    rollup_acc *acc);
 static int spm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
 static int spm__begin_read(void *ctx, bool *ret_opened);
 static void spm__end_read(void *ctx, bool opened);
@@ -209,9 +215,15 @@ static void spm__end_read(void *ctx, bool opened);
 /* The shared plan walk (rollup_query.h) over this handle. */
 static rq_backend spm__backend(store_pg *s) {
   return (rq_backend){
-    .ctx = s, .max_state_ms = s->max_state_ms, .err = s->err, .errlen = sizeof(s->err),
-    .events = spm__events, .sum = spm__sum, .dirty_hours = spm__dirty_hours,
-    .begin_read = spm__begin_read, .end_read = spm__end_read,
+      .ctx = s,
+      .max_state_ms = s->max_state_ms,
+      .err = s->err,
+      .errlen = sizeof(s->err),
+      .events = spm__events,
+      .sum = spm__sum,
+      .dirty_hours = spm__dirty_hours,
+      .begin_read = spm__begin_read,
+      .end_read = spm__end_read,
   };
 }
 
@@ -230,7 +242,8 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
   int r = rq_build(&be, h0, h1, NULL, &b);
   if (r < 0) return r;
   static const int dels[] = {SP_WH_DEL, SP_SH_DEL, SP_HT_DEL};
-  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++) r = spm__range_exec(s, dels[i], h0, h1);
+  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++)
+    r = spm__range_exec(s, dels[i], h0, h1);
   sp_buf *a = s->arr;
   if (r == 0 && b.n_workers) {
     for (int k = 0; k < 7; k++) sp_buf_reset(&a[k]);
@@ -356,7 +369,8 @@ int spm_maintain(store *base, int max_units, bool *ret_more) {
 
 /* ---- queries (reader handles) ------------------------------------------- */
 
-static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc) {
+static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
+                    rollup_acc *acc) {
   static const int stmts[3][2] = {{SP_WH_SUM, SP_WD_SUM}, {SP_SH_SUM, SP_SD_SUM}, {SP_HT_SUM, SP_DT_SUM}};
   store_pg *s = ctx;
   int which = stmts[table][days];
@@ -376,15 +390,22 @@ static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, 
       rollup_acc_add_hour(acc, &h);
     } else if (table == RQ_WORKERS) {
       rollup_worker_hour w = {
-        .worker_id = PQgetvalue(res, i, 0), .working_ms = sp__i64(res, i, 1), .idle_ms = sp__i64(res, i, 2),
-        .absent_ms = sp__i64(res, i, 3), .units = sp__i64(res, i, 4), .events = sp__i64(res, i, 5),
+          .worker_id = PQgetvalue(res, i, 0),
+          .working_ms = sp__i64(res, i, 1),
+          .idle_ms = sp__i64(res, i, 2),
+          .absent_ms = sp__i64(res, i, 3),
+          .units = sp__i64(res, i, 4),
+          .events = sp__i64(res, i, 5),
       };
       r = rollup_acc_add_worker(acc, &w);
     } else {
       rollup_station_hour w = {
-        .workstation_id = PQgetvalue(res, i, 0), .occupancy_ms = sp__i64(res, i, 1),
-        .working_ms = sp__i64(res, i, 2), .units = sp__i64(res, i, 3), .events = sp__i64(res, i, 4),
-        .state_ms = sp__i64(res, i, 5),
+          .workstation_id = PQgetvalue(res, i, 0),
+          .occupancy_ms = sp__i64(res, i, 1),
+          .working_ms = sp__i64(res, i, 2),
+          .units = sp__i64(res, i, 3),
+          .events = sp__i64(res, i, 4),
+          .state_ms = sp__i64(res, i, 5),
       };
       r = rollup_acc_add_station(acc, &w);
     }

@@ -18,11 +18,13 @@ int ss__fail(store_sqlite *s, const char *what) {
   int rc = sqlite3_extended_errcode(s->db);
   snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
   switch (rc & 0xff) {
-  case SQLITE_FULL: return -ENOSPC;
-  case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
-  case SQLITE_NOMEM: return -ENOMEM;
-  case SQLITE_READONLY: case SQLITE_PERM: return -EROFS;
-  default: return -EIO;
+    case SQLITE_FULL: return -ENOSPC;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return -EBUSY;
+    case SQLITE_NOMEM: return -ENOMEM;
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return -EROFS;
+    default: return -EIO;
   }
 }
 
@@ -84,8 +86,8 @@ static int ss_purge(store *base, int64_t before_ms) {
 
 /* Load the ranges of (agent, epoch) that overlap or touch [lo, hi] into set
  * (stmt = a *_WINDOW or *_ALL statement; the window bounds are ignored by _ALL). */
-static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const char *epoch,
-                           int64_t lo, int64_t hi, dl_set *set) {
+static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const char *epoch, int64_t lo,
+                           int64_t hi, dl_set *set) {
   sqlite3_stmt *st = ss__stmt(s, which);
   ss__text(st, 1, agent);
   ss__text(st, 2, epoch);
@@ -107,8 +109,7 @@ static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const 
 
 /* Merge seqs (or ranges) into the stored range table of (agent, epoch):
  * the stored ranges within [lo-1, hi+1] are replaced by their union with add. */
-static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const char *epoch,
-                     const dl_set *add) {
+static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
   if (add->n == 0) return 0;
   int64_t lo = add->r[0].from - 1, hi = add->r[add->n - 1].to + 1;
   dl_set set;
@@ -279,9 +280,16 @@ static int ss__set_high(void *ctx, const char *agent, const char *epoch, int64_t
 
 static int ss__apply(store_sqlite *s, const st_ingest *in, st_result *ret) {
   const sa_backend be = {
-    .ctx = s, .err = s->err, .errlen = sizeof(s->err),
-    .touch = ss__touch, .idem_get = ss__idem_get, .events = ss__events, .merge = ss__merge_cb,
-    .add_conflicts = ss__add_conflicts, .idem_put = ss__idem_put, .set_high = ss__set_high,
+      .ctx = s,
+      .err = s->err,
+      .errlen = sizeof(s->err),
+      .touch = ss__touch,
+      .idem_get = ss__idem_get,
+      .events = ss__events,
+      .merge = ss__merge_cb,
+      .add_conflicts = ss__add_conflicts,
+      .idem_put = ss__idem_put,
+      .set_high = ss__set_high,
   };
   return sa_apply(&be, in, ret);
 }
@@ -303,7 +311,10 @@ static int ss_apply(store *base, const st_ingest *in, st_result *ret) {
   ssm_tx_end(s, false); /* what this transaction wrote may be gone: write it again */
   memcpy(s->err, keep, sizeof(keep));
   if (r < 0) st_result_clear(ret);
-  else { free(ret->body); ret->body = NULL; }
+  else {
+    free(ret->body);
+    ret->body = NULL;
+  }
   return r;
 }
 
@@ -317,7 +328,10 @@ static int ss_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
     if (n == cap) {
       size_t ncap = cap ? cap * 2 : 16;
       st_agent_info *nl = realloc(list, ncap * sizeof(*nl));
-      if (!nl) { r = -ENOMEM; break; }
+      if (!nl) {
+        r = -ENOMEM;
+        break;
+      }
       list = nl;
       cap = ncap;
     }
@@ -346,7 +360,10 @@ static int ss_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
       if (a->n_epochs == ecap) {
         size_t ncap = ecap ? ecap * 2 : 4;
         st_epoch_info *ne = realloc(a->epochs, ncap * sizeof(*ne));
-        if (!ne) { r = -ENOMEM; break; }
+        if (!ne) {
+          r = -ENOMEM;
+          break;
+        }
         a->epochs = ne;
         ecap = ncap;
       }
@@ -401,21 +418,21 @@ static int ss_open_reader(store *base, store **ret, char *err, size_t errlen) {
 }
 
 static const store_ops ss_ops = {
-  .name = "sqlite",
-  .begin = ss_begin,
-  .apply = ss_apply,
-  .in_transaction = ss_in_transaction,
-  .commit = ss_commit,
-  .rollback = ss_rollback,
-  .list_agents = ss_list_agents,
-  .ping = ss_ping,
-  .purge = ss_purge,
-  .maintain = ssm_maintain,
-  .open_reader = ss_open_reader,
-  .metrics = ssm_metrics,
-  .id_known = ssm_id_known,
-  .last_error = ss_last_error,
-  .close = ss_close,
+    .name = "sqlite",
+    .begin = ss_begin,
+    .apply = ss_apply,
+    .in_transaction = ss_in_transaction,
+    .commit = ss_commit,
+    .rollback = ss_rollback,
+    .list_agents = ss_list_agents,
+    .ping = ss_ping,
+    .purge = ss_purge,
+    .maintain = ssm_maintain,
+    .open_reader = ss_open_reader,
+    .metrics = ssm_metrics,
+    .id_known = ssm_id_known,
+    .last_error = ss_last_error,
+    .close = ss_close,
 };
 
 int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char *err, size_t errlen) {
@@ -447,8 +464,8 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
   }
   sqlite3_busy_timeout(s->db, 5000);
   sqlite3_extended_result_codes(s->db, 1);
-  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;" : ss_pragmas,
-                   NULL, NULL, NULL) != SQLITE_OK) {
+  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;" : ss_pragmas, NULL, NULL,
+                   NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
     r = -EIO;
     goto fail;
@@ -465,8 +482,9 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     goto fail;
   }
   if (version > SS_SCHEMA_VERSION) {
-    snprintf(err, errlen, "%s: schema version %d is newer than this collector knows (%d); refusing to touch it",
-             path, version, SS_SCHEMA_VERSION);
+    snprintf(err, errlen,
+             "%s: schema version %d is newer than this collector knows (%d); refusing to touch it", path,
+             version, SS_SCHEMA_VERSION);
     r = -EPROTO;
     goto fail;
   }

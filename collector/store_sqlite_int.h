@@ -15,10 +15,10 @@ typedef struct store_sqlite {
   sqlite3 *db;
   sqlite3_stmt *st[SS_COUNT_];
   char err[256];
-  bool reader;          /* a read-only handle from open_reader */
+  bool reader; /* a read-only handle from open_reader */
   char *path;
   int64_t max_state_ms;
-  st_txmemo memo;       /* writer only: this transaction's writes, known ids */
+  st_txmemo memo; /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
    * front of memo.tx_done for the few hours most events fall in */

@@ -55,8 +55,13 @@ static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
 
 int ssm_note_event(store_sqlite *s, const ev_event *e, const char *agent_id) {
   metrics_event me = {
-    .event_id = e->event_id, .agent_id = agent_id, .ts_ms = e->ts_ms, .type = (metrics_type)e->type,
-    .worker_id = e->worker_id, .workstation_id = e->workstation_id, .count = e->count,
+      .event_id = e->event_id,
+      .agent_id = agent_id,
+      .ts_ms = e->ts_ms,
+      .type = (metrics_type)e->type,
+      .worker_id = e->worker_id,
+      .workstation_id = e->workstation_id,
+      .count = e->count,
   };
   int64_t h0, h1;
   rollup_stale_hours(&me, NULL, s->max_state_ms, &h0, &h1);
@@ -122,7 +127,7 @@ fail:
 typedef struct ssm_evs {
   metrics_event *ev;
   size_t n, cap;
-  size_t (*off)[4];   /* string offsets into buf while loading (SIZE_MAX = NULL) */
+  size_t (*off)[4]; /* string offsets into buf while loading (SIZE_MAX = NULL) */
   char *buf;
   size_t blen, bcap;
 } ssm_evs;
@@ -174,10 +179,16 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
     if (v->n == v->cap) {
       size_t cap = v->cap ? v->cap * 2 : 1024;
       metrics_event *e = realloc(v->ev, cap * sizeof(*e));
-      if (!e) { r = -ENOMEM; break; }
+      if (!e) {
+        r = -ENOMEM;
+        break;
+      }
       v->ev = e;
-      size_t (*o)[4] = realloc(v->off, cap * sizeof(*o));
-      if (!o) { r = -ENOMEM; break; }
+      size_t(*o)[4] = realloc(v->off, cap * sizeof(*o));
+      if (!o) {
+        r = -ENOMEM;
+        break;
+      }
       v->off = o;
       v->cap = cap;
     }
@@ -214,7 +225,8 @@ static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq
   return r;
 }
 
-static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
+static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
+                    rollup_acc *acc);
 static int ssm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
 static int ssm__begin_read(void *ctx, bool *ret_opened);
 static void ssm__end_read(void *ctx, bool opened);
@@ -222,9 +234,15 @@ static void ssm__end_read(void *ctx, bool opened);
 /* The shared plan walk (rollup_query.h) over this handle. */
 static rq_backend ssm__backend(store_sqlite *s) {
   return (rq_backend){
-    .ctx = s, .max_state_ms = s->max_state_ms, .err = s->err, .errlen = sizeof(s->err),
-    .events = ssm__events, .sum = ssm__sum, .dirty_hours = ssm__dirty_hours,
-    .begin_read = ssm__begin_read, .end_read = ssm__end_read,
+      .ctx = s,
+      .max_state_ms = s->max_state_ms,
+      .err = s->err,
+      .errlen = sizeof(s->err),
+      .events = ssm__events,
+      .sum = ssm__sum,
+      .dirty_hours = ssm__dirty_hours,
+      .begin_read = ssm__begin_read,
+      .end_read = ssm__end_read,
   };
 }
 
@@ -243,7 +261,8 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
   int r = rq_build(&be, h0, h1, NULL, &b);
   if (r < 0) return r;
   static const int dels[] = {SS_WH_DEL, SS_SH_DEL, SS_HT_DEL, SS_DIRTY_DEL};
-  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++) r = ssm__range_exec(s, dels[i], h0, h1);
+  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++)
+    r = ssm__range_exec(s, dels[i], h0, h1);
   for (size_t i = 0; r == 0 && i < b.n_workers; i++) {
     const rollup_worker_hour *w = &b.workers[i];
     sqlite3_stmt *st = ss__stmt(s, SS_WH_INS);
@@ -310,7 +329,8 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
     sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_FIRST);
     sqlite3_bind_int(st, 1, max_units);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)max_units) hours[n++] = sqlite3_column_int64(st, 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)max_units)
+      hours[n++] = sqlite3_column_int64(st, 0);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) r = ss__fail(s, "read dirty hours");
     sqlite3_reset(st);
   }
@@ -338,7 +358,8 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
 
 /* ---- queries (reader handles) ------------------------------------------- */
 
-static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc) {
+static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
+                    rollup_acc *acc) {
   static const int stmts[3][2] = {{SS_WH_SUM, SS_WD_SUM}, {SS_SH_SUM, SS_SD_SUM}, {SS_HT_SUM, SS_DT_SUM}};
   static const char *const what[3] = {"read worker rollups", "read station rollups", "read rollups"};
   store_sqlite *s = ctx;
@@ -356,18 +377,22 @@ static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, 
     }
     if (table == RQ_WORKERS) {
       rollup_worker_hour w = {
-        .worker_id = (const char *)sqlite3_column_text(st, 0),
-        .working_ms = sqlite3_column_int64(st, 1), .idle_ms = sqlite3_column_int64(st, 2),
-        .absent_ms = sqlite3_column_int64(st, 3), .units = sqlite3_column_int64(st, 4),
-        .events = sqlite3_column_int64(st, 5),
+          .worker_id = (const char *)sqlite3_column_text(st, 0),
+          .working_ms = sqlite3_column_int64(st, 1),
+          .idle_ms = sqlite3_column_int64(st, 2),
+          .absent_ms = sqlite3_column_int64(st, 3),
+          .units = sqlite3_column_int64(st, 4),
+          .events = sqlite3_column_int64(st, 5),
       };
       r = rollup_acc_add_worker(acc, &w);
     } else {
       rollup_station_hour w = {
-        .workstation_id = (const char *)sqlite3_column_text(st, 0),
-        .occupancy_ms = sqlite3_column_int64(st, 1), .working_ms = sqlite3_column_int64(st, 2),
-        .units = sqlite3_column_int64(st, 3), .events = sqlite3_column_int64(st, 4),
-        .state_ms = sqlite3_column_int64(st, 5),
+          .workstation_id = (const char *)sqlite3_column_text(st, 0),
+          .occupancy_ms = sqlite3_column_int64(st, 1),
+          .working_ms = sqlite3_column_int64(st, 2),
+          .units = sqlite3_column_int64(st, 3),
+          .events = sqlite3_column_int64(st, 4),
+          .state_ms = sqlite3_column_int64(st, 5),
       };
       r = rollup_acc_add_station(acc, &w);
     }
@@ -389,7 +414,10 @@ static int ssm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret
     if (nd == cap) {
       cap = cap ? cap * 2 : 64;
       int64_t *n = realloc(d, cap * sizeof(*n));
-      if (!n) { r = -ENOMEM; break; }
+      if (!n) {
+        r = -ENOMEM;
+        break;
+      }
       d = n;
     }
     d[nd++] = sqlite3_column_int64(st, 0);

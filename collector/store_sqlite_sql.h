@@ -7,41 +7,40 @@
 
 #define SS_SCHEMA_VERSION 3
 
-static const char ss_pragmas[] =
-  "PRAGMA journal_mode=WAL;"
-  "PRAGMA synchronous=FULL;"
-  "PRAGMA foreign_keys=OFF;"
-  "PRAGMA temp_store=MEMORY;"
-  "PRAGMA cache_size=-131072;";
+static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
+                                 "PRAGMA synchronous=FULL;"
+                                 "PRAGMA foreign_keys=OFF;"
+                                 "PRAGMA temp_store=MEMORY;"
+                                 "PRAGMA cache_size=-131072;";
 
 /* Version 1. Times are UTC milliseconds. */
 static const char ss_schema_v1[] =
-  "CREATE TABLE IF NOT EXISTS events("
-  "  agent_id TEXT NOT NULL, event_id TEXT NOT NULL, epoch TEXT NOT NULL,"
-  "  seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, event_type TEXT NOT NULL,"
-  "  worker_id TEXT, workstation_id TEXT NOT NULL, count INTEGER NOT NULL,"
-  "  body TEXT NOT NULL, content_hash INTEGER NOT NULL, received_at INTEGER NOT NULL,"
-  "  PRIMARY KEY(agent_id, event_id));"
-  "CREATE TABLE IF NOT EXISTS agents("
-  "  agent_id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
-  "  version TEXT, clock_skew_s REAL, backlog INTEGER, oldest_pending_s REAL,"
-  "  conflicts INTEGER NOT NULL DEFAULT 0);"
-  "CREATE TABLE IF NOT EXISTS epochs("
-  "  agent_id TEXT NOT NULL, epoch TEXT NOT NULL, first_seen INTEGER NOT NULL,"
-  "  last_seen INTEGER NOT NULL, high_seq INTEGER NOT NULL DEFAULT 0,"
-  "  backlog INTEGER, oldest_pending_s REAL,"
-  "  PRIMARY KEY(agent_id, epoch));"
-  "CREATE TABLE IF NOT EXISTS recv_ranges("
-  "  agent_id TEXT NOT NULL, epoch TEXT NOT NULL, from_seq INTEGER NOT NULL,"
-  "  to_seq INTEGER NOT NULL, PRIMARY KEY(agent_id, epoch, from_seq));"
-  "CREATE TABLE IF NOT EXISTS dropped_ranges("
-  "  agent_id TEXT NOT NULL, epoch TEXT NOT NULL, from_seq INTEGER NOT NULL,"
-  "  to_seq INTEGER NOT NULL, PRIMARY KEY(agent_id, epoch, from_seq));"
-  "CREATE TABLE IF NOT EXISTS idempotency("
-  "  agent_id TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,"
-  "  answer TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(agent_id, key));"
-  "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);"
-  "PRAGMA user_version=1;";
+    "CREATE TABLE IF NOT EXISTS events("
+    "  agent_id TEXT NOT NULL, event_id TEXT NOT NULL, epoch TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, event_type TEXT NOT NULL,"
+    "  worker_id TEXT, workstation_id TEXT NOT NULL, count INTEGER NOT NULL,"
+    "  body TEXT NOT NULL, content_hash INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(agent_id, event_id));"
+    "CREATE TABLE IF NOT EXISTS agents("
+    "  agent_id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    "  version TEXT, clock_skew_s REAL, backlog INTEGER, oldest_pending_s REAL,"
+    "  conflicts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS epochs("
+    "  agent_id TEXT NOT NULL, epoch TEXT NOT NULL, first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL, high_seq INTEGER NOT NULL DEFAULT 0,"
+    "  backlog INTEGER, oldest_pending_s REAL,"
+    "  PRIMARY KEY(agent_id, epoch));"
+    "CREATE TABLE IF NOT EXISTS recv_ranges("
+    "  agent_id TEXT NOT NULL, epoch TEXT NOT NULL, from_seq INTEGER NOT NULL,"
+    "  to_seq INTEGER NOT NULL, PRIMARY KEY(agent_id, epoch, from_seq));"
+    "CREATE TABLE IF NOT EXISTS dropped_ranges("
+    "  agent_id TEXT NOT NULL, epoch TEXT NOT NULL, from_seq INTEGER NOT NULL,"
+    "  to_seq INTEGER NOT NULL, PRIMARY KEY(agent_id, epoch, from_seq));"
+    "CREATE TABLE IF NOT EXISTS idempotency("
+    "  agent_id TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,"
+    "  answer TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(agent_id, key));"
+    "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);"
+    "PRAGMA user_version=1;";
 
 /* Version 2: what the metrics need. Events by time (covering, so a window's
  * events are read without touching the table), the ids ever seen (404 vs
@@ -49,34 +48,34 @@ static const char ss_schema_v1[] =
  * rollups an ingest made stale (rebuilt later by the writer; a query builds
  * them itself meanwhile). meta holds the max_state the rollups were built with. */
 static const char ss_schema_v2[] =
-  "CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms, event_type, worker_id, workstation_id,"
-  "  count, event_id, agent_id);"
-  "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
-  "CREATE TABLE IF NOT EXISTS known_ids(kind INTEGER NOT NULL, id TEXT NOT NULL,"
-  "  PRIMARY KEY(kind, id)) WITHOUT ROWID;"
-  "INSERT OR IGNORE INTO known_ids(kind, id) SELECT DISTINCT 0, worker_id FROM events"
-  "  WHERE worker_id IS NOT NULL;"
-  "INSERT OR IGNORE INTO known_ids(kind, id) SELECT DISTINCT 1, workstation_id FROM events;"
-  "CREATE TABLE IF NOT EXISTS dirty_hours(hour INTEGER PRIMARY KEY);"
-  "CREATE TABLE IF NOT EXISTS worker_hour(hour INTEGER NOT NULL, worker_id TEXT NOT NULL,"
-  "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL,"
-  "  units INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(hour, worker_id)) WITHOUT ROWID;"
-  "CREATE TABLE IF NOT EXISTS station_hour(hour INTEGER NOT NULL, workstation_id TEXT NOT NULL,"
-  "  occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL, units INTEGER NOT NULL,"
-  "  events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
-  "  PRIMARY KEY(hour, workstation_id)) WITHOUT ROWID;"
-  "CREATE TABLE IF NOT EXISTS hour_total(hour INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
-  "  units INTEGER NOT NULL);"
-  "CREATE TABLE IF NOT EXISTS worker_day(day INTEGER NOT NULL, worker_id TEXT NOT NULL,"
-  "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL,"
-  "  units INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(day, worker_id)) WITHOUT ROWID;"
-  "CREATE TABLE IF NOT EXISTS station_day(day INTEGER NOT NULL, workstation_id TEXT NOT NULL,"
-  "  occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL, units INTEGER NOT NULL,"
-  "  events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
-  "  PRIMARY KEY(day, workstation_id)) WITHOUT ROWID;"
-  "CREATE TABLE IF NOT EXISTS day_total(day INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
-  "  units INTEGER NOT NULL);"
-  "PRAGMA user_version=2;";
+    "CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms, event_type, worker_id, workstation_id,"
+    "  count, event_id, agent_id);"
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS known_ids(kind INTEGER NOT NULL, id TEXT NOT NULL,"
+    "  PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO known_ids(kind, id) SELECT DISTINCT 0, worker_id FROM events"
+    "  WHERE worker_id IS NOT NULL;"
+    "INSERT OR IGNORE INTO known_ids(kind, id) SELECT DISTINCT 1, workstation_id FROM events;"
+    "CREATE TABLE IF NOT EXISTS dirty_hours(hour INTEGER PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS worker_hour(hour INTEGER NOT NULL, worker_id TEXT NOT NULL,"
+    "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL,"
+    "  units INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(hour, worker_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS station_hour(hour INTEGER NOT NULL, workstation_id TEXT NOT NULL,"
+    "  occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL, units INTEGER NOT NULL,"
+    "  events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(hour, workstation_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS hour_total(hour INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
+    "  units INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS worker_day(day INTEGER NOT NULL, worker_id TEXT NOT NULL,"
+    "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL,"
+    "  units INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(day, worker_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS station_day(day INTEGER NOT NULL, workstation_id TEXT NOT NULL,"
+    "  occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL, units INTEGER NOT NULL,"
+    "  events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(day, workstation_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS day_total(day INTEGER PRIMARY KEY, events INTEGER NOT NULL,"
+    "  units INTEGER NOT NULL);"
+    "PRAGMA user_version=2;";
 
 /* Version 3: what the metrics read by time moves from the covering events_ts
  * index (keyed by ts: with events arriving in random time order, every insert
@@ -88,20 +87,20 @@ static const char ss_schema_v2[] =
  * appended in rowid order. Anything that deletes events must delete their
  * ev_time rows too. */
 static const char ss_schema_v3[] =
-  "DROP INDEX IF EXISTS events_ts;"
-  "CREATE TABLE IF NOT EXISTS ev_time(hour INTEGER NOT NULL, rseq INTEGER NOT NULL,"
-  "  ts_ms INTEGER NOT NULL, event_type TEXT NOT NULL, worker_id TEXT, workstation_id TEXT NOT NULL,"
-  "  count INTEGER NOT NULL, event_id TEXT NOT NULL, agent_id TEXT NOT NULL,"
-  "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
-  "INSERT INTO ev_time SELECT ts_ms / 3600000, rowid, ts_ms, event_type, worker_id, workstation_id,"
-  "  count, event_id, agent_id FROM events ORDER BY ts_ms / 3600000, rowid;"
-  "PRAGMA user_version=3;";
+    "DROP INDEX IF EXISTS events_ts;"
+    "CREATE TABLE IF NOT EXISTS ev_time(hour INTEGER NOT NULL, rseq INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL, event_type TEXT NOT NULL, worker_id TEXT, workstation_id TEXT NOT NULL,"
+    "  count INTEGER NOT NULL, event_id TEXT NOT NULL, agent_id TEXT NOT NULL,"
+    "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
+    "INSERT INTO ev_time SELECT ts_ms / 3600000, rowid, ts_ms, event_type, worker_id, workstation_id,"
+    "  count, event_id, agent_id FROM events ORDER BY ts_ms / 3600000, rowid;"
+    "PRAGMA user_version=3;";
 
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
-  "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
-  "DELETE FROM worker_day; DELETE FROM station_day; DELETE FROM day_total;"
-  "DELETE FROM dirty_hours;";
+    "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
+    "DELETE FROM worker_day; DELETE FROM station_day; DELETE FROM day_total;"
+    "DELETE FROM dirty_hours;";
 
 enum {
   SS_BEGIN,
@@ -165,130 +164,115 @@ enum {
 };
 
 static const char *const ss_sql[SS_COUNT_] = {
-  [SS_BEGIN] = "BEGIN IMMEDIATE",
-  [SS_COMMIT] = "COMMIT",
-  [SS_ROLLBACK] = "ROLLBACK",
-  [SS_SAVEPOINT] = "SAVEPOINT batch",
-  [SS_RELEASE] = "RELEASE batch",
-  [SS_ROLLBACK_TO] = "ROLLBACK TO batch",
-  /* ?1 agent ?2 now ?3 version ?4 skew ?5 backlog ?6 oldest_pending_s (NULL = keep) */
-  [SS_AGENT_UPSERT] =
-    "INSERT INTO agents(agent_id, first_seen, last_seen, version, clock_skew_s, backlog,"
-    " oldest_pending_s) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6)"
-    " ON CONFLICT(agent_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
-    " version = coalesce(excluded.version, version),"
-    " clock_skew_s = coalesce(excluded.clock_skew_s, clock_skew_s),"
-    " backlog = coalesce(excluded.backlog, backlog),"
-    " oldest_pending_s = CASE WHEN excluded.backlog IS NULL THEN oldest_pending_s"
-    "   ELSE excluded.oldest_pending_s END",
-  [SS_AGENT_CONFLICTS] = "UPDATE agents SET conflicts = conflicts + ?2 WHERE agent_id = ?1",
-  [SS_EPOCH_GET_HIGH] = "SELECT high_seq FROM epochs WHERE agent_id = ?1 AND epoch = ?2",
-  /* ?1 agent ?2 epoch ?3 now ?4 backlog ?5 oldest_pending_s */
-  [SS_EPOCH_UPSERT] =
-    "INSERT INTO epochs(agent_id, epoch, first_seen, last_seen, backlog, oldest_pending_s)"
-    " VALUES(?1, ?2, ?3, ?3, ?4, ?5)"
-    " ON CONFLICT(agent_id, epoch) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
-    " backlog = coalesce(excluded.backlog, backlog),"
-    " oldest_pending_s = CASE WHEN excluded.backlog IS NULL THEN oldest_pending_s"
-    "   ELSE excluded.oldest_pending_s END",
-  [SS_EPOCH_SET_HIGH] =
-    "UPDATE epochs SET high_seq = max(high_seq, ?3) WHERE agent_id = ?1 AND epoch = ?2",
-  [SS_IDEM_GET] = "SELECT body_hash, answer FROM idempotency WHERE agent_id = ?1 AND key = ?2",
-  [SS_IDEM_PUT] =
-    "INSERT INTO idempotency(agent_id, key, body_hash, answer, created_at)"
-    " VALUES(?1, ?2, ?3, ?4, ?5)",
-  [SS_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at < ?1",
-  /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 type ?7 worker ?8 station ?9 count
+    [SS_BEGIN] = "BEGIN IMMEDIATE",
+    [SS_COMMIT] = "COMMIT",
+    [SS_ROLLBACK] = "ROLLBACK",
+    [SS_SAVEPOINT] = "SAVEPOINT batch",
+    [SS_RELEASE] = "RELEASE batch",
+    [SS_ROLLBACK_TO] = "ROLLBACK TO batch",
+    /* ?1 agent ?2 now ?3 version ?4 skew ?5 backlog ?6 oldest_pending_s (NULL = keep) */
+    [SS_AGENT_UPSERT] = "INSERT INTO agents(agent_id, first_seen, last_seen, version, clock_skew_s, backlog,"
+                        " oldest_pending_s) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6)"
+                        " ON CONFLICT(agent_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
+                        " version = coalesce(excluded.version, version),"
+                        " clock_skew_s = coalesce(excluded.clock_skew_s, clock_skew_s),"
+                        " backlog = coalesce(excluded.backlog, backlog),"
+                        " oldest_pending_s = CASE WHEN excluded.backlog IS NULL THEN oldest_pending_s"
+                        "   ELSE excluded.oldest_pending_s END",
+    [SS_AGENT_CONFLICTS] = "UPDATE agents SET conflicts = conflicts + ?2 WHERE agent_id = ?1",
+    [SS_EPOCH_GET_HIGH] = "SELECT high_seq FROM epochs WHERE agent_id = ?1 AND epoch = ?2",
+    /* ?1 agent ?2 epoch ?3 now ?4 backlog ?5 oldest_pending_s */
+    [SS_EPOCH_UPSERT] =
+        "INSERT INTO epochs(agent_id, epoch, first_seen, last_seen, backlog, oldest_pending_s)"
+        " VALUES(?1, ?2, ?3, ?3, ?4, ?5)"
+        " ON CONFLICT(agent_id, epoch) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
+        " backlog = coalesce(excluded.backlog, backlog),"
+        " oldest_pending_s = CASE WHEN excluded.backlog IS NULL THEN oldest_pending_s"
+        "   ELSE excluded.oldest_pending_s END",
+    [SS_EPOCH_SET_HIGH] = "UPDATE epochs SET high_seq = max(high_seq, ?3) WHERE agent_id = ?1 AND epoch = ?2",
+    [SS_IDEM_GET] = "SELECT body_hash, answer FROM idempotency WHERE agent_id = ?1 AND key = ?2",
+    [SS_IDEM_PUT] = "INSERT INTO idempotency(agent_id, key, body_hash, answer, created_at)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SS_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at < ?1",
+    /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 type ?7 worker ?8 station ?9 count
    * ?10 body ?11 content_hash ?12 received_at */
-  [SS_EVENT_INSERT] =
-    "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, event_type, worker_id,"
-    " workstation_id, count, body, content_hash, received_at)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    " ON CONFLICT(agent_id, event_id) DO NOTHING",
-  /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent */
-  [SS_EVTIME_INSERT] = "INSERT INTO ev_time VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-  [SS_EVENT_HASH] = "SELECT content_hash FROM events WHERE agent_id = ?1 AND event_id = ?2",
-  /* ranges overlapping or touching [?3, ?4] */
-  [SS_RECV_WINDOW] =
-    "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2"
-    " AND to_seq >= ?3 AND from_seq <= ?4",
-  [SS_RECV_DELETE] =
-    "DELETE FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2 AND to_seq >= ?3 AND from_seq <= ?4",
-  [SS_RECV_INSERT] = "INSERT INTO recv_ranges(agent_id, epoch, from_seq, to_seq) VALUES(?1, ?2, ?3, ?4)",
-  [SS_DROP_WINDOW] =
-    "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2"
-    " AND to_seq >= ?3 AND from_seq <= ?4",
-  [SS_DROP_DELETE] =
-    "DELETE FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 AND to_seq >= ?3 AND from_seq <= ?4",
-  [SS_DROP_INSERT] =
-    "INSERT INTO dropped_ranges(agent_id, epoch, from_seq, to_seq) VALUES(?1, ?2, ?3, ?4)",
-  [SS_AGENTS_LIST] =
-    "SELECT agent_id, last_seen, version, clock_skew_s, backlog, oldest_pending_s, conflicts"
-    " FROM agents ORDER BY agent_id",
-  [SS_EPOCHS_OF] =
-    "SELECT epoch, first_seen, last_seen, high_seq FROM epochs WHERE agent_id = ?1"
-    " ORDER BY first_seen, rowid",
-  [SS_RECV_ALL] =
-    "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
-  [SS_DROP_ALL] =
-    "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
-  [SS_PING] = "SELECT count(*) FROM sqlite_master",
-  [SS_BEGIN_READ] = "BEGIN",
-  /* ?1 lo ?2 hi ?3 worker (NULL = all) ?4 hour of lo ?5 hour of hi - 1 */
-  [SS_EV_RANGE] =
-    "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM ev_time"
-    " WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
-    " AND (?3 IS NULL OR worker_id = ?3)",
-  [SS_EV_MINMAX] =
-    "SELECT (SELECT min(ts_ms) FROM ev_time WHERE hour = (SELECT min(hour) FROM ev_time)),"
-    " (SELECT max(ts_ms) FROM ev_time WHERE hour = (SELECT max(hour) FROM ev_time))",
-  [SS_META_GET] = "SELECT v FROM meta WHERE k = ?1",
-  [SS_META_SET] = "INSERT INTO meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-  [SS_KNOWN_ADD] = "INSERT OR IGNORE INTO known_ids(kind, id) VALUES(?1, ?2)",
-  [SS_KNOWN_GET] = "SELECT 1 FROM known_ids WHERE kind = ?1 AND id = ?2",
-  [SS_DIRTY_ADD] = "INSERT OR IGNORE INTO dirty_hours(hour) VALUES(?1)",
-  [SS_DIRTY_FIRST] = "SELECT hour FROM dirty_hours ORDER BY hour LIMIT ?1",
-  [SS_DIRTY_IN] = "SELECT hour FROM dirty_hours WHERE hour >= ?1 AND hour < ?2 ORDER BY hour",
-  [SS_DIRTY_DEL] = "DELETE FROM dirty_hours WHERE hour >= ?1 AND hour < ?2",
-  [SS_WH_DEL] = "DELETE FROM worker_hour WHERE hour >= ?1 AND hour < ?2",
-  [SS_SH_DEL] = "DELETE FROM station_hour WHERE hour >= ?1 AND hour < ?2",
-  [SS_HT_DEL] = "DELETE FROM hour_total WHERE hour >= ?1 AND hour < ?2",
-  [SS_WH_INS] = "INSERT INTO worker_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-  [SS_SH_INS] = "INSERT INTO station_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-  [SS_HT_INS] = "INSERT INTO hour_total VALUES(?1, ?2, ?3)",
-  [SS_WD_DEL] = "DELETE FROM worker_day WHERE day = ?1",
-  [SS_SD_DEL] = "DELETE FROM station_day WHERE day = ?1",
-  [SS_DT_DEL] = "DELETE FROM day_total WHERE day = ?1",
-  /* ?1 day ?2 its first hour ?3 the next day's first hour */
-  [SS_WD_FILL] =
-    "INSERT INTO worker_day SELECT ?1, worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms),"
-    " sum(units), sum(events) FROM worker_hour WHERE hour >= ?2 AND hour < ?3 GROUP BY worker_id",
-  [SS_SD_FILL] =
-    "INSERT INTO station_day SELECT ?1, workstation_id, sum(occupancy_ms), sum(working_ms),"
-    " sum(units), sum(events), sum(state_ms) FROM station_hour WHERE hour >= ?2 AND hour < ?3"
-    " GROUP BY workstation_id",
-  [SS_DT_FILL] =
-    "INSERT INTO day_total SELECT ?1, sum(events), sum(units) FROM hour_total"
-    " WHERE hour >= ?2 AND hour < ?3 HAVING count(*) > 0",
-  /* ?1 lo ?2 hi (hours or days) ?3 id (NULL = all) */
-  [SS_WH_SUM] =
-    "SELECT worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms), sum(units), sum(events)"
-    " FROM worker_hour WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR worker_id = ?3)"
-    " GROUP BY worker_id",
-  [SS_SH_SUM] =
-    "SELECT workstation_id, sum(occupancy_ms), sum(working_ms), sum(units), sum(events),"
-    " sum(state_ms) FROM station_hour WHERE hour >= ?1 AND hour < ?2"
-    " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
-  [SS_HT_SUM] = "SELECT sum(events), sum(units) FROM hour_total WHERE hour >= ?1 AND hour < ?2",
-  [SS_WD_SUM] =
-    "SELECT worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms), sum(units), sum(events)"
-    " FROM worker_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR worker_id = ?3)"
-    " GROUP BY worker_id",
-  [SS_SD_SUM] =
-    "SELECT workstation_id, sum(occupancy_ms), sum(working_ms), sum(units), sum(events),"
-    " sum(state_ms) FROM station_day WHERE day >= ?1 AND day < ?2"
-    " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
-  [SS_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= ?1 AND day < ?2",
+    [SS_EVENT_INSERT] = "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, event_type, worker_id,"
+                        " workstation_id, count, body, content_hash, received_at)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                        " ON CONFLICT(agent_id, event_id) DO NOTHING",
+    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent */
+    [SS_EVTIME_INSERT] = "INSERT INTO ev_time VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SS_EVENT_HASH] = "SELECT content_hash FROM events WHERE agent_id = ?1 AND event_id = ?2",
+    /* ranges overlapping or touching [?3, ?4] */
+    [SS_RECV_WINDOW] = "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2"
+                       " AND to_seq >= ?3 AND from_seq <= ?4",
+    [SS_RECV_DELETE] =
+        "DELETE FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2 AND to_seq >= ?3 AND from_seq <= ?4",
+    [SS_RECV_INSERT] = "INSERT INTO recv_ranges(agent_id, epoch, from_seq, to_seq) VALUES(?1, ?2, ?3, ?4)",
+    [SS_DROP_WINDOW] = "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2"
+                       " AND to_seq >= ?3 AND from_seq <= ?4",
+    [SS_DROP_DELETE] =
+        "DELETE FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 AND to_seq >= ?3 AND from_seq <= ?4",
+    [SS_DROP_INSERT] = "INSERT INTO dropped_ranges(agent_id, epoch, from_seq, to_seq) VALUES(?1, ?2, ?3, ?4)",
+    [SS_AGENTS_LIST] =
+        "SELECT agent_id, last_seen, version, clock_skew_s, backlog, oldest_pending_s, conflicts"
+        " FROM agents ORDER BY agent_id",
+    [SS_EPOCHS_OF] = "SELECT epoch, first_seen, last_seen, high_seq FROM epochs WHERE agent_id = ?1"
+                     " ORDER BY first_seen, rowid",
+    [SS_RECV_ALL] =
+        "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
+    [SS_DROP_ALL] =
+        "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
+    [SS_PING] = "SELECT count(*) FROM sqlite_master",
+    [SS_BEGIN_READ] = "BEGIN",
+    /* ?1 lo ?2 hi ?3 worker (NULL = all) ?4 hour of lo ?5 hour of hi - 1 */
+    [SS_EV_RANGE] =
+        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM ev_time"
+        " WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
+        " AND (?3 IS NULL OR worker_id = ?3)",
+    [SS_EV_MINMAX] = "SELECT (SELECT min(ts_ms) FROM ev_time WHERE hour = (SELECT min(hour) FROM ev_time)),"
+                     " (SELECT max(ts_ms) FROM ev_time WHERE hour = (SELECT max(hour) FROM ev_time))",
+    [SS_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+    [SS_META_SET] = "INSERT INTO meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+    [SS_KNOWN_ADD] = "INSERT OR IGNORE INTO known_ids(kind, id) VALUES(?1, ?2)",
+    [SS_KNOWN_GET] = "SELECT 1 FROM known_ids WHERE kind = ?1 AND id = ?2",
+    [SS_DIRTY_ADD] = "INSERT OR IGNORE INTO dirty_hours(hour) VALUES(?1)",
+    [SS_DIRTY_FIRST] = "SELECT hour FROM dirty_hours ORDER BY hour LIMIT ?1",
+    [SS_DIRTY_IN] = "SELECT hour FROM dirty_hours WHERE hour >= ?1 AND hour < ?2 ORDER BY hour",
+    [SS_DIRTY_DEL] = "DELETE FROM dirty_hours WHERE hour >= ?1 AND hour < ?2",
+    [SS_WH_DEL] = "DELETE FROM worker_hour WHERE hour >= ?1 AND hour < ?2",
+    [SS_SH_DEL] = "DELETE FROM station_hour WHERE hour >= ?1 AND hour < ?2",
+    [SS_HT_DEL] = "DELETE FROM hour_total WHERE hour >= ?1 AND hour < ?2",
+    [SS_WH_INS] = "INSERT INTO worker_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SS_SH_INS] = "INSERT INTO station_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SS_HT_INS] = "INSERT INTO hour_total VALUES(?1, ?2, ?3)",
+    [SS_WD_DEL] = "DELETE FROM worker_day WHERE day = ?1",
+    [SS_SD_DEL] = "DELETE FROM station_day WHERE day = ?1",
+    [SS_DT_DEL] = "DELETE FROM day_total WHERE day = ?1",
+    /* ?1 day ?2 its first hour ?3 the next day's first hour */
+    [SS_WD_FILL] =
+        "INSERT INTO worker_day SELECT ?1, worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms),"
+        " sum(units), sum(events) FROM worker_hour WHERE hour >= ?2 AND hour < ?3 GROUP BY worker_id",
+    [SS_SD_FILL] = "INSERT INTO station_day SELECT ?1, workstation_id, sum(occupancy_ms), sum(working_ms),"
+                   " sum(units), sum(events), sum(state_ms) FROM station_hour WHERE hour >= ?2 AND hour < ?3"
+                   " GROUP BY workstation_id",
+    [SS_DT_FILL] = "INSERT INTO day_total SELECT ?1, sum(events), sum(units) FROM hour_total"
+                   " WHERE hour >= ?2 AND hour < ?3 HAVING count(*) > 0",
+    /* ?1 lo ?2 hi (hours or days) ?3 id (NULL = all) */
+    [SS_WH_SUM] = "SELECT worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms), sum(units), sum(events)"
+                  " FROM worker_hour WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR worker_id = ?3)"
+                  " GROUP BY worker_id",
+    [SS_SH_SUM] = "SELECT workstation_id, sum(occupancy_ms), sum(working_ms), sum(units), sum(events),"
+                  " sum(state_ms) FROM station_hour WHERE hour >= ?1 AND hour < ?2"
+                  " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
+    [SS_HT_SUM] = "SELECT sum(events), sum(units) FROM hour_total WHERE hour >= ?1 AND hour < ?2",
+    [SS_WD_SUM] = "SELECT worker_id, sum(working_ms), sum(idle_ms), sum(absent_ms), sum(units), sum(events)"
+                  " FROM worker_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR worker_id = ?3)"
+                  " GROUP BY worker_id",
+    [SS_SD_SUM] = "SELECT workstation_id, sum(occupancy_ms), sum(working_ms), sum(units), sum(events),"
+                  " sum(state_ms) FROM station_day WHERE day >= ?1 AND day < ?2"
+                  " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
+    [SS_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= ?1 AND day < ?2",
 };
 
 #endif

@@ -13,9 +13,9 @@
 #include "strset.h"
 
 typedef struct st_txmemo {
-  strset tx_done;       /* keys written by this transaction */
-  strset known;         /* "w<id>" / "s<id>" known to be committed (bounded) */
-  char **tx_ids;        /* ids recorded this transaction, moved to known on commit */
+  strset tx_done; /* keys written by this transaction */
+  strset known;   /* "w<id>" / "s<id>" known to be committed (bounded) */
+  char **tx_ids;  /* ids recorded this transaction, moved to known on commit */
   size_t n_tx_ids, cap_tx_ids;
 } st_txmemo;
 

@@ -10,7 +10,7 @@
 typedef struct strset {
   char **slots;
   size_t cap, n;
-  size_t max_n;     /* adds beyond this are refused (return 0): the set is a cache */
+  size_t max_n; /* adds beyond this are refused (return 0): the set is a cache */
 } strset;
 
 void strset_init(strset *s, size_t max_n);

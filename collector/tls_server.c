@@ -16,13 +16,13 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#define TLS_FILE_MAX (1u << 20) /* bytes in a certificate, key or CA file */
-#define TLS_CHAIN_MAX 16u       /* certificates in the served chain or a client's */
+#define TLS_FILE_MAX  (1u << 20) /* bytes in a certificate, key or CA file */
+#define TLS_CHAIN_MAX 16u        /* certificates in the served chain or a client's */
 
 typedef struct tls_material {
   gnutls_datum_t cert_pem; /* the chain as read (gnutls_malloc'd, NUL-terminated) */
   gnutls_datum_t key_pem;
-  char *ca_pem;            /* NUL-terminated, or NULL without mTLS */
+  char *ca_pem; /* NUL-terminated, or NULL without mTLS */
   gnutls_x509_trust_list_t trust;
   int64_t not_after;
   char subject[256];
@@ -37,12 +37,10 @@ struct tls_server {
 static tls_server *tls__active;
 
 static char *tls__strdup(const char *s) {
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
-  if (p)
-    memcpy(p, s, n);
+  if (p) memcpy(p, s, n);
   return p;
 }
 
@@ -69,8 +67,7 @@ static int tls__read(const char *path, gnutls_datum_t *d, char *err, size_t errl
   }
   while (got < cap - 1) {
     ssize_t k = read(fd, buf + got, cap - 1 - got);
-    if (k < 0 && errno == EINTR)
-      continue;
+    if (k < 0 && errno == EINTR) continue;
     if (k < 0) {
       int e = errno;
       close(fd);
@@ -78,8 +75,7 @@ static int tls__read(const char *path, gnutls_datum_t *d, char *err, size_t errl
       snprintf(err, errlen, "%s: %s", path, strerror(e));
       return -e;
     }
-    if (k == 0)
-      break;
+    if (k == 0) break;
     got += (size_t)k;
   }
   close(fd);
@@ -96,8 +92,7 @@ static void tls__material_clear(tls_material *m) {
   }
   gnutls_free(m->cert_pem.data);
   free(m->ca_pem);
-  if (m->trust)
-    gnutls_x509_trust_list_deinit(m->trust, 1);
+  if (m->trust) gnutls_x509_trust_list_deinit(m->trust, 1);
   memset(m, 0, sizeof(*m));
 }
 
@@ -118,8 +113,7 @@ static int tls__check_pair(tls_material *m, const char *cert_file, const char *k
   int ret = -EINVAL;
   if ((r = gnutls_privkey_init(&key)) < 0 ||
       (r = gnutls_privkey_import_x509_raw(key, &m->key_pem, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-    snprintf(err, errlen, "%s: not a usable unencrypted PEM private key (%s)", key_file,
-             gnutls_strerror(r));
+    snprintf(err, errlen, "%s: not a usable unencrypted PEM private key (%s)", key_file, gnutls_strerror(r));
     goto out;
   }
   unsigned char id1[64], id2[64];
@@ -132,8 +126,7 @@ static int tls__check_pair(tls_material *m, const char *cert_file, const char *k
     goto out;
   }
   if (l1 != l2 || memcmp(id1, id2, l1) != 0) {
-    snprintf(err, errlen, "%s: the key does not belong to the certificate in %s", key_file,
-             cert_file);
+    snprintf(err, errlen, "%s: the key does not belong to the certificate in %s", key_file, cert_file);
     goto out;
   }
   if ((r = gnutls_x509_crt_init(&crt)) < 0 ||
@@ -147,24 +140,18 @@ static int tls__check_pair(tls_material *m, const char *cert_file, const char *k
     snprintf(m->subject, sizeof(m->subject), "(unreadable subject)");
   ret = 0;
 out:
-  if (crt)
-    gnutls_x509_crt_deinit(crt);
-  if (pub)
-    gnutls_pubkey_deinit(pub);
-  if (key)
-    gnutls_privkey_deinit(key);
-  for (unsigned i = 0; i < n; i++)
-    gnutls_pcert_deinit(&chain[i]);
+  if (crt) gnutls_x509_crt_deinit(crt);
+  if (pub) gnutls_pubkey_deinit(pub);
+  if (key) gnutls_privkey_deinit(key);
+  for (unsigned i = 0; i < n; i++) gnutls_pcert_deinit(&chain[i]);
   return ret;
 }
 
 static int tls__load_material(const tls_server *t, tls_material *m, char *err, size_t errlen) {
   memset(m, 0, sizeof(*m));
   int r = tls__read(t->cert_file, &m->cert_pem, err, errlen);
-  if (r == 0)
-    r = tls__read(t->key_file, &m->key_pem, err, errlen);
-  if (r == 0)
-    r = tls__check_pair(m, t->cert_file, t->key_file, err, errlen);
+  if (r == 0) r = tls__read(t->key_file, &m->key_pem, err, errlen);
+  if (r == 0) r = tls__check_pair(m, t->cert_file, t->key_file, err, errlen);
   if (r == 0 && t->ca_file) {
     gnutls_datum_t ca = {NULL, 0};
     r = tls__read(t->ca_file, &ca, err, errlen);
@@ -185,13 +172,12 @@ static int tls__load_material(const tls_server *t, tls_material *m, char *err, s
       gnutls_free(ca.data);
     }
   }
-  if (r < 0)
-    tls__material_clear(m);
+  if (r < 0) tls__material_clear(m);
   return r;
 }
 
-int tls_server_load(const char *cert_file, const char *key_file, const char *client_ca_file,
-                    tls_server **ret, char *err, size_t errlen) {
+int tls_server_load(const char *cert_file, const char *key_file, const char *client_ca_file, tls_server **ret,
+                    char *err, size_t errlen) {
   tls_server *t = calloc(1, sizeof(*t));
   if (!t) {
     snprintf(err, errlen, "out of memory");
@@ -225,8 +211,7 @@ int tls_server_load(const char *cert_file, const char *key_file, const char *cli
 int tls_server_reload(tls_server *t, char *err, size_t errlen) {
   tls_material m;
   int r = tls__load_material(t, &m, err, errlen);
-  if (r < 0)
-    return r;
+  if (r < 0) return r;
   tls__material_clear(&t->cur);
   t->cur = m;
   return 0;
@@ -235,10 +220,8 @@ int tls_server_reload(tls_server *t, char *err, size_t errlen) {
 void tls_server_activate(tls_server *t) { tls__active = t; }
 
 void tls_server_free(tls_server *t) {
-  if (!t)
-    return;
-  if (tls__active == t)
-    tls__active = NULL;
+  if (!t) return;
+  if (tls__active == t) tls__active = NULL;
   tls__material_clear(&t->cur);
   free(t->ca_pem_start);
   free(t->cert_file);
@@ -256,23 +239,19 @@ static int tls__retrieve(gnutls_session_t session, const struct gnutls_cert_retr
   (void)session;
   (void)info;
   tls_server *t = tls__active;
-  if (!t || !t->cur.cert_pem.data)
-    return -1;
+  if (!t || !t->cur.cert_pem.data) return -1;
   unsigned n = TLS_CHAIN_MAX;
   gnutls_pcert_st *chain = gnutls_malloc(sizeof(*chain) * n);
   gnutls_privkey_t key = NULL;
-  if (!chain)
-    return -1;
+  if (!chain) return -1;
   if (gnutls_pcert_list_import_x509_raw(chain, &n, &t->cur.cert_pem, GNUTLS_X509_FMT_PEM, 0) < 0) {
     gnutls_free(chain);
     return -1;
   }
   if (gnutls_privkey_init(&key) < 0 ||
       gnutls_privkey_import_x509_raw(key, &t->cur.key_pem, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
-    if (key)
-      gnutls_privkey_deinit(key);
-    for (unsigned i = 0; i < n; i++)
-      gnutls_pcert_deinit(&chain[i]);
+    if (key) gnutls_privkey_deinit(key);
+    for (unsigned i = 0; i < n; i++) gnutls_pcert_deinit(&chain[i]);
     gnutls_free(chain);
     return -1;
   }
@@ -301,11 +280,8 @@ int64_t tls_server_expires_in_s(const tls_server *t) {
 const char *tls_server_subject(const tls_server *t) { return t ? t->cur.subject : ""; }
 
 static void tls__add_name(tls_peer *p, const char *s, size_t len) {
-  while (len && s[len - 1] == '\0')
-    len--;
-  if (p->n_names >= TLS_PEER_NAMES_MAX || len == 0 || len > TLS_PEER_NAME_MAX ||
-      memchr(s, '\0', len))
-    return;
+  while (len && s[len - 1] == '\0') len--;
+  if (p->n_names >= TLS_PEER_NAMES_MAX || len == 0 || len > TLS_PEER_NAME_MAX || memchr(s, '\0', len)) return;
   memcpy(p->names[p->n_names], s, len);
   p->names[p->n_names][len] = '\0';
   p->n_names++;
@@ -328,13 +304,11 @@ void tls_server_peer(const tls_server *t, void *session, tls_peer *p) {
     snprintf(p->why, sizeof(p->why), "no client CA is configured");
     return;
   }
-  if (n > TLS_CHAIN_MAX)
-    n = TLS_CHAIN_MAX;
+  if (n > TLS_CHAIN_MAX) n = TLS_CHAIN_MAX;
   gnutls_x509_crt_t crts[TLS_CHAIN_MAX];
   unsigned have = 0;
   for (; have < n; have++) {
-    if (gnutls_x509_crt_init(&crts[have]) < 0)
-      break;
+    if (gnutls_x509_crt_init(&crts[have]) < 0) break;
     if (gnutls_x509_crt_import(crts[have], &raw[have], GNUTLS_X509_FMT_DER) < 0) {
       gnutls_x509_crt_deinit(crts[have]);
       break;
@@ -367,23 +341,18 @@ void tls_server_peer(const tls_server *t, void *session, tls_peer *p) {
   for (unsigned i = 0; i < 64; i++) {
     len = sizeof(buf);
     r = gnutls_x509_crt_get_subject_alt_name(crts[0], i, buf, &len, NULL);
-    if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-      break;
-    if (r == GNUTLS_SAN_DNSNAME)
-      tls__add_name(p, buf, len);
+    if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+    if (r == GNUTLS_SAN_DNSNAME) tls__add_name(p, buf, len);
   }
   if (p->n_names == 0)
     snprintf(p->why, sizeof(p->why), "the client certificate names no agent (CN or DNS SAN)");
 out:
-  for (unsigned i = 0; i < have; i++)
-    gnutls_x509_crt_deinit(crts[i]);
+  for (unsigned i = 0; i < have; i++) gnutls_x509_crt_deinit(crts[i]);
 }
 
 bool tls_peer_allows(const tls_peer *p, const char *name) {
-  if (!p->verified || !name)
-    return false;
+  if (!p->verified || !name) return false;
   for (unsigned i = 0; i < p->n_names; i++)
-    if (strcmp(p->names[i], name) == 0)
-      return true;
+    if (strcmp(p->names[i], name) == 0) return true;
   return false;
 }

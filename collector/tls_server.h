@@ -20,14 +20,14 @@
 #include <stdint.h>
 
 #define TLS_PEER_NAMES_MAX 16
-#define TLS_PEER_NAME_MAX 64
+#define TLS_PEER_NAME_MAX  64
 
 typedef struct tls_server tls_server;
 
 typedef struct tls_peer {
-  bool present;                 /* the client sent a certificate */
-  bool verified;                /* it chains to the client CA, is in date, may authenticate clients */
-  char why[160];                /* !verified: what is wrong */
+  bool present;  /* the client sent a certificate */
+  bool verified; /* it chains to the client CA, is in date, may authenticate clients */
+  char why[160]; /* !verified: what is wrong */
   unsigned n_names;
   char names[TLS_PEER_NAMES_MAX][TLS_PEER_NAME_MAX + 1];
 } tls_peer;
@@ -35,8 +35,8 @@ typedef struct tls_peer {
 /* Read and check cert_file (PEM chain, leaf first), key_file (PEM) and, when
  * not NULL, client_ca_file (PEM, one or more CAs). The key must match the
  * certificate. 0, or a negative errno with "FILE: why" in err. */
-int tls_server_load(const char *cert_file, const char *key_file, const char *client_ca_file,
-                    tls_server **ret, char *err, size_t errlen);
+int tls_server_load(const char *cert_file, const char *key_file, const char *client_ca_file, tls_server **ret,
+                    char *err, size_t errlen);
 /* Re-read the same files. On any error the previous certificate, key and
  * CA stay in use (and err says why); sessions already established are never
  * affected, new handshakes get the new certificate. */

@@ -43,8 +43,7 @@ static int tc__new(const char *agent_id, FILE *out, FILE *errf) {
   size_t got = 0;
   while (got < sizeof(raw)) {
     ssize_t k = getrandom(raw + got, sizeof(raw) - got, 0);
-    if (k < 0 && errno == EINTR)
-      continue;
+    if (k < 0 && errno == EINTR) continue;
     if (k < 0) {
       fprintf(errf, "ferry-collector: getrandom: %s\n", strerror(errno));
       return 1;
@@ -56,13 +55,13 @@ static int tc__new(const char *agent_id, FILE *out, FILE *errf) {
   base64url_encode_init(&ctx);
   size_t n = base64_encode_update(&ctx, tok, sizeof(raw), raw);
   n += base64_encode_final(&ctx, tok + n);
-  while (n && tok[n - 1] == '=')
-    n--;
+  while (n && tok[n - 1] == '=') n--;
   tok[n] = '\0';
   explicit_bzero(raw, sizeof(raw));
-  fprintf(out, "# token for agent %s (shown once: put it in the agent's auth_token_file, mode 0600)\n"
-               "%s\n"
-               "# line for the collector's tokens_file (then send the collector SIGHUP)\n",
+  fprintf(out,
+          "# token for agent %s (shown once: put it in the agent's auth_token_file, mode 0600)\n"
+          "%s\n"
+          "# line for the collector's tokens_file (then send the collector SIGHUP)\n",
           agent_id, tok);
   tc__line(out, agent_id, tok, n);
   explicit_bzero(tok, sizeof(tok));
@@ -89,19 +88,17 @@ static int tc__hash(const char *agent_id, FILE *out, FILE *errf) {
         break;
       }
   }
-  if (r == 0)
-    tc__line(out, agent_id, buf, n);
+  if (r == 0) tc__line(out, agent_id, buf, n);
   explicit_bzero(buf, sizeof(buf));
   return r;
 }
 
 int token_cmd(int nargs, char **args, FILE *out, FILE *errf) {
-  if (nargs != 3 || (strcmp(args[1], "new") != 0 && strcmp(args[1], "hash") != 0))
-    return tc__usage(errf);
+  if (nargs != 3 || (strcmp(args[1], "new") != 0 && strcmp(args[1], "hash") != 0)) return tc__usage(errf);
   const char *id = args[2];
   if (!auth_agent_id_valid(id, strlen(id))) {
-    fprintf(errf, "ferry-collector: token: \"%.80s\" is not an agent id (1-%d of A-Z a-z 0-9 . _ -)\n",
-            id, AUTH_AGENT_ID_MAX);
+    fprintf(errf, "ferry-collector: token: \"%.80s\" is not an agent id (1-%d of A-Z a-z 0-9 . _ -)\n", id,
+            AUTH_AGENT_ID_MAX);
     return 2;
   }
   return strcmp(args[1], "new") == 0 ? tc__new(id, out, errf) : tc__hash(id, out, errf);

@@ -11,15 +11,15 @@
 
 #include "timefmt.h"
 
-#define WR_PURGE_EVERY_MS (10 * 60 * 1000)
+#define WR_PURGE_EVERY_MS      (10 * 60 * 1000)
 /* Rollup upkeep (store maintain): done when the queue is idle, a bounded
  * piece at a time so a new batch waits for at most one piece; under steady
  * load a small piece every WR_MAINTAIN_EVERY_MS keeps the backlog of stale
  * hours (which queries must compute themselves) from growing without end. */
 #define WR_MAINTAIN_IDLE_UNITS 8
 #define WR_MAINTAIN_BUSY_UNITS 4
-#define WR_MAINTAIN_EVERY_MS 10000
-#define WR_QUIET_NS (1000ULL * 1000 * 1000) /* idle this long before upkeep */
+#define WR_MAINTAIN_EVERY_MS   10000
+#define WR_QUIET_NS            (1000ULL * 1000 * 1000) /* idle this long before upkeep */
 
 struct writer {
   uv_loop_t *loop;
@@ -31,9 +31,9 @@ struct writer {
   uv_cond_t cv;
   /* under mu */
   wr_job *q_head, *q_tail;
-  size_t q_n;        /* queued, not yet taken */
-  size_t bytes;      /* held by queued and in-progress jobs */
-  size_t working;    /* taken by the thread, not yet done */
+  size_t q_n;     /* queued, not yet taken */
+  size_t bytes;   /* held by queued and in-progress jobs */
+  size_t working; /* taken by the thread, not yet done */
   wr_job *done_head, *done_tail;
   bool stopping, exited;
   uint64_t busy_since_ms; /* 0 when idle */
@@ -48,7 +48,6 @@ struct writer {
   bool maint_more;        /* writer thread only: the store may have upkeep to do */
   uint64_t last_maint_ms; /* writer thread only */
 };
-
 
 
 static void wr__fail(wr_job *j, int err, const char *msg) {
@@ -134,8 +133,7 @@ static void wr__thread(void *arg) {
        * between two uploads of one agent the queue is briefly empty, and
        * rebuilding a busy hour there would stall every next batch behind it
        * (a drain became quadratic in the size of that hour) */
-      if (uv_cond_timedwait(&w->cv, &w->mu, WR_QUIET_NS) == 0 || w->q_head || w->stopping)
-        continue;
+      if (uv_cond_timedwait(&w->cv, &w->mu, WR_QUIET_NS) == 0 || w->q_head || w->stopping) continue;
       uv_mutex_unlock(&w->mu);
       wr__maintain(w, WR_MAINTAIN_IDLE_UNITS);
       uv_mutex_lock(&w->mu);
@@ -235,8 +233,15 @@ int wr_start(uv_loop_t *loop, store *st, const wr_limits *lim, writer **ret) {
   w->last_ok_ms = tf_mono_ms();
   w->last_purge_ms = 0;
   int r = uv_mutex_init(&w->mu);
-  if (r < 0) { free(w); return r; }
-  if ((r = uv_cond_init(&w->cv)) < 0) { uv_mutex_destroy(&w->mu); free(w); return r; }
+  if (r < 0) {
+    free(w);
+    return r;
+  }
+  if ((r = uv_cond_init(&w->cv)) < 0) {
+    uv_mutex_destroy(&w->mu);
+    free(w);
+    return r;
+  }
   if ((r = uv_async_init(loop, &w->async, wr__async)) < 0) {
     uv_cond_destroy(&w->cv);
     uv_mutex_destroy(&w->mu);

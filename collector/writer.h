@@ -27,13 +27,13 @@ typedef struct wr_job wr_job;
 struct wr_job {
   wr_kind kind;
   /* in */
-  st_ingest in;               /* WR_INGEST */
-  size_t bytes;               /* what the job holds in memory, for the queue bound */
+  st_ingest in; /* WR_INGEST */
+  size_t bytes; /* what the job holds in memory, for the queue bound */
   /* out (valid in done) */
-  int err;                    /* 0, or negative errno: storage failure / -ETIMEDOUT (waited too long) */
+  int err; /* 0, or negative errno: storage failure / -ETIMEDOUT (waited too long) */
   char errmsg[256];
-  st_result res;              /* WR_INGEST */
-  st_agent_info *agents;      /* WR_LIST_AGENTS (owned by the job's owner after done) */
+  st_result res;         /* WR_INGEST */
+  st_agent_info *agents; /* WR_LIST_AGENTS (owned by the job's owner after done) */
   size_t n_agents;
   /* runs on the loop thread once the job is finished */
   void (*done)(wr_job *job);
@@ -46,10 +46,10 @@ struct wr_job {
 typedef struct writer writer;
 
 typedef struct wr_limits {
-  size_t queue_max;        /* jobs */
-  size_t queue_max_bytes;  /* sum of job->bytes */
-  uint64_t max_wait_ms;    /* queue wait / stuck-commit limit */
-  uint64_t purge_before_ms;/* idempotency keys older than this (relative) are purged; 0 = never */
+  size_t queue_max;         /* jobs */
+  size_t queue_max_bytes;   /* sum of job->bytes */
+  uint64_t max_wait_ms;     /* queue wait / stuck-commit limit */
+  uint64_t purge_before_ms; /* idempotency keys older than this (relative) are purged; 0 = never */
 } wr_limits;
 
 /* Start the thread. The writer owns nothing of st (the caller closes it after

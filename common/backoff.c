@@ -9,7 +9,7 @@
 #include <math.h>
 
 #define BACKOFF_SEED_DEFAULT UINT64_C(0x9E3779B97F4A7C15)
-#define BACKOFF_RA_JITTER 0.1 /* Retry-After gets at most 10 % on top */
+#define BACKOFF_RA_JITTER    0.1 /* Retry-After gets at most 10 % on top */
 
 void backoff_init(backoff *b, double initial_s, double max_s, uint64_t seed) {
   /* nonsense bounds are made harmless rather than rejected: the option

@@ -10,8 +10,8 @@
 typedef struct backoff {
   double initial_s;
   double max_s;
-  unsigned attempt;   /* failures since the last success */
-  uint64_t rng;       /* xorshift state, never 0 */
+  unsigned attempt; /* failures since the last success */
+  uint64_t rng;     /* xorshift state, never 0 */
 } backoff;
 
 void backoff_init(backoff *b, double initial_s, double max_s, uint64_t seed);

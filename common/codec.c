@@ -16,9 +16,9 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#define CODEC_FIRST_CHUNK (64 * 1024) /* first output allocation when decoding */
-#define CODEC_ZSTD_LEVEL 3
-#define CODEC_ZSTD_WINDOWLOG_MAX 23   /* 8 MiB: every non-"ultra" zstd level fits */
+#define CODEC_FIRST_CHUNK        (64 * 1024) /* first output allocation when decoding */
+#define CODEC_ZSTD_LEVEL         3
+#define CODEC_ZSTD_WINDOWLOG_MAX 23 /* 8 MiB: every non-"ultra" zstd level fits */
 
 int codec_from_name(const char *name, codec_t *ret) {
   if (!name || !*name || strcasecmp(name, "identity") == 0) *ret = CODEC_IDENTITY;
@@ -39,9 +39,9 @@ int codec_from_option(const char *name, codec_t *ret) {
 
 const char *codec_name(codec_t c) {
   switch (c) {
-  case CODEC_GZIP: return "gzip";
-  case CODEC_ZSTD: return "zstd";
-  default: return "identity";
+    case CODEC_GZIP: return "gzip";
+    case CODEC_ZSTD: return "zstd";
+    default: return "identity";
   }
 }
 
@@ -100,16 +100,16 @@ static int zstd_compress(const void *in, size_t in_len, void **ret_out, size_t *
 
 int codec_compress(codec_t c, const void *in, size_t in_len, void **ret_out, size_t *ret_len) {
   switch (c) {
-  case CODEC_GZIP: return gzip_compress(in, in_len, ret_out, ret_len);
-  case CODEC_ZSTD: return zstd_compress(in, in_len, ret_out, ret_len);
-  default: {
-    void *out = malloc(in_len ? in_len : 1);
-    if (!out) return -ENOMEM;
-    if (in_len) memcpy(out, in, in_len);
-    *ret_out = out;
-    *ret_len = in_len;
-    return 0;
-  }
+    case CODEC_GZIP: return gzip_compress(in, in_len, ret_out, ret_len);
+    case CODEC_ZSTD: return zstd_compress(in, in_len, ret_out, ret_len);
+    default: {
+      void *out = malloc(in_len ? in_len : 1);
+      if (!out) return -ENOMEM;
+      if (in_len) memcpy(out, in, in_len);
+      *ret_out = out;
+      *ret_len = in_len;
+      return 0;
+    }
   }
 }
 
@@ -261,27 +261,23 @@ int codec_decompress(codec_t c, const void *in, size_t in_len, size_t max_out, v
   obuf b = {.p = NULL, .len = 0, .cap = 0, .limit = max_out + 1};
   int r;
   switch (c) {
-  case CODEC_GZIP:
-    r = gzip_decompress(in, in_len, &b);
-    break;
-  case CODEC_ZSTD:
-    r = zstd_decompress(in, in_len, &b);
-    break;
-  default:
-    if (in_len > max_out) {
-      r = -EFBIG;
+    case CODEC_GZIP: r = gzip_decompress(in, in_len, &b); break;
+    case CODEC_ZSTD: r = zstd_decompress(in, in_len, &b); break;
+    default:
+      if (in_len > max_out) {
+        r = -EFBIG;
+        break;
+      }
+      b.p = malloc(in_len + 1);
+      if (!b.p) {
+        r = -ENOMEM;
+        break;
+      }
+      b.cap = in_len + 1;
+      if (in_len) memcpy(b.p, in, in_len);
+      b.len = in_len;
+      r = 0;
       break;
-    }
-    b.p = malloc(in_len + 1);
-    if (!b.p) {
-      r = -ENOMEM;
-      break;
-    }
-    b.cap = in_len + 1;
-    if (in_len) memcpy(b.p, in, in_len);
-    b.len = in_len;
-    r = 0;
-    break;
   }
   if (r == 0) r = obuf_finish(&b, ret_out, ret_len);
   free(b.p);

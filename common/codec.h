@@ -20,7 +20,7 @@ int codec_compress(codec_t c, const void *in, size_t in_len, void **ret_out, siz
 /* Decompress into a malloc'd buffer of at most max_out bytes (+1 NUL byte
  * appended, not counted in *ret_len). 0, -EFBIG (over max_out), -EINVAL
  * (corrupt/truncated input), -ENOMEM. */
-int codec_decompress(codec_t c, const void *in, size_t in_len, size_t max_out,
-                     void **ret_out, size_t *ret_len);
+int codec_decompress(codec_t c, const void *in, size_t in_len, size_t max_out, void **ret_out,
+                     size_t *ret_len);
 
 #endif

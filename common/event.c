@@ -135,10 +135,8 @@ static void error_vset(ev_error *e, int index, const char *field, const char *fm
   memcpy(e->field, field, fl);
   e->field[fl] = '\0';
   int r = vsnprintf(e->message, sizeof e->message, fmt, ap);
-  if (r < 0)
-    e->message[0] = '\0';
-  else if ((size_t)r >= sizeof e->message)
-    e->message[utf8_clip(e->message, sizeof e->message - 1)] = '\0';
+  if (r < 0) e->message[0] = '\0';
+  else if ((size_t)r >= sizeof e->message) e->message[utf8_clip(e->message, sizeof e->message - 1)] = '\0';
 }
 
 void ev_errors_add(ev_errors *errs, int index, const char *field, const char *fmt, ...) {
@@ -168,8 +166,7 @@ static int find_dup_key(const cJSON *obj, const char **ret_dup) {
   if (n <= 16) {
     for (const cJSON *a = obj->child; a; a = a->next)
       for (const cJSON *b = a->next; b; b = b->next)
-        if (a->string && b->string && a->string[0] == b->string[0] &&
-            strcmp(a->string, b->string) == 0) {
+        if (a->string && b->string && a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0) {
           *ret_dup = a->string;
           return 0;
         }
@@ -213,12 +210,9 @@ int ev_json_check_tree(const cJSON *root, int max_depth, char *err, size_t errle
   int r = root ? tree_walk(root, 1, max_depth, &dup) : TREE_OK;
   if (r == TREE_OK) return 0;
   if (err && errlen) {
-    if (r == TREE_DUP)
-      snprintf(err, errlen, "duplicate key \"%.64s\"", dup);
-    else if (r == TREE_DEEP)
-      snprintf(err, errlen, "nesting deeper than %d levels", max_depth);
-    else
-      snprintf(err, errlen, "out of memory");
+    if (r == TREE_DUP) snprintf(err, errlen, "duplicate key \"%.64s\"", dup);
+    else if (r == TREE_DEEP) snprintf(err, errlen, "nesting deeper than %d levels", max_depth);
+    else snprintf(err, errlen, "out of memory");
     err[utf8_clip(err, strlen(err))] = '\0';
   }
   return r == TREE_NOMEM ? -ENOMEM : -EINVAL;
@@ -234,10 +228,10 @@ static int hex4(const char *s, size_t avail) {
   int v = 0;
   for (int i = 0; i < 4; i++) {
     char c = s[i];
-    int d = c >= '0' && c <= '9' ? c - '0'
-          : c >= 'a' && c <= 'f' ? c - 'a' + 10
-          : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return -1;
     v = v * 16 + d;
   }
@@ -250,8 +244,7 @@ static size_t number_len(const char *s, size_t n) {
   size_t q = 0;
   if (q < n && s[q] == '-') q++;
   if (q >= n || !is_digit(s[q])) return 0;
-  if (s[q] == '0')
-    q++;
+  if (s[q] == '0') q++;
   else
     while (q < n && is_digit(s[q])) q++;
   if (q < n && s[q] == '.') {
@@ -265,8 +258,7 @@ static size_t number_len(const char *s, size_t n) {
     if (q >= n || !is_digit(s[q])) return 0;
     while (q < n && is_digit(s[q])) q++;
   }
-  if (q < n && (is_digit(s[q]) || s[q] == '.' || s[q] == 'e' || s[q] == 'E' || s[q] == '+' ||
-                s[q] == '-'))
+  if (q < n && (is_digit(s[q]) || s[q] == '.' || s[q] == 'e' || s[q] == 'E' || s[q] == '+' || s[q] == '-'))
     return 0;
   return q;
 }
@@ -277,8 +269,8 @@ static size_t number_len(const char *s, size_t n) {
  * nesting past the limit, reported like SCAN_CONTENT. */
 enum { SCAN_OK = 0, SCAN_SYNTAX, SCAN_CONTENT, SCAN_DEEP };
 
-__attribute__((format(printf, 4, 5)))
-static int scan_fail(ev_error *e, int kind, const char *field, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static int scan_fail(ev_error *e, int kind, const char *field,
+                                                           const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   error_vset(e, 0, field, fmt, ap);
@@ -298,119 +290,130 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
   while (p < n) {
     unsigned char c = (unsigned char)s[p];
     switch (c) {
-    case ' ': case '\t': case '\n': case '\r': case ':':
-      p++;
-      break;
-    case '{': case '[':
-      if (++depth > max_depth)
-        return scan_fail(err, SCAN_DEEP, key, "nesting deeper than %d levels", max_depth);
-      if (depth == 1) expect_key = c == '{';
-      p++;
-      break;
-    case '}': case ']':
-      depth--;
-      p++;
-      break;
-    case ',':
-      if (depth == 1) expect_key = true;
-      p++;
-      break;
-    case '"': {
-      bool in_key = depth == 1 && expect_key;
-      const char *field = in_key ? "" : key;
-      size_t start = ++p;
-      for (;;) {
-        if (p >= n) return SCAN_OK; /* unterminated: cJSON reports it */
-        c = (unsigned char)s[p];
-        if (c == '"') break;
-        if (c < 0x20)
-          return scan_fail(err, SCAN_SYNTAX, "",
-                           "malformed JSON: unescaped control character U+%04X in a string at "
-                           "byte %zu", c, base + p);
-        if (c != '\\') {
-          p++;
-          continue;
-        }
-        if (p + 1 >= n) return SCAN_OK;
-        if (s[p + 1] != 'u') {
-          p += 2; /* cJSON judges the other escapes */
-          continue;
-        }
-        int u = hex4(s + p + 2, n - p - 2);
-        if (u < 0) /* cJSON would read a bad \u escape as U+0000 */
-          return scan_fail(err, SCAN_SYNTAX, "",
-                           "malformed JSON: \\u must be followed by 4 hex digits (byte %zu)",
-                           base + p);
-        if (u == 0)
-          return scan_fail(err, SCAN_CONTENT, field,
-                           "\\u0000 is not accepted in a string%s (byte %zu)", in_key ? " key" : "",
-                           base + p);
-        if (u >= 0xD800 && u <= 0xDBFF) {
-          int lo = -1;
-          if (p + 7 < n && s[p + 6] == '\\' && s[p + 7] == 'u') lo = hex4(s + p + 8, n - p - 8);
-          if (lo < 0xDC00 || lo > 0xDFFF)
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+      case ':': p++; break;
+      case '{':
+      case '[':
+        if (++depth > max_depth)
+          return scan_fail(err, SCAN_DEEP, key, "nesting deeper than %d levels", max_depth);
+        if (depth == 1) expect_key = c == '{';
+        p++;
+        break;
+      case '}':
+      case ']':
+        depth--;
+        p++;
+        break;
+      case ',':
+        if (depth == 1) expect_key = true;
+        p++;
+        break;
+      case '"': {
+        bool in_key = depth == 1 && expect_key;
+        const char *field = in_key ? "" : key;
+        size_t start = ++p;
+        for (;;) {
+          if (p >= n) return SCAN_OK; /* unterminated: cJSON reports it */
+          c = (unsigned char)s[p];
+          if (c == '"') break;
+          if (c < 0x20)
+            return scan_fail(err, SCAN_SYNTAX, "",
+                             "malformed JSON: unescaped control character U+%04X in a string at "
+                             "byte %zu",
+                             c, base + p);
+          if (c != '\\') {
+            p++;
+            continue;
+          }
+          if (p + 1 >= n) return SCAN_OK;
+          if (s[p + 1] != 'u') {
+            p += 2; /* cJSON judges the other escapes */
+            continue;
+          }
+          int u = hex4(s + p + 2, n - p - 2);
+          if (u < 0) /* cJSON would read a bad \u escape as U+0000 */
+            return scan_fail(err, SCAN_SYNTAX, "",
+                             "malformed JSON: \\u must be followed by 4 hex digits (byte %zu)", base + p);
+          if (u == 0)
+            return scan_fail(err, SCAN_CONTENT, field, "\\u0000 is not accepted in a string%s (byte %zu)",
+                             in_key ? " key" : "", base + p);
+          if (u >= 0xD800 && u <= 0xDBFF) {
+            int lo = -1;
+            if (p + 7 < n && s[p + 6] == '\\' && s[p + 7] == 'u') lo = hex4(s + p + 8, n - p - 8);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+              return scan_fail(err, SCAN_CONTENT, field,
+                               "lone UTF-16 surrogate \\u%04X: a high surrogate must be followed by "
+                               "a low one (byte %zu)",
+                               (unsigned)u, base + p);
+            p += 12;
+            continue;
+          }
+          if (u >= 0xDC00 && u <= 0xDFFF)
             return scan_fail(err, SCAN_CONTENT, field,
-                             "lone UTF-16 surrogate \\u%04X: a high surrogate must be followed by "
-                             "a low one (byte %zu)", (unsigned)u, base + p);
-          p += 12;
-          continue;
+                             "lone UTF-16 surrogate \\u%04X: a low surrogate without a high one "
+                             "(byte %zu)",
+                             (unsigned)u, base + p);
+          p += 6;
         }
-        if (u >= 0xDC00 && u <= 0xDFFF)
-          return scan_fail(err, SCAN_CONTENT, field,
-                           "lone UTF-16 surrogate \\u%04X: a low surrogate without a high one "
-                           "(byte %zu)", (unsigned)u, base + p);
-        p += 6;
+        if (in_key) {
+          size_t kl = p - start < sizeof key - 1 ? p - start : sizeof key - 1;
+          kl = utf8_clip(s + start, kl);
+          memcpy(key, s + start, kl);
+          key[kl] = '\0';
+          expect_key = false;
+        }
+        p++;
+        break;
       }
-      if (in_key) {
-        size_t kl = p - start < sizeof key - 1 ? p - start : sizeof key - 1;
-        kl = utf8_clip(s + start, kl);
-        memcpy(key, s + start, kl);
-        key[kl] = '\0';
-        expect_key = false;
+      case '-':
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7':
+      case '8':
+      case '9': {
+        size_t l = number_len(s + p, n - p);
+        if (!l)
+          return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: invalid number at byte %zu", base + p);
+        p += l;
+        break;
       }
-      p++;
-      break;
-    }
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': {
-      size_t l = number_len(s + p, n - p);
-      if (!l)
-        return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: invalid number at byte %zu",
+      case 't':
+      case 'f':
+      case 'n':
+        while (p < n && s[p] >= 'a' && s[p] <= 'z') p++; /* cJSON checks the word */
+        break;
+      default:
+        if (c == 0xEF && base + p == 0)
+          return scan_fail(err, SCAN_SYNTAX, "",
+                           "malformed JSON: the body starts with a byte order mark; send plain UTF-8");
+        if (c < 0x20 || c == 0x7F)
+          return scan_fail(err, SCAN_SYNTAX, "",
+                           "malformed JSON: unexpected control character U+%04X at byte %zu", c, base + p);
+        if (c >= 0x80)
+          return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: unexpected non-ASCII text at byte %zu",
+                           base + p);
+        return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: unexpected '%c' at byte %zu", (char)c,
                          base + p);
-      p += l;
-      break;
-    }
-    case 't': case 'f': case 'n':
-      while (p < n && s[p] >= 'a' && s[p] <= 'z') p++; /* cJSON checks the word */
-      break;
-    default:
-      if (c == 0xEF && base + p == 0)
-        return scan_fail(err, SCAN_SYNTAX, "",
-                         "malformed JSON: the body starts with a byte order mark; send plain UTF-8");
-      if (c < 0x20 || c == 0x7F)
-        return scan_fail(err, SCAN_SYNTAX, "",
-                         "malformed JSON: unexpected control character U+%04X at byte %zu", c,
-                         base + p);
-      if (c >= 0x80)
-        return scan_fail(err, SCAN_SYNTAX, "",
-                         "malformed JSON: unexpected non-ASCII text at byte %zu", base + p);
-      return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: unexpected '%c' at byte %zu",
-                       (char)c, base + p);
     }
   }
   return SCAN_OK;
 }
 
 /* Run scan_json on one event and report what it found with the right index. */
-static int scan_event(const char *s, size_t n, int index, int body_index, size_t base,
-                      ev_errors *errs) {
+static int scan_event(const char *s, size_t n, int index, int body_index, size_t base, ev_errors *errs) {
   ev_error e;
   int kind = scan_json(s, n, EV_MAX_DEPTH, base, &e);
   if (kind == SCAN_OK) return 0;
-  if (kind == SCAN_DEEP)
-    ev_errors_add(errs, index, e.field, "%s (the event object is level 1)", e.message);
-  else
-    ev_errors_add(errs, kind == SCAN_SYNTAX ? body_index : index, e.field, "%s", e.message);
+  if (kind == SCAN_DEEP) ev_errors_add(errs, index, e.field, "%s (the event object is level 1)", e.message);
+  else ev_errors_add(errs, kind == SCAN_SYNTAX ? body_index : index, e.field, "%s", e.message);
   return -EINVAL;
 }
 
@@ -419,10 +422,8 @@ int ev_json_check_text(const char *buf, size_t len, int max_depth, char *err, si
   if (!buf) return len ? -EINVAL : 0;
   if (scan_json(buf, len, max_depth, 0, &e) == SCAN_OK) return 0;
   if (err && errlen) {
-    if (e.field[0])
-      snprintf(err, errlen, "%s: %s", e.field, e.message);
-    else
-      snprintf(err, errlen, "%s", e.message);
+    if (e.field[0]) snprintf(err, errlen, "%s: %s", e.field, e.message);
+    else snprintf(err, errlen, "%s", e.message);
     err[utf8_clip(err, strlen(err))] = '\0';
   }
   return -EINVAL;
@@ -531,11 +532,10 @@ static bool get_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *ret) {
  * SPEC §1's "id": invisible characters that would make two ids look equal. */
 static bool is_format_cp(uint32_t cp) {
   static const uint32_t ranges[][2] = {
-    {0x00AD, 0x00AD},   {0x0600, 0x0605},   {0x061C, 0x061C},   {0x06DD, 0x06DD},
-    {0x070F, 0x070F},   {0x08E2, 0x08E2},   {0x180E, 0x180E},   {0x200B, 0x200F},
-    {0x202A, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F},   {0xFEFF, 0xFEFF},
-    {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD}, {0x110CD, 0x110CD}, {0x13430, 0x1343F},
-    {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F},
+      {0x00AD, 0x00AD},   {0x0600, 0x0605},   {0x061C, 0x061C},   {0x06DD, 0x06DD},   {0x070F, 0x070F},
+      {0x08E2, 0x08E2},   {0x180E, 0x180E},   {0x200B, 0x200F},   {0x202A, 0x202E},   {0x2060, 0x2064},
+      {0x2066, 0x206F},   {0xFEFF, 0xFEFF},   {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD}, {0x110CD, 0x110CD},
+      {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F},
   };
   if (cp < 0xAD) return false;
   for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
@@ -546,8 +546,8 @@ static bool is_format_cp(uint32_t cp) {
 }
 
 typedef struct fields {
-  const cJSON *event_id, *timestamp, *event_type, *worker_id, *workstation_id, *count,
-      *confidence, *camera_id, *model_version, *attributes, *seq, *ingested_at;
+  const cJSON *event_id, *timestamp, *event_type, *worker_id, *workstation_id, *count, *confidence,
+      *camera_id, *model_version, *attributes, *seq, *ingested_at;
 } fields;
 
 /* First occurrence of each known top-level field (duplicates are reported
@@ -557,18 +557,18 @@ static void collect_fields(const cJSON *obj, fields *f) {
     const char *name;
     size_t off;
   } known[] = {
-    {"event_id", offsetof(fields, event_id)},
-    {"timestamp", offsetof(fields, timestamp)},
-    {"event_type", offsetof(fields, event_type)},
-    {"worker_id", offsetof(fields, worker_id)},
-    {"workstation_id", offsetof(fields, workstation_id)},
-    {"count", offsetof(fields, count)},
-    {"confidence", offsetof(fields, confidence)},
-    {"camera_id", offsetof(fields, camera_id)},
-    {"model_version", offsetof(fields, model_version)},
-    {"attributes", offsetof(fields, attributes)},
-    {"seq", offsetof(fields, seq)},
-    {"ingested_at", offsetof(fields, ingested_at)},
+      {"event_id", offsetof(fields, event_id)},
+      {"timestamp", offsetof(fields, timestamp)},
+      {"event_type", offsetof(fields, event_type)},
+      {"worker_id", offsetof(fields, worker_id)},
+      {"workstation_id", offsetof(fields, workstation_id)},
+      {"count", offsetof(fields, count)},
+      {"confidence", offsetof(fields, confidence)},
+      {"camera_id", offsetof(fields, camera_id)},
+      {"model_version", offsetof(fields, model_version)},
+      {"attributes", offsetof(fields, attributes)},
+      {"seq", offsetof(fields, seq)},
+      {"ingested_at", offsetof(fields, ingested_at)},
   };
   memset(f, 0, sizeof *f);
   for (const cJSON *c = obj->child; c; c = c->next) {
@@ -600,10 +600,8 @@ static void checked_done(checked *ck) {
 static bool given(const cJSON *v) { return v && !cJSON_IsNull(v); }
 
 static void require(ev_errors *errs, int index, const char *name, const cJSON *v) {
-  if (!v)
-    ev_errors_add(errs, index, name, "%s is required", name);
-  else
-    ev_errors_add(errs, index, name, "%s is required; null is not a value for it", name);
+  if (!v) ev_errors_add(errs, index, name, "%s is required", name);
+  else ev_errors_add(errs, index, name, "%s is required; null is not a value for it", name);
 }
 
 /* SPEC §1 "id": 1–64 bytes of UTF-8 without control or format characters. */
@@ -615,8 +613,7 @@ static void check_id(ev_errors *errs, int index, const char *name, const cJSON *
   const unsigned char *s = (const unsigned char *)v->valuestring;
   size_t len = strlen(v->valuestring);
   if (len < 1 || len > EV_REF_MAX) {
-    ev_errors_add(errs, index, name, "%s must be 1 to %d bytes of UTF-8, not %zu", name,
-                  EV_REF_MAX, len);
+    ev_errors_add(errs, index, name, "%s must be 1 to %d bytes of UTF-8, not %zu", name, EV_REF_MAX, len);
     return;
   }
   for (size_t i = 0; i < len;) {
@@ -627,14 +624,13 @@ static void check_id(ev_errors *errs, int index, const char *name, const cJSON *
       return;
     }
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
-      ev_errors_add(errs, index, name, "%s must not contain control characters (U+%04X at byte %zu)",
-                    name, (unsigned)cp, i);
+      ev_errors_add(errs, index, name, "%s must not contain control characters (U+%04X at byte %zu)", name,
+                    (unsigned)cp, i);
       return;
     }
     if (is_format_cp(cp)) {
-      ev_errors_add(errs, index, name,
-                    "%s must not contain invisible format characters (U+%04X at byte %zu)", name,
-                    (unsigned)cp, i);
+      ev_errors_add(errs, index, name, "%s must not contain invisible format characters (U+%04X at byte %zu)",
+                    name, (unsigned)cp, i);
       return;
     }
     i += l;
@@ -649,15 +645,13 @@ static void check_short_string(ev_errors *errs, int index, const char *name, con
     return;
   }
   size_t chars = 0;
-  for (const unsigned char *s = (const unsigned char *)v->valuestring; *s; s++)
-    chars += (*s & 0xC0) != 0x80;
-  if (chars > 64)
-    ev_errors_add(errs, index, name, "%s must be at most 64 characters, not %zu", name, chars);
+  for (const unsigned char *s = (const unsigned char *)v->valuestring; *s; s++) chars += (*s & 0xC0) != 0x80;
+  if (chars > 64) ev_errors_add(errs, index, name, "%s must be at most 64 characters, not %zu", name, chars);
 }
 
 static bool event_id_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
-         c == '_' || c == ':' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '_' ||
+         c == ':' || c == '-';
 }
 
 static void check_event_id(ev_errors *errs, int index, unsigned flags, const cJSON *v) {
@@ -673,8 +667,7 @@ static void check_event_id(ev_errors *errs, int index, unsigned flags, const cJS
   const char *s = v->valuestring;
   size_t len = strlen(s);
   if (len < 1 || len > EV_ID_MAX) {
-    ev_errors_add(errs, index, name, "event_id must be 1 to %d characters, not %zu", EV_ID_MAX,
-                  len);
+    ev_errors_add(errs, index, name, "event_id must be 1 to %d characters, not %zu", EV_ID_MAX, len);
     return;
   }
   for (size_t i = 0; i < len; i++)
@@ -689,8 +682,7 @@ static void check_event_id(ev_errors *errs, int index, unsigned flags, const cJS
 }
 
 /* Parse an RFC 3339 field; false (and an error) when it is not one. */
-static bool check_time(ev_errors *errs, int index, const char *name, const cJSON *v,
-                       int64_t *ret_ms) {
+static bool check_time(ev_errors *errs, int index, const char *name, const cJSON *v, int64_t *ret_ms) {
   if (!given(v)) {
     require(errs, index, name, v);
     return false;
@@ -711,8 +703,8 @@ static bool check_time(ev_errors *errs, int index, const char *name, const cJSON
 
 /* Every rule of SPEC §1 on one event object. Returns the number of errors
  * it added (all of them, not just the first). */
-static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned flags,
-                          ev_errors *errs, checked *ck) {
+static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_errors *errs,
+                          checked *ck) {
   size_t before = errs->total;
   memset(ck, 0, sizeof *ck);
   if (!cJSON_IsObject(obj)) {
@@ -721,26 +713,22 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
     return errs->total - before;
   }
   if (raw_len > EV_MAX_BYTES)
-    ev_errors_add(errs, index, "", "the event is %zu bytes; the limit is %d bytes as received",
-                  raw_len, EV_MAX_BYTES);
+    ev_errors_add(errs, index, "", "the event is %zu bytes; the limit is %d bytes as received", raw_len,
+                  EV_MAX_BYTES);
 
   /* Duplicate keys and depth, attributed to the top-level field they are in. */
   const char *dup = NULL;
-  if (find_dup_key(obj, &dup) < 0)
-    ev_errors_add(errs, index, "", "out of memory while checking keys");
-  else if (dup)
-    ev_errors_add(errs, index, dup, "duplicate key \"%.64s\"", dup);
+  if (find_dup_key(obj, &dup) < 0) ev_errors_add(errs, index, "", "out of memory while checking keys");
+  else if (dup) ev_errors_add(errs, index, dup, "duplicate key \"%.64s\"", dup);
   for (const cJSON *c = obj->child; c; c = c->next) {
     if (!c->child) continue;
     int r = tree_walk(c, 2, EV_MAX_DEPTH, &dup);
     if (r == TREE_DUP)
-      ev_errors_add(errs, index, c->string, "%.64s contains duplicate key \"%.64s\"", c->string,
-                    dup);
+      ev_errors_add(errs, index, c->string, "%.64s contains duplicate key \"%.64s\"", c->string, dup);
     else if (r == TREE_DEEP)
-      ev_errors_add(errs, index, c->string,
-                    "nesting deeper than %d levels (the event object is level 1)", EV_MAX_DEPTH);
-    else if (r == TREE_NOMEM)
-      ev_errors_add(errs, index, c->string, "out of memory while checking keys");
+      ev_errors_add(errs, index, c->string, "nesting deeper than %d levels (the event object is level 1)",
+                    EV_MAX_DEPTH);
+    else if (r == TREE_NOMEM) ev_errors_add(errs, index, c->string, "out of memory while checking keys");
   }
 
   fields f;
@@ -754,25 +742,20 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
   }
 
   bool type_ok = false;
-  if (!given(f.event_type))
-    require(errs, index, "event_type", f.event_type);
+  if (!given(f.event_type)) require(errs, index, "event_type", f.event_type);
   else if (!cJSON_IsString(f.event_type) || ev_type_parse(f.event_type->valuestring, &ck->type) < 0)
     ev_errors_add(errs, index, "event_type",
                   "event_type must be one of \"working\", \"idle\", \"absent\", "
                   "\"product_count\" (case-sensitive)");
-  else
-    type_ok = true;
+  else type_ok = true;
 
-  if (given(f.worker_id))
-    check_id(errs, index, "worker_id", f.worker_id);
+  if (given(f.worker_id)) check_id(errs, index, "worker_id", f.worker_id);
   else if (type_ok && ck->type != EV_PRODUCT_COUNT)
     ev_errors_add(errs, index, "worker_id", "worker_id is required for event_type \"%s\"%s",
                   ev_type_name(ck->type), f.worker_id ? "; null is not a value for it" : "");
 
-  if (given(f.workstation_id))
-    check_id(errs, index, "workstation_id", f.workstation_id);
-  else
-    require(errs, index, "workstation_id", f.workstation_id);
+  if (given(f.workstation_id)) check_id(errs, index, "workstation_id", f.workstation_id);
+  else require(errs, index, "workstation_id", f.workstation_id);
 
   if (type_ok && ck->type == EV_PRODUCT_COUNT) {
     ck->count = 1;
@@ -783,8 +766,7 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
   }
 
   if (given(f.confidence) &&
-      !(cJSON_IsNumber(f.confidence) && f.confidence->valuedouble >= 0 &&
-        f.confidence->valuedouble <= 1))
+      !(cJSON_IsNumber(f.confidence) && f.confidence->valuedouble >= 0 && f.confidence->valuedouble <= 1))
     ev_errors_add(errs, index, "confidence", "confidence must be a number from 0 to 1");
 
   check_short_string(errs, index, "camera_id", f.camera_id);
@@ -801,21 +783,18 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
       if (!ck->attributes)
         ev_errors_add(errs, index, "attributes", "out of memory while serializing attributes");
       else if (strlen(ck->attributes) > EV_MAX_ATTR_BYTES)
-        ev_errors_add(errs, index, "attributes",
-                      "attributes must be at most %d bytes serialized, not %zu", EV_MAX_ATTR_BYTES,
-                      strlen(ck->attributes));
+        ev_errors_add(errs, index, "attributes", "attributes must be at most %d bytes serialized, not %zu",
+                      EV_MAX_ATTR_BYTES, strlen(ck->attributes));
     }
   }
 
   if (flags & EV_FROM_AGENT) {
-    if (!given(f.seq))
-      require(errs, index, "seq", f.seq);
+    if (!given(f.seq)) require(errs, index, "seq", f.seq);
     else if (!get_int(f.seq, 1, EV_MAX_SEQ, &ck->seq))
       ev_errors_add(errs, index, "seq", "seq must be an integer >= 1");
     check_time(errs, index, "ingested_at", f.ingested_at, &ck->ingested_at_ms);
   } else {
-    if (f.seq)
-      ev_errors_add(errs, index, "seq", "seq is reserved: the agent adds it");
+    if (f.seq) ev_errors_add(errs, index, "seq", "seq is reserved: the agent adds it");
     if (f.ingested_at)
       ev_errors_add(errs, index, "ingested_at", "ingested_at is reserved: the agent adds it");
   }
@@ -833,8 +812,7 @@ static char *dup_str(const char *s) {
 
 /* Turn an object that passed check_event into its normal form, editing it in
  * place, and fill *ret. Returns 0 or -ENOMEM (ret untouched). */
-static int build_event(cJSON *obj, const checked *ck, size_t raw_len, unsigned flags,
-                       ev_event *ret) {
+static int build_event(cJSON *obj, const checked *ck, size_t raw_len, unsigned flags, ev_event *ret) {
   for (cJSON *c = obj->child, *next; c; c = next) {
     next = c->next;
     bool agent_field = (flags & EV_FROM_AGENT) && c->string &&
@@ -858,10 +836,8 @@ static int build_event(cJSON *obj, const checked *ck, size_t raw_len, unsigned f
   tf_format_ms(ck->ts_ms, ts);
   if (!cJSON_SetValuestring((cJSON *)f.timestamp, ts)) return -ENOMEM;
   if (ck->type == EV_PRODUCT_COUNT) {
-    if (f.count)
-      cJSON_SetNumberValue((cJSON *)f.count, (double)ck->count);
-    else if (!cJSON_AddNumberToObject(obj, "count", (double)ck->count))
-      return -ENOMEM;
+    if (f.count) cJSON_SetNumberValue((cJSON *)f.count, (double)ck->count);
+    else if (!cJSON_AddNumberToObject(obj, "count", (double)ck->count)) return -ENOMEM;
   }
 
   ev_event e = {0};
@@ -887,8 +863,7 @@ oom:
   return -ENOMEM;
 }
 
-int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_event *ret,
-                ev_errors *errs) {
+int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_event *ret, ev_errors *errs) {
   ev_errors scratch; /* items left uninitialised: only n and total are read */
   if (!errs) {
     scratch.n = scratch.total = 0;
@@ -920,8 +895,7 @@ static bool num_char(char c) {
  * so the normal form is then text up to the comma before "seq", closed. The
  * tail is compared byte for byte, not assumed. Returns the length of the
  * normal form (text edited in place), or 0: build it the general way. */
-static size_t normal_in_text(const cJSON *obj, const checked *ck, unsigned flags, char *text,
-                             size_t len) {
+static size_t normal_in_text(const cJSON *obj, const checked *ck, unsigned flags, char *text, size_t len) {
   const fields f = ck->f;
   const cJSON *last = NULL;
   for (const cJSON *c = obj->child; c; c = c->next) {
@@ -933,8 +907,7 @@ static size_t normal_in_text(const cJSON *obj, const checked *ck, unsigned flags
   tf_format_ms(ck->ts_ms, ts);
   if (strcmp(f.timestamp->valuestring, ts) != 0) return 0;
   if (!(flags & EV_FROM_AGENT)) return len;
-  if (!last || last != f.ingested_at || !last->prev || last->prev != f.seq || f.seq == obj->child)
-    return 0;
+  if (!last || last != f.ingested_at || !last->prev || last->prev != f.seq || f.seq == obj->child) return 0;
   /* ,"seq":N,"ingested_at":"S"} */
   const char *s = f.ingested_at->valuestring;
   size_t slen = strlen(s), tail = sizeof(",\"ingested_at\":\"") - 1 + slen + 2;
@@ -953,8 +926,8 @@ static size_t normal_in_text(const cJSON *obj, const checked *ck, unsigned flags
   return (size_t)(t + 1 - text);
 }
 
-int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags,
-                        ev_event *ret, ev_errors *errs) {
+int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags, ev_event *ret,
+                        ev_errors *errs) {
   checked ck;
   if (check_event(obj, raw_len, index, flags, errs, &ck)) {
     checked_done(&ck);
@@ -1024,8 +997,8 @@ typedef struct body_ctx {
 static void one_event(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
   const char *s = cx->body + start;
   if (len > EV_MAX_BYTES) {
-    ev_errors_add(cx->errs, index, "", "the event is %zu bytes; the limit is %d bytes as received",
-                  len, EV_MAX_BYTES);
+    ev_errors_add(cx->errs, index, "", "the event is %zu bytes; the limit is %d bytes as received", len,
+                  EV_MAX_BYTES);
     return;
   }
   if (scan_event(s, len, index, body_index, start, cx->errs) < 0) return;
@@ -1038,8 +1011,7 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
     return;
   }
   checked ck;
-  if (check_event(obj, len, index, cx->flags, cx->errs, &ck) == 0 && cx->errs->total == 0 &&
-      !cx->nomem) {
+  if (check_event(obj, len, index, cx->flags, cx->errs, &ck) == 0 && cx->errs->total == 0 && !cx->nomem) {
     /* All or nothing: once anything failed, no normal form is worth building. */
     if (cx->out.n == cx->cap) {
       size_t ncap = cx->cap ? cx->cap * 2 : 16;
@@ -1053,10 +1025,8 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
       cx->out.items = items;
       cx->cap = ncap;
     }
-    if (build_event(obj, &ck, len, cx->flags, &cx->out.items[cx->out.n]) < 0)
-      cx->nomem = 1;
-    else
-      cx->out.n++;
+    if (build_event(obj, &ck, len, cx->flags, &cx->out.items[cx->out.n]) < 0) cx->nomem = 1;
+    else cx->out.n++;
   }
   checked_done(&ck);
   cJSON_Delete(obj);
@@ -1086,8 +1056,7 @@ static void parse_json_body(body_ctx *cx, size_t len) {
     if (v)
       ev_errors_add(cx->errs, -1, "", "the body must be an event object or an array of them, not %s",
                     json_type(v));
-    else
-      ev_errors_add(cx->errs, -1, "", "malformed JSON at byte %zu", a);
+    else ev_errors_add(cx->errs, -1, "", "malformed JSON at byte %zu", a);
     cJSON_Delete(v);
     return;
   }
@@ -1126,10 +1095,8 @@ static void parse_ndjson_body(body_ctx *cx, size_t len) {
       if (scan_event(b + a, z - a, line, line, a, cx->errs) < 0) continue;
       cJSON *v = cJSON_ParseWithLengthOpts(b + a, z - a, NULL, 0);
       if (v)
-        ev_errors_add(cx->errs, line, "", "each NDJSON line must be one event object, not %s",
-                      json_type(v));
-      else
-        ev_errors_add(cx->errs, line, "", "malformed JSON at byte %zu", a);
+        ev_errors_add(cx->errs, line, "", "each NDJSON line must be one event object, not %s", json_type(v));
+      else ev_errors_add(cx->errs, line, "", "malformed JSON at byte %zu", a);
       cJSON_Delete(v);
       continue;
     }
@@ -1137,15 +1104,13 @@ static void parse_ndjson_body(body_ctx *cx, size_t len) {
   }
 }
 
-int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags,
-                  ev_batch *ret, ev_errors *errs) {
+int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
+                  ev_errors *errs) {
   if (!errs || !ret || (!body && len)) return -EINVAL;
   errs->n = errs->total = 0;
   body_ctx cx = {.body = body ? body : "", .flags = flags, .errs = errs};
-  if (kind == EV_BODY_NDJSON)
-    parse_ndjson_body(&cx, len);
-  else
-    parse_json_body(&cx, len);
+  if (kind == EV_BODY_NDJSON) parse_ndjson_body(&cx, len);
+  else parse_json_body(&cx, len);
   if (errs->total || cx.nomem) {
     ev_batch_free(&cx.out);
     return errs->total ? -EINVAL : -ENOMEM;

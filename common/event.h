@@ -15,43 +15,44 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-#define EV_MAX_BYTES 16384      /* one event, bytes as received */
-#define EV_MAX_ATTR_BYTES 4096  /* attributes, serialized */
-#define EV_MAX_DEPTH 32         /* nesting; the event object is level 1 */
-#define EV_MAX_ERRORS 100       /* errors kept per request (the rest are counted) */
-#define EV_ID_MAX 128           /* event_id */
-#define EV_REF_MAX 64           /* worker_id / workstation_id, bytes */
-#define EV_MIN_TS_MS 946684800000LL /* 2000-01-01T00:00:00Z */
+#define EV_MAX_BYTES      16384          /* one event, bytes as received */
+#define EV_MAX_ATTR_BYTES 4096           /* attributes, serialized */
+#define EV_MAX_DEPTH      32             /* nesting; the event object is level 1 */
+#define EV_MAX_ERRORS     100            /* errors kept per request (the rest are counted) */
+#define EV_ID_MAX         128            /* event_id */
+#define EV_REF_MAX        64             /* worker_id / workstation_id, bytes */
+#define EV_MIN_TS_MS      946684800000LL /* 2000-01-01T00:00:00Z */
 
 typedef enum { EV_WORKING = 0, EV_IDLE, EV_ABSENT, EV_PRODUCT_COUNT } ev_type;
 
 /* Flags for ev_validate / ev_parse_body. */
-#define EV_FROM_AGENT 0x1 /* collector side: `seq` (integer ≥ 1) and `ingested_at`
+#define EV_FROM_AGENT \
+  0x1 /* collector side: `seq` (integer ≥ 1) and `ingested_at`
                              (RFC 3339) are required and kept; `event_id` is required
                              and may start with "ferry:" */
 
 typedef struct ev_error {
-  int index;          /* 0-based position in the array / NDJSON line; -1 = whole body */
-  char field[64];     /* the event's field name ("timestamp"), or "" for the event itself / body */
-  char message[192];  /* what rule was broken, for a person */
+  int index;         /* 0-based position in the array / NDJSON line; -1 = whole body */
+  char field[64];    /* the event's field name ("timestamp"), or "" for the event itself / body */
+  char message[192]; /* what rule was broken, for a person */
 } ev_error;
 
 typedef struct ev_errors {
   ev_error items[EV_MAX_ERRORS];
-  size_t n;           /* entries in items */
-  size_t total;       /* all errors seen (may exceed n) */
+  size_t n;     /* entries in items */
+  size_t total; /* all errors seen (may exceed n) */
 } ev_errors;
 
 typedef struct ev_event {
-  char *event_id;        /* NULL when the source gave none (agent side only) */
-  int64_t ts_ms;         /* UTC ms */
+  char *event_id; /* NULL when the source gave none (agent side only) */
+  int64_t ts_ms;  /* UTC ms */
   ev_type type;
-  char *worker_id;       /* NULL when absent (product_count only) */
+  char *worker_id; /* NULL when absent (product_count only) */
   char *workstation_id;
-  int64_t count;         /* product_count: 1..1e6 (default 1); state events: 0 */
-  int64_t seq;           /* EV_FROM_AGENT only, else 0 */
-  int64_t ingested_at_ms;/* EV_FROM_AGENT only, else 0 */
-  char *json;            /* normal form, NUL-terminated, without seq/ingested_at/event_id
+  int64_t count;          /* product_count: 1..1e6 (default 1); state events: 0 */
+  int64_t seq;            /* EV_FROM_AGENT only, else 0 */
+  int64_t ingested_at_ms; /* EV_FROM_AGENT only, else 0 */
+  char *json;             /* normal form, NUL-terminated, without seq/ingested_at/event_id
                             when the source gave none; nulls removed; on state events
                             `count` is passed through as received; malloc'd */
   size_t json_len;
@@ -74,8 +75,8 @@ typedef enum { EV_BODY_JSON, EV_BODY_NDJSON } ev_body_kind;
  * array's commas and a line's "\r\n" are not part of it). Index -1 marks an
  * error of the whole JSON body; errors in one array element or NDJSON line
  * carry that element's index or line number. */
-int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags,
-                  ev_batch *ret, ev_errors *errs);
+int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
+                  ev_errors *errs);
 
 /* Validate one parsed event object. raw_len is its size in bytes as received.
  * On success fills *ret (caller frees with ev_event_free; ret may be NULL to
@@ -83,8 +84,7 @@ int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flag
  * NULL) and returns -EINVAL. Checks duplicate keys and depth, but cannot see
  * what cJSON hid while parsing (\u0000 cuts a string short): run
  * ev_json_check_text over the raw text first. */
-int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags,
-                ev_event *ret, ev_errors *errs);
+int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_event *ret, ev_errors *errs);
 
 /* ev_validate for a caller that owns obj and is done with it: the same
  * rules and the same normal form, without copying the tree. errs and ret are
@@ -93,8 +93,8 @@ int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags,
  * for its agent fields, the normal form is cut from that text in place and
  * *text is taken (set to NULL; it becomes ret->json); otherwise *text is left
  * to the caller and the normal form is printed once. */
-int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags,
-                        ev_event *ret, ev_errors *errs);
+int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags, ev_event *ret,
+                        ev_errors *errs);
 
 /* Check that buf is valid UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
  * A predicate: returns 1 when valid, 0 when not. */
@@ -119,6 +119,6 @@ int ev_type_parse(const char *s, ev_type *ret);
 void ev_event_free(ev_event *e);
 void ev_batch_free(ev_batch *b);
 void ev_errors_add(ev_errors *errs, int index, const char *field, const char *fmt, ...)
-  __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -45,20 +45,20 @@
 
 #include <microhttpd.h>
 
-#define HTTPD_DEFAULT_MAX_BODY ((size_t)1 << 20)
-#define HTTPD_DEFAULT_MAX_CONN 256u
+#define HTTPD_DEFAULT_MAX_BODY  ((size_t)1 << 20)
+#define HTTPD_DEFAULT_MAX_CONN  256u
 #define HTTPD_DEFAULT_TIMEOUT_S 30u
 /* Per-connection MHD memory pool: bounds request line + headers (and the
  * read buffer). Larger headers get MHD's own 431/414 answer, then close. */
-#define HTTPD_CONN_MEMORY (32u * 1024u)
-#define HTTPD_LISTEN_BACKLOG 511
+#define HTTPD_CONN_MEMORY       (32u * 1024u)
+#define HTTPD_LISTEN_BACKLOG    511
 /* A body over the limit can only be answered (413) once it has all been
  * read: MHD 0.9.75 queues no response while a chunked upload is still
  * arriving. We drop up to this much more (max_body, capped here) before we
  * give up on answering and close the connection. */
-#define HTTPD_MAX_DISCARD ((size_t)16 << 20)
+#define HTTPD_MAX_DISCARD       ((size_t)16 << 20)
 /* Upper bound for one timer arm, so a huge MHD timeout cannot overflow. */
-#define HTTPD_MAX_TIMER_MS (3600u * 1000u)
+#define HTTPD_MAX_TIMER_MS      (3600u * 1000u)
 
 typedef struct httpd_hdr {
   struct httpd_hdr *next;
@@ -73,13 +73,13 @@ struct httpd_req {
   char *target;                /* request target as sent (copy) */
   char *path;                  /* target without query: points into target */
   char *method;
-  char *body;                  /* NUL-terminated; len bytes used, cap allocated (+1) */
+  char *body; /* NUL-terminated; len bytes used, cap allocated (+1) */
   size_t len, cap;
-  size_t discarded;            /* body bytes dropped after the answer was decided */
-  httpd_hdr *hdrs;             /* response headers to add */
+  size_t discarded; /* body bytes dropped after the answer was decided */
+  httpd_hdr *hdrs;  /* response headers to add */
   void *data;
   void (*data_free)(void *data);
-  struct MHD_Response *resp;   /* answer waiting to be queued */
+  struct MHD_Response *resp; /* answer waiting to be queued */
   unsigned status;
   bool started;    /* the access handler has seen it: counted in pending */
   bool owed;       /* on_request ran: exactly one answer is owed */
@@ -97,12 +97,12 @@ struct httpd {
   uv_poll_t poll;
   uv_timer_t timer;
   httpd_config cfg;
-  int listen_fd;        /* -1 after quiesce, or owned by MHD while serving */
+  int listen_fd; /* -1 after quiesce, or owned by MHD while serving */
   unsigned port;
-  char *unix_path;      /* socket file we created, removed on stop */
+  char *unix_path; /* socket file we created, removed on stop */
   httpd_req *reqs;
   unsigned pending;
-  bool kick;            /* a "run soon" was asked for during MHD_run */
+  bool kick; /* a "run soon" was asked for during MHD_run */
   bool in_run;
   bool closing;
   int open_handles;
@@ -117,8 +117,7 @@ struct httpd {
 static char *httpd__strdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
-  if (p)
-    memcpy(p, s, n);
+  if (p) memcpy(p, s, n);
   return p;
 }
 
@@ -126,15 +125,13 @@ static void httpd__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void httpd__seterr(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
-  if (!err || !errlen)
-    return;
+  if (!err || !errlen) return;
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
 
-__attribute__((format(printf, 2, 0)))
-static void httpd__mhd_log(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void httpd__mhd_log(void *cls, const char *fmt, va_list ap) {
   httpd *h = cls;
   h->mhd_errors++;
   vsnprintf(h->mhd_last_error, sizeof h->mhd_last_error, fmt, ap);
@@ -149,22 +146,19 @@ static void httpd__on_timer(uv_timer_t *t);
 
 static void httpd__arm(httpd *h) {
   MHD_UNSIGNED_LONG_LONG ms = 0;
-  if (!h->d)
-    return;
+  if (!h->d) return;
   if (h->kick) {
     ms = 0;
   } else if (MHD_get_timeout(h->d, &ms) != MHD_YES) {
     uv_timer_stop(&h->timer);
     return;
   }
-  if (ms > HTTPD_MAX_TIMER_MS)
-    ms = HTTPD_MAX_TIMER_MS;
+  if (ms > HTTPD_MAX_TIMER_MS) ms = HTTPD_MAX_TIMER_MS;
   uv_timer_start(&h->timer, httpd__on_timer, (uint64_t)ms, 0);
 }
 
 static void httpd__run(httpd *h) {
-  if (!h->d || h->in_run)
-    return;
+  if (!h->d || h->in_run) return;
   h->kick = false;
   h->in_run = true;
   MHD_run(h->d);
@@ -183,25 +177,19 @@ static void httpd__on_poll(uv_poll_t *p, int status, int events) {
 /* Make MHD_run happen on the next loop iteration (not from inside it). */
 static void httpd__kick(httpd *h) {
   h->kick = true;
-  if (h->d && !h->in_run)
-    uv_timer_start(&h->timer, httpd__on_timer, 0, 0);
+  if (h->d && !h->in_run) uv_timer_start(&h->timer, httpd__on_timer, 0, 0);
 }
 
 /* ---- request objects ------------------------------------------------------- */
 
 static void httpd__req_free(httpd_req *r) {
   if (r->h) {
-    if (r->prev)
-      r->prev->next = r->next;
-    else
-      r->h->reqs = r->next;
-    if (r->next)
-      r->next->prev = r->prev;
+    if (r->prev) r->prev->next = r->next;
+    else r->h->reqs = r->next;
+    if (r->next) r->next->prev = r->prev;
   }
-  if (r->data_free && r->data)
-    r->data_free(r->data);
-  if (r->resp)
-    MHD_destroy_response(r->resp);
+  if (r->data_free && r->data) r->data_free(r->data);
+  if (r->resp) MHD_destroy_response(r->resp);
   for (httpd_hdr *x = r->hdrs, *nx; x; x = nx) {
     nx = x->next;
     free(x->name);
@@ -223,8 +211,7 @@ static char *httpd__target_path(char *target) {
     if (!slash) {
       /* "http://host?x" has an empty path: use "/" (target gets rewritten). */
       char *q = strchr(p, '?');
-      if (q)
-        *q = '\0';
+      if (q) *q = '\0';
       memcpy(p, "/", 2); /* target is at least 8 bytes long: fits */
       return p;
     }
@@ -240,8 +227,7 @@ static void *httpd__uri_log(void *cls, const char *uri, struct MHD_Connection *c
   httpd *h = cls;
   (void)conn;
   httpd_req *r = calloc(1, sizeof *r);
-  if (!r)
-    return NULL;
+  if (!r) return NULL;
   r->target = httpd__strdup(uri ? uri : "/");
   if (!r->target) {
     free(r);
@@ -250,8 +236,7 @@ static void *httpd__uri_log(void *cls, const char *uri, struct MHD_Connection *c
   r->path = httpd__target_path(r->target);
   r->h = h;
   r->next = h->reqs;
-  if (h->reqs)
-    h->reqs->prev = r;
+  if (h->reqs) h->reqs->prev = r;
   h->reqs = r;
   return r;
 }
@@ -262,8 +247,7 @@ static void httpd__completed(void *cls, struct MHD_Connection *conn, void **req_
   (void)conn;
   (void)toe;
   httpd_req *r = req_cls ? *req_cls : NULL;
-  if (!r)
-    return;
+  if (!r) return;
   *req_cls = NULL;
   r->mhd_done = true;
   r->conn = NULL;
@@ -272,10 +256,8 @@ static void httpd__completed(void *cls, struct MHD_Connection *conn, void **req_
     MHD_destroy_response(r->resp);
     r->resp = NULL;
   }
-  if (r->owed && !r->answered)
-    return; /* the handler still holds r; httpd_respond frees it */
-  if (r->started && !r->answered && r->h && r->h->pending)
-    r->h->pending--;
+  if (r->owed && !r->answered) return; /* the handler still holds r; httpd_respond frees it */
+  if (r->started && !r->answered && r->h && r->h->pending) r->h->pending--;
   httpd__req_free(r);
 }
 
@@ -290,8 +272,8 @@ static enum MHD_Result httpd__queue(httpd_req *r) {
 /* A 413 decided by httpd itself. */
 static void httpd__too_large(httpd_req *r) {
   r->discard = true;
-  httpd_respond_error(r, 413, "payload_too_large",
-                      "the request body exceeds the limit of %zu bytes", r->h->cfg.max_body);
+  httpd_respond_error(r, 413, "payload_too_large", "the request body exceeds the limit of %zu bytes",
+                      r->h->cfg.max_body);
 }
 
 static size_t httpd__discard_limit(const httpd *h) {
@@ -302,15 +284,11 @@ static size_t httpd__discard_limit(const httpd *h) {
  * (MHD rejects malformed ones itself). */
 static bool httpd__content_length(const char *v, unsigned long long *ret) {
   unsigned long long n = 0;
-  if (!v || !*v)
-    return false;
+  if (!v || !*v) return false;
   for (; *v; v++) {
-    if (*v < '0' || *v > '9')
-      return false;
-    if (n > (ULLONG_MAX - 9) / 10)
-      n = ULLONG_MAX; /* saturate: certainly over the limit */
-    else
-      n = n * 10 + (unsigned)(*v - '0');
+    if (*v < '0' || *v > '9') return false;
+    if (n > (ULLONG_MAX - 9) / 10) n = ULLONG_MAX; /* saturate: certainly over the limit */
+    else n = n * 10 + (unsigned)(*v - '0');
   }
   *ret = n;
   return true;
@@ -320,17 +298,13 @@ static bool httpd__content_length(const char *v, unsigned long long *ret) {
  * Returns 0, 1 when the limit would be exceeded, -1 on allocation failure. */
 static int httpd__append(httpd_req *r, const char *data, size_t n) {
   size_t max = r->h->cfg.max_body;
-  if (n > max - r->len)
-    return 1;
+  if (n > max - r->len) return 1;
   if (r->len + n > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
-    while (cap < r->len + n)
-      cap = cap > max / 2 ? max : cap * 2;
-    if (cap > max)
-      cap = max;
+    while (cap < r->len + n) cap = cap > max / 2 ? max : cap * 2;
+    if (cap > max) cap = max;
     char *b = realloc(r->body, cap + 1);
-    if (!b)
-      return -1;
+    if (!b) return -1;
     r->body = b;
     r->cap = cap;
   }
@@ -341,15 +315,13 @@ static int httpd__append(httpd_req *r, const char *data, size_t n) {
 }
 
 static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, const char *url,
-                                     const char *method, const char *version,
-                                     const char *upload_data, size_t *upload_size,
-                                     void **req_cls) {
+                                     const char *method, const char *version, const char *upload_data,
+                                     size_t *upload_size, void **req_cls) {
   httpd *h = cls;
   httpd_req *r = *req_cls;
   (void)url;
   (void)version;
-  if (!r)
-    return MHD_NO; /* out of memory in the URI callback: drop the connection */
+  if (!r) return MHD_NO; /* out of memory in the URI callback: drop the connection */
 
   if (!r->started) {
     r->started = true;
@@ -357,8 +329,7 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
     r->conn = conn;
     h->pending++;
     r->method = httpd__strdup(method ? method : "");
-    if (!r->method)
-      return MHD_NO;
+    if (!r->method) return MHD_NO;
     unsigned long long cl;
     if (httpd__content_length(
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), &cl) &&
@@ -370,8 +341,7 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
       r->in_handler = true;
       int skip = h->cfg.on_headers(r, h->cfg.ud);
       r->in_handler = false;
-      if (!r->resp && r->answered)
-        return MHD_NO; /* answered but the response could not be built */
+      if (!r->resp && r->answered) return MHD_NO; /* answered but the response could not be built */
       if (r->resp) {
         r->discard = true;
         return httpd__queue(r);
@@ -414,10 +384,8 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
   }
 
   /* The upload is complete (or this is a call after a resume). */
-  if (r->resp)
-    return httpd__queue(r);
-  if (r->answered)
-    return MHD_NO; /* answered, but building the response failed */
+  if (r->resp) return httpd__queue(r);
+  if (r->answered) return MHD_NO; /* answered, but building the response failed */
   if (r->owed) {
     /* Woken without an answer (cannot normally happen): wait again. */
     MHD_suspend_connection(conn);
@@ -428,10 +396,8 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
   r->in_handler = true;
   h->cfg.on_request(r, h->cfg.ud);
   r->in_handler = false;
-  if (r->resp)
-    return httpd__queue(r);
-  if (r->answered)
-    return MHD_NO;
+  if (r->resp) return httpd__queue(r);
+  if (r->answered) return MHD_NO;
   MHD_suspend_connection(conn);
   r->suspended = true;
   return MHD_YES;
@@ -439,8 +405,7 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
 
 /* ---- listening --------------------------------------------------------------- */
 
-static int httpd__listen_unix(const char *spec, const char *path, char **ret_path, char *err,
-                              size_t errlen) {
+static int httpd__listen_unix(const char *spec, const char *path, char **ret_path, char *err, size_t errlen) {
   struct sockaddr_un sun;
   struct stat st;
   int fd, e;
@@ -600,19 +565,14 @@ int httpd_start(uv_loop_t *loop, const httpd_config *cfg, httpd **ret, char *err
   h->loop = loop;
   h->cfg = *cfg;
   h->cfg.listen = NULL; /* not kept: the caller owns the string */
-  if (!h->cfg.max_body)
-    h->cfg.max_body = HTTPD_DEFAULT_MAX_BODY;
-  if (!h->cfg.max_connections)
-    h->cfg.max_connections = HTTPD_DEFAULT_MAX_CONN;
-  if (!h->cfg.max_per_ip)
-    h->cfg.max_per_ip = h->cfg.max_connections > 1 ? h->cfg.max_connections / 2 : 1;
-  if (!h->cfg.conn_timeout_s)
-    h->cfg.conn_timeout_s = HTTPD_DEFAULT_TIMEOUT_S;
+  if (!h->cfg.max_body) h->cfg.max_body = HTTPD_DEFAULT_MAX_BODY;
+  if (!h->cfg.max_connections) h->cfg.max_connections = HTTPD_DEFAULT_MAX_CONN;
+  if (!h->cfg.max_per_ip) h->cfg.max_per_ip = h->cfg.max_connections > 1 ? h->cfg.max_connections / 2 : 1;
+  if (!h->cfg.conn_timeout_s) h->cfg.conn_timeout_s = HTTPD_DEFAULT_TIMEOUT_S;
 
   if (strncmp(cfg->listen, "unix:", 5) == 0)
     fd = httpd__listen_unix(cfg->listen, cfg->listen + 5, &h->unix_path, err, errlen);
-  else
-    fd = httpd__listen_inet(cfg->listen, &h->port, err, errlen);
+  else fd = httpd__listen_inet(cfg->listen, &h->port, err, errlen);
   if (fd < 0) {
     free(h);
     return fd;
@@ -620,29 +580,22 @@ int httpd_start(uv_loop_t *loop, const httpd_config *cfg, httpd **ret, char *err
   h->listen_fd = fd;
 
   /* HTTPS options, when asked for; an empty array otherwise. */
-  struct MHD_OptionItem tls_ops[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
-                                      {MHD_OPTION_END, 0, NULL}};
+  struct MHD_OptionItem tls_ops[3] = {
+      {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (cfg->tls_cert_cb) {
     flags |= MHD_USE_TLS;
     tls_ops[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, cfg->tls_cert_cb};
     if (cfg->tls_client_ca_pem)
-      tls_ops[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
-                                           (void *)cfg->tls_client_ca_pem};
+      tls_ops[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)cfg->tls_client_ca_pem};
   }
   h->d = MHD_start_daemon(
-      flags, 0, NULL, NULL,
-      httpd__access, h,
-      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->cfg.max_connections,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)h->cfg.max_per_ip,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->cfg.conn_timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY,
-      MHD_OPTION_URI_LOG_CALLBACK, httpd__uri_log, h,
-      MHD_OPTION_NOTIFY_COMPLETED, httpd__completed, h,
-      MHD_OPTION_EXTERNAL_LOGGER, httpd__mhd_log, h,
-      MHD_OPTION_ARRAY, tls_ops,
-      MHD_OPTION_END);
+      flags, 0, NULL, NULL, httpd__access, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)h->cfg.max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->cfg.conn_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
+      httpd__uri_log, h, MHD_OPTION_NOTIFY_COMPLETED, httpd__completed, h, MHD_OPTION_EXTERNAL_LOGGER,
+      httpd__mhd_log, h, MHD_OPTION_ARRAY, tls_ops, MHD_OPTION_END);
   if (!h->d) {
     httpd__seterr(err, errlen, "listen %s: libmicrohttpd refused to start%s%s", cfg->listen,
                   h->mhd_errors ? ": " : "", h->mhd_errors ? h->mhd_last_error : "");
@@ -674,8 +627,7 @@ fail_mhd:
   MHD_stop_daemon(h->d); /* closes the listen socket it was given */
   fd = -1;
 fail_fd:
-  if (fd >= 0)
-    close(fd);
+  if (fd >= 0) close(fd);
   if (h->unix_path) {
     unlink(h->unix_path);
     free(h->unix_path);
@@ -689,17 +641,14 @@ unsigned httpd_port(const httpd *h) { return h ? h->port : 0; }
 unsigned httpd_pending(const httpd *h) { return h ? h->pending : 0; }
 
 unsigned long httpd_mhd_errors(const httpd *h, const char **ret_last) {
-  if (ret_last)
-    *ret_last = h && h->mhd_errors ? h->mhd_last_error : NULL;
+  if (ret_last) *ret_last = h && h->mhd_errors ? h->mhd_last_error : NULL;
   return h ? h->mhd_errors : 0;
 }
 
 void httpd_stop_listening(httpd *h) {
-  if (!h || !h->d)
-    return;
+  if (!h || !h->d) return;
   MHD_socket fd = MHD_quiesce_daemon(h->d);
-  if (fd != MHD_INVALID_SOCKET)
-    close(fd);
+  if (fd != MHD_INVALID_SOCKET) close(fd);
   h->listen_fd = -1;
   if (h->unix_path) {
     unlink(h->unix_path);
@@ -711,18 +660,15 @@ void httpd_stop_listening(httpd *h) {
 
 static void httpd__closed(uv_handle_t *hd) {
   httpd *h = hd->data;
-  if (--h->open_handles > 0)
-    return;
+  if (--h->open_handles > 0) return;
   void (*done)(void *) = h->done;
   void *arg = h->done_arg;
   free(h);
-  if (done)
-    done(arg);
+  if (done) done(arg);
 }
 
 void httpd_close(httpd *h, void (*done)(void *arg), void *arg) {
-  if (!h || h->closing)
-    return;
+  if (!h || h->closing) return;
   h->closing = true;
   h->done = done;
   h->done_arg = arg;
@@ -762,14 +708,12 @@ const char *httpd_req_method(const httpd_req *r) { return r->method ? r->method 
 const char *httpd_req_path(const httpd_req *r) { return r->path; }
 
 const char *httpd_req_header(const httpd_req *r, const char *name) {
-  if (!r->conn || !name)
-    return NULL;
+  if (!r->conn || !name) return NULL;
   return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 const char *httpd_req_query(const httpd_req *r, const char *name) {
-  if (!r->conn || !name)
-    return NULL;
+  if (!r->conn || !name) return NULL;
   return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -778,24 +722,20 @@ struct httpd__each {
   void *arg;
 };
 
-static enum MHD_Result httpd__each_cb(void *cls, enum MHD_ValueKind kind, const char *k,
-                                      const char *v) {
+static enum MHD_Result httpd__each_cb(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
   struct httpd__each *e = cls;
   (void)kind;
   return e->fn(e->arg, k, v ? v : "") ? MHD_NO : MHD_YES;
 }
 
-void httpd_req_query_each(const httpd_req *r, int (*fn)(void *arg, const char *k, const char *v),
-                          void *arg) {
+void httpd_req_query_each(const httpd_req *r, int (*fn)(void *arg, const char *k, const char *v), void *arg) {
   struct httpd__each e = {fn, arg};
-  if (!r->conn || !fn)
-    return;
+  if (!r->conn || !fn) return;
   MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd__each_cb, &e);
 }
 
 const char *httpd_req_body(const httpd_req *r, size_t *ret_len) {
-  if (ret_len)
-    *ret_len = r->len;
+  if (ret_len) *ret_len = r->len;
   return r->body ? r->body : "";
 }
 
@@ -803,24 +743,19 @@ void httpd_req_set_data(httpd_req *r, void *data) { r->data = data; }
 
 void *httpd_req_get_data(const httpd_req *r) { return r->data; }
 
-void httpd_req_set_data_free(httpd_req *r, void (*data_free)(void *data)) {
-  r->data_free = data_free;
-}
+void httpd_req_set_data_free(httpd_req *r, void (*data_free)(void *data)) { r->data_free = data_free; }
 
 int httpd_req_connected(const httpd_req *r) { return r->h && r->conn && !r->mhd_done; }
 
 void *httpd_req_tls_session(const httpd_req *r) {
-  if (!r->conn || r->mhd_done)
-    return NULL;
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (!r->conn || r->mhd_done) return NULL;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
   return ci ? ci->tls_session : NULL;
 }
 
 void httpd_req_add_header(httpd_req *r, const char *name, const char *value) {
   httpd_hdr *x = calloc(1, sizeof *x);
-  if (!x)
-    return;
+  if (!x) return;
   x->name = httpd__strdup(name);
   x->value = httpd__strdup(value);
   if (!x->name || !x->value) {
@@ -831,20 +766,16 @@ void httpd_req_add_header(httpd_req *r, const char *name, const char *value) {
   }
   /* Keep insertion order: append. */
   httpd_hdr **pp = &r->hdrs;
-  while (*pp)
-    pp = &(*pp)->next;
+  while (*pp) pp = &(*pp)->next;
   *pp = x;
 }
 
 /* ---- answers ---------------------------------------------------------------- */
 
-void httpd_respond(httpd_req *r, unsigned status, const char *content_type, const char *body,
-                   size_t len) {
-  if (!r || r->answered)
-    return; /* a second answer is a handler bug: ignore it */
+void httpd_respond(httpd_req *r, unsigned status, const char *content_type, const char *body, size_t len) {
+  if (!r || r->answered) return; /* a second answer is a handler bug: ignore it */
   r->answered = true;
-  if (r->h && r->started && r->h->pending)
-    r->h->pending--;
+  if (r->h && r->started && r->h->pending) r->h->pending--;
   if (r->h && r->started && r->h->cfg.on_answer)
     r->h->cfg.on_answer(r, status, (double)(uv_hrtime() - r->t0_ns) / 1e9, r->h->cfg.ud);
   if (!r->h || r->mhd_done) {
@@ -855,11 +786,9 @@ void httpd_respond(httpd_req *r, unsigned status, const char *content_type, cons
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
   if (resp) {
-    for (httpd_hdr *x = r->hdrs; x; x = x->next)
-      MHD_add_response_header(resp, x->name, x->value);
+    for (httpd_hdr *x = r->hdrs; x; x = x->next) MHD_add_response_header(resp, x->name, x->value);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            content_type && *content_type ? content_type
-                                                          : "application/octet-stream");
+                            content_type && *content_type ? content_type : "application/octet-stream");
   }
   r->resp = resp; /* NULL: the access handler closes the connection */
   r->status = status;

@@ -31,12 +31,12 @@ typedef struct httpd_config {
    * dropped (MHD 0.9.75 cannot answer mid-upload); a body that goes on for
    * more than another max_body (at most 16 MiB) gets its connection closed. */
   size_t max_body;
-  unsigned max_connections;    /* 0 = 256 */
+  unsigned max_connections; /* 0 = 256 */
   /* connections from one IP address at once; 0 = half of max_connections,
    * so one misbehaving host (idle or slowloris connections) cannot take
    * every slot and the health endpoints stay reachable from elsewhere */
   unsigned max_per_ip;
-  unsigned conn_timeout_s;     /* idle connection timeout; 0 = 30 */
+  unsigned conn_timeout_s; /* idle connection timeout; 0 = 30 */
   /* HTTPS (GnuTLS) when tls_cert_cb is set: a gnutls_certificate_retrieve_function3 *
    * asked for the certificate at every handshake (so it may change while
    * serving). tls_client_ca_pem (PEM text, kept by the caller while serving)
@@ -123,13 +123,12 @@ void httpd_req_add_header(httpd_req *r, const char *name, const char *value);
  * Content-Length of body) and no body: handlers may treat HEAD as GET.
  * Errors MHD answers by itself (malformed request line or headers, headers
  * over 32 KiB) carry MHD's own small HTML body, not the JSON error. */
-void httpd_respond(httpd_req *r, unsigned status, const char *content_type,
-                   const char *body, size_t len);
+void httpd_respond(httpd_req *r, unsigned status, const char *content_type, const char *body, size_t len);
 /* Answer with JSON (Cache-Control: no-store); takes ownership of json. */
 void httpd_respond_json(httpd_req *r, unsigned status, cJSON *json);
 /* Answer {"error":{"code":code,"message":...}}. */
 void httpd_respond_error(httpd_req *r, unsigned status, const char *code, const char *fmt, ...)
-  __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Build the SPEC's JSON error object (caller owns it), to extend (e.g. "errors"). */
 cJSON *httpd_error_json(const char *code, const char *message);
 

@@ -32,9 +32,8 @@ int flog_parse_level(const char *name) {
     const char *name;
     int level;
   } names[] = {
-      {"error", FLOG_ERR},   {"err", FLOG_ERR},       {"warning", FLOG_WARNING},
-      {"warn", FLOG_WARNING}, {"notice", FLOG_NOTICE}, {"info", FLOG_INFO},
-      {"debug", FLOG_DEBUG},
+      {"error", FLOG_ERR},     {"err", FLOG_ERR},   {"warning", FLOG_WARNING}, {"warn", FLOG_WARNING},
+      {"notice", FLOG_NOTICE}, {"info", FLOG_INFO}, {"debug", FLOG_DEBUG},
   };
   if (!name) return -1;
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)

@@ -4,11 +4,11 @@
 #ifndef FERRY_LOG_H
 #define FERRY_LOG_H
 
-#define FLOG_ERR 3
+#define FLOG_ERR     3
 #define FLOG_WARNING 4
-#define FLOG_NOTICE 5
-#define FLOG_INFO 6
-#define FLOG_DEBUG 7
+#define FLOG_NOTICE  5
+#define FLOG_INFO    6
+#define FLOG_DEBUG   7
 
 void flog_set_level(int level);
 int flog_get_level(void);
@@ -16,10 +16,10 @@ int flog_get_level(void);
 int flog_parse_level(const char *name);
 void flog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define flog_err(...) flog(FLOG_ERR, __VA_ARGS__)
-#define flog_warn(...) flog(FLOG_WARNING, __VA_ARGS__)
+#define flog_err(...)    flog(FLOG_ERR, __VA_ARGS__)
+#define flog_warn(...)   flog(FLOG_WARNING, __VA_ARGS__)
 #define flog_notice(...) flog(FLOG_NOTICE, __VA_ARGS__)
-#define flog_info(...) flog(FLOG_INFO, __VA_ARGS__)
-#define flog_debug(...) flog(FLOG_DEBUG, __VA_ARGS__)
+#define flog_info(...)   flog(FLOG_INFO, __VA_ARGS__)
+#define flog_debug(...)  flog(FLOG_DEBUG, __VA_ARGS__)
 
 #endif

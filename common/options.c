@@ -20,9 +20,9 @@
 
 #include <cjson/cJSON.h>
 
-#define OPT_NAME_MAX 128                 /* longest option name we handle */
-#define OPT_FILE_MAX (1024 * 1024)       /* a config file larger than this is refused */
-#define OPT_ECHO_MAX 64                  /* bad values are echoed up to this many bytes */
+#define OPT_NAME_MAX     128                /* longest option name we handle */
+#define OPT_FILE_MAX     (1024 * 1024)      /* a config file larger than this is refused */
+#define OPT_ECHO_MAX     64                 /* bad values are echoed up to this many bytes */
 #define OPT_JSON_INT_MAX 9007199254740992.0 /* 2^53: larger JSON numbers lose precision */
 
 /* Where a value came from, for the one error line. */
@@ -80,10 +80,10 @@ static bool spell(const char *name, char *buf, size_t len, bool upper) {
 }
 
 /* Write "<prefix><key>: <problem>" for a value error from src. */
-static void value_error(char *err, size_t errlen, const opt_def *d, const opt_src *src,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void value_error(char *err, size_t errlen, const opt_def *d, const opt_src *src,
-                        const char *fmt, ...) {
+static void value_error(char *err, size_t errlen, const opt_def *d, const opt_src *src, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void value_error(char *err, size_t errlen, const opt_def *d, const opt_src *src, const char *fmt,
+                        ...) {
   char key[OPT_NAME_MAX + 1], env[OPT_NAME_MAX + 1], problem[512];
   if (!err || !errlen) return;
   if (!spell(d->name, key, sizeof key, false)) snprintf(key, sizeof key, "%.64s", d->name);
@@ -92,27 +92,21 @@ static void value_error(char *err, size_t errlen, const opt_def *d, const opt_sr
   vsnprintf(problem, sizeof problem, fmt, ap);
   va_end(ap);
   switch (src->kind) {
-  case SRC_FILE:
-    if (src->line > 0)
-      snprintf(err, errlen, "config file %s: line %d: %s: %s", src->path, src->line, key, problem);
-    else
-      snprintf(err, errlen, "config file %s: %s: %s", src->path, key, problem);
-    break;
-  case SRC_ENV:
-    if (!spell(d->name, env, sizeof env, true)) env[0] = '\0';
-    snprintf(err, errlen, "%s (from environment FERRY_%s): %s", key, env, problem);
-    break;
-  case SRC_FLAG:
-    snprintf(err, errlen, "%s (from flag --%s): %s", key, d->name, problem);
-    break;
-  default:
-    snprintf(err, errlen, "%s (built-in default): %s", key, problem);
-    break;
+    case SRC_FILE:
+      if (src->line > 0)
+        snprintf(err, errlen, "config file %s: line %d: %s: %s", src->path, src->line, key, problem);
+      else snprintf(err, errlen, "config file %s: %s: %s", src->path, key, problem);
+      break;
+    case SRC_ENV:
+      if (!spell(d->name, env, sizeof env, true)) env[0] = '\0';
+      snprintf(err, errlen, "%s (from environment FERRY_%s): %s", key, env, problem);
+      break;
+    case SRC_FLAG: snprintf(err, errlen, "%s (from flag --%s): %s", key, d->name, problem); break;
+    default: snprintf(err, errlen, "%s (built-in default): %s", key, problem); break;
   }
 }
 
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_error(char *err, size_t errlen, const char *fmt, ...) {
   if (!err || !errlen) return;
   va_list ap;
@@ -257,93 +251,93 @@ static void *field(void *cfg, const opt_def *d) { return (char *)cfg + d->offset
 
 static size_t field_size(opt_type t) {
   switch (t) {
-  case OPT_STR: return sizeof(char *);
-  case OPT_INT:
-  case OPT_SIZE: return sizeof(int64_t);
-  case OPT_SECONDS: return sizeof(double);
-  case OPT_BOOL: return sizeof(bool);
-  case OPT_ENUM: return sizeof(int);
+    case OPT_STR: return sizeof(char *);
+    case OPT_INT:
+    case OPT_SIZE: return sizeof(int64_t);
+    case OPT_SECONDS: return sizeof(double);
+    case OPT_BOOL: return sizeof(bool);
+    case OPT_ENUM: return sizeof(int);
   }
   return 0;
 }
 
 /* Parse text as d's type and store it in cfg (replacing, and freeing, an
  * old string). On error cfg is untouched and err names the key. */
-static int apply_text(const opt_def *d, void *cfg, const char *text, const opt_src *src,
-                      char *err, size_t errlen) {
+static int apply_text(const opt_def *d, void *cfg, const char *text, const opt_src *src, char *err,
+                      size_t errlen) {
   char shown[OPT_ECHO_MAX * 4 + 16];
   if (d->flags & OPT_F_SECRET) snprintf(shown, sizeof shown, "(value hidden)");
   else quote(shown, sizeof shown, text);
 
   switch (d->type) {
-  case OPT_STR: {
-    char *copy = strdup(text);
-    if (!copy) {
-      value_error(err, errlen, d, src, "out of memory");
-      return -ENOMEM;
+    case OPT_STR: {
+      char *copy = strdup(text);
+      if (!copy) {
+        value_error(err, errlen, d, src, "out of memory");
+        return -ENOMEM;
+      }
+      char **slot = field(cfg, d);
+      free(*slot);
+      *slot = copy;
+      return 0;
     }
-    char **slot = field(cfg, d);
-    free(*slot);
-    *slot = copy;
-    return 0;
-  }
-  case OPT_INT: {
-    int64_t v;
-    if (opt_parse_int(text, &v) < 0) {
-      value_error(err, errlen, d, src, "not an integer: %s", shown);
-      return -EINVAL;
+    case OPT_INT: {
+      int64_t v;
+      if (opt_parse_int(text, &v) < 0) {
+        value_error(err, errlen, d, src, "not an integer: %s", shown);
+        return -EINVAL;
+      }
+      if (check_bounds(d, src, (double)v, err, errlen) < 0) return -EINVAL;
+      memcpy(field(cfg, d), &v, sizeof v);
+      return 0;
     }
-    if (check_bounds(d, src, (double)v, err, errlen) < 0) return -EINVAL;
-    memcpy(field(cfg, d), &v, sizeof v);
-    return 0;
-  }
-  case OPT_SIZE: {
-    int64_t v;
-    if (opt_parse_size(text, &v) < 0) {
-      value_error(err, errlen, d, src, "not a size: %s (use bytes or KiB/MiB/GiB)", shown);
-      return -EINVAL;
+    case OPT_SIZE: {
+      int64_t v;
+      if (opt_parse_size(text, &v) < 0) {
+        value_error(err, errlen, d, src, "not a size: %s (use bytes or KiB/MiB/GiB)", shown);
+        return -EINVAL;
+      }
+      if (check_bounds(d, src, (double)v, err, errlen) < 0) return -EINVAL;
+      memcpy(field(cfg, d), &v, sizeof v);
+      return 0;
     }
-    if (check_bounds(d, src, (double)v, err, errlen) < 0) return -EINVAL;
-    memcpy(field(cfg, d), &v, sizeof v);
-    return 0;
-  }
-  case OPT_SECONDS: {
-    double v;
-    if (opt_parse_seconds(text, &v) < 0) {
-      value_error(err, errlen, d, src, "not a number of seconds: %s (use e.g. 0.5 or 60)", shown);
-      return -EINVAL;
+    case OPT_SECONDS: {
+      double v;
+      if (opt_parse_seconds(text, &v) < 0) {
+        value_error(err, errlen, d, src, "not a number of seconds: %s (use e.g. 0.5 or 60)", shown);
+        return -EINVAL;
+      }
+      if (check_bounds(d, src, v, err, errlen) < 0) return -EINVAL;
+      memcpy(field(cfg, d), &v, sizeof v);
+      return 0;
     }
-    if (check_bounds(d, src, v, err, errlen) < 0) return -EINVAL;
-    memcpy(field(cfg, d), &v, sizeof v);
-    return 0;
-  }
-  case OPT_BOOL: {
-    bool v;
-    if (opt_parse_bool(text, &v) < 0) {
-      value_error(err, errlen, d, src, "not a boolean: %s (use true or false)", shown);
-      return -EINVAL;
+    case OPT_BOOL: {
+      bool v;
+      if (opt_parse_bool(text, &v) < 0) {
+        value_error(err, errlen, d, src, "not a boolean: %s (use true or false)", shown);
+        return -EINVAL;
+      }
+      memcpy(field(cfg, d), &v, sizeof v);
+      return 0;
     }
-    memcpy(field(cfg, d), &v, sizeof v);
-    return 0;
-  }
-  case OPT_ENUM: {
-    int v = enum_index(d->choices, text);
-    if (v < 0) {
-      value_error(err, errlen, d, src, "must be one of %s, not %s", d->choices ? d->choices : "(none)",
-                  shown);
-      return -EINVAL;
+    case OPT_ENUM: {
+      int v = enum_index(d->choices, text);
+      if (v < 0) {
+        value_error(err, errlen, d, src, "must be one of %s, not %s", d->choices ? d->choices : "(none)",
+                    shown);
+        return -EINVAL;
+      }
+      memcpy(field(cfg, d), &v, sizeof v);
+      return 0;
     }
-    memcpy(field(cfg, d), &v, sizeof v);
-    return 0;
-  }
   }
   value_error(err, errlen, d, src, "option has an unknown type");
   return -EINVAL;
 }
 
 /* A JSON number for an integer-valued option: whole and exactly representable. */
-static int json_whole_number(const opt_def *d, const opt_src *src, const cJSON *item, char *text,
-                             size_t len, char *err, size_t errlen) {
+static int json_whole_number(const opt_def *d, const opt_src *src, const cJSON *item, char *text, size_t len,
+                             char *err, size_t errlen) {
   double v = item->valuedouble;
   if (!isfinite(v) || floor(v) != v) {
     value_error(err, errlen, d, src, "not a whole number: %g", v);
@@ -368,50 +362,49 @@ static const char *json_type_name(const cJSON *item) {
 }
 
 /* Apply one config-file member. */
-static int apply_json(const opt_def *d, void *cfg, const cJSON *item, const opt_src *src,
-                      char *err, size_t errlen) {
+static int apply_json(const opt_def *d, void *cfg, const cJSON *item, const opt_src *src, char *err,
+                      size_t errlen) {
   char num[64];
   const char *want;
   switch (d->type) {
-  case OPT_STR:
-  case OPT_ENUM:
-    if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
-    want = "a string";
-    break;
-  case OPT_BOOL:
-    if (cJSON_IsBool(item)) return apply_text(d, cfg, cJSON_IsTrue(item) ? "true" : "false", src, err, errlen);
-    want = "true or false";
-    break;
-  case OPT_INT:
-  case OPT_SIZE:
-    if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
-    if (cJSON_IsNumber(item)) {
-      if (json_whole_number(d, src, item, num, sizeof num, err, errlen) < 0) return -EINVAL;
-      if (d->type == OPT_SIZE && item->valuedouble < 0) {
-        value_error(err, errlen, d, src, "not a size: %s (must not be negative)", num);
-        return -EINVAL;
+    case OPT_STR:
+    case OPT_ENUM:
+      if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
+      want = "a string";
+      break;
+    case OPT_BOOL:
+      if (cJSON_IsBool(item))
+        return apply_text(d, cfg, cJSON_IsTrue(item) ? "true" : "false", src, err, errlen);
+      want = "true or false";
+      break;
+    case OPT_INT:
+    case OPT_SIZE:
+      if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
+      if (cJSON_IsNumber(item)) {
+        if (json_whole_number(d, src, item, num, sizeof num, err, errlen) < 0) return -EINVAL;
+        if (d->type == OPT_SIZE && item->valuedouble < 0) {
+          value_error(err, errlen, d, src, "not a size: %s (must not be negative)", num);
+          return -EINVAL;
+        }
+        return apply_text(d, cfg, num, src, err, errlen);
       }
-      return apply_text(d, cfg, num, src, err, errlen);
-    }
-    want = d->type == OPT_SIZE ? "a number or a size string like \"64MiB\"" : "a number";
-    break;
-  case OPT_SECONDS:
-    if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
-    if (cJSON_IsNumber(item)) {
-      double v = item->valuedouble;
-      if (!isfinite(v) || v < 0) {
-        value_error(err, errlen, d, src, "not a number of seconds: %g (must be 0 or more)", v);
-        return -EINVAL;
+      want = d->type == OPT_SIZE ? "a number or a size string like \"64MiB\"" : "a number";
+      break;
+    case OPT_SECONDS:
+      if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
+      if (cJSON_IsNumber(item)) {
+        double v = item->valuedouble;
+        if (!isfinite(v) || v < 0) {
+          value_error(err, errlen, d, src, "not a number of seconds: %g (must be 0 or more)", v);
+          return -EINVAL;
+        }
+        if (check_bounds(d, src, v, err, errlen) < 0) return -EINVAL;
+        memcpy(field(cfg, d), &v, sizeof v);
+        return 0;
       }
-      if (check_bounds(d, src, v, err, errlen) < 0) return -EINVAL;
-      memcpy(field(cfg, d), &v, sizeof v);
-      return 0;
-    }
-    want = "a number of seconds";
-    break;
-  default:
-    want = "a value";
-    break;
+      want = "a number of seconds";
+      break;
+    default: want = "a value"; break;
   }
   value_error(err, errlen, d, src, "wrong type: expected %s, got %s", want, json_type_name(item));
   return -EINVAL;
@@ -530,13 +523,11 @@ int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const cha
   if (!root) {
     if (end && end >= buf && end <= buf + len)
       set_error(err, errlen, "config file %s: line %d: malformed JSON", origin, line_of(buf, end));
-    else
-      set_error(err, errlen, "config file %s: malformed JSON", origin);
+    else set_error(err, errlen, "config file %s: malformed JSON", origin);
     goto out;
   }
   if (!cJSON_IsObject(root)) {
-    set_error(err, errlen, "config file %s: must hold one JSON object, got %s", origin,
-              json_type_name(root));
+    set_error(err, errlen, "config file %s: must hold one JSON object, got %s", origin, json_type_name(root));
     goto out;
   }
   for (const cJSON *item = root->child; item; item = item->next) {
@@ -570,8 +561,8 @@ out:
   return r;
 }
 
-static int load_config_file(const opt_def *defs, size_t ndefs, void *cfg, const char *path,
-                            char *err, size_t errlen) {
+static int load_config_file(const opt_def *defs, size_t ndefs, void *cfg, const char *path, char *err,
+                            size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     set_error(err, errlen, "config file %s: cannot open: %s", path, strerror(errno));
@@ -612,8 +603,8 @@ static const opt_def *find_by_flag(const opt_def *defs, size_t ndefs, const char
 /* First pass over argv: find the built-in flags, the positional arguments
  * and unknown flags, and move positionals behind the options (GNU getopt
  * style) so cli->args can point into argv. Values are not parsed here. */
-static int scan_argv(const opt_def *defs, size_t ndefs, int argc, char **argv, opt_cli *cli,
-                     int *ret_optend, char *err, size_t errlen) {
+static int scan_argv(const opt_def *defs, size_t ndefs, int argc, char **argv, opt_cli *cli, int *ret_optend,
+                     char *err, size_t errlen) {
   int r = 0;
   char shown[OPT_ECHO_MAX * 4 + 16];
   *ret_optend = argc > 1 ? 1 : argc;
@@ -706,8 +697,8 @@ static int scan_argv(const opt_def *defs, size_t ndefs, int argc, char **argv, o
 
 /* Second pass: apply option flags, argv[1..optend) as rearranged by
  * scan_argv, which has already refused unknown flags and missing values. */
-static int apply_flags(const opt_def *defs, size_t ndefs, void *cfg, int optend, char **argv,
-                       opt_cli *cli, char *err, size_t errlen) {
+static int apply_flags(const opt_def *defs, size_t ndefs, void *cfg, int optend, char **argv, opt_cli *cli,
+                       char *err, size_t errlen) {
   opt_src src = {.kind = SRC_FLAG};
   for (int i = 1; i < optend; i++) {
     char *a = argv[i];
@@ -768,8 +759,8 @@ void opt_free(const opt_def *defs, size_t ndefs, void *cfg) {
   }
 }
 
-int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv,
-              opt_cli *ret_cli, char *err, size_t errlen) {
+int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv, opt_cli *ret_cli,
+              char *err, size_t errlen) {
   opt_cli cli = {0};
   opt_src dsrc = {.kind = SRC_DEFAULT};
   int r;
@@ -838,12 +829,12 @@ fail:
 
 static const char *metavar(const opt_def *d) {
   switch (d->type) {
-  case OPT_STR: return "TEXT";
-  case OPT_INT: return "N";
-  case OPT_SIZE: return "SIZE";
-  case OPT_SECONDS: return "SECONDS";
-  case OPT_BOOL: return "";
-  case OPT_ENUM: return d->choices ? d->choices : "CHOICE";
+    case OPT_STR: return "TEXT";
+    case OPT_INT: return "N";
+    case OPT_SIZE: return "SIZE";
+    case OPT_SECONDS: return "SECONDS";
+    case OPT_BOOL: return "";
+    case OPT_ENUM: return d->choices ? d->choices : "CHOICE";
   }
   return "";
 }
@@ -856,8 +847,7 @@ static void help_line(FILE *out, const char *left, const char *right) {
   else fprintf(out, "  %-*s%s\n", HELP_COL - 2, left, right);
 }
 
-void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const char *summary,
-                    FILE *out) {
+void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const char *summary, FILE *out) {
   char left[OPT_NAME_MAX + 96], right[1024], env[OPT_NAME_MAX + 1];
   fprintf(out, "Usage: %s [OPTIONS]\n", prog ? prog : "ferry");
   if (summary && *summary) fprintf(out, "%s\n", summary);
@@ -898,14 +888,14 @@ void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const c
 /* ------------------------------------------------------------------------ */
 /* the config file template, and comparing / moving values (reload) */
 
-void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro,
-                      FILE *out) {
+void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro, FILE *out) {
   char key[OPT_NAME_MAX + 1], env[OPT_NAME_MAX + 1];
   fprintf(out, "// %s configuration: JSON with // and /* */ comments.\n", prog ? prog : "ferry");
   if (intro && *intro) fprintf(out, "// %s\n", intro);
-  fprintf(out, "// Every option is listed, commented out, with its default. Uncomment a line to\n"
-               "// set it. Precedence: command-line flag > FERRY_<NAME> environment > this file\n"
-               "// > default. Sizes take KiB/MiB/GiB. Generated by `%s --print-config`.\n{\n",
+  fprintf(out,
+          "// Every option is listed, commented out, with its default. Uncomment a line to\n"
+          "// set it. Precedence: command-line flag > FERRY_<NAME> environment > this file\n"
+          "// > default. Sizes take KiB/MiB/GiB. Generated by `%s --print-config`.\n{\n",
           prog ? prog : "ferry");
   for (size_t i = 0; i < ndefs; i++) {
     const opt_def *d = &defs[i];
@@ -968,48 +958,48 @@ void opt_format_value(const opt_def *d, const void *cfg, char *buf, size_t len) 
     return;
   }
   switch (d->type) {
-  case OPT_STR: {
-    const char *s = *(char *const *)(const void *)p;
-    snprintf(buf, len, "%s", s ? s : "(unset)");
-    return;
-  }
-  case OPT_INT: {
-    int64_t v;
-    memcpy(&v, p, sizeof v);
-    snprintf(buf, len, "%lld", (long long)v);
-    return;
-  }
-  case OPT_SIZE: {
-    int64_t v;
-    memcpy(&v, p, sizeof v);
-    format_size(buf, len, (double)v);
-    return;
-  }
-  case OPT_SECONDS: {
-    double v;
-    memcpy(&v, p, sizeof v);
-    snprintf(buf, len, "%g s", v);
-    return;
-  }
-  case OPT_BOOL: {
-    bool v;
-    memcpy(&v, p, sizeof v);
-    snprintf(buf, len, "%s", v ? "true" : "false");
-    return;
-  }
-  case OPT_ENUM: {
-    int v;
-    memcpy(&v, p, sizeof v);
-    const char *c = d->choices ? d->choices : "";
-    for (int i = 0; i < v && c; i++) {
-      c = strchr(c, '|');
-      if (c) c++;
+    case OPT_STR: {
+      const char *s = *(char *const *)(const void *)p;
+      snprintf(buf, len, "%s", s ? s : "(unset)");
+      return;
     }
-    size_t n = c ? strcspn(c, "|") : 0;
-    if (c && n) snprintf(buf, len, "%.*s", (int)n, c);
-    else snprintf(buf, len, "%d", v);
-    return;
-  }
+    case OPT_INT: {
+      int64_t v;
+      memcpy(&v, p, sizeof v);
+      snprintf(buf, len, "%lld", (long long)v);
+      return;
+    }
+    case OPT_SIZE: {
+      int64_t v;
+      memcpy(&v, p, sizeof v);
+      format_size(buf, len, (double)v);
+      return;
+    }
+    case OPT_SECONDS: {
+      double v;
+      memcpy(&v, p, sizeof v);
+      snprintf(buf, len, "%g s", v);
+      return;
+    }
+    case OPT_BOOL: {
+      bool v;
+      memcpy(&v, p, sizeof v);
+      snprintf(buf, len, "%s", v ? "true" : "false");
+      return;
+    }
+    case OPT_ENUM: {
+      int v;
+      memcpy(&v, p, sizeof v);
+      const char *c = d->choices ? d->choices : "";
+      for (int i = 0; i < v && c; i++) {
+        c = strchr(c, '|');
+        if (c) c++;
+      }
+      size_t n = c ? strcspn(c, "|") : 0;
+      if (c && n) snprintf(buf, len, "%.*s", (int)n, c);
+      else snprintf(buf, len, "%d", v);
+      return;
+    }
   }
   buf[0] = '\0';
 }

@@ -28,7 +28,7 @@ typedef enum {
 #define OPT_F_SECRET 0x1 /* warn when given as a command-line flag (visible in ps) */
 
 typedef struct opt_def {
-  const char *name;    /* flag spelling without dashes: "max-journal-bytes" */
+  const char *name; /* flag spelling without dashes: "max-journal-bytes" */
   opt_type type;
   size_t offset;       /* offsetof(program config struct, field) */
   const char *def;     /* default as text (parsed like any other source); NULL = unset */
@@ -41,10 +41,10 @@ typedef struct opt_def {
 /* What the command line asked for besides options. */
 typedef struct opt_cli {
   bool help, version, check_config;
-  bool print_config;         /* --print-config: the caller prints opt_print_config */
-  const char *config_path;   /* --config FILE (or FERRY_CONFIG), NULL if none */
-  int nargs;                 /* positional arguments (subcommands), in order */
-  char **args;               /* points into argv */
+  bool print_config;       /* --print-config: the caller prints opt_print_config */
+  const char *config_path; /* --config FILE (or FERRY_CONFIG), NULL if none */
+  int nargs;               /* positional arguments (subcommands), in order */
+  char **args;             /* points into argv */
   /* options given as flags with OPT_F_SECRET, for the caller to warn about */
   const char *secret_on_cli[8];
   int n_secret_on_cli;
@@ -59,18 +59,16 @@ typedef struct opt_cli {
  * When --help, --version or --print-config is present, returns 0 after parsing flags only
  * (values may be partial). cfg must be zeroed by the caller the first time;
  * on reparse (reload) previous strings are freed. */
-int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv,
-              opt_cli *ret_cli, char *err, size_t errlen);
+int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv, opt_cli *ret_cli,
+              char *err, size_t errlen);
 
 /* Print generated help: synopsis line, then each option with type, default and help. */
-void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog,
-                    const char *summary, FILE *out);
+void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const char *summary, FILE *out);
 
 /* Print a config file template (JSON with comments): every option commented
  * out with its help, flag, environment name, range and default. prog names
  * the program; intro (may be NULL) is one more comment line on top. */
-void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro,
-                      FILE *out);
+void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro, FILE *out);
 
 /* For a reload: whether option d has the same value in configs a and b;
  * exchange d's value between a and b (strings move, no copy); render d's
@@ -97,8 +95,8 @@ int opt_parse_int(const char *s, int64_t *ret);
  * line 3: ..."). A member whose value is null is skipped (keeps what is
  * below). On error cfg may be partly updated but stays consistent (opt_free
  * works). Exposed for the config fuzzer and tests. 0, -EINVAL or -ENOMEM. */
-int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text,
-                         size_t len, const char *origin, char *err, size_t errlen);
+int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text, size_t len,
+                         const char *origin, char *err, size_t errlen);
 
 /* Strip // and block comments, and a comma right before '}' or ']', from
  * JSON text in place (strings respected).

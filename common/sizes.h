@@ -9,11 +9,9 @@
 
 /* v as a size_t: 0 when negative, SIZE_MAX when it does not fit. */
 static inline size_t size_from_i64(int64_t v) {
-  if (v <= 0)
-    return 0;
+  if (v <= 0) return 0;
 #if SIZE_MAX < INT64_MAX
-  if (v > (int64_t)SIZE_MAX)
-    return SIZE_MAX;
+  if (v > (int64_t)SIZE_MAX) return SIZE_MAX;
 #endif
   return (size_t)v;
 }

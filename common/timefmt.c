@@ -31,9 +31,9 @@ uint64_t tf_mono_ms(void) {
 static int64_t days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                                   /* 0..399 */
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;  /* 0..365 */
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
+  int64_t yoe = y - era * 400;                                  /* 0..399 */
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* 0..365 */
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* 0..146096 */
   return era * 146097 + doe - 719468;
 }
 
@@ -52,9 +52,7 @@ static void civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d) {
   *ret_d = d;
 }
 
-static int is_leap(int64_t y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int days_in_month(int64_t y, int m) {
   static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -141,8 +139,8 @@ void tf_format_ms(int64_t ms, char out[TF_RFC3339_LEN]) {
   int sec = (int)(rem / 1000 % 60), milli = (int)(rem % 1000);
   if (y < 0 || y > 9999) {
     /* Outside RFC 3339's range; still unambiguous and never truncated. */
-    snprintf(out, TF_RFC3339_LEN, "%lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mo, d, h,
-             mi, sec, milli);
+    snprintf(out, TF_RFC3339_LEN, "%lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mo, d, h, mi, sec,
+             milli);
     return;
   }
   /* The hot path (every event's normal form): no printf. */
@@ -180,13 +178,11 @@ int tf_parse_http_date(const char *s, int64_t *ret_ms) {
   /* Header values may arrive with the surrounding blanks and line end. */
   while (*s == ' ' || *s == '\t') s++;
   size_t len = strlen(s);
-  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
-                 s[len - 1] == '\n'))
-    len--;
+  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n')) len--;
   /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT", exactly 29 bytes. */
   if (len != 29) return -EINVAL;
-  if (s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-      s[19] != ':' || s[22] != ':' || s[25] != ' ' || strncasecmp(s + 26, "GMT", 3) != 0)
+  if (s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+      s[22] != ':' || s[25] != ' ' || strncasecmp(s + 26, "GMT", 3) != 0)
     return -EINVAL;
   int wd = name_index(s, wdays, 7);
   int mo = name_index(s + 8, months, 12);

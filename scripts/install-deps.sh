@@ -8,7 +8,7 @@ PKGS=(
   libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
   libmicrohttpd-dev zlib1g-dev libzstd-dev libsystemd-dev nettle-dev
   libgnutls28-dev openssl libpq-dev
-  python3 sqlite3 curl procps clang
+  python3 sqlite3 curl procps clang clang-format
 )
 
 # Test-only packages (scripts/test.sh passes --test): the browser test, the

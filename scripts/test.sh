@@ -12,6 +12,9 @@ scripts/install-deps.sh --test
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
+echo "== C formatting (.clang-format)"
+scripts/check-format.sh
+
 echo "== build (RelWithDebInfo, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"

@@ -61,8 +61,8 @@ int main(int argc, char **argv) {
     bt_batch_free(&b);
   }
   double s = cpu_s() - t0;
-  printf("bench_batch_parse: %d batches of %d events (%zu bytes): %.2f us CPU per event\n", rounds,
-         EVENTS, len, s / rounds / EVENTS * 1e6);
+  printf("bench_batch_parse: %d batches of %d events (%zu bytes): %.2f us CPU per event\n", rounds, EVENTS,
+         len, s / rounds / EVENTS * 1e6);
   free(buf);
   return 0;
 }

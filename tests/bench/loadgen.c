@@ -121,8 +121,8 @@ typedef struct lg_opts {
   int days, workers, stations;
 } lg_opts;
 
-static const char *const lg_kinds[6] = {"working", "working", "idle", "absent", "product_count",
-                                        "product_count"};
+static const char *const lg_kinds[6] = {"working", "working",       "idle",
+                                        "absent",  "product_count", "product_count"};
 
 /* Build every agent's batches: agent a gets events a, a+A, a+2A, ... */
 static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *agents) {
@@ -146,9 +146,11 @@ static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *ag
     size_t seq = 0;
     for (size_t k = 0; k < ag->n; k++) {
       size_t cnt = n - seq < o->batch ? n - seq : o->batch;
-      size_t len = (size_t)snprintf(buf, cap, "{\"agent_id\":\"%s\",\"epoch\":\"%s\",\"sent_at\":\"%s\","
-                                    "\"stats\":{\"backlog\":%zu,\"oldest_pending_s\":1.5},\"dropped\":[],\"events\":[",
-                                    ag->id, epoch, ing, n - seq - cnt);
+      size_t len =
+          (size_t)snprintf(buf, cap,
+                           "{\"agent_id\":\"%s\",\"epoch\":\"%s\",\"sent_at\":\"%s\","
+                           "\"stats\":{\"backlog\":%zu,\"oldest_pending_s\":1.5},\"dropped\":[],\"events\":[",
+                           ag->id, epoch, ing, n - seq - cnt);
       size_t first = seq + 1;
       for (size_t i = 0; i < cnt; i++) {
         seq++;
@@ -162,19 +164,21 @@ static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *ag
         } else {
           snprintf(eid, sizeof(eid), "ev-%012zu", global);
         }
-        int64_t ts = strcmp(o->ts, "random") == 0 ? t0_ms + (int64_t)(lg_rand() % (uint64_t)span)
-                                                  : t0_ms + (int64_t)((double)global / (double)o->events * (double)span);
+        int64_t ts = strcmp(o->ts, "random") == 0
+                         ? t0_ms + (int64_t)(lg_rand() % (uint64_t)span)
+                         : t0_ms + (int64_t)((double)global / (double)o->events * (double)span);
         char tss[TF_RFC3339_LEN];
         tf_format_ms(ts, tss);
         const char *kind = lg_kinds[lg_rand() % 6];
         int w = (int)(lg_rand() % (uint64_t)o->workers), s = (int)(lg_rand() % (uint64_t)o->stations);
         char cnts[24] = "";
         if (kind[0] == 'p') snprintf(cnts, sizeof(cnts), ",\"count\":%d", 1 + (int)(lg_rand() % 3));
-        int m = snprintf(buf + len, cap - len,
-                         "%s{\"event_id\":\"%s\",\"timestamp\":\"%s\",\"event_type\":\"%s\",\"worker_id\":\"W-%03d\","
-                         "\"workstation_id\":\"WS-%03d\"%s,\"camera_id\":\"cam-%02d\",\"model_version\":\"yolo-7.2\","
-                         "\"confidence\":0.93,\"seq\":%zu,\"ingested_at\":\"%s\"}",
-                         i ? "," : "", eid, tss, kind, w, s, cnts, s % 40, seq, ing);
+        int m = snprintf(
+            buf + len, cap - len,
+            "%s{\"event_id\":\"%s\",\"timestamp\":\"%s\",\"event_type\":\"%s\",\"worker_id\":\"W-%03d\","
+            "\"workstation_id\":\"WS-%03d\"%s,\"camera_id\":\"cam-%02d\",\"model_version\":\"yolo-7.2\","
+            "\"confidence\":0.93,\"seq\":%zu,\"ingested_at\":\"%s\"}",
+            i ? "," : "", eid, tss, kind, w, s, cnts, s % 40, seq, ing);
         if (m < 0 || (size_t)m >= cap - len) return -E2BIG;
         len += (size_t)m;
       }
@@ -226,38 +230,47 @@ static void lg_usage(void) {
 }
 
 int main(int argc, char **argv) {
-  lg_opts o = {.ids = "seq", .ts = "inorder", .codec_name = "zstd", .events = 1000000, .batch = 1000,
-               .conns = 4, .days = 30, .workers = 500, .stations = 100};
+  lg_opts o = {.ids = "seq",
+               .ts = "inorder",
+               .codec_name = "zstd",
+               .events = 1000000,
+               .batch = 1000,
+               .conns = 4,
+               .days = 30,
+               .workers = 500,
+               .stations = 100};
   static const struct option longopts[] = {
-    {"url", 1, 0, 'u'}, {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'}, {"events", 1, 0, 'n'},
-    {"batch", 1, 0, 'b'}, {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'}, {"ids", 1, 0, 'i'},
-    {"ts", 1, 0, 'T'}, {"days", 1, 0, 'd'}, {"workers", 1, 0, 'w'}, {"stations", 1, 0, 's'},
-    {"codec", 1, 0, 'z'}, {"seed", 1, 0, 'S'}, {0, 0, 0, 0}};
+      {"url", 1, 0, 'u'},    {"token", 1, 0, 't'},   {"pid", 1, 0, 'p'},
+      {"events", 1, 0, 'n'}, {"batch", 1, 0, 'b'},   {"conns", 1, 0, 'c'},
+      {"agents", 1, 0, 'a'}, {"ids", 1, 0, 'i'},     {"ts", 1, 0, 'T'},
+      {"days", 1, 0, 'd'},   {"workers", 1, 0, 'w'}, {"stations", 1, 0, 's'},
+      {"codec", 1, 0, 'z'},  {"seed", 1, 0, 'S'},    {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
-    case 'u': o.url = optarg; break;
-    case 't': o.token = optarg; break;
-    case 'p': o.pid = strtol(optarg, NULL, 10); break;
-    case 'n': o.events = strtoull(optarg, NULL, 10); break;
-    case 'b': o.batch = strtoull(optarg, NULL, 10); break;
-    case 'c': o.conns = strtoull(optarg, NULL, 10); break;
-    case 'a': o.agents = strtoull(optarg, NULL, 10); break;
-    case 'i': o.ids = optarg; break;
-    case 'T': o.ts = optarg; break;
-    case 'd': o.days = atoi(optarg); break;
-    case 'w': o.workers = atoi(optarg); break;
-    case 's': o.stations = atoi(optarg); break;
-    case 'z': o.codec_name = optarg; break;
-    case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
-    default: lg_usage(); return 2;
+      case 'u': o.url = optarg; break;
+      case 't': o.token = optarg; break;
+      case 'p': o.pid = strtol(optarg, NULL, 10); break;
+      case 'n': o.events = strtoull(optarg, NULL, 10); break;
+      case 'b': o.batch = strtoull(optarg, NULL, 10); break;
+      case 'c': o.conns = strtoull(optarg, NULL, 10); break;
+      case 'a': o.agents = strtoull(optarg, NULL, 10); break;
+      case 'i': o.ids = optarg; break;
+      case 'T': o.ts = optarg; break;
+      case 'd': o.days = atoi(optarg); break;
+      case 'w': o.workers = atoi(optarg); break;
+      case 's': o.stations = atoi(optarg); break;
+      case 'z': o.codec_name = optarg; break;
+      case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
+      default: lg_usage(); return 2;
     }
   }
   if (!o.agents) o.agents = o.conns;
   codec_t codec;
   if (!o.url || !o.token || !o.events || !o.batch || !o.conns || o.days < 1 || o.workers < 1 ||
       o.stations < 1 || codec_from_option(o.codec_name, &codec) < 0 ||
-      (strcmp(o.ids, "seq") && strcmp(o.ids, "random")) || (strcmp(o.ts, "inorder") && strcmp(o.ts, "random"))) {
+      (strcmp(o.ids, "seq") && strcmp(o.ids, "random")) ||
+      (strcmp(o.ts, "inorder") && strcmp(o.ts, "random"))) {
     lg_usage();
     return 2;
   }
@@ -364,8 +377,8 @@ int main(int argc, char **argv) {
          o.conns, o.agents, o.ids, o.ts, o.codec_name);
   printf("loadgen: accepted %zu duplicates %zu in %.2f s: %.0f events/s; %zu batches, %zu retried (503),"
          " batch latency mean %.1f ms max %.1f ms\n",
-         accepted, dups, el, (double)(accepted + dups) / el, ok, retries, ok ? lat_sum / (double)ok * 1000 : 0,
-         lat_max * 1000);
+         accepted, dups, el, (double)(accepted + dups) / el, ok, retries,
+         ok ? lat_sum / (double)ok * 1000 : 0, lat_max * 1000);
   if (o.pid && cpu0 >= 0 && cpu1 >= 0)
     printf("loadgen: collector CPU %.2f s (%.1f us/event, %.2f cores busy); RSS %ld KiB, peak %ld KiB\n",
            cpu1 - cpu0, (cpu1 - cpu0) / (double)(accepted + dups ? accepted + dups : 1) * 1e6,

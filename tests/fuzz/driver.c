@@ -11,7 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_SEEDS 256
+#define MAX_SEEDS        256
 #define DRIVER_MAX_INPUT (256 * 1024)
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -24,48 +24,67 @@ static uint64_t rnd(void) {
 }
 
 static const char *interesting[] = {
-  "\"", "\\", "{", "}", "[", "]", ",", ":", "null", "true", "1e400", "-0",
-  "\\ud800", "\xc0\xaf", "\xff", "\n", "\r\n", "\"event_id\"", "\"timestamp\"",
-  "1.0", "\"2026-03-01T08:00:00Z\"", "99999999999999999999",
+    "\"",
+    "\\",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "null",
+    "true",
+    "1e400",
+    "-0",
+    "\\ud800",
+    "\xc0\xaf",
+    "\xff",
+    "\n",
+    "\r\n",
+    "\"event_id\"",
+    "\"timestamp\"",
+    "1.0",
+    "\"2026-03-01T08:00:00Z\"",
+    "99999999999999999999",
 };
 
 /* One random edit of buf (len in/out), staying under DRIVER_MAX_INPUT. */
 static void mutate(uint8_t *buf, size_t *len) {
   size_t n = *len;
   switch (rnd() % 6) {
-  case 0: /* flip a byte */
-    if (n) buf[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
-    break;
-  case 1: /* set a byte to something random */
-    if (n) buf[rnd() % n] = (uint8_t)rnd();
-    break;
-  case 2: /* truncate */
-    if (n) *len = rnd() % n;
-    break;
-  case 3: { /* delete a span */
-    if (n < 2) break;
-    size_t at = rnd() % n, span = 1 + rnd() % (n - at);
-    memmove(buf + at, buf + at + span, n - at - span);
-    *len = n - span;
-    break;
-  }
-  case 4: { /* insert an interesting token */
-    const char *t = interesting[rnd() % (sizeof interesting / sizeof *interesting)];
-    size_t tl = strlen(t), at = n ? rnd() % (n + 1) : 0;
-    if (n + tl >= DRIVER_MAX_INPUT) break;
-    memmove(buf + at + tl, buf + at, n - at);
-    memcpy(buf + at, t, tl);
-    *len = n + tl;
-    break;
-  }
-  default: { /* duplicate a span */
-    if (!n) break;
-    size_t at = rnd() % n, span = 1 + rnd() % (n - at);
-    if (n + span >= DRIVER_MAX_INPUT) break;
-    memmove(buf + at + span, buf + at, n - at);
-    *len = n + span;
-    break;
-  }
+    case 0: /* flip a byte */
+      if (n) buf[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+      break;
+    case 1: /* set a byte to something random */
+      if (n) buf[rnd() % n] = (uint8_t)rnd();
+      break;
+    case 2: /* truncate */
+      if (n) *len = rnd() % n;
+      break;
+    case 3: { /* delete a span */
+      if (n < 2) break;
+      size_t at = rnd() % n, span = 1 + rnd() % (n - at);
+      memmove(buf + at, buf + at + span, n - at - span);
+      *len = n - span;
+      break;
+    }
+    case 4: { /* insert an interesting token */
+      const char *t = interesting[rnd() % (sizeof interesting / sizeof *interesting)];
+      size_t tl = strlen(t), at = n ? rnd() % (n + 1) : 0;
+      if (n + tl >= DRIVER_MAX_INPUT) break;
+      memmove(buf + at + tl, buf + at, n - at);
+      memcpy(buf + at, t, tl);
+      *len = n + tl;
+      break;
+    }
+    default: { /* duplicate a span */
+      if (!n) break;
+      size_t at = rnd() % n, span = 1 + rnd() % (n - at);
+      if (n + span >= DRIVER_MAX_INPUT) break;
+      memmove(buf + at + span, buf + at, n - at);
+      *len = n + span;
+      break;
+    }
   }
 }
 

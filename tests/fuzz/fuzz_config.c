@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_cfg c;
   char err[512];
   memset(&c, 0, sizeof c);
-  int r = opt_load_config_text(defs, sizeof defs / sizeof *defs, &c, (const char *)data, size,
-                               "fuzz.jsonc", err, sizeof err);
+  int r = opt_load_config_text(defs, sizeof defs / sizeof *defs, &c, (const char *)data, size, "fuzz.jsonc",
+                               err, sizeof err);
   if (r < 0 && (err[0] == '\0' || strchr(err, '\n'))) abort(); /* one line, always */
   opt_free(defs, sizeof defs / sizeof *defs, &c);
 

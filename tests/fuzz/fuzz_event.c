@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
            * so re-check it as a source event, unless its id is the agent's. */
           if (flags == 0) {
             ev_batch again = {0};
-            if (ev_parse_body(e->json, e->json_len, EV_BODY_JSON, 0, &again, &errs) != 0 ||
-                again.n != 1 || strcmp(again.items[0].json, e->json) != 0)
+            if (ev_parse_body(e->json, e->json_len, EV_BODY_JSON, 0, &again, &errs) != 0 || again.n != 1 ||
+                strcmp(again.items[0].json, e->json) != 0)
               abort();
             ev_batch_free(&again);
           }

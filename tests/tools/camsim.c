@@ -46,10 +46,10 @@
 
 typedef struct {
   const char *agent;
-  double rate;            /* events per second; 0 = as fast as possible */
-  long batch;             /* events per POST; 1 = single object */
-  long long count;        /* total events, 0 = unlimited */
-  double duration;        /* seconds, 0 = unlimited */
+  double rate;     /* events per second; 0 = as fast as possible */
+  long batch;      /* events per POST; 1 = single object */
+  long long count; /* total events, 0 = unlimited */
+  double duration; /* seconds, 0 = unlimited */
   const char *ingest_token;
   uint64_t seed;
   bool seed_given;
@@ -63,9 +63,9 @@ typedef struct {
   bool start_given;
   int64_t start_ms;
   const char *model_version;
-  int retries;            /* extra attempts per request */
-  double flush_s;         /* post a partial batch after this long */
-  double timeout_s;       /* per request */
+  int retries;      /* extra attempts per request */
+  double flush_s;   /* post a partial batch after this long */
+  double timeout_s; /* per request */
 } options;
 
 static volatile sig_atomic_t g_stop;
@@ -86,33 +86,32 @@ static void die(const char *fmt, ...) {
 }
 
 static void usage(FILE *f) {
-  fputs(
-    "usage: ferry-camsim [options]\n"
-    "Simulated inference box: posts realistic worker/workstation events to a ferry-agent.\n"
-    "\n"
-    "  --agent URL          agent base URL (default http://127.0.0.1:8787) or unix:/PATH\n"
-    "  --rate N             events per second (default 5; 0 = as fast as possible)\n"
-    "  --batch N            events per POST (default 1 = single object; >1 = JSON array)\n"
-    "  --ndjson             post batches as application/x-ndjson\n"
-    "  --count N            send N events then exit (default 0 = forever)\n"
-    "  --duration S         stop after S seconds (default 0 = forever)\n"
-    "  --workers N          simulated workers (default 6)\n"
-    "  --workstations N     workstations, one camera each (default 4)\n"
-    "  --speed F            simulated time runs F times faster (default 1)\n"
-    "  --start RFC3339      use simulated timestamps starting here (reproducible)\n"
-    "  --seed N             random seed (default: from time and pid)\n"
-    "  --random-ids         event ids <camera>-<UUIDv4> instead of <camera>-<run>-<counter>\n"
-    "  --ingest-token T     bearer token for the agent's local API\n"
-    "  --model-version V    model_version on every event (default yolo-ws-2.4.1)\n"
-    "  --retries N          extra attempts for a failed POST (default 8)\n"
-    "  --timeout S          per-request timeout in seconds (default 30)\n"
-    "  --print              print the events as NDJSON to stdout instead of posting\n"
-    "  --quiet              no progress lines, only errors and the summary\n"
-    "  --version, --help\n"
-    "\n"
-    "On exit prints: sent=S accepted=A duplicates=D failed=F retries=R\n"
-    "(stdout; stderr with --print). Exit 0 when no event failed, 1 otherwise, 2 on bad usage.\n",
-    f);
+  fputs("usage: ferry-camsim [options]\n"
+        "Simulated inference box: posts realistic worker/workstation events to a ferry-agent.\n"
+        "\n"
+        "  --agent URL          agent base URL (default http://127.0.0.1:8787) or unix:/PATH\n"
+        "  --rate N             events per second (default 5; 0 = as fast as possible)\n"
+        "  --batch N            events per POST (default 1 = single object; >1 = JSON array)\n"
+        "  --ndjson             post batches as application/x-ndjson\n"
+        "  --count N            send N events then exit (default 0 = forever)\n"
+        "  --duration S         stop after S seconds (default 0 = forever)\n"
+        "  --workers N          simulated workers (default 6)\n"
+        "  --workstations N     workstations, one camera each (default 4)\n"
+        "  --speed F            simulated time runs F times faster (default 1)\n"
+        "  --start RFC3339      use simulated timestamps starting here (reproducible)\n"
+        "  --seed N             random seed (default: from time and pid)\n"
+        "  --random-ids         event ids <camera>-<UUIDv4> instead of <camera>-<run>-<counter>\n"
+        "  --ingest-token T     bearer token for the agent's local API\n"
+        "  --model-version V    model_version on every event (default yolo-ws-2.4.1)\n"
+        "  --retries N          extra attempts for a failed POST (default 8)\n"
+        "  --timeout S          per-request timeout in seconds (default 30)\n"
+        "  --print              print the events as NDJSON to stdout instead of posting\n"
+        "  --quiet              no progress lines, only errors and the summary\n"
+        "  --version, --help\n"
+        "\n"
+        "On exit prints: sent=S accepted=A duplicates=D failed=F retries=R\n"
+        "(stdout; stderr with --print). Exit 0 when no event failed, 1 otherwise, 2 on bad usage.\n",
+        f);
 }
 
 static double parse_double(const char *name, const char *s, double min) {
@@ -160,7 +159,10 @@ static int parse_rfc3339(const char *s, int64_t *out) {
       digits++;
       p++;
     }
-    while (digits < 3) { ms *= 10; digits++; }
+    while (digits < 3) {
+      ms *= 10;
+      digits++;
+    }
   }
   int off_min = 0;
   if (*p == 'Z' || *p == 'z') {
@@ -182,11 +184,14 @@ static int parse_rfc3339(const char *s, int64_t *out) {
 static void format_ms(int64_t ms, char out[64]) {
   time_t secs = (time_t)(ms / 1000);
   int frac = (int)(ms % 1000);
-  if (frac < 0) { frac += 1000; secs -= 1; }
+  if (frac < 0) {
+    frac += 1000;
+    secs -= 1;
+  }
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 static int64_t wall_ms(void) {
@@ -204,8 +209,7 @@ static double mono_s(void) {
 static void sleep_s(double s) {
   if (s <= 0) return;
   struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !g_stop) {
-  }
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !g_stop) {}
 }
 
 /* ------------------------------------------------------------------ random */
@@ -261,8 +265,8 @@ typedef struct {
   char id[16];
   int station;
   int state;
-  bool announce;        /* state event still to be emitted */
-  int64_t next_change;  /* simulated ms */
+  bool announce;       /* state event still to be emitted */
+  int64_t next_change; /* simulated ms */
 } worker;
 
 typedef struct {
@@ -271,7 +275,7 @@ typedef struct {
   int nw;
   char run_id[9];
   uint64_t counter;
-  int64_t sim_origin;   /* simulated ms at start */
+  int64_t sim_origin; /* simulated ms at start */
 } sim;
 
 static int64_t state_dwell(int state) {
@@ -310,17 +314,17 @@ static void sim_init(sim *s, const options *o, int64_t origin) {
   }
 }
 
-static void append_common(char *buf, size_t cap, size_t *len, const sim *s, int station,
-                          int64_t ts_ms, double confidence) {
+static void append_common(char *buf, size_t cap, size_t *len, const sim *s, int station, int64_t ts_ms,
+                          double confidence) {
   char ts[64], eid[160];
   char cam[24];
   snprintf(cam, sizeof cam, "cam-%02d", station + 1);
   if (s->o->random_ids) {
     uint64_t a = rng_next(), b = rng_next();
-    a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;      /* version 4 */
-    b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;      /* variant 10 */
-    snprintf(eid, sizeof eid, "%s-%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-             cam, a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & (uint64_t)0xffffffffffffULL);
+    a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL; /* version 4 */
+    b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
+    snprintf(eid, sizeof eid, "%s-%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, cam,
+             a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & (uint64_t)0xffffffffffffULL);
   } else {
     snprintf(eid, sizeof eid, "%s-%s-%" PRIu64, cam, s->run_id, s->counter);
   }
@@ -340,7 +344,10 @@ static size_t sim_next(sim *s, int64_t now_sim, int64_t ts_ms, char *buf, size_t
   worker *due = NULL;
   for (int i = 0; i < s->nw; i++) {
     worker *w = &s->w[i];
-    if (w->announce) { due = w; break; }
+    if (w->announce) {
+      due = w;
+      break;
+    }
     if (w->next_change <= now_sim && (!due || w->next_change < due->next_change)) due = w;
   }
   if (due) {
@@ -368,9 +375,9 @@ static size_t sim_next(sim *s, int64_t now_sim, int64_t ts_ms, char *buf, size_t
   if (nworking > 0 && rng_unit() >= 0.05) {
     worker *w = &s->w[working[rng_int(0, nworking - 1)]];
     append_common(buf, cap, &len, s, w->station, ts_ms, 0.85 + 0.149 * rng_unit());
-    len += (size_t)snprintf(buf + len, cap - len,
-                            ",\"event_type\":\"product_count\",\"worker_id\":\"%s\",\"count\":%d}",
-                            w->id, cnt);
+    len +=
+        (size_t)snprintf(buf + len, cap - len,
+                         ",\"event_type\":\"product_count\",\"worker_id\":\"%s\",\"count\":%d}", w->id, cnt);
   } else {
     int st = rng_int(0, s->o->workstations - 1);
     append_common(buf, cap, &len, s, st, ts_ms, 0.85 + 0.149 * rng_unit());
@@ -506,44 +513,61 @@ static bool post_batch(poster *p, const options *o, const char *body, size_t len
 
 int main(int argc, char **argv) {
   options o = {
-    .agent = "http://127.0.0.1:8787",
-    .rate = 5,
-    .batch = 1,
-    .workers = 6,
-    .workstations = 4,
-    .speed = 1,
-    .model_version = "yolo-ws-2.4.1",
-    .retries = 8,
-    .flush_s = 1.0,
-    .timeout_s = 30,
+      .agent = "http://127.0.0.1:8787",
+      .rate = 5,
+      .batch = 1,
+      .workers = 6,
+      .workstations = 4,
+      .speed = 1,
+      .model_version = "yolo-ws-2.4.1",
+      .retries = 8,
+      .flush_s = 1.0,
+      .timeout_s = 30,
   };
   enum {
-    O_AGENT = 256, O_RATE, O_BATCH, O_COUNT, O_DURATION, O_TOKEN, O_SEED, O_RANDOM_IDS, O_NDJSON,
-    O_QUIET, O_PRINT, O_WORKERS, O_STATIONS, O_SPEED, O_START, O_MODEL, O_RETRIES, O_TIMEOUT,
-    O_VERSION, O_HELP
+    O_AGENT = 256,
+    O_RATE,
+    O_BATCH,
+    O_COUNT,
+    O_DURATION,
+    O_TOKEN,
+    O_SEED,
+    O_RANDOM_IDS,
+    O_NDJSON,
+    O_QUIET,
+    O_PRINT,
+    O_WORKERS,
+    O_STATIONS,
+    O_SPEED,
+    O_START,
+    O_MODEL,
+    O_RETRIES,
+    O_TIMEOUT,
+    O_VERSION,
+    O_HELP
   };
   static const struct option longopts[] = {
-    {"agent", required_argument, 0, O_AGENT},
-    {"rate", required_argument, 0, O_RATE},
-    {"batch", required_argument, 0, O_BATCH},
-    {"count", required_argument, 0, O_COUNT},
-    {"duration", required_argument, 0, O_DURATION},
-    {"ingest-token", required_argument, 0, O_TOKEN},
-    {"seed", required_argument, 0, O_SEED},
-    {"random-ids", no_argument, 0, O_RANDOM_IDS},
-    {"ndjson", no_argument, 0, O_NDJSON},
-    {"quiet", no_argument, 0, O_QUIET},
-    {"print", no_argument, 0, O_PRINT},
-    {"workers", required_argument, 0, O_WORKERS},
-    {"workstations", required_argument, 0, O_STATIONS},
-    {"speed", required_argument, 0, O_SPEED},
-    {"start", required_argument, 0, O_START},
-    {"model-version", required_argument, 0, O_MODEL},
-    {"retries", required_argument, 0, O_RETRIES},
-    {"timeout", required_argument, 0, O_TIMEOUT},
-    {"version", no_argument, 0, O_VERSION},
-    {"help", no_argument, 0, O_HELP},
-    {0, 0, 0, 0},
+      {"agent", required_argument, 0, O_AGENT},
+      {"rate", required_argument, 0, O_RATE},
+      {"batch", required_argument, 0, O_BATCH},
+      {"count", required_argument, 0, O_COUNT},
+      {"duration", required_argument, 0, O_DURATION},
+      {"ingest-token", required_argument, 0, O_TOKEN},
+      {"seed", required_argument, 0, O_SEED},
+      {"random-ids", no_argument, 0, O_RANDOM_IDS},
+      {"ndjson", no_argument, 0, O_NDJSON},
+      {"quiet", no_argument, 0, O_QUIET},
+      {"print", no_argument, 0, O_PRINT},
+      {"workers", required_argument, 0, O_WORKERS},
+      {"workstations", required_argument, 0, O_STATIONS},
+      {"speed", required_argument, 0, O_SPEED},
+      {"start", required_argument, 0, O_START},
+      {"model-version", required_argument, 0, O_MODEL},
+      {"retries", required_argument, 0, O_RETRIES},
+      {"timeout", required_argument, 0, O_TIMEOUT},
+      {"version", no_argument, 0, O_VERSION},
+      {"help", no_argument, 0, O_HELP},
+      {0, 0, 0, 0},
   };
   int c;
   opterr = 0;
@@ -555,7 +579,10 @@ int main(int argc, char **argv) {
       case O_COUNT: o.count = parse_ll("count", optarg, 0, LLONG_MAX); break;
       case O_DURATION: o.duration = parse_double("duration", optarg, 0); break;
       case O_TOKEN: o.ingest_token = optarg; break;
-      case O_SEED: o.seed = (uint64_t)parse_ll("seed", optarg, 0, LLONG_MAX); o.seed_given = true; break;
+      case O_SEED:
+        o.seed = (uint64_t)parse_ll("seed", optarg, 0, LLONG_MAX);
+        o.seed_given = true;
+        break;
       case O_RANDOM_IDS: o.random_ids = true; break;
       case O_NDJSON: o.ndjson = true; break;
       case O_QUIET: o.quiet = true; break;
@@ -569,13 +596,15 @@ int main(int argc, char **argv) {
         o.start_given = true;
         break;
       case O_MODEL:
-        if (strlen(optarg) > 64 || strpbrk(optarg, "\"\\")) die("--model-version: at most 64 characters, no quotes");
+        if (strlen(optarg) > 64 || strpbrk(optarg, "\"\\"))
+          die("--model-version: at most 64 characters, no quotes");
         o.model_version = optarg;
         break;
       case O_RETRIES: o.retries = (int)parse_ll("retries", optarg, 0, 1000); break;
       case O_TIMEOUT: o.timeout_s = parse_double("timeout", optarg, 0.001); break;
       case O_VERSION: printf("ferry-camsim %s\n", CAMSIM_VERSION); return 0;
-      case 'h': case O_HELP: usage(stdout); return 0;
+      case 'h':
+      case O_HELP: usage(stdout); return 0;
       case 'V': printf("ferry-camsim %s\n", CAMSIM_VERSION); return 0;
       default:
         fprintf(stderr, "ferry-camsim: unknown or incomplete option '%s'\n", argv[optind - 1]);

@@ -11,35 +11,34 @@
 static int check_failures_;
 static int check_count_;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    check_count_++;                                                              \
-    if (!(cond)) {                                                               \
-      check_failures_++;                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-    }                                                                            \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    check_count_++;                                                            \
+    if (!(cond)) {                                                             \
+      check_failures_++;                                                       \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
   } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                       \
-  do {                                                                           \
-    long long a_ = (long long)(a), b_ = (long long)(b);                          \
-    check_count_++;                                                              \
-    if (a_ != b_) {                                                              \
-      check_failures_++;                                                         \
-      fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__,       \
-              __LINE__, #a, #b, a_, b_);                                         \
-    }                                                                            \
+#define CHECK_EQ_INT(a, b)                                                                           \
+  do {                                                                                               \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                              \
+    check_count_++;                                                                                  \
+    if (a_ != b_) {                                                                                  \
+      check_failures_++;                                                                             \
+      fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b, a_, b_); \
+    }                                                                                                \
   } while (0)
 
-#define CHECK_EQ_STR(a, b)                                                       \
-  do {                                                                           \
-    const char *a_ = (a), *b_ = (b);                                             \
-    check_count_++;                                                              \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                     \
-      check_failures_++;                                                         \
-      fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,   \
-              __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");         \
-    }                                                                            \
+#define CHECK_EQ_STR(a, b)                                                                      \
+  do {                                                                                          \
+    const char *a_ = (a), *b_ = (b);                                                            \
+    check_count_++;                                                                             \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                    \
+      check_failures_++;                                                                        \
+      fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a, #b, \
+              a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                          \
+    }                                                                                           \
   } while (0)
 
 static inline int check_finish(const char *name) {

@@ -12,12 +12,11 @@ static void expect(bool transport_ok, long status, bool parsed, up_action act, u
                    up_fail_class fail, int line) {
   up_verdict v = up_classify(transport_ok, status, parsed);
   if (v.action != act || v.state != st || (act != UP_ACT_ACK && v.fail != fail))
-    fprintf(stderr, "line %d: status %ld: got action %d state %s fail %s\n", line, status,
-            v.action, up_state_name(v.state), up_fail_name(v.fail));
+    fprintf(stderr, "line %d: status %ld: got action %d state %s fail %s\n", line, status, v.action,
+            up_state_name(v.state), up_fail_name(v.fail));
   CHECK(v.action == act);
   CHECK(v.state == st);
-  if (act != UP_ACT_ACK)
-    CHECK(v.fail == fail);
+  if (act != UP_ACT_ACK) CHECK(v.fail == fail);
 }
 #define EXPECT(t, s, p, a, st, f) expect(t, s, p, a, st, f, __LINE__)
 
@@ -95,15 +94,19 @@ int main(void) {
   const char *no_rej = "{\"accepted\":0,\"duplicates\":4}"; /* rejected omitted: none */
   CHECK_EQ_INT(up_parse_ack(no_rej, strlen(no_rej), seqs, 4, &rej, &n, &ign), 0);
   CHECK_EQ_INT(n, 0);
-  const char *bad[] = {"", "<html>", "[]", "{\"accepted\":1}", "{\"accepted\":\"1\",\"duplicates\":0}",
+  const char *bad[] = {"",
+                       "<html>",
+                       "[]",
+                       "{\"accepted\":1}",
+                       "{\"accepted\":\"1\",\"duplicates\":0}",
                        "{\"accepted\":1,\"duplicates\":0,\"rejected\":{}}",
                        "{\"accepted\":1,\"duplicates\":0,\"rejected\":[{\"error\":\"x\"}]}",
-                       "{\"accepted\":-1,\"duplicates\":0}", "{\"accepted\":1.5,\"duplicates\":0}"};
+                       "{\"accepted\":-1,\"duplicates\":0}",
+                       "{\"accepted\":1.5,\"duplicates\":0}"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     rej = NULL;
     int r = up_parse_ack(bad[i], strlen(bad[i]), seqs, 4, &rej, &n, &ign);
-    if (r != -EINVAL)
-      fprintf(stderr, "accepted bad ack: %s\n", bad[i]);
+    if (r != -EINVAL) fprintf(stderr, "accepted bad ack: %s\n", bad[i]);
     CHECK_EQ_INT(r, -EINVAL);
     CHECK(rej == NULL);
   }
@@ -137,8 +140,7 @@ int main(void) {
   CHECK_EQ_INT(up_limit_after_success(1000, 1000), 1000);
   CHECK_EQ_INT(up_limit_after_success(1, 1), 1);
   steps = 0;
-  for (limit = 1; limit < 1000 && steps < 64; steps++)
-    limit = up_limit_after_success(limit, 1000);
+  for (limit = 1; limit < 1000 && steps < 64; steps++) limit = up_limit_after_success(limit, 1000);
   CHECK_EQ_INT(limit, 1000);
   CHECK_EQ_INT(steps, 10);
 

@@ -19,8 +19,7 @@ static int load(agent_config *cfg, char *err, size_t errlen, ...) {
   va_list ap;
   argv[argc++] = "ferry-agent";
   va_start(ap, errlen);
-  for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
-    argv[argc++] = a;
+  for (char *a; (a = va_arg(ap, char *)) && argc < 31;) argv[argc++] = a;
   va_end(ap);
   argv[argc] = NULL;
   memset(cfg, 0, sizeof(*cfg));
@@ -40,10 +39,9 @@ int main(void) {
   char err[512];
   agent_config c;
   /* the environment must not leak into these cases */
-  const char *vars[] = {"FERRY_AUTH_TOKEN", "FERRY_AGENT_ID", "FERRY_LISTEN", "FERRY_COLLECTOR",
-                        "FERRY_INGEST_TOKEN", "FERRY_CONFIG", "FERRY_AUTH_TOKEN_FILE"};
-  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-    unsetenv(vars[i]);
+  const char *vars[] = {"FERRY_AUTH_TOKEN",   "FERRY_AGENT_ID", "FERRY_LISTEN",         "FERRY_COLLECTOR",
+                        "FERRY_INGEST_TOKEN", "FERRY_CONFIG",   "FERRY_AUTH_TOKEN_FILE"};
+  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) unsetenv(vars[i]);
 
   /* agent id syntax */
   CHECK(agent_id_valid("box-01.line_3"));
@@ -133,8 +131,7 @@ int main(void) {
 
   /* without --agent-id the hostname is used, unless it is not a valid id */
   char host[256];
-  if (gethostname(host, sizeof(host)) == 0 && agent_id_valid(host) &&
-      strcasecmp(host, "localhost") != 0) {
+  if (gethostname(host, sizeof(host)) == 0 && agent_id_valid(host) && strcasecmp(host, "localhost") != 0) {
     CHECK_EQ_INT(load(&c, err, sizeof(err), (char *)NULL), 0);
     CHECK_EQ_STR(c.agent_id, host);
     agent_config_free(&c);
@@ -150,33 +147,30 @@ int main(void) {
                0);
   agent_config_free(&c);
   setenv("FERRY_INGEST_TOKEN", "local-secret", 1);
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "0.0.0.0:8787", (char *)NULL),
-               0);
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "0.0.0.0:8787", (char *)NULL), 0);
   CHECK_EQ_STR(c.ingest_token, "local-secret");
   agent_config_free(&c);
   unsetenv("FERRY_INGEST_TOKEN");
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "nonsense", (char *)NULL),
-               -EINVAL);
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "nonsense", (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "listen:", 7) == 0);
   agent_config_free(&c);
 
   /* collector: http only to loopback unless --insecure-http */
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://10.0.0.5:8700",
-                    (char *)NULL),
-               -EINVAL);
+  CHECK_EQ_INT(
+      load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://10.0.0.5:8700", (char *)NULL),
+      -EINVAL);
   CHECK(strncmp(err, "collector:", 10) == 0);
   agent_config_free(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://10.0.0.5:8700",
                     "--insecure-http", (char *)NULL),
                0);
   agent_config_free(&c);
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector",
-                    "https://collector.example.com", (char *)NULL),
-               0);
-  agent_config_free(&c);
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://localhost:8700",
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "https://collector.example.com",
                     (char *)NULL),
                0);
+  agent_config_free(&c);
+  CHECK_EQ_INT(
+      load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://localhost:8700", (char *)NULL), 0);
   agent_config_free(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "ftp://x", (char *)NULL),
                -EINVAL);
@@ -184,8 +178,8 @@ int main(void) {
   agent_config_free(&c);
 
   /* retry bounds */
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--retry-initial", "10", "--retry-max",
-                    "5", (char *)NULL),
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--retry-initial", "10", "--retry-max", "5",
+                    (char *)NULL),
                -EINVAL);
   CHECK(strncmp(err, "retry_max:", 10) == 0);
   agent_config_free(&c);
@@ -214,19 +208,16 @@ int main(void) {
   free(tok);
   chmod(tf, 0600);
 
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", tf, (char *)NULL),
-               0);
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", tf, (char *)NULL), 0);
   CHECK_EQ_STR(c.auth_token, "s3cr3t-token");
   CHECK_EQ_INT(c.n_warnings, 0);
   agent_config_free(&c);
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", ef, (char *)NULL),
-               -EINVAL);
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", ef, (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "auth_token_file:", 16) == 0);
   agent_config_free(&c);
   /* both sources at once is ambiguous */
   setenv("FERRY_AUTH_TOKEN", "from-env", 1);
-  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", tf, (char *)NULL),
-               -EINVAL);
+  CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", tf, (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "auth_token_file:", 16) == 0);
   agent_config_free(&c);
   /* the environment alone works */

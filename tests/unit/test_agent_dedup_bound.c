@@ -20,13 +20,21 @@ static uv_loop_t loop;
 static char tmpdir[256];
 static int done_count;
 
-static void on_commit(journal_commit *c) { (void)c; done_count++; }
-static void on_batch(journal_batch *b) { (void)b; done_count++; }
-static void on_ack(journal_ack *a) { (void)a; done_count++; }
+static void on_commit(journal_commit *c) {
+  (void)c;
+  done_count++;
+}
+static void on_batch(journal_batch *b) {
+  (void)b;
+  done_count++;
+}
+static void on_ack(journal_ack *a) {
+  (void)a;
+  done_count++;
+}
 
 static void wait_done(int want) {
-  while (done_count < want)
-    uv_run(&loop, UV_RUN_ONCE);
+  while (done_count < want) uv_run(&loop, UV_RUN_ONCE);
 }
 
 /* n events with ids "<prefix><base + i>" */
@@ -102,8 +110,7 @@ static journal *open_j_bound(const char *path, int64_t dedup_max_bytes) {
   journal *j = NULL;
   char err[256] = "";
   int r = journal_open(&loop, &o, &j, err, sizeof(err));
-  if (r)
-    fprintf(stderr, "journal_open: %d %s\n", r, err);
+  if (r) fprintf(stderr, "journal_open: %d %s\n", r, err);
   CHECK_EQ_INT(r, 0);
   return j;
 }
@@ -145,8 +152,7 @@ static void test_over_and_back(void) {
   char path[400];
   snprintf(path, sizeof(path), "%s/journal.db", tmpdir);
   journal *j = open_j(path);
-  if (!j)
-    return;
+  if (!j) return;
   size_t acc, dup;
 
   /* under the bound: the table */
@@ -159,13 +165,13 @@ static void test_over_and_back(void) {
   /* one group commit crosses the bound: the first request passes it, the
    * second repeats ids of committed rows and of the first request, and
    * repeats one of its own ids */
-  ev_event *e1 = make_events(3000, "a-", 3000);   /* a-3000..5999, new */
-  ev_event *e2 = make_events(40, "a-", 5980);     /* a-5980..6019: 20 dup of e1, 20 new */
-  ev_event *e3 = make_events(10, "a-", 0);        /* committed before: all dup */
+  ev_event *e1 = make_events(3000, "a-", 3000); /* a-3000..5999, new */
+  ev_event *e2 = make_events(40, "a-", 5980);   /* a-5980..6019: 20 dup of e1, 20 new */
+  ev_event *e3 = make_events(10, "a-", 0);      /* committed before: all dup */
   ev_event *e4 = make_events(2, "c-", 0);
   free(e4[1].event_id);
   free(e4[1].json);
-  ev_event *tmp = make_events(1, "c-", 0);        /* c-0 twice in one request */
+  ev_event *tmp = make_events(1, "c-", 0); /* c-0 twice in one request */
   e4[1] = tmp[0];
   free(tmp);
   ev_event *list[] = {e1, e2, e3, e4};
@@ -195,8 +201,7 @@ static void test_over_and_back(void) {
   /* a reopen while over the bound keeps deduplicating by SQL */
   close_j(j);
   j = open_j(path);
-  if (!j)
-    return;
+  if (!j) return;
   s = stats(j);
   CHECK(s.dedup_sql);
   CHECK_EQ_INT(s.backlog, 6031);
@@ -205,8 +210,7 @@ static void test_over_and_back(void) {
 
   /* acknowledge until the backlog fits half the bound: back to the table */
   size_t acked = 0;
-  while (stats(j).dedup_sql && acked < 6031)
-    acked += ack_oldest(j, 500);
+  while (stats(j).dedup_sql && acked < 6031) acked += ack_oldest(j, 500);
   s = stats(j);
   CHECK(!s.dedup_sql);
   CHECK(s.dedup_bytes > 0 && s.dedup_bytes <= 8192 * 8);
@@ -227,22 +231,20 @@ static void test_shrink_after_drain(void) {
   char path[400];
   snprintf(path, sizeof(path), "%s/shrink.db", tmpdir);
   journal *j = open_j_bound(path, 16 << 20);
-  if (!j)
-    return;
+  if (!j) return;
   size_t acc, dup;
   commit_ids(j, "s-", 0, 20000, &acc, &dup);
   CHECK_EQ_INT(acc, 20000);
   int64_t big = stats(j).dedup_bytes;
   CHECK(big >= 20000 * 8);
   size_t acked = 0;
-  while (acked < 19990)
-    acked += ack_oldest(j, 19990 - acked < 1000 ? 19990 - acked : 1000);
+  while (acked < 19990) acked += ack_oldest(j, 19990 - acked < 1000 ? 19990 - acked : 1000);
   journal_stats s = stats(j);
   CHECK_EQ_INT(s.backlog, 10);
   CHECK(s.dedup_bytes * 4 <= big);
   commit_ids(j, "s-", 19990, 10, &acc, &dup); /* still pending */
   CHECK_EQ_INT(dup, 10);
-  commit_ids(j, "s-", 0, 10, &acc, &dup);     /* acknowledged: new again */
+  commit_ids(j, "s-", 0, 10, &acc, &dup); /* acknowledged: new again */
   CHECK_EQ_INT(acc, 10);
   close_j(j);
 }
@@ -261,8 +263,7 @@ int main(void) {
   if (!getenv("FERRY_KEEP_TMP")) {
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   }
   return check_finish("test_agent_dedup_bound");
 }

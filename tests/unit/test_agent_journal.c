@@ -50,8 +50,7 @@ static journal *open_j(const journal_opts *o) {
   journal *j = NULL;
   char err[256] = "";
   int r = journal_open(&loop, o, &j, err, sizeof(err));
-  if (r != 0)
-    fprintf(stderr, "journal_open: %d %s\n", r, err);
+  if (r != 0) fprintf(stderr, "journal_open: %d %s\n", r, err);
   CHECK_EQ_INT(r, 0);
   return j;
 }
@@ -76,15 +75,18 @@ static ev_event *make_events(size_t n, const char *id_fmt, int id_base, size_t p
     char *json = NULL;
     int rc;
     if (id_fmt)
-      rc = asprintf(&json, "{\"event_id\":\"%s\",\"timestamp\":\"2026-03-01T08:00:00.000Z\","
-                      "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"note\":\"%s\"}",
-               id, padding);
+      rc = asprintf(
+          &json,
+          "{\"event_id\":\"%s\",\"timestamp\":\"2026-03-01T08:00:00.000Z\","
+          "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"note\":\"%s\"}",
+          id, padding);
     else
-      rc = asprintf(&json, "{\"timestamp\":\"2026-03-01T08:00:00.000Z\",\"event_type\":\"idle\","
-                      "\"worker_id\":\"w2\",\"workstation_id\":\"s2\",\"note\":\"%s\"}", padding);
+      rc = asprintf(&json,
+                    "{\"timestamp\":\"2026-03-01T08:00:00.000Z\",\"event_type\":\"idle\","
+                    "\"worker_id\":\"w2\",\"workstation_id\":\"s2\",\"note\":\"%s\"}",
+                    padding);
     free(padding);
-    if (rc < 0)
-      abort();
+    if (rc < 0) abort();
     evs[i].json = json;
     evs[i].json_len = strlen(json);
     evs[i].type = id_fmt ? EV_WORKING : EV_IDLE;
@@ -101,14 +103,25 @@ static void free_events(ev_event *evs, size_t n) {
 }
 
 static int done_count;
-static void on_commit(journal_commit *c) { (void)c; done_count++; }
-static void on_batch(journal_batch *b) { (void)b; done_count++; }
-static void on_ack(journal_ack *a) { (void)a; done_count++; }
-static void on_dl(journal_dl *d) { (void)d; done_count++; }
+static void on_commit(journal_commit *c) {
+  (void)c;
+  done_count++;
+}
+static void on_batch(journal_batch *b) {
+  (void)b;
+  done_count++;
+}
+static void on_ack(journal_ack *a) {
+  (void)a;
+  done_count++;
+}
+static void on_dl(journal_dl *d) {
+  (void)d;
+  done_count++;
+}
 
 static void wait_done(int want) {
-  while (done_count < want)
-    uv_run(&loop, UV_RUN_ONCE);
+  while (done_count < want) uv_run(&loop, UV_RUN_ONCE);
 }
 
 /* Commit one request and wait; returns status, fills accepted/duplicates. */
@@ -121,13 +134,10 @@ static int commit(journal *j, ev_event *evs, size_t n, size_t *acc, size_t *dup)
   done_count = 0;
   int r = journal_submit(j, &c);
   CHECK_EQ_INT(r, 0);
-  if (r)
-    return r;
+  if (r) return r;
   wait_done(1);
-  if (acc)
-    *acc = c.accepted;
-  if (dup)
-    *dup = c.duplicates;
+  if (acc) *acc = c.accepted;
+  if (dup) *dup = c.duplicates;
   return c.status;
 }
 
@@ -176,8 +186,7 @@ static cJSON *parse_body(const journal_batch *b) {
   CHECK_EQ_INT(b->body_len, b->raw_len);
   char *txt = strndup(b->body, b->body_len);
   cJSON *root = cJSON_Parse(txt);
-  if (!root)
-    fprintf(stderr, "unparsable body: %.300s\n", txt);
+  if (!root) fprintf(stderr, "unparsable body: %.300s\n", txt);
   CHECK(root != NULL);
   free(txt);
   return root;
@@ -185,8 +194,7 @@ static cJSON *parse_body(const journal_batch *b) {
 
 static uint64_t file_sum(const char *path) {
   FILE *f = fopen(path, "rb");
-  if (!f)
-    return 0;
+  if (!f) return 0;
   uint64_t h = 1469598103934665603ULL;
   int ch;
   while ((ch = fgetc(f)) != EOF) {
@@ -203,8 +211,7 @@ static int count_quarantined(const char *path) {
   char *slash = strrchr(q, '/');
   snprintf(slash, sizeof(q) - (size_t)(slash - q), "/quarantine");
   DIR *d = opendir(q);
-  if (!d)
-    return 0;
+  if (!d) return 0;
   int n = 0;
   struct dirent *de;
   while ((de = readdir(d))) {
@@ -224,8 +231,7 @@ static void test_commit_and_batch(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   journal_stats s0 = stats(j);
   CHECK_EQ_INT(strlen(s0.epoch), 16);
   CHECK_EQ_INT(s0.next_seq, 1);
@@ -251,8 +257,7 @@ static void test_commit_and_batch(void) {
   journal_batch bt;
   read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
   CHECK_EQ_INT(bt.n_events, 5);
-  for (size_t i = 0; i < bt.n_events; i++)
-    CHECK_EQ_INT(bt.seqs[i], (int64_t)i + 1);
+  for (size_t i = 0; i < bt.n_events; i++) CHECK_EQ_INT(bt.seqs[i], (int64_t)i + 1);
   CHECK_EQ_INT(bt.first_seq, 1);
   CHECK_EQ_INT(bt.last_seq, 5);
   char key[200];
@@ -273,14 +278,11 @@ static void test_commit_and_batch(void) {
       CHECK(cJSON_IsString(cJSON_GetObjectItem(e, "timestamp")));
       /* event_id exactly once, spliced for agent-assigned ids */
       int nid = 0;
-      for (cJSON *f = e->child; f; f = f->next)
-        nid += strcmp(f->string, "event_id") == 0;
+      for (cJSON *f = e->child; f; f = f->next) nid += strcmp(f->string, "event_id") == 0;
       CHECK_EQ_INT(nid, 1);
       char want[80];
-      if (i < 3)
-        snprintf(want, sizeof(want), "id-%d", i + 1);
-      else
-        snprintf(want, sizeof(want), "ferry:%s:%d", s.epoch, i + 1);
+      if (i < 3) snprintf(want, sizeof(want), "id-%d", i + 1);
+      else snprintf(want, sizeof(want), "ferry:%s:%d", s.epoch, i + 1);
       CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "event_id")), want);
     }
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "dropped")), 0);
@@ -300,8 +302,7 @@ static void test_duplicates(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   ev_event *a = make_events(3, "dup-", 1, 5);
   free(a[2].event_id); /* a[2] repeats a[0] within the request */
   a[2].event_id = strdup("dup-1");
@@ -350,8 +351,7 @@ static void test_group_commit_one_fails(void) {
   o.overflow_reject = true;
   o.max_journal_bytes = 96 * 1024;
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   enum { NREQ = 12 };
   journal_commit cs[NREQ];
   ev_event *evs[NREQ];
@@ -392,15 +392,13 @@ static void test_group_commit_one_fails(void) {
   journal_batch bt;
   read_batch(j, &bt, 1000, 1 << 20, CODEC_IDENTITY);
   CHECK_EQ_INT(bt.n_events, total);
-  for (size_t i = 0; i < bt.n_events; i++)
-    CHECK_EQ_INT(bt.seqs[i], (int64_t)i + 1);
+  for (size_t i = 0; i < bt.n_events; i++) CHECK_EQ_INT(bt.seqs[i], (int64_t)i + 1);
   journal_batch_clear(&bt);
   /* the same big request alone is refused too: reject never drops */
   size_t acc = 0;
   CHECK_EQ_INT(commit(j, evs[5], ns[5], &acc, NULL), -ENOSPC);
   CHECK_EQ_INT(stats(j).backlog, (int64_t)total);
-  for (int i = 0; i < NREQ; i++)
-    free_events(evs[i], ns[i]);
+  for (int i = 0; i < NREQ; i++) free_events(evs[i], ns[i]);
   close_j(j);
 }
 
@@ -409,8 +407,7 @@ static void test_batch_limits(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   ev_event *a = make_events(20, "lim-", 0, 400);
   CHECK_EQ_INT(commit(j, a, 20, NULL, NULL), 0);
   journal_batch bt;
@@ -443,8 +440,7 @@ static void test_batch_limits(void) {
   CHECK_EQ_INT(rawlen, bt.raw_len);
   cJSON *r2 = raw ? cJSON_Parse(raw) : NULL;
   CHECK(r2 != NULL);
-  if (r2)
-    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r2, "events")), 20);
+  if (r2) CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r2, "events")), 20);
   cJSON_Delete(r2);
   free(raw);
   journal_batch_clear(&bt);
@@ -458,7 +454,8 @@ static void test_batch_limits(void) {
   if (root) {
     CHECK(cJSON_IsArray(cJSON_GetObjectItem(root, "events")));
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "events")), 0);
-    CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "stats"), "backlog")), 20);
+    CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "stats"), "backlog")),
+                 20);
     cJSON_Delete(root);
   }
   journal_batch_clear(&bt);
@@ -471,8 +468,7 @@ static void test_ack_dead_letter(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   ev_event *a = make_events(20, "ack-", 1, 30);
   CHECK_EQ_INT(commit(j, a, 20, NULL, NULL), 0);
   journal_batch bt;
@@ -507,8 +503,7 @@ static void test_ack_dead_letter(void) {
       journal_batch again;
       read_batch(j, &again, 3, 1 << 20, CODEC_IDENTITY);
       cJSON *r2 = parse_body(&again);
-      if (r2)
-        CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r2, "dropped")), 2);
+      if (r2) CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r2, "dropped")), 2);
       cJSON_Delete(r2);
       journal_batch_clear(&again);
     }
@@ -527,8 +522,7 @@ static void test_ack_dead_letter(void) {
   for (char *line = d.out, *nl; line && *line; line = nl + 1, lines++) {
     nl = strchr(line, '\n');
     CHECK(nl != NULL);
-    if (!nl)
-      break;
+    if (!nl) break;
     *nl = '\0';
     cJSON *e = cJSON_Parse(line);
     CHECK(e != NULL);
@@ -604,8 +598,7 @@ static void test_seq_not_reused(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   ev_event *a = make_events(5, NULL, 0, 10);
   CHECK_EQ_INT(commit(j, a, 5, NULL, NULL), 0);
   journal_batch bt;
@@ -618,8 +611,7 @@ static void test_seq_not_reused(void) {
   memcpy(epoch, stats(j).epoch, 17);
   close_j(j);
   j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   journal_stats s = stats(j);
   CHECK_EQ_STR(s.epoch, epoch);
   CHECK_EQ_INT(s.next_seq, 6);
@@ -645,8 +637,7 @@ static void crash_child(const char *path, int n, int id_base, bool sigkill) {
     o.durability_fsync = true;
     journal *j = NULL;
     char err[256];
-    if (journal_open(&l2, &o, &j, err, sizeof(err)) != 0)
-      _exit(10);
+    if (journal_open(&l2, &o, &j, err, sizeof(err)) != 0) _exit(10);
     ev_event *a = make_events((size_t)n, "crash-", id_base, 40);
     journal_commit c;
     memset(&c, 0, sizeof(c));
@@ -654,22 +645,16 @@ static void crash_child(const char *path, int n, int id_base, bool sigkill) {
     c.n = (size_t)n;
     c.done = on_commit;
     done_count = 0;
-    if (journal_submit(j, &c) != 0)
-      _exit(11);
-    while (done_count < 1)
-      uv_run(&l2, UV_RUN_ONCE);
-    if (c.status != 0 || c.accepted != (size_t)n)
-      _exit(12);
-    if (sigkill)
-      raise(SIGKILL);
+    if (journal_submit(j, &c) != 0) _exit(11);
+    while (done_count < 1) uv_run(&l2, UV_RUN_ONCE);
+    if (c.status != 0 || c.accepted != (size_t)n) _exit(12);
+    if (sigkill) raise(SIGKILL);
     _exit(0);
   }
   int st = 0;
   waitpid(pid, &st, 0);
-  if (sigkill)
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-  else
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  if (sigkill) CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  else CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void test_crash_recovery(void) {
@@ -679,8 +664,7 @@ static void test_crash_recovery(void) {
   crash_child(path, 30, 1000, true);
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   journal_stats s = stats(j);
   CHECK_EQ_INT(s.quarantined, 0);
   CHECK_EQ_INT(s.backlog, 80);
@@ -704,8 +688,7 @@ static void test_newer_schema(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   close_j(j);
   sqlite3 *db = NULL;
   CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -726,8 +709,7 @@ static void test_quarantine(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   ev_event *a = make_events(3, "q-", 0, 10);
   CHECK_EQ_INT(commit(j, a, 3, NULL, NULL), 0);
   char epoch[17];
@@ -738,8 +720,7 @@ static void test_quarantine(void) {
   journal_opts o2 = o;
   o2.agent_id = "agent-2";
   j = open_j(&o2);
-  if (!j)
-    return;
+  if (!j) return;
   journal_stats s = stats(j);
   CHECK_EQ_INT(s.quarantined, 1);
   CHECK(strstr(s.quarantine_reason, "agent id") != NULL);
@@ -762,12 +743,10 @@ static void test_quarantine(void) {
   /* garbage, repeatedly: at most 3 kept */
   for (int k = 0; k < 4; k++) {
     FILE *f = fopen(path, "wb");
-    for (int i = 0; i < 8192; i++)
-      fputc((i * 131 + k) & 0xff, f);
+    for (int i = 0; i < 8192; i++) fputc((i * 131 + k) & 0xff, f);
     fclose(f);
     j = open_j(&o3);
-    if (!j)
-      return;
+    if (!j) return;
     s = stats(j);
     CHECK_EQ_INT(s.quarantined, 1);
     CHECK(s.quarantine_reason[0] != '\0');
@@ -783,8 +762,7 @@ static void test_quarantine(void) {
     new_path(p2, sizeof(p2));
     journal_opts o4 = default_opts(p2);
     journal *j4 = open_j(&o4);
-    if (!j4)
-      return;
+    if (!j4) return;
     ev_event *many = make_events(400, "dmg-", 0, 300);
     CHECK_EQ_INT(commit(j4, many, 400, NULL, NULL), 0);
     free_events(many, 400);
@@ -812,8 +790,7 @@ static void test_quarantine(void) {
     new_path(p3, sizeof(p3));
     journal_opts o5 = default_opts(p3);
     journal *j5 = open_j(&o5);
-    if (!j5)
-      return;
+    if (!j5) return;
     ev_event *many = make_events(400, "dmg-", 0, 300);
     CHECK_EQ_INT(commit(j5, many, 400, NULL, NULL), 0);
     free_events(many, 400);
@@ -847,8 +824,7 @@ static void test_overflow_drop_oldest(void) {
   journal_opts o = default_opts(path);
   o.max_journal_bytes = 256 * 1024;
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   size_t total = 0;
   int64_t max_seen = 0;
   const size_t per = 20, pad = 500;
@@ -858,8 +834,7 @@ static void test_overflow_drop_oldest(void) {
     CHECK_EQ_INT(commit(j, a, per, &acc, NULL), 0);
     total += acc;
     journal_stats s = stats(j);
-    if (s.journal_bytes > max_seen)
-      max_seen = s.journal_bytes;
+    if (s.journal_bytes > max_seen) max_seen = s.journal_bytes;
     free_events(a, per);
   }
   journal_stats s = stats(j);
@@ -893,8 +868,7 @@ static void test_overflow_drop_oldest(void) {
   journal_batch_clear(&bt);
   read_batch(j, &bt, 0, 1 << 20, CODEC_IDENTITY);
   root = parse_body(&bt);
-  if (root)
-    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "dropped")), 0);
+  if (root) CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "dropped")), 0);
   cJSON_Delete(root);
   journal_batch_clear(&bt);
   close_j(j);
@@ -913,8 +887,7 @@ static void test_disk_full(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   ev_event *small = make_events(2, "df-", 0, 10);
   ev_event *big = make_events(200, "dfbig-", 0, 2000);
   CHECK_EQ_INT(commit(j, small, 1, NULL, NULL), 0);
@@ -958,8 +931,7 @@ static void test_queue_bound(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  if (!j)
-    return;
+  if (!j) return;
   journal_commit *cs = calloc(JOURNAL_QUEUE_MAX_REQUESTS + 1, sizeof(*cs));
   journal_test_hold(j, true);
   done_count = 0;
@@ -1004,8 +976,7 @@ int main(void) {
   if (!getenv("FERRY_KEEP_TMP")) {
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   }
   return check_finish("test_agent_journal");
 }

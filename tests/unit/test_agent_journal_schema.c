@@ -49,13 +49,10 @@ static void copy_file(const char *from, const char *to) {
   if (in && out) {
     char buf[8192];
     size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-      CHECK_EQ_INT(fwrite(buf, 1, n, out), n);
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) CHECK_EQ_INT(fwrite(buf, 1, n, out), n);
   }
-  if (in)
-    fclose(in);
-  if (out)
-    fclose(out);
+  if (in) fclose(in);
+  if (out) fclose(out);
 }
 
 static void close_j(journal *j) {
@@ -63,8 +60,14 @@ static void close_j(journal *j) {
   uv_run(&loop, UV_RUN_DEFAULT);
 }
 
-static void on_any_batch(journal_batch *b) { (void)b; done_count++; }
-static void on_any_commit(journal_commit *c) { (void)c; done_count++; }
+static void on_any_batch(journal_batch *b) {
+  (void)b;
+  done_count++;
+}
+static void on_any_commit(journal_commit *c) {
+  (void)c;
+  done_count++;
+}
 
 static int64_t sql_int(const char *path, const char *sql) {
   sqlite3 *db = NULL;
@@ -85,8 +88,7 @@ static int count_dir(const char *dir) {
   FILE *p = popen(cmd, "r");
   int n = 0;
   if (p) {
-    if (fscanf(p, "%d", &n) != 1)
-      n = 0;
+    if (fscanf(p, "%d", &n) != 1) n = 0;
     pclose(p);
   }
   return n;
@@ -129,8 +131,7 @@ static void test_migrate_v1(void) {
   b.done = on_any_batch;
   done_count = 0;
   CHECK_EQ_INT(journal_read_batch(j, &b), 0);
-  while (done_count < 1)
-    uv_run(&loop, UV_RUN_ONCE);
+  while (done_count < 1) uv_run(&loop, UV_RUN_ONCE);
   CHECK_EQ_INT(b.status, 0);
   CHECK_EQ_INT(b.n_events, 8);
   CHECK_EQ_INT(b.first_seq, 5);
@@ -172,8 +173,7 @@ static void test_migrate_v1(void) {
   c.done = on_any_commit;
   done_count = 0;
   CHECK_EQ_INT(journal_submit(j, &c), 0);
-  while (done_count < 1)
-    uv_run(&loop, UV_RUN_ONCE);
+  while (done_count < 1) uv_run(&loop, UV_RUN_ONCE);
   CHECK_EQ_INT(c.status, 0);
   CHECK_EQ_INT(c.accepted, 1);
   CHECK_EQ_INT(c.duplicates, 1);
@@ -204,8 +204,7 @@ static void test_fresh_is_current(void) {
   journal *j = NULL;
   char err[256] = "";
   CHECK_EQ_INT(journal_open(&loop, &o, &j, err, sizeof(err)), 0);
-  if (j)
-    close_j(j);
+  if (j) close_j(j);
   CHECK_EQ_INT(sql_int(path, "PRAGMA user_version"), JOURNAL_SCHEMA_VERSION);
   CHECK_EQ_INT(sql_int(path, "PRAGMA application_id"), JOURNAL_APPLICATION_ID);
 }
@@ -237,8 +236,9 @@ static void test_foreign_and_newer(void) {
 
   /* the journal just made, marked as from a newer agent */
   CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-  CHECK_EQ_INT(sqlite3_exec(db, "PRAGMA user_version=9; UPDATE meta SET writer_version='9.0.0'", NULL, NULL, NULL),
-               SQLITE_OK);
+  CHECK_EQ_INT(
+      sqlite3_exec(db, "PRAGMA user_version=9; UPDATE meta SET writer_version='9.0.0'", NULL, NULL, NULL),
+      SQLITE_OK);
   sqlite3_close(db);
   struct stat before, after;
   CHECK_EQ_INT(stat(path, &before), 0);
@@ -267,8 +267,7 @@ static void wal_watch(void *arg) {
   (void)arg;
   while (!watch_stop) {
     struct stat sb;
-    if (stat(wal_path, &sb) == 0 && (size_t)sb.st_size > wal_peak)
-      wal_peak = (size_t)sb.st_size;
+    if (stat(wal_path, &sb) == 0 && (size_t)sb.st_size > wal_peak) wal_peak = (size_t)sb.st_size;
     usleep(50);
   }
 }
@@ -282,15 +281,13 @@ static void test_wal_bound(void) {
   journal *j = NULL;
   char err[256] = "";
   CHECK_EQ_INT(journal_open(&loop, &o, &j, err, sizeof(err)), 0);
-  if (!j)
-    return;
+  if (!j) return;
   enum { REQS = 200, PER = 20, PAD = 900 };
   ev_event *evs = calloc(REQS * PER, sizeof(ev_event));
   journal_commit *cs = calloc(REQS, sizeof(journal_commit));
   for (int i = 0; i < REQS * PER; i++) {
     char *js = NULL;
-    if (asprintf(&js, "{\"event_id\":\"w-%d\",\"note\":\"%0*d\"}", i, PAD, i) < 0)
-      abort();
+    if (asprintf(&js, "{\"event_id\":\"w-%d\",\"note\":\"%0*d\"}", i, PAD, i) < 0) abort();
     evs[i].json = js;
     evs[i].json_len = strlen(js);
     evs[i].event_id = NULL;
@@ -308,12 +305,10 @@ static void test_wal_bound(void) {
   watch_stop = 0;
   CHECK_EQ_INT(uv_thread_create(&watcher, wal_watch, NULL), 0);
   journal_test_hold(j, false);
-  while (done_count < REQS)
-    uv_run(&loop, UV_RUN_ONCE);
+  while (done_count < REQS) uv_run(&loop, UV_RUN_ONCE);
   watch_stop = 1;
   uv_thread_join(&watcher);
-  for (int r = 0; r < REQS; r++)
-    CHECK_EQ_INT(cs[r].status, 0);
+  for (int r = 0; r < REQS; r++) CHECK_EQ_INT(cs[r].status, 0);
   journal_stats s;
   journal_get_stats(j, &s);
   CHECK_EQ_INT(s.backlog, REQS * PER);
@@ -323,16 +318,14 @@ static void test_wal_bound(void) {
   CHECK(wal_peak <= (size_t)o.max_wal_bytes);
   CHECK(s.wal_bytes <= o.max_wal_bytes);
   close_j(j);
-  for (int i = 0; i < REQS * PER; i++)
-    free(evs[i].json);
+  for (int i = 0; i < REQS * PER; i++) free(evs[i].json);
   free(evs);
   free(cs);
 }
 
 int main(void) {
   snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-jschema-XXXXXX");
-  if (!mkdtemp(tmpdir))
-    return 1;
+  if (!mkdtemp(tmpdir)) return 1;
   uv_loop_init(&loop);
   test_migrate_v1();
   test_fresh_is_current();
@@ -341,7 +334,6 @@ int main(void) {
   uv_loop_close(&loop);
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   return check_finish("test_agent_journal_schema");
 }

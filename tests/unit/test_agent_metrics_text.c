@@ -39,8 +39,7 @@ static int lint(const char *text, char series[][160], int *ret_nseries) {
     line[len] = '\0';
     p = nl + 1;
     lineno++;
-    if (strncmp(line, "# HELP ", 7) == 0)
-      continue;
+    if (strncmp(line, "# HELP ", 7) == 0) continue;
     if (strncmp(line, "# TYPE ", 7) == 0) {
       char name[80], type[16];
       if (sscanf(line + 7, "%79s %15s", name, type) != 2 ||
@@ -73,8 +72,7 @@ static int lint(const char *text, char series[][160], int *ret_nseries) {
     }
     /* sample: name{k="v",...} value */
     size_t i = 0;
-    while (line[i] && name_char(line[i], i == 0))
-      i++;
+    while (line[i] && name_char(line[i], i == 0)) i++;
     char name[80];
     snprintf(name, sizeof(name), "%.*s", (int)i, line);
     if (i == 0) {
@@ -86,8 +84,7 @@ static int lint(const char *text, char series[][160], int *ret_nseries) {
       i++;
       for (;;) {
         size_t k0 = i;
-        while (line[i] && name_char(line[i], i == k0))
-          i++;
+        while (line[i] && name_char(line[i], i == k0)) i++;
         if (i == k0 || line[i] != '=' || line[i + 1] != '"') {
           fprintf(stderr, "bad label in: %s\n", line);
           problems++;
@@ -135,8 +132,7 @@ static int lint(const char *text, char series[][160], int *ret_nseries) {
       problems++;
     }
     bool found = false;
-    for (int t = 0; t < ntyped; t++)
-      found |= strcmp(typed[t], name) == 0;
+    for (int t = 0; t < ntyped; t++) found |= strcmp(typed[t], name) == 0;
     if (!found) {
       fprintf(stderr, "sample before its TYPE: %s\n", name);
       problems++;
@@ -148,8 +144,7 @@ static int lint(const char *text, char series[][160], int *ret_nseries) {
         fprintf(stderr, "series twice: %s\n", key);
         problems++;
       }
-    if (nseries < MAX_SERIES)
-      snprintf(series[nseries++], 160, "%s", key);
+    if (nseries < MAX_SERIES) snprintf(series[nseries++], 160, "%s", key);
   }
   *ret_nseries = nseries;
   return problems;
@@ -157,8 +152,7 @@ static int lint(const char *text, char series[][160], int *ret_nseries) {
 
 static bool has_series(char series[][160], int n, const char *key) {
   for (int i = 0; i < n; i++)
-    if (strcmp(series[i], key) == 0)
-      return true;
+    if (strcmp(series[i], key) == 0) return true;
   return false;
 }
 
@@ -180,7 +174,7 @@ int main(void) {
   memset(&s, 0, sizeof(s));
   s.agent_id = "line-3.box_7";
   s.version = "0.1.0 \"weird\\\n";
-  s.now_ms = 1772352000000LL;                    /* 2026-03-01T08:00:00Z */
+  s.now_ms = 1772352000000LL; /* 2026-03-01T08:00:00Z */
   snprintf(s.js.epoch, sizeof(s.js.epoch), "0123456789abcdef");
   s.js.next_seq = 1001;
   s.js.acked_seq = 900;
@@ -209,8 +203,7 @@ int main(void) {
   static char buf[STATUS_METRICS_MAX];
   int n = status_metrics_text(&s, buf, sizeof(buf));
   CHECK(n > 0);
-  if (n <= 0)
-    return check_finish("test_agent_metrics_text");
+  if (n <= 0) return check_finish("test_agent_metrics_text");
   CHECK_EQ_INT((int)strlen(buf), n);
 
   static char series[MAX_SERIES][160];
@@ -218,26 +211,32 @@ int main(void) {
   CHECK_EQ_INT(lint(buf, series, &nseries), 0);
 
   const char *required[] = {
-    "ferry_agent_events_ingested_total", "ferry_agent_events_duplicates_total",
-    "ferry_agent_events_rejected_total", "ferry_agent_uploaded_events_total",
-    "ferry_agent_backlog_events", "ferry_agent_oldest_pending_seconds",
-    "ferry_agent_journal_bytes", "ferry_agent_wal_bytes", "ferry_agent_dropped_events_total",
-    "ferry_agent_dead_letter_events", "ferry_agent_retry_delay_seconds",
-    "ferry_agent_journal_quarantined_total",
-    "ferry_agent_upload_failures_total{class=\"unreachable\"}",
-    "ferry_agent_upload_failures_total{class=\"retrying\"}",
-    "ferry_agent_upload_failures_total{class=\"auth_error\"}",
-    "ferry_agent_upload_failures_total{class=\"config_error\"}",
-    "ferry_agent_upload_failures_total{class=\"rejected\"}",
-    "ferry_agent_collector_state{state=\"ok\"}", "ferry_agent_collector_state{state=\"retrying\"}",
-    "ferry_agent_collector_state{state=\"auth_error\"}",
-    "ferry_agent_collector_state{state=\"config_error\"}",
-    "ferry_agent_collector_state{state=\"unreachable\"}",
+      "ferry_agent_events_ingested_total",
+      "ferry_agent_events_duplicates_total",
+      "ferry_agent_events_rejected_total",
+      "ferry_agent_uploaded_events_total",
+      "ferry_agent_backlog_events",
+      "ferry_agent_oldest_pending_seconds",
+      "ferry_agent_journal_bytes",
+      "ferry_agent_wal_bytes",
+      "ferry_agent_dropped_events_total",
+      "ferry_agent_dead_letter_events",
+      "ferry_agent_retry_delay_seconds",
+      "ferry_agent_journal_quarantined_total",
+      "ferry_agent_upload_failures_total{class=\"unreachable\"}",
+      "ferry_agent_upload_failures_total{class=\"retrying\"}",
+      "ferry_agent_upload_failures_total{class=\"auth_error\"}",
+      "ferry_agent_upload_failures_total{class=\"config_error\"}",
+      "ferry_agent_upload_failures_total{class=\"rejected\"}",
+      "ferry_agent_collector_state{state=\"ok\"}",
+      "ferry_agent_collector_state{state=\"retrying\"}",
+      "ferry_agent_collector_state{state=\"auth_error\"}",
+      "ferry_agent_collector_state{state=\"config_error\"}",
+      "ferry_agent_collector_state{state=\"unreachable\"}",
   };
   for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
     bool ok = has_series(series, nseries, required[i]);
-    if (!ok)
-      fprintf(stderr, "missing series %s\n", required[i]);
+    if (!ok) fprintf(stderr, "missing series %s\n", required[i]);
     CHECK(ok);
   }
   CHECK_EQ_STR(sample_value(buf, "ferry_agent_events_ingested_total"), "1000");
@@ -267,13 +266,12 @@ int main(void) {
   /* /v1/status */
   cJSON *o = status_json(&s);
   CHECK(o != NULL);
-  const char *fields[] = {"agent_id", "epoch", "backlog", "oldest_pending_s", "journal_bytes",
-                          "wal_bytes", "next_seq", "acked_seq", "dropped", "dead_letter",
-                          "collector"};
+  const char *fields[] = {"agent_id",      "epoch",       "backlog",  "oldest_pending_s",
+                          "journal_bytes", "wal_bytes",   "next_seq", "acked_seq",
+                          "dropped",       "dead_letter", "collector"};
   for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
     CHECK(cJSON_GetObjectItemCaseSensitive(o, fields[i]) != NULL);
-  CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "epoch")),
-               "0123456789abcdef");
+  CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "epoch")), "0123456789abcdef");
   CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "oldest_pending_s")) == 12.5);
   CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq")), 1001);
   CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "acked_seq")), 900);

@@ -52,20 +52,20 @@
 /* --- the powerloss VFS ----------------------------------------------------- */
 
 #define PL_MAX_FILES 8
-#define PL_SECTOR 512
+#define PL_SECTOR    512
 
 typedef struct pl_op {
-  int64_t off;     /* write: offset; truncate: new size */
-  size_t len;      /* write length; 0 for a truncate */
-  uint8_t *data;   /* NULL for a truncate */
+  int64_t off;   /* write: offset; truncate: new size */
+  size_t len;    /* write length; 0 for a truncate */
+  uint8_t *data; /* NULL for a truncate */
 } pl_op;
 
 typedef struct pl_track {
   char path[512];
   bool used, exists;
-  uint8_t *img;    /* synced image */
+  uint8_t *img; /* synced image */
   size_t img_len, img_cap;
-  pl_op *ops;      /* pending since the last sync */
+  pl_op *ops; /* pending since the last sync */
   size_t nops, ops_cap;
   /* the image at the crash */
   bool c_exists;
@@ -76,14 +76,14 @@ typedef struct pl_track {
 typedef struct pl_file {
   sqlite3_file base;
   sqlite3_file *real;
-  pl_track *t;     /* NULL: not modelled (temp files) */
+  pl_track *t; /* NULL: not modelled (temp files) */
 } pl_file;
 
 static sqlite3_vfs *pl_base;
 static sqlite3_vfs pl_vfs;
 static pthread_mutex_t pl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pl_track pl_files[PL_MAX_FILES];
-static bool pl_on;          /* modelling (else pure pass-through) */
+static bool pl_on; /* modelling (else pure pass-through) */
 static bool pl_crashed;
 static int64_t pl_ops, pl_crash_at; /* crash when pl_ops reaches pl_crash_at (0: never) */
 static uint64_t pl_rng = 1;
@@ -100,24 +100,19 @@ static void img_set(uint8_t **img, size_t *len, size_t *cap, int64_t off, const 
   size_t end = (size_t)off + n;
   if (end > *cap) {
     size_t nc = *cap ? *cap : 65536;
-    while (nc < end)
-      nc *= 2;
+    while (nc < end) nc *= 2;
     uint8_t *ni = realloc(*img, nc);
-    if (!ni)
-      abort();
+    if (!ni) abort();
     *img = ni;
     *cap = nc;
   }
-  if ((size_t)off > *len)
-    memset(*img + *len, 0, (size_t)off - *len);
+  if ((size_t)off > *len) memset(*img + *len, 0, (size_t)off - *len);
   memcpy(*img + off, p, n);
-  if (end > *len)
-    *len = end;
+  if (end > *len) *len = end;
 }
 
 static void ops_clear(pl_track *t) {
-  for (size_t i = 0; i < t->nops; i++)
-    free(t->ops[i].data);
+  for (size_t i = 0; i < t->nops; i++) free(t->ops[i].data);
   t->nops = 0;
 }
 
@@ -125,10 +120,8 @@ static void ops_clear(pl_track *t) {
 static void track_sync(pl_track *t) {
   for (size_t i = 0; i < t->nops; i++) {
     pl_op *o = &t->ops[i];
-    if (o->data)
-      img_set(&t->img, &t->img_len, &t->img_cap, o->off, o->data, o->len);
-    else if ((size_t)o->off < t->img_len)
-      t->img_len = (size_t)o->off;
+    if (o->data) img_set(&t->img, &t->img_len, &t->img_cap, o->off, o->data, o->len);
+    else if ((size_t)o->off < t->img_len) t->img_len = (size_t)o->off;
   }
   ops_clear(t);
 }
@@ -138,28 +131,23 @@ static void crash_now(void) {
   pl_crashed = true;
   for (int i = 0; i < PL_MAX_FILES; i++) {
     pl_track *t = &pl_files[i];
-    if (!t->used)
-      continue;
+    if (!t->used) continue;
     t->c_exists = t->exists;
     size_t cap = t->img_len ? t->img_len : 1;
     t->c_img = malloc(cap);
-    if (!t->c_img)
-      abort();
+    if (!t->c_img) abort();
     memcpy(t->c_img, t->img, t->img_len);
     t->c_len = t->img_len;
     for (size_t k = 0; k < t->nops; k++) {
       pl_op *o = &t->ops[k];
       unsigned fate = (unsigned)(rnd() % 3); /* 0 lost, 1 applied, 2 torn */
       if (!o->data) {
-        if (fate && (size_t)o->off < t->c_len)
-          t->c_len = (size_t)o->off;
+        if (fate && (size_t)o->off < t->c_len) t->c_len = (size_t)o->off;
         continue;
       }
-      if (fate == 0)
-        continue;
+      if (fate == 0) continue;
       for (size_t s = 0; s < o->len; s += PL_SECTOR) {
-        if (fate == 2 && rnd() % 2)
-          continue;
+        if (fate == 2 && rnd() % 2) continue;
         size_t n = o->len - s < PL_SECTOR ? o->len - s : PL_SECTOR;
         img_set(&t->c_img, &t->c_len, &cap, o->off + (int64_t)s, o->data + s, n);
       }
@@ -171,14 +159,12 @@ static void crash_now(void) {
  * Returns true when the operation happens after the power went (not
  * modelled any more). Caller holds pl_lock. */
 static bool tick(void) {
-  if (pl_crashed)
-    return true;
+  if (pl_crashed) return true;
   if (pl_crash_at && ++pl_ops >= pl_crash_at) {
     crash_now();
     return true;
   }
-  if (!pl_crash_at)
-    pl_ops++;
+  if (!pl_crash_at) pl_ops++;
   return false;
 }
 
@@ -199,8 +185,7 @@ static int pl_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) 
       if (t->nops == t->ops_cap) {
         size_t nc = t->ops_cap ? t->ops_cap * 2 : 64;
         pl_op *no = realloc(t->ops, nc * sizeof(*no));
-        if (!no)
-          abort();
+        if (!no) abort();
         t->ops = no;
         t->ops_cap = nc;
       }
@@ -208,8 +193,7 @@ static int pl_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) 
       o->off = off;
       o->len = (size_t)n;
       o->data = malloc((size_t)n);
-      if (!o->data)
-        abort();
+      if (!o->data) abort();
       memcpy(o->data, buf, (size_t)n);
     }
     pthread_mutex_unlock(&pl_lock);
@@ -225,8 +209,7 @@ static int pl_truncate(sqlite3_file *f, sqlite3_int64 size) {
       if (t->nops == t->ops_cap) {
         size_t nc = t->ops_cap ? t->ops_cap * 2 : 64;
         pl_op *no = realloc(t->ops, nc * sizeof(*no));
-        if (!no)
-          abort();
+        if (!no) abort();
         t->ops = no;
         t->ops_cap = nc;
       }
@@ -243,8 +226,7 @@ static int pl_sync(sqlite3_file *f, int flags) {
   pl_file *p = (pl_file *)f;
   if (p->t) {
     pthread_mutex_lock(&pl_lock);
-    if (!tick())
-      track_sync(p->t);
+    if (!tick()) track_sync(p->t);
     pthread_mutex_unlock(&pl_lock);
     return SQLITE_OK; /* the model is the disk: no real fsync needed */
   }
@@ -309,18 +291,15 @@ static int pl_unfetch(sqlite3_file *f, sqlite3_int64 off, void *pp) {
 }
 
 static const sqlite3_io_methods pl_methods = {
-    3,          pl_close,  pl_read,    pl_write,        pl_truncate,       pl_sync,
-    pl_size,    pl_lockf,  pl_unlock,  pl_check_reserved, pl_fcntl,        pl_sector,
-    pl_devchar, pl_shm_map, pl_shm_lock, pl_shm_barrier, pl_shm_unmap,    pl_fetch,
-    pl_unfetch,
+    3,           pl_close,       pl_read,           pl_write, pl_truncate, pl_sync,    pl_size,
+    pl_lockf,    pl_unlock,      pl_check_reserved, pl_fcntl, pl_sector,   pl_devchar, pl_shm_map,
+    pl_shm_lock, pl_shm_barrier, pl_shm_unmap,      pl_fetch, pl_unfetch,
 };
 
 static pl_track *track_for(const char *path, bool create) {
   for (int i = 0; i < PL_MAX_FILES; i++)
-    if (pl_files[i].used && strcmp(pl_files[i].path, path) == 0)
-      return &pl_files[i];
-  if (!create)
-    return NULL;
+    if (pl_files[i].used && strcmp(pl_files[i].path, path) == 0) return &pl_files[i];
+  if (!create) return NULL;
   for (int i = 0; i < PL_MAX_FILES; i++)
     if (!pl_files[i].used) {
       pl_track *t = &pl_files[i];
@@ -348,8 +327,7 @@ static int pl_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
     pthread_mutex_lock(&pl_lock);
     if (pl_on) {
       pl_track *t = track_for(name, true);
-      if (!pl_crashed)
-        t->exists = true;
+      if (!pl_crashed) t->exists = true;
       p->t = t;
     }
     pthread_mutex_unlock(&pl_lock);
@@ -370,13 +348,34 @@ static int pl_delete(sqlite3_vfs *vfs, const char *name, int dirsync) {
   return pl_base->xDelete(pl_base, name, dirsync);
 }
 
-static int pl_access(sqlite3_vfs *v, const char *n, int fl, int *out) { (void)v; return pl_base->xAccess(pl_base, n, fl, out); }
-static int pl_fullpath(sqlite3_vfs *v, const char *n, int nout, char *out) { (void)v; return pl_base->xFullPathname(pl_base, n, nout, out); }
-static int pl_random(sqlite3_vfs *v, int n, char *out) { (void)v; return pl_base->xRandomness(pl_base, n, out); }
-static int pl_sleep(sqlite3_vfs *v, int us) { (void)v; return pl_base->xSleep(pl_base, us); }
-static int pl_time(sqlite3_vfs *v, double *t) { (void)v; return pl_base->xCurrentTime(pl_base, t); }
-static int pl_lasterr(sqlite3_vfs *v, int n, char *out) { (void)v; return pl_base->xGetLastError(pl_base, n, out); }
-static int pl_time64(sqlite3_vfs *v, sqlite3_int64 *t) { (void)v; return pl_base->xCurrentTimeInt64(pl_base, t); }
+static int pl_access(sqlite3_vfs *v, const char *n, int fl, int *out) {
+  (void)v;
+  return pl_base->xAccess(pl_base, n, fl, out);
+}
+static int pl_fullpath(sqlite3_vfs *v, const char *n, int nout, char *out) {
+  (void)v;
+  return pl_base->xFullPathname(pl_base, n, nout, out);
+}
+static int pl_random(sqlite3_vfs *v, int n, char *out) {
+  (void)v;
+  return pl_base->xRandomness(pl_base, n, out);
+}
+static int pl_sleep(sqlite3_vfs *v, int us) {
+  (void)v;
+  return pl_base->xSleep(pl_base, us);
+}
+static int pl_time(sqlite3_vfs *v, double *t) {
+  (void)v;
+  return pl_base->xCurrentTime(pl_base, t);
+}
+static int pl_lasterr(sqlite3_vfs *v, int n, char *out) {
+  (void)v;
+  return pl_base->xGetLastError(pl_base, n, out);
+}
+static int pl_time64(sqlite3_vfs *v, sqlite3_int64 *t) {
+  (void)v;
+  return pl_base->xCurrentTimeInt64(pl_base, t);
+}
 
 static void pl_register(void) {
   pl_base = sqlite3_vfs_find(NULL);
@@ -429,20 +428,17 @@ static void pl_stop_and_restore(const char *shm_path) {
   if (pl_crashed) {
     for (int i = 0; i < PL_MAX_FILES; i++) {
       pl_track *t = &pl_files[i];
-      if (!t->used)
-        continue;
+      if (!t->used) continue;
       if (!t->c_exists) {
         unlink(t->path);
         continue;
       }
       int fd = open(t->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd < 0)
-        abort();
+      if (fd < 0) abort();
       size_t done = 0;
       while (done < t->c_len) {
         ssize_t w = write(fd, t->c_img + done, t->c_len - done);
-        if (w <= 0)
-          abort();
+        if (w <= 0) abort();
         done += (size_t)w;
       }
       close(fd);
@@ -475,15 +471,19 @@ static void on_commit(journal_commit *c) {
   req *r = c->data;
   pending_done--;
   if (c->status == 0 && !pl_is_crashed())
-    for (size_t i = 0; i < c->n; i++)
-      evs_state[r->first + (int)i].acked202 = true;
+    for (size_t i = 0; i < c->n; i++) evs_state[r->first + (int)i].acked202 = true;
 }
-static void on_batch(journal_batch *b) { (void)b; pending_done--; }
-static void on_ack(journal_ack *a) { (void)a; pending_done--; }
+static void on_batch(journal_batch *b) {
+  (void)b;
+  pending_done--;
+}
+static void on_ack(journal_ack *a) {
+  (void)a;
+  pending_done--;
+}
 
 static void wait_all(void) {
-  while (pending_done > 0)
-    uv_run(&loop, UV_RUN_ONCE);
+  while (pending_done > 0) uv_run(&loop, UV_RUN_ONCE);
 }
 
 static char big_pad[4096];
@@ -507,13 +507,13 @@ static void workload(journal *j, uint64_t seed) {
         int k = n_submitted++;
         int pad = (int)(WR() % 3000);
         char *js = NULL;
-        if (asprintf(&js, "{\"event_id\":\"e-%d\",\"event_type\":\"working\",\"note\":\"%.*s\"}", k, pad, big_pad) < 0)
+        if (asprintf(&js, "{\"event_id\":\"e-%d\",\"event_type\":\"working\",\"note\":\"%.*s\"}", k, pad,
+                     big_pad) < 0)
           abort();
         r->ev[i].json = js;
         r->ev[i].json_len = strlen(js);
         char *id = NULL;
-        if (asprintf(&id, "e-%d", k) < 0)
-          abort();
+        if (asprintf(&id, "e-%d", k) < 0) abort();
         r->ev[i].event_id = id;
         evs_state[k].submitted = true;
       }
@@ -521,8 +521,7 @@ static void workload(journal *j, uint64_t seed) {
       r->c.n = (size_t)n;
       r->c.done = on_commit;
       r->c.data = r;
-      if (journal_submit(j, &r->c) == 0)
-        pending_done++;
+      if (journal_submit(j, &r->c) == 0) pending_done++;
     }
     wait_all();
     for (int q = 0; q < nreq; q++)
@@ -542,8 +541,7 @@ static void workload(journal *j, uint64_t seed) {
         wait_all();
       }
       if (b.status == 0 && b.n_events) {
-        for (size_t i = 0; i < b.n_events; i++)
-          evs_state[b.seqs[i] - 1].touched_by_ack = true;
+        for (size_t i = 0; i < b.n_events; i++) evs_state[b.seqs[i] - 1].touched_by_ack = true;
         journal_ack a;
         memset(&a, 0, sizeof(a));
         a.batch = &b;
@@ -581,16 +579,13 @@ static void check_after_crash(bool fsync, int64_t crash_at, uint64_t seed, bool 
 /* Remove a run's directory (and its quarantine/ subdirectory). */
 static void rm_tree(const char *dir) {
   DIR *d = opendir(dir);
-  if (!d)
-    return;
+  if (!d) return;
   struct dirent *de;
   while ((de = readdir(d))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
     char p[700];
     snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-    if (unlink(p) < 0)
-      rm_tree(p);
+    if (unlink(p) < 0) rm_tree(p);
   }
   closedir(d);
   rmdir(dir);
@@ -626,10 +621,8 @@ static int64_t run_once(bool fsync, int64_t crash_at, uint64_t seed) {
   }
   long failed0 = check_failures_;
   check_after_crash(fsync, crash_at, seed, created, &o, path);
-  if (check_failures_ == failed0)
-    rm_tree(dir);
-  else
-    fprintf(stderr, "kept %s for inspection\n", dir);
+  if (check_failures_ == failed0) rm_tree(dir);
+  else fprintf(stderr, "kept %s for inspection\n", dir);
   return ops;
 }
 
@@ -680,41 +673,33 @@ static void check_after_crash(bool fsync, int64_t crash_at, uint64_t seed, bool 
       const char *id = (const char *)sqlite3_column_text(st, 1);
       int k = -1;
       CHECK(id && sscanf(id, "e-%d", &k) == 1 && k == seq - 1); /* seq ↔ event intact */
-      if (k >= 0 && k < MAX_EVENTS)
-        present[k] = true;
-      if (seq > max_seq)
-        max_seq = seq;
+      if (k >= 0 && k < MAX_EVENTS) present[k] = true;
+      if (seq > max_seq) max_seq = seq;
     }
     sqlite3_finalize(st);
   }
   sqlite3_close(db);
   CHECK(next_seq > max_seq);
-  if (!created)
-    return;
+  if (!created) return;
   bool hole = false, seen_missing = false;
   for (int k = 0; k < MAX_EVENTS; k++) {
     ev_state *e = &evs_state[k];
-    if (!e->submitted || e->touched_by_ack)
-      continue;
+    if (!e->submitted || e->touched_by_ack) continue;
     events_checked++;
-    if (e->acked202)
-      events_acked++;
+    if (e->acked202) events_acked++;
     if (fsync && e->acked202 && !present[k]) {
       fprintf(stderr, "crash point %lld (seed %llu): event e-%d was answered 202 and is gone\n",
               (long long)crash_at, (unsigned long long)seed, k);
       CHECK(0);
     }
-    if (!present[k])
-      seen_missing = true;
-    else if (seen_missing)
-      hole = true;
+    if (!present[k]) seen_missing = true;
+    else if (seen_missing) hole = true;
   }
   if (hole)
-    fprintf(stderr, "crash point %lld (seed %llu, %s): a hole in the commit order\n",
-            (long long)crash_at, (unsigned long long)seed, fsync ? "fsync" : "os");
+    fprintf(stderr, "crash point %lld (seed %llu, %s): a hole in the commit order\n", (long long)crash_at,
+            (unsigned long long)seed, fsync ? "fsync" : "os");
   CHECK(!hole);
-  if (!fsync && seen_missing)
-    os_lost_tails++;
+  if (!fsync && seen_missing) os_lost_tails++;
 }
 
 static void campaign(bool fsync, long points, uint64_t seed) {
@@ -723,8 +708,7 @@ static void campaign(bool fsync, long points, uint64_t seed) {
   for (long p = 0; p < points; p++) {
     uint64_t wseed = rnd();
     int64_t total = run_once(fsync, 0, wseed); /* calibrate: ops of this workload */
-    if (total < 1)
-      total = 1;
+    if (total < 1) total = 1;
     int64_t at = 1 + (int64_t)(rnd() % (uint64_t)total);
     run_once(fsync, at, wseed);
   }
@@ -742,8 +726,7 @@ int main(void) {
   uint64_t seed = se ? strtoull(se, NULL, 10) : 20260301;
   memset(big_pad, 'x', sizeof(big_pad));
   snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-powerloss-XXXXXX");
-  if (!mkdtemp(tmpdir))
-    return 1;
+  if (!mkdtemp(tmpdir)) return 1;
   pl_register();
   uv_loop_init(&loop);
   printf("seed %llu\n", (unsigned long long)seed);
@@ -753,7 +736,6 @@ int main(void) {
          "202 before the crash; os durability lost a tail %ld times\n",
          crashes, crashes_in_create, events_checked, events_acked, os_lost_tails);
   uv_loop_close(&loop);
-  if (!check_failures_)
-    rm_tree(tmpdir);
+  if (!check_failures_) rm_tree(tmpdir);
   return check_finish("test_agent_powerloss");
 }

@@ -25,10 +25,12 @@ static void test_pins(void) {
   CHECK_EQ_INT(agent_pin_to_curl("abc=", out, sizeof(out), err, sizeof(err)), -EINVAL);
   CHECK(strstr(err, "pin_sha256") != NULL);
   /* hex (a common mistake) is refused */
-  CHECK_EQ_INT(agent_pin_to_curl("ad0583d3e39d6e2d2d8e7ec1b3a47489b7ad0e9aa971b58f6f03f89eecd9edb5",
-                                 out, sizeof(out), err, sizeof(err)), -EINVAL);
-  CHECK_EQ_INT(agent_pin_to_curl("rQWDPeOdbi0tjn7Bs6R0ibetDpqpcbWPbwP4nuzZ7b!=", out, sizeof(out), err,
-                                 sizeof(err)), -EINVAL);
+  CHECK_EQ_INT(agent_pin_to_curl("ad0583d3e39d6e2d2d8e7ec1b3a47489b7ad0e9aa971b58f6f03f89eecd9edb5", out,
+                                 sizeof(out), err, sizeof(err)),
+               -EINVAL);
+  CHECK_EQ_INT(
+      agent_pin_to_curl("rQWDPeOdbi0tjn7Bs6R0ibetDpqpcbWPbwP4nuzZ7b!=", out, sizeof(out), err, sizeof(err)),
+      -EINVAL);
   CHECK_EQ_INT(agent_pin_to_curl(PIN_A, out, 20, err, sizeof(err)), -EINVAL);
 }
 
@@ -38,27 +40,26 @@ static int load(const char *const *argv, int argc, char *err, size_t errlen) {
   memset(&cfg, 0, sizeof(cfg));
   memset(&cli, 0, sizeof(cli));
   int r = agent_config_load(&cfg, argc, (char **)argv, &cli, err, errlen);
-  if (r == 0 && strstr(argv[argc - 1], PIN_A))
-    CHECK_EQ_STR(cfg.pinned_pubkey, "sha256//" PIN_A);
+  if (r == 0 && strstr(argv[argc - 1], PIN_A)) CHECK_EQ_STR(cfg.pinned_pubkey, "sha256//" PIN_A);
   agent_config_free(&cfg);
   return r;
 }
 
 static void test_config(void) {
   char err[300];
-  const char *https_pin[] = {"ferry-agent", "--agent-id", "a1", "--collector", "https://c.example:8700",
+  const char *https_pin[] = {"ferry-agent",  "--agent-id", "a1", "--collector", "https://c.example:8700",
                              "--pin-sha256", PIN_A};
   CHECK_EQ_INT(load(https_pin, 7, err, sizeof(err)), 0);
-  const char *http_pin[] = {"ferry-agent", "--agent-id", "a1", "--collector", "http://127.0.0.1:8700",
-                            "--pin-sha256", PIN_A};
+  const char *http_pin[] = {"ferry-agent",           "--agent-id",   "a1", "--collector",
+                            "http://127.0.0.1:8700", "--pin-sha256", PIN_A};
   CHECK_EQ_INT(load(http_pin, 7, err, sizeof(err)), -EINVAL);
   CHECK(strstr(err, "https://") != NULL);
-  const char *cert_only[] = {"ferry-agent", "--agent-id", "a1", "--collector", "https://c.example",
-                             "--tls-client-cert", "/etc/hostname"};
+  const char *cert_only[] = {"ferry-agent",       "--agent-id",        "a1",           "--collector",
+                             "https://c.example", "--tls-client-cert", "/etc/hostname"};
   CHECK_EQ_INT(load(cert_only, 7, err, sizeof(err)), -EINVAL);
   CHECK(strstr(err, "tls_client_key") != NULL);
-  const char *missing_ca[] = {"ferry-agent", "--agent-id", "a1", "--collector", "https://c.example",
-                              "--ca-file", "/nonexistent/ca.pem"};
+  const char *missing_ca[] = {"ferry-agent", "--agent-id",         "a1", "--collector", "https://c.example",
+                              "--ca-file",   "/nonexistent/ca.pem"};
   CHECK_EQ_INT(load(missing_ca, 7, err, sizeof(err)), -EINVAL);
   CHECK(strstr(err, "ca_file") != NULL);
 }

@@ -175,8 +175,8 @@ static void test_corrupt(void) {
 static void test_zstd_no_content_size(void) {
   /* zstd -c of "hello\n" piped through stdin: magic, FHD 0x00 (no size),
    * window descriptor, one raw last block "hello\n" */
-  const unsigned char frame[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x48, 0x31, 0x00, 0x00,
-                                 'h',  'e',  'l',  'l',  'o',  '\n'};
+  const unsigned char frame[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x48, 0x31, 0x00,
+                                 0x00, 'h',  'e',  'l',  'l',  'o',  '\n'};
   void *out = NULL;
   size_t olen = 0;
   CHECK_EQ_INT(codec_decompress(CODEC_ZSTD, frame, sizeof frame, 100, &out, &olen), 0);

@@ -9,9 +9,9 @@
 #include "check.h"
 #include "metrics.h"
 
-#define S INT64_C(1000)
-#define M (60 * S)
-#define H (60 * M)
+#define S  INT64_C(1000)
+#define M  (60 * S)
+#define H  (60 * M)
 #define T0 INT64_C(1772352000000) /* 2026-03-01T08:00:00Z, hour-aligned */
 
 #define W METRICS_WORKING
@@ -19,14 +19,18 @@
 #define A METRICS_ABSENT
 #define P METRICS_PRODUCT_COUNT
 
-static metrics_event ev(const char *id, int64_t ts, metrics_type t, const char *worker,
-                        const char *station, int64_t count) {
-  return (metrics_event){.event_id = id, .agent_id = "ag", .ts_ms = ts, .type = t,
-                         .worker_id = worker, .workstation_id = station, .count = count};
+static metrics_event ev(const char *id, int64_t ts, metrics_type t, const char *worker, const char *station,
+                        int64_t count) {
+  return (metrics_event){.event_id = id,
+                         .agent_id = "ag",
+                         .ts_ms = ts,
+                         .type = t,
+                         .worker_id = worker,
+                         .workstation_id = station,
+                         .count = count};
 }
 
-static metrics_result run(const metrics_event *e, size_t n, int64_t from, int64_t to,
-                          int64_t max_state) {
+static metrics_result run(const metrics_event *e, size_t n, int64_t from, int64_t to, int64_t max_state) {
   metrics_result r;
   memset(&r, 0, sizeof r);
   int rc = metrics_compute(e, n, from, to, max_state, &r);
@@ -55,9 +59,9 @@ static const metrics_station *stn(const metrics_result *r, const char *id) {
 /* working 10 min, idle 5 min, absent capped at 10 min. */
 static void test_basic_states_and_cap(void) {
   metrics_event e[] = {
-    ev("e1", T0, W, "w1", "A", 0),
-    ev("e2", T0 + 10 * M, I, "w1", "A", 0),
-    ev("e3", T0 + 15 * M, A, "w1", "A", 0),
+      ev("e1", T0, W, "w1", "A", 0),
+      ev("e2", T0 + 10 * M, I, "w1", "A", 0),
+      ev("e3", T0 + 15 * M, A, "w1", "A", 0),
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(r.n_workers, 1);
@@ -76,8 +80,8 @@ static void test_basic_states_and_cap(void) {
  * holds that gap. */
 static void test_cap_leaves_no_state(void) {
   metrics_event e[] = {
-    ev("e1", T0, W, "w1", "A", 0),
-    ev("e2", T0 + 20 * M, I, "w1", "A", 0),
+      ev("e1", T0, W, "w1", "A", 0),
+      ev("e2", T0 + 20 * M, I, "w1", "A", 0),
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
@@ -96,8 +100,7 @@ static void test_cap_leaves_no_state(void) {
  * order ("B" < "a"); then agent_id. */
 static void test_ties(void) {
   metrics_event e1[] = {
-    ev("b", T0, W, "w1", "A", 0),
-    ev("a", T0, I, "w1", "A", 0), /* first, 0 s */
+      ev("b", T0, W, "w1", "A", 0), ev("a", T0, I, "w1", "A", 0), /* first, 0 s */
   };
   metrics_result r = run(e1, N(e1), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
@@ -106,8 +109,8 @@ static void test_ties(void) {
   metrics_result_free(&r);
 
   metrics_event e2[] = {
-    ev("a", T0, W, "w1", "A", 0), /* first, 0 s */
-    ev("b", T0, I, "w1", "A", 0),
+      ev("a", T0, W, "w1", "A", 0), /* first, 0 s */
+      ev("b", T0, I, "w1", "A", 0),
   };
   r = run(e2, N(e2), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 0);
@@ -116,8 +119,7 @@ static void test_ties(void) {
   metrics_result_free(&r);
 
   metrics_event e3[] = {
-    ev("a", T0, W, "w1", "A", 0),
-    ev("B", T0, I, "w1", "A", 0), /* 'B' 0x42 < 'a' 0x61: first, 0 s */
+      ev("a", T0, W, "w1", "A", 0), ev("B", T0, I, "w1", "A", 0), /* 'B' 0x42 < 'a' 0x61: first, 0 s */
   };
   r = run(e3, N(e3), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
@@ -126,8 +128,8 @@ static void test_ties(void) {
 
   /* Same event_id from two agents: agent_id decides. */
   metrics_event e4[] = {
-    ev("x", T0, W, "w1", "A", 0),
-    ev("x", T0, I, "w1", "A", 0),
+      ev("x", T0, W, "w1", "A", 0),
+      ev("x", T0, I, "w1", "A", 0),
   };
   e4[0].agent_id = "ag2";
   e4[1].agent_id = "ag1"; /* first, 0 s */
@@ -144,9 +146,9 @@ static void test_ties(void) {
 
   /* Input order does not matter. */
   metrics_event e5[] = {
-    ev("c", T0 + 5 * M, A, "w1", "A", 0),
-    ev("b", T0, I, "w1", "A", 0),
-    ev("a", T0, W, "w1", "A", 0),
+      ev("c", T0 + 5 * M, A, "w1", "A", 0),
+      ev("b", T0, I, "w1", "A", 0),
+      ev("a", T0, W, "w1", "A", 0),
   };
   r = run(e5, N(e5), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 0);
@@ -159,8 +161,8 @@ static void test_ties(void) {
  * `from`; a state runs past `to`. */
 static void test_window_cuts(void) {
   metrics_event e[] = {
-    ev("e1", T0 - 5 * M, W, "w1", "A", 0),  /* T0-5 .. T0+5 (cap 10) */
-    ev("e2", T0 + 55 * M, I, "w1", "A", 0), /* T0+55 .. T0+65 */
+      ev("e1", T0 - 5 * M, W, "w1", "A", 0),  /* T0-5 .. T0+5 (cap 10) */
+      ev("e2", T0 + 55 * M, I, "w1", "A", 0), /* T0+55 .. T0+65 */
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   const metrics_worker *w = wk(&r, "w1");
@@ -181,8 +183,8 @@ static void test_window_cuts(void) {
 
   /* An event at ts == to is outside; at ts == from inside. */
   metrics_event e3[] = {
-    ev("e1", T0, P, "w1", "A", 2),
-    ev("e2", T0 + H, P, "w2", "B", 3),
+      ev("e1", T0, P, "w1", "A", 2),
+      ev("e2", T0 + H, P, "w2", "B", 3),
   };
   r = run(e3, N(e3), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(r.n_workers, 1);
@@ -196,8 +198,8 @@ static void test_window_cuts(void) {
 /* Worker in the window only through state time from an earlier event. */
 static void test_member_by_state_time(void) {
   metrics_event e[] = {
-    ev("e1", T0 - 2 * M, A, "w1", "A", 0),
-    ev("e2", T0 - 30 * M, W, "w2", "B", 0), /* ends T0-20: not in window */
+      ev("e1", T0 - 2 * M, A, "w1", "A", 0),
+      ev("e2", T0 - 30 * M, W, "w2", "B", 0), /* ends T0-20: not in window */
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(r.n_workers, 1);
@@ -217,11 +219,11 @@ static void test_member_by_state_time(void) {
 /* Two (three) workers at one station: occupancy and working are unions. */
 static void test_station_union(void) {
   metrics_event e[] = {
-    ev("e1", T0, W, "w1", "A", 0),            /* working T0..T0+10 */
-    ev("e2", T0 + 5 * M, I, "w2", "A", 0),    /* idle T0+5..T0+15 */
-    ev("e3", T0 + 8 * M, W, "w3", "A", 0),    /* working T0+8..T0+12 */
-    ev("e4", T0 + 12 * M, A, "w3", "A", 0),   /* absent T0+12..T0+22: not occupancy */
-    ev("e5", T0 + 30 * M, W, "w1", "B", 0),   /* working at B 30..40 */
+      ev("e1", T0, W, "w1", "A", 0),          /* working T0..T0+10 */
+      ev("e2", T0 + 5 * M, I, "w2", "A", 0),  /* idle T0+5..T0+15 */
+      ev("e3", T0 + 8 * M, W, "w3", "A", 0),  /* working T0+8..T0+12 */
+      ev("e4", T0 + 12 * M, A, "w3", "A", 0), /* absent T0+12..T0+22: not occupancy */
+      ev("e5", T0 + 30 * M, W, "w1", "B", 0), /* working at B 30..40 */
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   const metrics_station *a = stn(&r, "A");
@@ -244,8 +246,8 @@ static void test_station_union(void) {
 /* The state belongs to the station of the event that started it. */
 static void test_state_station(void) {
   metrics_event e[] = {
-    ev("e1", T0, W, "w1", "A", 0),
-    ev("e2", T0 + 5 * M, I, "w1", "B", 0),
+      ev("e1", T0, W, "w1", "A", 0),
+      ev("e2", T0 + 5 * M, I, "w1", "B", 0),
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(stn(&r, "A")->occupancy_ms, 5 * M);
@@ -258,11 +260,10 @@ static void test_state_station(void) {
 /* Product counts: a worker's own, and ones without a worker. */
 static void test_units(void) {
   metrics_event e[] = {
-    ev("e1", T0, W, "w1", "A", 99),          /* count on a state event is ignored */
-    ev("e2", T0 + 1 * M, P, "w1", "A", 3),
-    ev("e3", T0 + 2 * M, P, NULL, "A", 5),   /* no worker */
-    ev("e4", T0 + 3 * M, P, NULL, "C", 7),   /* station C only through this */
-    ev("e5", T0 + 2 * H, P, "w1", "A", 100), /* outside the window */
+      ev("e1", T0, W, "w1", "A", 99), /* count on a state event is ignored */
+      ev("e2", T0 + 1 * M, P, "w1", "A", 3),   ev("e3", T0 + 2 * M, P, NULL, "A", 5), /* no worker */
+      ev("e4", T0 + 3 * M, P, NULL, "C", 7),   /* station C only through this */
+      ev("e5", T0 + 2 * H, P, "w1", "A", 100), /* outside the window */
   };
   metrics_result r = run(e, N(e), T0, T0 + 2 * H, 30 * M);
   const metrics_worker *w = wk(&r, "w1");
@@ -287,11 +288,11 @@ static void test_units(void) {
  * working+idle. */
 static void test_utilization_rules(void) {
   metrics_event e[] = {
-    ev("e1", T0, W, "w1", "A", 0),
-    ev("e2", T0 + 10 * M, I, "w1", "A", 0), /* w1: 10 working, 10 idle → 50 % */
-    ev("e3", T0, A, "w2", "A", 0),          /* w2: absent only */
-    ev("e4", T0, P, "w3", "A", 2),          /* w3: units, no state */
-    ev("e5", T0, W, "w4", "B", 0),          /* w4: working 10 → 100 % */
+      ev("e1", T0, W, "w1", "A", 0),
+      ev("e2", T0 + 10 * M, I, "w1", "A", 0), /* w1: 10 working, 10 idle → 50 % */
+      ev("e3", T0, A, "w2", "A", 0),          /* w2: absent only */
+      ev("e4", T0, P, "w3", "A", 2),          /* w3: units, no state */
+      ev("e5", T0, W, "w4", "B", 0),          /* w4: working 10 → 100 % */
   };
   metrics_result r = run(e, N(e), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(r.n_workers, 4);
@@ -323,8 +324,7 @@ static void test_utilization_rules(void) {
 /* Lists sorted by strcmp: UTF-8 byte order, upper case before lower, a prefix
  * first. */
 static void test_sorted_ids(void) {
-  static const char *ids[] = {"\xCE\xA9" /* Ω */, "alpha", "\xC3\xA9lan" /* élan */, "Zed",
-                              "alph", "a b"};
+  static const char *ids[] = {"\xCE\xA9" /* Ω */, "alpha", "\xC3\xA9lan" /* élan */, "Zed", "alph", "a b"};
   static const char *want[] = {"Zed", "a b", "alph", "alpha", "\xC3\xA9lan", "\xCE\xA9"};
   metrics_event e[6];
   for (size_t i = 0; i < 6; i++) e[i] = ev("e", T0 + (int64_t)i, W, ids[i], ids[i], 0);
@@ -353,11 +353,9 @@ static void test_zero_cap(void) {
 
 static void test_interval_derivation(void) {
   metrics_event e[] = {
-    ev("a", T0, W, "w1", "A", 0),
-    ev("b", T0, I, "w1", "B", 0),          /* tie: "a" lasts 0 */
-    ev("p", T0 + M, P, "w1", "A", 1),      /* skipped */
-    ev("c", T0 + 2 * M, A, "w1", "C", 0),
-    ev("d", T0 + 30 * M, W, "w1", "A", 0), /* after a capped gap */
+      ev("a", T0, W, "w1", "A", 0),         ev("b", T0, I, "w1", "B", 0),          /* tie: "a" lasts 0 */
+      ev("p", T0 + M, P, "w1", "A", 1),                                            /* skipped */
+      ev("c", T0 + 2 * M, A, "w1", "C", 0), ev("d", T0 + 30 * M, W, "w1", "A", 0), /* after a capped gap */
   };
   metrics_interval iv[5];
   size_t m = metrics_worker_intervals(e, 5, 10 * M, iv);
@@ -395,11 +393,11 @@ static void test_fetch_range(void) {
    * its cap before the window; e3 (after to) would end e2 at T0+H+5m, but the
    * window cuts e2 at T0+H anyway. */
   metrics_event e[] = {
-    ev("e0", T0 - 11 * M, W, "w1", "A", 0), /* T0-11m .. T0-1m: not fetched */
-    ev("e1", T0 - 10 * M, I, "w2", "A", 0), /* T0-10m .. T0: fetched, 0 in window */
-    ev("e1b", T0 - 9 * M, I, "w2", "A", 0), /* T0-9m .. T0+1m */
-    ev("e2", T0 + H - M, W, "w1", "A", 0),  /* T0+H-1m .. T0+H+5m */
-    ev("e3", T0 + H + 5 * M, I, "w1", "A", 0),
+      ev("e0", T0 - 11 * M, W, "w1", "A", 0), /* T0-11m .. T0-1m: not fetched */
+      ev("e1", T0 - 10 * M, I, "w2", "A", 0), /* T0-10m .. T0: fetched, 0 in window */
+      ev("e1b", T0 - 9 * M, I, "w2", "A", 0), /* T0-9m .. T0+1m */
+      ev("e2", T0 + H - M, W, "w1", "A", 0),  /* T0+H-1m .. T0+H+5m */
+      ev("e3", T0 + H + 5 * M, I, "w1", "A", 0),
   };
   metrics_result all = run(e, N(e), T0, T0 + H, 10 * M);
   metrics_result part = run(e + 1, 3, T0, T0 + H, 10 * M);
@@ -429,7 +427,7 @@ static void test_invalid(void) {
   CHECK_EQ_INT(metrics_compute(NULL, 0, T0, T0, M, &r), -EINVAL);
   CHECK_EQ_INT(metrics_compute(NULL, 0, T0, T0 + 1, -1, &r), -EINVAL);
   CHECK_EQ_INT(metrics_compute(NULL, 0, INT64_MIN, INT64_MAX, M, &r), -EINVAL); /* span overflows */
-  CHECK(r.workers == NULL); /* untouched on failure */
+  CHECK(r.workers == NULL);                                                     /* untouched on failure */
 
   /* A huge cap saturates instead of overflowing. */
   metrics_event h[] = {ev("e1", T0, W, "w1", "A", 0)};

@@ -21,9 +21,9 @@
 #include "metrics.h"
 #include "rollup.h"
 
-#define S INT64_C(1000)
-#define M (60 * S)
-#define H (60 * M)
+#define S  INT64_C(1000)
+#define M  (60 * S)
+#define H  (60 * M)
 #define T0 INT64_C(1772352000000) /* hour-aligned */
 
 /* ---- PRNG: splitmix64, reproducible across platforms ---- */
@@ -42,8 +42,8 @@ static int chance(int pct) { return (int)(rnd() % 100) < pct; }
 static const char *const WORKERS[] = {"w1", "w2", "W3", "\xC3\xA9"};
 static const char *const STATIONS[] = {"A", "B", "\xCE\xA9"};
 static const char *const AGENTS[] = {"a1", "a2"};
-static const char *const EIDS[] = {"e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9",
-                                   "E1", "e10", "e11", "e12", "e13", "x", "y", "z", "e14", "e15"};
+static const char *const EIDS[] = {"e0", "e1",  "e2",  "e3",  "e4",  "e5", "e6", "e7", "e8",  "e9",
+                                   "E1", "e10", "e11", "e12", "e13", "x",  "y",  "z",  "e14", "e15"};
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 static const int64_t CAPS[] = {0, 1, 7 * M, 10 * M, 59 * M, H, 90 * M, 150 * M};
 
@@ -93,8 +93,7 @@ typedef struct ref_result {
 
 #define MAXEV 64
 
-static void ref_compute(const metrics_event *d, size_t n, int64_t f, int64_t t, int64_t cap,
-                        ref_result *r) {
+static void ref_compute(const metrics_event *d, size_t n, int64_t f, int64_t t, int64_t cap, ref_result *r) {
   int64_t end[MAXEV];
   memset(r, 0, sizeof *r);
   /* Each state lasts until the worker's next state event, at most cap. */
@@ -103,8 +102,8 @@ static void ref_compute(const metrics_event *d, size_t n, int64_t f, int64_t t, 
     if (!is_state(d[i].type)) continue;
     int best = -1;
     for (size_t j = 0; j < n; j++)
-      if (j != i && is_state(d[j].type) && same(d[j].worker_id, d[i].worker_id) &&
-          ref_before(&d[i], &d[j]) && (best < 0 || ref_before(&d[j], &d[best])))
+      if (j != i && is_state(d[j].type) && same(d[j].worker_id, d[i].worker_id) && ref_before(&d[i], &d[j]) &&
+          (best < 0 || ref_before(&d[j], &d[best])))
         best = (int)j;
     end[i] = d[i].ts_ms + cap;
     if (best >= 0 && d[best].ts_ms < end[i]) end[i] = d[best].ts_ms;
@@ -124,11 +123,15 @@ static void ref_compute(const metrics_event *d, size_t n, int64_t f, int64_t t, 
   }
   for (size_t i = 1; i < nwid; i++)
     for (size_t j = i; j > 0 && bytes_cmp(wid[j - 1], wid[j]) > 0; j--) {
-      const char *x = wid[j]; wid[j] = wid[j - 1]; wid[j - 1] = x;
+      const char *x = wid[j];
+      wid[j] = wid[j - 1];
+      wid[j - 1] = x;
     }
   for (size_t i = 1; i < nsid; i++)
     for (size_t j = i; j > 0 && bytes_cmp(sid[j - 1], sid[j]) > 0; j--) {
-      const char *x = sid[j]; sid[j] = sid[j - 1]; sid[j - 1] = x;
+      const char *x = sid[j];
+      sid[j] = sid[j - 1];
+      sid[j - 1] = x;
     }
 
   double util_sum = 0;
@@ -180,7 +183,9 @@ static void ref_compute(const metrics_event *d, size_t n, int64_t f, int64_t t, 
     /* Elementary segments between consecutive points: covered or not. */
     for (size_t i = 1; i < np; i++)
       for (size_t j = i; j > 0 && pts[j - 1] > pts[j]; j--) {
-        int64_t x = pts[j]; pts[j] = pts[j - 1]; pts[j - 1] = x;
+        int64_t x = pts[j];
+        pts[j] = pts[j - 1];
+        pts[j - 1] = x;
       }
     for (size_t p = 0; p + 1 < np; p++) {
       int64_t a = pts[p], b = pts[p + 1];
@@ -209,9 +214,7 @@ static void ref_compute(const metrics_event *d, size_t n, int64_t f, int64_t t, 
   r->avg = util_n ? util_sum / util_n : 0;
 }
 
-static int close_enough(double a, double b) {
-  return fabs(a - b) <= 1e-9 * (fabs(a) > 1 ? fabs(a) : 1);
-}
+static int close_enough(double a, double b) { return fabs(a - b) <= 1e-9 * (fabs(a) > 1 ? fabs(a) : 1); }
 
 /* Compare a result with the reference; returns 0 when equal. */
 static int cmp_ref(const metrics_result *m, const ref_result *r, const char *what) {
@@ -259,16 +262,16 @@ static int cmp_exact(const metrics_result *a, const metrics_result *b, const cha
     for (size_t i = 0; i < a->n_workers; i++) {
       const metrics_worker *x = &a->workers[i], *y = &b->workers[i];
       CHECK_EQ_STR(x->worker_id, y->worker_id);
-      CHECK(x->working_ms == y->working_ms && x->idle_ms == y->idle_ms &&
-            x->absent_ms == y->absent_ms && x->units == y->units && x->events == y->events);
+      CHECK(x->working_ms == y->working_ms && x->idle_ms == y->idle_ms && x->absent_ms == y->absent_ms &&
+            x->units == y->units && x->events == y->events);
       CHECK(x->utilization_pct == y->utilization_pct && x->units_per_hour == y->units_per_hour);
     }
   if (a->n_stations == b->n_stations)
     for (size_t i = 0; i < a->n_stations; i++) {
       const metrics_station *x = &a->stations[i], *y = &b->stations[i];
       CHECK_EQ_STR(x->workstation_id, y->workstation_id);
-      CHECK(x->occupancy_ms == y->occupancy_ms && x->working_ms == y->working_ms &&
-            x->units == y->units && x->events == y->events);
+      CHECK(x->occupancy_ms == y->occupancy_ms && x->working_ms == y->working_ms && x->units == y->units &&
+            x->events == y->events);
       CHECK(x->utilization_pct == y->utilization_pct && x->units_per_hour == y->units_per_hour);
     }
   CHECK(memcmp(&a->factory, &b->factory, sizeof a->factory) == 0);
@@ -379,8 +382,7 @@ static void store_update(store *s, const metrics_event *changed, size_t nchanged
     /* find e in the store (for "excluding itself"); a deleted e is not there */
     const metrics_event *self = e;
     for (size_t j = 0; j < s->n; j++)
-      if (same(s->ev[j].agent_id, e->agent_id) && same(s->ev[j].event_id, e->event_id))
-        self = &s->ev[j];
+      if (same(s->ev[j].agent_id, e->agent_id) && same(s->ev[j].event_id, e->event_id)) self = &s->ev[j];
     int have = is_state(e->type) && store_next(s, self, &next);
     rollup_stale_hours(e, have && chance(80) ? &next : NULL, s->cap, &h0, &h1);
     CHECK(h0 < h1);
@@ -407,8 +409,7 @@ static void check_window(store *s, int64_t f, int64_t t, int full) {
   int rc = metrics_compute(s->ev, s->n, f, t, s->cap, &all);
   CHECK_EQ_INT(rc, 0);
   if (rc) return;
-  snprintf(what, sizeof what, "metrics_compute all, window [%+" PRId64 ", %+" PRId64 ")",
-           f - T0, t - T0);
+  snprintf(what, sizeof what, "metrics_compute all, window [%+" PRId64 ", %+" PRId64 ")", f - T0, t - T0);
   cmp_ref(&all, &ref, what);
 
   if (full) {
@@ -431,19 +432,21 @@ static void check_window(store *s, int64_t f, int64_t t, int full) {
   size_t ne = 0;
   for (; ne < plan.n_edges; ne++) {
     size_t n = store_fetch(s, plan.edges[ne].fetch_lo_ms, plan.edges[ne].fetch_hi_ms, buf);
-    rc = metrics_compute(buf, n, plan.edges[ne].from_ms, plan.edges[ne].to_ms, s->cap,
-                         &edges[ne]);
+    rc = metrics_compute(buf, n, plan.edges[ne].from_ms, plan.edges[ne].to_ms, s->cap, &edges[ne]);
     CHECK_EQ_INT(rc, 0);
     if (rc) break;
   }
   if (ne == plan.n_edges) {
-    rollup_buckets rows = {.workers = s->wr, .n_workers = s->nwr, .stations = s->sr,
-                           .n_stations = s->nsr, .hours = s->hr, .n_hours = s->nhr};
+    rollup_buckets rows = {.workers = s->wr,
+                           .n_workers = s->nwr,
+                           .stations = s->sr,
+                           .n_stations = s->nsr,
+                           .hours = s->hr,
+                           .n_hours = s->nhr};
     rc = rollup_combine(&plan, &rows, edges, ne, &comb);
     CHECK_EQ_INT(rc, 0);
     if (!rc) {
-      snprintf(what, sizeof what, "rollup_combine, window [%+" PRId64 ", %+" PRId64 ")",
-               f - T0, t - T0);
+      snprintf(what, sizeof what, "rollup_combine, window [%+" PRId64 ", %+" PRId64 ")", f - T0, t - T0);
       if (!cmp_exact(&comb, &all, what)) cmp_ref(&comb, &ref, what);
       metrics_result_free(&comb);
     }
@@ -473,8 +476,7 @@ static void check_window(store *s, int64_t f, int64_t t, int full) {
         if (s->sr[i].hour >= plan.h_lo && s->sr[i].hour < plan.h_hi)
           CHECK_EQ_INT(rollup_acc_add_station(a, &s->sr[i]), 0);
       for (size_t i = 0; a && i < s->nhr; i++)
-        if (s->hr[i].hour >= plan.h_lo && s->hr[i].hour < plan.h_hi)
-          rollup_acc_add_hour(a, &s->hr[i]);
+        if (s->hr[i].hour >= plan.h_lo && s->hr[i].hour < plan.h_hi) rollup_acc_add_hour(a, &s->hr[i]);
       for (size_t i = 0; a && i < ne; i++) CHECK_EQ_INT(rollup_acc_add_result(a, &edges[i]), 0);
       if (a) {
         CHECK_EQ_INT(rollup_acc_finish(a, f, t, &comb), 0);
@@ -501,8 +503,7 @@ static int64_t random_time(const metrics_event *pool, size_t n) {
 static void random_window(const store *s, int64_t *f, int64_t *t) {
   do {
     *f = chance(20) ? T0 + rnd_in(-2, 5) * H : random_time(s->ev, s->n) - rnd_in(0, 2 * H);
-    *t = chance(20) ? T0 + rnd_in(-1, 6) * H
-                    : chance(30) ? *f + rnd_in(1, 3 * M) : *f + rnd_in(1, 6 * H);
+    *t = chance(20) ? T0 + rnd_in(-1, 6) * H : chance(30) ? *f + rnd_in(1, 3 * M) : *f + rnd_in(1, 6 * H);
   } while (*t <= *f);
 }
 
@@ -616,8 +617,8 @@ int main(int argc, char **argv) {
     run_case(case_seed);
     if (check_failures_ != before) {
       failed_cases++;
-      fprintf(stderr, "case %ld failed (master seed %" PRIu64 "); rerun: %s --case %" PRIu64 "\n",
-              c, seed, argv[0], case_seed);
+      fprintf(stderr, "case %ld failed (master seed %" PRIu64 "); rerun: %s --case %" PRIu64 "\n", c, seed,
+              argv[0], case_seed);
     }
   }
   printf("test_collector_metrics_prop: seed %" PRIu64 ", %ld cases\n", seed, c);

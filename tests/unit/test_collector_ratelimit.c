@@ -16,7 +16,7 @@ static void test_rate(void) {
   uint64_t now = 1000000;
   for (int i = 0; i < 3; i++) CHECK_EQ_INT(rl_admit(t, "a", now, &e[i], &retry), RL_OK);
   CHECK_EQ_INT(rl_admit(t, "a", now, &e[3], &retry), RL_RATE);
-  CHECK_EQ_INT(retry, 1); /* one token at 2/s: 0.5 s, rounded up to 1 */
+  CHECK_EQ_INT(retry, 1);                                    /* one token at 2/s: 0.5 s, rounded up to 1 */
   CHECK_EQ_INT(rl_admit(t, "b", now, &e[4], &retry), RL_OK); /* b has its own bucket */
   CHECK_EQ_INT(rl_admit(t, "a", now + 499, &e[3], &retry), RL_RATE);
   CHECK_EQ_INT(rl_admit(t, "a", now + 500, &e[3], &retry), RL_OK);

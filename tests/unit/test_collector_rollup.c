@@ -11,16 +11,21 @@
 #include "metrics.h"
 #include "rollup.h"
 
-#define S INT64_C(1000)
-#define M (60 * S)
-#define H (60 * M)
-#define T0 INT64_C(1772352000000) /* hour-aligned */
+#define S   INT64_C(1000)
+#define M   (60 * S)
+#define H   (60 * M)
+#define T0  INT64_C(1772352000000) /* hour-aligned */
 #define HR0 (T0 / H)
 
-static metrics_event ev(const char *id, int64_t ts, metrics_type t, const char *worker,
-                        const char *station, int64_t count) {
-  return (metrics_event){.event_id = id, .agent_id = "ag", .ts_ms = ts, .type = t,
-                         .worker_id = worker, .workstation_id = station, .count = count};
+static metrics_event ev(const char *id, int64_t ts, metrics_type t, const char *worker, const char *station,
+                        int64_t count) {
+  return (metrics_event){.event_id = id,
+                         .agent_id = "ag",
+                         .ts_ms = ts,
+                         .type = t,
+                         .worker_id = worker,
+                         .workstation_id = station,
+                         .count = count};
 }
 
 static void test_hour_of(void) {
@@ -121,18 +126,17 @@ static void test_stale(void) {
  *   w3 absent at C   [70m, 90m)           (C has only absent time)
  *   a product count without worker at B, 61m, count 4. */
 static const metrics_event EVS[] = {
-  {"e1", "ag", T0 + 50 * M, METRICS_WORKING, "w1", "A", 0},
-  {"e2", "ag", T0 + 55 * M, METRICS_IDLE, "w2", "A", 0},
-  {"e3", "ag", T0 + 65 * M, METRICS_ABSENT, "w2", "A", 0},
-  {"e4", "ag", T0 + 70 * M, METRICS_ABSENT, "w3", "C", 0},
-  {"e5", "ag", T0 + 61 * M, METRICS_PRODUCT_COUNT, NULL, "B", 4},
+    {"e1", "ag", T0 + 50 * M, METRICS_WORKING, "w1", "A", 0},
+    {"e2", "ag", T0 + 55 * M, METRICS_IDLE, "w2", "A", 0},
+    {"e3", "ag", T0 + 65 * M, METRICS_ABSENT, "w2", "A", 0},
+    {"e4", "ag", T0 + 70 * M, METRICS_ABSENT, "w3", "C", 0},
+    {"e5", "ag", T0 + 61 * M, METRICS_PRODUCT_COUNT, NULL, "B", 4},
 };
 #define NEVS (sizeof EVS / sizeof EVS[0])
 
 static const rollup_worker_hour *find_w(const rollup_buckets *b, int64_t hour, const char *id) {
   for (size_t i = 0; i < b->n_workers; i++)
-    if (b->workers[i].hour == hour && strcmp(b->workers[i].worker_id, id) == 0)
-      return &b->workers[i];
+    if (b->workers[i].hour == hour && strcmp(b->workers[i].worker_id, id) == 0) return &b->workers[i];
   CHECK(0);
   static const rollup_worker_hour zero;
   return &zero;
@@ -140,8 +144,7 @@ static const rollup_worker_hour *find_w(const rollup_buckets *b, int64_t hour, c
 
 static const rollup_station_hour *find_s(const rollup_buckets *b, int64_t hour, const char *id) {
   for (size_t i = 0; i < b->n_stations; i++)
-    if (b->stations[i].hour == hour && strcmp(b->stations[i].workstation_id, id) == 0)
-      return &b->stations[i];
+    if (b->stations[i].hour == hour && strcmp(b->stations[i].workstation_id, id) == 0) return &b->stations[i];
   CHECK(0);
   static const rollup_station_hour zero;
   return &zero;
@@ -165,13 +168,13 @@ static void test_build(void) {
   CHECK_EQ_INT(find_w(&b, HR0 + 1, "w3")->absent_ms, 20 * M);
 
   /* Station A: union within each hour, not the sum of the two workers. */
-  CHECK_EQ_INT(find_s(&b, HR0, "A")->occupancy_ms, 10 * M);  /* [50,60) */
+  CHECK_EQ_INT(find_s(&b, HR0, "A")->occupancy_ms, 10 * M); /* [50,60) */
   CHECK_EQ_INT(find_s(&b, HR0, "A")->working_ms, 10 * M);
-  CHECK_EQ_INT(find_s(&b, HR0, "A")->state_ms, 15 * M);      /* 10 + 5 */
+  CHECK_EQ_INT(find_s(&b, HR0, "A")->state_ms, 15 * M); /* 10 + 5 */
   CHECK_EQ_INT(find_s(&b, HR0, "A")->events, 2);
   CHECK_EQ_INT(find_s(&b, HR0 + 1, "A")->occupancy_ms, 10 * M); /* [60,70) */
   CHECK_EQ_INT(find_s(&b, HR0 + 1, "A")->working_ms, 10 * M);
-  CHECK_EQ_INT(find_s(&b, HR0 + 1, "A")->state_ms, 35 * M);     /* 10 + 5 + 20 */
+  CHECK_EQ_INT(find_s(&b, HR0 + 1, "A")->state_ms, 35 * M); /* 10 + 5 + 20 */
   CHECK_EQ_INT(find_s(&b, HR0 + 1, "B")->units, 4);
   CHECK_EQ_INT(find_s(&b, HR0 + 1, "B")->occupancy_ms, 0);
   CHECK_EQ_INT(find_s(&b, HR0 + 1, "C")->occupancy_ms, 0);
@@ -194,15 +197,13 @@ static void test_build(void) {
   rollup_buckets_free(NULL);
 }
 
-static void combine(int64_t from, int64_t to, const rollup_buckets *rows,
-                    metrics_result *ret) {
+static void combine(int64_t from, int64_t to, const rollup_buckets *rows, metrics_result *ret) {
   rollup_plan p;
   metrics_result edges[2];
   memset(ret, 0, sizeof *ret);
   CHECK_EQ_INT(rollup_plan_window(from, to, 20 * M, &p), 0);
   for (size_t i = 0; i < p.n_edges; i++)
-    CHECK_EQ_INT(metrics_compute(EVS, NEVS, p.edges[i].from_ms, p.edges[i].to_ms, 20 * M,
-                                 &edges[i]), 0);
+    CHECK_EQ_INT(metrics_compute(EVS, NEVS, p.edges[i].from_ms, p.edges[i].to_ms, 20 * M, &edges[i]), 0);
   CHECK_EQ_INT(rollup_combine(&p, rows, edges, p.n_edges, ret), 0);
   for (size_t i = 0; i < p.n_edges; i++) metrics_result_free(&edges[i]);
 }
@@ -272,8 +273,7 @@ static void test_acc(void) {
   CHECK(a != NULL);
   if (!a) return;
   rollup_worker_hour w1 = {.hour = 1, .worker_id = "w", .working_ms = 30 * M, .idle_ms = 10 * M};
-  rollup_worker_hour w2 = {.hour = 2, .worker_id = "w", .working_ms = 30 * M, .units = 6,
-                           .events = 2};
+  rollup_worker_hour w2 = {.hour = 2, .worker_id = "w", .working_ms = 30 * M, .units = 6, .events = 2};
   rollup_worker_hour z = {.hour = 2, .worker_id = "ghost"}; /* all zero: not a member */
   rollup_station_hour s1 = {.hour = 1, .workstation_id = "S", .state_ms = 1};
   rollup_hour h = {.hour = 2, .events = 2, .units = 6};
@@ -305,8 +305,8 @@ static void test_day_rows(void) {
   size_t n = 0;
   for (int i = 0; i < 60; i++) { /* every ~83 minutes over ~3.5 days */
     snprintf(ids[i], sizeof ids[i], "e%02d", i);
-    e[n++] = ev(ids[i], T0 + (int64_t)i * 83 * M + (i % 7) * S, (metrics_type)(i % 4),
-                wk[i % 3], st[(i / 3) % 2], 1 + i % 5);
+    e[n++] = ev(ids[i], T0 + (int64_t)i * 83 * M + (i % 7) * S, (metrics_type)(i % 4), wk[i % 3],
+                st[(i / 3) % 2], 1 + i % 5);
   }
   int64_t cap = 2 * H, from = T0 + 17 * M, to = T0 + 3 * 24 * H + 41 * M;
   rollup_plan p;

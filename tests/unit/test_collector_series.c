@@ -6,8 +6,8 @@
 #include "check.h"
 #include "series.h"
 
-#define H SERIES_HOUR_MS
-#define D SERIES_DAY_MS
+#define H  SERIES_HOUR_MS
+#define D  SERIES_DAY_MS
 #define T0 INT64_C(1772352000000) /* 2026-03-01T08:00:00Z, hour-aligned */
 
 static void test_step(void) {

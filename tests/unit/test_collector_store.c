@@ -18,8 +18,8 @@
 #include "check.h"
 #include "store.h"
 
-#define EP1 "00000000000000e1"
-#define EP2 "00000000000000e2"
+#define EP1    "00000000000000e1"
+#define EP2    "00000000000000e2"
 #define NOW_MS 1772352000000LL /* 2026-03-01T08:00:00Z: a fixed clock, no waiting */
 
 static const bt_limits lim = {NOW_MS, 300, 0};
@@ -41,8 +41,10 @@ static char *make_body(const char *epoch, const int64_t *seqs, size_t n, const c
                           "\"seq\":%" PRId64 ",\"ingested_at\":\"2026-03-01T07:00:01Z\"}",
                           i ? "," : "", id, worker, seqs[i]);
   }
-  snprintf(b + o, cap - o, "],\"dropped\":%s,\"stats\":{\"backlog\":3,\"oldest_pending_s\":2},"
-                           "\"sent_at\":\"2026-03-01T07:59:58Z\"}", dropped ? dropped : "[]");
+  snprintf(b + o, cap - o,
+           "],\"dropped\":%s,\"stats\":{\"backlog\":3,\"oldest_pending_s\":2},"
+           "\"sent_at\":\"2026-03-01T07:59:58Z\"}",
+           dropped ? dropped : "[]");
   return b;
 }
 
@@ -97,7 +99,7 @@ static void check_figures(store *s) {
     CHECK_EQ_INT(e2->fig.dropped, 1);
     CHECK_EQ_INT(e2->fig.high_seq, 3);
     CHECK_EQ_INT(e2->fig.missing, 0);
-    CHECK_EQ_INT(e2->fig.contiguous_seq, 3); /* 1, 3 received, 2 dropped (declared by a replay) */
+    CHECK_EQ_INT(e2->fig.contiguous_seq, 3);             /* 1, 3 received, 2 dropped (declared by a replay) */
     CHECK_EQ_STR(ag[0].epochs[ag[0].latest].epoch, EP2); /* latest first contact */
   }
   st_agents_free(ag, n);
@@ -173,7 +175,8 @@ static void scenario(open_fn open, const char *where) {
   CHECK(p != NULL);
   char *bw = strstr(b, "\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"seq\":4");
   if (bw) memcpy(bw, "\"worker_id\":\"\"  ", 16);
-  char *ts9 = strstr(b, "2026-03-01T07:00:00Z\",\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"seq\":9");
+  char *ts9 = strstr(b, "2026-03-01T07:00:00Z\",\"event_type\":\"working\",\"worker_id\":\"w1\","
+                        "\"workstation_id\":\"s1\",\"seq\":9");
   if (ts9) memcpy(ts9, "2027", 4);
   CHECK(bw && ts9);
   CHECK_EQ_INT(ingest(s, b, &res), 0);

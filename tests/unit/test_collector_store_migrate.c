@@ -15,7 +15,7 @@
 #include "store_sqlite_sql.h"
 
 #define NOW_MS 1772352000000LL /* 2026-03-01T08:00:00Z */
-#define T7 1772348400000LL     /* 07:00 */
+#define T7     1772348400000LL /* 07:00 */
 
 static const bt_limits lim = {NOW_MS, 300, 0};
 
@@ -58,13 +58,13 @@ int main(void) {
   CHECK_EQ_INT(sqlite3_exec(db, ss_schema_v1, NULL, NULL, NULL), SQLITE_OK);
   CHECK_EQ_INT(sqlite3_exec(db, ss_schema_v2, NULL, NULL, NULL), SQLITE_OK);
   static const char rows[] =
-    "INSERT INTO events VALUES('a1', 'e1', '00000000000000e1', 1, 1772348400000, 'working', 'w1', 's1', 0,"
-    " '{}', 1, 1772352000000);"
-    "INSERT INTO events VALUES('a1', 'e2', '00000000000000e1', 2, 1772349000000, 'idle', 'w1', 's1', 0,"
-    " '{}', 2, 1772352000000);"
-    "INSERT INTO events VALUES('a1', 'e3', '00000000000000e1', 3, 1772344800000, 'product_count', 'w1',"
-    " 's1', 4, '{}', 3, 1772352000000);"
-    "INSERT OR IGNORE INTO known_ids VALUES(0, 'w1'), (1, 's1');";
+      "INSERT INTO events VALUES('a1', 'e1', '00000000000000e1', 1, 1772348400000, 'working', 'w1', 's1', 0,"
+      " '{}', 1, 1772352000000);"
+      "INSERT INTO events VALUES('a1', 'e2', '00000000000000e1', 2, 1772349000000, 'idle', 'w1', 's1', 0,"
+      " '{}', 2, 1772352000000);"
+      "INSERT INTO events VALUES('a1', 'e3', '00000000000000e1', 3, 1772344800000, 'product_count', 'w1',"
+      " 's1', 4, '{}', 3, 1772352000000);"
+      "INSERT OR IGNORE INTO known_ids VALUES(0, 'w1'), (1, 's1');";
   CHECK_EQ_INT(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
   CHECK_EQ_INT(q1(db, "PRAGMA user_version"), 2);
   sqlite3_close(db);
@@ -87,11 +87,11 @@ int main(void) {
 
   /* an old event posted again is a duplicate; a new one is stored once */
   static const char body[] =
-    "{\"agent_id\":\"a1\",\"epoch\":\"00000000000000e2\",\"events\":["
-    "{\"event_id\":\"e2\",\"timestamp\":\"2026-03-01T07:10:00Z\",\"event_type\":\"idle\","
-    "\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"seq\":1,\"ingested_at\":\"2026-03-01T07:10:01Z\"},"
-    "{\"event_id\":\"e4\",\"timestamp\":\"2026-03-01T07:20:00Z\",\"event_type\":\"working\","
-    "\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"seq\":2,\"ingested_at\":\"2026-03-01T07:20:01Z\"}]}";
+      "{\"agent_id\":\"a1\",\"epoch\":\"00000000000000e2\",\"events\":["
+      "{\"event_id\":\"e2\",\"timestamp\":\"2026-03-01T07:10:00Z\",\"event_type\":\"idle\","
+      "\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"seq\":1,\"ingested_at\":\"2026-03-01T07:10:01Z\"},"
+      "{\"event_id\":\"e4\",\"timestamp\":\"2026-03-01T07:20:00Z\",\"event_type\":\"working\","
+      "\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"seq\":2,\"ingested_at\":\"2026-03-01T07:20:01Z\"}]}";
   st_result res;
   CHECK_EQ_INT(ingest(s, body, &res), 0);
   CHECK_EQ_INT(res.accepted, 1);
@@ -107,7 +107,8 @@ int main(void) {
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM sqlite_master WHERE name = 'events_ts'"), 0);
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_time"), 4);
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_time JOIN events ON events.rowid = ev_time.rseq"
-                      " AND events.event_id = ev_time.event_id AND events.ts_ms / 3600000 = ev_time.hour"), 4);
+                      " AND events.event_id = ev_time.event_id AND events.ts_ms / 3600000 = ev_time.hour"),
+               4);
   sqlite3_close(db);
 
   char cmd[400];

@@ -21,8 +21,8 @@ static void test_parse(void) {
   hex_of("tok-a1", h1, 0);
   hex_of("tok-a1-new", h2, 1); /* upper case hex */
   hex_of("tok-b", h3, 0);
-  snprintf(text, sizeof(text),
-           "# per-agent tokens\n\n  a1 %s\na1\t%s   # rotation\r\nline-b %s\n", h1, h2, h3);
+  snprintf(text, sizeof(text), "# per-agent tokens\n\n  a1 %s\na1\t%s   # rotation\r\nline-b %s\n", h1, h2,
+           h3);
   auth_tokens *t = NULL;
   char err[160];
   CHECK_EQ_INT(auth_tokens_parse(text, strlen(text), &t, err, sizeof(err)), 0);
@@ -107,8 +107,8 @@ static void test_checks(void) {
   CHECK_EQ_INT(auth_check_read(&a, "Bearer reader", &msg), 0);
   CHECK_EQ_INT(auth_check_read(&a, "Bearer shared", &msg), 403);
   CHECK_EQ_INT(auth_check_read(&a, "Bearer per-agent", &msg), 403);
-  CHECK_EQ_INT(auth_check_read(&a, "Basic dTpyZWFkZXI=", &msg), 0); /* u:reader */
-  CHECK_EQ_INT(auth_check_read(&a, "Basic dTp3cm9uZw==", &msg), 401); /* u:wrong */
+  CHECK_EQ_INT(auth_check_read(&a, "Basic dTpyZWFkZXI=", &msg), 0);        /* u:reader */
+  CHECK_EQ_INT(auth_check_read(&a, "Basic dTp3cm9uZw==", &msg), 401);      /* u:wrong */
   CHECK_EQ_INT(auth_check_agent(&a, "Basic dTpzaGFyZWQ=", &g, &msg), 401); /* no Basic for agents */
 
   a.open_reads = true;

@@ -10,12 +10,12 @@
 #include "check.h"
 #include "event.h"
 
-#define TS "\"timestamp\":\"2026-03-01T08:00:00Z\""
-#define WK "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\""
-#define PC "\"event_type\":\"product_count\",\"workstation_id\":\"s1\""
-#define EV(extra) "{" TS "," WK extra "}"
+#define TS          "\"timestamp\":\"2026-03-01T08:00:00Z\""
+#define WK          "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\""
+#define PC          "\"event_type\":\"product_count\",\"workstation_id\":\"s1\""
+#define EV(extra)   "{" TS "," WK extra "}"
 #define PCEV(extra) "{" TS "," PC extra "}"
-#define AG ",\"event_id\":\"ferry:ab:1\",\"seq\":1,\"ingested_at\":\"2026-03-01T08:00:01Z\""
+#define AG          ",\"event_id\":\"ferry:ab:1\",\"seq\":1,\"ingested_at\":\"2026-03-01T08:00:01Z\""
 
 static ev_errors errs; /* big: keep it off the stack */
 
@@ -151,8 +151,7 @@ static void test_bodies(void) {
   CHECK(refused(EV("") "\n" EV(""), -1, ""));
   /* values in order, ids and types parsed */
   ev_batch b;
-  const char *two = "[{\"event_id\":\"a\"," TS "," WK "},{\"event_id\":\"b\"," TS "," PC
-                    ",\"count\":7}]";
+  const char *two = "[{\"event_id\":\"a\"," TS "," WK "},{\"event_id\":\"b\"," TS "," PC ",\"count\":7}]";
   CHECK_EQ_INT(parse_n(two, strlen(two), EV_BODY_JSON, 0, &b), 0);
   CHECK_EQ_INT(b.n, 2);
   if (b.n == 2) {
@@ -182,7 +181,7 @@ static void test_bodies(void) {
 static void test_collect_all(void) {
   /* every bad event reported with its own index; several errors per event */
   const char *body = "[{\"timestamp\":\"x\"," WK "}," EV("") ",{" TS ",\"event_type\":\"Idle\"},"
-                     "{" TS "," WK ",\"confidence\":2,\"seq\":1}]";
+                                                             "{" TS "," WK ",\"confidence\":2,\"seq\":1}]";
   CHECK(refused(body, 0, "timestamp"));
   CHECK(refused(body, 2, "event_type"));
   CHECK(refused(body, 2, "workstation_id"));
@@ -256,11 +255,10 @@ static void test_event_type(void) {
                 "event_type"));
   CHECK(refused("{" TS ",\"event_type\":\"break\",\"worker_id\":\"w\",\"workstation_id\":\"s\"}", 0,
                 "event_type"));
-  CHECK(refused("{" TS ",\"event_type\":1,\"worker_id\":\"w\",\"workstation_id\":\"s\"}", 0,
-                "event_type"));
+  CHECK(refused("{" TS ",\"event_type\":1,\"worker_id\":\"w\",\"workstation_id\":\"s\"}", 0, "event_type"));
   CHECK(refused("{" TS ",\"worker_id\":\"w\",\"workstation_id\":\"s\"}", 0, "event_type"));
-  CHECK(refused("{" TS ",\"event_type\":null,\"worker_id\":\"w\",\"workstation_id\":\"s\"}", 0,
-                "event_type"));
+  CHECK(
+      refused("{" TS ",\"event_type\":null,\"worker_id\":\"w\",\"workstation_id\":\"s\"}", 0, "event_type"));
   ev_type t;
   CHECK_EQ_INT(ev_type_parse("product_count", &t), 0);
   CHECK_EQ_INT(t, EV_PRODUCT_COUNT);
@@ -282,10 +280,8 @@ static void test_ids(void) {
   CHECK(refused(STATE("product_count", ",\"worker_id\":\"\""), 0, "worker_id"));
   /* workstation_id required everywhere */
   CHECK(refused("{" TS ",\"event_type\":\"product_count\"}", 0, "workstation_id"));
-  CHECK(refused("{" TS ",\"event_type\":\"product_count\",\"workstation_id\":null}", 0,
-                "workstation_id"));
-  CHECK(refused("{" TS ",\"event_type\":\"product_count\",\"workstation_id\":7}", 0,
-                "workstation_id"));
+  CHECK(refused("{" TS ",\"event_type\":\"product_count\",\"workstation_id\":null}", 0, "workstation_id"));
+  CHECK(refused("{" TS ",\"event_type\":\"product_count\",\"workstation_id\":7}", 0, "workstation_id"));
 
   /* the id rule, on both fields */
   const char *fields[2] = {"worker_id", "workstation_id"};
@@ -312,11 +308,11 @@ static void test_ids(void) {
     CHECK(refused(ID_BODY("\"a\\u0001b\""), 0, fields[f]));
     CHECK(message_has("control"));
     CHECK(refused(ID_BODY("\"a\\tb\""), 0, fields[f]));
-    CHECK(refused(ID_BODY("\"a\\u007fb\""), 0, fields[f]));    /* DEL */
-    CHECK(refused(ID_BODY("\"a\xc2\x85\""), 0, fields[f]));    /* C1 NEL */
-    CHECK(refused(ID_BODY("\"a\\u009f\""), 0, fields[f]));     /* C1 */
-    CHECK_EQ_INT(ok_json(ID_BODY("\"a\\u00a0b\"")), 1);        /* NBSP is Zs, allowed */
-    CHECK(refused(ID_BODY("\"a\\u00adb\""), 0, fields[f]));    /* soft hyphen */
+    CHECK(refused(ID_BODY("\"a\\u007fb\""), 0, fields[f])); /* DEL */
+    CHECK(refused(ID_BODY("\"a\xc2\x85\""), 0, fields[f])); /* C1 NEL */
+    CHECK(refused(ID_BODY("\"a\\u009f\""), 0, fields[f]));  /* C1 */
+    CHECK_EQ_INT(ok_json(ID_BODY("\"a\\u00a0b\"")), 1);     /* NBSP is Zs, allowed */
+    CHECK(refused(ID_BODY("\"a\\u00adb\""), 0, fields[f])); /* soft hyphen */
     CHECK(message_has("format"));
     CHECK(refused(ID_BODY("\"a\xe2\x80\x8b\""), 0, fields[f])); /* ZWSP, raw */
     CHECK(refused(ID_BODY("\"\\u200e\""), 0, fields[f]));
@@ -435,19 +431,20 @@ static void test_reserved_and_unknown(void) {
   CHECK_EQ_INT(n_events(EV(AG), EV_BODY_JSON, EV_FROM_AGENT), 1);
   CHECK(refused_agent(EV(",\"event_id\":\"e\",\"ingested_at\":\"2026-03-01T08:00:01Z\""), 0, "seq"));
   CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":1"), 0, "ingested_at"));
-  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":0,\"ingested_at\":\"2026-03-01T08:00:01Z\""),
-                      0, "seq"));
-  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":1.5,\"ingested_at\":\"2026-03-01T08:00:01Z\""),
-                      0, "seq"));
-  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":\"1\",\"ingested_at\":\"2026-03-01T08:00:01Z\""),
-                      0, "seq"));
-  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":1,\"ingested_at\":\"yesterday\""), 0,
-                      "ingested_at"));
+  CHECK(
+      refused_agent(EV(",\"event_id\":\"e\",\"seq\":0,\"ingested_at\":\"2026-03-01T08:00:01Z\""), 0, "seq"));
+  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":1.5,\"ingested_at\":\"2026-03-01T08:00:01Z\""), 0,
+                      "seq"));
+  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":\"1\",\"ingested_at\":\"2026-03-01T08:00:01Z\""), 0,
+                      "seq"));
+  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":1,\"ingested_at\":\"yesterday\""), 0, "ingested_at"));
   CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":1,\"ingested_at\":null"), 0, "ingested_at"));
-  CHECK_EQ_INT(n_events(EV(",\"event_id\":\"e\",\"seq\":9007199254740991,\"ingested_at\":\"2026-03-01T08:00:01Z\""),
-                        EV_BODY_JSON, EV_FROM_AGENT), 1);
-  CHECK(refused_agent(EV(",\"event_id\":\"e\",\"seq\":9007199254740993,\"ingested_at\":\"2026-03-01T08:00:01Z\""),
-                      0, "seq"));
+  CHECK_EQ_INT(
+      n_events(EV(",\"event_id\":\"e\",\"seq\":9007199254740991,\"ingested_at\":\"2026-03-01T08:00:01Z\""),
+               EV_BODY_JSON, EV_FROM_AGENT),
+      1);
+  CHECK(refused_agent(
+      EV(",\"event_id\":\"e\",\"seq\":9007199254740993,\"ingested_at\":\"2026-03-01T08:00:01Z\""), 0, "seq"));
   /* unknown fields pass through, any JSON value */
   CHECK_EQ_INT(ok_json(EV(",\"zone\":{\"a\":[1,2,{\"b\":null}]},\"v2\":true")), 1);
   /* an event that is not an object */
@@ -465,8 +462,7 @@ static void test_normal_form(void) {
                "\"event_type\":\"product_count\",\"workstation_id\":\"s1\","
                "\"x\":[1,2,100,\"\xc3\xa9/\"],\"count\":1}");
   /* fractions truncated, not rounded; nested nulls kept (attributes stored as is) */
-  CHECK_EQ_STR(normal("{\"timestamp\":\"2026-03-01T08:00:00.9999Z\"," WK
-                      ",\"attributes\":{\"a\":null}}", 0),
+  CHECK_EQ_STR(normal("{\"timestamp\":\"2026-03-01T08:00:00.9999Z\"," WK ",\"attributes\":{\"a\":null}}", 0),
                "{\"timestamp\":\"2026-03-01T08:00:00.999Z\"," WK ",\"attributes\":{\"a\":null}}");
   /* no event_id given: none in the normal form or the struct */
   ev_batch b;
@@ -478,8 +474,8 @@ static void test_normal_form(void) {
   }
   ev_batch_free(&b);
   /* agent side: seq and ingested_at go to the struct, not the json */
-  const char *ag = "{\"event_id\":\"ferry:ab:7\"," TS "," WK
-                   ",\"seq\":7,\"ingested_at\":\"2026-03-01T09:00:00+01:00\"}";
+  const char *ag =
+      "{\"event_id\":\"ferry:ab:7\"," TS "," WK ",\"seq\":7,\"ingested_at\":\"2026-03-01T09:00:00+01:00\"}";
   CHECK_EQ_INT(parse_n(ag, strlen(ag), EV_BODY_JSON, EV_FROM_AGENT, &b), 0);
   if (b.n == 1) {
     CHECK_EQ_INT(b.items[0].seq, 7);
@@ -604,18 +600,18 @@ static void test_utf8(void) {
   CHECK(ev_utf8_valid("\xed\x9f\xbf\xee\x80\x80", 6)); /* U+D7FF, U+E000 */
   CHECK(!ev_utf8_valid("\xff", 1));
   CHECK(!ev_utf8_valid("\x80", 1));
-  CHECK(!ev_utf8_valid("\xc0\xaf", 2));             /* overlong '/' */
-  CHECK(!ev_utf8_valid("\xc1\xbf", 2));             /* overlong */
-  CHECK(!ev_utf8_valid("\xe0\x80\xaf", 3));         /* overlong */
-  CHECK(!ev_utf8_valid("\xf0\x80\x80\xaf", 4));     /* overlong */
-  CHECK(!ev_utf8_valid("\xed\xa0\x80", 3));         /* U+D800 */
-  CHECK(!ev_utf8_valid("\xed\xbf\xbf", 3));         /* U+DFFF */
-  CHECK(!ev_utf8_valid("\xf4\x90\x80\x80", 4));     /* U+110000 */
+  CHECK(!ev_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+  CHECK(!ev_utf8_valid("\xc1\xbf", 2));         /* overlong */
+  CHECK(!ev_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+  CHECK(!ev_utf8_valid("\xf0\x80\x80\xaf", 4)); /* overlong */
+  CHECK(!ev_utf8_valid("\xed\xa0\x80", 3));     /* U+D800 */
+  CHECK(!ev_utf8_valid("\xed\xbf\xbf", 3));     /* U+DFFF */
+  CHECK(!ev_utf8_valid("\xf4\x90\x80\x80", 4)); /* U+110000 */
   CHECK(!ev_utf8_valid("\xf5\x80\x80\x80", 4));
-  CHECK(!ev_utf8_valid("\xe2\x82", 2));             /* truncated */
-  CHECK(!ev_utf8_valid("abcdefgh\xe2\x82", 10));    /* after the 8-byte fast path */
-  CHECK(!ev_utf8_valid("\xe2\x28\xa1", 3));         /* bad continuation */
-  CHECK(ev_utf8_valid("a\0b", 3));                  /* NUL is valid UTF-8 */
+  CHECK(!ev_utf8_valid("\xe2\x82", 2));          /* truncated */
+  CHECK(!ev_utf8_valid("abcdefgh\xe2\x82", 10)); /* after the 8-byte fast path */
+  CHECK(!ev_utf8_valid("\xe2\x28\xa1", 3));      /* bad continuation */
+  CHECK(ev_utf8_valid("a\0b", 3));               /* NUL is valid UTF-8 */
 
   CHECK(refused(EV(",\"x\":\"\xff\""), -1, ""));
   CHECK(message_has("UTF-8"));
@@ -639,14 +635,14 @@ static void test_escapes(void) {
   CHECK(refused(EV(",\"x\":\"\\ud800\\ud800\""), 0, "x"));
   CHECK(refused(EV(",\"x\":\"\\uDBFF\""), 0, "x"));
   CHECK(refused(EV(",\"attributes\":{\"a\":[\"\\ud83d\"]}"), 0, "attributes"));
-  CHECK(refused("{" TS ",\"event_type\":\"idle\",\"workstation_id\":\"s\",\"worker_id\":\"\\udfff\"}",
-                0, "worker_id"));
+  CHECK(refused("{" TS ",\"event_type\":\"idle\",\"workstation_id\":\"s\",\"worker_id\":\"\\udfff\"}", 0,
+                "worker_id"));
   CHECK(refused(EV(",\"\\ud800\":1"), 0, "")); /* in a key */
   CHECK_EQ_INT(ok_json(EV(",\"x\":\"\\ud83d\\ude00\\uD83D\\uDE00\"")), 1);
   /* \u0000 would be cut off by cJSON: refused, with the field */
   CHECK(refused(EV(",\"x\":\"a\\u0000b\""), 0, "x"));
-  CHECK(refused("{" TS ",\"event_type\":\"idle\",\"workstation_id\":\"s\",\"worker_id\":\"w\\u0000x\"}",
-                0, "worker_id"));
+  CHECK(refused("{" TS ",\"event_type\":\"idle\",\"workstation_id\":\"s\",\"worker_id\":\"w\\u0000x\"}", 0,
+                "worker_id"));
   CHECK_EQ_INT(ok_json(EV(",\"x\":\"\\\\u0000\"")), 1); /* an escaped backslash, then text */
   CHECK(refused(EV(",\"x\":\"\\q\""), -1, ""));
   CHECK(refused(EV(",\"x\":\"\\u12\""), -1, ""));
@@ -658,8 +654,7 @@ static void test_escapes(void) {
   CHECK(refused(EV(",\"x\":\"a\tb\""), -1, ""));
   CHECK(refused(EV(",\"x\":\"a\nb\""), -1, ""));
   CHECK(refused(EV(",\x0c\"x\":1"), -1, ""));
-  CHECK(refused_len("{" TS "," WK ",\"x\":\"a\0b\"}", strlen(EV(",\"x\":\"a?b\"")), EV_BODY_JSON, 0,
-                    -1, ""));
+  CHECK(refused_len("{" TS "," WK ",\"x\":\"a\0b\"}", strlen(EV(",\"x\":\"a?b\"")), EV_BODY_JSON, 0, -1, ""));
   CHECK(refused_len("{" TS "," WK ",\0\"x\":1}", strlen(EV(",?\"x\":1")), EV_BODY_JSON, 0, -1, ""));
   CHECK(message_has("control"));
   /* number spelling cJSON would accept */

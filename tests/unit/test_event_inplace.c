@@ -13,9 +13,9 @@
 
 static ev_errors e1, e2; /* big: keep them off the stack */
 
-#define TS "\"timestamp\":\"2026-03-01T08:00:00.000Z\""
-#define WK "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\""
-#define ID "\"event_id\":\"ev-1\""
+#define TS  "\"timestamp\":\"2026-03-01T08:00:00.000Z\""
+#define WK  "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\""
+#define ID  "\"event_id\":\"ev-1\""
 #define AGT ",\"seq\":7,\"ingested_at\":\"2026-03-01T08:00:01.000Z\""
 
 /* Validate `text` both ways; expect_taken: 1 the print must become the
@@ -80,9 +80,11 @@ static void test_shortcut(void) {
   CHECK(both("{" TS "," WK ",\"confidence\":0.5}", 0, 1) > 0);
   /* seq beyond int: cJSON prints it another way; still found */
   CHECK(both("{" ID "," TS "," WK ",\"seq\":9007199254740991,"
-             "\"ingested_at\":\"2026-03-01T08:00:01.000Z\"}", EV_FROM_AGENT, 1) > 0);
+             "\"ingested_at\":\"2026-03-01T08:00:01.000Z\"}",
+             EV_FROM_AGENT, 1) > 0);
   CHECK(both("{" ID "," TS "," WK ",\"seq\":3000000000,"
-             "\"ingested_at\":\"2026-03-01T08:00:01.000Z\"}", EV_FROM_AGENT, 1) > 0);
+             "\"ingested_at\":\"2026-03-01T08:00:01.000Z\"}",
+             EV_FROM_AGENT, 1) > 0);
   /* the normal form is the print less ,"seq":7,"ingested_at":"..." */
   const char *ev = "{" ID "," TS "," WK AGT "}";
   CHECK_EQ_INT(both(ev, EV_FROM_AGENT, 1), strlen(ev) - strlen(AGT));
@@ -97,33 +99,30 @@ static void test_general_path(void) {
   both("{" ID ",\"timestamp\":\"2026-03-01T08:00:00Z\"," WK AGT "}", EV_FROM_AGENT, 0);
   both("{" ID ",\"timestamp\":\"2026-03-01t08:00:00.000z\"," WK AGT "}", EV_FROM_AGENT, 0);
   /* product_count without count: it is added */
-  both("{" ID "," TS ",\"event_type\":\"product_count\",\"workstation_id\":\"s1\"" AGT "}",
-       EV_FROM_AGENT, 0);
+  both("{" ID "," TS ",\"event_type\":\"product_count\",\"workstation_id\":\"s1\"" AGT "}", EV_FROM_AGENT, 0);
   /* agent fields not last, or the other way round */
-  both("{" ID ",\"seq\":7," TS "," WK ",\"ingested_at\":\"2026-03-01T08:00:01.000Z\"}",
-       EV_FROM_AGENT, 0);
-  both("{" ID "," TS "," WK ",\"ingested_at\":\"2026-03-01T08:00:01.000Z\",\"seq\":7}",
-       EV_FROM_AGENT, 0);
+  both("{" ID ",\"seq\":7," TS "," WK ",\"ingested_at\":\"2026-03-01T08:00:01.000Z\"}", EV_FROM_AGENT, 0);
+  both("{" ID "," TS "," WK ",\"ingested_at\":\"2026-03-01T08:00:01.000Z\",\"seq\":7}", EV_FROM_AGENT, 0);
   both("{" ID "," TS "," WK AGT ",\"unknown\":1}", EV_FROM_AGENT, 0);
   /* ingested_at in another valid spelling: passes, the tail still matches */
-  both("{" ID "," TS "," WK ",\"seq\":7,\"ingested_at\":\"2026-03-01T10:00:01+02:00\"}",
-       EV_FROM_AGENT, 1);
+  both("{" ID "," TS "," WK ",\"seq\":7,\"ingested_at\":\"2026-03-01T10:00:01+02:00\"}", EV_FROM_AGENT, 1);
   /* count given as 2.0: prints as 2 either way */
-  both("{" ID "," TS ",\"event_type\":\"product_count\",\"workstation_id\":\"s1\",\"count\":2.0"
-       AGT "}", EV_FROM_AGENT, 1);
+  both("{" ID "," TS ",\"event_type\":\"product_count\",\"workstation_id\":\"s1\",\"count\":2.0" AGT "}",
+       EV_FROM_AGENT, 1);
   /* an escaped id and unicode pass through */
   both("{\"event_id\":\"a:b\"," TS ",\"event_type\":\"working\",\"worker_id\":\"w\\u00e9\\\"q\","
-       "\"workstation_id\":\"s1\",\"note\":\"\\u2028\"" AGT "}", EV_FROM_AGENT, -1);
+       "\"workstation_id\":\"s1\",\"note\":\"\\u2028\"" AGT "}",
+       EV_FROM_AGENT, -1);
 }
 
 static void test_refused(void) {
-  both("{" TS "," WK AGT "}", EV_FROM_AGENT, -1);                     /* no event_id */
-  both("{" ID "," TS "," WK "}", EV_FROM_AGENT, -1);                  /* no agent fields */
+  both("{" TS "," WK AGT "}", EV_FROM_AGENT, -1);    /* no event_id */
+  both("{" ID "," TS "," WK "}", EV_FROM_AGENT, -1); /* no agent fields */
   both("{" ID "," TS "," WK ",\"seq\":0,\"ingested_at\":\"x\"}", EV_FROM_AGENT, -1);
   both("{" ID ",\"timestamp\":\"yesterday\"," WK AGT "}", EV_FROM_AGENT, -1);
-  both("{" TS "," WK AGT "}", 0, -1);                                 /* reserved fields */
-  both("{" ID "," TS ",\"event_type\":\"product_count\",\"workstation_id\":\"s1\",\"count\":0"
-       AGT "}", EV_FROM_AGENT, -1);
+  both("{" TS "," WK AGT "}", 0, -1); /* reserved fields */
+  both("{" ID "," TS ",\"event_type\":\"product_count\",\"workstation_id\":\"s1\",\"count\":0" AGT "}",
+       EV_FROM_AGENT, -1);
   /* ev_validate_inplace without a print: the general path */
   cJSON *o = cJSON_Parse("{" ID "," TS "," WK AGT "}");
   ev_event ev = {0};

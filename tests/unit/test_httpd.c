@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAX_BODY ((size_t)1 << 20)
-#define WAIT_S 20
+#define WAIT_S   20
 
 enum { SRV_A, SRV_UNIX, SRV_STOP, SRV_CLOSE, SRV_N };
 
@@ -154,34 +154,27 @@ static void on_async(uv_async_t *a) {
 
     unsigned seen = 0;
     switch (cmd) {
-    case CMD_RELEASE:
-      for (int i = 0; i < nrel; i++)
-        httpd_respond(rel[i], 200, "text/plain", "released", 8);
-      break;
-    case CMD_STOP_LISTENING:
-      httpd_stop_listening(srv[SRV_STOP]);
-      break;
-    case CMD_PENDING_STOP:
-      seen = httpd_pending(srv[SRV_STOP]);
-      break;
-    case CMD_CLOSE_C:
-      httpd_close(srv[SRV_CLOSE], close_done, NULL);
-      srv[SRV_CLOSE] = NULL;
-      break;
-    case CMD_CLOSE_ALL:
-      for (int i = 0; i < SRV_N; i++)
-        if (srv[i])
-          httpd_close(srv[i], close_done, NULL);
-      uv_close((uv_handle_t *)&async, NULL);
-      break;
+      case CMD_RELEASE:
+        for (int i = 0; i < nrel; i++) httpd_respond(rel[i], 200, "text/plain", "released", 8);
+        break;
+      case CMD_STOP_LISTENING: httpd_stop_listening(srv[SRV_STOP]); break;
+      case CMD_PENDING_STOP: seen = httpd_pending(srv[SRV_STOP]); break;
+      case CMD_CLOSE_C:
+        httpd_close(srv[SRV_CLOSE], close_done, NULL);
+        srv[SRV_CLOSE] = NULL;
+        break;
+      case CMD_CLOSE_ALL:
+        for (int i = 0; i < SRV_N; i++)
+          if (srv[i]) httpd_close(srv[i], close_done, NULL);
+        uv_close((uv_handle_t *)&async, NULL);
+        break;
     }
     pthread_mutex_lock(&mu);
     pending_seen = seen;
     acked++;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
-    if (cmd == CMD_CLOSE_ALL)
-      return;
+    if (cmd == CMD_CLOSE_ALL) return;
   }
 }
 
@@ -198,8 +191,7 @@ static int wait_for(const int *v, int want) {
   int rc = 0;
   deadline(&ts);
   pthread_mutex_lock(&mu);
-  while (*v < want && rc == 0)
-    rc = pthread_cond_timedwait(&cv, &mu, &ts);
+  while (*v < want && rc == 0) rc = pthread_cond_timedwait(&cv, &mu, &ts);
   int ok = *v >= want;
   pthread_mutex_unlock(&mu);
   return ok ? 0 : -1;
@@ -232,8 +224,7 @@ typedef struct {
 static size_t collect(char *p, size_t sz, size_t n, void *ud) {
   resp_t *r = ud;
   char *b = realloc(r->body, r->len + sz * n + 1);
-  if (!b)
-    return 0;
+  if (!b) return 0;
   memcpy(b + r->len, p, sz * n);
   r->body = b;
   r->len += sz * n;
@@ -250,8 +241,7 @@ static CURL *easy(const char *url, const char *unix_sock, resp_t *out) {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-  if (unix_sock)
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_sock);
+  if (unix_sock) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_sock);
   return c;
 }
 
@@ -260,8 +250,7 @@ static void finish(CURL *c, resp_t *out) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
   if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
     snprintf(out->ctype, sizeof out->ctype, "%s", ct);
-  if (!out->body)
-    out->body = calloc(1, 1);
+  if (!out->body) out->body = calloc(1, 1);
   curl_easy_cleanup(c);
 }
 
@@ -271,13 +260,11 @@ static void do_get(const char *url, const char *unix_sock, resp_t *out) {
   finish(c, out);
 }
 
-static void do_post(const char *url, const char *body, size_t len, struct curl_slist *hdrs,
-                    resp_t *out) {
+static void do_post(const char *url, const char *body, size_t len, struct curl_slist *hdrs, resp_t *out) {
   CURL *c = easy(url, NULL, out);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-  if (hdrs)
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
   out->rc = curl_easy_perform(c);
   finish(c, out);
 }
@@ -289,26 +276,23 @@ typedef struct {
 static size_t read_cb(char *buf, size_t sz, size_t n, void *ud) {
   reader *rd = ud;
   size_t k = sz * n;
-  if (k > rd->total - rd->sent)
-    k = rd->total - rd->sent;
+  if (k > rd->total - rd->sent) k = rd->total - rd->sent;
   memset(buf, 'x', k);
   rd->sent += k;
   return k;
 }
 
 /* POST total bytes produced by a read callback (chunked unless sized). */
-static void do_post_stream(const char *url, size_t total, int chunked, struct curl_slist *hdrs,
-                           resp_t *out, reader *rd) {
+static void do_post_stream(const char *url, size_t total, int chunked, struct curl_slist *hdrs, resp_t *out,
+                           reader *rd) {
   CURL *c = easy(url, NULL, out);
   rd->total = total;
   rd->sent = 0;
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
   curl_easy_setopt(c, CURLOPT_READDATA, rd);
-  if (!chunked)
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
-  if (hdrs)
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  if (!chunked) curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
+  if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
   out->rc = curl_easy_perform(c);
   finish(c, out);
 }
@@ -337,8 +321,7 @@ static int send_all(int fd, const char *s) {
   size_t n = strlen(s);
   while (n) {
     ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-    if (k <= 0)
-      return -1;
+    if (k <= 0) return -1;
     s += k;
     n -= (size_t)k;
   }
@@ -352,8 +335,7 @@ static size_t read_all(int fd, char *buf, size_t cap) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   while (n + 1 < cap) {
     ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
-    if (k <= 0)
-      break;
+    if (k <= 0) break;
     n += (size_t)k;
   }
   buf[n] = '\0';
@@ -417,8 +399,7 @@ static void test_echo(void) {
 
   /* Exactly the limit passes, byte for byte. */
   char *big = malloc(MAX_BODY);
-  for (size_t i = 0; i < MAX_BODY; i++)
-    big[i] = (char)('a' + i % 23);
+  for (size_t i = 0; i < MAX_BODY; i++) big[i] = (char)('a' + i % 23);
   do_post(url, big, MAX_BODY, NULL, &r);
   CHECK_EQ_INT(r.status, 200);
   CHECK_EQ_INT(r.len, MAX_BODY);
@@ -538,8 +519,7 @@ static void test_deferred(void) {
   int running = 1;
   while (running) {
     curl_multi_perform(m, &running);
-    if (running)
-      curl_multi_poll(m, NULL, 0, 1000, NULL);
+    if (running) curl_multi_poll(m, NULL, 0, 1000, NULL);
   }
   for (int i = 0; i < N; i++) {
     char want[32];
@@ -598,8 +578,7 @@ static void *slow_client(void *arg) {
   size_t n = strlen(req);
   for (size_t i = 0; i < n; i++) {
     char b[2] = {req[i], 0};
-    if (send_all(s->fd, b) != 0)
-      break;
+    if (send_all(s->fd, b) != 0) break;
     if (i == n / 2) {
       pthread_mutex_lock(&mu);
       s->step = 1;
@@ -652,8 +631,7 @@ static void test_stop_listening(void) {
   cmd(CMD_STOP_LISTENING);
   int fd2 = connect_tcp(srv_port[SRV_STOP]);
   CHECK(fd2 < 0);
-  if (fd2 >= 0)
-    close(fd2);
+  if (fd2 >= 0) close(fd2);
   cmd(CMD_RELEASE);
   read_all(fd, buf, sizeof buf);
   CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
@@ -675,7 +653,7 @@ static void test_close_while_held(void) {
   CHECK_EQ_INT(read_all(fd, buf, sizeof buf), 0); /* closed, no answer */
   close(fd);
   CHECK_EQ_INT(get_int(&data_frees), frees0); /* still owed: kept alive */
-  cmd(CMD_RELEASE);                            /* the late answer frees it */
+  cmd(CMD_RELEASE);                           /* the late answer frees it */
   CHECK_EQ_INT(get_int(&data_frees), frees0 + 1);
 }
 
@@ -696,8 +674,12 @@ static void *client_main(void *arg) {
 }
 
 static int start(const char *listen, httpd **ret, char *err, size_t errlen) {
-  httpd_config cfg = {.listen = listen, .max_body = MAX_BODY, .max_connections = 100,
-                      .conn_timeout_s = 60, .on_headers = on_headers, .on_request = on_request};
+  httpd_config cfg = {.listen = listen,
+                      .max_body = MAX_BODY,
+                      .max_connections = 100,
+                      .conn_timeout_s = 60,
+                      .on_headers = on_headers,
+                      .on_request = on_request};
   return httpd_start(loop, &cfg, ret, err, errlen);
 }
 
@@ -743,8 +725,7 @@ int main(void) {
   char regular[128];
   snprintf(regular, sizeof regular, "unix:/tmp/ferry-test-httpd-%d.file", (int)getpid());
   FILE *f = fopen(regular + 5, "w");
-  if (f)
-    fclose(f);
+  if (f) fclose(f);
   CHECK_EQ_INT(start(regular, &x, err, sizeof err), -EEXIST);
   CHECK(strstr(err, "not a socket") != NULL);
   unlink(regular + 5);

@@ -26,11 +26,12 @@ static const opt_def defs[] = {
     {"journal", OPT_STR, offsetof(cfg, journal), "/var/lib/j.db", "journal path", NULL, 0, 0, 0},
     {"auth-token", OPT_STR, offsetof(cfg, auth_token), NULL, "token", NULL, 0, 0, OPT_F_SECRET},
     {"batch-max-events", OPT_INT, offsetof(cfg, batch), "1000", "events per batch", NULL, 1, 100000, 0},
-    {"max-journal-bytes", OPT_SIZE, offsetof(cfg, max_bytes), "1GiB", "bound on live journal pages",
-     NULL, 1048576, 1099511627776.0, 0},
+    {"max-journal-bytes", OPT_SIZE, offsetof(cfg, max_bytes), "1GiB", "bound on live journal pages", NULL,
+     1048576, 1099511627776.0, 0},
     {"retry-initial", OPT_SECONDS, offsetof(cfg, retry), "0.5", "first retry delay", NULL, 0.001, 3600, 0},
     {"insecure-http", OPT_BOOL, offsetof(cfg, insecure), "false", "allow http", NULL, 0, 0, 0},
-    {"overflow", OPT_ENUM, offsetof(cfg, overflow), "drop_oldest", "when full", "drop_oldest|reject", 0, 0, 0},
+    {"overflow", OPT_ENUM, offsetof(cfg, overflow), "drop_oldest", "when full", "drop_oldest|reject", 0, 0,
+     0},
 };
 #define NDEFS (sizeof defs / sizeof *defs)
 
@@ -72,15 +73,15 @@ static int parse_args(cfg *c, const char *const *args) {
 }
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define NOARGS ((const char *const[]){NULL})
+#define NOARGS    ((const char *const[]){NULL})
 
 /* The error must be refused, one line, naming the key. */
-#define CHECK_ERR(rc, key)                                                       \
-  do {                                                                           \
-    CHECK_EQ_INT((rc), -EINVAL);                                                 \
-    CHECK(strstr(errbuf, (key)) != NULL);                                        \
-    CHECK(strchr(errbuf, '\n') == NULL);                                         \
-    if (!strstr(errbuf, (key))) fprintf(stderr, "  error was: %s\n", errbuf);   \
+#define CHECK_ERR(rc, key)                                                    \
+  do {                                                                        \
+    CHECK_EQ_INT((rc), -EINVAL);                                              \
+    CHECK(strstr(errbuf, (key)) != NULL);                                     \
+    CHECK(strchr(errbuf, '\n') == NULL);                                      \
+    if (!strstr(errbuf, (key))) fprintf(stderr, "  error was: %s\n", errbuf); \
   } while (0)
 
 static void test_parsers(void) {
@@ -99,8 +100,20 @@ static void test_parsers(void) {
   CHECK_EQ_INT(v, 0);
   CHECK_EQ_INT(opt_parse_size("9223372036854775807", &v), 0);
   CHECK_EQ_INT(v, INT64_MAX);
-  const char *bad_sizes[] = {"", "-1", "12XB", "10KB", "1MB", "1.5GiB", " 1", "1 ", "1  KiB",
-                             "9223372036854775808", "8589934592GiB", "KiB", "0x10", "+5"};
+  const char *bad_sizes[] = {"",
+                             "-1",
+                             "12XB",
+                             "10KB",
+                             "1MB",
+                             "1.5GiB",
+                             " 1",
+                             "1 ",
+                             "1  KiB",
+                             "9223372036854775808",
+                             "8589934592GiB",
+                             "KiB",
+                             "0x10",
+                             "+5"};
   for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
     int rc = opt_parse_size(bad_sizes[i], &v);
     CHECK_EQ_INT(rc, -EINVAL);
@@ -175,16 +188,15 @@ static void test_defaults(void) {
 static void test_precedence(void) {
   cfg c = {0};
   clear_env();
-  const char *path = write_file("prec.jsonc",
-                                "// comment line\n"
-                                "{\n"
-                                "  \"journal\": \"/file/j.db\", /* block */\n"
-                                "  \"batch_max_events\": 10,\n"
-                                "  \"max_journal_bytes\": \"64MiB\",\n"
-                                "  \"retry_initial\": 2.5,\n"
-                                "  \"insecure_http\": true,\n"
-                                "  \"overflow\": \"reject\"\n"
-                                "}\n");
+  const char *path = write_file("prec.jsonc", "// comment line\n"
+                                              "{\n"
+                                              "  \"journal\": \"/file/j.db\", /* block */\n"
+                                              "  \"batch_max_events\": 10,\n"
+                                              "  \"max_journal_bytes\": \"64MiB\",\n"
+                                              "  \"retry_initial\": 2.5,\n"
+                                              "  \"insecure_http\": true,\n"
+                                              "  \"overflow\": \"reject\"\n"
+                                              "}\n");
   CHECK(path != NULL);
   /* file only */
   CHECK_EQ_INT(parse_args(&c, ARGS("--config", path)), 0);
@@ -214,9 +226,8 @@ static void test_precedence(void) {
   CHECK_EQ_STR(cli.config_path, path);
 
   /* flags over env, both spellings */
-  CHECK_EQ_INT(parse_args(&c, ARGS("--journal", "/flag/j.db", "--batch-max-events=30",
-                                   "--max-journal-bytes", "3 GiB", "--retry-initial=4",
-                                   "--insecure-http", "--overflow", "reject")),
+  CHECK_EQ_INT(parse_args(&c, ARGS("--journal", "/flag/j.db", "--batch-max-events=30", "--max-journal-bytes",
+                                   "3 GiB", "--retry-initial=4", "--insecure-http", "--overflow", "reject")),
                0);
   CHECK_EQ_STR(c.journal, "/flag/j.db");
   CHECK_EQ_INT(c.batch, 30);
@@ -376,9 +387,8 @@ static void test_cli(void) {
   cfg c = {0};
   clear_env();
   /* positionals in any position, options around them */
-  CHECK_EQ_INT(parse_args(&c, ARGS("dead-letter", "--journal", "/j", "export", "--insecure-http",
-                                   "out.ndjson")),
-               0);
+  CHECK_EQ_INT(
+      parse_args(&c, ARGS("dead-letter", "--journal", "/j", "export", "--insecure-http", "out.ndjson")), 0);
   CHECK_EQ_INT(cli.nargs, 3);
   if (cli.nargs == 3) {
     CHECK_EQ_STR(cli.args[0], "dead-letter");

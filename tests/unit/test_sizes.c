@@ -66,8 +66,7 @@ static void test_large_files(void) {
     snprintf(p, sizeof(p), "%s/f%02d", dir, i);
     int f = open(p, O_CREAT | O_WRONLY, 0600);
     CHECK(f >= 0);
-    if (f >= 0)
-      close(f);
+    if (f >= 0) close(f);
   }
   DIR *d = opendir(dir);
   CHECK(d != NULL);
@@ -76,8 +75,7 @@ static void test_large_files(void) {
     errno = 0;
     struct dirent *de;
     while ((de = readdir(d)))
-      if (de->d_name[0] != '.')
-        n++;
+      if (de->d_name[0] != '.') n++;
     CHECK_EQ_INT(errno, 0); /* EOVERFLOW for 64-bit d_off/d_ino without it */
     closedir(d);
   }

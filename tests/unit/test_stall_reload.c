@@ -30,7 +30,8 @@ static const opt_def defs[] = {
     {"max-bytes", OPT_SIZE, offsetof(cfg, bytes), "64MiB", "bytes", NULL, 1048576, 1099511627776.0, 0},
     {"retry-max", OPT_SECONDS, offsetof(cfg, retry), "60", "retry", NULL, 0.01, 86400, 0},
     {"insecure-http", OPT_BOOL, offsetof(cfg, insecure), "false", "insecure", NULL, 0, 0, 0},
-    {"log-level", OPT_ENUM, offsetof(cfg, level), "info", "level", "error|warning|notice|info|debug", 0, 0, 0},
+    {"log-level", OPT_ENUM, offsetof(cfg, level), "info", "level", "error|warning|notice|info|debug", 0, 0,
+     0},
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
 
@@ -60,8 +61,8 @@ static void test_field_helpers(void) {
   memset(&b, 0, sizeof b);
   char err[256];
   char *argv_a[] = {"prog", "--batch-max-events", "10", NULL};
-  char *argv_b[] = {"prog", "--batch-max-events", "20", "--collector", "http://10.0.0.1:1",
-                    "--log-level", "debug", NULL};
+  char *argv_b[] = {
+      "prog", "--batch-max-events", "20", "--collector", "http://10.0.0.1:1", "--log-level", "debug", NULL};
   opt_cli cli;
   CHECK_EQ_INT(opt_parse(defs, NDEFS, &a, 3, argv_a, &cli, err, sizeof err), 0);
   CHECK_EQ_INT(opt_parse(defs, NDEFS, &b, 7, argv_b, &cli, err, sizeof err), 0);
