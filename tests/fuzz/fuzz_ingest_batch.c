@@ -1,4 +1,4 @@
-/* fuzz_ingest_batch: the collector's ingest body parser (collector/batch.c)
+/* fuzz_ingest_batch: the collector's ingest body parser (collector/http/batch.c)
  * and the range arithmetic fed by it, over arbitrary bytes — the first code
  * that touches what an agent (or anyone with a token) uploads. Must never
  * crash, leak or accept an insane batch. */

@@ -4,7 +4,7 @@
  * same transaction; the writer rebuilds dirty hours between groups
  * (maintain); a query reads clean day and hour rows, builds the still-dirty
  * hours itself from the events, computes the two partial edges exactly and
- * combines (collector/rollup.h). Every answer therefore equals
+ * combines (collector/metrics/rollup.h). Every answer therefore equals
  * metrics_compute over the stored events, whatever the rebuild backlog. */
 #include "store_sqlite_int.h"
 

@@ -44,7 +44,7 @@ static const char ss_schema_v1[] =
 
 /* Version 2: what the metrics need. Events by time (covering, so a window's
  * events are read without touching the table), the ids ever seen (404 vs
- * zeros), hour and day rollups (collector/rollup.h) and the hours whose
+ * zeros), hour and day rollups (collector/metrics/rollup.h) and the hours whose
  * rollups an ingest made stale (rebuilt later by the writer; a query builds
  * them itself meanwhile). meta holds the max_state the rollups were built with. */
 static const char ss_schema_v2[] =
