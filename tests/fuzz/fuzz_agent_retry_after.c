@@ -1,6 +1,6 @@
 /* fuzz_agent_retry_after: the parsers of time values that arrive from the
  * network — the collector's Retry-After header (delay-seconds or HTTP-date,
- * agent/uploader.c) and the HTTP-date and RFC 3339 readers behind it
+ * agent/uploader/uploader.c) and the HTTP-date and RFC 3339 readers behind it
  * (common/timefmt.c) — over arbitrary bytes. Besides not crashing: a parsed
  * Retry-After is never negative or NaN, and every RFC 3339 time that parses
  * formats back to a string that parses to the same instant. */
