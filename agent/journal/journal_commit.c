@@ -1,0 +1,187 @@
+/* journal_commit.c: one group commit — every queued ingest request in one
+ * transaction, a SAVEPOINT each, the overflow policy (reject or
+ * drop_oldest) decided per request inside it. Worker thread only. */
+#define _GNU_SOURCE
+#include "journal_int.h"
+
+#include "timefmt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* --- commit ---------------------------------------------------------------- */
+
+/* Overflow: called after request c inserted its events (seqs ≥ first). */
+static int overflow(journal *j, journal_commit *c, jstate *tx, int64_t first) {
+  int64_t slack = 16 * j->page_size;
+  if (j->live_bytes + 2 * j->tx_added + slack <= j->max_journal)
+    return SQLITE_OK; /* cannot be over yet: skip the PRAGMAs */
+  int rc = SQLITE_OK;
+  int64_t live = journal__live_bytes_now(j, &rc);
+  if (rc != SQLITE_OK) return rc;
+  if (live <= j->max_journal) return SQLITE_OK;
+  if (j->reject) {
+    c->status = -ENOSPC;
+    snprintf(c->error, sizeof(c->error), "journal full");
+    return SQLITE_OK;
+  }
+  /* drop_oldest: free the excess plus headroom, so the next requests do not
+   * each drop a sliver (and each add a range). */
+  int64_t head = j->max_journal / 32;
+  if (head < 64 * 1024) head = 64 * 1024;
+  if (head > 8 * 1024 * 1024) head = 8 * 1024 * 1024;
+  int64_t need = live - j->max_journal + head, sum = 0, from = 0, cutoff = 0;
+  sqlite3_stmt *s = journal__st(j, JS_OLDEST_SIZES);
+  sqlite3_bind_int64(s, 1, first);
+  while (sum < need && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    cutoff = sqlite3_column_int64(s, 0);
+    if (!from) from = cutoff;
+    sum += sqlite3_column_int64(s, 1) + EVENT_ROW_OVERHEAD;
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+  if (!from) return SQLITE_OK; /* only this request's events: keep them (bound + one request) */
+  s = journal__st(j, JS_DELETE_UPTO);
+  sqlite3_bind_int64(s, 1, cutoff);
+  if ((rc = journal__run(j, JS_DELETE_UPTO)) != SQLITE_OK) return rc;
+  int64_t n = sqlite3_changes(j->db);
+  s = journal__st(j, JS_INSERT_DROPPED);
+  sqlite3_bind_int64(s, 1, from);
+  sqlite3_bind_int64(s, 2, cutoff);
+  sqlite3_bind_text(s, 3, "quota", -1, SQLITE_STATIC);
+  if ((rc = journal__run(j, JS_INSERT_DROPPED)) != SQLITE_OK) return rc;
+  tx->backlog -= n;
+  tx->dropped_total += n;
+  return SQLITE_OK;
+}
+
+/* Insert one request's events. Returns a sqlite code (c->status may be set
+ * to -ENOSPC with SQLITE_OK returned: the caller rolls back). */
+static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
+  int64_t first = tx->next_seq, lo = journal__filt_lo(j);
+  for (size_t i = 0; i < c->n; i++) {
+    const ev_event *ev = &c->events[i];
+    const char *body = ev->json ? ev->json : "{}";
+    size_t blen = ev->json ? ev->json_len : 2;
+    char idbuf[64];
+    const char *id;
+    size_t idlen;
+    int64_t seq = tx->next_seq;
+    if (ev->event_id) {
+      id = ev->event_id;
+      idlen = strlen(id);
+    } else {
+      int n = snprintf(idbuf, sizeof(idbuf), "ferry:%s:%" PRId64, j->epoch, seq);
+      id = idbuf;
+      idlen = (size_t)n;
+    }
+    uint64_t h = journal__id_hash(id, idlen);
+    if (ev->event_id) {
+      int r = journal__is_pending(j, id, idlen, h, lo, tx->next_seq);
+      if (r < 0) return -r;
+      if (r) {
+        c->duplicates++;
+        continue;
+      }
+    }
+    sqlite3_stmt *s = journal__st(j, JS_INSERT_EVENT);
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_blob(s, 4, body, (int)blen, SQLITE_STATIC);
+    int rc = journal__run(j, JS_INSERT_EVENT);
+    if (rc != SQLITE_OK) return rc;
+    int fr = journal__filt_add(j, h, seq, lo, seq + 1);
+    if (fr < 0) return fr == -ENOMEM ? SQLITE_NOMEM : SQLITE_IOERR;
+    tx->next_seq++;
+    tx->backlog++;
+    c->accepted++;
+    j->tx_added += (int64_t)(blen + idlen) + EVENT_ROW_OVERHEAD;
+  }
+  if (!c->accepted) return SQLITE_OK;
+  return overflow(j, c, tx, first);
+}
+
+static void fail_commit(journal_commit *c, int rc) {
+  c->status = -EIO;
+  c->accepted = c->duplicates = 0;
+  snprintf(c->error, sizeof(c->error), "journal cannot be written: %s", sqlite3_errstr(rc));
+}
+
+void journal__do_commit_group(journal *j, journal_commit *list) {
+  int64_t now = tf_now_ms();
+  jstate tx = j->cur;
+  j->tx_added = 0;
+  j->commit_groups++;
+  int rc = journal__run_plain(j, JS_BEGIN);
+  int changes0 = sqlite3_total_changes(j->db);
+  bool aborted = rc != SQLITE_OK;
+  int abort_rc = rc;
+  for (journal_commit *c = list; c; c = c->next_) {
+    c->status = 0;
+    c->accepted = c->duplicates = 0;
+    c->error[0] = '\0';
+    if (aborted) continue;
+    if ((rc = journal__run_plain(j, JS_SAVEPOINT)) != SQLITE_OK) {
+      aborted = true;
+      abort_rc = rc;
+      continue;
+    }
+    jstate sp = tx;
+    int64_t added0 = j->tx_added;
+    rc = commit_one(j, c, &tx, now);
+    if (rc == SQLITE_OK && c->status == 0) {
+      tx.ingested_total += (int64_t)c->accepted;
+      tx.duplicates_total += (int64_t)c->duplicates;
+      if ((rc = journal__run_plain(j, JS_RELEASE)) != SQLITE_OK) {
+        aborted = true;
+        abort_rc = rc;
+      }
+      continue;
+    }
+    /* this request failed: undo it alone */
+    if (rc != SQLITE_OK) fail_commit(c, rc);
+    else c->accepted = c->duplicates = 0;
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOMEM) journal__note_write_failure(j, rc);
+    tx = sp;
+    j->tx_added = added0;
+    if (sqlite3_get_autocommit(j->db)) { /* SQLite rolled back everything */
+      aborted = true;
+      abort_rc = rc;
+      continue;
+    }
+    int r1 = journal__run_plain(j, JS_ROLLBACK_TO), r2 = journal__run_plain(j, JS_RELEASE);
+    if (r1 != SQLITE_OK || r2 != SQLITE_OK) {
+      aborted = true;
+      abort_rc = r1 != SQLITE_OK ? r1 : r2;
+    }
+  }
+  if (!aborted) {
+    rc = SQLITE_OK;
+    if (tx.next_seq != j->cur.next_seq || tx.dropped_total != j->cur.dropped_total) {
+      sqlite3_stmt *s = journal__st(j, JS_UPDATE_META);
+      sqlite3_bind_int64(s, 1, tx.next_seq);
+      sqlite3_bind_int64(s, 2, tx.dropped_total);
+      rc = journal__run(j, JS_UPDATE_META);
+    }
+    bool wrote = sqlite3_total_changes(j->db) != changes0;
+    rc = journal__finish_tx(j, rc);
+    if (rc == SQLITE_OK) {
+      j->cur = tx;
+      if (wrote) journal__set_writable(j, true, NULL);
+      journal__refresh(j);
+      return;
+    }
+    abort_rc = rc;
+  } else if (!sqlite3_get_autocommit(j->db)) {
+    journal__run_plain(j, JS_ROLLBACK);
+  }
+  /* the whole transaction is gone: every request that had not failed alone
+   * fails now (none of its events is stored) */
+  journal__note_write_failure(j, abort_rc);
+  for (journal_commit *c = list; c; c = c->next_)
+    if (c->status == 0) fail_commit(c, abort_rc);
+  journal__refresh(j);
+}

@@ -1,0 +1,176 @@
+/* journal_int.h: what the files of agent/journal/ share and nothing outside
+ * the folder may use — the journal struct (its fields say which thread owns
+ * them), the prepared-statement ids, the sizing constants, and the functions
+ * one file calls in another (named journal__xxx). Included only by the .c
+ * files of agent/journal/; the rest of the agent uses journal.h. */
+#ifndef FERRY_JOURNAL_INT_H
+#define FERRY_JOURNAL_INT_H
+
+#include "journal.h"
+#include "journal_sql.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define QUARANTINE_KEEP      3
+#define WRITE_PROBE_EVERY_NS (2 * 1000000000ULL) /* unwritable journal: retry a write this often */
+#define EVENT_ROW_OVERHEAD   24                  /* record header + rowid + ingested_at, per event row */
+#define DL_ROW_OVERHEAD      48                  /* per dead-letter row, for the dead-letter cap */
+#define CACHE_KIB \
+  2048 /* page cache of the worker's connection: inserts
+                                     * append, batches read in seq order, so a
+                                     * small cache holds the working set */
+#define EXPORT_DEFAULT_MAX      (64 * 1024 * 1024)
+#define FILTER_MIN_SLOTS        4096
+#define FILTER_GROW_NUM         5 /* rebuilt to (live + extra) × 5/2 slots: 0.4 full */
+#define FILTER_GROW_DEN         2
+#define FILTER_SWEEP_PCT        70 /* swept (and maybe grown) past 70% full */
+#define FILTER_FULL_PCT         60 /* live past 60% of the bound → SQL dedup */
+#define DEDUP_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
+
+enum {
+#define X(name, sql) JS_##name,
+  JOURNAL_STMTS(X)
+#undef X
+      JS_COUNT_
+};
+
+/* Figures that change with transactions. The worker edits a copy (tx) while a
+ * transaction runs and makes it current only after COMMIT. */
+typedef struct jstate {
+  int64_t next_seq;
+  int64_t backlog;
+  int64_t min_seq;   /* lowest pending seq, 0 when empty */
+  int64_t oldest_ms; /* its ingested_at */
+  int64_t dropped_total;
+  int64_t dead_n, dead_bytes;
+  int64_t ingested_total, duplicates_total;
+} jstate;
+
+typedef struct idfilter {
+  uint64_t *slots; /* 0 = empty; else fp << 32 | (uint32_t)seq */
+  size_t n;        /* number of slots (any size ≥ FILTER_MIN_SLOTS) */
+  size_t used;
+} idfilter;
+
+struct journal {
+  uv_loop_t *loop;
+  uv_async_t async;
+  uv_thread_t thread;
+  bool locks_inited, closing;
+  int outstanding; /* ops submitted, done not yet called (loop thread only) */
+
+  /* options (copied) */
+  char *path, *wal_path, *shm_path, *dir, *base;
+  char *agent_id, *machine_id;
+  bool fsync, reject;
+  int64_t max_journal, max_wal, max_dead;
+
+  /* request queue: loop → worker */
+  uv_mutex_t qlock;
+  uv_cond_t qcond;
+  bool stopping;
+  bool hold;              /* test hook: the worker leaves the queue alone */
+  int64_t test_max_pages; /* test hook: > 0 → apply PRAGMA max_page_count */
+  journal_commit *q_commit, *q_commit_tail;
+  size_t q_commit_n, q_commit_bytes;
+  journal_ack *q_ack, *q_ack_tail;
+  journal_batch *q_batch, *q_batch_tail;
+  journal_dl *q_dl, *q_dl_tail;
+
+  /* completions: worker → loop */
+  uv_mutex_t dlock;
+  journal_commit *d_commit, *d_commit_tail;
+  journal_ack *d_ack, *d_ack_tail;
+  journal_batch *d_batch, *d_batch_tail;
+  journal_dl *d_dl, *d_dl_tail;
+
+  /* published figures */
+  uv_mutex_t slock;
+  journal_stats stats;
+
+  /* worker-owned (and journal_open's, before the worker starts) */
+  sqlite3 *db;
+  sqlite3_stmt *st[JS_COUNT_];
+  char epoch[17];
+  jstate cur;
+  idfilter filt;
+  size_t filt_max_slots;  /* the table's bound, from dedup_max_bytes */
+  bool sql_dedup;         /* dedup by the event_id index instead of filt */
+  int64_t dedup_switches; /* table → SQL and back, since start */
+  int64_t live_bytes;     /* after the last transaction */
+  int64_t wal_bytes;
+  int64_t page_size;
+  int64_t tx_added; /* bytes inserted by the running transaction */
+  bool writable;
+  char unwritable_reason[128];
+  int64_t quarantined;
+  char quarantine_reason[128];
+  int migrated_from;
+  uint64_t last_write_fail_ns; /* uv_hrtime of the last failed write */
+  int64_t commit_groups;
+  int open_rc; /* sqlite code of a failed open_rw/load */
+};
+
+/* --- growable string buffer with a maximum -------------------------------- */
+
+typedef struct sbuf {
+  char *p;
+  size_t len, cap, max; /* max: the buffer refuses to grow past it */
+  int err;              /* sticky: -ENOMEM or -EFBIG */
+} sbuf;
+
+/* journal.c: the worker thread and its completions */
+void journal__worker(void *arg);
+void journal__on_async(uv_async_t *h);
+
+/* journal_tx.c: statements, transactions, and what follows each one */
+int journal__errno_of_sqlite(int rc);
+sqlite3_stmt *journal__st(journal *j, int id);
+int journal__run(journal *j, int id);
+int journal__run_plain(journal *j, int id);
+int64_t journal__live_bytes_now(journal *j, int *rc);
+void journal__set_writable(journal *j, bool ok, const char *why);
+void journal__publish(journal *j);
+int64_t journal__wal_size(journal *j);
+void journal__refresh(journal *j);
+int journal__finish_tx(journal *j, int rc);
+void journal__note_write_failure(journal *j, int rc);
+
+/* journal_sbuf.c: the bounded text buffer */
+void journal__sb_init(sbuf *b, size_t max);
+void journal__sb_free(sbuf *b);
+void journal__sb_add(sbuf *b, const void *s, size_t n);
+void journal__sb_str(sbuf *b, const char *s);
+void journal__sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void journal__sb_json_str(sbuf *b, const char *s, size_t n);
+void journal__sb_time(sbuf *b, int64_t ms);
+bool journal__is_ws(char c);
+
+/* journal_pending.c: the pending-id filter and SQL dedup */
+uint64_t journal__id_hash(const char *s, size_t n);
+int journal__filt_alloc(idfilter *f, size_t nslots);
+void journal__filt_put(idfilter *f, uint64_t slot, uint64_t ph);
+uint64_t journal__filt_slot(uint64_t h, int64_t seq);
+uint64_t journal__filt_pos_hash(uint64_t slot);
+size_t journal__filt_size_for(size_t live);
+bool journal__filt_fits(size_t live, size_t max_slots);
+void journal__dedup_settle(journal *j);
+int journal__is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int64_t lo, int64_t hi);
+int journal__filt_add(journal *j, uint64_t h, int64_t seq, int64_t lo, int64_t hi);
+int64_t journal__filt_lo(const journal *j);
+
+/* journal_commit.c, journal_batch.c, journal_deadletter.c: the ops the worker runs */
+void journal__do_commit_group(journal *j, journal_commit *list);
+void journal__do_batch(journal *j, journal_batch *b);
+void journal__do_ack(journal *j, journal_ack *a);
+void journal__do_dl(journal *j, journal_dl *d);
+
+/* journal_open.c */
+int journal__exec_pragma(sqlite3 *db, const char *name, long long v);
+void journal__on_close(uv_handle_t *h);
+
+#endif
