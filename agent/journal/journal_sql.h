@@ -1,6 +1,6 @@
 /* journal_sql.h: every SQL text the journal runs, in one place, so the schema
  * and the statements that depend on it are read (and reviewed) together.
- * journal.c prepares each JOURNAL_STMTS entry once, on the worker thread's
+ * journal_open.c prepares each JOURNAL_STMTS entry once, on the worker thread's
  * connection, and reuses it (bind → step → reset → clear_bindings).
  *
  * Schema notes:
@@ -8,20 +8,20 @@
  *   length() of a BLOB comes from the record header without reading the
  *   value, which keeps the overflow scan cheap.
  * - events has no index on event_id: dedup runs against an in-memory
- *   fingerprint table on the worker (journal.c), and a hit is verified by
+ *   fingerprint table on the worker (journal_pending.c), and a hit is verified by
  *   reading the candidate row by seq (GET_ID). A UNIQUE index on random UUIDs
  *   dirties a random index page per event and made inserts ~8x slower at 1M
  *   rows (numbers in journal.c); without it the table is append-only.
  *   Only while the backlog is larger than the dedup table's memory bound does
- *   events_event_id exist (created and dropped by journal.c; not part of the
- *   schema version).
+ *   events_event_id exist (created and dropped by journal_pending.c and
+ *   journal_open.c; not part of the schema version).
  * - dropped.id is the rowid the uploader's batch remembers
  *   (journal_batch.dropped_upto_rowid) so a 200 forgets exactly the ranges
  *   that batch reported. */
 #ifndef FERRY_JOURNAL_SQL_H
 #define FERRY_JOURNAL_SQL_H
 
-/* Per-connection settings; the %s / %lld are filled in by journal.c. */
+/* Per-connection settings; the %s / %lld are filled in by journal_open.c. */
 #define JSQL_PRAGMA_PROBE "PRAGMA query_only=1"
 #define JSQL_PRAGMA_SETUP     \
   "PRAGMA page_size=4096;"    \

@@ -1,5 +1,5 @@
 /* test_agent_powerloss: power loss at random moments, against the real
- * journal (agent/journal.c through its API).
+ * journal (agent/journal/ through its API).
  *
  * A test-only SQLite VFS ("powerloss") is registered as the default VFS of
  * this process. It passes every call through to the unix VFS, and for the
