@@ -14,7 +14,7 @@
  * - A query runs in one REPEATABLE READ snapshot: clean day and hour rows,
  *   hours still marked built from their events, exact edges.
  * So every answer equals metrics_compute over the committed events. */
-#include "store_pg_int.h"
+#include "store_pg_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -3,7 +3,8 @@
  * sent. One connection, used only by the writer thread. Each event is a row
  * keyed by (agent_id, event_id) — the first stored copy wins — and delivery is
  * tracked as merged seq ranges per (agent_id, epoch). */
-#include "store_sqlite_int.h"
+#include "store_sqlite_conn.h"
+#include "store_sqlite_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,42 +15,7 @@
 #include "rollup.h"
 #include "store_apply.h"
 
-int ss__fail(store_sqlite *s, const char *what) {
-  int rc = sqlite3_extended_errcode(s->db);
-  snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
-  switch (rc & 0xff) {
-    case SQLITE_FULL: return -ENOSPC;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return -EBUSY;
-    case SQLITE_NOMEM: return -ENOMEM;
-    case SQLITE_READONLY:
-    case SQLITE_PERM: return -EROFS;
-    default: return -EIO;
-  }
-}
-
-/* Reset and clear a statement; returns it for binding. */
-sqlite3_stmt *ss__stmt(store_sqlite *s, int which) {
-  sqlite3_stmt *st = s->st[which];
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return st;
-}
-
-/* Step a statement that returns no rows. */
-int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
-  int rc = sqlite3_step(st);
-  int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : ss__fail(s, what);
-  sqlite3_reset(st);
-  return r;
-}
-
 static int ss_run(store_sqlite *s, int which) { return ss__exec(s, ss__stmt(s, which), ss_sql[which]); }
-
-void ss__text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
-}
 
 static int ss_begin(store *base) {
   ssm_tx_end(SS(base), false);

@@ -6,7 +6,7 @@
  * hours itself from the events, computes the two partial edges exactly and
  * combines (collector/metrics/rollup.h). Every answer therefore equals
  * metrics_compute over the stored events, whatever the rebuild backlog. */
-#include "store_sqlite_int.h"
+#include "store_sqlite_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
