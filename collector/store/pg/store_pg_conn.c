@@ -15,68 +15,47 @@
 
 /* ---- array literals ------------------------------------------------------ */
 
-static void sp__buf_add(sp_buf *b, const char *v, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 2 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 2) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, v, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
 void sp_buf_reset(sp_buf *b) {
-  b->len = 0;
-  b->oom = false;
-  sp__buf_add(b, "{", 1);
+  b->max = SP_BUF_MAX; /* also for a buffer still zeroed from calloc */
+  sb_reset(b);
+  sb_addc(b, '{');
 }
 
 static void sp__buf_sep(sp_buf *b) {
-  if (b->len > 1) sp__buf_add(b, ",", 1);
+  if (b->len > 1) sb_addc(b, ',');
 }
 
 void sp_buf_str(sp_buf *b, const char *v, size_t len) {
   sp__buf_sep(b);
   if (!v) {
-    sp__buf_add(b, "NULL", 4);
+    sb_add(b, "NULL", 4);
     return;
   }
-  sp__buf_add(b, "\"", 1);
+  sb_addc(b, '"');
   size_t run = 0;
   for (size_t i = 0; i < len; i++) {
     if (v[i] != '"' && v[i] != '\\') continue;
-    sp__buf_add(b, v + run, i - run);
-    sp__buf_add(b, "\\", 1);
+    sb_add(b, v + run, i - run);
+    sb_addc(b, '\\');
     run = i;
   }
-  sp__buf_add(b, v + run, len - run);
-  sp__buf_add(b, "\"", 1);
+  sb_add(b, v + run, len - run);
+  sb_addc(b, '"');
 }
 
 void sp_buf_i64(sp_buf *b, int64_t v) {
   char t[24];
   int n = snprintf(t, sizeof(t), "%" PRId64, v);
   sp__buf_sep(b);
-  sp__buf_add(b, t, (size_t)n);
+  sb_add(b, t, (size_t)n);
 }
 
 const char *sp_buf_end(sp_buf *b) {
-  sp__buf_add(b, "}", 1);
-  return b->oom ? NULL : b->p;
+  sb_addc(b, '}');
+  return b->err ? NULL : b->p;
 }
 
-void sp_buf_free(sp_buf *b) {
-  free(b->p);
-  memset(b, 0, sizeof(*b));
-}
+void sp_buf_free(sp_buf *b) { sb_clear(b); }
 
 /* ---- connection and statements ----------------------------------------- */
 

@@ -8,20 +8,19 @@
 #include <libpq-fe.h>
 
 #include "store.h"
+#include "strbuf.h"
 #include "store_pg_sql.h"
 #include "store_txmemo.h"
 
-/* A growing text buffer for PostgreSQL array literals ({"a","b",NULL}). */
-typedef struct sp_buf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} sp_buf;
+/* PostgreSQL array literals ({"a","b",NULL}) are built in a strbuf bounded
+ * by the 1 GiB PostgreSQL accepts for one parameter. */
+typedef strbuf sp_buf;
+#define SP_BUF_MAX ((size_t)1 << 30)
 
 void sp_buf_reset(sp_buf *b);                          /* starts an array: "{" */
 void sp_buf_str(sp_buf *b, const char *v, size_t len); /* one element (v NULL = NULL) */
 void sp_buf_i64(sp_buf *b, int64_t v);
-const char *sp_buf_end(sp_buf *b); /* "}" and the text, or NULL when out of memory */
+const char *sp_buf_end(sp_buf *b); /* "}" and the text, or NULL when an append failed */
 void sp_buf_free(sp_buf *b);
 
 #define SP_RETRY_MIN_MS 100 /* reconnect backoff */

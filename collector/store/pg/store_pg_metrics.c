@@ -289,7 +289,7 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
     r = sp__exec(s, SP_HT_INS, "insert hours");
   }
   for (int k = 0; k < 7; k++)
-    if (r == 0 && a[k].oom) {
+    if (r == 0 && a[k].err) {
       snprintf(s->err, sizeof(s->err), "out of memory");
       r = -ENOMEM;
     }
