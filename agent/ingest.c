@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "httpd_auth.h"
 #include "log.h"
 
 #ifndef container_of
@@ -64,13 +65,9 @@ int ingest_media_kind(const char *ct, ev_body_kind *ret) {
 
 bool ingest_token_ok(const char *expected, const char *authorization) {
   if (!expected) return true;
-  if (!authorization) return false;
-  while (*authorization == ' ') authorization++;
-  if (strncasecmp(authorization, "Bearer ", 7) != 0) return false;
-  const char *tok = authorization + 7;
-  while (*tok == ' ') tok++;
-  size_t tl = strlen(tok);
-  while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t')) tl--;
+  const char *tok;
+  size_t tl;
+  if (httpd_auth_bearer(authorization, &tok, &tl) < 0) return false;
   size_t el = strlen(expected);
   /* compare over the expected length whatever was sent; the length itself leaks
    * nothing useful */

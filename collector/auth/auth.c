@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "httpd_auth.h"
+
 typedef struct auth_line {
   char agent_id[AUTH_AGENT_ID_MAX + 1];
   uint8_t hash[32];
@@ -273,16 +275,10 @@ static int auth__b64decode(const char *in, size_t len, char *out, size_t outlen,
 }
 
 int auth_extract(const char *authorization, bool allow_basic, char *out, size_t outlen, size_t *ret_len) {
-  if (!authorization) return -ENOENT;
-  const char *p = authorization;
-  while (*p == ' ' || *p == '\t') p++;
-  const char *scheme = p;
-  while (*p && *p != ' ' && *p != '\t') p++;
-  size_t slen = (size_t)(p - scheme);
-  while (*p == ' ' || *p == '\t') p++;
-  size_t vlen = strlen(p);
-  while (vlen && (p[vlen - 1] == ' ' || p[vlen - 1] == '\t')) vlen--;
-  if (vlen == 0) return -ENOENT;
+  const char *scheme, *p;
+  size_t slen, vlen;
+  int r = httpd_auth_split(authorization, &scheme, &slen, &p, &vlen);
+  if (r < 0) return r;
   if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0) {
     if (vlen >= outlen) return -EINVAL;
     memcpy(out, p, vlen);
