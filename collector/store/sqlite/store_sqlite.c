@@ -136,7 +136,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       ss__text(st, 8, e->ev.event_id);
       ss__text(st, 9, b->agent_id);
       if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
-      if ((r = ssm_note_event(s, &e->ev, b->agent_id)) < 0) return r;
+      if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
       continue;
     }
     ret->duplicates++;

@@ -7,7 +7,7 @@
 
 /* A newly stored event (inside the batch's savepoint): mark its stale hours
  * and record its ids. */
-int ssm_note_event(store_sqlite *s, const ev_event *e, const char *agent_id);
+int ssm_note_event(store_sqlite *s, const ev_event *e);
 /* The transaction ended: committed (ids become known) or rolled back. */
 void ssm_tx_end(store_sqlite *s, bool committed);
 /* At open (writer handle): load the known ids, and mark every hour dirty when
