@@ -135,7 +135,7 @@ static void maybe_drained(ingest *in) {
 
 static void req_finish(ingest_req *r) {
   ingest *in = r->in;
-  ev_batch_free(&r->batch);
+  ev_batch_clear(&r->batch);
   free(r->body);
   free(r);
   in->inflight--;

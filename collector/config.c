@@ -290,8 +290,8 @@ void col_config_db_display(const col_config *cfg, char *out, size_t outlen) {
   snprintf(out, outlen, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
-void col_config_free(col_config *cfg) {
-  opt_free(col_opt_defs, col_n_opt_defs, cfg);
+void col_config_clear(col_config *cfg) {
+  opt_clear(col_opt_defs, col_n_opt_defs, cfg);
   free(cfg->db_path);
   cfg->db_path = NULL;
 }

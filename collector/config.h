@@ -67,6 +67,6 @@ int col_read_token_file(const char *path, char **ret, char *err, size_t errlen);
  * password (if any) replaced by ***. */
 void col_config_db_display(const col_config *cfg, char *out, size_t outlen);
 
-void col_config_free(col_config *cfg);
+void col_config_clear(col_config *cfg);
 
 #endif

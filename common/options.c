@@ -749,7 +749,7 @@ static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, char *err, si
 
 /* ------------------------------------------------------------------------ */
 
-void opt_free(const opt_def *defs, size_t ndefs, void *cfg) {
+void opt_clear(const opt_def *defs, size_t ndefs, void *cfg) {
   if (!cfg) return;
   for (size_t i = 0; i < ndefs; i++) {
     if (defs[i].type != OPT_STR) continue;
@@ -811,7 +811,7 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
   }
 
   /* commit: every field of the table is replaced, old strings freed */
-  opt_free(defs, ndefs, cfg);
+  opt_clear(defs, ndefs, cfg);
   for (size_t i = 0; i < ndefs; i++)
     memcpy(field(cfg, &defs[i]), field(tmp, &defs[i]), field_size(defs[i].type));
   free(tmp);
@@ -819,7 +819,7 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
   return 0;
 
 fail:
-  opt_free(defs, ndefs, tmp);
+  opt_clear(defs, ndefs, tmp);
   free(tmp);
   return r;
 }

@@ -80,7 +80,7 @@ void opt_format_value(const opt_def *d, const void *cfg, char *buf, size_t len);
 const char *opt_key(const opt_def *d, char *buf, size_t len);
 
 /* Free strings held by cfg. */
-void opt_free(const opt_def *defs, size_t ndefs, void *cfg);
+void opt_clear(const opt_def *defs, size_t ndefs, void *cfg);
 
 /* Parse helpers, exposed for tests and other callers. 0 or -EINVAL. */
 int opt_parse_size(const char *s, int64_t *ret);
@@ -93,7 +93,7 @@ int opt_parse_int(const char *s, int64_t *ret);
  * NUL-terminated) on top of the values already in cfg, as opt_parse does
  * with the --config file; origin names it in errors ("config file ORIGIN:
  * line 3: ..."). A member whose value is null is skipped (keeps what is
- * below). On error cfg may be partly updated but stays consistent (opt_free
+ * below). On error cfg may be partly updated but stays consistent (opt_clear
  * works). Exposed for the config fuzzer and tests. 0, -EINVAL or -ENOMEM. */
 int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text, size_t len,
                          const char *origin, char *err, size_t errlen);

@@ -55,7 +55,7 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 
 static void ing__free(ing_req *ir) {
   if (ir->held[0] && ir->app->idem) idem_inflight_remove(ir->app->idem, ir->held);
-  bt_batch_free(&ir->batch);
+  bt_batch_clear(&ir->batch);
   st_result_clear(&ir->job.res);
   free(ir);
 }

@@ -65,7 +65,7 @@ void prom_free(col_prom *p) {
   if (!p) return;
   free(p->agents);
   st_agents_free(p->snap_agents, p->snap_n);
-  metrics_result_free(&p->snap_today);
+  metrics_result_clear(&p->snap_today);
   free(p);
 }
 
@@ -249,7 +249,7 @@ static void prom__done(uv_work_t *w, int status) {
   p->refreshing = false;
   if (status == 0 && q->err == 0) {
     st_agents_free(p->snap_agents, p->snap_n);
-    metrics_result_free(&p->snap_today);
+    metrics_result_clear(&p->snap_today);
     p->snap_agents = q->agents;
     p->snap_n = q->n;
     p->snap_today = q->today;
@@ -258,7 +258,7 @@ static void prom__done(uv_work_t *w, int status) {
   } else {
     if (q->err) flog_warn("/metrics: reading the database failed: %s", q->errmsg);
     st_agents_free(q->agents, q->n);
-    metrics_result_free(&q->today);
+    metrics_result_clear(&q->today);
   }
   prom__answer(app, q->req); /* a failed read still answers the in-memory counters */
   app->inflight--;

@@ -180,7 +180,7 @@ static void test_defaults(void) {
   CHECK(!cli.help && !cli.version && !cli.check_config);
   CHECK(cli.config_path == NULL);
   CHECK_EQ_INT(cli.n_secret_on_cli, 0);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
   CHECK(c.journal == NULL);
 }
 
@@ -247,7 +247,7 @@ static void test_precedence(void) {
   CHECK_EQ_INT(parse_args(&c, ARGS("--batch-max-events", "5", "--batch-max-events", "6")), 0);
   CHECK_EQ_INT(c.batch, 6);
   clear_env();
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_file_errors(void) {
@@ -333,7 +333,7 @@ static void test_file_errors(void) {
   CHECK_EQ_INT(c.batch, 42);
   CHECK_EQ_INT(c.max_bytes, 2097152);
   CHECK(c.retry == 0.25);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_env_and_flag_errors(void) {
@@ -380,7 +380,7 @@ static void test_env_and_flag_errors(void) {
   rc = parse_args(&c, ARGS("--overflow", longv));
   CHECK_ERR(rc, "overflow");
   CHECK(strlen(errbuf) < 200);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_cli(void) {
@@ -441,7 +441,7 @@ static void test_cli(void) {
   CHECK_EQ_INT(cli.n_secret_on_cli, 0);
   CHECK_EQ_STR(c.auth_token, "fromenv");
   clear_env();
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 /* Reparse must free the strings of the previous parse: run it many times
@@ -457,8 +457,8 @@ static void test_reparse(void) {
   CHECK_EQ_INT(parse_args(&c, NOARGS), 0);
   CHECK_EQ_STR(c.journal, "/var/lib/j.db");
   CHECK(c.auth_token == NULL); /* gone from all sources → unset again */
-  opt_free(defs, NDEFS, &c);
-  opt_free(defs, NDEFS, &c); /* idempotent */
+  opt_clear(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c); /* idempotent */
   CHECK(c.journal == NULL);
 }
 
@@ -473,7 +473,7 @@ static void test_config_text(void) {
   /* not NUL-terminated input is fine */
   char raw[4] = {'{', '}', 'X', 'X'};
   CHECK_EQ_INT(opt_load_config_text(defs, NDEFS, &c, raw, 2, "mem", errbuf, sizeof errbuf), 0);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_help(void) {

@@ -91,11 +91,11 @@ static int sp_purge(store *base, int64_t before_ms) {
 
 /* Merge a set into the stored ranges of (agent, epoch); the agent's row lock
  * is held, so nobody else rewrites them meanwhile. */
-static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *epoch, const dlv_set *add) {
   if (add->n == 0) return 0;
   int64_t lo = add->r[0].from - 1, hi = add->r[add->n - 1].to + 1;
-  dl_set set;
-  dl_set_init(&set);
+  dlv_set set;
+  dlv_set_init(&set);
   int r = 0;
   sp__p_begin(s);
   sp__p_str(s, agent);
@@ -104,13 +104,13 @@ static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *e
   sp__p_i64(s, hi);
   PGresult *res = sp__run(s, dropped ? SP_DROP_WINDOW : SP_RECV_WINDOW, "load seq ranges", &r);
   for (int i = 0; res && r == 0 && i < PQntuples(res); i++)
-    r = dl_set_add(&set, sp__i64(res, i, 0), sp__i64(res, i, 1));
+    r = dlv_set_add(&set, sp__i64(res, i, 0), sp__i64(res, i, 1));
   PQclear(res);
   if (r == -EINVAL) {
     snprintf(s->err, sizeof(s->err), "corrupt seq range in the database");
     r = -EIO;
   }
-  for (size_t i = 0; r == 0 && i < add->n; i++) r = dl_set_add(&set, add->r[i].from, add->r[i].to);
+  for (size_t i = 0; r == 0 && i < add->n; i++) r = dlv_set_add(&set, add->r[i].from, add->r[i].to);
   if (r == -E2BIG || r == -ENOMEM) snprintf(s->err, sizeof(s->err), "seq range set too large");
   if (r == 0) r = sp__exec(s, dropped ? SP_DROP_DELETE : SP_RECV_DELETE, "delete seq ranges");
   if (r == 0) {
@@ -134,7 +134,7 @@ static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *e
       r = sp__exec(s, dropped ? SP_DROP_INSERT : SP_RECV_INSERT, "insert seq ranges");
     }
   }
-  dl_set_free(&set);
+  dlv_set_clear(&set);
   return r;
 }
 
@@ -223,7 +223,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     for (int i = 0; hs && i < n; i++) hs[i] = (sp_hash){PQgetvalue(res, i, 0), sp__i64(res, i, 1)};
     if (hs) qsort(hs, (size_t)n, sizeof(*hs), sp__hash_cmp);
     /* each duplicate (not the first copy inside this batch) against the stored copy */
-    strset_clear(&seen);
+    strset_reset(&seen);
     for (size_t i = 0; r == 0 && hs && i < b->n; i++) {
       const bt_event *e = &b->events[i];
       if (!e->valid) continue;
@@ -236,8 +236,8 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     free(hs);
     PQclear(res);
   }
-  strset_free(&inserted);
-  strset_free(&seen);
+  strset_clear(&inserted);
+  strset_clear(&seen);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
   if (r == 0) r = spm_flush(s);
   return r;
@@ -290,7 +290,7 @@ static int sp__idem_get(void *ctx, const char *agent, const char *key, char **re
   return r;
 }
 
-static int sp__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+static int sp__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dlv_set *add) {
   return sp__merge(ctx, dropped, agent, epoch, add);
 }
 
@@ -382,14 +382,14 @@ static int sp__ref_cmp(const void *a, const void *b) {
 }
 
 /* Add rows (agent, epoch, from, to) to their epoch's set. */
-static int sp__load_all_ranges(store_pg *s, int which, const sp_ep_ref *refs, size_t n, dl_set *sets) {
+static int sp__load_all_ranges(store_pg *s, int which, const sp_ep_ref *refs, size_t n, dlv_set *sets) {
   int r = 0;
   sp__p_begin(s);
   PGresult *res = sp__run(s, which, "load seq ranges", &r);
   for (int i = 0; res && r == 0 && i < PQntuples(res); i++) {
     sp_ep_ref key = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), 0};
     const sp_ep_ref *f = bsearch(&key, refs, n, sizeof(*refs), sp__ref_cmp);
-    if (f) r = dl_set_add(&sets[f->idx], sp__i64(res, i, 2), sp__i64(res, i, 3));
+    if (f) r = dlv_set_add(&sets[f->idx], sp__i64(res, i, 2), sp__i64(res, i, 3));
   }
   PQclear(res);
   if (r == -EINVAL) {
@@ -408,7 +408,7 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
   size_t n = 0;
   PGresult *ra = NULL, *re = NULL;
   sp_ep_ref *refs = NULL;
-  dl_set *recv = NULL, *drop = NULL;
+  dlv_set *recv = NULL, *drop = NULL;
   size_t ne = 0;
   /* one snapshot for the four reads */
   bool own_tx = !s->tx_open;
@@ -431,8 +431,8 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
   }
   for (size_t i = 0; i < ne; i++) {
     refs[i] = (sp_ep_ref){PQgetvalue(re, (int)i, 0), PQgetvalue(re, (int)i, 1), i};
-    dl_set_init(&recv[i]);
-    dl_set_init(&drop[i]);
+    dlv_set_init(&recv[i]);
+    dlv_set_init(&drop[i]);
   }
   qsort(refs, ne, sizeof(*refs), sp__ref_cmp);
   r = sp__load_all_ranges(s, SP_RECV_ALL, refs, ne, recv);
@@ -466,14 +466,14 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
       snprintf(e->epoch, sizeof(e->epoch), "%s", PQgetvalue(re, (int)j, 1));
       e->first_seen = sp__i64(re, (int)j, 2);
       e->last_seen = sp__i64(re, (int)j, 3);
-      dl_figures_compute(&recv[j], &drop[j], sp__i64(re, (int)j, 4), &e->fig);
+      dlv_figures_compute(&recv[j], &drop[j], sp__i64(re, (int)j, 4), &e->fig);
     }
     a->latest = a->n_epochs - 1; /* ordered by first contact */
   }
 out:
   for (size_t i = 0; recv && drop && i < ne; i++) {
-    dl_set_free(&recv[i]);
-    dl_set_free(&drop[i]);
+    dlv_set_clear(&recv[i]);
+    dlv_set_clear(&drop[i]);
   }
   free(recv);
   free(drop);
@@ -498,7 +498,7 @@ static void sp_close(store *base) {
   if (!s) return;
   if (s->conn) PQfinish(s->conn);
   spm_close(s);
-  for (int i = 0; i < SP_NBUF; i++) sp_buf_free(&s->arr[i]);
+  for (int i = 0; i < SP_NBUF; i++) sp_buf_clear(&s->arr[i]);
   free(s->conninfo);
   free(s);
 }

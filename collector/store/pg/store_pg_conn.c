@@ -55,7 +55,7 @@ const char *sp_buf_end(sp_buf *b) {
   return b->err ? NULL : b->p;
 }
 
-void sp_buf_free(sp_buf *b) { sb_clear(b); }
+void sp_buf_clear(sp_buf *b) { sb_clear(b); }
 
 /* ---- connection and statements ----------------------------------------- */
 

@@ -21,7 +21,7 @@ void sp_buf_reset(sp_buf *b);                          /* starts an array: "{" *
 void sp_buf_str(sp_buf *b, const char *v, size_t len); /* one element (v NULL = NULL) */
 void sp_buf_i64(sp_buf *b, int64_t v);
 const char *sp_buf_end(sp_buf *b); /* "}" and the text, or NULL when an append failed */
-void sp_buf_free(sp_buf *b);
+void sp_buf_clear(sp_buf *b);
 
 #define SP_RETRY_MIN_MS 100 /* reconnect backoff */
 #define SP_RETRY_MAX_MS 5000

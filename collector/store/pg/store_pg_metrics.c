@@ -93,10 +93,10 @@ void spm_tx_end(store_pg *s, bool committed) {
 
 void spm_close(store_pg *s) {
   spm_tx_end(s, false);
-  stm_free(&s->memo);
-  sp_buf_free(&s->m_hours);
-  sp_buf_free(&s->m_kinds);
-  sp_buf_free(&s->m_ids);
+  stm_clear(&s->memo);
+  sp_buf_clear(&s->m_hours);
+  sp_buf_clear(&s->m_kinds);
+  sp_buf_clear(&s->m_ids);
 }
 
 int spm_open(store_pg *s, char *err, size_t errlen) {
@@ -286,7 +286,7 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
       snprintf(s->err, sizeof(s->err), "out of memory");
       r = -ENOMEM;
     }
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
   return r;
 }
 

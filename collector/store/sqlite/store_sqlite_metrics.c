@@ -71,7 +71,7 @@ void ssm_tx_end(store_sqlite *s, bool committed) {
 
 void ssm_close(store_sqlite *s) {
   ssm_tx_end(s, false);
-  stm_free(&s->memo);
+  stm_clear(&s->memo);
 }
 
 int ssm_open(store_sqlite *s, char *err, size_t errlen) {
@@ -286,7 +286,7 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
     sqlite3_bind_int64(st, 3, b.hours[i].units);
     r = ss__exec(s, st, "insert hour");
   }
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
   return r;
 }
 
