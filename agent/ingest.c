@@ -150,26 +150,26 @@ static void respond_unavailable(ingest *in, httpd_req *req, const char *why) {
   httpd_respond_error(req, 503, "unavailable", "%s; retry later", why);
 }
 
-int ingest_on_headers(ingest *in, httpd_req *req) {
+httpd_verdict ingest_on_headers(ingest *in, httpd_req *req) {
   if (!ingest_token_ok(in->cfg.ingest_token, httpd_req_header(req, "Authorization"))) {
     in->c.unauthorized++;
     httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry-agent\"");
     httpd_respond_error(req, 401, "unauthorized",
                         "send the agent's ingest token as \"Authorization: Bearer TOKEN\"");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   ev_body_kind kind;
   if (ingest_media_kind(httpd_req_header(req, "Content-Type"), &kind) < 0) {
     in->c.unsupported++;
     httpd_respond_error(req, 415, "unsupported_media_type",
                         "Content-Type must be application/json or application/x-ndjson");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (in->stopping) {
     respond_unavailable(in, req, "the agent is shutting down");
-    return 1;
+    return HTTPD_ANSWERED;
   }
-  return 0;
+  return HTTPD_READ_BODY;
 }
 
 static void on_commit_done(journal_commit *c) {

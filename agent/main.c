@@ -79,19 +79,19 @@ static route_t route_of(const char *path) {
   return R_NONE;
 }
 
-static int on_headers(httpd_req *req, void *ud) {
+static httpd_verdict on_headers(httpd_req *req, void *ud) {
   app *a = ud;
   const char *m = httpd_req_method(req);
   route_t r = route_of(httpd_req_path(req));
   switch (r) {
     case R_NONE:
       httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
-      return 1;
+      return HTTPD_ANSWERED;
     case R_EVENTS:
       if (strcmp(m, "POST") != 0) {
         httpd_req_add_header(req, "Allow", "POST");
         httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
-        return 1;
+        return HTTPD_ANSWERED;
       }
       return ingest_on_headers(a->in, req);
     case R_DL: return dl_api_on_headers(a->dl, req);
@@ -99,9 +99,9 @@ static int on_headers(httpd_req *req, void *ud) {
       if (!is_get(m)) {
         httpd_req_add_header(req, "Allow", "GET, HEAD");
         httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m, httpd_req_path(req));
-        return 1;
+        return HTTPD_ANSWERED;
       }
-      return 0;
+      return HTTPD_READ_BODY;
   }
 }
 

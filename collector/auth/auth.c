@@ -302,7 +302,14 @@ int auth_extract(const char *authorization, bool allow_basic, char *out, size_t 
   return -ENOENT;
 }
 
-int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, const char **ret_msg) {
+static bool auth__refuse(auth_refusal *no, unsigned status, const char *msg) {
+  no->status = status;
+  no->code = status == 401 ? "unauthorized" : "forbidden";
+  no->msg = msg;
+  return false;
+}
+
+bool auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, auth_refusal *no) {
   char tok[AUTH_TOKEN_MAX + 1];
   size_t len = 0;
   int r = auth_extract(authorization, false, tok, sizeof(tok), &len);
@@ -317,54 +324,48 @@ int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *r
     if (agent) {
       ret->kind = AUTH_GRANT_AGENT;
       snprintf(ret->agent_id, sizeof(ret->agent_id), "%s", agent);
-      return 0;
+      return true;
     }
     if (shared) {
       ret->kind = AUTH_GRANT_SHARED;
-      return 0;
+      return true;
     }
-    if (a->insecure_no_auth) return 0; /* AUTH_GRANT_OPEN */
-    if (reader) {
-      *ret_msg = "the read token does not grant ingest; use an agent token";
-      return 403;
-    }
-    *ret_msg = "unknown agent token";
-    return 401;
+    if (a->insecure_no_auth) return true; /* AUTH_GRANT_OPEN */
+    if (reader) { return auth__refuse(no, 403, "the read token does not grant ingest; use an agent token"); }
+    return auth__refuse(no, 401, "unknown agent token");
   }
-  if (a->insecure_no_auth) return 0;
-  *ret_msg =
-      r == -EINVAL ? "malformed Authorization header" : "missing agent token (Authorization: Bearer TOKEN)";
-  return 401;
+  if (a->insecure_no_auth) return true;
+  return auth__refuse(no, 401,
+                      r == -EINVAL ? "malformed Authorization header"
+                                   : "missing agent token (Authorization: Bearer TOKEN)");
 }
 
-int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, const char **ret_msg) {
+bool auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, auth_refusal *no) {
   switch (g->kind) {
-    case AUTH_GRANT_OPEN: return 0;
+    case AUTH_GRANT_OPEN: return true;
     case AUTH_GRANT_SHARED:
       if (auth_tokens_lists(a->tokens, agent_id)) {
-        *ret_msg = "this agent_id is listed in the tokens file and must use its own token";
-        return 403;
+        return auth__refuse(no, 403, "this agent_id is listed in the tokens file and must use its own token");
       }
-      return 0;
+      return true;
     case AUTH_GRANT_AGENT:
       if (strcmp(g->agent_id, agent_id) != 0) {
-        *ret_msg = "this token belongs to another agent_id";
-        return 403;
+        return auth__refuse(no, 403, "this token belongs to another agent_id");
       }
-      return 0;
+      return true;
   }
-  return 403;
+  return auth__refuse(no, 403, "forbidden");
 }
 
-int auth_check_read(const col_auth *a, const char *authorization, const char **ret_msg) {
-  if (a->open_reads) return 0;
+bool auth_check_read(const col_auth *a, const char *authorization, auth_refusal *no) {
+  if (a->open_reads) return true;
   char tok[AUTH_TOKEN_MAX + 1];
   size_t len = 0;
   int r = auth_extract(authorization, true, tok, sizeof(tok), &len);
   if (r < 0) {
-    *ret_msg = r == -EINVAL ? "malformed Authorization header"
-                            : "missing read token (Authorization: Bearer READ_TOKEN)";
-    return 401;
+    return auth__refuse(no, 401,
+                        r == -EINVAL ? "malformed Authorization header"
+                                     : "missing read token (Authorization: Bearer READ_TOKEN)");
   }
   uint8_t h[32];
   auth_sha256(tok, len, h);
@@ -372,11 +373,7 @@ int auth_check_read(const col_auth *a, const char *authorization, const char **r
   bool agent = !ok && ((a->have_shared && auth_digest_equal(h, a->shared_hash)) ||
                        auth_tokens_find(a->tokens, tok, len) != NULL);
   explicit_bzero(tok, sizeof(tok));
-  if (ok) return 0;
-  if (agent) {
-    *ret_msg = "agent tokens do not grant reads; use the read token";
-    return 403;
-  }
-  *ret_msg = "unknown read token";
-  return 401;
+  if (ok) return true;
+  if (agent) { return auth__refuse(no, 403, "agent tokens do not grant reads; use the read token"); }
+  return auth__refuse(no, 401, "unknown read token");
 }
