@@ -134,7 +134,7 @@ static bool cm__progressing(col_main *m, char *why, size_t len) {
   col_app *app = &m->app;
   if (!app->wr) return true;
   uint64_t now = tf_mono_ms(), last_ok = 0;
-  uint64_t limit = (uint64_t)app->cfg->watchdog_stall_s * 1000;
+  uint64_t limit = (uint64_t)(app->cfg->watchdog_stall_s * 1000.0);
   char reason[160];
   reason[0] = '\0';
   bool healthy = wr_healthy(app->wr, &last_ok, reason, sizeof(reason));
@@ -279,6 +279,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   memset(&cli, 0, sizeof(cli));
+  opt_set_aliases(col_opt_defs, col_opt_aliases, col_n_opt_aliases);
   int r = opt_parse(col_opt_defs, col_n_opt_defs, &cfg, argc, argv, &cli, err, sizeof(err));
   if (r < 0) {
     fprintf(stderr, "ferry-collector: %s\n", err);

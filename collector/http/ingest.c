@@ -302,7 +302,7 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   app->inflight++;
   if (ir->key[0] && ing__hold_key(app, ir) != 0) return;
   ir->max_body = (size_t)app->cfg->max_body_bytes;
-  ir->max_events = (size_t)app->cfg->max_batch_events;
+  ir->max_events = (size_t)app->cfg->batch_max_events;
   ir->lim.now_ms = tf_now_ms();
   ir->lim.max_future_s = app->cfg->max_future_s;
   ir->lim.retention_days = app->cfg->retention_days;
