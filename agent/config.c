@@ -485,10 +485,10 @@ int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli
   return agent_config_validate(cfg, err, errlen);
 }
 
-void agent_config_free(agent_config *cfg) {
+void agent_config_clear(agent_config *cfg) {
   if (!cfg) return;
   if (cfg->auth_token) explicit_bzero(cfg->auth_token, strlen(cfg->auth_token));
-  opt_free(agent_opt_defs, agent_opt_count, cfg);
+  opt_clear(agent_opt_defs, agent_opt_count, cfg);
   free(cfg->pinned_pubkey);
   cfg->pinned_pubkey = NULL;
 }

@@ -78,7 +78,7 @@ int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli
  * -EINVAL with err naming the key. */
 int agent_config_validate(agent_config *cfg, char *err, size_t errlen);
 
-void agent_config_free(agent_config *cfg);
+void agent_config_clear(agent_config *cfg);
 
 /* 1–64 chars of [A-Za-z0-9._-]. */
 bool agent_id_valid(const char *id);

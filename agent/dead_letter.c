@@ -55,29 +55,29 @@ static int route(const char *method, const char *path, journal_dl_kind *ret) {
   return -1;
 }
 
-int dl_api_on_headers(dl_api *d, httpd_req *req) {
+httpd_verdict dl_api_on_headers(dl_api *d, httpd_req *req) {
   journal_dl_kind kind;
   int r = route(httpd_req_method(req), httpd_req_path(req), &kind);
   if (r == -1) {
     httpd_respond_error(req, 404, "not_found",
                         "no such dead-letter endpoint; use " DL_PATH_PREFIX ", " DL_PATH_PREFIX
                         "/requeue or " DL_PATH_PREFIX "/purge");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (!ingest_token_ok(d->cfg.token, httpd_req_header(req, "Authorization"))) {
     httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry-agent\"");
     httpd_respond_error(req, 401, "unauthorized",
                         "send the agent's ingest token as \"Authorization: Bearer TOKEN\"");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (r == -2) {
     bool export = kind == JOURNAL_DL_EXPORT;
     httpd_req_add_header(req, "Allow", export ? "GET, HEAD" : "POST");
     httpd_respond_error(req, 405, "method_not_allowed", "%s %s: use %s", httpd_req_method(req),
                         httpd_req_path(req), export ? "GET" : "POST");
-    return 1;
+    return HTTPD_ANSWERED;
   }
-  return 0;
+  return HTTPD_READ_BODY;
 }
 
 static void maybe_drained(dl_api *d) {

@@ -36,7 +36,7 @@ int dl_api_new(const dl_api_config *cfg, dl_api **ret);
 /* 1 when path is one of ours. */
 bool dl_api_owns(const char *path);
 /* Headers in: 401/404/405 answered here (returns 1), else 0. */
-int dl_api_on_headers(dl_api *d, httpd_req *req);
+httpd_verdict dl_api_on_headers(dl_api *d, httpd_req *req);
 void dl_api_on_request(dl_api *d, httpd_req *req);
 unsigned dl_api_inflight(const dl_api *d);
 void dl_api_stop(dl_api *d);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "httpd_auth.h"
 #include "log.h"
 
 #ifndef container_of
@@ -64,13 +65,9 @@ int ingest_media_kind(const char *ct, ev_body_kind *ret) {
 
 bool ingest_token_ok(const char *expected, const char *authorization) {
   if (!expected) return true;
-  if (!authorization) return false;
-  while (*authorization == ' ') authorization++;
-  if (strncasecmp(authorization, "Bearer ", 7) != 0) return false;
-  const char *tok = authorization + 7;
-  while (*tok == ' ') tok++;
-  size_t tl = strlen(tok);
-  while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t')) tl--;
+  const char *tok;
+  size_t tl;
+  if (httpd_auth_bearer(authorization, &tok, &tl) < 0) return false;
   size_t el = strlen(expected);
   /* compare over the expected length whatever was sent; the length itself leaks
    * nothing useful */
@@ -138,7 +135,7 @@ static void maybe_drained(ingest *in) {
 
 static void req_finish(ingest_req *r) {
   ingest *in = r->in;
-  ev_batch_free(&r->batch);
+  ev_batch_clear(&r->batch);
   free(r->body);
   free(r);
   in->inflight--;
@@ -153,26 +150,26 @@ static void respond_unavailable(ingest *in, httpd_req *req, const char *why) {
   httpd_respond_error(req, 503, "unavailable", "%s; retry later", why);
 }
 
-int ingest_on_headers(ingest *in, httpd_req *req) {
+httpd_verdict ingest_on_headers(ingest *in, httpd_req *req) {
   if (!ingest_token_ok(in->cfg.ingest_token, httpd_req_header(req, "Authorization"))) {
     in->c.unauthorized++;
     httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry-agent\"");
     httpd_respond_error(req, 401, "unauthorized",
                         "send the agent's ingest token as \"Authorization: Bearer TOKEN\"");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   ev_body_kind kind;
   if (ingest_media_kind(httpd_req_header(req, "Content-Type"), &kind) < 0) {
     in->c.unsupported++;
     httpd_respond_error(req, 415, "unsupported_media_type",
                         "Content-Type must be application/json or application/x-ndjson");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (in->stopping) {
     respond_unavailable(in, req, "the agent is shutting down");
-    return 1;
+    return HTTPD_ANSWERED;
   }
-  return 0;
+  return HTTPD_READ_BODY;
 }
 
 static void on_commit_done(journal_commit *c) {

@@ -46,7 +46,7 @@ typedef struct ingest_counters {
 int ingest_new(const ingest_config *cfg, ingest **ret);
 /* Headers of POST /v1/events are in: 401 / 415 / 503 answered here (returns 1),
  * else 0 to read the body. */
-int ingest_on_headers(ingest *in, httpd_req *req);
+httpd_verdict ingest_on_headers(ingest *in, httpd_req *req);
 /* The body is in: parse off-loop, commit, answer. */
 void ingest_on_request(ingest *in, httpd_req *req);
 void ingest_get_counters(const ingest *in, ingest_counters *ret);

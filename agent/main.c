@@ -79,19 +79,19 @@ static route_t route_of(const char *path) {
   return R_NONE;
 }
 
-static int on_headers(httpd_req *req, void *ud) {
+static httpd_verdict on_headers(httpd_req *req, void *ud) {
   app *a = ud;
   const char *m = httpd_req_method(req);
   route_t r = route_of(httpd_req_path(req));
   switch (r) {
     case R_NONE:
       httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
-      return 1;
+      return HTTPD_ANSWERED;
     case R_EVENTS:
       if (strcmp(m, "POST") != 0) {
         httpd_req_add_header(req, "Allow", "POST");
         httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
-        return 1;
+        return HTTPD_ANSWERED;
       }
       return ingest_on_headers(a->in, req);
     case R_DL: return dl_api_on_headers(a->dl, req);
@@ -99,9 +99,9 @@ static int on_headers(httpd_req *req, void *ud) {
       if (!is_get(m)) {
         httpd_req_add_header(req, "Allow", "GET, HEAD");
         httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m, httpd_req_path(req));
-        return 1;
+        return HTTPD_ANSWERED;
       }
-      return 0;
+      return HTTPD_READ_BODY;
   }
 }
 
@@ -277,7 +277,7 @@ static void reload(app *a) {
   int r = agent_config_load(&next, a->argc, a->argv, &cli, err, sizeof(err));
   if (r < 0) {
     flog_err("SIGHUP: configuration not reloaded, the running one is kept: %s", err);
-    agent_config_free(&next);
+    agent_config_clear(&next);
     (void)notify_ready();
     return;
   }
@@ -301,7 +301,7 @@ static void reload(app *a) {
                 (d->flags & OPT_F_SECRET) ? "a new value" : now, was);
     }
   }
-  agent_config_free(&next);
+  agent_config_clear(&next);
   flog_set_level(FLOG_ERR + a->cfg.log_level);
   if (a->up) {
     uploader_config uc = uploader_config_of(&a->cfg);
@@ -564,7 +564,7 @@ int main(int argc, char **argv) {
   int r = agent_config_load(&a.cfg, argc, argv, &cli, err, sizeof(err));
   if (r < 0) {
     fprintf(stderr, "ferry-agent: %s\n", err);
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 2;
   }
   if (cli.help) {
@@ -572,19 +572,19 @@ int main(int argc, char **argv) {
                    "store-and-forward of inference events to a ferry collector.\n"
                    "Also: ferry-agent [options] dead-letter export|requeue|purge",
                    stdout);
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 0;
   }
   if (cli.version) {
     ferry_print_version(stdout, "ferry-agent");
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 0;
   }
   if (cli.print_config) {
     opt_print_config(agent_opt_defs, agent_opt_count, "ferry-agent",
                      "Installed as /etc/ferry/agent.jsonc; `systemctl reload ferry-agent` re-reads it.",
                      stdout);
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 0;
   }
   a.argc = argc;
@@ -594,12 +594,12 @@ int main(int argc, char **argv) {
   bool dl_cli = cli.nargs >= 1 && strcmp(cli.args[0], "dead-letter") == 0;
   if (cli.nargs > 0 && !dl_cli) {
     fprintf(stderr, "ferry-agent: unexpected argument \"%s\" (did you mean dead-letter?)\n", cli.args[0]);
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 2;
   }
   if (dl_cli && cli.nargs != 2) {
     fprintf(stderr, "ferry-agent: usage: ferry-agent [options] dead-letter export|requeue|purge\n");
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 2;
   }
   if (!dl_cli) {
@@ -613,12 +613,12 @@ int main(int argc, char **argv) {
   if (cli.check_config) {
     printf("ferry-agent: configuration ok (agent %s, listen %s, collector %s)\n", a.cfg.agent_id,
            a.cfg.listen, a.cfg.collector);
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 0;
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     fprintf(stderr, "ferry-agent: cannot initialise libcurl\n");
-    agent_config_free(&a.cfg);
+    agent_config_clear(&a.cfg);
     return 1;
   }
   int rc;
@@ -626,6 +626,6 @@ int main(int argc, char **argv) {
   else rc = run_daemon(&a);
   curl_global_cleanup();
   free(a.machine_id);
-  agent_config_free(&a.cfg);
+  agent_config_clear(&a.cfg);
   return rc;
 }

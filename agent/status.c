@@ -3,11 +3,12 @@
 #include "status.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "prom_text.h"
+#include "strbuf.h"
 #include "timefmt.h"
 #include "version.h"
 
@@ -97,134 +98,80 @@ cJSON *status_json(const status_snapshot *s) {
 
 /* ---- Prometheus text ------------------------------------------------------- */
 
-typedef struct tbuf {
-  char *p;
-  size_t cap, len;
-  bool overflow;
-} tbuf;
-
-static void tb_printf(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_printf(tbuf *b, const char *fmt, ...) {
-  if (b->overflow) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= b->cap - b->len) {
-    b->overflow = true;
-    return;
-  }
-  b->len += (size_t)n;
-}
-
-static void tb_head(tbuf *b, const char *name, const char *type, const char *help) {
-  tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void tb_u(tbuf *b, const char *name, const char *type, const char *help, uint64_t v) {
-  tb_head(b, name, type, help);
-  tb_printf(b, "%s %llu\n", name, (unsigned long long)v);
-}
-
-static void tb_i(tbuf *b, const char *name, const char *type, const char *help, int64_t v) {
-  tb_head(b, name, type, help);
-  tb_printf(b, "%s %lld\n", name, (long long)v);
-}
-
-static void tb_d(tbuf *b, const char *name, const char *type, const char *help, double v) {
-  tb_head(b, name, type, help);
-  tb_printf(b, "%s %.3f\n", name, v);
-}
-
-/* A label value with \ " and newline escaped, as the text format requires. */
-static void tb_label(tbuf *b, const char *v) {
-  for (; v && *v; v++) {
-    if (*v == '\\') tb_printf(b, "\\\\");
-    else if (*v == '"') tb_printf(b, "\\\"");
-    else if (*v == '\n') tb_printf(b, "\\n");
-    else tb_printf(b, "%c", *v);
-  }
-}
-
 int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
-  tbuf b = {buf, cap, 0, cap == 0};
+  strbuf sb;
+  strbuf *b = &sb;
+  sb_init_fixed(b, buf, cap);
   const ingest_counters *ic = &s->ic;
   const uploader_stats *us = &s->us;
   const journal_stats *js = &s->js;
 
-  tb_head(&b, "ferry_agent_info", "gauge", "Agent identity; always 1.");
-  tb_printf(&b, "ferry_agent_info{agent_id=\"");
-  tb_label(&b, s->agent_id);
-  tb_printf(&b, "\",version=\"");
-  tb_label(&b, s->version);
-  tb_printf(&b, "\",epoch=\"");
-  tb_label(&b, js->epoch);
-  tb_printf(&b, "\"} 1\n");
+  pt_head(b, "ferry_agent_info", "gauge", "Agent identity; always 1.");
+  pt_sample_u64(b, "ferry_agent_info",
+                (pt_label[]){{"agent_id", s->agent_id}, {"version", s->version}, {"epoch", js->epoch}}, 3, 1);
 
-  tb_u(&b, "ferry_agent_events_ingested_total", "counter", "Events newly stored in the journal since start.",
-       ic->accepted);
-  tb_u(&b, "ferry_agent_events_duplicates_total", "counter",
-       "Posted events already pending in the journal or repeated in their request.", ic->duplicates);
-  tb_u(&b, "ferry_agent_events_rejected_total", "counter",
-       "Invalid events refused with 400 (nothing of their request was stored).", ic->rejected_events);
-  tb_head(&b, "ferry_agent_ingest_requests_refused_total", "counter",
-          "Ingest requests answered with an error, by reason.");
-  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"invalid\"} %llu\n",
-            (unsigned long long)ic->rejected_requests);
-  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"unauthorized\"} %llu\n",
-            (unsigned long long)ic->unauthorized);
-  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"unsupported_media_type\"} %llu\n",
-            (unsigned long long)ic->unsupported);
-  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"journal_full\"} %llu\n",
-            (unsigned long long)ic->full);
-  tb_printf(&b, "ferry_agent_ingest_requests_refused_total{reason=\"unavailable\"} %llu\n",
-            (unsigned long long)ic->unavailable);
+  pt_metric_u64(b, "ferry_agent_events_ingested_total", "counter",
+                "Events newly stored in the journal since start.", ic->accepted);
+  pt_metric_u64(b, "ferry_agent_events_duplicates_total", "counter",
+                "Posted events already pending in the journal or repeated in their request.", ic->duplicates);
+  pt_metric_u64(b, "ferry_agent_events_rejected_total", "counter",
+                "Invalid events refused with 400 (nothing of their request was stored).",
+                ic->rejected_events);
+  static const char *const refused = "ferry_agent_ingest_requests_refused_total";
+  pt_head(b, refused, "counter", "Ingest requests answered with an error, by reason.");
+  pt_sample_u64(b, refused, &(pt_label){"reason", "invalid"}, 1, ic->rejected_requests);
+  pt_sample_u64(b, refused, &(pt_label){"reason", "unauthorized"}, 1, ic->unauthorized);
+  pt_sample_u64(b, refused, &(pt_label){"reason", "unsupported_media_type"}, 1, ic->unsupported);
+  pt_sample_u64(b, refused, &(pt_label){"reason", "journal_full"}, 1, ic->full);
+  pt_sample_u64(b, refused, &(pt_label){"reason", "unavailable"}, 1, ic->unavailable);
 
-  tb_u(&b, "ferry_agent_uploaded_events_total", "counter",
-       "Events acknowledged by the collector since start.", us->uploaded_events);
-  tb_u(&b, "ferry_agent_uploads_total", "counter", "Upload requests answered 200 (heartbeats included).",
-       us->uploads_ok);
-  tb_u(&b, "ferry_agent_heartbeats_total", "counter", "Heartbeats answered 200.", us->heartbeats);
-  tb_head(&b, "ferry_agent_upload_failures_total", "counter", "Upload attempts that failed, by class.");
+  pt_metric_u64(b, "ferry_agent_uploaded_events_total", "counter",
+                "Events acknowledged by the collector since start.", us->uploaded_events);
+  pt_metric_u64(b, "ferry_agent_uploads_total", "counter",
+                "Upload requests answered 200 (heartbeats included).", us->uploads_ok);
+  pt_metric_u64(b, "ferry_agent_heartbeats_total", "counter", "Heartbeats answered 200.", us->heartbeats);
+  pt_head(b, "ferry_agent_upload_failures_total", "counter", "Upload attempts that failed, by class.");
   for (int c = 0; c < UP_FAIL_COUNT_; c++)
-    tb_printf(&b, "ferry_agent_upload_failures_total{class=\"%s\"} %llu\n", up_fail_name((up_fail_class)c),
-              (unsigned long long)us->failures[c]);
+    pt_sample_u64(b, "ferry_agent_upload_failures_total",
+                  &(pt_label){"class", up_fail_name((up_fail_class)c)}, 1, us->failures[c]);
 
-  tb_i(&b, "ferry_agent_backlog_events", "gauge", "Events in the journal not yet acknowledged.", js->backlog);
-  tb_d(&b, "ferry_agent_oldest_pending_seconds", "gauge",
-       "Age of the oldest event not yet acknowledged (0 with no backlog).", status_oldest_pending_s(s));
-  tb_i(&b, "ferry_agent_journal_bytes", "gauge",
-       "Live pages of the journal in bytes (bounded by --max-journal-bytes).", js->journal_bytes);
-  tb_i(&b, "ferry_agent_wal_bytes", "gauge", "Size of the journal's write-ahead log in bytes.",
-       js->wal_bytes);
-  tb_i(&b, "ferry_agent_next_seq", "gauge", "The seq the next stored event gets.", js->next_seq);
-  tb_i(&b, "ferry_agent_acked_seq", "gauge",
-       "Every seq up to this one is acknowledged, dropped or dead-lettered.", js->acked_seq);
-  tb_i(&b, "ferry_agent_dropped_events_total", "counter",
-       "Events removed by the overflow policy in this epoch.", js->dropped_total);
-  tb_i(&b, "ferry_agent_dead_letter_events", "gauge", "Events the collector refused, kept in dead-letter.",
-       js->dead_letter);
-  tb_d(&b, "ferry_agent_retry_delay_seconds", "gauge",
-       "Delay chosen after the last failed upload (0 after a success).", us->retry_delay_s);
-  tb_d(&b, "ferry_agent_next_retry_seconds", "gauge",
-       "Time until the scheduled retry (0 when none is scheduled).", us->next_retry_in_s);
-  tb_u(&b, "ferry_agent_consecutive_failures", "gauge", "Failed upload attempts since the last 200.",
-       us->consecutive_failures);
-  tb_d(&b, "ferry_agent_last_success_timestamp_seconds", "gauge",
-       "Wall-clock time of the last 200 from the collector (0 = never).",
-       (double)us->last_success_ms / 1000.0);
-  tb_u(&b, "ferry_agent_batch_limit_events", "gauge",
-       "Current most events per upload (halved after 400/413/422).", (uint64_t)us->batch_limit);
-  tb_head(&b, "ferry_agent_collector_state", "gauge", "The collector state; 1 for the current one.");
+  pt_metric_i64(b, "ferry_agent_backlog_events", "gauge", "Events in the journal not yet acknowledged.",
+                js->backlog);
+  pt_metric_f64(b, "ferry_agent_oldest_pending_seconds", "gauge",
+                "Age of the oldest event not yet acknowledged (0 with no backlog).",
+                status_oldest_pending_s(s), 3);
+  pt_metric_i64(b, "ferry_agent_journal_bytes", "gauge",
+                "Live pages of the journal in bytes (bounded by --max-journal-bytes).", js->journal_bytes);
+  pt_metric_i64(b, "ferry_agent_wal_bytes", "gauge", "Size of the journal's write-ahead log in bytes.",
+                js->wal_bytes);
+  pt_metric_i64(b, "ferry_agent_next_seq", "gauge", "The seq the next stored event gets.", js->next_seq);
+  pt_metric_i64(b, "ferry_agent_acked_seq", "gauge",
+                "Every seq up to this one is acknowledged, dropped or dead-lettered.", js->acked_seq);
+  pt_metric_i64(b, "ferry_agent_dropped_events_total", "counter",
+                "Events removed by the overflow policy in this epoch.", js->dropped_total);
+  pt_metric_i64(b, "ferry_agent_dead_letter_events", "gauge",
+                "Events the collector refused, kept in dead-letter.", js->dead_letter);
+  pt_metric_f64(b, "ferry_agent_retry_delay_seconds", "gauge",
+                "Delay chosen after the last failed upload (0 after a success).", us->retry_delay_s, 3);
+  pt_metric_f64(b, "ferry_agent_next_retry_seconds", "gauge",
+                "Time until the scheduled retry (0 when none is scheduled).", us->next_retry_in_s, 3);
+  pt_metric_u64(b, "ferry_agent_consecutive_failures", "gauge", "Failed upload attempts since the last 200.",
+                us->consecutive_failures);
+  pt_metric_f64(b, "ferry_agent_last_success_timestamp_seconds", "gauge",
+                "Wall-clock time of the last 200 from the collector (0 = never).",
+                (double)us->last_success_ms / 1000.0, 3);
+  pt_metric_u64(b, "ferry_agent_batch_limit_events", "gauge",
+                "Current most events per upload (halved after 400/413/422).", (uint64_t)us->batch_limit);
+  pt_head(b, "ferry_agent_collector_state", "gauge", "The collector state; 1 for the current one.");
   for (int st = 0; st < UP_STATE_COUNT_; st++)
-    tb_printf(&b, "ferry_agent_collector_state{state=\"%s\"} %d\n", up_state_name((up_state)st),
-              us->state == (up_state)st ? 1 : 0);
-  tb_i(&b, "ferry_agent_journal_quarantined_total", "counter", "Journals moved to quarantine/ at this start.",
-       js->quarantined);
-  tb_u(&b, "ferry_agent_journal_writable", "gauge", "1 when the journal accepts writes.",
-       js->writable ? 1 : 0);
-  if (b.overflow) return -ENOSPC;
-  return (int)b.len;
+    pt_sample_u64(b, "ferry_agent_collector_state", &(pt_label){"state", up_state_name((up_state)st)}, 1,
+                  us->state == (up_state)st ? 1 : 0);
+  pt_metric_i64(b, "ferry_agent_journal_quarantined_total", "counter",
+                "Journals moved to quarantine/ at this start.", js->quarantined);
+  pt_metric_u64(b, "ferry_agent_journal_writable", "gauge", "1 when the journal accepts writes.",
+                js->writable ? 1 : 0);
+  if (b->err) return b->err == -ENOMEM ? -ENOMEM : -ENOSPC;
+  return (int)b->len;
 }
 
 /* ---- handlers -------------------------------------------------------------- */
@@ -271,6 +218,6 @@ void status_metrics(const status_sources *src, httpd_req *req) {
   char *buf = malloc(STATUS_METRICS_MAX);
   int n = buf ? status_metrics_text(&s, buf, STATUS_METRICS_MAX) : -ENOMEM;
   if (n < 0) httpd_respond_error(req, 500, "internal", "cannot render metrics: %s", strerror(-n));
-  else httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)n);
+  else httpd_respond(req, 200, PT_CONTENT_TYPE, buf, (size_t)n);
   free(buf);
 }

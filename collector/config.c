@@ -74,14 +74,21 @@ const opt_def col_opt_defs[] = {
      "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
     {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
      "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
-    {"max-batch-events", OPT_INT, O(max_batch_events), "10000",
+    {"batch-max-events", OPT_INT, O(batch_max_events), "10000",
      "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1, 1000000, 0},
-    {"watchdog-stall-s", OPT_INT, O(watchdog_stall_s), "120",
+    {"watchdog-stall-s", OPT_SECONDS, O(watchdog_stall_s), "120",
      "under a systemd watchdog: stop pinging it when the database writer has work but completes "
-     "nothing, or keeps failing, for this many seconds",
+     "nothing, or keeps failing, for this long",
      NULL, 1, 86400, 0},
 };
 const size_t col_n_opt_defs = sizeof(col_opt_defs) / sizeof(col_opt_defs[0]);
+
+/* Spelled as the agent spells the same idea; the collector's first spelling
+ * stays accepted. */
+const opt_alias col_opt_aliases[] = {
+    {"max-batch-events", "batch-max-events"},
+};
+const size_t col_n_opt_aliases = sizeof(col_opt_aliases) / sizeof(col_opt_aliases[0]);
 
 int col_config_flog_level(const col_config *cfg) {
   static const int levels[] = {FLOG_ERR, FLOG_WARNING, FLOG_NOTICE, FLOG_INFO, FLOG_DEBUG};
@@ -290,8 +297,8 @@ void col_config_db_display(const col_config *cfg, char *out, size_t outlen) {
   snprintf(out, outlen, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
-void col_config_free(col_config *cfg) {
-  opt_free(col_opt_defs, col_n_opt_defs, cfg);
+void col_config_clear(col_config *cfg) {
+  opt_clear(col_opt_defs, col_n_opt_defs, cfg);
   free(cfg->db_path);
   cfg->db_path = NULL;
 }

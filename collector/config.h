@@ -42,8 +42,8 @@ typedef struct col_config {
   double agent_rate;            /* ingest requests per second per agent; 0 = unlimited */
   int64_t agent_burst;          /* requests an idle agent may send at once */
   int64_t agent_max_concurrent; /* ingest requests of one agent in progress at once */
-  int64_t max_batch_events;     /* events in one ingest batch (413 past it) */
-  int64_t watchdog_stall_s;     /* writer stuck this long: stop feeding the watchdog */
+  int64_t batch_max_events;     /* events in one ingest batch (413 past it) */
+  double watchdog_stall_s;      /* writer stuck this long: stop feeding the watchdog */
   /* derived by col_config_finish */
   col_db_kind db_kind;
   char *db_path; /* sqlite file, or the postgres URL (malloc'd) */
@@ -51,6 +51,10 @@ typedef struct col_config {
 
 extern const opt_def col_opt_defs[];
 extern const size_t col_n_opt_defs;
+/* Old spellings still accepted (docs/spec.md); attached with opt_set_aliases
+ * before the first parse. */
+extern const opt_alias col_opt_aliases[];
+extern const size_t col_n_opt_aliases;
 
 /* The flog level of cfg->log_level. */
 int col_config_flog_level(const col_config *cfg);
@@ -67,6 +71,6 @@ int col_read_token_file(const char *path, char **ret, char *err, size_t errlen);
  * password (if any) replaced by ***. */
 void col_config_db_display(const col_config *cfg, char *out, size_t outlen);
 
-void col_config_free(col_config *cfg);
+void col_config_clear(col_config *cfg);
 
 #endif

@@ -134,7 +134,7 @@ static bool cm__progressing(col_main *m, char *why, size_t len) {
   col_app *app = &m->app;
   if (!app->wr) return true;
   uint64_t now = tf_mono_ms(), last_ok = 0;
-  uint64_t limit = (uint64_t)app->cfg->watchdog_stall_s * 1000;
+  uint64_t limit = (uint64_t)(app->cfg->watchdog_stall_s * 1000.0);
   char reason[160];
   reason[0] = '\0';
   bool healthy = wr_healthy(app->wr, &last_ok, reason, sizeof(reason));
@@ -219,7 +219,7 @@ static void cm__on_hup(uv_signal_t *s, int signum) {
   if (r < 0) {
     flog_err("SIGHUP: configuration not reloaded, the running one is kept: %s", err);
     auth_clear(&auth);
-    col_config_free(&next);
+    col_config_clear(&next);
     (void)notify_ready();
     return;
   }
@@ -246,7 +246,7 @@ static void cm__on_hup(uv_signal_t *s, int signum) {
    * tokens file included) replaces the old one whole */
   auth_clear(&app->auth);
   app->auth = auth;
-  col_config_free(&next);
+  col_config_clear(&next);
   flog_set_level(col_config_flog_level(app->cfg));
   cm__warn(app->cfg, &cli);
   flog_notice("SIGHUP: configuration reloaded (%zu agent token(s) in the tokens file): %d option(s) "
@@ -279,6 +279,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   memset(&cli, 0, sizeof(cli));
+  opt_set_aliases(col_opt_defs, col_opt_aliases, col_n_opt_aliases);
   int r = opt_parse(col_opt_defs, col_n_opt_defs, &cfg, argc, argv, &cli, err, sizeof(err));
   if (r < 0) {
     fprintf(stderr, "ferry-collector: %s\n", err);
@@ -287,30 +288,30 @@ int main(int argc, char **argv) {
   if (cli.help) {
     opt_print_help(col_opt_defs, col_n_opt_defs, "ferry-collector",
                    "Receive ferry-agent uploads, store each event once, track delivery.", stdout);
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return 0;
   }
   if (cli.version) {
     ferry_print_version(stdout, "ferry-collector");
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return 0;
   }
   if (cli.print_config) {
     opt_print_config(
         col_opt_defs, col_n_opt_defs, "ferry-collector",
         "Installed as /etc/ferry/collector.jsonc; `systemctl reload ferry-collector` re-reads it.", stdout);
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return 0;
   }
   m.argc = argc;
   m.argv = argv;
   if (cli.nargs > 0 && strcmp(cli.args[0], "token") == 0) {
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return token_cmd(cli.nargs, cli.args, stdout, stderr);
   }
   if (cli.nargs > 0) {
     fprintf(stderr, "ferry-collector: unexpected argument \"%s\"\n", cli.args[0]);
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return 2;
   }
   flog_set_level(col_config_flog_level(&cfg));
@@ -320,7 +321,7 @@ int main(int argc, char **argv) {
   if (r < 0) {
     fprintf(stderr, "ferry-collector: %s\n", err);
     auth_clear(&app->auth);
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return 2;
   }
   if (cfg.tls_cert) {
@@ -328,7 +329,7 @@ int main(int argc, char **argv) {
     if (r < 0) {
       fprintf(stderr, "ferry-collector: tls_cert: %s\n", err);
       auth_clear(&app->auth);
-      col_config_free(&cfg);
+      col_config_clear(&cfg);
       return 2;
     }
     tls_server_activate(app->tls);
@@ -338,7 +339,7 @@ int main(int argc, char **argv) {
     tls_server_free(app->tls);
     printf("ferry-collector: configuration ok\n");
     auth_clear(&app->auth);
-    col_config_free(&cfg);
+    col_config_clear(&cfg);
     return 0;
   }
 
@@ -440,6 +441,6 @@ out:
   idem_inflight_free(app->idem);
   uv_loop_close(app->loop);
   auth_clear(&app->auth);
-  col_config_free(&cfg);
+  col_config_clear(&cfg);
   return m.exit_code;
 }

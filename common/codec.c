@@ -16,6 +16,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "strbuf.h"
+
 #define CODEC_FIRST_CHUNK        (64 * 1024) /* first output allocation when decoding */
 #define CODEC_ZSTD_LEVEL         3
 #define CODEC_ZSTD_WINDOWLOG_MAX 23 /* 8 MiB: every non-"ultra" zstd level fits */
@@ -116,38 +118,12 @@ int codec_compress(codec_t c, const void *in, size_t in_len, void **ret_out, siz
 /* ------------------------------------------------------------------------ */
 /* bounded decompression */
 
-/* Output buffer that may hold at most limit bytes (max_out + 1: the extra
- * byte is the NUL on success and the "went past max_out" detector). */
-typedef struct obuf {
-  unsigned char *p;
-  size_t len, cap, limit;
-} obuf;
-
-/* Make room for more output. -EFBIG when already at the limit. */
-static int obuf_grow(obuf *b, size_t hint) {
-  if (b->cap >= b->limit) return -EFBIG;
-  size_t want = b->cap ? b->cap * 2 : hint;
-  if (want < b->cap || want > b->limit) want = b->limit;
-  unsigned char *n = realloc(b->p, want);
-  if (!n) return -ENOMEM;
-  b->p = n;
-  b->cap = want;
-  return 0;
-}
-
-/* Hand the result over with its NUL. */
-static int obuf_finish(obuf *b, void **ret_out, size_t *ret_len) {
-  if (b->len == b->cap) { /* only when cap < limit, else we had failed */
-    unsigned char *n = realloc(b->p, b->len + 1);
-    if (!n) return -ENOMEM;
-    b->p = n;
-    b->cap = b->len + 1;
-  }
-  b->p[b->len] = '\0';
-  *ret_out = b->p;
-  *ret_len = b->len;
-  b->p = NULL;
-  return 0;
+/* The output is a strbuf bounded at max_out + 1 bytes: the extra byte is the
+ * "went past max_out" detector. Growing it when already at the bound is
+ * -EFBIG (a bomb). */
+static int obuf_grow(strbuf *b, size_t hint) {
+  int r = sb_grow(b, hint);
+  return r == -ENOSPC ? -EFBIG : r;
 }
 
 static size_t first_chunk(size_t in_len, size_t limit) {
@@ -156,7 +132,7 @@ static size_t first_chunk(size_t in_len, size_t limit) {
   return guess < limit ? guess : limit;
 }
 
-static int gzip_decompress(const unsigned char *in, size_t in_len, obuf *b) {
+static int gzip_decompress(const unsigned char *in, size_t in_len, strbuf *b) {
   z_stream zs;
   memset(&zs, 0, sizeof zs);
   if (inflateInit2(&zs, 15 + 16) != Z_OK) return -ENOMEM;
@@ -169,17 +145,17 @@ static int gzip_decompress(const unsigned char *in, size_t in_len, obuf *b) {
       zs.avail_in = (uInt)n;
       fed += n;
     }
-    if (b->len == b->cap) {
-      r = obuf_grow(b, first_chunk(in_len, b->limit));
+    if (sb_room_len(b) == 0) {
+      r = obuf_grow(b, first_chunk(in_len, b->max));
       if (r < 0) break;
     }
-    size_t room = b->cap - b->len;
-    zs.next_out = b->p + b->len;
+    size_t room = sb_room_len(b);
+    zs.next_out = (Bytef *)sb_room(b);
     zs.avail_out = room < UINT_MAX ? (uInt)room : UINT_MAX;
     uInt before = zs.avail_out;
     int rc = inflate(&zs, Z_NO_FLUSH);
-    b->len += before - zs.avail_out;
-    if (b->len >= b->limit) { /* produced max_out + 1 bytes */
+    sb_advance(b, before - zs.avail_out);
+    if (b->len >= b->max) { /* produced max_out + 1 bytes */
       r = -EFBIG;
       break;
     }
@@ -216,7 +192,7 @@ static int gzip_decompress(const unsigned char *in, size_t in_len, obuf *b) {
   return r;
 }
 
-static int zstd_decompress(const unsigned char *in, size_t in_len, obuf *b) {
+static int zstd_decompress(const unsigned char *in, size_t in_len, strbuf *b) {
   ZSTD_DCtx *dctx = ZSTD_createDCtx();
   if (!dctx) return -ENOMEM;
   /* a frame may ask for a huge history window; refuse past 8 MiB */
@@ -226,13 +202,13 @@ static int zstd_decompress(const unsigned char *in, size_t in_len, obuf *b) {
   size_t ret = 1;
   if (in_len == 0) r = -EINVAL; /* not even one frame */
   while (r == 0) {
-    if (b->len == b->cap) {
-      r = obuf_grow(b, first_chunk(in_len, b->limit));
+    if (sb_room_len(b) == 0) {
+      r = obuf_grow(b, first_chunk(in_len, b->max));
       if (r < 0) break;
     }
-    ZSTD_outBuffer zout = {b->p + b->len, b->cap - b->len, 0};
+    ZSTD_outBuffer zout = {sb_room(b), sb_room_len(b), 0};
     ret = ZSTD_decompressStream(dctx, &zout, &zin);
-    b->len += zout.pos;
+    sb_advance(b, zout.pos);
     if (ZSTD_isError(ret)) {
       ZSTD_ErrorCode code = ZSTD_getErrorCode(ret);
       if (code == ZSTD_error_memory_allocation) r = -ENOMEM;
@@ -240,7 +216,7 @@ static int zstd_decompress(const unsigned char *in, size_t in_len, obuf *b) {
       else r = -EINVAL;
       break;
     }
-    if (b->len >= b->limit) {
+    if (b->len >= b->max) {
       r = -EFBIG;
       break;
     }
@@ -257,8 +233,9 @@ static int zstd_decompress(const unsigned char *in, size_t in_len, obuf *b) {
 
 int codec_decompress(codec_t c, const void *in, size_t in_len, size_t max_out, void **ret_out,
                      size_t *ret_len) {
-  if (max_out >= SIZE_MAX) max_out = SIZE_MAX - 1;
-  obuf b = {.p = NULL, .len = 0, .cap = 0, .limit = max_out + 1};
+  if (max_out >= SIZE_MAX / 2) max_out = SIZE_MAX / 2 - 1;
+  strbuf b;
+  sb_init(&b, max_out + 1);
   int r;
   switch (c) {
     case CODEC_GZIP: r = gzip_decompress(in, in_len, &b); break;
@@ -268,18 +245,13 @@ int codec_decompress(codec_t c, const void *in, size_t in_len, size_t max_out, v
         r = -EFBIG;
         break;
       }
-      b.p = malloc(in_len + 1);
-      if (!b.p) {
-        r = -ENOMEM;
-        break;
-      }
-      b.cap = in_len + 1;
-      if (in_len) memcpy(b.p, in, in_len);
-      b.len = in_len;
-      r = 0;
+      r = sb_grow(&b, in_len); /* exactly in_len + 1 bytes */
+      if (r < 0) break;
+      if (in_len) memcpy(sb_room(&b), in, in_len);
+      sb_advance(&b, in_len);
       break;
   }
-  if (r == 0) r = obuf_finish(&b, ret_out, ret_len);
-  free(b.p);
+  if (r == 0) *ret_out = sb_release(&b, ret_len);
+  sb_clear(&b);
   return r;
 }

@@ -859,7 +859,7 @@ static int build_event(cJSON *obj, const checked *ck, size_t raw_len, unsigned f
   *ret = e;
   return 0;
 oom:
-  ev_event_free(&e);
+  ev_event_clear(&e);
   return -ENOMEM;
 }
 
@@ -951,7 +951,7 @@ int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsi
     if ((f.event_id && !(e.event_id = dup_str(f.event_id->valuestring))) ||
         (f.worker_id && !(e.worker_id = dup_str(f.worker_id->valuestring))) ||
         !(e.workstation_id = dup_str(f.workstation_id->valuestring))) {
-      ev_event_free(&e);
+      ev_event_clear(&e);
       r = -ENOMEM;
     } else {
       e.json = *text;
@@ -964,7 +964,7 @@ int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsi
   return r;
 }
 
-void ev_event_free(ev_event *e) {
+void ev_event_clear(ev_event *e) {
   if (!e) return;
   free(e->event_id);
   free(e->worker_id);
@@ -973,9 +973,9 @@ void ev_event_free(ev_event *e) {
   memset(e, 0, sizeof *e);
 }
 
-void ev_batch_free(ev_batch *b) {
+void ev_batch_clear(ev_batch *b) {
   if (!b) return;
-  for (size_t i = 0; i < b->n; i++) ev_event_free(&b->items[i]);
+  for (size_t i = 0; i < b->n; i++) ev_event_clear(&b->items[i]);
   free(b->items);
   b->items = NULL;
   b->n = 0;
@@ -1112,7 +1112,7 @@ int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flag
   if (kind == EV_BODY_NDJSON) parse_ndjson_body(&cx, len);
   else parse_json_body(&cx, len);
   if (errs->total || cx.nomem) {
-    ev_batch_free(&cx.out);
+    ev_batch_clear(&cx.out);
     return errs->total ? -EINVAL : -ENOMEM;
   }
   *ret = cx.out;

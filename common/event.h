@@ -79,7 +79,7 @@ int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flag
                   ev_errors *errs);
 
 /* Validate one parsed event object. raw_len is its size in bytes as received.
- * On success fills *ret (caller frees with ev_event_free; ret may be NULL to
+ * On success fills *ret (caller frees with ev_event_clear; ret may be NULL to
  * only check) and returns 0; else appends to errs (with index; errs may be
  * NULL) and returns -EINVAL. Checks duplicate keys and depth, but cannot see
  * what cJSON hid while parsing (\u0000 cuts a string short): run
@@ -116,8 +116,8 @@ int ev_json_check_text(const char *buf, size_t len, int max_depth, char *err, si
 const char *ev_type_name(ev_type t);
 int ev_type_parse(const char *s, ev_type *ret);
 
-void ev_event_free(ev_event *e);
-void ev_batch_free(ev_batch *b);
+void ev_event_clear(ev_event *e);
+void ev_batch_clear(ev_batch *b);
 void ev_errors_add(ev_errors *errs, int index, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

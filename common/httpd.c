@@ -339,7 +339,7 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
     }
     if (h->cfg.on_headers) {
       r->in_handler = true;
-      int skip = h->cfg.on_headers(r, h->cfg.ud);
+      bool skip = h->cfg.on_headers(r, h->cfg.ud) == HTTPD_ANSWERED;
       r->in_handler = false;
       if (!r->resp && r->answered) return MHD_NO; /* answered but the response could not be built */
       if (r->resp) {

@@ -20,6 +20,13 @@
 typedef struct httpd httpd;
 typedef struct httpd_req httpd_req;
 
+/* What a handler decided once the headers are in. An answer is never an int
+ * shared with error codes: see docs/design.md, "Errors and answers". */
+typedef enum {
+  HTTPD_READ_BODY = 0, /* go on: read the body, then on_request */
+  HTTPD_ANSWERED = 1,  /* answered with httpd_respond*(): skip the body */
+} httpd_verdict;
+
 typedef struct httpd_config {
   /* "A.B.C.D:PORT", "[IPv6]:PORT" (port 0 = ephemeral, see httpd_port) or
    * "unix:/path" (a stale socket file there is replaced, any other file is
@@ -45,10 +52,10 @@ typedef struct httpd_config {
   void *tls_cert_cb;
   const char *tls_client_ca_pem;
   /* Headers are in (a Content-Length over max_body was already answered 413
-   * without calling this). Return 0 to go on reading the body; or answer
-   * with httpd_respond*() and return 1 to skip the body (returning 1 without
-   * answering gets a 500). May be NULL. */
-  int (*on_headers)(httpd_req *req, void *ud);
+   * without calling this). Return HTTPD_READ_BODY to go on reading the body;
+   * or answer with httpd_respond*() and return HTTPD_ANSWERED to skip the
+   * body (HTTPD_ANSWERED without an answer gets a 500). May be NULL. */
+  httpd_verdict (*on_headers)(httpd_req *req, void *ud);
   /* The body is in (or there is none). Must lead to exactly one httpd_respond*. */
   void (*on_request)(httpd_req *req, void *ud);
   /* Optional: called once per answered request, as the answer is queued,

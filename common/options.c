@@ -491,10 +491,41 @@ static int key_line(const char *text, const char *key, int nth) {
   return 0;
 }
 
+/* Aliases attached to tables (opt_set_aliases). */
+static struct {
+  const opt_def *defs;
+  const opt_alias *aliases;
+  size_t n;
+} opt_alias_reg[8];
+
+void opt_set_aliases(const opt_def *defs, const opt_alias *aliases, size_t n) {
+  /* filled in order, never emptied: the table's own slot comes before any free one */
+  for (size_t i = 0; i < sizeof(opt_alias_reg) / sizeof(opt_alias_reg[0]); i++) {
+    if (opt_alias_reg[i].defs && opt_alias_reg[i].defs != defs) continue;
+    opt_alias_reg[i].defs = defs;
+    opt_alias_reg[i].aliases = aliases;
+    opt_alias_reg[i].n = n;
+    return;
+  }
+}
+
+/* d's old spelling, or NULL. */
+static const char *alias_of(const opt_def *defs, const opt_def *d) {
+  for (size_t i = 0; i < sizeof(opt_alias_reg) / sizeof(opt_alias_reg[0]); i++) {
+    if (opt_alias_reg[i].defs != defs) continue;
+    for (size_t k = 0; k < opt_alias_reg[i].n; k++)
+      if (strcmp(opt_alias_reg[i].aliases[k].name, d->name) == 0) return opt_alias_reg[i].aliases[k].alias;
+  }
+  return NULL;
+}
+
 static const opt_def *find_by_key(const opt_def *defs, size_t ndefs, const char *key) {
   char spelled[OPT_NAME_MAX + 1];
-  for (size_t i = 0; i < ndefs; i++)
+  for (size_t i = 0; i < ndefs; i++) {
     if (spell(defs[i].name, spelled, sizeof spelled, false) && strcmp(spelled, key) == 0) return &defs[i];
+    const char *al = alias_of(defs, &defs[i]);
+    if (al && spell(al, spelled, sizeof spelled, false) && strcmp(spelled, key) == 0) return &defs[i];
+  }
   return NULL;
 }
 
@@ -545,6 +576,8 @@ int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const cha
       r = -EINVAL;
       goto out;
     }
+    for (const cJSON *prev = root->child; !seen && prev != item; prev = prev->next)
+      if (prev->string && find_by_key(defs, ndefs, prev->string) == d) seen++; /* the other spelling */
     if (seen) {
       set_error(err, errlen, "config file %s:%s %s: duplicate key", origin, where, key);
       r = -EINVAL;
@@ -595,8 +628,11 @@ static int load_config_file(const opt_def *defs, size_t ndefs, void *cfg, const 
 /* command line */
 
 static const opt_def *find_by_flag(const opt_def *defs, size_t ndefs, const char *name, size_t len) {
-  for (size_t i = 0; i < ndefs; i++)
+  for (size_t i = 0; i < ndefs; i++) {
     if (strlen(defs[i].name) == len && strncmp(defs[i].name, name, len) == 0) return &defs[i];
+    const char *al = alias_of(defs, &defs[i]);
+    if (al && strlen(al) == len && strncmp(al, name, len) == 0) return &defs[i];
+  }
   return NULL;
 }
 
@@ -740,6 +776,9 @@ static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, char *err, si
     memcpy(var, "FERRY_", 6);
     if (!spell(defs[i].name, var + 6, sizeof var - 6, true)) continue;
     const char *v = getenv(var);
+    const char *al = alias_of(defs, &defs[i]);
+    if ((!v || !*v) && al && spell(al, var + 6, sizeof var - 6, true))
+      v = getenv(var);       /* the old spelling, when the new one is not set */
     if (!v || !*v) continue; /* empty = not set, as systemd Environment= lines often leave it */
     int r = apply_text(&defs[i], cfg, v, &src, err, errlen);
     if (r < 0) return r;
@@ -749,7 +788,7 @@ static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, char *err, si
 
 /* ------------------------------------------------------------------------ */
 
-void opt_free(const opt_def *defs, size_t ndefs, void *cfg) {
+void opt_clear(const opt_def *defs, size_t ndefs, void *cfg) {
   if (!cfg) return;
   for (size_t i = 0; i < ndefs; i++) {
     if (defs[i].type != OPT_STR) continue;
@@ -811,7 +850,7 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
   }
 
   /* commit: every field of the table is replaced, old strings freed */
-  opt_free(defs, ndefs, cfg);
+  opt_clear(defs, ndefs, cfg);
   for (size_t i = 0; i < ndefs; i++)
     memcpy(field(cfg, &defs[i]), field(tmp, &defs[i]), field_size(defs[i].type));
   free(tmp);
@@ -819,7 +858,7 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
   return 0;
 
 fail:
-  opt_free(defs, ndefs, tmp);
+  opt_clear(defs, ndefs, tmp);
   free(tmp);
   return r;
 }
@@ -876,6 +915,9 @@ void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const c
       snprintf(right + o, sizeof right - o, " (prefer the environment or config file)");
     help_line(out, left, right);
     if (spell(d->name, env, sizeof env, true)) fprintf(out, "  %*senv FERRY_%s\n", HELP_COL - 2, "", env);
+    const char *al = alias_of(defs, d);
+    if (al && spell(al, env, sizeof env, true))
+      fprintf(out, "  %*salso --%s, FERRY_%s (old spelling)\n", HELP_COL - 2, "", al, env);
   }
   help_line(out, "--config FILE", "JSON config file, // and /* */ comments allowed (env FERRY_CONFIG)");
   help_line(out, "--check-config", "validate the configuration and exit 0 or 2");
@@ -915,6 +957,11 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
       fprintf(out, "; %s to %s", a, b);
     }
     fputc('\n', out);
+    const char *al = alias_of(defs, d);
+    if (al && spell(al, key, sizeof key, false) && spell(al, env, sizeof env, true)) {
+      fprintf(out, "  // old spelling also accepted: \"%s\", --%s, FERRY_%s\n", key, al, env);
+      spell(d->name, key, sizeof key, false);
+    }
     if (!d->def) {
       fprintf(out, "  // \"%s\": null,  // no default\n", key);
     } else if (d->type == OPT_STR || d->type == OPT_ENUM || d->type == OPT_SIZE) {

@@ -7,7 +7,9 @@
  * Names: flag "--max-journal-bytes", file key "max_journal_bytes",
  * environment "FERRY_MAX_JOURNAL_BYTES". Flags take "--name VALUE" or
  * "--name=VALUE"; OPT_BOOL flags take no value ("--insecure-http"), and in the
- * environment / file accept true/false/1/0/yes/no. */
+ * environment / file accept true/false/1/0/yes/no. An option may also answer
+ * to an alias (its old spelling) in all three; giving both spellings in one
+ * file is a duplicate key, and in the environment the new spelling wins. */
 #ifndef FERRY_OPTIONS_H
 #define FERRY_OPTIONS_H
 
@@ -37,6 +39,18 @@ typedef struct opt_def {
   double min, max;     /* numeric bounds, inclusive; ignored when both 0 */
   unsigned flags;
 } opt_def;
+
+/* An older spelling of an option, still accepted everywhere the name is —
+ * flag, FERRY_ environment, config key — so renaming an option breaks no
+ * deployed config. --help and --print-config show it. */
+typedef struct opt_alias {
+  const char *alias; /* the old spelling: "max-batch-events" */
+  const char *name;  /* the option it stands for: "batch-max-events" */
+} opt_alias;
+
+/* Attach aliases to a table (once, before the first opt_parse or print of
+ * it; a few tables at most). The aliases must outlive the table's use. */
+void opt_set_aliases(const opt_def *defs, const opt_alias *aliases, size_t n);
 
 /* What the command line asked for besides options. */
 typedef struct opt_cli {
@@ -80,7 +94,7 @@ void opt_format_value(const opt_def *d, const void *cfg, char *buf, size_t len);
 const char *opt_key(const opt_def *d, char *buf, size_t len);
 
 /* Free strings held by cfg. */
-void opt_free(const opt_def *defs, size_t ndefs, void *cfg);
+void opt_clear(const opt_def *defs, size_t ndefs, void *cfg);
 
 /* Parse helpers, exposed for tests and other callers. 0 or -EINVAL. */
 int opt_parse_size(const char *s, int64_t *ret);
@@ -93,7 +107,7 @@ int opt_parse_int(const char *s, int64_t *ret);
  * NUL-terminated) on top of the values already in cfg, as opt_parse does
  * with the --config file; origin names it in errors ("config file ORIGIN:
  * line 3: ..."). A member whose value is null is skipped (keeps what is
- * below). On error cfg may be partly updated but stays consistent (opt_free
+ * below). On error cfg may be partly updated but stays consistent (opt_clear
  * works). Exposed for the config fuzzer and tests. 0, -EINVAL or -ENOMEM. */
 int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text, size_t len,
                          const char *origin, char *err, size_t errlen);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "httpd_auth.h"
+
 typedef struct auth_line {
   char agent_id[AUTH_AGENT_ID_MAX + 1];
   uint8_t hash[32];
@@ -273,16 +275,10 @@ static int auth__b64decode(const char *in, size_t len, char *out, size_t outlen,
 }
 
 int auth_extract(const char *authorization, bool allow_basic, char *out, size_t outlen, size_t *ret_len) {
-  if (!authorization) return -ENOENT;
-  const char *p = authorization;
-  while (*p == ' ' || *p == '\t') p++;
-  const char *scheme = p;
-  while (*p && *p != ' ' && *p != '\t') p++;
-  size_t slen = (size_t)(p - scheme);
-  while (*p == ' ' || *p == '\t') p++;
-  size_t vlen = strlen(p);
-  while (vlen && (p[vlen - 1] == ' ' || p[vlen - 1] == '\t')) vlen--;
-  if (vlen == 0) return -ENOENT;
+  const char *scheme, *p;
+  size_t slen, vlen;
+  int r = httpd_auth_split(authorization, &scheme, &slen, &p, &vlen);
+  if (r < 0) return r;
   if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0) {
     if (vlen >= outlen) return -EINVAL;
     memcpy(out, p, vlen);
@@ -306,7 +302,14 @@ int auth_extract(const char *authorization, bool allow_basic, char *out, size_t 
   return -ENOENT;
 }
 
-int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, const char **ret_msg) {
+static bool auth__refuse(auth_refusal *no, unsigned status, const char *msg) {
+  no->status = status;
+  no->code = status == 401 ? "unauthorized" : "forbidden";
+  no->msg = msg;
+  return false;
+}
+
+bool auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, auth_refusal *no) {
   char tok[AUTH_TOKEN_MAX + 1];
   size_t len = 0;
   int r = auth_extract(authorization, false, tok, sizeof(tok), &len);
@@ -321,54 +324,48 @@ int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *r
     if (agent) {
       ret->kind = AUTH_GRANT_AGENT;
       snprintf(ret->agent_id, sizeof(ret->agent_id), "%s", agent);
-      return 0;
+      return true;
     }
     if (shared) {
       ret->kind = AUTH_GRANT_SHARED;
-      return 0;
+      return true;
     }
-    if (a->insecure_no_auth) return 0; /* AUTH_GRANT_OPEN */
-    if (reader) {
-      *ret_msg = "the read token does not grant ingest; use an agent token";
-      return 403;
-    }
-    *ret_msg = "unknown agent token";
-    return 401;
+    if (a->insecure_no_auth) return true; /* AUTH_GRANT_OPEN */
+    if (reader) { return auth__refuse(no, 403, "the read token does not grant ingest; use an agent token"); }
+    return auth__refuse(no, 401, "unknown agent token");
   }
-  if (a->insecure_no_auth) return 0;
-  *ret_msg =
-      r == -EINVAL ? "malformed Authorization header" : "missing agent token (Authorization: Bearer TOKEN)";
-  return 401;
+  if (a->insecure_no_auth) return true;
+  return auth__refuse(no, 401,
+                      r == -EINVAL ? "malformed Authorization header"
+                                   : "missing agent token (Authorization: Bearer TOKEN)");
 }
 
-int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, const char **ret_msg) {
+bool auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, auth_refusal *no) {
   switch (g->kind) {
-    case AUTH_GRANT_OPEN: return 0;
+    case AUTH_GRANT_OPEN: return true;
     case AUTH_GRANT_SHARED:
       if (auth_tokens_lists(a->tokens, agent_id)) {
-        *ret_msg = "this agent_id is listed in the tokens file and must use its own token";
-        return 403;
+        return auth__refuse(no, 403, "this agent_id is listed in the tokens file and must use its own token");
       }
-      return 0;
+      return true;
     case AUTH_GRANT_AGENT:
       if (strcmp(g->agent_id, agent_id) != 0) {
-        *ret_msg = "this token belongs to another agent_id";
-        return 403;
+        return auth__refuse(no, 403, "this token belongs to another agent_id");
       }
-      return 0;
+      return true;
   }
-  return 403;
+  return auth__refuse(no, 403, "forbidden");
 }
 
-int auth_check_read(const col_auth *a, const char *authorization, const char **ret_msg) {
-  if (a->open_reads) return 0;
+bool auth_check_read(const col_auth *a, const char *authorization, auth_refusal *no) {
+  if (a->open_reads) return true;
   char tok[AUTH_TOKEN_MAX + 1];
   size_t len = 0;
   int r = auth_extract(authorization, true, tok, sizeof(tok), &len);
   if (r < 0) {
-    *ret_msg = r == -EINVAL ? "malformed Authorization header"
-                            : "missing read token (Authorization: Bearer READ_TOKEN)";
-    return 401;
+    return auth__refuse(no, 401,
+                        r == -EINVAL ? "malformed Authorization header"
+                                     : "missing read token (Authorization: Bearer READ_TOKEN)");
   }
   uint8_t h[32];
   auth_sha256(tok, len, h);
@@ -376,11 +373,7 @@ int auth_check_read(const col_auth *a, const char *authorization, const char **r
   bool agent = !ok && ((a->have_shared && auth_digest_equal(h, a->shared_hash)) ||
                        auth_tokens_find(a->tokens, tok, len) != NULL);
   explicit_bzero(tok, sizeof(tok));
-  if (ok) return 0;
-  if (agent) {
-    *ret_msg = "agent tokens do not grant reads; use the read token";
-    return 403;
-  }
-  *ret_msg = "unknown read token";
-  return 401;
+  if (ok) return true;
+  if (agent) { return auth__refuse(no, 403, "agent tokens do not grant reads; use the read token"); }
+  return auth__refuse(no, 401, "unknown read token");
 }

@@ -61,14 +61,22 @@ void auth_set_read(col_auth *a, const char *token);
 void auth_replace_tokens(col_auth *a, auth_tokens *t);
 void auth_clear(col_auth *a);
 
+/* Why a check refused a request: the answer the caller sends. */
+typedef struct auth_refusal {
+  unsigned status;  /* 401 or 403 */
+  const char *code; /* "unauthorized" or "forbidden" */
+  const char *msg;  /* says why (static text) */
+} auth_refusal;
+
 /* Agent check from the Authorization header alone (before the body).
- * Returns 0 with *ret filled, 401 (missing or unknown token) or 403 (the read
- * token); *ret_msg says why, for the answer. */
-int auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, const char **ret_msg);
-/* Once the body names agent_id: 0, or 403 with *ret_msg. */
-int auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, const char **ret_msg);
-/* Read check (Bearer, or Basic with the read token as password): 0, 401 or 403. */
-int auth_check_read(const col_auth *a, const char *authorization, const char **ret_msg);
+ * true with *ret filled, or false with *no: 401 (missing or unknown token)
+ * or 403 (the read token). */
+bool auth_check_agent(const col_auth *a, const char *authorization, auth_grant *ret, auth_refusal *no);
+/* Once the body names agent_id: true, or false with *no (403). */
+bool auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *agent_id, auth_refusal *no);
+/* Read check (Bearer, or Basic with the read token as password): true, or
+ * false with *no (401 or 403). */
+bool auth_check_read(const col_auth *a, const char *authorization, auth_refusal *no);
 
 /* Helpers exposed for tests. */
 void auth_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -7,28 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dl_set_init(dl_set *s) { memset(s, 0, sizeof(*s)); }
+void dlv_set_init(dlv_set *s) { memset(s, 0, sizeof(*s)); }
 
-void dl_set_free(dl_set *s) {
+void dlv_set_clear(dlv_set *s) {
   if (!s) return;
   free(s->r);
   memset(s, 0, sizeof(*s));
 }
 
-static int dl__reserve(dl_set *s, size_t need) {
+static int dlv__reserve(dlv_set *s, size_t need) {
   if (need <= s->cap) return 0;
-  if (need > DL_MAX_RANGES) return -E2BIG;
+  if (need > DLV_MAX_RANGES) return -E2BIG;
   size_t cap = s->cap ? s->cap * 2 : 8;
   while (cap < need) cap *= 2;
-  if (cap > DL_MAX_RANGES) cap = DL_MAX_RANGES;
-  dl_range *r = realloc(s->r, cap * sizeof(*r));
+  if (cap > DLV_MAX_RANGES) cap = DLV_MAX_RANGES;
+  dlv_range *r = realloc(s->r, cap * sizeof(*r));
   if (!r) return -ENOMEM;
   s->r = r;
   s->cap = cap;
   return 0;
 }
 
-int dl_set_add(dl_set *s, int64_t from, int64_t to) {
+int dlv_set_add(dlv_set *s, int64_t from, int64_t to) {
   if (from < 1 || to < from) return -EINVAL;
   /* first range that ends at or after from-1 (could touch or overlap) */
   size_t lo = 0, hi = s->n;
@@ -44,12 +44,12 @@ int dl_set_add(dl_set *s, int64_t from, int64_t to) {
     last++;
   }
   if (first == last) {
-    int r = dl__reserve(s, s->n + 1);
+    int r = dlv__reserve(s, s->n + 1);
     if (r < 0) return r;
-    memmove(&s->r[first + 1], &s->r[first], (s->n - first) * sizeof(dl_range));
+    memmove(&s->r[first + 1], &s->r[first], (s->n - first) * sizeof(dlv_range));
     s->n++;
   } else if (last - first > 1) {
-    memmove(&s->r[first + 1], &s->r[last], (s->n - last) * sizeof(dl_range));
+    memmove(&s->r[first + 1], &s->r[last], (s->n - last) * sizeof(dlv_range));
     s->n -= last - first - 1;
   }
   s->r[first].from = from;
@@ -57,38 +57,38 @@ int dl_set_add(dl_set *s, int64_t from, int64_t to) {
   return 0;
 }
 
-static int dl__cmp64(const void *a, const void *b) {
+static int dlv__cmp64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return x < y ? -1 : x > y;
 }
 
-int dl_set_add_seqs(dl_set *s, const int64_t *seqs, size_t n) {
+int dlv_set_add_seqs(dlv_set *s, const int64_t *seqs, size_t n) {
   if (n == 0) return 0;
   int64_t *v = malloc(n * sizeof(*v));
   if (!v) return -ENOMEM;
   memcpy(v, seqs, n * sizeof(*v));
-  qsort(v, n, sizeof(*v), dl__cmp64);
+  qsort(v, n, sizeof(*v), dlv__cmp64);
   int r = v[0] < 1 ? -EINVAL : 0;
   size_t i = 0;
   while (i < n && r == 0) {
     int64_t from = v[i], to = v[i];
     i++;
     while (i < n && v[i] - 1 <= to) to = v[i++]; /* sorted: v[i] >= to */
-    r = dl_set_add(s, from, to);
+    r = dlv_set_add(s, from, to);
   }
   free(v);
   return r;
 }
 
-int64_t dl_set_count(const dl_set *s) {
+int64_t dlv_set_count(const dlv_set *s) {
   int64_t c = 0;
   for (size_t i = 0; i < s->n; i++) c += s->r[i].to - s->r[i].from + 1;
   return c;
 }
 
-int64_t dl_set_max(const dl_set *s) { return s->n ? s->r[s->n - 1].to : 0; }
+int64_t dlv_set_max(const dlv_set *s) { return s->n ? s->r[s->n - 1].to : 0; }
 
-int64_t dl_set_count_minus(const dl_set *a, const dl_set *b) {
+int64_t dlv_set_count_minus(const dlv_set *a, const dlv_set *b) {
   int64_t c = 0;
   size_t j = 0;
   for (size_t i = 0; i < a->n; i++) {
@@ -105,12 +105,12 @@ int64_t dl_set_count_minus(const dl_set *a, const dl_set *b) {
   return c;
 }
 
-int64_t dl_contiguous(const dl_set *a, const dl_set *b) {
+int64_t dlv_contiguous(const dlv_set *a, const dlv_set *b) {
   /* walk both sorted lists in order of from, extending the prefix 1..n */
   int64_t n = 0;
   size_t i = 0, j = 0;
   for (;;) {
-    const dl_range *next = NULL;
+    const dlv_range *next = NULL;
     if (i < a->n && (j >= b->n || a->r[i].from <= b->r[j].from)) next = &a->r[i++];
     else if (j < b->n) next = &b->r[j++];
     if (!next || next->from > n + 1) return n;
@@ -118,15 +118,16 @@ int64_t dl_contiguous(const dl_set *a, const dl_set *b) {
   }
 }
 
-void dl_figures_compute(const dl_set *received, const dl_set *dropped, int64_t high_seq, dl_figures *ret) {
-  dl_figures f;
-  f.received = dl_set_count(received);
-  f.dropped = dl_set_count_minus(dropped, received);
+void dlv_figures_compute(const dlv_set *received, const dlv_set *dropped, int64_t high_seq,
+                         dlv_figures *ret) {
+  dlv_figures f;
+  f.received = dlv_set_count(received);
+  f.dropped = dlv_set_count_minus(dropped, received);
   f.high_seq = high_seq;
-  if (dl_set_max(received) > f.high_seq) f.high_seq = dl_set_max(received);
-  if (dl_set_max(dropped) > f.high_seq) f.high_seq = dl_set_max(dropped);
+  if (dlv_set_max(received) > f.high_seq) f.high_seq = dlv_set_max(received);
+  if (dlv_set_max(dropped) > f.high_seq) f.high_seq = dlv_set_max(dropped);
   f.missing = f.high_seq - f.received - f.dropped;
   if (f.missing < 0) f.missing = 0;
-  f.contiguous_seq = dl_contiguous(received, dropped);
+  f.contiguous_seq = dlv_contiguous(received, dropped);
   *ret = f;
 }

@@ -17,7 +17,7 @@ static void aa__time(cJSON *o, const char *name, int64_t ms) {
 
 static double aa__ms3(double s) { return round(s * 1000.0) / 1000.0; }
 
-static void aa__figures(cJSON *o, const dl_figures *f, bool contiguous) {
+static void aa__figures(cJSON *o, const dlv_figures *f, bool contiguous) {
   cJSON_AddNumberToObject(o, "high_seq", (double)f->high_seq);
   if (contiguous) cJSON_AddNumberToObject(o, "contiguous_seq", (double)f->contiguous_seq);
   cJSON_AddNumberToObject(o, "received", (double)f->received);
@@ -38,7 +38,7 @@ cJSON *agents_api_json(const st_agent_info *agents, size_t n) {
     if (!o) goto oom;
     cJSON_AddItemToArray(list, o);
     const st_epoch_info *latest = a->n_epochs ? &a->epochs[a->latest] : NULL;
-    static const dl_figures none;
+    static const dlv_figures none;
     cJSON_AddStringToObject(o, "agent_id", a->agent_id);
     if (latest) cJSON_AddStringToObject(o, "epoch", latest->epoch);
     else cJSON_AddNullToObject(o, "epoch");

@@ -27,10 +27,10 @@ uint64_t bt_fnv1a(const void *data, size_t len) {
   return h;
 }
 
-void bt_batch_free(bt_batch *b) {
+void bt_batch_clear(bt_batch *b) {
   if (!b) return;
   for (size_t i = 0; i < b->n; i++)
-    if (b->events[i].valid) ev_event_free(&b->events[i].ev);
+    if (b->events[i].valid) ev_event_clear(&b->events[i].ev);
   free(b->events);
   free(b->dropped);
   memset(b, 0, sizeof(*b));
@@ -52,7 +52,7 @@ static bool bt__int(const cJSON *j, double min, int64_t *ret) {
 }
 
 static int bt__cmp_range(const void *a, const void *b) {
-  const dl_range *x = a, *y = b;
+  const dlv_range *x = a, *y = b;
   return x->from < y->from ? -1 : x->from > y->from;
 }
 
@@ -98,14 +98,14 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
   bool future = ts > lim->now_ms + lim->max_future_s * 1000;
   bool old = lim->retention_days > 0 && ts < lim->now_ms - lim->retention_days * 86400000LL;
   if (future || old) {
-    ev_event_free(&out->ev);
+    ev_event_clear(&out->ev);
     memset(&out->ev, 0, sizeof(out->ev));
     out->valid = false;
     snprintf(out->error, sizeof(out->error), "timestamp_out_of_range");
     return 0;
   }
   if (!out->ev.event_id) { /* EV_FROM_AGENT requires it; do not trust that blindly */
-    ev_event_free(&out->ev);
+    ev_event_clear(&out->ev);
     memset(&out->ev, 0, sizeof(out->ev));
     out->valid = false;
     snprintf(out->error, sizeof(out->error), "invalid_event: event_id: required");
@@ -141,7 +141,7 @@ static int bt__events(cJSON *events, const bt_limits *lim, bt_batch *b, char *er
   cJSON_ArrayForEach(item, events) {
     if (i >= (size_t)n) break;
     int r = bt__event(item, i, lim, &b->events[i], &sha, errs, err, errlen);
-    b->n = i + (r == 0); /* bt_batch_free must see exactly the filled entries */
+    b->n = i + (r == 0); /* bt_batch_clear must see exactly the filled entries */
     if (r < 0) {
       free(errs);
       return r;
@@ -319,7 +319,7 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
   cJSON_Delete(root);
   if (r < 0) {
     if (r == -ENOMEM) snprintf(err, errlen, "out of memory");
-    bt_batch_free(&b);
+    bt_batch_clear(&b);
     return r;
   }
   *ret = b;

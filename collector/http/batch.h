@@ -41,7 +41,7 @@ typedef struct bt_batch {
   char epoch[BT_EPOCH_LEN + 1]; /* lowercase hex */
   bt_event *events;
   size_t n;
-  dl_range *dropped;
+  dlv_range *dropped;
   size_t n_dropped;
   bool has_stats;
   int64_t backlog;
@@ -53,14 +53,14 @@ typedef struct bt_batch {
   char events_hash[65];     /* SHA-256 hex of the events as sent: what a replay must match */
 } bt_batch;
 
-/* Parse and check body. 0 with *ret filled (free with bt_batch_free), or
+/* Parse and check body. 0 with *ret filled (free with bt_batch_clear), or
  * -EINVAL with a person-readable message in err (-ENOMEM on allocation). */
 int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, char *err, size_t errlen);
 /* The Idempotency-Key rule: required when events is non-empty and equal to
  * "{agent_id}:{epoch}:{first_seq}-{last_seq}"; ignored for heartbeats.
  * 0 or -EINVAL with err. */
 int bt_check_key(const bt_batch *b, const char *key, char *err, size_t errlen);
-void bt_batch_free(bt_batch *b);
+void bt_batch_clear(bt_batch *b);
 
 /* Number of events not rejected. */
 size_t bt_valid_count(const bt_batch *b);

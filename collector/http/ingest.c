@@ -55,7 +55,7 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 
 static void ing__free(ing_req *ir) {
   if (ir->held[0] && ir->app->idem) idem_inflight_remove(ir->app->idem, ir->held);
-  bt_batch_free(&ir->batch);
+  bt_batch_clear(&ir->batch);
   st_result_clear(&ir->job.res);
   free(ir);
 }
@@ -83,22 +83,21 @@ static int ing__media_json(const char *ct) {
   return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
-int ingest_on_headers(col_app *app, httpd_req *req) {
-  const char *msg = NULL;
+httpd_verdict ingest_on_headers(col_app *app, httpd_req *req) {
+  auth_refusal no;
   auth_grant g;
-  int st = auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &msg);
-  if (st) {
-    if (st == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
+  if (!auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &no)) {
+    if (no.status == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
     app->stats.refused++;
-    httpd_respond_error(req, (unsigned)st, st == 401 ? "unauthorized" : "forbidden", "%s", msg);
-    return 1;
+    httpd_respond_error(req, no.status, no.code, "%s", no.msg);
+    return HTTPD_ANSWERED;
   }
   const char *ct = httpd_req_header(req, "Content-Type");
   if (!ing__media_json(ct)) {
     app->stats.refused++;
     httpd_respond_error(req, 415, "unsupported_media_type",
                         "Content-Type must be application/json, not \"%.60s\"", ct);
-    return 1;
+    return HTTPD_ANSWERED;
   }
   codec_t codec;
   const char *enc = httpd_req_header(req, "Content-Encoding");
@@ -106,12 +105,12 @@ int ingest_on_headers(col_app *app, httpd_req *req) {
     app->stats.refused++;
     httpd_respond_error(req, 415, "unsupported_encoding",
                         "Content-Encoding \"%.60s\" is not supported; use identity, gzip or zstd", enc);
-    return 1;
+    return HTTPD_ANSWERED;
   }
-  if (guard_headers(app, req, &g)) return 1;
+  if (guard_headers(app, req, &g) == HTTPD_ANSWERED) return HTTPD_ANSWERED;
   (void)codec; /* checked here; used again in on_request (nothing is allocated
                   before the body: httpd may answer 413 and never call on_request) */
-  return 0;
+  return HTTPD_READ_BODY;
 }
 
 /* Worker thread: decode, parse, check. Reads only ir and the request body,
@@ -210,10 +209,9 @@ static void ing__parsed(uv_work_t *w, int status) {
     ing__finish_error(ir, ir->status, ir->code, ir->msg);
     return;
   }
-  const char *msg = NULL;
-  int st = auth_check_agent_id(&app->auth, &ir->grant, ir->batch.agent_id, &msg);
-  if (st) {
-    ing__finish_error(ir, (unsigned)st, "forbidden", msg);
+  auth_refusal no;
+  if (!auth_check_agent_id(&app->auth, &ir->grant, ir->batch.agent_id, &no)) {
+    ing__finish_error(ir, no.status, no.code, no.msg);
     return;
   }
   const char *gcode = "forbidden";
@@ -274,18 +272,17 @@ static int ing__hold_key(col_app *app, ing_req *ir) {
 void ingest_on_request(col_app *app, httpd_req *req) {
   /* on_headers passed these checks; the tokens file may have been reloaded
    * since, so the grant is taken again (cheap, and never more permissive) */
-  const char *msg = NULL;
+  auth_refusal no;
   auth_grant g;
-  int st = auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &msg);
   codec_t codec = CODEC_IDENTITY;
-  if (st == 0 && codec_from_name(httpd_req_header(req, "Content-Encoding"), &codec) < 0) st = 415;
-  if (st) {
+  if (!auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &no)) {
     app->stats.refused++;
-    httpd_respond_error(req, (unsigned)st,
-                        st == 401   ? "unauthorized"
-                        : st == 403 ? "forbidden"
-                                    : "unsupported_encoding",
-                        "%s", msg ? msg : "unsupported Content-Encoding");
+    httpd_respond_error(req, no.status, no.code, "%s", no.msg);
+    return;
+  }
+  if (codec_from_name(httpd_req_header(req, "Content-Encoding"), &codec) < 0) {
+    app->stats.refused++;
+    httpd_respond_error(req, 415, "unsupported_encoding", "%s", "unsupported Content-Encoding");
     return;
   }
   ing_req *ir = calloc(1, sizeof(*ir));
@@ -305,7 +302,7 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   app->inflight++;
   if (ir->key[0] && ing__hold_key(app, ir) != 0) return;
   ir->max_body = (size_t)app->cfg->max_body_bytes;
-  ir->max_events = (size_t)app->cfg->max_batch_events;
+  ir->max_events = (size_t)app->cfg->batch_max_events;
   ir->lim.now_ms = tf_now_ms();
   ir->lim.max_future_s = app->cfg->max_future_s;
   ir->lim.retention_days = app->cfg->retention_days;

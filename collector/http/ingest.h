@@ -10,7 +10,7 @@
 
 /* Headers are in: authenticate and check the media and encoding. Returns 0 to
  * read the body, 1 when already answered. */
-int ingest_on_headers(col_app *app, httpd_req *req);
+httpd_verdict ingest_on_headers(col_app *app, httpd_req *req);
 /* The body is in: parse off the loop, store, answer. */
 void ingest_on_request(col_app *app, httpd_req *req);
 

@@ -59,7 +59,7 @@ static bool guard__key_agent(const char *key, char *out, size_t outlen) {
   return true;
 }
 
-int guard_headers(col_app *app, httpd_req *req, const auth_grant *grant) {
+httpd_verdict guard_headers(col_app *app, httpd_req *req, const auth_grant *grant) {
   if (tls_server_wants_client_cert(app->tls)) {
     tls_peer peer;
     tls_server_peer(app->tls, httpd_req_tls_session(req), &peer);
@@ -67,30 +67,30 @@ int guard_headers(col_app *app, httpd_req *req, const auth_grant *grant) {
       app->stats.refused++;
       httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
       httpd_respond_error(req, 401, "unauthorized", "%s", peer.why);
-      return 1;
+      return HTTPD_ANSWERED;
     }
     if (grant->kind == AUTH_GRANT_AGENT && !tls_peer_allows(&peer, grant->agent_id)) {
       app->stats.refused++;
       httpd_respond_error(req, 403, "forbidden", "the client certificate (%s) is not for agent %s",
                           peer.names[0], grant->agent_id);
-      return 1;
+      return HTTPD_ANSWERED;
     }
   }
   char id[AUTH_AGENT_ID_MAX + 1];
   const char *agent = NULL;
   if (grant->kind == AUTH_GRANT_AGENT) agent = grant->agent_id;
   else if (guard__key_agent(httpd_req_header(req, "Idempotency-Key"), id, sizeof(id)))
-    agent = id;         /* the body must match it (checked after parsing) */
-  if (!agent) return 0; /* a heartbeat under a shared token: admitted once parsed */
+    agent = id;                       /* the body must match it (checked after parsing) */
+  if (!agent) return HTTPD_READ_BODY; /* a heartbeat under a shared token: admitted once parsed */
   const char *code = NULL;
   char msg[200];
   unsigned retry = 1;
   unsigned st = guard__admit(app, req, agent, &code, msg, sizeof(msg), &retry);
-  if (!st) return 0;
+  if (!st) return HTTPD_READ_BODY;
   guard__retry_after(req, retry);
   if (st == 503) app->stats.overloaded++;
   httpd_respond_error(req, st, code, "%s", msg);
-  return 1;
+  return HTTPD_ANSWERED;
 }
 
 unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code, char *msg,

@@ -12,9 +12,9 @@
 /* Headers are in and the token was accepted (grant). Checks the client
  * certificate when a client CA is configured, and admits the request under
  * the agent's limits when the agent is already known (a per-agent token, or
- * the agent_id an Idempotency-Key names). Returns 0 to go on, or 1 after
- * answering (401/403/429/503). */
-int guard_headers(col_app *app, httpd_req *req, const auth_grant *grant);
+ * the agent_id an Idempotency-Key names). HTTPD_READ_BODY to go on, or
+ * HTTPD_ANSWERED after answering (401/403/429/503). */
+httpd_verdict guard_headers(col_app *app, httpd_req *req, const auth_grant *grant);
 
 /* The body is parsed and names agent_id. Checks the client certificate
  * allows agent_id and admits the request if guard_headers could not. 0, or

@@ -170,7 +170,7 @@ static void ma__done(uv_work_t *w, int status) {
     if (j) httpd_respond_json(m->req, 200, j);
     else httpd_respond_error(m->req, 503, "unavailable", "out of memory");
   }
-  metrics_result_free(&m->res);
+  metrics_result_clear(&m->res);
   app->inflight--;
   free(m);
 }

@@ -2,12 +2,12 @@
 #include "prom.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "prom_text.h"
 #include "metrics_api.h"
 #include "readers.h"
 #include "rollup.h"
@@ -65,7 +65,7 @@ void prom_free(col_prom *p) {
   if (!p) return;
   free(p->agents);
   st_agents_free(p->snap_agents, p->snap_n);
-  metrics_result_free(&p->snap_today);
+  metrics_result_clear(&p->snap_today);
   free(p);
 }
 
@@ -140,139 +140,62 @@ void prom_on_answer(const httpd_req *req, unsigned status, double seconds, void 
 
 /* ---- rendering ---------------------------------------------------------- */
 
-typedef struct pbuf {
-  char *s;
-  size_t n, cap;
-  bool oom;
-} pbuf;
-
-__attribute__((format(printf, 2, 3))) static void pb(pbuf *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      b->oom = true;
-      return;
-    }
-    if (b->s && b->n + (size_t)k < b->cap) {
-      b->n += (size_t)k;
-      return;
-    }
-    size_t cap = b->cap ? b->cap * 2 : 16384;
-    while (cap <= b->n + (size_t)k) cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) {
-      b->oom = true;
-      return;
-    }
-    b->s = s;
-    b->cap = cap;
-  }
-}
-
-/* A label value: backslash, quote and newline escaped. */
-static const char *prom__esc(const char *v, char *out, size_t outlen) {
-  size_t n = 0;
-  for (; *v && n + 3 < outlen; v++) {
-    if (*v == '\\' || *v == '"') {
-      out[n++] = '\\';
-      out[n++] = *v;
-    } else if (*v == '\n') {
-      out[n++] = '\\';
-      out[n++] = 'n';
-    } else out[n++] = *v;
-  }
-  out[n] = '\0';
-  return out;
-}
-
-static void prom__render(col_app *app, pbuf *b) {
+static void prom__render(col_app *app, strbuf *b) {
   col_prom *p = app->prom;
-  char e[160];
-  pb(b,
-     "# HELP ferry_collector_build_info The running collector's version.\n"
-     "# TYPE ferry_collector_build_info gauge\n"
-     "ferry_collector_build_info{version=\"%s\",revision=\"%s\"} 1\n",
-     FERRY_VERSION, FERRY_GIT_REV);
-  pb(b, "# HELP ferry_collector_events_total Events in answered ingest batches, by agent and result.\n"
-        "# TYPE ferry_collector_events_total counter\n");
+  pt_head(b, "ferry_collector_build_info", "gauge", "The running collector's version.");
+  pt_sample_u64(b, "ferry_collector_build_info",
+                (pt_label[]){{"version", FERRY_VERSION}, {"revision", FERRY_GIT_REV}}, 2, 1);
+  static const char *const events = "ferry_collector_events_total";
+  pt_head(b, events, "counter", "Events in answered ingest batches, by agent and result.");
   for (size_t i = 0; i <= p->n_agents; i++) {
     const prom_agent *a = i < p->n_agents ? &p->agents[i] : &p->other;
     if (i == p->n_agents && !a->accepted && !a->duplicates && !a->rejected) break;
-    prom__esc(a->id, e, sizeof(e));
-    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"accepted\"} %llu\n", e,
-       (unsigned long long)a->accepted);
-    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"duplicate\"} %llu\n", e,
-       (unsigned long long)a->duplicates);
-    pb(b, "ferry_collector_events_total{agent=\"%s\",result=\"rejected\"} %llu\n", e,
-       (unsigned long long)a->rejected);
+    pt_sample_u64(b, events, (pt_label[]){{"agent", a->id}, {"result", "accepted"}}, 2, a->accepted);
+    pt_sample_u64(b, events, (pt_label[]){{"agent", a->id}, {"result", "duplicate"}}, 2, a->duplicates);
+    pt_sample_u64(b, events, (pt_label[]){{"agent", a->id}, {"result", "rejected"}}, 2, a->rejected);
   }
   const col_stats *s = &app->stats;
-  pb(b,
-     "# HELP ferry_collector_batches_total Ingest batches answered 200.\n"
-     "# TYPE ferry_collector_batches_total counter\nferry_collector_batches_total %llu\n"
-     "# HELP ferry_collector_ingest_refused_total Ingest requests answered 4xx.\n"
-     "# TYPE ferry_collector_ingest_refused_total counter\nferry_collector_ingest_refused_total %llu\n"
-     "# HELP ferry_collector_ingest_overloaded_total Ingest requests answered 503.\n"
-     "# TYPE ferry_collector_ingest_overloaded_total counter\nferry_collector_ingest_overloaded_total %llu\n"
-     "# HELP ferry_collector_conflicts_total Events whose (agent_id, event_id) was stored with other "
-     "content.\n"
-     "# TYPE ferry_collector_conflicts_total counter\nferry_collector_conflicts_total %llu\n"
-     "# HELP ferry_collector_ingest_rate_limited_total Ingest requests answered 429 (agent over its rate or "
-     "concurrency cap).\n"
-     "# TYPE ferry_collector_ingest_rate_limited_total counter\nferry_collector_ingest_rate_limited_total "
-     "%llu\n",
-     (unsigned long long)s->batches, (unsigned long long)s->refused, (unsigned long long)s->overloaded,
-     (unsigned long long)s->conflicts, (unsigned long long)s->rate_limited);
-  pb(b, "# HELP ferry_collector_request_duration_seconds Time from request headers to answer, by route.\n"
-        "# TYPE ferry_collector_request_duration_seconds histogram\n");
+  pt_metric_u64(b, "ferry_collector_batches_total", "counter", "Ingest batches answered 200.", s->batches);
+  pt_metric_u64(b, "ferry_collector_ingest_refused_total", "counter", "Ingest requests answered 4xx.",
+                s->refused);
+  pt_metric_u64(b, "ferry_collector_ingest_overloaded_total", "counter", "Ingest requests answered 503.",
+                s->overloaded);
+  pt_metric_u64(b, "ferry_collector_conflicts_total", "counter",
+                "Events whose (agent_id, event_id) was stored with other content.", s->conflicts);
+  pt_metric_u64(b, "ferry_collector_ingest_rate_limited_total", "counter",
+                "Ingest requests answered 429 (agent over its rate or concurrency cap).", s->rate_limited);
+  static const char *const dur = "ferry_collector_request_duration_seconds";
+  pt_head(b, dur, "histogram", "Time from request headers to answer, by route.");
   for (size_t r = 0; r < PROM_N_ROUTES; r++) {
     const prom_hist *h = &p->hist[r];
-    for (size_t i = 0; i < PROM_N_LE; i++)
-      pb(b, "ferry_collector_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", prom_routes[r],
-         prom_le[i], (unsigned long long)h->le[i]);
-    pb(b,
-       "ferry_collector_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-       "ferry_collector_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-       "ferry_collector_request_duration_seconds_count{route=\"%s\"} %llu\n",
-       prom_routes[r], (unsigned long long)h->count, prom_routes[r], h->sum, prom_routes[r],
-       (unsigned long long)h->count);
+    pt_histogram(b, dur, &(pt_label){"route", prom_routes[r]}, 1, prom_le, h->le, PROM_N_LE, h->count,
+                 h->sum);
   }
   if (!p->have_snap) return;
-  pb(b, "# HELP ferry_collector_agent_backlog Events the agent last reported waiting to upload.\n"
-        "# TYPE ferry_collector_agent_backlog gauge\n");
+  pt_head(b, "ferry_collector_agent_backlog", "gauge", "Events the agent last reported waiting to upload.");
   for (size_t i = 0; i < p->snap_n; i++)
     if (p->snap_agents[i].has_stats)
-      pb(b, "ferry_collector_agent_backlog{agent=\"%s\"} %lld\n",
-         prom__esc(p->snap_agents[i].agent_id, e, sizeof(e)), (long long)p->snap_agents[i].backlog);
-  pb(b, "# HELP ferry_collector_agent_missing Seqs of the agent's latest epoch neither received nor declared "
-        "dropped.\n"
-        "# TYPE ferry_collector_agent_missing gauge\n");
+      pt_sample_i64(b, "ferry_collector_agent_backlog", &(pt_label){"agent", p->snap_agents[i].agent_id}, 1,
+                    p->snap_agents[i].backlog);
+  pt_head(b, "ferry_collector_agent_missing", "gauge",
+          "Seqs of the agent's latest epoch neither received nor declared dropped.");
   for (size_t i = 0; i < p->snap_n; i++) {
     const st_agent_info *a = &p->snap_agents[i];
-    long long missing = a->n_epochs ? (long long)a->epochs[a->latest].fig.missing : 0;
-    pb(b, "ferry_collector_agent_missing{agent=\"%s\"} %lld\n", prom__esc(a->agent_id, e, sizeof(e)),
-       missing);
+    int64_t missing = a->n_epochs ? (int64_t)a->epochs[a->latest].fig.missing : 0;
+    pt_sample_i64(b, "ferry_collector_agent_missing", &(pt_label){"agent", a->agent_id}, 1, missing);
   }
   const metrics_factory *f = &p->snap_today.factory;
-  pb(b,
-     "# HELP ferry_factory_today_workers Workers with events or state time today (UTC).\n"
-     "# TYPE ferry_factory_today_workers gauge\nferry_factory_today_workers %lld\n"
-     "# HELP ferry_factory_today_workstations Workstations in today's window (UTC).\n"
-     "# TYPE ferry_factory_today_workstations gauge\nferry_factory_today_workstations %lld\n"
-     "# HELP ferry_factory_today_events Deduplicated events with a timestamp today (UTC).\n"
-     "# TYPE ferry_factory_today_events gauge\nferry_factory_today_events %lld\n"
-     "# HELP ferry_factory_today_working_seconds Sum of workers' working time today (UTC).\n"
-     "# TYPE ferry_factory_today_working_seconds gauge\nferry_factory_today_working_seconds %.3f\n"
-     "# HELP ferry_factory_today_units Units counted today (UTC).\n"
-     "# TYPE ferry_factory_today_units gauge\nferry_factory_today_units %lld\n"
-     "# HELP ferry_factory_today_avg_utilization_pct Mean worker utilization today (UTC).\n"
-     "# TYPE ferry_factory_today_avg_utilization_pct gauge\nferry_factory_today_avg_utilization_pct %.3f\n",
-     (long long)f->workers, (long long)f->workstations, (long long)f->events, (double)f->working_ms / 1000.0,
-     (long long)f->units, f->avg_utilization_pct);
+  pt_metric_i64(b, "ferry_factory_today_workers", "gauge", "Workers with events or state time today (UTC).",
+                (int64_t)f->workers);
+  pt_metric_i64(b, "ferry_factory_today_workstations", "gauge", "Workstations in today's window (UTC).",
+                (int64_t)f->workstations);
+  pt_metric_i64(b, "ferry_factory_today_events", "gauge", "Deduplicated events with a timestamp today (UTC).",
+                (int64_t)f->events);
+  pt_metric_f64(b, "ferry_factory_today_working_seconds", "gauge",
+                "Sum of workers' working time today (UTC).", (double)f->working_ms / 1000.0, 3);
+  pt_metric_i64(b, "ferry_factory_today_units", "gauge", "Units counted today (UTC).", (int64_t)f->units);
+  pt_metric_f64(b, "ferry_factory_today_avg_utilization_pct", "gauge", "Mean worker utilization today (UTC).",
+                f->avg_utilization_pct, 3);
 }
 
 /* ---- the scrape --------------------------------------------------------- */
@@ -310,11 +233,13 @@ static void prom__work(uv_work_t *w) {
 }
 
 static void prom__answer(col_app *app, httpd_req *req) {
-  pbuf b = {0};
+  strbuf b;
+  sb_init(&b, PROM_PAGE_MAX);
   prom__render(app, &b);
-  if (b.oom) httpd_respond_error(req, 503, "unavailable", "out of memory");
-  else httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.s, b.n);
-  free(b.s);
+  if (b.err == -ENOSPC) httpd_respond_error(req, 503, "unavailable", "the metrics page is over its bound");
+  else if (b.err) httpd_respond_error(req, 503, "unavailable", "out of memory");
+  else httpd_respond(req, 200, PT_CONTENT_TYPE, b.p, b.len);
+  sb_clear(&b);
 }
 
 static void prom__done(uv_work_t *w, int status) {
@@ -324,7 +249,7 @@ static void prom__done(uv_work_t *w, int status) {
   p->refreshing = false;
   if (status == 0 && q->err == 0) {
     st_agents_free(p->snap_agents, p->snap_n);
-    metrics_result_free(&p->snap_today);
+    metrics_result_clear(&p->snap_today);
     p->snap_agents = q->agents;
     p->snap_n = q->n;
     p->snap_today = q->today;
@@ -333,7 +258,7 @@ static void prom__done(uv_work_t *w, int status) {
   } else {
     if (q->err) flog_warn("/metrics: reading the database failed: %s", q->errmsg);
     st_agents_free(q->agents, q->n);
-    metrics_result_free(&q->today);
+    metrics_result_clear(&q->today);
   }
   prom__answer(app, q->req); /* a failed read still answers the in-memory counters */
   app->inflight--;

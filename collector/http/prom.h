@@ -13,6 +13,9 @@
 
 #define PROM_CACHE_MS   5000
 #define PROM_MAX_AGENTS 4096 /* agents with their own counters; the rest count under "other" */
+/* bound on the page: a few hundred bytes per agent (counters and the
+ * database snapshot's gauges) for hundreds of thousands of agents */
+#define PROM_PAGE_MAX   ((size_t)64 << 20)
 
 typedef struct col_prom col_prom;
 

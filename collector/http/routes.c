@@ -54,7 +54,7 @@ static bool rt__method_ok(rt_id id, const char *method) {
   return strcmp(rt_table[id].method, "GET") == 0 && strcmp(method, "HEAD") == 0;
 }
 
-int routes_on_headers(httpd_req *req, void *ud) {
+httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
   col_app *app = ud;
   const char *path = httpd_req_path(req);
   const char *method = httpd_req_method(req);
@@ -66,42 +66,41 @@ int routes_on_headers(httpd_req *req, void *ud) {
       httpd_req_add_header(req, "Allow", "GET, HEAD");
       httpd_respond_error(req, 405, "method_not_allowed", "%s takes GET, not %.20s", path, method);
     }
-    return 1;
+    return HTTPD_ANSWERED;
   }
   rt_id id = rt__find(path);
   if (id == RT_NONE) {
     httpd_respond_error(req, 404, "not_found", "no such endpoint: %.100s", path);
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (!rt__method_ok(id, method)) {
     httpd_req_add_header(req, "Allow",
                          strcmp(rt_table[id].method, "GET") == 0 ? "GET, HEAD" : rt_table[id].method);
     httpd_respond_error(req, 405, "method_not_allowed", "%s takes %s, not %.20s", path, rt_table[id].method,
                         method);
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (id == RT_HEALTHZ) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "status", "ok");
     httpd_respond_json(req, 200, j);
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (app->stopping && id != RT_READYZ) {
     httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
     httpd_respond_error(req, 503, "shutting_down", "the collector is shutting down; retry later");
-    return 1;
+    return HTTPD_ANSWERED;
   }
   if (rt_table[id].read_auth) {
-    const char *msg = NULL;
-    int st = auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &msg);
-    if (st) {
-      if (st == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
-      httpd_respond_error(req, (unsigned)st, st == 401 ? "unauthorized" : "forbidden", "%s", msg);
-      return 1;
+    auth_refusal no;
+    if (!auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &no)) {
+      if (no.status == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
+      httpd_respond_error(req, no.status, no.code, "%s", no.msg);
+      return HTTPD_ANSWERED;
     }
   }
   if (id == RT_INGEST) return ingest_on_headers(app, req);
-  return 0;
+  return HTTPD_READ_BODY;
 }
 
 typedef struct rz_req {

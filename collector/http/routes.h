@@ -7,7 +7,7 @@
 #include "app.h"
 
 /* httpd_config callbacks; ud is the col_app. */
-int routes_on_headers(httpd_req *req, void *ud);
+httpd_verdict routes_on_headers(httpd_req *req, void *ud);
 void routes_on_request(httpd_req *req, void *ud);
 
 #endif

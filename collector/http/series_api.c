@@ -44,7 +44,7 @@ static void se__work(uv_work_t *w) {
     if (r == 0) {
       q->points[i].units = res.factory.units;
       q->points[i].events = res.factory.events;
-      metrics_result_free(&res);
+      metrics_result_clear(&res);
     }
   }
   if (r < 0) {

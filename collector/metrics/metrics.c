@@ -282,7 +282,7 @@ static int stref_cmp(const void *pa, const void *pb) {
   return metrics_event_cmp(a->e, b->e);
 }
 
-void metrics__grid_free(metrics__grid *g) {
+void metrics__grid_clear(metrics__grid *g) {
   if (!g) return;
   free(g->worker_ids);
   free(g->station_ids);
@@ -439,7 +439,7 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
   memset(&g, 0, sizeof g);
   r = 0;
 out:
-  metrics__grid_free(&g);
+  metrics__grid_clear(&g);
   intern_free(&wt);
   intern_free(&stt);
   free(widx);
@@ -499,8 +499,8 @@ int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t
   res.stations = calloc(g.ns ? g.ns : 1, sizeof *res.stations);
   res.ids_ = malloc(idlen ? idlen : 1);
   if (!res.workers || !res.stations || !res.ids_) {
-    metrics_result_free(&res);
-    metrics__grid_free(&g);
+    metrics_result_clear(&res);
+    metrics__grid_clear(&g);
     return -ENOMEM;
   }
   char *p = res.ids_;
@@ -533,13 +533,13 @@ int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t
   res.to_ms = to_ms;
   res.factory.events = g.bucket_events[0];
   res.factory.units = g.bucket_units[0];
-  metrics__grid_free(&g);
+  metrics__grid_clear(&g);
   metrics__derive(&res);
   *ret = res;
   return 0;
 }
 
-void metrics_result_free(metrics_result *r) {
+void metrics_result_clear(metrics_result *r) {
   if (!r) return;
   free(r->workers);
   free(r->stations);

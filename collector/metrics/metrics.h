@@ -132,7 +132,7 @@ void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, i
 /* Compute all figures for the window [from_ms, to_ms) from the n deduplicated
  * events in evs (any order; at least those metrics_fetch_range names; extra
  * ones are fine). from_ms < to_ms, max_state_ms ≥ 0.
- * Returns 0 and fills *ret (free with metrics_result_free), or -EINVAL (bad
+ * Returns 0 and fills *ret (free with metrics_result_clear), or -EINVAL (bad
  * window, unknown type, a state event without worker_id, an event without
  * workstation_id) or -ENOMEM; *ret is untouched on failure. */
 int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
@@ -140,7 +140,7 @@ int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t
 
 /* Releases what metrics_compute / rollup_combine filled in; takes NULL; leaves
  * *r zeroed. */
-void metrics_result_free(metrics_result *r);
+void metrics_result_clear(metrics_result *r);
 
 /* Binary search of the sorted lists; NULL when the id is not in the window
  * (the HTTP layer answers zeros for a known id, 404 for one never seen). */
@@ -180,7 +180,7 @@ typedef struct metrics__grid {
 
 int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo, int64_t width,
                           size_t count, metrics__grid *ret);
-void metrics__grid_free(metrics__grid *g);
+void metrics__grid_clear(metrics__grid *g);
 
 /* Fill the derived doubles and the factory's workers, workstations,
  * working_ms, units_per_hour and avg_utilization_pct of a result whose sums,

@@ -32,7 +32,7 @@ void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms, int6
   metrics_fetch_range(hour_start(h0), hour_start(h1), max_state_ms, ret_lo_ms, ret_hi_ms);
 }
 
-void rollup_buckets_free(rollup_buckets *b) {
+void rollup_buckets_clear(rollup_buckets *b) {
   if (!b) return;
   free(b->workers);
   free(b->stations);
@@ -61,8 +61,8 @@ int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64
   b.hours = calloc(nh ? nh : 1, sizeof *b.hours);
   b.ids_ = malloc(idlen ? idlen : 1);
   if (!b.workers || !b.stations || !b.hours || !b.ids_) {
-    rollup_buckets_free(&b);
-    metrics__grid_free(&g);
+    rollup_buckets_clear(&b);
+    metrics__grid_clear(&g);
     return -ENOMEM;
   }
 
@@ -103,7 +103,7 @@ int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64
   b.n_stations = g.ns;
   b.h0 = h0;
   b.h1 = h1;
-  metrics__grid_free(&g);
+  metrics__grid_clear(&g);
   *ret = b;
   return 0;
 }
@@ -335,7 +335,7 @@ int rollup_acc_finish(rollup_acc *a, int64_t from_ms, int64_t to_ms, metrics_res
   memset(&res, 0, sizeof res);
   r = 0;
 out:
-  metrics_result_free(&res);
+  metrics_result_clear(&res);
   free(ws);
   free(ss);
   return r;

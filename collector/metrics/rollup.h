@@ -105,11 +105,11 @@ void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms, int6
 
 /* (a) Compute the bucket rows of the hours [h0, h1) (h0 < h1) from the
  * deduplicated events evs (at least those rollup_build_fetch_range names, any
- * order). Returns 0 and fills *ret (free with rollup_buckets_free), or
+ * order). Returns 0 and fills *ret (free with rollup_buckets_clear), or
  * -EINVAL / -ENOMEM with *ret untouched. */
 int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
                  rollup_buckets *ret);
-void rollup_buckets_free(rollup_buckets *b);
+void rollup_buckets_clear(rollup_buckets *b);
 
 /* (b) The hours [*ret_h0, *ret_h1) whose buckets a newly stored event e makes
  * stale (also right for a deleted e). For a product_count: its hour. For a
@@ -153,7 +153,7 @@ int rollup_plan_window(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, rol
  * the plan has no whole hour) and the metrics_compute results of plan's edges,
  * in order (edge windows must match the plan: -EINVAL otherwise). Equals
  * metrics_compute over the whole window. *ret is freed with
- * metrics_result_free. Cost O(rows + ids·log ids). */
+ * metrics_result_clear. Cost O(rows + ids·log ids). */
 int rollup_combine(const rollup_plan *plan, const rollup_buckets *rows, const metrics_result *edges,
                    size_t n_edges, metrics_result *ret);
 

@@ -56,7 +56,7 @@ static int rq__built(rq_q *c, int64_t a, int64_t b) {
   for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
     r = rollup_acc_add_station(c->acc, &bk.stations[i]);
   for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
-  rollup_buckets_free(&bk);
+  rollup_buckets_clear(&bk);
   return r;
 }
 
@@ -122,7 +122,7 @@ static int rq__edge_fn(void *arg, const metrics_event *ev, size_t n) {
     return r;
   }
   r = rollup_acc_add_result(a->c->acc, &res);
-  metrics_result_free(&res);
+  metrics_result_clear(&res);
   return r;
 }
 

@@ -42,7 +42,7 @@ typedef struct rq_backend {
 } rq_backend;
 
 /* The rollup rows of hours [h0, h1) built from the stored events (worker:
- * only that worker's events). Free with rollup_buckets_free. */
+ * only that worker's events). Free with rollup_buckets_clear. */
 int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret);
 
 /* The figures of q's window (the store_ops.metrics contract). */

@@ -40,7 +40,7 @@ typedef struct st_result {
 typedef struct st_epoch_info {
   char epoch[BT_EPOCH_LEN + 1];
   int64_t first_seen, last_seen; /* UTC ms */
-  dl_figures fig;
+  dlv_figures fig;
 } st_epoch_info;
 
 typedef struct st_agent_info {
@@ -98,7 +98,7 @@ typedef struct store_ops {
   int (*open_reader)(store *s, store **ret, char *err, size_t errlen);
   /* The figures of q's window (lists sorted by id). A query with worker_id
    * or workstation_id set may leave other ids out. Free with
-   * metrics_result_free. */
+   * metrics_result_clear. */
   int (*metrics)(store *s, const st_metrics_query *q, metrics_result *ret);
   /* Whether any stored event ever named the id (404 vs zeros). */
   int (*id_known)(store *s, st_id_kind kind, const char *id, bool *ret);

@@ -37,24 +37,24 @@ static int sa__idem(const sa_backend *be, const bt_batch *b, const char *key, st
 
 /* The valid events' seqs. */
 static int sa__received(const sa_backend *be, const bt_batch *b) {
-  dl_set recv;
-  dl_set_init(&recv);
+  dlv_set recv;
+  dlv_set_init(&recv);
   int r = 0;
   for (size_t i = 0; r == 0 && i < b->n; i++)
-    if (b->events[i].valid) r = dl_set_add(&recv, b->events[i].seq, b->events[i].seq);
+    if (b->events[i].valid) r = dlv_set_add(&recv, b->events[i].seq, b->events[i].seq);
   if (r == 0) r = be->merge(be->ctx, false, b->agent_id, b->epoch, &recv);
-  dl_set_free(&recv);
+  dlv_set_clear(&recv);
   return r;
 }
 
 static int sa__dropped(const sa_backend *be, const bt_batch *b) {
-  dl_set drop;
-  dl_set_init(&drop);
+  dlv_set drop;
+  dlv_set_init(&drop);
   int r = 0;
   for (size_t i = 0; r == 0 && i < b->n_dropped; i++)
-    r = dl_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
+    r = dlv_set_add(&drop, b->dropped[i].from, b->dropped[i].to);
   if (r == 0) r = be->merge(be->ctx, true, b->agent_id, b->epoch, &drop);
-  dl_set_free(&drop);
+  dlv_set_clear(&drop);
   return r;
 }
 

@@ -30,7 +30,7 @@ typedef struct sa_backend {
    * conflicts. */
   int (*events)(void *ctx, const st_ingest *in, st_result *ret);
   /* Merge add into the stored received (or dropped) ranges of (agent, epoch). */
-  int (*merge)(void *ctx, bool dropped, const char *agent, const char *epoch, const dl_set *add);
+  int (*merge)(void *ctx, bool dropped, const char *agent, const char *epoch, const dlv_set *add);
   int (*add_conflicts)(void *ctx, const char *agent, int64_t n);
   int (*idem_put)(void *ctx, const st_ingest *in, const char *key, const char *answer);
   int (*set_high)(void *ctx, const char *agent, const char *epoch, int64_t high);

@@ -13,12 +13,12 @@ void stm_init(st_txmemo *m) {
   strset_init(&m->known, 65536);
 }
 
-void stm_free(st_txmemo *m) {
+void stm_clear(st_txmemo *m) {
   stm_tx_end(m, false);
   free(m->tx_ids);
   m->tx_ids = NULL;
-  strset_free(&m->tx_done);
-  strset_free(&m->known);
+  strset_clear(&m->tx_done);
+  strset_clear(&m->known);
 }
 
 int stm_id_new(st_txmemo *m, st_id_kind kind, const char *id, char *key, size_t keylen) {
@@ -46,5 +46,5 @@ void stm_tx_end(st_txmemo *m, bool committed) {
     free(m->tx_ids[i]);
   }
   m->n_tx_ids = 0;
-  strset_clear(&m->tx_done);
+  strset_reset(&m->tx_done);
 }

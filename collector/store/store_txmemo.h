@@ -20,7 +20,7 @@ typedef struct st_txmemo {
 } st_txmemo;
 
 void stm_init(st_txmemo *m);
-void stm_free(st_txmemo *m);
+void stm_clear(st_txmemo *m);
 /* Whether id must be recorded by this transaction: 1 (key filled, and
  * marked as written), 0 (known, or already recorded), or -ENOMEM. */
 int stm_id_new(st_txmemo *m, st_id_kind kind, const char *id, char *key, size_t keylen);

@@ -54,7 +54,7 @@ int strset_add(strset *s, const char *k) {
   return 1;
 }
 
-void strset_clear(strset *s) {
+void strset_reset(strset *s) {
   if (s->n == 0) return;
   for (size_t i = 0; i < s->cap; i++) {
     free(s->slots[i]);
@@ -63,8 +63,8 @@ void strset_clear(strset *s) {
   s->n = 0;
 }
 
-void strset_free(strset *s) {
-  strset_clear(s);
+void strset_clear(strset *s) {
+  strset_reset(s);
   free(s->slots);
   s->slots = NULL;
   s->cap = 0;

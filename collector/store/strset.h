@@ -18,7 +18,7 @@ bool strset_has(const strset *s, const char *k);
 /* 1 added, 0 already there or full, -ENOMEM. */
 int strset_add(strset *s, const char *k);
 /* Forget everything (keeps the table). */
-void strset_clear(strset *s);
-void strset_free(strset *s);
+void strset_reset(strset *s);
+void strset_clear(strset *s); /* frees the table; the set itself is the caller's */
 
 #endif

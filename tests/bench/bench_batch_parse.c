@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_batch_parse: batch refused: %s\n", err);
       return 1;
     }
-    bt_batch_free(&b);
+    bt_batch_clear(&b);
   }
   double s = cpu_s() - t0;
   printf("bench_batch_parse: %d batches of %d events (%zu bytes): %.2f us CPU per event\n", rounds, EVENTS,

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int r = opt_load_config_text(defs, sizeof defs / sizeof *defs, &c, (const char *)data, size, "fuzz.jsonc",
                                err, sizeof err);
   if (r < 0 && (err[0] == '\0' || strchr(err, '\n'))) abort(); /* one line, always */
-  opt_free(defs, sizeof defs / sizeof *defs, &c);
+  opt_clear(defs, sizeof defs / sizeof *defs, &c);
 
   /* the scalar parsers on the same bytes as one string */
   if (size < 256 && !memchr(data, '\0', size)) {

@@ -31,10 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (ev_parse_body(e->json, e->json_len, EV_BODY_JSON, 0, &again, &errs) != 0 || again.n != 1 ||
                 strcmp(again.items[0].json, e->json) != 0)
               abort();
-            ev_batch_free(&again);
+            ev_batch_clear(&again);
           }
         }
-        ev_batch_free(&b);
+        ev_batch_clear(&b);
       } else if (errs.total == 0 || errs.n > EV_MAX_ERRORS || errs.n > errs.total) {
         abort();
       }

@@ -72,6 +72,7 @@ def rate_limit(h):
 
 
 def batch_cap(h):
+    # the old spelling of --batch-max-events: an alias that must keep working
     coll = h.start_collector(extra=["--max-batch-events", "7"], name="collector-cap")
     agent = h.start_agent(coll.port, agent_id="cap-agent", extra=["--batch-max-events", "20"])
     epoch = agent_status(agent).get("epoch")

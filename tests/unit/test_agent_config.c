@@ -119,70 +119,70 @@ int main(void) {
   CHECK_EQ_INT(c.durability, AGENT_DURABILITY_FSYNC);
   CHECK(c.retry_initial == 0.5 && c.retry_max == 60);
   CHECK(c.n_warnings >= 1); /* no token */
-  agent_config_free(&c);
+  agent_config_clear(&c);
 
   /* localhost refused, naming the key */
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "localhost", (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "agent_id:", 9) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "bad id", (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "agent_id:", 9) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
 
   /* without --agent-id the hostname is used, unless it is not a valid id */
   char host[256];
   if (gethostname(host, sizeof(host)) == 0 && agent_id_valid(host) && strcasecmp(host, "localhost") != 0) {
     CHECK_EQ_INT(load(&c, err, sizeof(err), (char *)NULL), 0);
     CHECK_EQ_STR(c.agent_id, host);
-    agent_config_free(&c);
+    agent_config_clear(&c);
   }
 
   /* non-loopback listen needs a token or the explicit escape hatch */
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "0.0.0.0:8787", (char *)NULL),
                -EINVAL);
   CHECK(strncmp(err, "listen:", 7) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "0.0.0.0:8787",
                     "--insecure-open-ingest", (char *)NULL),
                0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   setenv("FERRY_INGEST_TOKEN", "local-secret", 1);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "0.0.0.0:8787", (char *)NULL), 0);
   CHECK_EQ_STR(c.ingest_token, "local-secret");
-  agent_config_free(&c);
+  agent_config_clear(&c);
   unsetenv("FERRY_INGEST_TOKEN");
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--listen", "nonsense", (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "listen:", 7) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
 
   /* collector: http only to loopback unless --insecure-http */
   CHECK_EQ_INT(
       load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://10.0.0.5:8700", (char *)NULL),
       -EINVAL);
   CHECK(strncmp(err, "collector:", 10) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://10.0.0.5:8700",
                     "--insecure-http", (char *)NULL),
                0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "https://collector.example.com",
                     (char *)NULL),
                0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(
       load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "http://localhost:8700", (char *)NULL), 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--collector", "ftp://x", (char *)NULL),
                -EINVAL);
   CHECK(strncmp(err, "collector:", 10) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
 
   /* retry bounds */
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--retry-initial", "10", "--retry-max", "5",
                     (char *)NULL),
                -EINVAL);
   CHECK(strncmp(err, "retry_max:", 10) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
 
   /* token file: whitespace stripped, permissions reported, empty refused */
   char dir[] = "/tmp/ferry-test-config-XXXXXX";
@@ -211,19 +211,19 @@ int main(void) {
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", tf, (char *)NULL), 0);
   CHECK_EQ_STR(c.auth_token, "s3cr3t-token");
   CHECK_EQ_INT(c.n_warnings, 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", ef, (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "auth_token_file:", 16) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   /* both sources at once is ambiguous */
   setenv("FERRY_AUTH_TOKEN", "from-env", 1);
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", "--auth-token-file", tf, (char *)NULL), -EINVAL);
   CHECK(strncmp(err, "auth_token_file:", 16) == 0);
-  agent_config_free(&c);
+  agent_config_clear(&c);
   /* the environment alone works */
   CHECK_EQ_INT(load(&c, err, sizeof(err), "--agent-id", "b", (char *)NULL), 0);
   CHECK_EQ_STR(c.auth_token, "from-env");
-  agent_config_free(&c);
+  agent_config_clear(&c);
   unsetenv("FERRY_AUTH_TOKEN");
 
   unlink(tf);

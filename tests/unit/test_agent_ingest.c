@@ -39,6 +39,9 @@ int main(void) {
   CHECK(!ingest_token_ok("tok", "Basic dG9r"));
   CHECK(!ingest_token_ok("tok", "tok"));
   CHECK(!ingest_token_ok("tok", "Bearer TOK"));
+  /* the collector's whitespace rule (common/httpd_auth): tabs like spaces */
+  CHECK(ingest_token_ok("tok", "\tBearer\ttok \t"));
+  CHECK(!ingest_token_ok("tok", "Bearertok"));
 
   ev_errors errs;
   memset(&errs, 0, sizeof(errs));

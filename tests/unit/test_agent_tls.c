@@ -41,7 +41,7 @@ static int load(const char *const *argv, int argc, char *err, size_t errlen) {
   memset(&cli, 0, sizeof(cli));
   int r = agent_config_load(&cfg, argc, (char **)argv, &cli, err, errlen);
   if (r == 0 && strstr(argv[argc - 1], PIN_A)) CHECK_EQ_STR(cfg.pinned_pubkey, "sha256//" PIN_A);
-  agent_config_free(&cfg);
+  agent_config_clear(&cfg);
   return r;
 }
 

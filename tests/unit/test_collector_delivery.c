@@ -8,115 +8,115 @@
 #include "delivery.h"
 
 static void test_merge(void) {
-  dl_set s;
-  dl_set_init(&s);
-  CHECK_EQ_INT(dl_set_add(&s, 5, 7), 0);
-  CHECK_EQ_INT(dl_set_add(&s, 1, 2), 0);
+  dlv_set s;
+  dlv_set_init(&s);
+  CHECK_EQ_INT(dlv_set_add(&s, 5, 7), 0);
+  CHECK_EQ_INT(dlv_set_add(&s, 1, 2), 0);
   CHECK_EQ_INT(s.n, 2);
-  CHECK_EQ_INT(dl_set_add(&s, 3, 4), 0); /* touches both: one range 1..7 */
+  CHECK_EQ_INT(dlv_set_add(&s, 3, 4), 0); /* touches both: one range 1..7 */
   CHECK_EQ_INT(s.n, 1);
   CHECK_EQ_INT(s.r[0].from, 1);
   CHECK_EQ_INT(s.r[0].to, 7);
-  CHECK_EQ_INT(dl_set_add(&s, 10, 12), 0);
-  CHECK_EQ_INT(dl_set_add(&s, 20, 20), 0);
-  CHECK_EQ_INT(dl_set_add(&s, 11, 25), 0); /* swallows 10..12 and 20 */
+  CHECK_EQ_INT(dlv_set_add(&s, 10, 12), 0);
+  CHECK_EQ_INT(dlv_set_add(&s, 20, 20), 0);
+  CHECK_EQ_INT(dlv_set_add(&s, 11, 25), 0); /* swallows 10..12 and 20 */
   CHECK_EQ_INT(s.n, 2);
   CHECK_EQ_INT(s.r[1].from, 10);
   CHECK_EQ_INT(s.r[1].to, 25);
-  CHECK_EQ_INT(dl_set_add(&s, 2, 3), 0); /* inside: no change */
+  CHECK_EQ_INT(dlv_set_add(&s, 2, 3), 0); /* inside: no change */
   CHECK_EQ_INT(s.n, 2);
-  CHECK_EQ_INT(dl_set_count(&s), 7 + 16);
-  CHECK_EQ_INT(dl_set_max(&s), 25);
-  CHECK_EQ_INT(dl_set_add(&s, 0, 3), -EINVAL);
-  CHECK_EQ_INT(dl_set_add(&s, 9, 8), -EINVAL);
-  dl_set_free(&s);
+  CHECK_EQ_INT(dlv_set_count(&s), 7 + 16);
+  CHECK_EQ_INT(dlv_set_max(&s), 25);
+  CHECK_EQ_INT(dlv_set_add(&s, 0, 3), -EINVAL);
+  CHECK_EQ_INT(dlv_set_add(&s, 9, 8), -EINVAL);
+  dlv_set_clear(&s);
 }
 
 static void test_seqs(void) {
-  dl_set s;
-  dl_set_init(&s);
+  dlv_set s;
+  dlv_set_init(&s);
   int64_t seqs[] = {9, 3, 4, 4, 1, 8, 2, 12};
-  CHECK_EQ_INT(dl_set_add_seqs(&s, seqs, sizeof(seqs) / sizeof(seqs[0])), 0);
+  CHECK_EQ_INT(dlv_set_add_seqs(&s, seqs, sizeof(seqs) / sizeof(seqs[0])), 0);
   CHECK_EQ_INT(s.n, 3); /* 1..4, 8..9, 12 */
-  CHECK_EQ_INT(dl_set_count(&s), 7);
+  CHECK_EQ_INT(dlv_set_count(&s), 7);
   CHECK_EQ_INT(s.r[1].from, 8);
   CHECK_EQ_INT(s.r[2].to, 12);
   int64_t bad[] = {3, 0};
-  CHECK_EQ_INT(dl_set_add_seqs(&s, bad, 2), -EINVAL);
-  dl_set_free(&s);
+  CHECK_EQ_INT(dlv_set_add_seqs(&s, bad, 2), -EINVAL);
+  dlv_set_clear(&s);
 }
 
 static void test_minus_and_contiguous(void) {
-  dl_set a, b;
-  dl_set_init(&a);
-  dl_set_init(&b);
-  dl_set_add(&a, 1, 10);
-  dl_set_add(&a, 20, 30);
-  dl_set_add(&b, 5, 22);
-  CHECK_EQ_INT(dl_set_count_minus(&a, &b), 4 + 8);
-  CHECK_EQ_INT(dl_set_count_minus(&b, &a), 9);
-  CHECK_EQ_INT(dl_contiguous(&a, &b), 30);
-  dl_set c, d;
-  dl_set_init(&c);
-  dl_set_init(&d);
-  CHECK_EQ_INT(dl_contiguous(&c, &d), 0);
-  dl_set_add(&c, 2, 5);
-  CHECK_EQ_INT(dl_contiguous(&c, &d), 0); /* 1 is in neither */
-  dl_set_add(&d, 1, 1);
-  CHECK_EQ_INT(dl_contiguous(&c, &d), 5);
-  dl_set_add(&d, 7, 9);
-  CHECK_EQ_INT(dl_contiguous(&c, &d), 5); /* 6 missing */
-  dl_set_add(&c, 6, 6);
-  CHECK_EQ_INT(dl_contiguous(&c, &d), 9);
-  dl_set_free(&a);
-  dl_set_free(&b);
-  dl_set_free(&c);
-  dl_set_free(&d);
+  dlv_set a, b;
+  dlv_set_init(&a);
+  dlv_set_init(&b);
+  dlv_set_add(&a, 1, 10);
+  dlv_set_add(&a, 20, 30);
+  dlv_set_add(&b, 5, 22);
+  CHECK_EQ_INT(dlv_set_count_minus(&a, &b), 4 + 8);
+  CHECK_EQ_INT(dlv_set_count_minus(&b, &a), 9);
+  CHECK_EQ_INT(dlv_contiguous(&a, &b), 30);
+  dlv_set c, d;
+  dlv_set_init(&c);
+  dlv_set_init(&d);
+  CHECK_EQ_INT(dlv_contiguous(&c, &d), 0);
+  dlv_set_add(&c, 2, 5);
+  CHECK_EQ_INT(dlv_contiguous(&c, &d), 0); /* 1 is in neither */
+  dlv_set_add(&d, 1, 1);
+  CHECK_EQ_INT(dlv_contiguous(&c, &d), 5);
+  dlv_set_add(&d, 7, 9);
+  CHECK_EQ_INT(dlv_contiguous(&c, &d), 5); /* 6 missing */
+  dlv_set_add(&c, 6, 6);
+  CHECK_EQ_INT(dlv_contiguous(&c, &d), 9);
+  dlv_set_clear(&a);
+  dlv_set_clear(&b);
+  dlv_set_clear(&c);
+  dlv_set_clear(&d);
 }
 
 static void test_figures(void) {
-  dl_set recv, drop;
-  dl_set_init(&recv);
-  dl_set_init(&drop);
-  dl_figures f;
+  dlv_set recv, drop;
+  dlv_set_init(&recv);
+  dlv_set_init(&drop);
+  dlv_figures f;
   /* nothing at all */
-  dl_figures_compute(&recv, &drop, 0, &f);
+  dlv_figures_compute(&recv, &drop, 0, &f);
   CHECK_EQ_INT(f.high_seq, 0);
   CHECK_EQ_INT(f.missing, 0);
   /* received 1..3 and 6, dropped 4..5, high 10: 7..10 missing */
-  dl_set_add(&recv, 1, 3);
-  dl_set_add(&recv, 6, 6);
-  dl_set_add(&drop, 4, 5);
-  dl_figures_compute(&recv, &drop, 10, &f);
+  dlv_set_add(&recv, 1, 3);
+  dlv_set_add(&recv, 6, 6);
+  dlv_set_add(&drop, 4, 5);
+  dlv_figures_compute(&recv, &drop, 10, &f);
   CHECK_EQ_INT(f.received, 4);
   CHECK_EQ_INT(f.dropped, 2);
   CHECK_EQ_INT(f.missing, 4);
   CHECK_EQ_INT(f.contiguous_seq, 6);
   /* 5 was declared dropped and then arrived after all: counted once */
-  dl_set_add(&recv, 5, 5);
-  dl_figures_compute(&recv, &drop, 10, &f);
+  dlv_set_add(&recv, 5, 5);
+  dlv_figures_compute(&recv, &drop, 10, &f);
   CHECK_EQ_INT(f.received, 5);
   CHECK_EQ_INT(f.dropped, 1);
   CHECK_EQ_INT(f.missing, 4);
   /* high_seq below what the sets hold (stale): raised, missing never negative */
-  dl_figures_compute(&recv, &drop, 2, &f);
+  dlv_figures_compute(&recv, &drop, 2, &f);
   CHECK_EQ_INT(f.high_seq, 6);
   CHECK(f.missing >= 0);
   CHECK_EQ_INT(f.missing, 0);
-  dl_set_free(&recv);
-  dl_set_free(&drop);
+  dlv_set_clear(&recv);
+  dlv_set_clear(&drop);
 }
 
 static void test_many_ranges(void) {
   /* every other seq, then the gaps: ends as one range */
-  dl_set s;
-  dl_set_init(&s);
-  for (int64_t i = 1; i <= 2000; i += 2) dl_set_add(&s, i, i);
+  dlv_set s;
+  dlv_set_init(&s);
+  for (int64_t i = 1; i <= 2000; i += 2) dlv_set_add(&s, i, i);
   CHECK_EQ_INT(s.n, 1000);
-  for (int64_t i = 2000; i >= 2; i -= 2) dl_set_add(&s, i, i);
+  for (int64_t i = 2000; i >= 2; i -= 2) dlv_set_add(&s, i, i);
   CHECK_EQ_INT(s.n, 1);
-  CHECK_EQ_INT(dl_set_count(&s), 2000);
-  dl_set_free(&s);
+  CHECK_EQ_INT(dlv_set_count(&s), 2000);
+  dlv_set_clear(&s);
 }
 
 int main(void) {

@@ -73,7 +73,7 @@ static void test_basic_states_and_cap(void) {
   CHECK(near(w->units_per_hour, 0));
   CHECK_EQ_INT(r.factory.events, 3);
   CHECK_EQ_INT(r.factory.working_ms, 10 * M);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* After the cap the worker has no state: not absent, not in a window that only
@@ -87,13 +87,13 @@ static void test_cap_leaves_no_state(void) {
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->absent_ms, 0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   r = run(e, N(e), T0 + 10 * M, T0 + 20 * M, 10 * M);
   CHECK_EQ_INT(r.n_workers, 0);
   CHECK_EQ_INT(r.n_stations, 0);
   CHECK_EQ_INT(r.factory.workers, 0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* Same ts: the smaller event_id comes first and lasts 0 s; event_id in byte
@@ -106,7 +106,7 @@ static void test_ties(void) {
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 0);
   CHECK(near(wk(&r, "w1")->utilization_pct, 100));
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   metrics_event e2[] = {
       ev("a", T0, W, "w1", "A", 0), /* first, 0 s */
@@ -116,7 +116,7 @@ static void test_ties(void) {
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 0);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 10 * M);
   CHECK(near(wk(&r, "w1")->utilization_pct, 0));
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   metrics_event e3[] = {
       ev("a", T0, W, "w1", "A", 0), ev("B", T0, I, "w1", "A", 0), /* 'B' 0x42 < 'a' 0x61: first, 0 s */
@@ -124,7 +124,7 @@ static void test_ties(void) {
   r = run(e3, N(e3), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* Same event_id from two agents: agent_id decides. */
   metrics_event e4[] = {
@@ -136,13 +136,13 @@ static void test_ties(void) {
   r = run(e4, N(e4), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
   e4[0].agent_id = "ag1";
   e4[1].agent_id = "ag2";
   r = run(e4, N(e4), T0, T0 + H, 10 * M);
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 0);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 10 * M);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* Input order does not matter. */
   metrics_event e5[] = {
@@ -154,7 +154,7 @@ static void test_ties(void) {
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 0);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 5 * M);
   CHECK_EQ_INT(wk(&r, "w1")->absent_ms, 10 * M);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* The window cuts intervals on both sides; an event before `from` counts from
@@ -170,7 +170,7 @@ static void test_window_cuts(void) {
   CHECK_EQ_INT(w->idle_ms, 5 * M);
   CHECK_EQ_INT(r.factory.events, 1); /* e1 is before from */
   CHECK_EQ_INT(w->events, 1);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* Window strictly inside one interval. */
   metrics_event e2[] = {ev("e1", T0, W, "w1", "A", 0)};
@@ -179,7 +179,7 @@ static void test_window_cuts(void) {
   CHECK_EQ_INT(r.factory.events, 0);
   CHECK_EQ_INT(r.n_stations, 1); /* station A has state time inside */
   CHECK_EQ_INT(stn(&r, "A")->occupancy_ms, 10 * M);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* An event at ts == to is outside; at ts == from inside. */
   metrics_event e3[] = {
@@ -192,7 +192,7 @@ static void test_window_cuts(void) {
   CHECK_EQ_INT(r.n_stations, 1);
   CHECK_EQ_INT(r.factory.units, 2);
   CHECK_EQ_INT(r.factory.events, 1);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* Worker in the window only through state time from an earlier event. */
@@ -213,7 +213,7 @@ static void test_member_by_state_time(void) {
   CHECK_EQ_INT(r.factory.events, 0);
   CHECK_EQ_INT(r.factory.workers, 1);
   CHECK_EQ_INT(r.factory.workstations, 1);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* Two (three) workers at one station: occupancy and working are unions. */
@@ -233,14 +233,14 @@ static void test_station_union(void) {
   CHECK_EQ_INT(stn(&r, "B")->occupancy_ms, 10 * M);
   CHECK_EQ_INT(stn(&r, "B")->working_ms, 10 * M);
   CHECK_EQ_INT(r.factory.working_ms, 10 * M + 10 * M + 4 * M);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* Cut by the window: [T0+6, T0+9) → occupancy 3 min, working 3 min. */
   r = run(e, N(e), T0 + 6 * M, T0 + 9 * M, 10 * M);
   CHECK_EQ_INT(stn(&r, "A")->occupancy_ms, 3 * M);
   CHECK_EQ_INT(stn(&r, "A")->working_ms, 3 * M);
   CHECK_EQ_INT(r.n_stations, 1);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* The state belongs to the station of the event that started it. */
@@ -254,7 +254,7 @@ static void test_state_station(void) {
   CHECK_EQ_INT(stn(&r, "A")->working_ms, 5 * M);
   CHECK_EQ_INT(stn(&r, "B")->occupancy_ms, 10 * M);
   CHECK_EQ_INT(stn(&r, "B")->working_ms, 0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* Product counts: a worker's own, and ones without a worker. */
@@ -280,7 +280,7 @@ static void test_units(void) {
   CHECK_EQ_INT(r.factory.events, 4);
   CHECK_EQ_INT(r.n_workers, 1);
   CHECK_EQ_INT(r.n_stations, 2);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* Absent counts for membership but not utilization; utilization 0 when 0;
@@ -305,20 +305,20 @@ static void test_utilization_rules(void) {
   CHECK(near(wk(&r, "w4")->utilization_pct, 100));
   CHECK(near(r.factory.avg_utilization_pct, 75)); /* (50 + 100) / 2 */
   CHECK_EQ_INT(r.factory.workers, 4);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   metrics_event e2[] = {ev("e1", T0, A, "w1", "A", 0)};
   r = run(e2, N(e2), T0, T0 + H, 10 * M);
   CHECK(near(r.factory.avg_utilization_pct, 0));
   CHECK(near(r.factory.units_per_hour, 0));
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   r = run(NULL, 0, T0, T0 + H, 10 * M);
   CHECK_EQ_INT(r.n_workers, 0);
   CHECK_EQ_INT(r.n_stations, 0);
   CHECK_EQ_INT(r.factory.events, 0);
   CHECK(near(r.factory.avg_utilization_pct, 0));
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* Lists sorted by strcmp: UTF-8 byte order, upper case before lower, a prefix
@@ -337,7 +337,7 @@ static void test_sorted_ids(void) {
   }
   CHECK(metrics_find_worker(&r, "nobody") == NULL);
   CHECK(metrics_find_station(&r, "alp") == NULL);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 /* max_state 0: every state lasts 0 s; events still make members. */
@@ -348,7 +348,7 @@ static void test_zero_cap(void) {
   CHECK_EQ_INT(wk(&r, "w1")->working_ms, 0);
   CHECK_EQ_INT(wk(&r, "w1")->idle_ms, 0);
   CHECK_EQ_INT(wk(&r, "w1")->events, 2);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 }
 
 static void test_interval_derivation(void) {
@@ -407,8 +407,8 @@ static void test_fetch_range(void) {
   CHECK_EQ_INT(wk(&part, "w1")->working_ms, M);
   CHECK_EQ_INT(wk(&all, "w2")->idle_ms, M);
   CHECK_EQ_INT(wk(&part, "w2")->idle_ms, M);
-  metrics_result_free(&all);
-  metrics_result_free(&part);
+  metrics_result_clear(&all);
+  metrics_result_clear(&part);
 
   /* A cap of 0 still fetches events at exactly from. */
   metrics_fetch_range(T0, T0 + H, 0, &lo, &hi);
@@ -434,8 +434,8 @@ static void test_invalid(void) {
   r = run(h, 1, T0, T0 + H, INT64_MAX);
   CHECK_EQ_INT(r.n_workers, 1);
   if (r.n_workers) CHECK_EQ_INT(r.workers[0].working_ms, H);
-  metrics_result_free(&r);
-  metrics_result_free(NULL);
+  metrics_result_clear(&r);
+  metrics_result_clear(NULL);
 }
 
 int main(void) {

@@ -359,7 +359,7 @@ static void store_refresh(store *s, int64_t h0, int64_t h1) {
     s->sr[s->nsr++].workstation_id = strdup(b.stations[i].workstation_id);
   }
   for (size_t i = 0; i < b.n_hours; i++) s->hr[s->nhr++] = b.hours[i];
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
 }
 
 static void store_free(store *s) {
@@ -421,7 +421,7 @@ static void check_window(store *s, int64_t f, int64_t t, int full) {
     if (!rc) {
       snprintf(what, sizeof what, "metrics_compute fetch range");
       cmp_exact(&part, &all, what);
-      metrics_result_free(&part);
+      metrics_result_clear(&part);
     }
   }
 
@@ -448,7 +448,7 @@ static void check_window(store *s, int64_t f, int64_t t, int full) {
     if (!rc) {
       snprintf(what, sizeof what, "rollup_combine, window [%+" PRId64 ", %+" PRId64 ")", f - T0, t - T0);
       if (!cmp_exact(&comb, &all, what)) cmp_ref(&comb, &ref, what);
-      metrics_result_free(&comb);
+      metrics_result_clear(&comb);
     }
     if (full) {
       /* Streamed and pre-aggregated per id, as SQL SUM ... GROUP BY would. */
@@ -481,13 +481,13 @@ static void check_window(store *s, int64_t f, int64_t t, int full) {
       if (a) {
         CHECK_EQ_INT(rollup_acc_finish(a, f, t, &comb), 0);
         cmp_exact(&comb, &all, "rollup_acc pre-aggregated");
-        metrics_result_free(&comb);
+        metrics_result_clear(&comb);
       }
       rollup_acc_free(a);
     }
   }
-  for (size_t i = 0; i < ne; i++) metrics_result_free(&edges[i]);
-  metrics_result_free(&all);
+  for (size_t i = 0; i < ne; i++) metrics_result_clear(&edges[i]);
+  metrics_result_clear(&all);
 }
 
 static int64_t random_time(const metrics_event *pool, size_t n) {
@@ -590,7 +590,7 @@ static void run_case(uint64_t seed) {
       CHECK(found);
     }
     if (check_failures_ != before) fprintf(stderr, "  (incremental rows != full rebuild)\n");
-    rollup_buckets_free(&full);
+    rollup_buckets_clear(&full);
   } else {
     CHECK(0);
   }

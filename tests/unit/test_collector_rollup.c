@@ -191,10 +191,10 @@ static void test_build(void) {
     CHECK(b.workers[i - 1].hour < b.workers[i].hour ||
           (b.workers[i - 1].hour == b.workers[i].hour &&
            strcmp(b.workers[i - 1].worker_id, b.workers[i].worker_id) < 0));
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
 
   CHECK_EQ_INT(rollup_build(EVS, NEVS, 20 * M, HR0, HR0, &b), -EINVAL);
-  rollup_buckets_free(NULL);
+  rollup_buckets_clear(NULL);
 }
 
 static void combine(int64_t from, int64_t to, const rollup_buckets *rows, metrics_result *ret) {
@@ -205,7 +205,7 @@ static void combine(int64_t from, int64_t to, const rollup_buckets *rows, metric
   for (size_t i = 0; i < p.n_edges; i++)
     CHECK_EQ_INT(metrics_compute(EVS, NEVS, p.edges[i].from_ms, p.edges[i].to_ms, 20 * M, &edges[i]), 0);
   CHECK_EQ_INT(rollup_combine(&p, rows, edges, p.n_edges, ret), 0);
-  for (size_t i = 0; i < p.n_edges; i++) metrics_result_free(&edges[i]);
+  for (size_t i = 0; i < p.n_edges; i++) metrics_result_clear(&edges[i]);
 }
 
 static void test_combine(void) {
@@ -235,8 +235,8 @@ static void test_combine(void) {
     CHECK_EQ_INT(r.workers[i].idle_ms, exact.workers[i].idle_ms);
     CHECK_EQ_INT(r.workers[i].absent_ms, exact.workers[i].absent_ms);
   }
-  metrics_result_free(&r);
-  metrics_result_free(&exact);
+  metrics_result_clear(&r);
+  metrics_result_clear(&exact);
 
   /* Only whole hour 1 [60m, 120m): C is in through absent time alone. */
   combine(T0 + H, T0 + 2 * H, &b, &r);
@@ -245,13 +245,13 @@ static void test_combine(void) {
   if (c) CHECK_EQ_INT(c->occupancy_ms, 0);
   CHECK(metrics_find_worker(&r, "w3") != NULL);
   CHECK_EQ_INT(r.n_stations, 3);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* Hour 2: every state ended by 90m, no events: nobody is in. */
   combine(T0 + 2 * H, T0 + 3 * H, &b, &r);
   CHECK_EQ_INT(r.n_workers, 0);
   CHECK_EQ_INT(r.n_stations, 0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
 
   /* Edge windows that do not match the plan are refused. */
   rollup_plan p;
@@ -262,8 +262,8 @@ static void test_combine(void) {
   CHECK_EQ_INT(rollup_combine(&p, &b, &e, 1, &r), -EINVAL);
   CHECK_EQ_INT(rollup_combine(&p, &b, &e, 0, &r), -EINVAL);
   CHECK(r.workers == NULL);
-  metrics_result_free(&e);
-  rollup_buckets_free(&b);
+  metrics_result_clear(&e);
+  rollup_buckets_clear(&b);
 }
 
 /* The accumulator takes rows in any order and any pre-aggregation. */
@@ -291,7 +291,7 @@ static void test_acc(void) {
   CHECK_EQ_INT(r.n_stations, 1);
   CHECK_EQ_INT(r.factory.events, 2);
   CHECK(r.factory.units_per_hour == 3.0);
-  metrics_result_free(&r);
+  metrics_result_clear(&r);
   CHECK(rollup_acc_free(a) == NULL);
 }
 
@@ -386,12 +386,12 @@ static void test_day_rows(void) {
     CHECK_EQ_INT(viaday.workers[i].absent_ms, exact.workers[i].absent_ms);
     CHECK(viaday.workers[i].utilization_pct == exact.workers[i].utilization_pct);
   }
-  for (size_t i = 0; i < p.n_edges; i++) metrics_result_free(&edges[i]);
-  metrics_result_free(&viaday);
-  metrics_result_free(&viahour);
-  metrics_result_free(&exact);
+  for (size_t i = 0; i < p.n_edges; i++) metrics_result_clear(&edges[i]);
+  metrics_result_clear(&viaday);
+  metrics_result_clear(&viahour);
+  metrics_result_clear(&exact);
   rollup_acc_free(a);
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
 }
 
 int main(void) {

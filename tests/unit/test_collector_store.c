@@ -63,7 +63,7 @@ static int ingest(store *s, const char *body, st_result *res) {
   if (r == 0) r = s->ops->apply(s, &in, res);
   if (r == 0) r = s->ops->commit(s);
   else s->ops->rollback(s);
-  bt_batch_free(&b);
+  bt_batch_clear(&b);
   return r;
 }
 

@@ -42,7 +42,7 @@ static int ingest(store *s, const char *body, st_result *res) {
   if (r == 0) r = s->ops->apply(s, &in, res);
   if (r == 0) r = s->ops->commit(s);
   else s->ops->rollback(s);
-  bt_batch_free(&b);
+  bt_batch_clear(&b);
   return r;
 }
 
@@ -83,7 +83,7 @@ int main(void) {
   CHECK_EQ_INT(m.factory.events, 3);
   CHECK_EQ_INT(m.factory.units, 4);
   CHECK_EQ_INT(m.factory.working_ms, 600000);
-  metrics_result_free(&m);
+  metrics_result_clear(&m);
 
   /* an old event posted again is a duplicate; a new one is stored once */
   static const char body[] =
@@ -99,7 +99,7 @@ int main(void) {
   st_result_clear(&res);
   CHECK_EQ_INT(s->ops->metrics(s, &q, &m), 0);
   CHECK_EQ_INT(m.factory.events, 4);
-  metrics_result_free(&m);
+  metrics_result_clear(&m);
   s->ops->close(s);
 
   CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);

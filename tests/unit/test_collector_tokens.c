@@ -76,6 +76,30 @@ static void test_load_mode(void) {
   CHECK(auth_tokens_load(path, &t, err, sizeof(err)) == -ENOENT);
 }
 
+
+/* The HTTP status a check refused with, 0 when it allowed (and the refusal
+ * always names a code and a message). */
+static unsigned refusal_st(bool ok, const auth_refusal *no) {
+  if (ok) return 0;
+  CHECK(no->code && no->msg && *no->msg);
+  return no->status;
+}
+static unsigned agent_st(const col_auth *a, const char *h, auth_grant *g) {
+  auth_refusal no;
+  bool ok = auth_check_agent(a, h, g, &no);
+  return refusal_st(ok, &no);
+}
+static unsigned agent_id_st(const col_auth *a, const auth_grant *g, const char *id) {
+  auth_refusal no;
+  bool ok = auth_check_agent_id(a, g, id, &no);
+  return refusal_st(ok, &no);
+}
+static unsigned read_st(const col_auth *a, const char *h) {
+  auth_refusal no;
+  bool ok = auth_check_read(a, h, &no);
+  return refusal_st(ok, &no);
+}
+
 static void test_checks(void) {
   col_auth a;
   memset(&a, 0, sizeof(a));
@@ -89,32 +113,31 @@ static void test_checks(void) {
   auth_set_shared(&a, "shared");
   auth_set_read(&a, "reader");
   auth_grant g;
-  const char *msg = NULL;
 
-  CHECK_EQ_INT(auth_check_agent(&a, NULL, &g, &msg), 401);
-  CHECK_EQ_INT(auth_check_agent(&a, "Bearer nope", &g, &msg), 401);
-  CHECK_EQ_INT(auth_check_agent(&a, "Bearer reader", &g, &msg), 403);
-  CHECK_EQ_INT(auth_check_agent(&a, "Bearer per-agent", &g, &msg), 0);
+  CHECK_EQ_INT(agent_st(&a, NULL, &g), 401);
+  CHECK_EQ_INT(agent_st(&a, "Bearer nope", &g), 401);
+  CHECK_EQ_INT(agent_st(&a, "Bearer reader", &g), 403);
+  CHECK_EQ_INT(agent_st(&a, "Bearer per-agent", &g), 0);
   CHECK_EQ_INT(g.kind, AUTH_GRANT_AGENT);
-  CHECK_EQ_INT(auth_check_agent_id(&a, &g, "a1", &msg), 0);
-  CHECK_EQ_INT(auth_check_agent_id(&a, &g, "a2", &msg), 403); /* wrong agent */
-  CHECK_EQ_INT(auth_check_agent(&a, "bearer   shared  ", &g, &msg), 0);
+  CHECK_EQ_INT(agent_id_st(&a, &g, "a1"), 0);
+  CHECK_EQ_INT(agent_id_st(&a, &g, "a2"), 403); /* wrong agent */
+  CHECK_EQ_INT(agent_st(&a, "bearer   shared  ", &g), 0);
   CHECK_EQ_INT(g.kind, AUTH_GRANT_SHARED);
-  CHECK_EQ_INT(auth_check_agent_id(&a, &g, "a2", &msg), 0);
-  CHECK_EQ_INT(auth_check_agent_id(&a, &g, "a1", &msg), 403); /* listed: own token only */
+  CHECK_EQ_INT(agent_id_st(&a, &g, "a2"), 0);
+  CHECK_EQ_INT(agent_id_st(&a, &g, "a1"), 403); /* listed: own token only */
 
-  CHECK_EQ_INT(auth_check_read(&a, NULL, &msg), 401);
-  CHECK_EQ_INT(auth_check_read(&a, "Bearer reader", &msg), 0);
-  CHECK_EQ_INT(auth_check_read(&a, "Bearer shared", &msg), 403);
-  CHECK_EQ_INT(auth_check_read(&a, "Bearer per-agent", &msg), 403);
-  CHECK_EQ_INT(auth_check_read(&a, "Basic dTpyZWFkZXI=", &msg), 0);        /* u:reader */
-  CHECK_EQ_INT(auth_check_read(&a, "Basic dTp3cm9uZw==", &msg), 401);      /* u:wrong */
-  CHECK_EQ_INT(auth_check_agent(&a, "Basic dTpzaGFyZWQ=", &g, &msg), 401); /* no Basic for agents */
+  CHECK_EQ_INT(read_st(&a, NULL), 401);
+  CHECK_EQ_INT(read_st(&a, "Bearer reader"), 0);
+  CHECK_EQ_INT(read_st(&a, "Bearer shared"), 403);
+  CHECK_EQ_INT(read_st(&a, "Bearer per-agent"), 403);
+  CHECK_EQ_INT(read_st(&a, "Basic dTpyZWFkZXI="), 0);        /* u:reader */
+  CHECK_EQ_INT(read_st(&a, "Basic dTp3cm9uZw=="), 401);      /* u:wrong */
+  CHECK_EQ_INT(agent_st(&a, "Basic dTpzaGFyZWQ=", &g), 401); /* no Basic for agents */
 
   a.open_reads = true;
-  CHECK_EQ_INT(auth_check_read(&a, NULL, &msg), 0);
+  CHECK_EQ_INT(read_st(&a, NULL), 0);
   a.insecure_no_auth = true;
-  CHECK_EQ_INT(auth_check_agent(&a, NULL, &g, &msg), 0);
+  CHECK_EQ_INT(agent_st(&a, NULL, &g), 0);
   CHECK_EQ_INT(g.kind, AUTH_GRANT_OPEN);
   auth_clear(&a);
 }

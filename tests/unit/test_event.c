@@ -30,7 +30,7 @@ static long n_events(const char *body, ev_body_kind kind, unsigned flags) {
   int r = parse_n(body, strlen(body), kind, flags, &b);
   if (r != 0) return -1;
   long n = (long)b.n;
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   return n;
 }
 
@@ -42,7 +42,7 @@ static int refused_len(const char *body, size_t len, ev_body_kind kind, unsigned
   ev_batch b;
   int r = parse_n(body, len, kind, flags, &b);
   if (r != -EINVAL) {
-    if (r == 0) ev_batch_free(&b);
+    if (r == 0) ev_batch_clear(&b);
     fprintf(stderr, "  expected refusal, got %d for: %.200s\n", r, body);
     return 0;
   }
@@ -77,7 +77,7 @@ static const char *normal(const char *body, unsigned flags) {
   out[0] = '\0';
   if (parse_n(body, strlen(body), EV_BODY_JSON, flags, &b) != 0) return out;
   if (b.n == 1) snprintf(out, sizeof out, "%s", b.items[0].json);
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   return out;
 }
 
@@ -167,11 +167,11 @@ static void test_bodies(void) {
     CHECK_EQ_INT(b.items[1].count, 7);
     CHECK_EQ_INT(b.items[1].seq, 0);
   }
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   CHECK(b.items == NULL && b.n == 0);
-  ev_batch_free(&b); /* twice is harmless */
-  ev_batch_free(NULL);
-  ev_event_free(NULL);
+  ev_batch_clear(&b); /* twice is harmless */
+  ev_batch_clear(NULL);
+  ev_event_clear(NULL);
   /* bad arguments */
   CHECK_EQ_INT(ev_parse_body(NULL, 3, EV_BODY_JSON, 0, &b, &errs), -EINVAL);
   CHECK_EQ_INT(ev_parse_body(NULL, 0, EV_BODY_NDJSON, 0, &b, &errs), 0);
@@ -338,7 +338,7 @@ static void test_count(void) {
     CHECK_EQ_INT(b.items[0].count, 1);
     CHECK(strstr(b.items[0].json, "\"count\":1}") != NULL);
   }
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   CHECK_EQ_INT(ok_json(PCEV(",\"count\":1000000")), 1);
   CHECK_EQ_INT(ok_json(PCEV(",\"count\":1e6")), 1);
   CHECK_EQ_INT(ok_json(PCEV(",\"count\":null")), 1);
@@ -354,7 +354,7 @@ static void test_count(void) {
   /* default 1 */
   CHECK_EQ_INT(parse_n(PCEV(""), strlen(PCEV("")), EV_BODY_JSON, 0, &b), 0);
   if (b.n == 1) CHECK_EQ_INT(b.items[0].count, 1);
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   /* ignored on state events: not validated, passed through, struct says 0 */
   const char *st = EV(",\"count\":\"lots\"");
   CHECK_EQ_INT(parse_n(st, strlen(st), EV_BODY_JSON, 0, &b), 0);
@@ -362,7 +362,7 @@ static void test_count(void) {
     CHECK_EQ_INT(b.items[0].count, 0);
     CHECK(strstr(b.items[0].json, "\"count\":\"lots\"") != NULL);
   }
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   CHECK_EQ_INT(ok_json(EV(",\"count\":0")), 1);
   CHECK_EQ_INT(ok_json(EV(",\"count\":1.5")), 1);
 }
@@ -472,7 +472,7 @@ static void test_normal_form(void) {
     CHECK(strstr(b.items[0].json, "event_id") == NULL);
     CHECK_EQ_INT(b.items[0].json_len, strlen(b.items[0].json));
   }
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   /* agent side: seq and ingested_at go to the struct, not the json */
   const char *ag =
       "{\"event_id\":\"ferry:ab:7\"," TS "," WK ",\"seq\":7,\"ingested_at\":\"2026-03-01T09:00:00+01:00\"}";
@@ -484,7 +484,7 @@ static void test_normal_form(void) {
     CHECK_EQ_STR(b.items[0].json, "{\"event_id\":\"ferry:ab:7\","
                                   "\"timestamp\":\"2026-03-01T08:00:00.000Z\"," WK "}");
   }
-  ev_batch_free(&b);
+  ev_batch_clear(&b);
   /* the normal form is itself a valid event: it parses to the same thing */
   const char *in = PCEV(",\"event_id\":\"r\",\"count\":3.0,\"attributes\":{\"q\":[true,false]}");
   char first[1024];
@@ -734,7 +734,7 @@ static void test_size_limit(void) {
   CHECK_EQ_INT(ev_validate(obj, 16384, 0, 0, &ev, &e2), 0);
   CHECK_EQ_STR(ev.json, "{\"timestamp\":\"2026-03-01T08:00:00.000Z\"," WK "}");
   CHECK_EQ_STR(ev.workstation_id, "s1");
-  ev_event_free(&ev);
+  ev_event_clear(&ev);
   CHECK(ev.json == NULL);
   CHECK_EQ_INT(ev_validate(obj, 100, 0, 0, NULL, NULL), 0); /* check only */
   CHECK_EQ_INT(ev_validate(NULL, 0, 0, 0, NULL, NULL), -EINVAL);

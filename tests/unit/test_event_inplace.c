@@ -63,8 +63,8 @@ static size_t both(const char *text, unsigned flags, int expect_taken) {
     CHECK(printed != NULL); /* a refused event keeps nothing */
   }
   cJSON_free(printed);
-  ev_event_free(&ea);
-  ev_event_free(&eb);
+  ev_event_clear(&ea);
+  ev_event_clear(&eb);
   cJSON_Delete(a);
   cJSON_Delete(b);
   return n;
@@ -130,7 +130,7 @@ static void test_refused(void) {
   e2.n = e2.total = 0;
   CHECK_EQ_INT(ev_validate_inplace(o, &none, 100, 0, EV_FROM_AGENT, &ev, &e2), 0);
   CHECK_EQ_STR(ev.json, "{" ID "," TS "," WK "}");
-  ev_event_free(&ev);
+  ev_event_clear(&ev);
   cJSON_Delete(o);
 }
 

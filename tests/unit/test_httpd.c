@@ -50,7 +50,7 @@ static void data_free(void *p) {
   pthread_mutex_unlock(&mu);
 }
 
-static int on_headers(httpd_req *r, void *ud) {
+static httpd_verdict on_headers(httpd_req *r, void *ud) {
   (void)ud;
   pthread_mutex_lock(&mu);
   on_headers_calls++;
@@ -61,9 +61,9 @@ static int on_headers(httpd_req *r, void *ud) {
   if (strncmp(httpd_req_path(r), "/auth", 5) == 0 && !httpd_req_header(r, "Authorization")) {
     httpd_req_add_header(r, "WWW-Authenticate", "Bearer");
     httpd_respond_error(r, 401, "unauthorized", "a bearer token is required");
-    return 1;
+    return HTTPD_ANSWERED;
   }
-  return 0;
+  return HTTPD_READ_BODY;
 }
 
 static int add_arg(void *arg, const char *k, const char *v) {

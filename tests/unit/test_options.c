@@ -58,6 +58,7 @@ static void clear_env(void) {
   unsetenv("FERRY_RETRY_INITIAL");
   unsetenv("FERRY_INSECURE_HTTP");
   unsetenv("FERRY_OVERFLOW");
+  unsetenv("FERRY_MAX_BATCH_EVENTS");
 }
 
 /* Parse a NULL-terminated argument list (argv[0] added). */
@@ -180,7 +181,7 @@ static void test_defaults(void) {
   CHECK(!cli.help && !cli.version && !cli.check_config);
   CHECK(cli.config_path == NULL);
   CHECK_EQ_INT(cli.n_secret_on_cli, 0);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
   CHECK(c.journal == NULL);
 }
 
@@ -247,7 +248,7 @@ static void test_precedence(void) {
   CHECK_EQ_INT(parse_args(&c, ARGS("--batch-max-events", "5", "--batch-max-events", "6")), 0);
   CHECK_EQ_INT(c.batch, 6);
   clear_env();
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_file_errors(void) {
@@ -333,7 +334,7 @@ static void test_file_errors(void) {
   CHECK_EQ_INT(c.batch, 42);
   CHECK_EQ_INT(c.max_bytes, 2097152);
   CHECK(c.retry == 0.25);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_env_and_flag_errors(void) {
@@ -380,7 +381,7 @@ static void test_env_and_flag_errors(void) {
   rc = parse_args(&c, ARGS("--overflow", longv));
   CHECK_ERR(rc, "overflow");
   CHECK(strlen(errbuf) < 200);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_cli(void) {
@@ -441,7 +442,7 @@ static void test_cli(void) {
   CHECK_EQ_INT(cli.n_secret_on_cli, 0);
   CHECK_EQ_STR(c.auth_token, "fromenv");
   clear_env();
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 /* Reparse must free the strings of the previous parse: run it many times
@@ -457,8 +458,8 @@ static void test_reparse(void) {
   CHECK_EQ_INT(parse_args(&c, NOARGS), 0);
   CHECK_EQ_STR(c.journal, "/var/lib/j.db");
   CHECK(c.auth_token == NULL); /* gone from all sources → unset again */
-  opt_free(defs, NDEFS, &c);
-  opt_free(defs, NDEFS, &c); /* idempotent */
+  opt_clear(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c); /* idempotent */
   CHECK(c.journal == NULL);
 }
 
@@ -473,7 +474,7 @@ static void test_config_text(void) {
   /* not NUL-terminated input is fine */
   char raw[4] = {'{', '}', 'X', 'X'};
   CHECK_EQ_INT(opt_load_config_text(defs, NDEFS, &c, raw, 2, "mem", errbuf, sizeof errbuf), 0);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
 }
 
 static void test_help(void) {
@@ -495,6 +496,51 @@ static void test_help(void) {
   free(buf);
 }
 
+/* An old spelling (opt_set_aliases) works as flag, environment variable and
+ * config key; the new spelling wins in the environment; both in one file is
+ * a duplicate key; --help and --print-config name it. */
+static void test_alias(void) {
+  static const opt_alias aliases[] = {{"max-batch-events", "batch-max-events"}};
+  opt_set_aliases(defs, aliases, 1);
+  cfg c = {0};
+  clear_env();
+  CHECK_EQ_INT(parse_args(&c, ARGS("--max-batch-events", "7")), 0);
+  CHECK_EQ_INT(c.batch, 7);
+  CHECK_EQ_INT(parse_args(&c, ARGS("--max-batch-events=8")), 0);
+  CHECK_EQ_INT(c.batch, 8);
+  CHECK_ERR(parse_args(&c, ARGS("--max-batch-events", "0")), "batch_max_events");
+
+  setenv("FERRY_MAX_BATCH_EVENTS", "9", 1);
+  CHECK_EQ_INT(parse_args(&c, NOARGS), 0);
+  CHECK_EQ_INT(c.batch, 9);
+  setenv("FERRY_BATCH_MAX_EVENTS", "11", 1);
+  CHECK_EQ_INT(parse_args(&c, NOARGS), 0);
+  CHECK_EQ_INT(c.batch, 11);
+  clear_env();
+
+  const char *path = write_file("alias.jsonc", "{\"max_batch_events\": 12}");
+  CHECK_EQ_INT(parse_args(&c, ARGS("--config", path)), 0);
+  CHECK_EQ_INT(c.batch, 12);
+  path = write_file("alias2.jsonc", "{\"batch_max_events\": 12,\n \"max_batch_events\": 13}");
+  CHECK_ERR(parse_args(&c, ARGS("--config", path)), "duplicate key");
+
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  CHECK(f != NULL);
+  if (!f) return;
+  opt_print_help(defs, NDEFS, "ferry-test", "Test program.", f);
+  opt_print_config(defs, NDEFS, "ferry-test", NULL, f);
+  fclose(f);
+  CHECK(strstr(buf, "also --max-batch-events, FERRY_MAX_BATCH_EVENTS") != NULL);
+  CHECK(strstr(buf, "\"max_batch_events\", --max-batch-events") != NULL);
+  CHECK(strstr(buf, "// \"batch_max_events\": 1000,") != NULL); /* the new key stays the one shown */
+  free(buf);
+  opt_set_aliases(defs, NULL, 0);
+  CHECK_ERR(parse_args(&c, ARGS("--max-batch-events", "7")), "max-batch-events"); /* gone with it */
+  opt_clear(defs, NDEFS, &c);
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -510,6 +556,7 @@ int main(void) {
   test_reparse();
   test_config_text();
   test_help();
+  test_alias();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -93,8 +93,8 @@ static void test_field_helpers(void) {
   CHECK_EQ_STR(b.collector, "http://127.0.0.1:8700");
   CHECK_EQ_INT(a.batch, 20);
   CHECK_EQ_INT(b.batch, 10);
-  opt_free(defs, NDEFS, &a);
-  opt_free(defs, NDEFS, &b);
+  opt_clear(defs, NDEFS, &a);
+  opt_clear(defs, NDEFS, &b);
 }
 
 static void test_print_config(void) {
@@ -124,7 +124,7 @@ static void test_print_config(void) {
   CHECK_EQ_INT(opt_parse(defs, NDEFS, &c, 1, argv, &cli, err, sizeof err), 0);
   CHECK_EQ_INT(opt_load_config_text(defs, NDEFS, &c, text, len, "template", err, sizeof err), 0);
   CHECK_EQ_INT(c.batch, 1000);
-  opt_free(defs, NDEFS, &c);
+  opt_clear(defs, NDEFS, &c);
   /* uncommenting lines sets those options, the last one too (its trailing
    * comma before '}' is accepted) */
   char *line = strstr(text, "// \"batch_max_events\": 1000,");
@@ -142,7 +142,7 @@ static void test_print_config(void) {
     if (r) fprintf(stderr, "%s\n", err);
     CHECK_EQ_INT(c.batch, 2000);
     CHECK_EQ_INT(c.level, 3);
-    opt_free(defs, NDEFS, &c);
+    opt_clear(defs, NDEFS, &c);
   }
   free(text);
 }

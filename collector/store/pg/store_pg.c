@@ -16,7 +16,8 @@
  * restarting) fails the call in progress with -EIO, and the next call
  * reconnects, at most once per backoff delay (0.1 s doubling to 5 s), never
  * inside a transaction. */
-#include "store_pg_int.h"
+#include "store_pg_conn.h"
+#include "store_pg_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,185 +28,6 @@
 #include "store_apply.h"
 #include "timefmt.h"
 
-#define SP_RETRY_MIN_MS 100
-#define SP_RETRY_MAX_MS 5000
-
-/* ---- array literals ------------------------------------------------------ */
-
-static void sp__buf_add(sp_buf *b, const char *v, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 2 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 2) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, v, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-void sp_buf_reset(sp_buf *b) {
-  b->len = 0;
-  b->oom = false;
-  sp__buf_add(b, "{", 1);
-}
-
-static void sp__buf_sep(sp_buf *b) {
-  if (b->len > 1) sp__buf_add(b, ",", 1);
-}
-
-void sp_buf_str(sp_buf *b, const char *v, size_t len) {
-  sp__buf_sep(b);
-  if (!v) {
-    sp__buf_add(b, "NULL", 4);
-    return;
-  }
-  sp__buf_add(b, "\"", 1);
-  size_t run = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (v[i] != '"' && v[i] != '\\') continue;
-    sp__buf_add(b, v + run, i - run);
-    sp__buf_add(b, "\\", 1);
-    run = i;
-  }
-  sp__buf_add(b, v + run, len - run);
-  sp__buf_add(b, "\"", 1);
-}
-
-void sp_buf_i64(sp_buf *b, int64_t v) {
-  char t[24];
-  int n = snprintf(t, sizeof(t), "%" PRId64, v);
-  sp__buf_sep(b);
-  sp__buf_add(b, t, (size_t)n);
-}
-
-const char *sp_buf_end(sp_buf *b) {
-  sp__buf_add(b, "}", 1);
-  return b->oom ? NULL : b->p;
-}
-
-void sp_buf_free(sp_buf *b) {
-  free(b->p);
-  memset(b, 0, sizeof(*b));
-}
-
-/* ---- connection and statements ----------------------------------------- */
-
-/* The first line of a libpq message, into s->err after "what: ". */
-static void sp__msg(store_pg *s, const char *what, const char *msg) {
-  if (!msg || !*msg) msg = "unknown error";
-  size_t n = strcspn(msg, "\n");
-  snprintf(s->err, sizeof(s->err), "%s: %.*s", what, (int)(n > 200 ? 200 : n), msg);
-}
-
-static bool sp__conn_ok(const store_pg *s) { return s->conn && PQstatus(s->conn) == CONNECTION_OK; }
-
-static int sp__fail(store_pg *s, const char *what, const PGresult *res) {
-  const char *msg = res ? PQresultErrorMessage(res) : NULL;
-  if (!msg || !*msg) msg = s->conn ? PQerrorMessage(s->conn) : "no connection";
-  sp__msg(s, what, msg);
-  if (!sp__conn_ok(s)) {
-    s->prepared = false;
-    return -EIO;
-  }
-  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  if (!state) return -EIO;
-  if (!strcmp(state, "40P01") || !strcmp(state, "40001") || !strcmp(state, "55P03")) return -EBUSY;
-  if (!strcmp(state, "53100")) return -ENOSPC;
-  if (!strcmp(state, "53200")) return -ENOMEM;
-  if (!strcmp(state, "25006")) return -EROFS;
-  if (!strcmp(state, "23505")) return -EEXIST;
-  return -EIO;
-}
-
-/* Server notices ("relation already exists, skipping") are not errors: the
- * store reports failures through its return values only. */
-static void sp__notice(void *arg, const char *msg) {
-  (void)arg;
-  (void)msg;
-}
-
-static PGconn *sp__connect(const char *conninfo) {
-  /* dbname (the URL) last: what it sets wins over these defaults */
-  const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle", "dbname", NULL};
-  const char *const vals[] = {"5", "ferry-collector", "30", conninfo, NULL};
-  PGconn *c = PQconnectdbParams(keys, vals, 1);
-  if (c) PQsetNoticeProcessor(c, sp__notice, NULL);
-  return c;
-}
-
-static int sp__prepare(store_pg *s) {
-  for (int i = 0; i < SP_COUNT_; i++) {
-    char name[16];
-    snprintf(name, sizeof(name), "f%d", i);
-    PGresult *res = PQprepare(s->conn, name, sp_sql[i], 0, NULL);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) {
-      char what[64];
-      snprintf(what, sizeof(what), "prepare \"%.40s\"", sp_sql[i]);
-      int r = sp__fail(s, what, res);
-      PQclear(res);
-      return r;
-    }
-    PQclear(res);
-  }
-  s->prepared = true;
-  return 0;
-}
-
-int sp__ready(store_pg *s) {
-  if (sp__conn_ok(s)) return s->prepared || !s->schema_ready ? 0 : sp__prepare(s);
-  if (s->tx_open) {
-    snprintf(s->err, sizeof(s->err), "the database connection was lost inside a transaction");
-    return -EIO;
-  }
-  uint64_t now = tf_mono_ms();
-  if (now < s->next_try_ms) {
-    snprintf(s->err, sizeof(s->err), "not connected (next try in %" PRIu64 " ms): %.190s",
-             s->next_try_ms - now, s->conn_err);
-    return -EIO;
-  }
-  if (s->conn) PQfinish(s->conn);
-  s->prepared = false;
-  s->conn = sp__connect(s->conninfo);
-  if (!sp__conn_ok(s)) {
-    sp__msg(s, "connect", s->conn ? PQerrorMessage(s->conn) : "out of memory");
-    snprintf(s->conn_err, sizeof(s->conn_err), "%.190s", s->err);
-    s->next_try_ms = tf_mono_ms() + s->delay_ms;
-    s->delay_ms = s->delay_ms * 2 > SP_RETRY_MAX_MS ? SP_RETRY_MAX_MS : s->delay_ms * 2;
-    return -EIO;
-  }
-  s->delay_ms = SP_RETRY_MIN_MS;
-  s->next_try_ms = 0;
-  return s->schema_ready ? sp__prepare(s) : 0;
-}
-
-void sp__p_begin(store_pg *s) { s->np = 0; }
-
-void sp__p_str(store_pg *s, const char *v) {
-  if (s->np < SP_MAX_PARAMS) s->pv[s->np++] = v;
-}
-
-void sp__p_i64(store_pg *s, int64_t v) {
-  if (s->np >= SP_MAX_PARAMS) return;
-  snprintf(s->pnum[s->np], sizeof(s->pnum[0]), "%" PRId64, v);
-  s->pv[s->np] = s->pnum[s->np];
-  s->np++;
-}
-
-void sp__p_f64(store_pg *s, double v) {
-  if (s->np >= SP_MAX_PARAMS) return;
-  snprintf(s->pnum[s->np], sizeof(s->pnum[0]), "%.17g", v);
-  s->pv[s->np] = s->pnum[s->np];
-  s->np++;
-}
-
 /* A batch's backlog and oldest_pending_s, or two NULLs without stats. */
 static void sp__p_stats(store_pg *s, const bt_batch *b) {
   if (b->has_stats) {
@@ -215,49 +37,6 @@ static void sp__p_stats(store_pg *s, const bt_batch *b) {
     sp__p_str(s, NULL);
     sp__p_str(s, NULL);
   }
-}
-
-PGresult *sp__run(store_pg *s, int which, const char *what, int *ret_err) {
-  int r = sp__ready(s);
-  if (r < 0) {
-    *ret_err = r;
-    return NULL;
-  }
-  char name[16];
-  snprintf(name, sizeof(name), "f%d", which);
-  PGresult *res = PQexecPrepared(s->conn, name, s->np, s->pv, NULL, NULL, 0);
-  ExecStatusType st = PQresultStatus(res);
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
-  *ret_err = sp__fail(s, what, res);
-  PQclear(res);
-  return NULL;
-}
-
-int sp__exec(store_pg *s, int which, const char *what) {
-  int r = 0;
-  PGresult *res = sp__run(s, which, what, &r);
-  PQclear(res);
-  return r;
-}
-
-int sp__sql(store_pg *s, const char *sql, const char *what) {
-  int r = sp__ready(s);
-  if (r < 0) return r;
-  PGresult *res = PQexec(s->conn, sql);
-  ExecStatusType st = PQresultStatus(res);
-  r = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : sp__fail(s, what, res);
-  /* COMMIT of a failed transaction "succeeds" as ROLLBACK */
-  if (r == 0 && strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
-    snprintf(s->err, sizeof(s->err), "commit: the transaction was rolled back");
-    r = -EIO;
-  }
-  PQclear(res);
-  return r;
-}
-
-int64_t sp__i64(const PGresult *r, int row, int col) {
-  if (PQgetisnull(r, row, col)) return 0;
-  return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -312,11 +91,11 @@ static int sp_purge(store *base, int64_t before_ms) {
 
 /* Merge a set into the stored ranges of (agent, epoch); the agent's row lock
  * is held, so nobody else rewrites them meanwhile. */
-static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *epoch, const dlv_set *add) {
   if (add->n == 0) return 0;
   int64_t lo = add->r[0].from - 1, hi = add->r[add->n - 1].to + 1;
-  dl_set set;
-  dl_set_init(&set);
+  dlv_set set;
+  dlv_set_init(&set);
   int r = 0;
   sp__p_begin(s);
   sp__p_str(s, agent);
@@ -325,13 +104,13 @@ static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *e
   sp__p_i64(s, hi);
   PGresult *res = sp__run(s, dropped ? SP_DROP_WINDOW : SP_RECV_WINDOW, "load seq ranges", &r);
   for (int i = 0; res && r == 0 && i < PQntuples(res); i++)
-    r = dl_set_add(&set, sp__i64(res, i, 0), sp__i64(res, i, 1));
+    r = dlv_set_add(&set, sp__i64(res, i, 0), sp__i64(res, i, 1));
   PQclear(res);
   if (r == -EINVAL) {
     snprintf(s->err, sizeof(s->err), "corrupt seq range in the database");
     r = -EIO;
   }
-  for (size_t i = 0; r == 0 && i < add->n; i++) r = dl_set_add(&set, add->r[i].from, add->r[i].to);
+  for (size_t i = 0; r == 0 && i < add->n; i++) r = dlv_set_add(&set, add->r[i].from, add->r[i].to);
   if (r == -E2BIG || r == -ENOMEM) snprintf(s->err, sizeof(s->err), "seq range set too large");
   if (r == 0) r = sp__exec(s, dropped ? SP_DROP_DELETE : SP_RECV_DELETE, "delete seq ranges");
   if (r == 0) {
@@ -355,7 +134,7 @@ static int sp__merge(store_pg *s, bool dropped, const char *agent, const char *e
       r = sp__exec(s, dropped ? SP_DROP_INSERT : SP_RECV_INSERT, "insert seq ranges");
     }
   }
-  dl_set_free(&set);
+  dlv_set_clear(&set);
   return r;
 }
 
@@ -444,7 +223,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     for (int i = 0; hs && i < n; i++) hs[i] = (sp_hash){PQgetvalue(res, i, 0), sp__i64(res, i, 1)};
     if (hs) qsort(hs, (size_t)n, sizeof(*hs), sp__hash_cmp);
     /* each duplicate (not the first copy inside this batch) against the stored copy */
-    strset_clear(&seen);
+    strset_reset(&seen);
     for (size_t i = 0; r == 0 && hs && i < b->n; i++) {
       const bt_event *e = &b->events[i];
       if (!e->valid) continue;
@@ -457,8 +236,8 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     free(hs);
     PQclear(res);
   }
-  strset_free(&inserted);
-  strset_free(&seen);
+  strset_clear(&inserted);
+  strset_clear(&seen);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
   if (r == 0) r = spm_flush(s);
   return r;
@@ -511,7 +290,7 @@ static int sp__idem_get(void *ctx, const char *agent, const char *key, char **re
   return r;
 }
 
-static int sp__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+static int sp__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dlv_set *add) {
   return sp__merge(ctx, dropped, agent, epoch, add);
 }
 
@@ -603,14 +382,14 @@ static int sp__ref_cmp(const void *a, const void *b) {
 }
 
 /* Add rows (agent, epoch, from, to) to their epoch's set. */
-static int sp__load_all_ranges(store_pg *s, int which, const sp_ep_ref *refs, size_t n, dl_set *sets) {
+static int sp__load_all_ranges(store_pg *s, int which, const sp_ep_ref *refs, size_t n, dlv_set *sets) {
   int r = 0;
   sp__p_begin(s);
   PGresult *res = sp__run(s, which, "load seq ranges", &r);
   for (int i = 0; res && r == 0 && i < PQntuples(res); i++) {
     sp_ep_ref key = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), 0};
     const sp_ep_ref *f = bsearch(&key, refs, n, sizeof(*refs), sp__ref_cmp);
-    if (f) r = dl_set_add(&sets[f->idx], sp__i64(res, i, 2), sp__i64(res, i, 3));
+    if (f) r = dlv_set_add(&sets[f->idx], sp__i64(res, i, 2), sp__i64(res, i, 3));
   }
   PQclear(res);
   if (r == -EINVAL) {
@@ -629,7 +408,7 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
   size_t n = 0;
   PGresult *ra = NULL, *re = NULL;
   sp_ep_ref *refs = NULL;
-  dl_set *recv = NULL, *drop = NULL;
+  dlv_set *recv = NULL, *drop = NULL;
   size_t ne = 0;
   /* one snapshot for the four reads */
   bool own_tx = !s->tx_open;
@@ -652,8 +431,8 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
   }
   for (size_t i = 0; i < ne; i++) {
     refs[i] = (sp_ep_ref){PQgetvalue(re, (int)i, 0), PQgetvalue(re, (int)i, 1), i};
-    dl_set_init(&recv[i]);
-    dl_set_init(&drop[i]);
+    dlv_set_init(&recv[i]);
+    dlv_set_init(&drop[i]);
   }
   qsort(refs, ne, sizeof(*refs), sp__ref_cmp);
   r = sp__load_all_ranges(s, SP_RECV_ALL, refs, ne, recv);
@@ -687,14 +466,14 @@ static int sp_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
       snprintf(e->epoch, sizeof(e->epoch), "%s", PQgetvalue(re, (int)j, 1));
       e->first_seen = sp__i64(re, (int)j, 2);
       e->last_seen = sp__i64(re, (int)j, 3);
-      dl_figures_compute(&recv[j], &drop[j], sp__i64(re, (int)j, 4), &e->fig);
+      dlv_figures_compute(&recv[j], &drop[j], sp__i64(re, (int)j, 4), &e->fig);
     }
     a->latest = a->n_epochs - 1; /* ordered by first contact */
   }
 out:
   for (size_t i = 0; recv && drop && i < ne; i++) {
-    dl_set_free(&recv[i]);
-    dl_set_free(&drop[i]);
+    dlv_set_clear(&recv[i]);
+    dlv_set_clear(&drop[i]);
   }
   free(recv);
   free(drop);
@@ -719,7 +498,7 @@ static void sp_close(store *base) {
   if (!s) return;
   if (s->conn) PQfinish(s->conn);
   spm_close(s);
-  for (int i = 0; i < SP_NBUF; i++) sp_buf_free(&s->arr[i]);
+  for (int i = 0; i < SP_NBUF; i++) sp_buf_clear(&s->arr[i]);
   free(s->conninfo);
   free(s);
 }

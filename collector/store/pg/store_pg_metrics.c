@@ -14,7 +14,7 @@
  * - A query runs in one REPEATABLE READ snapshot: clean day and hour rows,
  *   hours still marked built from their events, exact edges.
  * So every answer equals metrics_compute over the committed events. */
-#include "store_pg_int.h"
+#include "store_pg_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +24,7 @@
 
 #include "rollup.h"
 #include "rollup_query.h"
+#include "store_rollup.h"
 
 #define SPM_META_MAX_STATE "rollup_max_state_ms"
 
@@ -44,16 +45,8 @@ static int spm__known_add(store_pg *s, st_id_kind kind, const char *id) {
 }
 
 int spm_note_event(store_pg *s, const ev_event *e) {
-  metrics_event me = {
-      .event_id = e->event_id,
-      .ts_ms = e->ts_ms,
-      .type = (metrics_type)e->type,
-      .worker_id = e->worker_id,
-      .workstation_id = e->workstation_id,
-      .count = e->count,
-  };
   int64_t h0, h1;
-  rollup_stale_hours(&me, NULL, s->max_state_ms, &h0, &h1);
+  sr_stale_hours(e, s->max_state_ms, &h0, &h1);
   int r = 0;
   for (int64_t h = h0; r == 0 && h < h1; h++) {
     char key[32];
@@ -100,10 +93,10 @@ void spm_tx_end(store_pg *s, bool committed) {
 
 void spm_close(store_pg *s) {
   spm_tx_end(s, false);
-  stm_free(&s->memo);
-  sp_buf_free(&s->m_hours);
-  sp_buf_free(&s->m_kinds);
-  sp_buf_free(&s->m_ids);
+  stm_clear(&s->memo);
+  sp_buf_clear(&s->m_hours);
+  sp_buf_clear(&s->m_kinds);
+  sp_buf_clear(&s->m_ids);
 }
 
 int spm_open(store_pg *s, char *err, size_t errlen) {
@@ -289,11 +282,11 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
     r = sp__exec(s, SP_HT_INS, "insert hours");
   }
   for (int k = 0; k < 7; k++)
-    if (r == 0 && a[k].oom) {
+    if (r == 0 && a[k].err) {
       snprintf(s->err, sizeof(s->err), "out of memory");
       r = -ENOMEM;
     }
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
   return r;
 }
 
@@ -317,6 +310,9 @@ static int spm__write_day(store_pg *s, int64_t day) {
   }
   return r;
 }
+
+static int spm__write_hours_cb(void *ctx, int64_t h0, int64_t h1) { return spm__write_hours(ctx, h0, h1); }
+static int spm__write_day_cb(void *ctx, int64_t day) { return spm__write_day(ctx, day); }
 
 int spm_maintain(store *base, int max_units, bool *ret_more) {
   store_pg *s = SP(base);
@@ -343,18 +339,8 @@ int spm_maintain(store *base, int max_units, bool *ret_more) {
     sp__p_str(s, sp_buf_end(a));
     r = sp__exec(s, SP_DIRTY_DEL, "clear dirty marks");
   }
-  for (size_t i = 0; r == 0 && i < n;) {
-    size_t j = i + 1;
-    while (j < n && hours[j] == hours[j - 1] + 1) j++;
-    r = spm__write_hours(s, hours[i], hours[j - 1] + 1);
-    i = j;
-  }
-  int64_t last_day = INT64_MIN;
-  for (size_t i = 0; r == 0 && i < n; i++) { /* ascending: the day locks never deadlock */
-    int64_t d = rollup_day_of_hour(hours[i]);
-    if (d != last_day) r = spm__write_day(s, d);
-    last_day = d;
-  }
+  /* days ascending: the day locks never deadlock */
+  if (r == 0) r = sr_rebuild(hours, n, &(sr_writer){s, spm__write_hours_cb, spm__write_day_cb});
   free(hours);
   if (r == 0) r = sp__sql(s, "COMMIT", "commit rollups");
   if (r < 0) {

@@ -3,7 +3,8 @@
  * sent. One connection, used only by the writer thread. Each event is a row
  * keyed by (agent_id, event_id) — the first stored copy wins — and delivery is
  * tracked as merged seq ranges per (agent_id, epoch). */
-#include "store_sqlite_int.h"
+#include "store_sqlite_conn.h"
+#include "store_sqlite_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,42 +15,7 @@
 #include "rollup.h"
 #include "store_apply.h"
 
-int ss__fail(store_sqlite *s, const char *what) {
-  int rc = sqlite3_extended_errcode(s->db);
-  snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
-  switch (rc & 0xff) {
-    case SQLITE_FULL: return -ENOSPC;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return -EBUSY;
-    case SQLITE_NOMEM: return -ENOMEM;
-    case SQLITE_READONLY:
-    case SQLITE_PERM: return -EROFS;
-    default: return -EIO;
-  }
-}
-
-/* Reset and clear a statement; returns it for binding. */
-sqlite3_stmt *ss__stmt(store_sqlite *s, int which) {
-  sqlite3_stmt *st = s->st[which];
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return st;
-}
-
-/* Step a statement that returns no rows. */
-int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
-  int rc = sqlite3_step(st);
-  int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : ss__fail(s, what);
-  sqlite3_reset(st);
-  return r;
-}
-
 static int ss_run(store_sqlite *s, int which) { return ss__exec(s, ss__stmt(s, which), ss_sql[which]); }
-
-void ss__text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
-}
 
 static int ss_begin(store *base) {
   ssm_tx_end(SS(base), false);
@@ -87,7 +53,7 @@ static int ss_purge(store *base, int64_t before_ms) {
 /* Load the ranges of (agent, epoch) that overlap or touch [lo, hi] into set
  * (stmt = a *_WINDOW or *_ALL statement; the window bounds are ignored by _ALL). */
 static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const char *epoch, int64_t lo,
-                           int64_t hi, dl_set *set) {
+                           int64_t hi, dlv_set *set) {
   sqlite3_stmt *st = ss__stmt(s, which);
   ss__text(st, 1, agent);
   ss__text(st, 2, epoch);
@@ -97,7 +63,7 @@ static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const 
   }
   int rc, r = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && r == 0)
-    r = dl_set_add(set, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+    r = dlv_set_add(set, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
   if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) r = ss__fail(s, "load seq ranges");
   else if (r == -EINVAL) {
     snprintf(s->err, sizeof(s->err), "corrupt seq range in the database");
@@ -109,13 +75,14 @@ static int ss__load_ranges(store_sqlite *s, int which, const char *agent, const 
 
 /* Merge seqs (or ranges) into the stored range table of (agent, epoch):
  * the stored ranges within [lo-1, hi+1] are replaced by their union with add. */
-static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const char *epoch,
+                     const dlv_set *add) {
   if (add->n == 0) return 0;
   int64_t lo = add->r[0].from - 1, hi = add->r[add->n - 1].to + 1;
-  dl_set set;
-  dl_set_init(&set);
+  dlv_set set;
+  dlv_set_init(&set);
   int r = ss__load_ranges(s, dropped ? SS_DROP_WINDOW : SS_RECV_WINDOW, agent, epoch, lo, hi, &set);
-  for (size_t i = 0; r == 0 && i < add->n; i++) r = dl_set_add(&set, add->r[i].from, add->r[i].to);
+  for (size_t i = 0; r == 0 && i < add->n; i++) r = dlv_set_add(&set, add->r[i].from, add->r[i].to);
   if (r == 0) {
     sqlite3_stmt *st = ss__stmt(s, dropped ? SS_DROP_DELETE : SS_RECV_DELETE);
     ss__text(st, 1, agent);
@@ -132,7 +99,7 @@ static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const cha
     sqlite3_bind_int64(st, 4, set.r[i].to);
     r = ss__exec(s, st, "insert seq range");
   }
-  dl_set_free(&set);
+  dlv_set_clear(&set);
   return r == -E2BIG || r == -ENOMEM ? (snprintf(s->err, sizeof(s->err), "seq range set too large"), r) : r;
 }
 
@@ -170,7 +137,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       ss__text(st, 8, e->ev.event_id);
       ss__text(st, 9, b->agent_id);
       if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
-      if ((r = ssm_note_event(s, &e->ev, b->agent_id)) < 0) return r;
+      if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
       continue;
     }
     ret->duplicates++;
@@ -246,7 +213,7 @@ static int ss__idem_get(void *ctx, const char *agent, const char *key, char **re
   return r;
 }
 
-static int ss__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dl_set *add) {
+static int ss__merge_cb(void *ctx, bool dropped, const char *agent, const char *epoch, const dlv_set *add) {
   return ss__merge(ctx, dropped, agent, epoch, add);
 }
 
@@ -380,14 +347,14 @@ static int ss_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
     a->latest = a->n_epochs ? a->n_epochs - 1 : 0;
     for (size_t k = 0; r == 0 && k < a->n_epochs; k++) {
       st_epoch_info *e = &a->epochs[k];
-      dl_set recv, drop;
-      dl_set_init(&recv);
-      dl_set_init(&drop);
+      dlv_set recv, drop;
+      dlv_set_init(&recv);
+      dlv_set_init(&drop);
       r = ss__load_ranges(s, SS_RECV_ALL, a->agent_id, e->epoch, 0, 0, &recv);
       if (r == 0) r = ss__load_ranges(s, SS_DROP_ALL, a->agent_id, e->epoch, 0, 0, &drop);
-      if (r == 0) dl_figures_compute(&recv, &drop, e->fig.high_seq, &e->fig);
-      dl_set_free(&recv);
-      dl_set_free(&drop);
+      if (r == 0) dlv_figures_compute(&recv, &drop, e->fig.high_seq, &e->fig);
+      dlv_set_clear(&recv);
+      dlv_set_clear(&drop);
     }
   }
   if (r < 0) {

@@ -6,7 +6,7 @@
  * hours itself from the events, computes the two partial edges exactly and
  * combines (collector/metrics/rollup.h). Every answer therefore equals
  * metrics_compute over the stored events, whatever the rebuild backlog. */
-#include "store_sqlite_int.h"
+#include "store_sqlite_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +16,7 @@
 
 #include "rollup.h"
 #include "rollup_query.h"
+#include "store_rollup.h"
 
 #define SSM_META_MAX_STATE "rollup_max_state_ms"
 
@@ -53,18 +54,9 @@ static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
   return 0;
 }
 
-int ssm_note_event(store_sqlite *s, const ev_event *e, const char *agent_id) {
-  metrics_event me = {
-      .event_id = e->event_id,
-      .agent_id = agent_id,
-      .ts_ms = e->ts_ms,
-      .type = (metrics_type)e->type,
-      .worker_id = e->worker_id,
-      .workstation_id = e->workstation_id,
-      .count = e->count,
-  };
+int ssm_note_event(store_sqlite *s, const ev_event *e) {
   int64_t h0, h1;
-  rollup_stale_hours(&me, NULL, s->max_state_ms, &h0, &h1);
+  sr_stale_hours(e, s->max_state_ms, &h0, &h1);
   int r = ssm__dirty(s, h0, h1);
   if (r == 0 && e->worker_id) r = ssm__known_add(s, ST_ID_WORKER, e->worker_id);
   if (r == 0 && e->workstation_id) r = ssm__known_add(s, ST_ID_STATION, e->workstation_id);
@@ -79,7 +71,7 @@ void ssm_tx_end(store_sqlite *s, bool committed) {
 
 void ssm_close(store_sqlite *s) {
   ssm_tx_end(s, false);
-  stm_free(&s->memo);
+  stm_clear(&s->memo);
 }
 
 int ssm_open(store_sqlite *s, char *err, size_t errlen) {
@@ -294,7 +286,7 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
     sqlite3_bind_int64(st, 3, b.hours[i].units);
     r = ss__exec(s, st, "insert hour");
   }
-  rollup_buckets_free(&b);
+  rollup_buckets_clear(&b);
   return r;
 }
 
@@ -317,6 +309,9 @@ static int ssm__write_day(store_sqlite *s, int64_t day) {
   return r;
 }
 
+static int ssm__write_hours_cb(void *ctx, int64_t h0, int64_t h1) { return ssm__write_hours(ctx, h0, h1); }
+static int ssm__write_day_cb(void *ctx, int64_t day) { return ssm__write_day(ctx, day); }
+
 int ssm_maintain(store *base, int max_units, bool *ret_more) {
   store_sqlite *s = SS(base);
   *ret_more = false;
@@ -334,18 +329,7 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) r = ss__fail(s, "read dirty hours");
     sqlite3_reset(st);
   }
-  for (size_t i = 0; r == 0 && i < n;) {
-    size_t j = i + 1;
-    while (j < n && hours[j] == hours[j - 1] + 1) j++;
-    r = ssm__write_hours(s, hours[i], hours[j - 1] + 1);
-    i = j;
-  }
-  int64_t last_day = INT64_MIN;
-  for (size_t i = 0; r == 0 && i < n; i++) {
-    int64_t d = rollup_day_of_hour(hours[i]);
-    if (d != last_day) r = ssm__write_day(s, d);
-    last_day = d;
-  }
+  if (r == 0) r = sr_rebuild(hours, n, &(sr_writer){s, ssm__write_hours_cb, ssm__write_day_cb});
   free(hours);
   if (r == 0) r = ss__exec(s, ss__stmt(s, SS_COMMIT), "commit rollups");
   if (r < 0) {

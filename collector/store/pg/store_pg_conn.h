@@ -1,31 +1,32 @@
-/* store_pg_int: what the PostgreSQL store's files share — the handle, the
- * connection/statement helpers and the array-literal builder.
- * store_pg.c is connection, schema, ingest and delivery;
- * store_pg_metrics.c is the metrics side (rollup upkeep and reads). */
-#ifndef FERRY_COLLECTOR_STORE_PG_INT_H
-#define FERRY_COLLECTOR_STORE_PG_INT_H
+/* store_pg_conn: the PostgreSQL store's handle, its connection/statement
+ * helpers and the array-literal builder (store_pg_conn.c). store_pg.c is
+ * schema, ingest and delivery; store_pg_metrics.c is the metrics side (rollup
+ * upkeep and reads); both include this, neither includes the other. */
+#ifndef FERRY_COLLECTOR_STORE_PG_CONN_H
+#define FERRY_COLLECTOR_STORE_PG_CONN_H
 
 #include <libpq-fe.h>
 
 #include "store.h"
+#include "strbuf.h"
 #include "store_pg_sql.h"
 #include "store_txmemo.h"
 
-/* A growing text buffer for PostgreSQL array literals ({"a","b",NULL}). */
-typedef struct sp_buf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} sp_buf;
+/* PostgreSQL array literals ({"a","b",NULL}) are built in a strbuf bounded
+ * by the 1 GiB PostgreSQL accepts for one parameter. */
+typedef strbuf sp_buf;
+#define SP_BUF_MAX ((size_t)1 << 30)
 
 void sp_buf_reset(sp_buf *b);                          /* starts an array: "{" */
 void sp_buf_str(sp_buf *b, const char *v, size_t len); /* one element (v NULL = NULL) */
 void sp_buf_i64(sp_buf *b, int64_t v);
-const char *sp_buf_end(sp_buf *b); /* "}" and the text, or NULL when out of memory */
-void sp_buf_free(sp_buf *b);
+const char *sp_buf_end(sp_buf *b); /* "}" and the text, or NULL when an append failed */
+void sp_buf_clear(sp_buf *b);
 
-#define SP_NBUF       12
-#define SP_MAX_PARAMS 16
+#define SP_RETRY_MIN_MS 100 /* reconnect backoff */
+#define SP_RETRY_MAX_MS 5000
+#define SP_NBUF         12
+#define SP_MAX_PARAMS   16
 
 typedef struct store_pg {
   store base;
@@ -56,6 +57,16 @@ typedef struct store_pg {
 /* Make sure a working connection exists (reconnecting, at most once per
  * backoff delay). 0, or -EIO with s->err. */
 int sp__ready(store_pg *s);
+/* A fresh connection (server notices silenced). */
+PGconn *sp__connect(const char *conninfo);
+/* Prepare every statement of store_pg_sql.h on s->conn. */
+int sp__prepare(store_pg *s);
+bool sp__conn_ok(const store_pg *s);
+/* The first line of a libpq message into s->err after "what: ". */
+void sp__msg(store_pg *s, const char *what, const char *msg);
+/* s->err from res (or the connection), and the negative errno its SQLSTATE
+ * means (-EBUSY, -ENOSPC, -ENOMEM, -EROFS, -EEXIST, else -EIO). */
+int sp__fail(store_pg *s, const char *what, const PGresult *res);
 /* Parameters: start a statement, then add in order. */
 void sp__p_begin(store_pg *s);
 void sp__p_str(store_pg *s, const char *v); /* NULL = SQL NULL */
@@ -70,15 +81,5 @@ int sp__exec(store_pg *s, int which, const char *what);
 /* A plain SQL string without parameters (BEGIN, SAVEPOINT ...). */
 int sp__sql(store_pg *s, const char *sql, const char *what);
 int64_t sp__i64(const PGresult *r, int row, int col);
-
-/* store_pg_metrics.c */
-int spm_note_event(store_pg *s, const ev_event *e); /* collect the batch's marks and ids */
-int spm_flush(store_pg *s);                         /* write them (inside the batch's savepoint) */
-void spm_tx_end(store_pg *s, bool committed);
-int spm_open(store_pg *s, char *err, size_t errlen); /* writer: rollups built with this max_state? */
-void spm_close(store_pg *s);
-int spm_maintain(store *base, int max_units, bool *ret_more);
-int spm_metrics(store *base, const st_metrics_query *q, metrics_result *ret);
-int spm_id_known(store *base, st_id_kind kind, const char *id, bool *ret);
 
 #endif

@@ -1,0 +1,40 @@
+/* store_sqlite_conn: the SQLite store's handle and statement helpers
+ * (store_sqlite_conn.c). store_sqlite.c is ingest and delivery;
+ * store_sqlite_metrics.c is the metrics side (rollup upkeep and reads); both
+ * include this, neither includes the other. */
+#ifndef FERRY_COLLECTOR_STORE_SQLITE_CONN_H
+#define FERRY_COLLECTOR_STORE_SQLITE_CONN_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_sqlite_sql.h"
+#include "store_txmemo.h"
+
+typedef struct store_sqlite {
+  store base;
+  sqlite3 *db;
+  sqlite3_stmt *st[SS_COUNT_];
+  char err[256];
+  bool reader; /* a read-only handle from open_reader */
+  char *path;
+  int64_t max_state_ms;
+  st_txmemo memo; /* writer only: this transaction's writes, known ids */
+  /* writer: hours this transaction already marked dirty, direct-mapped by
+   * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
+   * front of memo.tx_done for the few hours most events fall in */
+  int64_t hour_seen[256];
+} store_sqlite;
+
+#define SS(s) ((store_sqlite *)(s))
+
+/* s->err from the connection's last error, and the negative errno it means. */
+int ss__fail(store_sqlite *s, const char *what);
+/* Reset and clear statement which; returns it for binding. */
+sqlite3_stmt *ss__stmt(store_sqlite *s, int which);
+/* Step a statement that returns no rows (then reset it): 0 or ss__fail. */
+int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what);
+/* Bind text (NULL = SQL NULL; the text must outlive the step). */
+void ss__text(sqlite3_stmt *st, int i, const char *v);
+
+#endif

@@ -1,0 +1,32 @@
+/* store_rollup: the backend-neutral steps of rollup upkeep both store
+ * backends share (docs/metrics.md): which hours a newly stored event makes
+ * stale, and rebuilding a claimed set of dirty hours — each run of
+ * consecutive hours in one call, then each day they touch once. The
+ * backends keep what differs: how marks are written and hours claimed
+ * (SQLite: one writer; PostgreSQL: advisory locks across replicas). */
+#ifndef FERRY_COLLECTOR_STORE_ROLLUP_H
+#define FERRY_COLLECTOR_STORE_ROLLUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+/* The hours [*ret_h0, *ret_h1) a newly stored event e makes stale, without
+ * a next-event lookup: a superset that costs nothing to find. */
+void sr_stale_hours(const ev_event *e, int64_t max_state_ms, int64_t *ret_h0, int64_t *ret_h1);
+
+typedef struct sr_writer {
+  void *ctx;
+  /* Rebuild every rollup row of hours [h0, h1) from the events. */
+  int (*write_hours)(void *ctx, int64_t h0, int64_t h1);
+  /* Refill one day's rows from its hour rows. */
+  int (*write_day)(void *ctx, int64_t day);
+} sr_writer;
+
+/* Rebuild hours[0..n) (ascending, distinct): runs of consecutive hours,
+ * then their days in ascending order (so per-day locks never deadlock).
+ * Stops at the first failure and returns it; 0 when all were written. */
+int sr_rebuild(const int64_t *hours, size_t n, const sr_writer *w);
+
+#endif
