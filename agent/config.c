@@ -13,10 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pathcheck.h"
+
 #define O(field) offsetof(agent_config, field)
 #define KiB      1024.0
 #define MiB      (1024.0 * 1024.0)
 #define GiB      (1024.0 * 1024.0 * 1024.0)
+
+#define AGENT_DEAD_LETTER_DEFAULT ((int64_t)64 * 1024 * 1024)
 
 const opt_def agent_opt_defs[] = {
     {"listen", OPT_STR, O(listen), "127.0.0.1:8787", "local API address: HOST:PORT or unix:/PATH", NULL, 0, 0,
@@ -50,8 +54,10 @@ const opt_def agent_opt_defs[] = {
      NULL, 0.01, 3600, 0},
     {"retry-max", OPT_SECONDS, O(retry_max), "60",
      "longest retry delay (also the pace of auth/config errors)", NULL, 0.01, 86400, 0},
-    {"max-dead-letter-bytes", OPT_SIZE, O(max_dead_letter_bytes), "64MiB",
-     "cap on events the collector refused, kept for inspection", NULL, 0, 1024 * GiB, 0},
+    {"max-dead-letter-bytes", OPT_SIZE, O(max_dead_letter_bytes), NULL,
+     "cap on events the collector refused, kept for inspection (default: the smaller of 64MiB and "
+     "a quarter of max-journal-bytes)",
+     NULL, 0, 1024 * GiB, 0},
     {"dedup-max-bytes", OPT_SIZE, O(dedup_max_bytes), "16MiB",
      "memory for the event_id table of pending events (~15 bytes each); a larger backlog is "
      "deduplicated through an SQL index instead (slower ingest)",
@@ -383,6 +389,9 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     return -EINVAL;
   }
 
+  /* journal: its directory must exist and be writable */
+  if (path_check_db_file("journal", cfg->journal, err, errlen) < 0) return -EINVAL;
+
   /* collector */
   bool https;
   const char *host;
@@ -437,8 +446,22 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
              cfg->retry_initial);
     return -EINVAL;
   }
-  if (cfg->max_dead_letter_bytes > cfg->max_journal_bytes) {
-    snprintf(err, errlen, "max_dead_letter_bytes: larger than max_journal_bytes, which bounds it");
+  if (!cfg->max_dead_letter_explicit) {
+    int64_t q = cfg->max_journal_bytes / 4;
+    cfg->max_dead_letter_bytes = q < AGENT_DEAD_LETTER_DEFAULT ? q : AGENT_DEAD_LETTER_DEFAULT;
+  } else if (cfg->max_dead_letter_bytes > cfg->max_journal_bytes) {
+    char dl[32] = "", jb[32] = "";
+    for (size_t i = 0; i < agent_opt_count; i++) {
+      if (agent_opt_defs[i].offset == offsetof(agent_config, max_dead_letter_bytes))
+        opt_format_value(&agent_opt_defs[i], cfg, dl, sizeof dl);
+      if (agent_opt_defs[i].offset == offsetof(agent_config, max_journal_bytes))
+        opt_format_value(&agent_opt_defs[i], cfg, jb, sizeof jb);
+    }
+    snprintf(err, errlen,
+             "max_dead_letter_bytes: %s is larger than max_journal_bytes (%s), which bounds it; "
+             "lower max_dead_letter_bytes or leave it unset (default: the smaller of 64MiB and a "
+             "quarter of max_journal_bytes)",
+             dl, jb);
     return -EINVAL;
   }
 
@@ -478,10 +501,22 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
   return 0;
 }
 
+void agent_config_derive(agent_config *cfg, const opt_cli *cli) {
+  for (size_t i = 0; i < agent_opt_count && i < OPT_MAX_DEFS; i++)
+    if (agent_opt_defs[i].offset == offsetof(agent_config, max_dead_letter_bytes))
+      cfg->max_dead_letter_explicit = cli->source[i] != OPT_SOURCE_DEFAULT;
+  if (!cfg->max_dead_letter_explicit) {
+    int64_t q = cfg->max_journal_bytes / 4;
+    cfg->max_dead_letter_bytes = q < AGENT_DEAD_LETTER_DEFAULT ? q : AGENT_DEAD_LETTER_DEFAULT;
+  }
+}
+
 int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli, char *err, size_t errlen) {
   int r = opt_parse(agent_opt_defs, agent_opt_count, cfg, argc, argv, ret_cli, err, errlen);
   if (r < 0) return r;
-  if (ret_cli->help || ret_cli->version || ret_cli->print_config) return 0;
+  if (ret_cli->help || ret_cli->version) return 0;
+  agent_config_derive(cfg, ret_cli);
+  if (ret_cli->print_config) return 0;
   return agent_config_validate(cfg, err, errlen);
 }
 

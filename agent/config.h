@@ -40,8 +40,9 @@ typedef struct agent_config {
   int compression; /* AGENT_COMPRESSION_* */
   double retry_initial;
   double retry_max;
-  int64_t max_dead_letter_bytes;
-  int64_t dedup_max_bytes; /* bound on the journal's in-memory event_id table */
+  int64_t max_dead_letter_bytes; /* default: min(64 MiB, max_journal_bytes / 4) */
+  bool max_dead_letter_explicit; /* set by file, environment or flag */
+  int64_t dedup_max_bytes;       /* bound on the journal's in-memory event_id table */
   bool insecure_open_ingest;
   bool insecure_http;
   int64_t max_body_bytes; /* local ingest body limit */
@@ -77,6 +78,10 @@ int agent_config_load(agent_config *cfg, int argc, char **argv, opt_cli *ret_cli
  * system (agent id from gethostname) and resolves the token. Returns 0 or
  * -EINVAL with err naming the key. */
 int agent_config_validate(agent_config *cfg, char *err, size_t errlen);
+
+/* Defaults that follow other options (max_dead_letter_bytes follows
+ * max_journal_bytes unless set explicitly, as cli->source tells). */
+void agent_config_derive(agent_config *cfg, const opt_cli *cli);
 
 void agent_config_clear(agent_config *cfg);
 

@@ -581,9 +581,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (cli.print_config) {
-    opt_print_config(agent_opt_defs, agent_opt_count, "ferry-agent",
-                     "Installed as /etc/ferry/agent.jsonc; `systemctl reload ferry-agent` re-reads it.",
-                     stdout);
+    opt_print_effective(agent_opt_defs, agent_opt_count, &a.cfg, &cli, "ferry-agent",
+                        "Installed as /etc/ferry/agent.jsonc; `systemctl reload ferry-agent` re-reads it.",
+                        stdout);
     agent_config_clear(&a.cfg);
     return 0;
   }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pathcheck.h"
 
 #define O(f) offsetof(col_config, f)
 
@@ -21,16 +22,16 @@ const opt_def col_opt_defs[] = {
     {"db", OPT_STR, O(db), "sqlite:/var/lib/ferry-collector/ferry.db",
      "database: sqlite:/PATH, a plain PATH, or postgres://USER@HOST:PORT/DB (several replicas may share one)",
      NULL, 0, 0, 0},
-    {"auth-token", OPT_STR, O(auth_token), NULL,
-     "the shared agent token (prefer auth-token-file: flags are visible in ps)", NULL, 0, 0, OPT_F_SECRET},
+    {"auth-token", OPT_STR, O(auth_token), NULL, "the shared agent token (or auth-token-file)", NULL, 0, 0,
+     OPT_F_SECRET},
     {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
      "file holding the shared agent token (surrounding whitespace stripped)", NULL, 0, 0, 0},
     {"tokens-file", OPT_STR, O(tokens_file), NULL,
      "per-agent tokens: lines \"agent_id sha256hex(token)\", mode 0600; re-read on SIGHUP", NULL, 0, 0, 0},
     {"insecure-no-auth", OPT_BOOL, O(insecure_no_auth), "false",
      "accept uploads without any agent token (explicit opt-out)", NULL, 0, 0, 0},
-    {"read-token", OPT_STR, O(read_token), NULL, "token for the read endpoints (prefer read-token-file)",
-     NULL, 0, 0, OPT_F_SECRET},
+    {"read-token", OPT_STR, O(read_token), NULL, "token for the read endpoints (or read-token-file)", NULL, 0,
+     0, OPT_F_SECRET},
     {"read-token-file", OPT_STR, O(read_token_file), NULL,
      "file holding the read token (surrounding whitespace stripped)", NULL, 0, 0, 0},
     {"insecure-open-reads", OPT_BOOL, O(insecure_open_reads), "false",
@@ -69,7 +70,7 @@ const opt_def col_opt_defs[] = {
      NULL, 0, 0, 0},
     {"agent-rate", OPT_SECONDS, O(agent_rate), "20",
      "ingest requests per second one agent may make on average (429 past it); 0 = no limit", NULL, 0, 100000,
-     0},
+     OPT_F_RATE},
     {"agent-burst", OPT_INT, O(agent_burst), "40",
      "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
     {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
@@ -203,6 +204,7 @@ static int col__db(col_config *cfg, char *err, size_t errlen) {
     return -EINVAL;
   }
   cfg->db_kind = COL_DB_SQLITE;
+  if (path_check_db_file("db", path, err, errlen) < 0) return -EINVAL;
   free(cfg->db_path);
   cfg->db_path = strdup(path);
   return cfg->db_path ? 0 : -ENOMEM;

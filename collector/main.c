@@ -287,7 +287,10 @@ int main(int argc, char **argv) {
   }
   if (cli.help) {
     opt_print_help(col_opt_defs, col_n_opt_defs, "ferry-collector",
-                   "Receive ferry-agent uploads, store each event once, track delivery.", stdout);
+                   "Receive ferry-agent uploads, store each event once, track delivery.\n"
+                   "Also: ferry-collector token new AGENT_ID, ferry-collector token hash AGENT_ID\n"
+                   "      (make a per-agent token / hash one, as lines for --tokens-file)",
+                   stdout);
     col_config_clear(&cfg);
     return 0;
   }
@@ -297,8 +300,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (cli.print_config) {
-    opt_print_config(
-        col_opt_defs, col_n_opt_defs, "ferry-collector",
+    opt_print_effective(
+        col_opt_defs, col_n_opt_defs, &cfg, &cli, "ferry-collector",
         "Installed as /etc/ferry/collector.jsonc; `systemctl reload ferry-collector` re-reads it.", stdout);
     col_config_clear(&cfg);
     return 0;
@@ -337,7 +340,20 @@ int main(int argc, char **argv) {
   cm__warn(&cfg, &cli);
   if (cli.check_config) {
     tls_server_free(app->tls);
-    printf("ferry-collector: configuration ok\n");
+    char db_ok[512], agents_auth[160];
+    col_config_db_display(&cfg, db_ok, sizeof(db_ok));
+    const col_auth *au = &app->auth;
+    if (au->tokens)
+      snprintf(agents_auth, sizeof agents_auth, "per-agent tokens for %zu agent(s)%s",
+               auth_tokens_agents(au->tokens), au->have_shared ? " and a shared token" : "");
+    else if (au->have_shared) snprintf(agents_auth, sizeof agents_auth, "a shared agent token");
+    else snprintf(agents_auth, sizeof agents_auth, "none (insecure_no_auth)");
+    printf("ferry-collector: configuration ok (listen %s over %s%s, database %s %s, agents: %s, reads: "
+           "%s)\n",
+           cfg.listen, cfg.tls_cert ? "HTTPS" : "plain HTTP",
+           cfg.tls_client_ca ? " with client certificates" : "",
+           cfg.db_kind == COL_DB_POSTGRES ? "postgres" : "sqlite", db_ok, agents_auth,
+           au->have_read ? "read token" : "open (insecure_open_reads)");
     auth_clear(&app->auth);
     col_config_clear(&cfg);
     return 0;

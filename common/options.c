@@ -32,6 +32,12 @@ typedef struct opt_src {
   int line;         /* SRC_FILE: 1-based line of the key, 0 when unknown */
 } opt_src;
 
+/* Note that option d (of table defs) got its value from kind. */
+static void record_source(unsigned char *record, const opt_def *defs, const opt_def *d, int kind) {
+  size_t i = (size_t)(d - defs);
+  if (record && i < OPT_MAX_DEFS) record[i] = (unsigned char)kind;
+}
+
 /* ------------------------------------------------------------------------ */
 /* small text helpers */
 
@@ -236,9 +242,9 @@ static int check_bounds(const opt_def *d, const opt_src *src, double v, char *er
     snprintf(b, sizeof b, "%.0f", d->max);
     snprintf(got, sizeof got, "%.0f", v);
   } else {
-    snprintf(a, sizeof a, "%g", d->min);
-    snprintf(b, sizeof b, "%g", d->max);
-    snprintf(got, sizeof got, "%g", v);
+    snprintf(a, sizeof a, "%.15g", d->min);
+    snprintf(b, sizeof b, "%.15g", d->max);
+    snprintf(got, sizeof got, "%.15g", v);
   }
   value_error(err, errlen, d, src, "%s is out of range (must be %s to %s)", got, a, b);
   return -EINVAL;
@@ -529,8 +535,8 @@ static const opt_def *find_by_key(const opt_def *defs, size_t ndefs, const char 
   return NULL;
 }
 
-int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text, size_t len,
-                         const char *origin, char *err, size_t errlen) {
+static int load_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text, size_t len,
+                     const char *origin, unsigned char *record, char *err, size_t errlen) {
   char shown[OPT_ECHO_MAX * 4 + 16];
   int r = -EINVAL;
   cJSON *root = NULL;
@@ -586,6 +592,7 @@ int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const cha
     if (cJSON_IsNull(item)) continue; /* null = not set here, keep what is below */
     r = apply_json(d, cfg, item, &src, err, errlen);
     if (r < 0) goto out;
+    record_source(record, defs, d, OPT_SOURCE_FILE);
   }
   r = 0;
 out:
@@ -594,8 +601,13 @@ out:
   return r;
 }
 
-static int load_config_file(const opt_def *defs, size_t ndefs, void *cfg, const char *path, char *err,
-                            size_t errlen) {
+int opt_load_config_text(const opt_def *defs, size_t ndefs, void *cfg, const char *text, size_t len,
+                         const char *origin, char *err, size_t errlen) {
+  return load_text(defs, ndefs, cfg, text, len, origin, NULL, err, errlen);
+}
+
+static int load_config_file(const opt_def *defs, size_t ndefs, void *cfg, const char *path,
+                            unsigned char *record, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     set_error(err, errlen, "config file %s: cannot open: %s", path, strerror(errno));
@@ -618,7 +630,7 @@ static int load_config_file(const opt_def *defs, size_t ndefs, void *cfg, const 
     set_error(err, errlen, "config file %s: larger than %d bytes", path, OPT_FILE_MAX);
     r = -EINVAL;
   } else {
-    r = opt_load_config_text(defs, ndefs, cfg, text, n, path, err, errlen);
+    r = load_text(defs, ndefs, cfg, text, n, path, record, err, errlen);
   }
   free(text);
   return r;
@@ -758,6 +770,7 @@ static int apply_flags(const opt_def *defs, size_t ndefs, void *cfg, int optend,
     else continue; /* reported by scan_argv */
     int r = apply_text(d, cfg, value, &src, err, errlen);
     if (r < 0) return r;
+    record_source(cli->source, defs, d, OPT_SOURCE_FLAG);
     if (d->flags & OPT_F_SECRET) {
       bool listed = false;
       for (int j = 0; j < cli->n_secret_on_cli; j++)
@@ -769,7 +782,8 @@ static int apply_flags(const opt_def *defs, size_t ndefs, void *cfg, int optend,
   return 0;
 }
 
-static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, char *err, size_t errlen) {
+static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, unsigned char *record, char *err,
+                     size_t errlen) {
   opt_src src = {.kind = SRC_ENV};
   char var[OPT_NAME_MAX + 8];
   for (size_t i = 0; i < ndefs; i++) {
@@ -782,6 +796,7 @@ static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, char *err, si
     if (!v || !*v) continue; /* empty = not set, as systemd Environment= lines often leave it */
     int r = apply_text(&defs[i], cfg, v, &src, err, errlen);
     if (r < 0) return r;
+    record_source(record, defs, &defs[i], OPT_SOURCE_ENV);
   }
   return 0;
 }
@@ -828,7 +843,7 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
     r = apply_text(&defs[i], tmp, defs[i].def, &dsrc, err, errlen);
     if (r < 0) goto fail;
   }
-  if (!(cli.help || cli.version || cli.print_config)) {
+  if (!(cli.help || cli.version)) {
     if (scan_r < 0) {
       r = scan_r;
       goto fail;
@@ -838,10 +853,10 @@ int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **arg
       if (env && *env) cli.config_path = env;
     }
     if (cli.config_path) {
-      r = load_config_file(defs, ndefs, tmp, cli.config_path, err, errlen);
+      r = load_config_file(defs, ndefs, tmp, cli.config_path, cli.source, err, errlen);
       if (r < 0) goto fail;
     }
-    r = apply_env(defs, ndefs, tmp, err, errlen);
+    r = apply_env(defs, ndefs, tmp, cli.source, err, errlen);
     if (r < 0) goto fail;
     r = apply_flags(defs, ndefs, tmp, optend, argv, &cli, err, errlen);
     if (r < 0) goto fail;
@@ -871,7 +886,7 @@ static const char *metavar(const opt_def *d) {
     case OPT_STR: return "TEXT";
     case OPT_INT: return "N";
     case OPT_SIZE: return "SIZE";
-    case OPT_SECONDS: return "SECONDS";
+    case OPT_SECONDS: return (d->flags & OPT_F_RATE) ? "PER_SECOND" : "SECONDS";
     case OPT_BOOL: return "";
     case OPT_ENUM: return d->choices ? d->choices : "CHOICE";
   }
@@ -906,13 +921,13 @@ void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const c
         format_size(a, sizeof a, d->min);
         format_size(b, sizeof b, d->max);
       } else {
-        snprintf(a, sizeof a, "%g", d->min);
-        snprintf(b, sizeof b, "%g", d->max);
+        snprintf(a, sizeof a, "%.15g", d->min);
+        snprintf(b, sizeof b, "%.15g", d->max);
       }
       o += (size_t)snprintf(right + o, sizeof right - o, " [%s..%s]", a, b);
     }
     if ((d->flags & OPT_F_SECRET) && o < sizeof right)
-      snprintf(right + o, sizeof right - o, " (prefer the environment or config file)");
+      snprintf(right + o, sizeof right - o, " (a flag is visible in ps: prefer the environment or a file)");
     help_line(out, left, right);
     if (spell(d->name, env, sizeof env, true)) fprintf(out, "  %*senv FERRY_%s\n", HELP_COL - 2, "", env);
     const char *al = alias_of(defs, d);
@@ -951,8 +966,8 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
         format_size(a, sizeof a, d->min);
         format_size(b, sizeof b, d->max);
       } else {
-        snprintf(a, sizeof a, "%g", d->min);
-        snprintf(b, sizeof b, "%g", d->max);
+        snprintf(a, sizeof a, "%.15g", d->min);
+        snprintf(b, sizeof b, "%.15g", d->max);
       }
       fprintf(out, "; %s to %s", a, b);
     }
@@ -963,11 +978,107 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
       spell(d->name, key, sizeof key, false);
     }
     if (!d->def) {
-      fprintf(out, "  // \"%s\": null,  // no default\n", key);
+      fprintf(out, "  // \"%s\": null,  // not set by default (see above)\n", key);
     } else if (d->type == OPT_STR || d->type == OPT_ENUM || d->type == OPT_SIZE) {
       fprintf(out, "  // \"%s\": \"%s\",\n", key, d->def);
     } else {
       fprintf(out, "  // \"%s\": %s,\n", key, d->def);
+    }
+  }
+  fprintf(out, "}\n");
+}
+
+/* d's value in cfg as a JSON value for the config file (strings quoted). */
+static void json_value(const opt_def *d, const void *cfg, char *buf, size_t len) {
+  const char *p = (const char *)cfg + d->offset;
+  char raw[1024];
+  switch (d->type) {
+    case OPT_STR: {
+      const char *s = *(char *const *)(const void *)p;
+      if (!s) {
+        snprintf(buf, len, "null");
+        return;
+      }
+      cJSON *str = cJSON_CreateString(s);
+      char *txt = str ? cJSON_PrintUnformatted(str) : NULL;
+      snprintf(buf, len, "%s", txt ? txt : "null");
+      cJSON_free(txt);
+      cJSON_Delete(str);
+      return;
+    }
+    case OPT_SECONDS: {
+      double v;
+      memcpy(&v, p, sizeof v);
+      snprintf(buf, len, "%.15g", v);
+      return;
+    }
+    case OPT_INT:
+    case OPT_BOOL: opt_format_value(d, cfg, buf, len); return;
+    case OPT_SIZE:
+    case OPT_ENUM:
+      opt_format_value(d, cfg, raw, sizeof raw);
+      snprintf(buf, len, "\"%s\"", raw);
+      return;
+  }
+  snprintf(buf, len, "null");
+}
+
+void opt_print_effective(const opt_def *defs, size_t ndefs, const void *cfg, const opt_cli *cli,
+                         const char *prog, const char *intro, FILE *out) {
+  char key[OPT_NAME_MAX + 1], env[OPT_NAME_MAX + 1], val[1200];
+  fprintf(out, "// %s configuration: JSON with // and /* */ comments.\n", prog ? prog : "ferry");
+  if (intro && *intro) fprintf(out, "// %s\n", intro);
+  fprintf(out,
+          "// Every option is listed with its effective value and where it came from;\n"
+          "// options at their default are commented out. Precedence: command-line flag >\n"
+          "// FERRY_<NAME> environment > config file > default. Sizes take KiB/MiB/GiB.\n"
+          "// Generated by `%s --print-config`.\n{\n",
+          prog ? prog : "ferry");
+  for (size_t i = 0; i < ndefs; i++) {
+    const opt_def *d = &defs[i];
+    if (!spell(d->name, key, sizeof key, false) || !spell(d->name, env, sizeof env, true)) continue;
+    int src = i < OPT_MAX_DEFS && cli ? cli->source[i] : OPT_SOURCE_DEFAULT;
+    fprintf(out, "%s  // %s\n", i ? "\n" : "", d->help ? d->help : "");
+    fprintf(out, "  // flag --%s, environment FERRY_%s", d->name, env);
+    if (d->type == OPT_ENUM && d->choices) fprintf(out, "; one of %s", d->choices);
+    if (has_bounds(d) && (d->type == OPT_INT || d->type == OPT_SIZE || d->type == OPT_SECONDS)) {
+      char a[32], b[32];
+      if (d->type == OPT_SIZE) {
+        format_size(a, sizeof a, d->min);
+        format_size(b, sizeof b, d->max);
+      } else {
+        snprintf(a, sizeof a, "%.15g", d->min);
+        snprintf(b, sizeof b, "%.15g", d->max);
+      }
+      fprintf(out, "; %s to %s", a, b);
+    }
+    fputc('\n', out);
+    const char *from = src == OPT_SOURCE_FILE   ? "config file"
+                       : src == OPT_SOURCE_ENV  ? "environment"
+                       : src == OPT_SOURCE_FLAG ? "flag"
+                                                : "default";
+    bool set_here = src != OPT_SOURCE_DEFAULT;
+    if (d->flags & OPT_F_SECRET) {
+      const char *s = *(char *const *)(const void *)((const char *)cfg + d->offset);
+      if (s) fprintf(out, "  // \"%s\": \"(secret)\",  // set, from %s; masked\n", key, from);
+      else fprintf(out, "  // \"%s\": null,  // not set\n", key);
+      continue;
+    }
+    json_value(d, cfg, val, sizeof val);
+    bool derived = !set_here && !d->def && strcmp(val, "null") != 0 && strcmp(val, "\"0\"") != 0;
+    if (set_here) {
+      if (src == OPT_SOURCE_FILE && cli->config_path)
+        fprintf(out, "  \"%s\": %s,  // from config file %s\n", key, val, cli->config_path);
+      else if (src == OPT_SOURCE_ENV)
+        fprintf(out, "  \"%s\": %s,  // from environment FERRY_%s\n", key, val, env);
+      else if (src == OPT_SOURCE_FLAG) fprintf(out, "  \"%s\": %s,  // from flag --%s\n", key, val, d->name);
+      else fprintf(out, "  \"%s\": %s,  // from %s\n", key, val, from);
+    } else if (derived) {
+      fprintf(out, "  // \"%s\": %s,  // derived default (see above)\n", key, val);
+    } else if (strcmp(val, "null") == 0) {
+      fprintf(out, "  // \"%s\": null,  // not set by default (see above)\n", key);
+    } else {
+      fprintf(out, "  // \"%s\": %s,  // default\n", key, val);
     }
   }
   fprintf(out, "}\n");
@@ -1025,7 +1136,7 @@ void opt_format_value(const opt_def *d, const void *cfg, char *buf, size_t len) 
     case OPT_SECONDS: {
       double v;
       memcpy(&v, p, sizeof v);
-      snprintf(buf, len, "%g s", v);
+      snprintf(buf, len, (d->flags & OPT_F_RATE) ? "%.15g/s" : "%.15g s", v);
       return;
     }
     case OPT_BOOL: {

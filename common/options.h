@@ -28,6 +28,12 @@ typedef enum {
 } opt_type;
 
 #define OPT_F_SECRET 0x1 /* warn when given as a command-line flag (visible in ps) */
+#define OPT_F_RATE   0x2 /* OPT_SECONDS holding a rate per second, not a duration */
+
+#define OPT_MAX_DEFS 128 /* most options in one table (opt_cli.source has one slot each) */
+
+/* Where an option's value came from (opt_cli.source, indexed like the table). */
+enum { OPT_SOURCE_DEFAULT = 0, OPT_SOURCE_FILE, OPT_SOURCE_ENV, OPT_SOURCE_FLAG };
 
 typedef struct opt_def {
   const char *name; /* flag spelling without dashes: "max-journal-bytes" */
@@ -62,6 +68,8 @@ typedef struct opt_cli {
   /* options given as flags with OPT_F_SECRET, for the caller to warn about */
   const char *secret_on_cli[8];
   int n_secret_on_cli;
+  /* OPT_SOURCE_* of each option, in table order (index < OPT_MAX_DEFS) */
+  unsigned char source[OPT_MAX_DEFS];
 } opt_cli;
 
 /* Fill cfg from defaults, then file, then environment, then flags. On error
@@ -70,8 +78,8 @@ typedef struct opt_cli {
  * argv is rearranged like GNU getopt does: options first, then "--" if given,
  * then the positional arguments, which ret_cli->args points at. An empty
  * FERRY_<NAME> counts as unset.
- * When --help, --version or --print-config is present, returns 0 after parsing flags only
- * (values may be partial). cfg must be zeroed by the caller the first time;
+ * When --help or --version is present, returns 0 after parsing flags only
+ * (values may be partial); --print-config reads every source like a normal run. cfg must be zeroed by the caller the first time;
  * on reparse (reload) previous strings are freed. */
 int opt_parse(const opt_def *defs, size_t ndefs, void *cfg, int argc, char **argv, opt_cli *ret_cli,
               char *err, size_t errlen);
@@ -83,6 +91,15 @@ void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const c
  * out with its help, flag, environment name, range and default. prog names
  * the program; intro (may be NULL) is one more comment line on top. */
 void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro, FILE *out);
+
+/* Print the effective configuration as a config file: each option with its
+ * value in cfg and where it came from (default, file, environment, flag, as
+ * cli->source tells). Options still at their default stay commented out, so
+ * with nothing set the output is the template above; secrets are masked and
+ * commented out. A default whose table entry is NULL but whose value is set
+ * was derived by the program from other options ("derived default"). */
+void opt_print_effective(const opt_def *defs, size_t ndefs, const void *cfg, const opt_cli *cli,
+                         const char *prog, const char *intro, FILE *out);
 
 /* For a reload: whether option d has the same value in configs a and b;
  * exchange d's value between a and b (strings move, no copy); render d's
