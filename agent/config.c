@@ -80,6 +80,13 @@ const opt_def agent_opt_defs[] = {
      NULL, 0, 0, 0},
     {"log-level", OPT_ENUM, O(log_level), "info", "least severe level logged",
      "error|warning|notice|info|debug", 0, 0, 0},
+    {"log-format", OPT_ENUM, O(log_format), "text",
+     "log lines as text (with a timestamp unless under journald) or one JSON object each", "text|json", 0, 0,
+     0},
+    {"max-future-s", OPT_SECONDS, O(max_future_s), "300",
+     "warn at ingest about events this far ahead of this box's clock (the collector's own "
+     "max-future-s, learned from its answers, takes over)",
+     NULL, 1, 31536000, 0},
     {"max-connections", OPT_INT, O(max_connections), "256", "local API connections at once", NULL, 1, 100000,
      0},
     {"conn-timeout-s", OPT_INT, O(conn_timeout_s), "30",

@@ -51,7 +51,9 @@ typedef struct agent_config {
   double request_timeout;
   int64_t collector_max_body_bytes; /* the agent never sends a larger body */
   char *machine_id_file;
-  int log_level; /* AGENT_LOG_* */
+  int log_level;       /* AGENT_LOG_* */
+  int log_format;      /* FLOG_FORMAT_*: text|json */
+  double max_future_s; /* warn at ingest about events further ahead of the clock */
   int64_t max_connections;
   int64_t conn_timeout_s; /* local API idle connection timeout */
   char *ca_file;          /* PEM CAs trusted for the collector (default: system store) */

@@ -12,6 +12,7 @@
 
 #include "httpd_auth.h"
 #include "log.h"
+#include "timefmt.h"
 
 #ifndef container_of
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -23,6 +24,8 @@ struct ingest {
   unsigned inflight;
   bool stopping;
   bool drained_sent;
+  uint64_t future_logged_ms; /* last clock warning; more within 60 s are counted */
+  uint64_t future_held;
 };
 
 typedef struct ingest_req {
@@ -205,6 +208,40 @@ static void on_commit_done(journal_commit *c) {
   req_finish(r);
 }
 
+/* Events timestamped further ahead than the collector accepts will be
+ * rejected there and land in dead-letter: say so now, while the box's clock
+ * can still be fixed (at most one line a minute, the rest counted). */
+static void warn_future(ingest *in, const ev_batch *b) {
+  if (!in->cfg.max_future_s) return;
+  double limit_s = in->cfg.max_future_s(in->cfg.ud);
+  int64_t now = tf_now_ms(), limit = now + (int64_t)(limit_s * 1000.0);
+  size_t n = 0;
+  const ev_event *first = NULL;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->items[i].ts_ms > limit) {
+      if (!first) first = &b->items[i];
+      n++;
+    }
+  if (!n) return;
+  in->c.future_events += n;
+  uint64_t mono = tf_mono_ms();
+  if (in->future_logged_ms && mono - in->future_logged_ms < 60000) {
+    in->future_held += n;
+    return;
+  }
+  char ts[TF_RFC3339_LEN];
+  tf_format_ms(first->ts_ms, ts);
+  flog_ctx ctx = {.component = "ingest", .events = (int64_t)n, .has_events = true};
+  flogx(FLOG_WARNING, &ctx,
+        "ingest: %zu event(s) timestamped more than %.0f s ahead of this box's clock (first: event_id %s at "
+        "%s, %.0f s ahead)%s; the collector will reject them (timestamp_out_of_range) and they will go "
+        "to dead-letter - check the clock of this box and of its cameras",
+        n, limit_s, first->event_id ? first->event_id : "(none)", ts, (double)(first->ts_ms - now) / 1000.0,
+        in->future_held ? " and more since the last such line" : "");
+  in->future_logged_ms = mono;
+  in->future_held = 0;
+}
+
 static void parse_work(uv_work_t *w) {
   ingest_req *r = container_of(w, ingest_req, work);
   r->parse_status = ev_parse_body(r->body, r->len, r->kind, 0, &r->batch, &r->errs);
@@ -246,6 +283,7 @@ static void after_parse(uv_work_t *w, int status) {
     req_finish(r);
     return;
   }
+  warn_future(in, &r->batch);
   r->commit.events = r->batch.items;
   r->commit.n = r->batch.n;
   r->commit.done = on_commit_done;

@@ -28,6 +28,9 @@ typedef struct ingest_config {
   const char *ingest_token;       /* NULL: open */
   void (*on_committed)(void *ud); /* events were newly stored (uploader_kick) */
   void (*on_drained)(void *ud);   /* stopping and nothing in flight any more */
+  /* how far ahead of the clock an event may be before the collector rejects
+   * it (seconds): its own figure once it told us, else --max-future-s */
+  double (*max_future_s)(void *ud);
   void *ud;
 } ingest_config;
 
@@ -41,6 +44,7 @@ typedef struct ingest_counters {
   uint64_t unsupported;       /* 415 */
   uint64_t full;              /* 507 */
   uint64_t unavailable;       /* 503 */
+  uint64_t future_events;     /* accepted events timestamped beyond max_future_s */
 } ingest_counters;
 
 int ingest_new(const ingest_config *cfg, ingest **ret);

@@ -125,6 +125,18 @@ static void kick_uploader(void *ud) {
   if (a->up && !a->stopping) uploader_kick(a->up);
 }
 
+/* The collector's --max-future-s once it told us (ingest answers carry it),
+ * else our own --max-future-s. */
+static double ingest_max_future_s(void *ud) {
+  app *a = ud;
+  if (a->up) {
+    uploader_stats st;
+    uploader_get_stats(a->up, &st);
+    if (st.collector_max_future_s >= 0) return (double)st.collector_max_future_s;
+  }
+  return a->cfg.max_future_s;
+}
+
 static void check_stopped(app *a);
 
 static void on_ingest_drained(void *ud) {
@@ -471,6 +483,7 @@ static int run_daemon(app *a) {
                       .ingest_token = c->ingest_token,
                       .on_committed = kick_uploader,
                       .on_drained = on_ingest_drained,
+                      .max_future_s = ingest_max_future_s,
                       .ud = a};
   dl_api_config dc = {.j = a->j,
                       .token = c->ingest_token,
@@ -590,6 +603,8 @@ int main(int argc, char **argv) {
   a.argc = argc;
   a.argv = argv;
   flog_set_level(FLOG_ERR + a.cfg.log_level);
+  flog_set_format(a.cfg.log_format);
+  flog_set_component("agent");
 
   bool dl_cli = cli.nargs >= 1 && strcmp(cli.args[0], "dead-letter") == 0;
   if (cli.nargs > 0 && !dl_cli) {

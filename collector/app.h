@@ -43,6 +43,7 @@ typedef struct col_app {
   rl_table *rl;               /* per-agent admission, or NULL */
   unsigned inflight;          /* requests between on_request and their answer */
   struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
+  struct activity *activity;  /* refusal logs, summaries, rejection reasons (may be NULL) */
   bool stopping;
   col_stats stats;
 } col_app;

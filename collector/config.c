@@ -50,6 +50,13 @@ const opt_def col_opt_defs[] = {
      "idle/slow HTTP connections are closed after this many seconds", NULL, 1, 3600, 0},
     {"log-level", OPT_ENUM, O(log_level), "info", "least severe level logged",
      "error|warning|notice|info|debug", 0, 0, 0},
+    {"log-format", OPT_ENUM, O(log_format), "text",
+     "log lines as text (with a timestamp unless under journald) or one JSON object each", "text|json", 0, 0,
+     0},
+    {"log-summary-s", OPT_INT, O(log_summary_s), "60",
+     "log one summary line (batches, events, refusals, agents, backlog) per this many seconds while "
+     "anything happened",
+     NULL, 1, 86400, 0},
     {"queue-max", OPT_INT, O(queue_max), "256",
      "ingest batches waiting for the database writer; more are answered 503", NULL, 1, 100000, 0},
     {"queue-max-bytes", OPT_SIZE, O(queue_max_bytes), "256MiB",

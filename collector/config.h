@@ -32,6 +32,8 @@ typedef struct col_config {
   int64_t max_connections;
   int64_t conn_timeout_s;
   int log_level;             /* index into "error|warning|notice|info|debug" */
+  int log_format;            /* FLOG_FORMAT_*: text|json */
+  int64_t log_summary_s;     /* one summary line per this many seconds while busy */
   int64_t queue_max;         /* ingest batches waiting for the writer */
   int64_t queue_max_bytes;   /* decoded bytes of those batches */
   int64_t max_commit_wait_s; /* answer 503 rather than wait longer for a commit */

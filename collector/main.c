@@ -18,6 +18,7 @@
 #include "app.h"
 #include "idem_inflight.h"
 #include "config.h"
+#include "activity.h"
 #include "log.h"
 #include "notify.h"
 #include "prom.h"
@@ -36,7 +37,7 @@
 typedef struct col_main {
   col_app app;
   uv_signal_t sig_term, sig_int, sig_hup;
-  uv_timer_t drain, status, watchdog;
+  uv_timer_t drain, status, watchdog, summary;
   int exit_code;
   int argc; /* the command line, parsed again on SIGHUP */
   char **argv;
@@ -68,6 +69,7 @@ static void cm__close_handles(col_main *m) {
   uv_close((uv_handle_t *)&m->drain, NULL);
   uv_close((uv_handle_t *)&m->status, NULL);
   uv_close((uv_handle_t *)&m->watchdog, NULL);
+  uv_close((uv_handle_t *)&m->summary, NULL);
 }
 
 /* Wait until every request that reached a handler is answered (each is
@@ -92,6 +94,8 @@ static void cm__on_stop(uv_signal_t *s, int signum) {
   m->app.stopping = true;
   uv_timer_stop(&m->status);
   uv_timer_stop(&m->watchdog);
+  uv_timer_stop(&m->summary);
+  activity_tick(m->app.activity, (double)m->app.cfg->log_summary_s);
   if (m->app.http) httpd_stop_listening(m->app.http);
   uv_timer_start(&m->drain, cm__drain, 0, SHUTDOWN_POLL_MS);
 }
@@ -108,6 +112,11 @@ static void tls_reload(col_main *m) {
   flog_notice("SIGHUP: TLS certificate reloaded: %s, expires in %lld day(s)%s",
               tls_server_subject(m->app.tls), (long long)(tls_server_expires_in_s(m->app.tls) / 86400),
               tls_server_wants_client_cert(m->app.tls) ? "; client CA reloaded" : "");
+}
+
+static void cm__on_summary(uv_timer_t *t) {
+  col_main *m = t->data;
+  activity_tick(m->app.activity, (double)m->app.cfg->log_summary_s);
 }
 
 static void cm__on_status(uv_timer_t *t) {
@@ -318,6 +327,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   flog_set_level(col_config_flog_level(&cfg));
+  flog_set_format(cfg.log_format);
+  flog_set_component("collector");
   col_app *app = &m.app;
   app->cfg = &cfg;
   r = col_config_finish(&cfg, &app->auth, err, sizeof(err));
@@ -376,7 +387,8 @@ int main(int argc, char **argv) {
       .max_wait_ms = (uint64_t)cfg.max_commit_wait_s * 1000,
       .purge_before_ms = (uint64_t)cfg.idempotency_days * 86400000ULL,
   };
-  if ((r = rd_pool_new(app->st, 4, &app->readers)) < 0 || !(app->prom = prom_new())) {
+  if ((r = rd_pool_new(app->st, 4, &app->readers)) < 0 || !(app->prom = prom_new()) ||
+      !(app->activity = activity_new())) {
     flog_err("cannot set up the metrics readers: out of memory");
     goto out;
   }
@@ -410,6 +422,8 @@ int main(int argc, char **argv) {
   uv_timer_init(app->loop, &m.drain);
   uv_timer_init(app->loop, &m.status);
   uv_timer_init(app->loop, &m.watchdog);
+  uv_timer_init(app->loop, &m.summary);
+  m.summary.data = &m;
   m.sig_term.data = m.sig_int.data = m.sig_hup.data = m.drain.data = &m;
   m.status.data = m.watchdog.data = &m;
   uv_signal_start(&m.sig_term, cm__on_stop, SIGTERM);
@@ -435,6 +449,9 @@ int main(int argc, char **argv) {
   (void)notify_ready();
   cm__on_status(&m.status);
   uv_timer_start(&m.status, cm__on_status, STATUS_EVERY_MS, STATUS_EVERY_MS);
+  if (app->activity)
+    uv_timer_start(&m.summary, cm__on_summary, (uint64_t)cfg.log_summary_s * 1000,
+                   (uint64_t)cfg.log_summary_s * 1000);
   /* the progress check runs with or without a watchdog (a stall is logged
    * either way); with one, at least twice per WatchdogSec= */
   uint64_t wd = notify_watchdog_usec(), every = PROGRESS_EVERY_MS;
@@ -451,6 +468,7 @@ int main(int argc, char **argv) {
 out:
   rd_pool_free(app->readers);
   prom_free(app->prom);
+  activity_free(app->activity);
   rl_free(app->rl);
   tls_server_free(app->tls);
   if (app->st) app->st->ops->close(app->st);

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -89,6 +90,8 @@ struct httpd_req {
   bool discard;    /* answer already decided (413...): swallow the body */
   bool in_handler; /* inside the access handler: it queues r->resp itself */
   uint64_t t0_ns;  /* uv_hrtime when the headers were in (on_answer) */
+  char id[129];    /* X-Request-ID: the client's (1-128 visible ASCII) or made here */
+  char client[64]; /* client address, "" for a Unix socket */
 };
 
 struct httpd {
@@ -221,6 +224,45 @@ static char *httpd__target_path(char *target) {
   return p;
 }
 
+/* Whether v is 1-128 visible ASCII characters (a usable X-Request-ID). */
+static bool httpd__id_ok(const char *v) {
+  size_t n = 0;
+  if (!v) return false;
+  for (; v[n]; n++)
+    if ((unsigned char)v[n] < 0x21 || (unsigned char)v[n] > 0x7e || n >= 128) return false;
+  return n >= 1;
+}
+
+/* The request's id (the client's X-Request-ID, or 16 random hex digits) and
+ * the client's address, for log lines and the X-Request-ID answer header. */
+static void httpd__req_identify(httpd_req *r, struct MHD_Connection *conn) {
+  const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
+  if (httpd__id_ok(v)) {
+    snprintf(r->id, sizeof r->id, "%s", v);
+  } else {
+    static uint64_t counter;
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x) x = uv_hrtime() ^ ++counter;
+    snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)x);
+  }
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  r->client[0] = '\0';
+  if (ci && ci->client_addr) {
+    const struct sockaddr *sa = ci->client_addr;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (sa->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, host, sizeof host);
+      snprintf(r->client, sizeof r->client, "%s", host);
+    } else if (sa->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, host, sizeof host);
+      snprintf(r->client, sizeof r->client, "%s", host);
+    }
+  }
+}
+
+const char *httpd_req_id(const httpd_req *r) { return r->id[0] ? r->id : NULL; }
+const char *httpd_req_client(const httpd_req *r) { return r->client; }
+
 /* MHD_OPTION_URI_LOG_CALLBACK: the first thing MHD tells us about a request,
  * with the target still raw. The return value becomes *req_cls. */
 static void *httpd__uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -330,6 +372,7 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
     h->pending++;
     r->method = httpd__strdup(method ? method : "");
     if (!r->method) return MHD_NO;
+    httpd__req_identify(r, conn);
     unsigned long long cl;
     if (httpd__content_length(
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), &cl) &&
@@ -787,6 +830,7 @@ void httpd_respond(httpd_req *r, unsigned status, const char *content_type, cons
       MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
   if (resp) {
     for (httpd_hdr *x = r->hdrs; x; x = x->next) MHD_add_response_header(resp, x->name, x->value);
+    if (r->id[0]) MHD_add_response_header(resp, "X-Request-ID", r->id);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             content_type && *content_type ? content_type : "application/octet-stream");
   }

@@ -90,6 +90,12 @@ const char *httpd_req_method(const httpd_req *r);
 /* Path as sent (not percent-decoded), without the query string; for an
  * absolute-form target ("http://host/p?q") just "/p". */
 const char *httpd_req_path(const httpd_req *r);
+/* The request's id: its X-Request-ID when that is 1-128 visible ASCII,
+ * else one made here (16 hex digits); every answer carries it back in
+ * X-Request-ID. NULL before the headers are in. */
+const char *httpd_req_id(const httpd_req *r);
+/* The client's IP address as text ("" for a Unix socket). */
+const char *httpd_req_client(const httpd_req *r);
 /* Header value (case-insensitive name) or NULL. */
 const char *httpd_req_header(const httpd_req *r, const char *name);
 /* Query argument, percent-decoded by MHD, or NULL; "k" without '=' gives "".

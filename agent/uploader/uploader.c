@@ -202,6 +202,29 @@ out:
   return 0;
 }
 
+int64_t up_answer_max_future_s(const char *body, size_t len) {
+  cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "max_future_s");
+  int64_t r = is_count(v) ? (int64_t)v->valuedouble : -1;
+  cJSON_Delete(root);
+  return r;
+}
+
+const char *up_tls_mismatch_hint(int curl_code, const char *errbuf, bool https) {
+  const char *e = errbuf ? errbuf : "";
+  if (https && (curl_code == CURLE_SSL_CONNECT_ERROR || curl_code == CURLE_RECV_ERROR) &&
+      (strstr(e, "wrong version number") || strstr(e, "packet length too long") ||
+       strstr(e, "unexpected TLS packet") || strstr(e, "unexpected message") ||
+       strstr(e, "record overflow") || strstr(e, "not a TLS") || strstr(e, "http request")))
+    return "the collector answered plain HTTP on an https:// URL: serve HTTPS on the collector (--tls-cert "
+           "and --tls-key) or use http:// (on a trusted network, with --insecure-http)";
+  if (!https && (curl_code == CURLE_GOT_NOTHING || curl_code == CURLE_WEIRD_SERVER_REPLY ||
+                 curl_code == CURLE_RECV_ERROR || curl_code == CURLE_UNSUPPORTED_PROTOCOL))
+    return "the collector did not answer HTTP on an http:// URL: if it serves HTTPS (--tls-cert), use "
+           "https://";
+  return NULL;
+}
+
 void up_refusal_reason(const char *body, size_t len, long status, char *out, size_t outlen) {
   cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -284,6 +307,16 @@ struct uploader {
   uint64_t retry_deadline_mono;
   bool last_batch_error; /* journal_read_batch failed last time (log once) */
   bool last_ack_error;   /* journal_apply_ack failed last time (log once) */
+
+  /* X-Request-ID: {idempotency_key}/{attempt}; heartbeats: heartbeat:{n}/1 */
+  char attempt_key[200];
+  unsigned attempt;
+  char request_id[240];
+  uint64_t heartbeat_n;
+  uint64_t outage_start_mono; /* first failure of the current run, 0 when ok */
+  uint64_t dl_logged_mono;    /* last dead-letter line; more within 10 s are counted */
+  uint64_t dl_held;
+  bool https;
 
   uploader_stats st;
   void (*stop_done)(void *);
@@ -457,11 +490,22 @@ static void note_failure(uploader *u, const up_verdict *v, long status, const ch
   snprintf(u->st.last_error, sizeof(u->st.last_error), "%.199s", detail);
   u->st.consecutive_failures++;
   u->st.state = v->state;
+  if (!u->outage_start_mono) u->outage_start_mono = tf_mono_ms();
+  flog_ctx ctx = {.component = "uploader",
+                  .idempotency_key = u->batch.idem_key[0] ? u->batch.idem_key : NULL,
+                  .request_id = u->request_id[0] ? u->request_id : NULL,
+                  .first_seq = u->batch.first_seq,
+                  .last_seq = u->batch.last_seq,
+                  .events = (int64_t)u->batch.n_events,
+                  .has_events = true,
+                  .status = (int)status,
+                  .error = detail};
   if (before != v->state || u->st.consecutive_failures == 1)
-    flog_warn("collector %s: %s (%s)", up_state_name(v->state), status ? "answered" : "not reached", detail);
+    flogx(FLOG_WARNING, &ctx, "collector %s: %s (%s)", up_state_name(v->state),
+          status ? "answered" : "not reached", detail);
   else
-    flog_debug("collector %s again (%s), %llu failures in a row", up_state_name(v->state), detail,
-               (unsigned long long)u->st.consecutive_failures);
+    flogx(FLOG_DEBUG, &ctx, "collector %s again (%s), %llu failures in a row", up_state_name(v->state),
+          detail, (unsigned long long)u->st.consecutive_failures);
 }
 
 static void on_ack_done(journal_ack *a);
@@ -479,6 +523,40 @@ static void start_ack(uploader *u, journal_rejected *rej, size_t n_rej, bool dro
   u->ack.data = u;
   u->phase = PH_ACKING;
   journal_apply_ack(u->j, &u->ack);
+}
+
+/* Events the collector rejected in a 200 go to dead-letter: say so, with the
+ * count, the reason and the first seq; at most one line per 10 s, the rest
+ * counted into the next line. */
+static void up_log_dead_letter(uploader *u, const journal_rejected *rej, size_t n) {
+  uint64_t now = tf_mono_ms();
+  if (u->dl_logged_mono && now - u->dl_logged_mono < 10000) {
+    u->dl_held += n;
+    return;
+  }
+  flog_ctx ctx = {.component = "uploader",
+                  .idempotency_key = u->batch.idem_key[0] ? u->batch.idem_key : NULL,
+                  .request_id = u->request_id,
+                  .first_seq = rej[0].seq,
+                  .events = (int64_t)n,
+                  .has_events = true,
+                  .error = rej[0].error};
+  const char *hint = strcmp(rej[0].error, "timestamp_out_of_range") == 0
+                         ? "; the event time is beyond what the collector accepts - check this box's clock "
+                           "and its cameras'"
+                         : "";
+  if (u->dl_held)
+    flogx(FLOG_WARNING, &ctx,
+          "collector rejected %zu event(s) (first: seq %lld, %s) and %llu more since the last such line; "
+          "moved to dead-letter (ferry-agent dead-letter export)%s",
+          n, (long long)rej[0].seq, rej[0].error, (unsigned long long)u->dl_held, hint);
+  else
+    flogx(FLOG_WARNING, &ctx,
+          "collector rejected %zu event(s) (first: seq %lld, %s); moved to dead-letter (ferry-agent "
+          "dead-letter export)%s",
+          n, (long long)rej[0].seq, rej[0].error, hint);
+  u->dl_logged_mono = now;
+  u->dl_held = 0;
 }
 
 static void on_transfer_done(uploader *u, CURLcode result) {
@@ -505,10 +583,33 @@ static void on_transfer_done(uploader *u, CURLcode result) {
   char detail[256];
 
   switch (v.action) {
-    case UP_ACT_ACK:
-      if (u->st.state != UP_STATE_OK || u->st.consecutive_failures)
-        flog_notice("collector ok again after %llu failed attempts",
-                    (unsigned long long)u->st.consecutive_failures);
+    case UP_ACT_ACK: {
+      int64_t mf = up_answer_max_future_s(u->resp, u->resp_len);
+      if (mf >= 0) u->st.collector_max_future_s = mf;
+      if (u->st.state != UP_STATE_OK || u->st.consecutive_failures) {
+        journal_stats js;
+        journal_get_stats(u->j, &js);
+        double out_s = u->outage_start_mono ? (double)(tf_mono_ms() - u->outage_start_mono) / 1000.0 : 0;
+        flog_ctx ctx = {.component = "uploader", .request_id = u->request_id, .status = 200};
+        flogx(FLOG_NOTICE, &ctx,
+              "collector ok again after %.0f s and %llu failed attempts (last: %s); backlog %lld event(s) "
+              "to catch up",
+              out_s, (unsigned long long)u->st.consecutive_failures, u->st.last_error, (long long)js.backlog);
+      }
+      u->outage_start_mono = 0;
+      {
+        flog_ctx ctx = {.component = "uploader",
+                        .idempotency_key = u->batch.idem_key[0] ? u->batch.idem_key : NULL,
+                        .request_id = u->request_id,
+                        .first_seq = u->batch.first_seq,
+                        .last_seq = u->batch.last_seq,
+                        .events = (int64_t)u->batch.n_events,
+                        .has_events = true,
+                        .status = 200};
+        flogx(FLOG_DEBUG, &ctx, "upload of %zu event(s) acknowledged (%zu rejected)", u->batch.n_events,
+              n_rej);
+      }
+      if (n_rej) up_log_dead_letter(u, rej, n_rej);
       if (ignored) flog_warn("collector answer listed %zu rejected seqs not in the batch; ignored", ignored);
       u->st.state = UP_STATE_OK;
       u->st.consecutive_failures = 0;
@@ -522,6 +623,7 @@ static void on_transfer_done(uploader *u, CURLcode result) {
       easy_drop(u);
       start_ack(u, rej, n_rej, true);
       return;
+    }
 
     case UP_ACT_SHRINK:
       up_refusal_reason(u->resp, u->resp_len, status, detail, sizeof(detail));
@@ -567,9 +669,12 @@ static void on_transfer_done(uploader *u, CURLcode result) {
     case UP_ACT_BACKOFF:
     case UP_ACT_AT_MAX:
       free(rej);
-      if (!transport_ok)
-        snprintf(detail, sizeof(detail), "%s", u->errbuf[0] ? u->errbuf : curl_easy_strerror(result));
-      else if (status == 200) snprintf(detail, sizeof(detail), "200 without a valid ingest answer");
+      if (!transport_ok) {
+        const char *hint = up_tls_mismatch_hint((int)result, u->errbuf, u->https);
+        const char *what = u->errbuf[0] ? u->errbuf : curl_easy_strerror(result);
+        if (hint) snprintf(detail, sizeof(detail), "%s [%.60s]", hint, what);
+        else snprintf(detail, sizeof(detail), "%s", what);
+      } else if (status == 200) snprintf(detail, sizeof(detail), "200 without a valid ingest answer");
       else {
         char reason[200];
         up_refusal_reason(u->resp, u->resp_len, status, reason, sizeof(reason));
@@ -621,7 +726,18 @@ static int send_batch(uploader *u) {
   if (u->batch.idem_key[0]) {
     snprintf(h, sizeof(h), "Idempotency-Key: %s", u->batch.idem_key);
     ADDH(h);
+    if (strcmp(u->attempt_key, u->batch.idem_key) != 0) {
+      snprintf(u->attempt_key, sizeof(u->attempt_key), "%s", u->batch.idem_key);
+      u->attempt = 0;
+    }
+    u->attempt++;
+    snprintf(u->request_id, sizeof(u->request_id), "%.200s/%u", u->batch.idem_key, u->attempt);
+  } else {
+    u->attempt_key[0] = '\0';
+    snprintf(u->request_id, sizeof(u->request_id), "heartbeat:%llu/1", (unsigned long long)++u->heartbeat_n);
   }
+  snprintf(h, sizeof(h), "X-Request-ID: %.200s", u->request_id);
+  ADDH(h);
 #undef ADDH
   u->headers = l;
   CURL *e = u->easy;
@@ -641,6 +757,10 @@ static int send_batch(uploader *u) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ms_of(u->cfg.connect_timeout_s));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ms_of(u->cfg.request_timeout_s));
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* never reuse a connection idle for as long as the collector keeps one
+   * (its --conn-timeout-s, 30 s by default): a send on a connection the
+   * server just closed fails with libcurl's "select/poll returned error" */
+  curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 20L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -805,6 +925,8 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
   u->cfg = *cfg;
   u->collector = strdup(cfg->collector);
   u->url = join_url(cfg->collector, "/v1/ingest");
+  u->https = cfg->collector && strncasecmp(cfg->collector, "https:", 6) == 0;
+  u->st.collector_max_future_s = -1;
   if (cfg->auth_token) {
     size_t n = strlen(cfg->auth_token) + sizeof("Authorization: Bearer ");
     u->auth_header = malloc(n);
@@ -887,6 +1009,7 @@ int uploader_reconfigure(uploader *u, const uploader_config *cfg) {
   }
   u->collector = collector;
   u->url = url;
+  u->https = strncasecmp(url, "https:", 6) == 0;
   u->auth_header = auth;
   u->cfg = *cfg;
   u->cfg.collector = u->collector;

@@ -77,6 +77,12 @@ int up_parse_ack(const char *body, size_t len, const int64_t *seqs, size_t n_seq
 
 /* The error code/message of a refusal body {"error":{"code":..,"message":..}},
  * written as "code: message" into out; falls back to "http STATUS". */
+/* The collector's "max_future_s" in an ingest answer, or -1 when absent. */
+int64_t up_answer_max_future_s(const char *body, size_t len);
+/* A hint for a transport failure that means a TLS/plain-HTTP mismatch
+ * (curl code and message, on an https or http URL), or NULL. */
+const char *up_tls_mismatch_hint(int curl_code, const char *errbuf, bool https);
+
 void up_refusal_reason(const char *body, size_t len, long status, char *out, size_t outlen);
 
 /* Next batch limit after a success: double, up to max. After a shrink
@@ -115,10 +121,11 @@ typedef struct uploader_stats {
   uint64_t uploads_ok;      /* 200s, heartbeats included */
   uint64_t heartbeats;
   uint64_t failures[UP_FAIL_COUNT_];
-  bool has_last_fail;      /* a failure happened since start */
-  up_fail_class last_fail; /* class of the latest failure */
-  char last_error[200];    /* what it was (libcurl's message or the answer) */
-  size_t batch_limit;      /* current batch event limit */
+  bool has_last_fail;             /* a failure happened since start */
+  up_fail_class last_fail;        /* class of the latest failure */
+  char last_error[200];           /* what it was (libcurl's message or the answer) */
+  size_t batch_limit;             /* current batch event limit */
+  int64_t collector_max_future_s; /* from the collector's last answer; -1 = not told */
 } uploader_stats;
 
 /* Create and start: the first contact (batch or heartbeat) goes out at once.

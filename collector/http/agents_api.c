@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "activity.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -25,7 +26,7 @@ static void aa__figures(cJSON *o, const dlv_figures *f, bool contiguous) {
   cJSON_AddNumberToObject(o, "missing", (double)f->missing);
 }
 
-cJSON *agents_api_json(const st_agent_info *agents, size_t n) {
+cJSON *agents_api_json(const st_agent_info *agents, size_t n, const struct activity *act) {
   cJSON *root = cJSON_CreateObject();
   cJSON *list = root ? cJSON_AddArrayToObject(root, "agents") : NULL;
   if (!list) {
@@ -56,6 +57,7 @@ cJSON *agents_api_json(const st_agent_info *agents, size_t n) {
       cJSON_AddNullToObject(o, "oldest_pending_s");
     }
     cJSON_AddNumberToObject(o, "conflicts", (double)a->conflicts);
+    activity_agent_json(act, a->agent_id, o);
     cJSON *eps = cJSON_AddArrayToObject(o, "epochs");
     if (!eps) goto oom;
     for (size_t k = 0; k < a->n_epochs; k++) {
@@ -89,7 +91,7 @@ static void aa__done(wr_job *job) {
     httpd_req_add_header(ar->req, "Retry-After", COL_RETRY_AFTER_S);
     httpd_respond_error(ar->req, 503, "unavailable", "the database could not be read; retry later");
   } else {
-    cJSON *j = agents_api_json(job->agents, job->n_agents);
+    cJSON *j = agents_api_json(job->agents, job->n_agents, app->activity);
     if (j) {
       httpd_respond_json(ar->req, 200, j);
     } else {

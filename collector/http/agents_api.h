@@ -8,7 +8,9 @@
 #include "app.h"
 
 /* The answer body for agents (already sorted by agent_id). NULL on ENOMEM. */
-cJSON *agents_api_json(const st_agent_info *agents, size_t n);
+struct activity;
+/* act (may be NULL) adds each agent's rejection reasons. */
+cJSON *agents_api_json(const st_agent_info *agents, size_t n, const struct activity *act);
 /* Read auth was checked in on_headers; queue the read and answer from it. */
 void agents_api_on_request(col_app *app, httpd_req *req);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "activity.h"
 #include "batch.h"
 #include "codec.h"
 #include "idem_inflight.h"
@@ -70,6 +71,9 @@ static void ing__finish_error(ing_req *ir, unsigned status, const char *code, co
     app->stats.refused++;
   }
   flog_debug("ingest: %u %s: %s", status, code, msg);
+  if (status >= 400 && status < 500 && status != 409 && status != 429 && app->activity)
+    activity_refused(app->activity, status, code, msg, httpd_req_client(ir->req),
+                     ir->batch.agent_id[0] ? ir->batch.agent_id : NULL, httpd_req_id(ir->req));
   httpd_respond_error(ir->req, status, code, "%s", msg);
   app->inflight--;
   ing__free(ir);
@@ -89,6 +93,9 @@ httpd_verdict ingest_on_headers(col_app *app, httpd_req *req) {
   if (!auth_check_agent(&app->auth, httpd_req_header(req, "Authorization"), &g, &no)) {
     if (no.status == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
     app->stats.refused++;
+    if (app->activity)
+      activity_refused(app->activity, no.status, no.code, no.msg, httpd_req_client(req), NULL,
+                       httpd_req_id(req));
     httpd_respond_error(req, no.status, no.code, "%s", no.msg);
     return HTTPD_ANSWERED;
   }
@@ -161,6 +168,64 @@ static void ing__work(uv_work_t *w) {
   }
 }
 
+/* A batch answered 200: its log line (debug), the rejected events (logged
+ * with their reason, rate-limited) and the interval's counts. */
+static void ing__note_batch(ing_req *ir, const st_result *res) {
+  col_app *app = ir->app;
+  const bt_batch *b = &ir->batch;
+  size_t n_rej = res->replay ? 0 : b->n - bt_valid_count(b);
+  flog_ctx ctx = {.component = "ingest",
+                  .agent_id = b->agent_id,
+                  .epoch = b->epoch[0] ? b->epoch : NULL,
+                  .idempotency_key = ir->key[0] ? ir->key : NULL,
+                  .request_id = httpd_req_id(ir->req),
+                  .client = httpd_req_client(ir->req)[0] ? httpd_req_client(ir->req) : NULL,
+                  .first_seq = b->min_seq,
+                  .last_seq = b->max_seq,
+                  .events = (int64_t)b->n,
+                  .has_events = true,
+                  .status = 200};
+  flogx(FLOG_DEBUG, &ctx,
+        "ingest: batch of %zu event(s) from %s: %lld accepted, %lld duplicates, %zu rejected%s", b->n,
+        b->agent_id, (long long)res->accepted, (long long)res->duplicates, n_rej,
+        res->replay ? " (a replay)" : "");
+  if (!app->activity) return;
+  int64_t seqs[1] = {0};
+  const char *errs[1] = {""};
+  for (size_t i = 0; n_rej && i < b->n; i++)
+    if (!b->events[i].valid) {
+      seqs[0] = b->events[i].seq;
+      errs[0] = b->events[i].error;
+      break;
+    }
+  /* every rejected event counts under its own reason: pass them one reason-run at a time */
+  if (n_rej <= 1) {
+    activity_batch(app->activity, b->agent_id, ctx.request_id, ctx.client, (uint64_t)res->accepted,
+                   (uint64_t)(res->replay ? 0 : res->duplicates), b->has_stats ? b->backlog : -1, n_rej, seqs,
+                   errs);
+    return;
+  }
+  int64_t *all_seq = malloc(n_rej * sizeof *all_seq);
+  const char **all_err = malloc(n_rej * sizeof *all_err);
+  size_t k = 0;
+  if (all_seq && all_err)
+    for (size_t i = 0; i < b->n && k < n_rej; i++)
+      if (!b->events[i].valid) {
+        all_seq[k] = b->events[i].seq;
+        all_err[k++] = b->events[i].error;
+      }
+  if (k == n_rej)
+    activity_batch(app->activity, b->agent_id, ctx.request_id, ctx.client, (uint64_t)res->accepted,
+                   (uint64_t)(res->replay ? 0 : res->duplicates), b->has_stats ? b->backlog : -1, n_rej,
+                   all_seq, (const char *const *)all_err);
+  else /* out of memory: the first example stands for all */
+    activity_batch(app->activity, b->agent_id, ctx.request_id, ctx.client, (uint64_t)res->accepted,
+                   (uint64_t)(res->replay ? 0 : res->duplicates), b->has_stats ? b->backlog : -1, 1, seqs,
+                   errs);
+  free(all_seq);
+  free(all_err);
+}
+
 static void ing__stored(wr_job *job) {
   ing_req *ir = job->data;
   col_app *app = ir->app;
@@ -193,7 +258,20 @@ static void ing__stored(wr_job *job) {
     flog_warn(
         "ingest: %s sent %lld event(s) whose event_id is stored with other content; the first copy is kept",
         ir->batch.agent_id, (long long)res->conflicts);
-  httpd_respond(ir->req, 200, "application/json", res->body, strlen(res->body));
+  ing__note_batch(ir, res);
+  /* the answer also tells the agent the collector's --max-future-s, so it can
+   * warn at its own ingest about a clock that would get events rejected */
+  size_t blen = strlen(res->body);
+  char *body = res->body[0] == '{' ? malloc(blen + 40) : NULL;
+  if (body) {
+    int k = snprintf(body, 40, "{\"max_future_s\":%lld%s", (long long)app->cfg->max_future_s,
+                     res->body[1] == '}' ? "" : ",");
+    memcpy(body + k, res->body + 1, blen); /* the rest, with its NUL */
+    httpd_respond(ir->req, 200, "application/json", body, strlen(body));
+    free(body);
+  } else {
+    httpd_respond(ir->req, 200, "application/json", res->body, blen);
+  }
   app->inflight--;
   ing__free(ir);
 }

@@ -1,6 +1,8 @@
 /* prom: see prom.h. */
 #include "prom.h"
 
+#include "activity.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +156,7 @@ static void prom__render(col_app *app, strbuf *b) {
     pt_sample_u64(b, events, (pt_label[]){{"agent", a->id}, {"result", "duplicate"}}, 2, a->duplicates);
     pt_sample_u64(b, events, (pt_label[]){{"agent", a->id}, {"result", "rejected"}}, 2, a->rejected);
   }
+  activity_prom(app->activity, b);
   const col_stats *s = &app->stats;
   pt_metric_u64(b, "ferry_collector_batches_total", "counter", "Ingest batches answered 200.", s->batches);
   pt_metric_u64(b, "ferry_collector_ingest_refused_total", "counter", "Ingest requests answered 4xx.",

@@ -344,6 +344,7 @@ class Proc:
         for k in list(full_env):
             if k.startswith("FERRY_") and k != "FERRY_BIN_DIR":
                 del full_env[k]
+        full_env.pop("JOURNAL_STREAM", None)  # log lines as a terminal gets them (timestamp, level)
         full_env.update(env or {})
         self.logf = open(self.log_path, "ab")
         self.logf.write(("$ %s\n" % " ".join(self.args)).encode())

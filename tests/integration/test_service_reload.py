@@ -126,7 +126,7 @@ def agent_part(h):
     check(AGENT_TOKEN not in text, "the token appears in the log")
 
     # 3. reloads while events are posted and uploaded: nothing lost or doubled
-    check("<7>" not in text, "debug lines at log level info")
+    check(" debug: " not in text, "debug lines at log level info")
     poster = Poster(agent, "r3")
     poster.start()
     variants = [dict(batch_max_events=50, compression="gzip", log_level="debug"),
@@ -141,7 +141,7 @@ def agent_part(h):
                  "reload to batch_max_events %d" % v["batch_max_events"])
         if v.get("log_level") == "debug":
             # the next upload while debug is on must log at debug level
-            wait_log(agent, r"<7>", 30, "a debug line after log_level debug")
+            wait_log(agent, r"Z debug: ", 30, "a debug line after log_level debug")
     poster.join(120)
     check(not poster.is_alive(), "poster did not finish")
     if poster.error:
