@@ -218,6 +218,10 @@ const char *up_tls_mismatch_hint(int curl_code, const char *errbuf, bool https) 
        strstr(e, "record overflow") || strstr(e, "not a TLS") || strstr(e, "http request")))
     return "the collector answered plain HTTP on an https:// URL: serve HTTPS on the collector (--tls-cert "
            "and --tls-key) or use http:// (on a trusted network, with --insecure-http)";
+  if (https && curl_code == CURLE_SSL_CONNECT_ERROR &&
+      (strstr(e, "SSL_ERROR_SYSCALL") || strstr(e, "unexpected eof")))
+    return "the collector closed the connection during the TLS handshake, as a plain-HTTP server does: "
+           "check that it serves HTTPS (--tls-cert and --tls-key) on that port";
   if (!https && (curl_code == CURLE_GOT_NOTHING || curl_code == CURLE_WEIRD_SERVER_REPLY ||
                  curl_code == CURLE_RECV_ERROR || curl_code == CURLE_UNSUPPORTED_PROTOCOL))
     return "the collector did not answer HTTP on an http:// URL: if it serves HTTPS (--tls-cert), use "
@@ -317,6 +321,8 @@ struct uploader {
   uint64_t dl_logged_mono;    /* last dead-letter line; more within 10 s are counted */
   uint64_t dl_held;
   bool https;
+  const char *hint;        /* the mismatch hint of the failure being noted, or NULL */
+  const char *hint_logged; /* the latest hint logged at warning level */
 
   uploader_stats st;
   void (*stop_done)(void *);
@@ -500,7 +506,9 @@ static void note_failure(uploader *u, const up_verdict *v, long status, const ch
                   .has_events = true,
                   .status = (int)status,
                   .error = detail};
-  if (before != v->state || u->st.consecutive_failures == 1)
+  bool new_hint = u->hint && u->hint != u->hint_logged;
+  if (u->hint) u->hint_logged = u->hint;
+  if (before != v->state || u->st.consecutive_failures == 1 || new_hint)
     flogx(FLOG_WARNING, &ctx, "collector %s: %s (%s)", up_state_name(v->state),
           status ? "answered" : "not reached", detail);
   else
@@ -671,6 +679,7 @@ static void on_transfer_done(uploader *u, CURLcode result) {
       free(rej);
       if (!transport_ok) {
         const char *hint = up_tls_mismatch_hint((int)result, u->errbuf, u->https);
+        u->hint = hint;
         const char *what = u->errbuf[0] ? u->errbuf : curl_easy_strerror(result);
         if (hint) snprintf(detail, sizeof(detail), "%s [%.60s]", hint, what);
         else snprintf(detail, sizeof(detail), "%s", what);
@@ -681,6 +690,7 @@ static void on_transfer_done(uploader *u, CURLcode result) {
         snprintf(detail, sizeof(detail), "%ld %s", status, reason);
       }
       note_failure(u, &v, status, detail);
+      u->hint = NULL;
       double delay, ra;
       if (v.action == UP_ACT_AT_MAX) delay = backoff_at_max(&u->bo);
       else if (transport_ok && status != 200 && u->retry_after[0] &&
