@@ -106,6 +106,40 @@ static void ma__station(cJSON *o, const char *id, const metrics_station *s) {
   cJSON_AddNumberToObject(o, "units_per_hour", s->units_per_hour);
 }
 
+typedef struct ma_unknown {
+  const char *const *allowed;
+  char name[80];
+  bool found;
+} ma_unknown;
+
+static int ma__check_param(void *arg, const char *k, const char *v) {
+  ma_unknown *u = arg;
+  (void)v;
+  for (const char *const *a = u->allowed; *a; a++)
+    if (strcmp(*a, k) == 0) return 0;
+  snprintf(u->name, sizeof u->name, "%s", k);
+  u->found = true;
+  return 1;
+}
+
+int metrics_api_refuse_unknown(httpd_req *req, const char *const *allowed) {
+  ma_unknown u = {.allowed = allowed};
+  httpd_req_query_each(req, ma__check_param, &u);
+  if (!u.found) return 0;
+  char msg[300], list[120] = "";
+  size_t o = 0;
+  for (const char *const *a = allowed; *a && o < sizeof list; a++)
+    o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *a);
+  for (char *p = u.name; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
+  snprintf(msg, sizeof msg, "%s: unknown query parameter (this endpoint takes %s)", u.name, list);
+  cJSON *j = httpd_error_json("invalid_parameter", msg);
+  cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+  if (e) cJSON_AddStringToObject(e, "param", u.name);
+  httpd_respond_json(req, 400, j);
+  return 1;
+}
+
 void metrics_api_factory_fields(cJSON *o, const metrics_result *r) {
   const metrics_factory *f = &r->factory;
   cJSON_AddNumberToObject(o, "workers", (double)f->workers);
@@ -115,6 +149,7 @@ void metrics_api_factory_fields(cJSON *o, const metrics_result *r) {
   cJSON_AddNumberToObject(o, "units", (double)f->units);
   cJSON_AddNumberToObject(o, "units_per_hour", f->units_per_hour);
   cJSON_AddNumberToObject(o, "avg_utilization_pct", f->avg_utilization_pct);
+  cJSON_AddNumberToObject(o, "utilization_pct", f->utilization_pct);
 }
 
 static cJSON *ma__json(const ma_req *m) {
@@ -197,6 +232,11 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
   if (idr < 0) {
     free(m);
     httpd_respond_error(req, 400, "invalid_parameter", "id: badly percent-encoded or not UTF-8");
+    return;
+  }
+  static const char *const known[] = {"from", "to", NULL};
+  if (metrics_api_refuse_unknown(req, known)) {
+    free(m);
     return;
   }
   const char *param = NULL;

@@ -1,6 +1,8 @@
 /* series_api: see series_api.h. */
 #include "series_api.h"
 
+#include "metrics_api.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +112,8 @@ static void se__bad(httpd_req *req, const char *param, const char *msg) {
 }
 
 void series_api_on_request(col_app *app, httpd_req *req) {
+  static const char *const known[] = {"from", "to", "step", NULL};
+  if (metrics_api_refuse_unknown(req, known)) return;
   const char *step = httpd_req_query(req, "step");
   int64_t step_ms = series_step_ms(step);
   if (step_ms < 0) {

@@ -456,7 +456,7 @@ out:
 
 void metrics__derive(metrics_result *r) {
   double util_sum = 0;
-  int64_t util_n = 0, working = 0;
+  int64_t util_n = 0, working = 0, working_idle = 0;
   for (size_t i = 0; i < r->n_workers; i++) {
     metrics_worker *w = &r->workers[i];
     int64_t wi = w->working_ms + w->idle_ms;
@@ -465,6 +465,7 @@ void metrics__derive(metrics_result *r) {
         w->working_ms > 0 ? (double)w->units * (double)METRICS_MS_PER_HOUR / (double)w->working_ms : 0.0;
     if (wi > 0) util_sum += w->utilization_pct, util_n++;
     working += w->working_ms;
+    working_idle += wi;
   }
   for (size_t i = 0; i < r->n_stations; i++) {
     metrics_station *s = &r->stations[i];
@@ -480,6 +481,7 @@ void metrics__derive(metrics_result *r) {
   r->factory.units_per_hour =
       span > 0 ? (double)r->factory.units * (double)METRICS_MS_PER_HOUR / (double)span : 0.0;
   r->factory.avg_utilization_pct = util_n > 0 ? util_sum / (double)util_n : 0.0;
+  r->factory.utilization_pct = working_idle > 0 ? 100.0 * (double)working / (double)working_idle : 0.0;
 }
 
 int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms, int64_t max_state_ms,

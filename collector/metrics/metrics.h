@@ -91,6 +91,7 @@ typedef struct metrics_factory {
   int64_t units;              /* all product_count units in the window, no-worker ones included */
   double units_per_hour;      /* units / window hours */
   double avg_utilization_pct; /* mean utilization over workers with working+idle > 0; else 0 */
+  double utilization_pct;     /* 100·Σworking/Σ(working+idle) over the workers; 0 when the sum is 0 */
 } metrics_factory;
 
 typedef struct metrics_result {

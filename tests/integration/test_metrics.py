@@ -83,6 +83,9 @@ def reference(events, frm, to, cap_ms):
                "working_s": sum(round(w["working_s"] * 1000) for w in workers.values()) / 1000,
                "units": units, "units_per_hour": units / ((to - frm) / HOUR),
                "avg_utilization_pct": sum(utils) / len(utils) if utils else 0.0}
+    # SPEC §6.5: the time-weighted figure, over the same workers
+    tw = sum(w["working_s"] + w["idle_s"] for w in workers.values())
+    factory["utilization_pct"] = 100.0 * sum(w["working_s"] for w in workers.values()) / tw if tw else 0.0
     return factory, workers, stations
 
 
@@ -266,6 +269,12 @@ def main(h):
         check_eq(r.json["error"].get("param"), param, "param named for %s" % query)
         check(param in r.json["error"].get("message", ""), "message names %s: %r" % (param, r.json))
     bad("from=yesterday", "from")
+    # SPEC §6.5: an unknown parameter is named, not ignored (a typo must not give the default window)
+    bad("form=" + fmt_ts(base), "form")
+    bad(q(base - HOUR, base) + "&worker=W-1", "worker")
+    r = get(coll, "/v1/metrics/series?step=hour&limit=3")
+    check_error_body(r, 400, "unknown parameter on the series")
+    check_eq(r.json["error"].get("param"), "limit", "series names the unknown parameter")
     bad("to=2026-13-01T00:00:00Z", "to")
     bad(q(base, base), "from")
     bad(q(base + 1000, base), "from")
