@@ -110,8 +110,9 @@ cJSON *ingest_invalid_json(const ev_errors *errs) {
     const ev_error *e = &errs->items[i];
     cJSON *o = cJSON_CreateObject();
     if (!o) break;
-    cJSON_AddNumberToObject(o, "index", e->index);
-    cJSON_AddStringToObject(o, "field", e->field);
+    /* a body-level error (malformed JSON, empty body) belongs to no event and no field */
+    if (e->index >= 0) cJSON_AddNumberToObject(o, "index", e->index);
+    if (e->field[0]) cJSON_AddStringToObject(o, "field", e->field);
     cJSON_AddStringToObject(o, "message", e->message);
     cJSON_AddItemToArray(arr, o);
   }

@@ -46,8 +46,11 @@ class Ctx:
             errs = e.get("errors")
             check(isinstance(errs, list) and errs, "%s: error.errors[] missing: %r" % (what, r.body[:400]))
             for x in errs:
-                check(isinstance(x, dict) and isinstance(x.get("message"), str) and "index" in x and "field" in x,
-                      "%s: errors[] entry lacks index/field/message: %r" % (what, x))
+                # index and field name the event and field; a body-level error (malformed JSON) has neither
+                check(isinstance(x, dict) and isinstance(x.get("message"), str) and
+                      isinstance(x.get("index", 0), int) and x.get("index", 0) >= 0 and
+                      isinstance(x.get("field", "f"), str) and x.get("field", "f") != "",
+                      "%s: errors[] entry lacks a message or has an empty index/field: %r" % (what, x))
             if field is not None:
                 check(any(x.get("field") == field for x in errs),
                       "%s: no error names field %r: %r" % (what, field, errs))
