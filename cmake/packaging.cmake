@@ -42,6 +42,8 @@ set(FERRY_PKG_COLLECTOR ferry-collector)
 install(TARGETS ferry-agent RUNTIME DESTINATION bin COMPONENT agent)
 install(TARGETS ferry-collector RUNTIME DESTINATION bin COMPONENT collector)
 
+file(GLOB FERRY_PKG_DOCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/*.md ${CMAKE_SOURCE_DIR}/docs/openapi.json)
+
 foreach(comp agent collector)
   set(pkg ferry-${comp})
   install(FILES ${CMAKE_SOURCE_DIR}/systemd/${pkg}.service
@@ -54,7 +56,9 @@ foreach(comp agent collector)
     DESTINATION /etc/ferry PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ COMPONENT ${comp})
   install(FILES ${CMAKE_SOURCE_DIR}/systemd/${comp}.env
     DESTINATION /etc/ferry PERMISSIONS OWNER_READ OWNER_WRITE COMPONENT ${comp})
-  install(FILES ${CMAKE_SOURCE_DIR}/docs/operations.md
+  # every document the shipped files point at (operations.md links spec.md, error
+  # messages and help name security.md, metrics.md, ...): the whole docs/ set
+  install(FILES ${FERRY_PKG_DOCS} ${CMAKE_SOURCE_DIR}/README.md
     DESTINATION share/doc/${pkg} COMPONENT ${comp})
 
   # maintainer scripts and the conffiles list

@@ -89,6 +89,22 @@ def check_control(debs):
         check(paths.get("./etc/ferry/%s.env" % comp, "").startswith("-rw-------"),
               "%s: the env file (tokens) must be mode 0600: %r" % (deb, paths.get("./etc/ferry/%s.env" % comp)))
         check(paths.get("./usr/bin/" + p["name"], "").startswith("-rwxr-xr-x"), "%s binary mode" % deb)
+        # every document a shipped document, unit file or binary points at ships too
+        docdir = "./usr/share/doc/%s/" % p["name"]
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        wanted = set()
+        texts = [open(os.path.join(src, "systemd", p["name"] + ".service")).read()]
+        for f in paths:
+            if f.startswith(docdir) and f.endswith(".md"):
+                texts.append(open(os.path.join(src, "docs" if f[len(docdir):] != "README.md" else "",
+                                               f[len(docdir):])).read())
+        with open(binary(p["name"]), "rb") as bf:
+            texts.append(bf.read().decode("latin-1"))
+        for t in texts:
+            wanted.update(re.findall(r"docs/([a-z_-]+\.(?:md|json))", t))
+            wanted.update(re.findall(r"\]\(([a-z_-]+\.md)(?:#[^)]*)?\)", t))
+        for w in sorted(wanted):
+            check(docdir + w in paths, "%s references %s but does not ship it" % (deb, w))
 
 
 def check_install(h, debs):
@@ -131,10 +147,15 @@ def check_install(h, debs):
     bin_agent = os.path.join(root, "usr/bin/ferry-agent")
     bin_coll = os.path.join(root, "usr/bin/ferry-collector")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+    # --check-config also checks the state directories: point them into the scratch root
+    for u in ("ferry-agent", "ferry-collector"):
+        os.makedirs(os.path.join(root, "var/lib", u), exist_ok=True)
     rc, out = sh([bin_agent, "--config", os.path.join(root, "etc/ferry/agent.jsonc"), "--agent-id", "pkg-test",
+                  "--journal", os.path.join(root, "var/lib/ferry-agent/journal.db"),
                   "--check-config"], env=dict(env, FERRY_AUTH_TOKEN="t0k3n"), ok=False)
     check_eq(rc, 0, "installed ferry-agent --check-config with the shipped config: %s" % out)
-    rc, out = sh([bin_coll, "--config", os.path.join(root, "etc/ferry/collector.jsonc"), "--check-config"],
+    rc, out = sh([bin_coll, "--config", os.path.join(root, "etc/ferry/collector.jsonc"),
+                  "--db", "sqlite:" + os.path.join(root, "var/lib/ferry-collector/ferry.db"), "--check-config"],
                  env=dict(env, FERRY_AUTH_TOKEN="t0k3n", FERRY_READ_TOKEN="r3ad"), ok=False)
     check_eq(rc, 0, "installed ferry-collector --check-config with the shipped config: %s" % out)
     rc, out = sh([bin_agent, "--version"], ok=False)
