@@ -4,11 +4,15 @@
  *    textContent or as a canvas label, never as HTML;
  *  - the read token is asked for only when the API answers 401 (or 403), kept
  *    in sessionStorage (this tab only) and sent as "Authorization: Bearer";
+ *    a wall screen opens /#token=T (a fragment never reaches the server or its
+ *    logs; "&remember" keeps it in localStorage on that screen) and the token
+ *    is taken out of the address bar at once;
  *  - nothing is loaded from anywhere but this collector (CSP default-src 'self'). */
 'use strict';
 
 (function () {
   const TOKEN_KEY = 'ferry.readToken';
+  const REMEMBER_KEY = 'ferry.readToken.remembered'; // localStorage: a kiosk screen's token
   const REFRESH_S = 30;          // auto refresh period; #every=N in the address sets another (2-3600 s)
   const STALE_S = 120;           // no contact for longer: the agent is "silent" (heartbeats come every 30 s)
   const PENDING_OLD_S = 300;     // an agent's oldest pending event older than this: "behind"
@@ -63,11 +67,29 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
+  function readToken() {
+    return sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(REMEMBER_KEY);
+  }
+
+  /* A kiosk address: #token=T[&remember] → kept for the tab (or this screen), then
+   * removed from the address so it shows nowhere and is not bookmarked with it. */
+  function takeFragmentToken() {
+    const p = new URLSearchParams(location.hash.slice(1));
+    const t = (p.get('token') || '').trim();
+    if (!t) return;
+    sessionStorage.setItem(TOKEN_KEY, t);
+    if (p.has('remember')) localStorage.setItem(REMEMBER_KEY, t);
+    p.delete('token');
+    p.delete('remember');
+    const rest = p.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+  }
+
   async function api(path, params) {
     const url = new URL(path, location.origin);
     for (const [k, v] of Object.entries(params || {})) url.searchParams.set(k, v);
     const headers = { Accept: 'application/json' };
-    const token = sessionStorage.getItem(TOKEN_KEY);
+    const token = readToken();
     if (token) headers.Authorization = 'Bearer ' + token;
     const r = await fetch(url, { headers, cache: 'no-store', credentials: 'omit' });
     if (r.status === 401 || r.status === 403) throw new AuthNeeded(token ? 'That token was refused.' : '');
@@ -198,7 +220,11 @@
       (r) => el('td', 'n' + (r.oldest_pending_s > PENDING_OLD_S ? ' bad' : ''),
         r.oldest_pending_s === null ? '–' : fmt.dur(r.oldest_pending_s)),
       (r) => el('td', 'n' + (r.missing > 0 ? ' bad' : ''), fmt.int(r.missing)),
-      (r) => el('td', 'n' + (r.dropped > 0 ? ' warn' : ''), fmt.int(r.dropped)),
+      (r) => {
+        const td = el('td', 'n' + (r.dropped > 0 ? ' warn' : ''), fmt.int(r.dropped));
+        if (r.dropped_why) td.title = r.dropped_why;
+        return td;
+      },
       (r) => el('td', 'muted', r.version || '–'),
     ],
   };
@@ -258,6 +284,18 @@
   }
 
   /* ---- the fleet ---------------------------------------------------------------- */
+  /* Why events were dropped, for the Dropped cell's tooltip: the collector's
+   * rejection reasons (moved to the agent's dead-letter) and the latest one. */
+  function droppedWhy(a) {
+    const reasons = Object.entries(a.rejected_by_reason || {});
+    if (!reasons.length) return a.dropped > 0 ? 'dropped by the agent (journal full or dead-letter)' : '';
+    let t = 'rejected by the collector: ' + reasons.map(([k, n]) => k + ' × ' + fmt.int(n)).join(', ');
+    const l = a.last_rejected;
+    if (l) t += '; latest: seq ' + l.seq + ', ' + l.error + ' at ' + fmt.when(new Date(l.at));
+    if (reasons.some(([k]) => k === 'timestamp_out_of_range')) t += ' — check the clock of that box and its cameras';
+    return t;
+  }
+
   function fleetRows(agents, serverNow) {
     return agents.map((a) => {
       const seen = Date.parse(a.last_seen);
@@ -274,6 +312,7 @@
         oldest_pending_s: a.oldest_pending_s,
         missing: a.missing,
         dropped: a.dropped,
+        dropped_why: droppedWhy(a),
         problems,
         health_rank: problems.length,
       };
@@ -390,7 +429,11 @@
       main.dataset.from = f.from;
       main.dataset.to = f.to;
       setText('window-label', fmt.when(new Date(f.from)) + ' → ' + fmt.when(new Date(f.to)));
-      setText('f-util', fmt.pct(f.avg_utilization_pct));
+      // the time-weighted figure (a short test worker barely moves it); an older
+      // collector without it: the plain mean
+      const tw = typeof f.utilization_pct === 'number';
+      setText('f-util', fmt.pct(tw ? f.utilization_pct : f.avg_utilization_pct));
+      setText('f-util-note', tw ? 'working time ÷ working + idle time, all workers' : 'mean over workers');
       setText('f-units', fmt.int(f.units));
       setText('f-uph', fmt.rate(f.units_per_hour));
       setText('f-workers', fmt.int(f.workers));
@@ -403,6 +446,10 @@
       setText('stations-count', ws.body.workstations.length + ' in the window');
       const bad = state.rows.fleet.filter((r) => r.problems.length).length;
       setText('fleet-count', state.rows.fleet.length + ' agents' + (bad ? ', ' + bad + ' need attention' : ''));
+      const nAg = state.rows.fleet.length;
+      setText('fleet-summary', nAg + (nAg === 1 ? ' agent' : ' agents') + ' · ' +
+        (bad ? bad + (bad === 1 ? ' needs' : ' need') + ' attention' : 'all ok'));
+      $('fleet-summary').classList.toggle('bad', bad > 0);
       renderTable('workers');
       renderTable('stations');
       renderTable('fleet');
@@ -431,6 +478,7 @@
   /* ---- the read token ------------------------------------------------------------- */
   function askToken(why) {
     sessionStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(REMEMBER_KEY);
     state.waitingToken = true;
     const err = $('token-error');
     err.textContent = why || '';
@@ -481,6 +529,7 @@
     canvas.addEventListener('pointerdown', chartPointer);
     canvas.addEventListener('pointerleave', () => { state.hover = null; setText('chart-tip', ''); drawChart(); });
     new ResizeObserver(() => drawChart()).observe(canvas.parentElement);
+    takeFragmentToken();
     const win = readHash();
     schedule();
     selectWindow(win, true);

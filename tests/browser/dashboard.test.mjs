@@ -201,7 +201,9 @@ async function checkFigures(label) {
     api('/v1/metrics/workstations', q)]);
   assert.equal(f.from, w.from);
   const text = async (id) => (await page.textContent('#' + id)).trim();
-  assert.equal(await text('f-util'), fmt.pct(f.avg_utilization_pct), `${label}: utilization`);
+  // the card shows the time-weighted figure (SPEC §6.5), not the plain mean
+  assert.equal(typeof f.utilization_pct, 'number', `${label}: the factory answers utilization_pct`);
+  assert.equal(await text('f-util'), fmt.pct(f.utilization_pct), `${label}: utilization`);
   assert.equal(await text('f-units'), fmt.int(f.units), `${label}: units`);
   assert.equal(await text('f-uph'), fmt.rate(f.units_per_hour), `${label}: units per hour`);
   assert.equal(await text('f-workers'), fmt.int(f.workers), `${label}: workers`);
@@ -348,6 +350,40 @@ test('the dashboard shows what the API answers', async () => {
   assert.deepEqual(await page.evaluate(() => window.__csp), [], 'no CSP violation');
   assert.deepEqual(consoleErrors.filter((m) => !/401 \(Unauthorized\)|403 \(Forbidden\)/.test(m)), [], 'no console error');
   assert.deepEqual(foreignRequests, [], 'nothing requested from elsewhere');
+});
+
+test('a wall screen opens with the token in the fragment', async () => {
+  // a new tab: nothing in its sessionStorage
+  const kiosk = await ctx.newPage();
+  const urls = [];
+  kiosk.on('request', (r) => urls.push(r.url()));
+  await kiosk.goto(base + '/#token=' + READ_TOKEN + '&remember&w=8h');
+  await kiosk.waitForFunction(() => Number(document.body.dataset.loaded || 0) > 0, null, { timeout: 15000 });
+  assert.equal(await kiosk.isVisible('#token-dialog[open]'), false, 'no token dialog on a kiosk address');
+  const hash = await kiosk.evaluate(() => location.hash);
+  assert.doesNotMatch(hash, /token/, 'the token is taken out of the address bar');
+  assert.match(hash, /w=8h/, 'the rest of the fragment stays');
+  assert.ok(urls.length > 0 && urls.every((u) => !u.includes(READ_TOKEN)), 'the token is in no request URL');
+  assert.equal(await kiosk.evaluate(() => localStorage.getItem('ferry.readToken.remembered')), READ_TOKEN,
+    '"remember" keeps the token on this screen');
+  // the fleet summary in the header agrees with the fleet table
+  const summary = (await kiosk.textContent('#fleet-summary')).trim();
+  const count = (await kiosk.textContent('#fleet-count')).trim();
+  const bad = Number((count.match(/, (\d+) need attention/) || [0, 0])[1]);
+  assert.equal(summary, '3 agents · ' + (bad ? bad + (bad === 1 ? ' needs' : ' need') + ' attention' : 'all ok'));
+  assert.ok(bad >= 1, 'the agent with missing events needs attention');
+  // the two per-hour figures say what they are
+  assert.match(await kiosk.getAttribute('#f-uph', 'id'), /f-uph/);
+  assert.match(await kiosk.textContent('.cards'), /Units per clock hour/);
+  assert.match(await kiosk.getAttribute('th[data-key="units_per_hour"]', 'title'), /hours that worker spent working/);
+  await kiosk.close();
+  // remembered: a later tab on this screen opens without the fragment
+  const again = await ctx.newPage();
+  await again.goto(base + '/');
+  await again.waitForFunction(() => Number(document.body.dataset.loaded || 0) > 0, null, { timeout: 15000 });
+  assert.equal(await again.isVisible('#token-dialog[open]'), false, 'a remembered token opens the page');
+  await again.evaluate(() => localStorage.removeItem('ferry.readToken.remembered'));
+  await again.close();
 });
 
 test('the page and its assets are public, static and under CSP', async () => {
