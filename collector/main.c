@@ -95,7 +95,7 @@ static void cm__on_stop(uv_signal_t *s, int signum) {
   uv_timer_stop(&m->status);
   uv_timer_stop(&m->watchdog);
   uv_timer_stop(&m->summary);
-  activity_tick(m->app.activity, (double)m->app.cfg->log_summary_s);
+  activity_tick(m->app.activity);
   if (m->app.http) httpd_stop_listening(m->app.http);
   uv_timer_start(&m->drain, cm__drain, 0, SHUTDOWN_POLL_MS);
 }
@@ -116,7 +116,7 @@ static void tls_reload(col_main *m) {
 
 static void cm__on_summary(uv_timer_t *t) {
   col_main *m = t->data;
-  activity_tick(m->app.activity, (double)m->app.cfg->log_summary_s);
+  activity_tick(m->app.activity);
 }
 
 static void cm__on_status(uv_timer_t *t) {

@@ -588,7 +588,7 @@ static void on_transfer_done(uploader *u, CURLcode result) {
       v.state = UP_STATE_CONFIG_ERROR;
     }
   }
-  char detail[256];
+  char detail[512];
 
   switch (v.action) {
     case UP_ACT_ACK: {
@@ -679,9 +679,23 @@ static void on_transfer_done(uploader *u, CURLcode result) {
       free(rej);
       if (!transport_ok) {
         const char *hint = up_tls_mismatch_hint((int)result, u->errbuf, u->https);
+        long fresh = 0;
+        curl_easy_getinfo(u->easy, CURLINFO_NUM_CONNECTS, &fresh);
+        /* libcurl's "select/poll returned error" (CURLE_SEND_ERROR): the socket
+         * failed while the request was being sent. On a connection made for
+         * this attempt and an http:// URL, that is a TLS server resetting a
+         * plain-HTTP request; on a reused one, the collector closed it while
+         * idle (retried at once on a new connection by the next attempt). */
+        if (!hint && result == CURLE_SEND_ERROR && !u->https && fresh > 0)
+          hint =
+              "the collector reset the connection while the request was sent on an http:// URL: if it serves "
+              "HTTPS (--tls-cert), use https://";
+        else if (!hint && result == CURLE_SEND_ERROR && fresh == 0)
+          hint = "the collector closed a kept-alive connection as it was reused; the next attempt opens a "
+                 "new one";
         u->hint = hint;
         const char *what = u->errbuf[0] ? u->errbuf : curl_easy_strerror(result);
-        if (hint) snprintf(detail, sizeof(detail), "%s [%.60s]", hint, what);
+        if (hint) snprintf(detail, sizeof(detail), "%s [%.120s]", hint, what);
         else snprintf(detail, sizeof(detail), "%s", what);
       } else if (status == 200) snprintf(detail, sizeof(detail), "200 without a valid ingest answer");
       else {

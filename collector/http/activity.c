@@ -35,6 +35,7 @@ struct activity {
   unsigned logged; /* refusal lines logged */
   uint64_t held_rejected, held_refused;
   char held_example[200];
+  uint64_t since_ms; /* monotonic start of this interval */
 };
 
 activity *activity_new(void) {
@@ -45,6 +46,7 @@ activity *activity_new(void) {
     free(a);
     return NULL;
   }
+  a->since_ms = tf_mono_ms();
   return a;
 }
 
@@ -152,8 +154,11 @@ void activity_refused(activity *a, unsigned status, const char *code, const char
         agent_id ? agent_id : "", msg);
 }
 
-void activity_tick(activity *a, double interval_s) {
+void activity_tick(activity *a) {
   if (!a) return;
+  uint64_t now = tf_mono_ms();
+  double interval_s = (double)(now - a->since_ms) / 1000.0;
+  a->since_ms = now;
   if (a->held_rejected || a->held_refused) {
     flog_warn("ingest: in the last %.0f s also %llu event(s) rejected and %llu request(s) refused that "
               "were not logged one by one%s%s",

@@ -32,7 +32,7 @@ void activity_refused(activity *a, unsigned status, const char *code, const char
                       const char *agent_id, const char *request_id);
 /* Interval end: logs the summary line (when anything happened) and what the
  * rate limits held back, then starts a new interval. */
-void activity_tick(activity *a, double interval_s);
+void activity_tick(activity *a);
 
 /* /v1/agents: adds "rejected_by_reason" ({} when none) and "last_rejected"
  * (null or {seq, error, at}) to agent object o. */
