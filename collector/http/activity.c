@@ -139,17 +139,17 @@ void activity_refused(activity *a, unsigned status, const char *code, const char
     return;
   }
   a->logged++;
-  flog_ctx ctx = {.component = "ingest",
+  bool auth = status == 401 || status == 403;
+  flog_ctx ctx = {.component = auth ? "auth" : "ingest",
                   .agent_id = agent_id,
                   .request_id = request_id,
                   .client = client && *client ? client : NULL,
                   .status = (int)status,
                   .error = code};
   const char *what = status == 401   ? "refused a token"
-                     : status == 403 ? "refused a token for this agent"
-                                     : "refused a batch";
-  flogx(status == 401 || status == 403 ? FLOG_WARNING : FLOG_NOTICE, &ctx,
-        "ingest: %s (%u %s) from %s%s%s: %s", what, status, code,
+                     : status == 403 ? "refused a token for this request"
+                                     : "ingest: refused a batch";
+  flogx(auth ? FLOG_WARNING : FLOG_NOTICE, &ctx, "%s (%u %s) from %s%s%s: %s", what, status, code,
         client && *client ? client : "a local socket", agent_id ? " claiming agent " : "",
         agent_id ? agent_id : "", msg);
 }

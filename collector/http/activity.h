@@ -26,8 +26,9 @@ void activity_free(activity *a);
 void activity_batch(activity *a, const char *agent_id, const char *request_id, const char *client,
                     uint64_t accepted, uint64_t duplicates, int64_t backlog, size_t n_rejected,
                     const int64_t *rej_seq, const char *const *rej_error);
-/* A request to /v1/ingest refused (4xx), e.g. 401/403 on its token or 400
- * on its body. agent_id NULL when not known yet. Never pass a token. */
+/* A request refused (4xx): 401/403 on its token (ingest, or a read endpoint
+ * presenting a wrong token), or 400/413 on an ingest body. agent_id NULL
+ * when not known yet. Never pass a token. */
 void activity_refused(activity *a, unsigned status, const char *code, const char *msg, const char *client,
                       const char *agent_id, const char *request_id);
 /* Interval end: logs the summary line (when anything happened) and what the

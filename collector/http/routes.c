@@ -2,6 +2,8 @@
  * happens in on_headers, before any body byte is read. */
 #include "routes.h"
 
+#include "activity.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +97,11 @@ httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
     auth_refusal no;
     if (!auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &no)) {
       if (no.status == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
+      /* a request without a token is the dashboard asking for one: only a
+       * token that was refused is worth a line */
+      if (app->activity && httpd_req_header(req, "Authorization"))
+        activity_refused(app->activity, no.status, no.code, no.msg, httpd_req_client(req), NULL,
+                         httpd_req_id(req));
       httpd_respond_error(req, no.status, no.code, "%s", no.msg);
       return HTTPD_ANSWERED;
     }
