@@ -144,5 +144,19 @@ int main(void) {
   CHECK_EQ_INT(limit, 1000);
   CHECK_EQ_INT(steps, 10);
 
+  /* the collector's max_future_s in its answer (contract v2), absent in older ones */
+  CHECK_EQ_INT(up_answer_max_future_s("{\"max_future_s\":300,\"accepted\":1,\"duplicates\":0}", 48), 300);
+  CHECK_EQ_INT(up_answer_max_future_s("{\"accepted\":1,\"duplicates\":0}", 29), -1);
+  CHECK_EQ_INT(up_answer_max_future_s("{\"max_future_s\":-5}", 19), -1);
+  CHECK_EQ_INT(up_answer_max_future_s("not json", 8), -1);
+  /* TLS on one side only is named; other failures get no hint */
+  const char *h =
+      up_tls_mismatch_hint(35 /* CURLE_SSL_CONNECT_ERROR */,
+                           "OpenSSL/3.0: error:0A00010B:SSL routines::wrong version number", true);
+  CHECK(h && strstr(h, "answered plain HTTP on an https:// URL") != NULL);
+  h = up_tls_mismatch_hint(52 /* CURLE_GOT_NOTHING */, "Empty reply from server", false);
+  CHECK(h && strstr(h, "use https://") != NULL);
+  CHECK(up_tls_mismatch_hint(7 /* CURLE_COULDNT_CONNECT */, "Couldn't connect to server", true) == NULL);
+  CHECK(up_tls_mismatch_hint(35, "wrong version number", false) == NULL);
   return check_finish("test_agent_classify");
 }

@@ -541,6 +541,42 @@ static void test_alias(void) {
   opt_clear(defs, NDEFS, &c);
 }
 
+/* Where each value came from, and the effective printout built on it. */
+static void test_sources(void) {
+  cfg c = {0};
+  clear_env();
+  const char *path = write_file("src.jsonc", "{\"batch_max_events\": 77, \"overflow\": \"reject\"}\n");
+  CHECK(path != NULL);
+  setenv("FERRY_RETRY_INITIAL", "2", 1);
+  setenv("FERRY_AUTH_TOKEN", "tok-secret-123", 1);
+  CHECK_EQ_INT(
+      parse_args(&c, ARGS("--config", path, "--overflow", "drop_oldest", "--max-journal-bytes", "10MiB")), 0);
+  CHECK_EQ_INT(cli.source[0], OPT_SOURCE_DEFAULT); /* journal */
+  CHECK_EQ_INT(cli.source[1], OPT_SOURCE_ENV);     /* auth-token */
+  CHECK_EQ_INT(cli.source[2], OPT_SOURCE_FILE);    /* batch-max-events */
+  CHECK_EQ_INT(cli.source[3], OPT_SOURCE_FLAG);    /* max-journal-bytes */
+  CHECK_EQ_INT(cli.source[4], OPT_SOURCE_ENV);     /* retry-initial */
+  CHECK_EQ_INT(cli.source[6], OPT_SOURCE_FLAG);    /* overflow: the flag wins over the file */
+
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  CHECK(f != NULL);
+  opt_print_effective(defs, NDEFS, &c, &cli, "prog", NULL, f);
+  fclose(f);
+  CHECK(strstr(text, "// \"journal\": \"/var/lib/j.db\",  // default\n") != NULL);
+  CHECK(strstr(text, "\"batch_max_events\": 77,  // from config file ") != NULL);
+  CHECK(strstr(text, "\"max_journal_bytes\": \"10MiB\",  // from flag --max-journal-bytes\n") != NULL);
+  CHECK(strstr(text, "\"retry_initial\": 2,  // from environment FERRY_RETRY_INITIAL\n") != NULL);
+  CHECK(strstr(text, "\"overflow\": \"drop_oldest\",  // from flag --overflow\n") != NULL);
+  CHECK(strstr(text, "// \"auth_token\": \"(secret)\",  // set, from environment; masked\n") != NULL);
+  CHECK(strstr(text, "tok-secret-123") == NULL);
+  free(text);
+  free(c.journal);
+  free(c.auth_token);
+  clear_env();
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -557,6 +593,7 @@ int main(void) {
   test_config_text();
   test_help();
   test_alias();
+  test_sources();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
