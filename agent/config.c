@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pathcheck.h"
 
 #define O(field) offsetof(agent_config, field)
 #define KiB      1024.0
@@ -395,9 +394,6 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
              cfg->listen);
     return -EINVAL;
   }
-
-  /* journal: its directory must exist and be writable */
-  if (path_check_db_file("journal", cfg->journal, err, errlen) < 0) return -EINVAL;
 
   /* collector */
   bool https;

@@ -21,6 +21,7 @@
 #include "ingest.h"
 #include "journal.h"
 #include "log.h"
+#include "pathcheck.h"
 #include "looplag.h"
 #include "notify.h"
 #include "sizes.h"
@@ -624,6 +625,13 @@ int main(int argc, char **argv) {
                 cli.secret_on_cli[i],
                 strcmp(cli.secret_on_cli[i], "auth-token") == 0 ? "--auth-token-file or FERRY_AUTH_TOKEN"
                                                                 : "the config file or the environment");
+  }
+  /* the journal's directory must exist and be writable (checked here, not in
+   * agent_config_validate, which only looks at the options themselves) */
+  if (path_check_db_file("journal", a.cfg.journal, err, sizeof(err)) < 0) {
+    fprintf(stderr, "ferry-agent: %s\n", err);
+    agent_config_clear(&a.cfg);
+    return 2;
   }
   if (cli.check_config) {
     printf("ferry-agent: configuration ok (agent %s, listen %s, collector %s)\n", a.cfg.agent_id,
