@@ -117,6 +117,11 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
   pt_metric_u64(b, "ferry_agent_events_rejected_total", "counter",
                 "Invalid events refused with 400 (nothing of their request was stored).",
                 ic->rejected_events);
+  pt_metric_u64(
+      b, "ferry_agent_events_future_total", "counter",
+      "Accepted events timestamped beyond the collector's max-future-s (it will reject them: check the "
+      "clock).",
+      ic->future_events);
   static const char *const refused = "ferry_agent_ingest_requests_refused_total";
   pt_head(b, refused, "counter", "Ingest requests answered with an error, by reason.");
   pt_sample_u64(b, refused, &(pt_label){"reason", "invalid"}, 1, ic->rejected_requests);

@@ -317,6 +317,7 @@ struct uploader {
   unsigned attempt;
   char request_id[240];
   uint64_t heartbeat_n;
+  uint64_t sent_mono;         /* when the attempt in flight started */
   uint64_t outage_start_mono; /* first failure of the current run, 0 when ok */
   uint64_t dl_logged_mono;    /* last dead-letter line; more within 10 s are counted */
   uint64_t dl_held;
@@ -505,7 +506,9 @@ static void note_failure(uploader *u, const up_verdict *v, long status, const ch
                   .events = (int64_t)u->batch.n_events,
                   .has_events = true,
                   .status = (int)status,
-                  .error = detail};
+                  .error = detail,
+                  .duration_ms = u->sent_mono ? (double)(tf_mono_ms() - u->sent_mono) : 0,
+                  .has_duration = u->sent_mono != 0};
   bool new_hint = u->hint && u->hint != u->hint_logged;
   if (u->hint) u->hint_logged = u->hint;
   if (before != v->state || u->st.consecutive_failures == 1 || new_hint)
@@ -613,7 +616,9 @@ static void on_transfer_done(uploader *u, CURLcode result) {
                         .last_seq = u->batch.last_seq,
                         .events = (int64_t)u->batch.n_events,
                         .has_events = true,
-                        .status = 200};
+                        .status = 200,
+                        .duration_ms = (double)(tf_mono_ms() - u->sent_mono),
+                        .has_duration = true};
         flogx(FLOG_DEBUG, &ctx, "upload of %zu event(s) acknowledged (%zu rejected)", u->batch.n_events,
               n_rej);
       }
@@ -760,6 +765,7 @@ static int send_batch(uploader *u) {
     u->attempt_key[0] = '\0';
     snprintf(u->request_id, sizeof(u->request_id), "heartbeat:%llu/1", (unsigned long long)++u->heartbeat_n);
   }
+  u->sent_mono = tf_mono_ms();
   snprintf(h, sizeof(h), "X-Request-ID: %.200s", u->request_id);
   ADDH(h);
 #undef ADDH

@@ -39,6 +39,7 @@ typedef struct ing_req {
   bt_batch batch;
   size_t decoded_len;
   wr_job job;
+  uint64_t t0_ms; /* body in: for the log line's duration_ms */
 } ing_req;
 
 void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
@@ -184,7 +185,9 @@ static void ing__note_batch(ing_req *ir, const st_result *res) {
                   .last_seq = b->max_seq,
                   .events = (int64_t)b->n,
                   .has_events = true,
-                  .status = 200};
+                  .status = 200,
+                  .duration_ms = (double)(tf_mono_ms() - ir->t0_ms),
+                  .has_duration = true};
   flogx(FLOG_DEBUG, &ctx,
         "ingest: batch of %zu event(s) from %s: %lld accepted, %lld duplicates, %zu rejected%s", b->n,
         b->agent_id, (long long)res->accepted, (long long)res->duplicates, n_rej,
@@ -373,6 +376,7 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   ir->app = app;
   ir->req = req;
   ir->grant = g;
+  ir->t0_ms = tf_mono_ms();
   ir->codec = codec;
   const char *key = httpd_req_header(req, "Idempotency-Key");
   if (key) snprintf(ir->key, sizeof(ir->key), "%s", key);
