@@ -1053,6 +1053,12 @@ void opt_print_effective(const opt_def *defs, size_t ndefs, const void *cfg, con
       fprintf(out, "; %s to %s", a, b);
     }
     fputc('\n', out);
+    const char *al = alias_of(defs, d);
+    if (al && spell(al, key, sizeof key, false) && spell(al, env, sizeof env, true)) {
+      fprintf(out, "  // old spelling also accepted: \"%s\", --%s, FERRY_%s\n", key, al, env);
+      spell(d->name, key, sizeof key, false);
+      spell(d->name, env, sizeof env, true);
+    }
     const char *from = src == OPT_SOURCE_FILE   ? "config file"
                        : src == OPT_SOURCE_ENV  ? "environment"
                        : src == OPT_SOURCE_FLAG ? "flag"
