@@ -1,6 +1,7 @@
 /* check.h: the tiny assertion kit of ferry's unit tests. A failed CHECK prints
  * file:line and the expression and counts a failure; the test's main returns
- * check_finish(), nonzero when anything failed, so CTest sees it. */
+ * check_finish(), nonzero when anything failed or nothing was checked, so
+ * CTest sees it. */
 #ifndef FERRY_CHECK_H
 #define FERRY_CHECK_H
 
@@ -41,9 +42,12 @@ static int check_count_;
     }                                                                                           \
   } while (0)
 
+/* A test that ran no check at all proves nothing: that fails too (a main
+ * that forgot to call its tests, a loop that never ran). */
 static inline int check_finish(const char *name) {
   printf("%s: %d checks, %d failed\n", name, check_count_, check_failures_);
-  return check_failures_ ? 1 : 0;
+  if (check_count_ == 0) fprintf(stderr, "%s: ran no checks\n", name);
+  return check_failures_ || check_count_ == 0 ? 1 : 0;
 }
 
 #endif

@@ -115,15 +115,19 @@ static void test_print_config(void) {
   }
   CHECK(strstr(text, "\"max_bytes\": \"64MiB\"") != NULL);
   CHECK(strstr(text, "FERRY_BATCH_MAX_EVENTS") != NULL);
-  /* and the template is a valid config file that changes nothing */
+  /* and the template is a valid config file that changes nothing: values
+   * other than the defaults stay (checking a default would pass even if the
+   * template reset everything) */
   cfg c;
   memset(&c, 0, sizeof c);
   char *argv[] = {"prog", NULL};
+  char *argv_set[] = {"prog", "--batch-max-events", "7", "--log-level", "debug", NULL};
   opt_cli cli;
   char err[256];
-  CHECK_EQ_INT(opt_parse(defs, NDEFS, &c, 1, argv, &cli, err, sizeof err), 0);
+  CHECK_EQ_INT(opt_parse(defs, NDEFS, &c, 5, argv_set, &cli, err, sizeof err), 0);
   CHECK_EQ_INT(opt_load_config_text(defs, NDEFS, &c, text, len, "template", err, sizeof err), 0);
-  CHECK_EQ_INT(c.batch, 1000);
+  CHECK_EQ_INT(c.batch, 7);
+  CHECK_EQ_INT(c.level, 4);
   opt_clear(defs, NDEFS, &c);
   /* uncommenting lines sets those options, the last one too (its trailing
    * comma before '}' is accepted) */
