@@ -18,6 +18,7 @@
 #include "dead_letter.h"
 #include "footprint.h"
 #include "httpd.h"
+#include "httpd_route.h"
 #include "ingest.h"
 #include "journal.h"
 #include "log.h"
@@ -66,56 +67,54 @@ static void close_handle(uv_handle_t *h) {
 
 /* ---- HTTP routing --------------------------------------------------------- */
 
-static bool is_get(const char *m) { return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0; }
+typedef enum { R_EVENTS, R_HEALTHZ, R_READYZ, R_STATUS, R_METRICS, R_DL } route_t;
 
-typedef enum { R_NONE, R_EVENTS, R_HEALTHZ, R_READYZ, R_STATUS, R_METRICS, R_DL } route_t;
-
-static route_t route_of(const char *path) {
-  if (strcmp(path, "/v1/events") == 0) return R_EVENTS;
-  if (strcmp(path, "/healthz") == 0) return R_HEALTHZ;
-  if (strcmp(path, "/readyz") == 0) return R_READYZ;
-  if (strcmp(path, "/v1/status") == 0) return R_STATUS;
-  if (strcmp(path, "/metrics") == 0) return R_METRICS;
-  if (dl_api_owns(path)) return R_DL;
-  return R_NONE;
-}
+static const httpd_route routes[] = {
+    {R_EVENTS, "/v1/events", NULL, "POST", 0},
+    {R_HEALTHZ, "/healthz", NULL, "GET", 0},
+    {R_READYZ, "/readyz", NULL, "GET", 0},
+    {R_STATUS, "/v1/status", NULL, "GET", 0},
+    {R_METRICS, "/metrics", NULL, "GET", 0},
+    {R_DL, NULL, dl_api_owns, NULL, 0}, /* dead_letter.c checks its methods */
+};
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 static httpd_verdict on_headers(httpd_req *req, void *ud) {
   app *a = ud;
   const char *m = httpd_req_method(req);
-  route_t r = route_of(httpd_req_path(req));
-  switch (r) {
-    case R_NONE:
-      httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
-      return HTTPD_ANSWERED;
-    case R_EVENTS:
-      if (strcmp(m, "POST") != 0) {
-        httpd_req_add_header(req, "Allow", "POST");
-        httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
-        return HTTPD_ANSWERED;
-      }
-      return ingest_on_headers(a->in, req);
+  const httpd_route *r = httpd_route_find(routes, N_ROUTES, httpd_req_path(req));
+  if (!r) {
+    httpd_respond_error(req, 404, "not_found", "no such endpoint: %.200s", httpd_req_path(req));
+    return HTTPD_ANSWERED;
+  }
+  if (!httpd_route_method_ok(r, m)) {
+    httpd_req_add_header(req, "Allow", httpd_route_allow(r));
+    if (r->id == R_EVENTS)
+      httpd_respond_error(req, 405, "method_not_allowed", "%.16s /v1/events: use POST", m);
+    else httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m, httpd_req_path(req));
+    return HTTPD_ANSWERED;
+  }
+  switch ((route_t)r->id) {
+    case R_EVENTS: return ingest_on_headers(a->in, req);
     case R_DL: return dl_api_on_headers(a->dl, req);
-    default:
-      if (!is_get(m)) {
-        httpd_req_add_header(req, "Allow", "GET, HEAD");
-        httpd_respond_error(req, 405, "method_not_allowed", "%.16s %.200s: use GET", m, httpd_req_path(req));
-        return HTTPD_ANSWERED;
-      }
-      return HTTPD_READ_BODY;
+    default: return HTTPD_READ_BODY;
   }
 }
 
 static void on_request(httpd_req *req, void *ud) {
   app *a = ud;
-  switch (route_of(httpd_req_path(req))) {
+  const httpd_route *r = httpd_route_find(routes, N_ROUTES, httpd_req_path(req));
+  if (!r) {
+    httpd_respond_error(req, 404, "not_found", "no such endpoint");
+    return;
+  }
+  switch ((route_t)r->id) {
     case R_EVENTS: ingest_on_request(a->in, req); break;
     case R_HEALTHZ: status_healthz(req); break;
     case R_READYZ: status_readyz(&a->src, req); break;
     case R_STATUS: status_v1(&a->src, req); break;
     case R_METRICS: status_metrics(&a->src, req); break;
     case R_DL: dl_api_on_request(a->dl, req); break;
-    case R_NONE: httpd_respond_error(req, 404, "not_found", "no such endpoint"); break;
   }
 }
 

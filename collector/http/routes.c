@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agents_api.h"
+#include "httpd_route.h"
 #include "ingest.h"
 #include "metrics_api.h"
 #include "prom.h"
@@ -17,44 +18,22 @@
 #include "static_assets.h"
 #include "timefmt.h"
 
-typedef enum {
-  RT_INGEST,
-  RT_AGENTS,
-  RT_METRICS_API,
-  RT_PROM,
-  RT_HEALTHZ,
-  RT_READYZ,
-  RT_SERIES,
-  RT_NONE
-} rt_id;
+typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_SERIES } rt_id;
 
-typedef struct rt_route {
-  const char *path;
-  const char *method; /* the one method served (HEAD is served with GET) */
-  bool read_auth;     /* needs the read token */
-} rt_route;
+#define RT_READ_AUTH 0x1 /* needs the read token */
 
-static const rt_route rt_table[RT_NONE] = {
-    [RT_INGEST] = {"/v1/ingest", "POST", false},
-    [RT_AGENTS] = {"/v1/agents", "GET", true},
-    [RT_METRICS_API] = {METRICS_API_PREFIX "*", "GET", true}, /* matched by metrics_api_match */
-    [RT_PROM] = {"/metrics", "GET", true},
-    [RT_HEALTHZ] = {"/healthz", "GET", false},
-    [RT_READYZ] = {"/readyz", "GET", false},
-    [RT_SERIES] = {SERIES_API_PATH, "GET", true},
+/* Exact paths first: the metrics family (METRICS_API_PREFIX) must not take
+ * /v1/metrics/series. */
+static const httpd_route rt_table[] = {
+    {RT_INGEST, "/v1/ingest", NULL, "POST", 0},
+    {RT_AGENTS, "/v1/agents", NULL, "GET", RT_READ_AUTH},
+    {RT_PROM, "/metrics", NULL, "GET", RT_READ_AUTH},
+    {RT_HEALTHZ, "/healthz", NULL, "GET", 0},
+    {RT_READYZ, "/readyz", NULL, "GET", 0},
+    {RT_SERIES, SERIES_API_PATH, NULL, "GET", RT_READ_AUTH},
+    {RT_METRICS_API, NULL, metrics_api_match, "GET", RT_READ_AUTH},
 };
-
-static rt_id rt__find(const char *path) {
-  for (int i = 0; i < RT_NONE; i++)
-    if (strcmp(path, rt_table[i].path) == 0) return (rt_id)i;
-  if (metrics_api_match(path)) return RT_METRICS_API;
-  return RT_NONE;
-}
-
-static bool rt__method_ok(rt_id id, const char *method) {
-  if (strcmp(method, rt_table[id].method) == 0) return true;
-  return strcmp(rt_table[id].method, "GET") == 0 && strcmp(method, "HEAD") == 0;
-}
+#define RT_N (sizeof(rt_table) / sizeof(rt_table[0]))
 
 httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
   col_app *app = ud;
@@ -70,16 +49,15 @@ httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
     }
     return HTTPD_ANSWERED;
   }
-  rt_id id = rt__find(path);
-  if (id == RT_NONE) {
+  const httpd_route *rt = httpd_route_find(rt_table, RT_N, path);
+  if (!rt) {
     httpd_respond_error(req, 404, "not_found", "no such endpoint: %.100s", path);
     return HTTPD_ANSWERED;
   }
-  if (!rt__method_ok(id, method)) {
-    httpd_req_add_header(req, "Allow",
-                         strcmp(rt_table[id].method, "GET") == 0 ? "GET, HEAD" : rt_table[id].method);
-    httpd_respond_error(req, 405, "method_not_allowed", "%s takes %s, not %.20s", path, rt_table[id].method,
-                        method);
+  rt_id id = (rt_id)rt->id;
+  if (!httpd_route_method_ok(rt, method)) {
+    httpd_req_add_header(req, "Allow", httpd_route_allow(rt));
+    httpd_respond_error(req, 405, "method_not_allowed", "%s takes %s, not %.20s", path, rt->method, method);
     return HTTPD_ANSWERED;
   }
   if (id == RT_HEALTHZ) {
@@ -93,7 +71,7 @@ httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
     httpd_respond_error(req, 503, "shutting_down", "the collector is shutting down; retry later");
     return HTTPD_ANSWERED;
   }
-  if (rt_table[id].read_auth) {
+  if (rt->flags & RT_READ_AUTH) {
     auth_refusal no;
     if (!auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &no)) {
       if (no.status == 401) httpd_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"ferry\"");
@@ -168,7 +146,8 @@ static void rt__readyz(col_app *app, httpd_req *req) {
 
 void routes_on_request(httpd_req *req, void *ud) {
   col_app *app = ud;
-  switch (rt__find(httpd_req_path(req))) {
+  const httpd_route *rt = httpd_route_find(rt_table, RT_N, httpd_req_path(req));
+  switch (rt ? (int)rt->id : -1) {
     case RT_INGEST: ingest_on_request(app, req); return;
     case RT_AGENTS: agents_api_on_request(app, req); return;
     case RT_METRICS_API: metrics_api_on_request(app, req); return;
