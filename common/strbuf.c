@@ -43,7 +43,7 @@ static int sb__cap(strbuf *b, size_t need) {
   return 0;
 }
 
-int sb_add(strbuf *b, const void *s, size_t n) {
+int sb__add_slow(strbuf *b, const void *s, size_t n) {
   if (b->err) return b->err;
   if (n > b->max - b->len) return sb__fail(b, -ENOSPC);
   int r = sb__cap(b, b->len + n);
@@ -55,15 +55,6 @@ int sb_add(strbuf *b, const void *s, size_t n) {
 }
 
 int sb_adds(strbuf *b, const char *s) { return s ? sb_add(b, s, strlen(s)) : b->err; }
-
-int sb_addc(strbuf *b, char c) {
-  if (!b->err && b->len + 1 < b->cap) { /* the common case: room already there */
-    b->p[b->len++] = c;
-    b->p[b->len] = '\0';
-    return 0;
-  }
-  return sb_add(b, &c, 1);
-}
 
 int sb_vprintf(strbuf *b, const char *fmt, va_list ap) {
   if (b->err) return b->err;
@@ -125,6 +116,12 @@ void sb_reset(strbuf *b) {
   b->len = 0;
   b->err = 0;
   if (b->cap) b->p[0] = '\0';
+}
+
+void sb_truncate(strbuf *b, size_t len) {
+  if (len < b->len) b->len = len;
+  b->err = 0;
+  if (b->cap) b->p[b->len] = '\0';
 }
 
 char *sb_release(strbuf *b, size_t *ret_len) {

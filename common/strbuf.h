@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct strbuf {
   char *p;    /* the text, NUL-terminated (NULL until the first byte is room) */
@@ -28,10 +29,21 @@ void sb_init(strbuf *b, size_t max);
  * grows, text past cap - 1 bytes is -ENOSPC. */
 void sb_init_fixed(strbuf *b, char *buf, size_t cap);
 
-/* Append; 0 or the buffer's error (-ENOSPC, -ENOMEM), which sticks. */
-int sb_add(strbuf *b, const void *s, size_t n);
+/* Append; 0 or the buffer's error (-ENOSPC, -ENOMEM), which sticks. The
+ * common case (room already there) is inline: upload bodies and /metrics
+ * pages are built from many small appends. */
+int sb__add_slow(strbuf *b, const void *s, size_t n);
+static inline int sb_add(strbuf *b, const void *s, size_t n) {
+  if (!b->err && n < b->cap - b->len) { /* cap <= max + 1: within the bound too */
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+  }
+  return sb__add_slow(b, s, n);
+}
+static inline int sb_addc(strbuf *b, char c) { return sb_add(b, &c, 1); }
 int sb_adds(strbuf *b, const char *s); /* a C string (NULL adds nothing) */
-int sb_addc(strbuf *b, char c);
 int sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sb_vprintf(strbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -46,6 +58,9 @@ void sb_advance(strbuf *b, size_t n); /* n bytes written at sb_room() become tex
 
 /* Empty the text (keeping the memory) and forget a failure. */
 void sb_reset(strbuf *b);
+/* Cut the text back to len bytes (a mark taken before some appends) and
+ * forget a failure: undoes what was appended since the mark. */
+void sb_truncate(strbuf *b, size_t len);
 /* Hand the text over (caller frees; NULL when nothing was ever added) and
  * leave the buffer empty. Not for fixed buffers. */
 char *sb_release(strbuf *b, size_t *ret_len);

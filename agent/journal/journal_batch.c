@@ -18,7 +18,7 @@
  * stored body is the validator's normal form, one JSON object. A body that
  * is not object-shaped (never written by this module) is replaced by an
  * object holding only the ids, which the collector rejects → dead-letter. */
-static void splice_event(sbuf *b, const char *body, size_t len, const char *event_id, size_t id_len,
+static void splice_event(strbuf *b, const char *body, size_t len, const char *event_id, size_t id_len,
                          int64_t seq, int64_t ingested_ms) {
   size_t s = 0, e = len;
   while (s < e && journal__is_ws(body[s])) s++;
@@ -28,31 +28,31 @@ static void splice_event(sbuf *b, const char *body, size_t len, const char *even
   if (shaped) {
     size_t k = s + 1;
     while (k < e - 1 && journal__is_ws(body[k])) k++;
-    journal__sb_add(b, body + s, e - 1 - s);
-    if (k < e - 1) journal__sb_add(b, ",", 1);
+    sb_add(b, body + s, e - 1 - s);
+    if (k < e - 1) sb_add(b, ",", 1);
   } else {
-    journal__sb_add(b, "{", 1);
+    sb_add(b, "{", 1);
     with_id = true;
   }
   if (with_id) {
-    journal__sb_add(b, "\"event_id\":", 11);
+    sb_add(b, "\"event_id\":", 11);
     journal__sb_json_str(b, event_id, id_len);
-    journal__sb_add(b, ",", 1);
+    sb_add(b, ",", 1);
   }
-  journal__sb_fmt(b, "\"seq\":%" PRId64 ",\"ingested_at\":", seq);
+  sb_printf(b, "\"seq\":%" PRId64 ",\"ingested_at\":", seq);
   journal__sb_time(b, ingested_ms);
-  journal__sb_add(b, "}", 1);
+  sb_add(b, "}", 1);
 }
 
 /* --- upload batch -------------------------------------------------------- */
 
 void journal__do_batch(journal *j, journal_batch *b) {
   int64_t now = tf_now_ms();
-  sbuf head, evs, tail;
+  strbuf head, evs, tail;
   size_t budget_max = b->max_bytes ? b->max_bytes : 1024 * 1024;
-  journal__sb_init(&head, 4096);
-  journal__sb_init(&evs, budget_max + 64 * 1024);
-  journal__sb_init(&tail, budget_max + 64 * 1024);
+  sb_init(&head, 4096);
+  sb_init(&evs, budget_max + 64 * 1024);
+  sb_init(&tail, budget_max + 64 * 1024);
   b->status = 0;
   b->n_events = 0;
   b->first_seq = b->last_seq = 0;
@@ -64,26 +64,26 @@ void journal__do_batch(journal *j, journal_batch *b) {
   int rc = SQLITE_OK;
   size_t cap = 0;
 
-  journal__sb_str(&head, "{\"agent_id\":");
+  sb_adds(&head, "{\"agent_id\":");
   journal__sb_json_str(&head, j->agent_id, strlen(j->agent_id));
-  journal__sb_fmt(&head, ",\"epoch\":\"%s\",\"events\":[", j->epoch);
+  sb_printf(&head, ",\"epoch\":\"%s\",\"events\":[", j->epoch);
 
   /* every unreported dropped range, within the collector's count limit and
    * half the byte budget (the rest follow in the next request) */
-  journal__sb_str(&tail, "],\"dropped\":[");
+  sb_adds(&tail, "],\"dropped\":[");
   sqlite3_stmt *s = journal__st(j, JS_READ_DROPPED);
   sqlite3_bind_int64(s, 1, JOURNAL_MAX_DROPPED_RANGES);
   size_t nd = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     size_t mark = tail.len;
-    if (nd) journal__sb_add(&tail, ",", 1);
-    journal__sb_fmt(&tail, "{\"from_seq\":%" PRId64 ",\"to_seq\":%" PRId64 ",\"reason\":",
-                    (int64_t)sqlite3_column_int64(s, 1), (int64_t)sqlite3_column_int64(s, 2));
+    if (nd) sb_add(&tail, ",", 1);
+    sb_printf(&tail, "{\"from_seq\":%" PRId64 ",\"to_seq\":%" PRId64 ",\"reason\":",
+              (int64_t)sqlite3_column_int64(s, 1), (int64_t)sqlite3_column_int64(s, 2));
     const char *reason = (const char *)sqlite3_column_text(s, 3);
     journal__sb_json_str(&tail, reason ? reason : "", reason ? strlen(reason) : 0);
-    journal__sb_add(&tail, "}", 1);
+    sb_add(&tail, "}", 1);
     if (nd && tail.len > budget_max / 2) {
-      tail.len = mark;
+      sb_truncate(&tail, mark);
       break;
     }
     b->dropped_upto_rowid = sqlite3_column_int64(s, 0);
@@ -93,10 +93,11 @@ void journal__do_batch(journal *j, journal_batch *b) {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto sqlfail;
   double age = j->cur.backlog && j->cur.oldest_ms ? (double)(now - j->cur.oldest_ms) / 1000.0 : 0.0;
   if (age < 0) age = 0;
-  journal__sb_fmt(&tail, "],\"stats\":{\"backlog\":%" PRId64 ",\"oldest_pending_s\":%.3f},\"sent_at\":",
-                  j->cur.backlog, age);
+  sb_printf(&tail,
+            "],\"stats\":{\"backlog\":%" PRId64 ",\"oldest_pending_s\":%.3f},\"sent_at\":", j->cur.backlog,
+            age);
   journal__sb_time(&tail, now);
-  journal__sb_add(&tail, "}", 1);
+  sb_add(&tail, "}", 1);
 
   if (b->max_events) {
     size_t fixed = head.len + tail.len;
@@ -111,11 +112,10 @@ void journal__do_batch(journal *j, journal_batch *b) {
       const char *body = (const char *)sqlite3_column_blob(s, 3);
       size_t blen = (size_t)sqlite3_column_bytes(s, 3);
       size_t mark = evs.len;
-      if (b->n_events) journal__sb_add(&evs, ",", 1);
+      if (b->n_events) sb_add(&evs, ",", 1);
       splice_event(&evs, body ? body : "", blen, id ? id : "", id ? idlen : 0, seq, ing);
-      if (b->n_events && (evs.len > budget || evs.err == -EFBIG)) {
-        evs.len = mark;
-        evs.err = 0;
+      if (b->n_events && (evs.len > budget || evs.err == -ENOSPC)) {
+        sb_truncate(&evs, mark);
         break;
       }
       if (b->n_events == cap) {
@@ -134,7 +134,7 @@ void journal__do_batch(journal *j, journal_batch *b) {
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto sqlfail;
   }
   if (head.err || evs.err || tail.err) {
-    b->status = head.err ? head.err : evs.err ? evs.err : tail.err;
+    b->status = head.err ? journal__sb_err(&head) : evs.err ? journal__sb_err(&evs) : journal__sb_err(&tail);
     goto out;
   }
   if (b->n_events) {
@@ -145,10 +145,10 @@ void journal__do_batch(journal *j, journal_batch *b) {
   }
   /* assemble into head's buffer (bounded by the parts already built) */
   head.max = head.len + evs.len + tail.len;
-  journal__sb_add(&head, evs.p ? evs.p : "", evs.len);
-  journal__sb_add(&head, tail.p, tail.len);
+  sb_add(&head, evs.p ? evs.p : "", evs.len);
+  sb_add(&head, tail.p, tail.len);
   if (head.err) {
-    b->status = head.err;
+    b->status = journal__sb_err(&head);
     goto out;
   }
   b->raw_len = head.len;
@@ -175,9 +175,9 @@ out:
     b->idem_key[0] = '\0';
     b->dropped_upto_rowid = 0;
   }
-  journal__sb_free(&head);
-  journal__sb_free(&evs);
-  journal__sb_free(&tail);
+  sb_clear(&head);
+  sb_clear(&evs);
+  sb_clear(&tail);
 }
 
 /* --- ack --------------------------------------------------------------------- */

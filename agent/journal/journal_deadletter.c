@@ -31,34 +31,33 @@ static int write_all(int fd, const char *p, size_t n) {
 static void dl_export(journal *j, journal_dl *d) {
   size_t max = d->max_bytes ? d->max_bytes : EXPORT_DEFAULT_MAX;
   size_t total = 0;
-  sbuf line, out;
-  journal__sb_init(&line, 64 * 1024);
-  journal__sb_init(&out, max);
+  strbuf line, out;
+  sb_init(&line, 64 * 1024);
+  sb_init(&out, max);
   sqlite3_stmt *s = journal__st(j, JS_DL_SELECT_ALL);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    line.len = 0;
-    line.err = 0;
+    sb_reset(&line);
     const char *id = (const char *)sqlite3_column_text(s, 1);
     const char *body = (const char *)sqlite3_column_blob(s, 3);
     size_t blen = (size_t)sqlite3_column_bytes(s, 3);
     const char *err = (const char *)sqlite3_column_text(s, 4);
-    journal__sb_fmt(&line, "{\"seq\":%" PRId64 ",\"event_id\":", (int64_t)sqlite3_column_int64(s, 0));
+    sb_printf(&line, "{\"seq\":%" PRId64 ",\"event_id\":", (int64_t)sqlite3_column_int64(s, 0));
     journal__sb_json_str(&line, id ? id : "", id ? strlen(id) : 0);
-    journal__sb_str(&line, ",\"ingested_at\":");
+    sb_adds(&line, ",\"ingested_at\":");
     journal__sb_time(&line, sqlite3_column_int64(s, 2));
-    journal__sb_str(&line, ",\"failed_at\":");
+    sb_adds(&line, ",\"failed_at\":");
     journal__sb_time(&line, sqlite3_column_int64(s, 5));
-    journal__sb_str(&line, ",\"error\":");
+    sb_adds(&line, ",\"error\":");
     journal__sb_json_str(&line, err ? err : "", err ? strlen(err) : 0);
-    journal__sb_str(&line, ",\"event\":");
+    sb_adds(&line, ",\"event\":");
     size_t k = 0;
     while (k < blen && journal__is_ws(body[k])) k++;
-    if (body && k < blen && body[k] == '{') journal__sb_add(&line, body, blen);
-    else journal__sb_str(&line, "null");
-    journal__sb_str(&line, "}\n");
+    if (body && k < blen && body[k] == '{') sb_add(&line, body, blen);
+    else sb_adds(&line, "null");
+    sb_adds(&line, "}\n");
     if (line.err) {
-      d->status = line.err;
+      d->status = journal__sb_err(&line);
       break;
     }
     if (total + line.len > max) {
@@ -74,9 +73,9 @@ static void dl_export(journal *j, journal_dl *d) {
         break;
       }
     } else {
-      journal__sb_add(&out, line.p, line.len);
+      sb_add(&out, line.p, line.len);
       if (out.err) {
-        d->status = out.err;
+        d->status = journal__sb_err(&out);
         break;
       }
     }
@@ -87,13 +86,13 @@ static void dl_export(journal *j, journal_dl *d) {
     snprintf(d->error, sizeof(d->error), "export failed: %s", sqlite3_errstr(rc));
   }
   sqlite3_reset(s);
-  journal__sb_free(&line);
+  sb_clear(&line);
   if (d->status == 0 && d->out_fd < 0) {
     d->out = out.p ? out.p : strdup("");
     d->out_len = out.len;
     if (!d->out) d->status = -ENOMEM;
   } else {
-    journal__sb_free(&out);
+    sb_clear(&out);
   }
 }
 

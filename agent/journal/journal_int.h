@@ -7,6 +7,7 @@
 #define FERRY_JOURNAL_INT_H
 
 #include "journal.h"
+#include "strbuf.h"
 #include "journal_sql.h"
 
 #include <sqlite3.h>
@@ -115,13 +116,11 @@ struct journal {
   int open_rc; /* sqlite code of a failed open_rw/load */
 };
 
-/* --- growable string buffer with a maximum -------------------------------- */
+/* --- the upload body and the export are built in common/strbuf ---------- */
 
-typedef struct sbuf {
-  char *p;
-  size_t len, cap, max; /* max: the buffer refuses to grow past it */
-  int err;              /* sticky: -ENOMEM or -EFBIG */
-} sbuf;
+/* A strbuf past its bound fails with -ENOSPC; the journal reports that as
+ * -EFBIG ("File too large"), since -ENOSPC means a full disk here. */
+static inline int journal__sb_err(const strbuf *b) { return b->err == -ENOSPC ? -EFBIG : b->err; }
 
 /* journal.c: the worker thread and its completions */
 void journal__worker(void *arg);
@@ -140,14 +139,9 @@ void journal__refresh(journal *j);
 int journal__finish_tx(journal *j, int rc);
 void journal__note_write_failure(journal *j, int rc);
 
-/* journal_sbuf.c: the bounded text buffer */
-void journal__sb_init(sbuf *b, size_t max);
-void journal__sb_free(sbuf *b);
-void journal__sb_add(sbuf *b, const void *s, size_t n);
-void journal__sb_str(sbuf *b, const char *s);
-void journal__sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void journal__sb_json_str(sbuf *b, const char *s, size_t n);
-void journal__sb_time(sbuf *b, int64_t ms);
+/* journal_sbuf.c: JSON writers over a strbuf */
+void journal__sb_json_str(strbuf *b, const char *s, size_t n);
+void journal__sb_time(strbuf *b, int64_t ms);
 bool journal__is_ws(char c);
 
 /* journal_pending.c: the pending-id filter and SQL dedup */

@@ -45,6 +45,12 @@ static void test_bound(void) {
   CHECK_EQ_INT(sb_printf(&b, "%d", 12345), 0);
   CHECK_EQ_INT(sb_printf(&b, "%d", 123456), -ENOSPC);
   CHECK_EQ_STR(b.p, "12345");
+  /* a mark: undo what was appended since, and the failure with it */
+  sb_truncate(&b, 3);
+  CHECK_EQ_INT(b.err, 0);
+  CHECK_EQ_STR(b.p, "123");
+  sb_truncate(&b, 99); /* never grows */
+  CHECK_EQ_INT(b.len, 3);
   sb_clear(&b);
   CHECK(b.p == NULL);
 }
