@@ -7,6 +7,7 @@
 #include "check.h"
 #include "codec.h"
 #include "journal.h"
+#include "journal_harness.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -27,102 +28,16 @@ static int case_no;
 
 /* --- helpers ---------------------------------------------------------------- */
 
-static void new_path(char *out, size_t n) {
-  char dir[300];
-  snprintf(dir, sizeof(dir), "%s/c%d", tmpdir, ++case_no);
-  mkdir(dir, 0700);
-  snprintf(out, n, "%s/journal.db", dir);
-}
 
-static journal_opts default_opts(const char *path) {
-  journal_opts o = {0};
-  o.path = path;
-  o.agent_id = "agent-1";
-  o.machine_id = "machine-1";
-  o.durability_fsync = false;
-  o.max_journal_bytes = 64 << 20;
-  o.max_wal_bytes = 8 << 20;
-  o.max_dead_letter_bytes = 1 << 20;
-  return o;
-}
+static void new_path(char *out, size_t n) { jh_new_path(tmpdir, &case_no, out, n); }
+static journal_opts default_opts(const char *path) { return jh_opts(path, "agent-1", "machine-1"); }
 
 static journal *open_j(const journal_opts *o) {
-  journal *j = NULL;
-  char err[256] = "";
-  int r = journal_open(&loop, o, &j, err, sizeof(err));
-  if (r != 0) fprintf(stderr, "journal_open: %d %s\n", r, err);
-  CHECK_EQ_INT(r, 0);
+  journal *j = jh_open(&loop, o);
+  CHECK(j != NULL);
   return j;
 }
 
-static void close_j(journal *j) {
-  journal_close(j);
-  uv_run(&loop, UV_RUN_DEFAULT); /* runs the close callback */
-}
-
-/* n events; id_fmt NULL → no event_id; pad makes the json about that long */
-static ev_event *make_events(size_t n, const char *id_fmt, int id_base, size_t pad) {
-  ev_event *evs = calloc(n ? n : 1, sizeof(ev_event));
-  for (size_t i = 0; i < n; i++) {
-    char id[64] = "";
-    if (id_fmt) {
-      snprintf(id, sizeof(id), "%s%d", id_fmt, id_base + (int)i);
-      evs[i].event_id = strdup(id);
-    }
-    char *padding = malloc(pad + 1);
-    memset(padding, 'p', pad);
-    padding[pad] = '\0';
-    char *json = NULL;
-    int rc;
-    if (id_fmt)
-      rc = asprintf(
-          &json,
-          "{\"event_id\":\"%s\",\"timestamp\":\"2026-03-01T08:00:00.000Z\","
-          "\"event_type\":\"working\",\"worker_id\":\"w1\",\"workstation_id\":\"s1\",\"note\":\"%s\"}",
-          id, padding);
-    else
-      rc = asprintf(&json,
-                    "{\"timestamp\":\"2026-03-01T08:00:00.000Z\",\"event_type\":\"idle\","
-                    "\"worker_id\":\"w2\",\"workstation_id\":\"s2\",\"note\":\"%s\"}",
-                    padding);
-    free(padding);
-    if (rc < 0) abort();
-    evs[i].json = json;
-    evs[i].json_len = strlen(json);
-    evs[i].type = id_fmt ? EV_WORKING : EV_IDLE;
-  }
-  return evs;
-}
-
-static void free_events(ev_event *evs, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(evs[i].event_id);
-    free(evs[i].json);
-  }
-  free(evs);
-}
-
-static int done_count;
-static void on_commit(journal_commit *c) {
-  (void)c;
-  done_count++;
-}
-static void on_batch(journal_batch *b) {
-  (void)b;
-  done_count++;
-}
-static void on_ack(journal_ack *a) {
-  (void)a;
-  done_count++;
-}
-static void on_dl(journal_dl *d) {
-  (void)d;
-  done_count++;
-}
-
-static void wait_done(int want) {
-  while (done_count < want) uv_run(&loop, UV_RUN_ONCE);
-}
 
 /* Commit one request and wait; returns status, fills accepted/duplicates. */
 static int commit(journal *j, ev_event *evs, size_t n, size_t *acc, size_t *dup) {
@@ -130,12 +45,12 @@ static int commit(journal *j, ev_event *evs, size_t n, size_t *acc, size_t *dup)
   memset(&c, 0, sizeof(c));
   c.events = evs;
   c.n = n;
-  c.done = on_commit;
-  done_count = 0;
+  c.done = jh_on_commit;
+  jh_done = 0;
   int r = journal_submit(j, &c);
   CHECK_EQ_INT(r, 0);
   if (r) return r;
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   if (acc) *acc = c.accepted;
   if (dup) *dup = c.duplicates;
   return c.status;
@@ -146,10 +61,10 @@ static void read_batch(journal *j, journal_batch *b, size_t max_events, size_t m
   b->max_events = max_events;
   b->max_bytes = max_bytes;
   b->codec = codec;
-  b->done = on_batch;
-  done_count = 0;
+  b->done = jh_on_batch;
+  jh_done = 0;
   CHECK_EQ_INT(journal_read_batch(j, b), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(b->status, 0);
 }
 
@@ -159,10 +74,10 @@ static int ack(journal *j, const journal_batch *b, journal_rejected *rej, size_t
   a.batch = b;
   a.rejected = rej;
   a.n_rejected = nrej;
-  a.done = on_ack;
-  done_count = 0;
+  a.done = jh_on_ack;
+  jh_done = 0;
   CHECK_EQ_INT(journal_apply_ack(j, &a), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   return a.status;
 }
 
@@ -170,17 +85,12 @@ static void dead_letter(journal *j, journal_dl *d, journal_dl_kind kind, int fd)
   memset(d, 0, sizeof(*d));
   d->kind = kind;
   d->out_fd = fd;
-  d->done = on_dl;
-  done_count = 0;
+  d->done = jh_on_dl;
+  jh_done = 0;
   CHECK_EQ_INT(journal_dead_letter(j, d), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
 }
 
-static journal_stats stats(journal *j) {
-  journal_stats s;
-  journal_get_stats(j, &s);
-  return s;
-}
 
 static cJSON *parse_body(const journal_batch *b) {
   CHECK_EQ_INT(b->body_len, b->raw_len);
@@ -232,21 +142,21 @@ static void test_commit_and_batch(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  journal_stats s0 = stats(j);
+  journal_stats s0 = jh_stats(j);
   CHECK_EQ_INT(strlen(s0.epoch), 16);
   CHECK_EQ_INT(s0.next_seq, 1);
   CHECK_EQ_INT(s0.acked_seq, 0);
   CHECK(s0.writable);
 
-  ev_event *a = make_events(3, "id-", 1, 10);
-  ev_event *b = make_events(2, NULL, 0, 10);
+  ev_event *a = jh_make_events(3, "id-", 1, 10);
+  ev_event *b = jh_make_events(2, NULL, 0, 10);
   size_t acc = 0, dup = 0;
   CHECK_EQ_INT(commit(j, a, 3, &acc, &dup), 0);
   CHECK_EQ_INT(acc, 3);
   CHECK_EQ_INT(dup, 0);
   CHECK_EQ_INT(commit(j, b, 2, &acc, &dup), 0);
   CHECK_EQ_INT(acc, 2);
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(s.next_seq, 6);
   CHECK_EQ_INT(s.backlog, 5);
   CHECK_EQ_INT(s.acked_seq, 0);
@@ -292,9 +202,9 @@ static void test_commit_and_batch(void) {
     cJSON_Delete(root);
   }
   journal_batch_clear(&bt);
-  free_events(a, 3);
-  free_events(b, 2);
-  close_j(j);
+  jh_free_events(a, 3);
+  jh_free_events(b, 2);
+  jh_close(&loop, j);
 }
 
 static void test_duplicates(void) {
@@ -303,18 +213,18 @@ static void test_duplicates(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  ev_event *a = make_events(3, "dup-", 1, 5);
+  ev_event *a = jh_make_events(3, "dup-", 1, 5);
   free(a[2].event_id); /* a[2] repeats a[0] within the request */
   a[2].event_id = strdup("dup-1");
   size_t acc = 0, dup = 0;
   CHECK_EQ_INT(commit(j, a, 3, &acc, &dup), 0);
   CHECK_EQ_INT(acc, 2);
   CHECK_EQ_INT(dup, 1);
-  ev_event *b = make_events(2, "dup-", 2, 5); /* dup-2 pending, dup-3 new */
+  ev_event *b = jh_make_events(2, "dup-", 2, 5); /* dup-2 pending, dup-3 new */
   CHECK_EQ_INT(commit(j, b, 2, &acc, &dup), 0);
   CHECK_EQ_INT(acc, 1);
   CHECK_EQ_INT(dup, 1);
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(s.next_seq, 4);
   CHECK_EQ_INT(s.duplicates_total, 2);
   /* after the ack the ids are no longer pending: stored again, new seqs */
@@ -326,20 +236,20 @@ static void test_duplicates(void) {
   CHECK_EQ_INT(commit(j, b, 2, &acc, &dup), 0);
   CHECK_EQ_INT(acc, 2);
   CHECK_EQ_INT(dup, 0);
-  s = stats(j);
+  s = jh_stats(j);
   CHECK_EQ_INT(s.next_seq, 6);
   CHECK_EQ_INT(s.acked_seq, 3);
-  close_j(j);
+  jh_close(&loop, j);
   /* reopened: dedup still knows the pending ids (filter rebuilt) */
   j = open_j(&o);
   if (j) {
     CHECK_EQ_INT(commit(j, b, 2, &acc, &dup), 0);
     CHECK_EQ_INT(acc, 0);
     CHECK_EQ_INT(dup, 2);
-    close_j(j);
+    jh_close(&loop, j);
   }
-  free_events(a, 3);
-  free_events(b, 2);
+  jh_free_events(a, 3);
+  jh_free_events(b, 2);
 }
 
 /* many requests in one group commit; the big one overflows under reject and
@@ -357,22 +267,22 @@ static void test_group_commit_one_fails(void) {
   ev_event *evs[NREQ];
   size_t ns[NREQ];
   journal_test_hold(j, true);
-  done_count = 0;
+  jh_done = 0;
   for (int i = 0; i < NREQ; i++) {
     memset(&cs[i], 0, sizeof(cs[i]));
     bool big = i == 5;
     ns[i] = big ? 200 : 2;
-    evs[i] = make_events(ns[i], big ? "big-" : "small-", i * 1000, big ? 1000 : 50);
+    evs[i] = jh_make_events(ns[i], big ? "big-" : "small-", i * 1000, big ? 1000 : 50);
     cs[i].events = evs[i];
     cs[i].n = ns[i];
-    cs[i].done = on_commit;
+    cs[i].done = jh_on_commit;
     CHECK_EQ_INT(journal_submit(j, &cs[i]), 0);
   }
-  CHECK_EQ_INT(stats(j).queued, NREQ);
-  int64_t groups0 = stats(j).commit_groups;
+  CHECK_EQ_INT(jh_stats(j).queued, NREQ);
+  int64_t groups0 = jh_stats(j).commit_groups;
   journal_test_hold(j, false);
-  wait_done(NREQ);
-  CHECK_EQ_INT(stats(j).commit_groups - groups0, 1);
+  jh_wait_done(&loop, NREQ);
+  CHECK_EQ_INT(jh_stats(j).commit_groups - groups0, 1);
   size_t total = 0;
   for (int i = 0; i < NREQ; i++) {
     if (i == 5) {
@@ -385,7 +295,7 @@ static void test_group_commit_one_fails(void) {
       total += cs[i].accepted;
     }
   }
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(s.next_seq, (int64_t)total + 1); /* the failed request used no seq */
   CHECK_EQ_INT(s.backlog, (int64_t)total);
   CHECK(s.writable);
@@ -397,9 +307,9 @@ static void test_group_commit_one_fails(void) {
   /* the same big request alone is refused too: reject never drops */
   size_t acc = 0;
   CHECK_EQ_INT(commit(j, evs[5], ns[5], &acc, NULL), -ENOSPC);
-  CHECK_EQ_INT(stats(j).backlog, (int64_t)total);
-  for (int i = 0; i < NREQ; i++) free_events(evs[i], ns[i]);
-  close_j(j);
+  CHECK_EQ_INT(jh_stats(j).backlog, (int64_t)total);
+  for (int i = 0; i < NREQ; i++) jh_free_events(evs[i], ns[i]);
+  jh_close(&loop, j);
 }
 
 static void test_batch_limits(void) {
@@ -408,7 +318,7 @@ static void test_batch_limits(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  ev_event *a = make_events(20, "lim-", 0, 400);
+  ev_event *a = jh_make_events(20, "lim-", 0, 400);
   CHECK_EQ_INT(commit(j, a, 20, NULL, NULL), 0);
   journal_batch bt;
   read_batch(j, &bt, 7, 1 << 20, CODEC_IDENTITY);
@@ -459,8 +369,8 @@ static void test_batch_limits(void) {
     cJSON_Delete(root);
   }
   journal_batch_clear(&bt);
-  free_events(a, 20);
-  close_j(j);
+  jh_free_events(a, 20);
+  jh_close(&loop, j);
 }
 
 static void test_ack_dead_letter(void) {
@@ -469,14 +379,14 @@ static void test_ack_dead_letter(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  ev_event *a = make_events(20, "ack-", 1, 30);
+  ev_event *a = jh_make_events(20, "ack-", 1, 30);
   CHECK_EQ_INT(commit(j, a, 20, NULL, NULL), 0);
   journal_batch bt;
   read_batch(j, &bt, 7, 1 << 20, CODEC_IDENTITY);
   journal_rejected rej[2] = {{3, "timestamp_out_of_range"}, {5, "bad \"quoted\" error"}};
   CHECK_EQ_INT(ack(j, &bt, rej, 2), 0);
   journal_batch_clear(&bt);
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(s.backlog, 13);
   CHECK_EQ_INT(s.dead_letter, 2);
   CHECK_EQ_INT(s.acked_seq, 7);
@@ -510,7 +420,7 @@ static void test_ack_dead_letter(void) {
     CHECK_EQ_INT(ack(j, &bt, NULL, 0), 0);
     journal_batch_clear(&bt);
   }
-  CHECK_EQ_INT(stats(j).acked_seq, 13);
+  CHECK_EQ_INT(jh_stats(j).acked_seq, 13);
 
   /* export to a buffer */
   journal_dl d;
@@ -554,25 +464,25 @@ static void test_ack_dead_letter(void) {
   d.kind = JOURNAL_DL_EXPORT;
   d.out_fd = -1;
   d.max_bytes = (size_t)sb.st_size - 1;
-  d.done = on_dl;
-  done_count = 0;
+  d.done = jh_on_dl;
+  jh_done = 0;
   CHECK_EQ_INT(journal_dead_letter(j, &d), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(d.count, 1);
   CHECK(d.truncated);
   free(d.out);
 
   /* requeue: ack-3 is posted again first, so it comes back as a duplicate */
-  ev_event *again = make_events(1, "ack-", 3, 30);
+  ev_event *again = jh_make_events(1, "ack-", 3, 30);
   size_t acc = 0;
   CHECK_EQ_INT(commit(j, again, 1, &acc, NULL), 0);
   CHECK_EQ_INT(acc, 1); /* dead-lettered ids do not count as pending */
-  int64_t next = stats(j).next_seq;
+  int64_t next = jh_stats(j).next_seq;
   dead_letter(j, &d, JOURNAL_DL_REQUEUE, -1);
   CHECK_EQ_INT(d.status, 0);
   CHECK_EQ_INT(d.count, 1);
   CHECK_EQ_INT(d.duplicates, 1);
-  s = stats(j);
+  s = jh_stats(j);
   CHECK_EQ_INT(s.dead_letter, 0);
   CHECK_EQ_INT(s.next_seq, next + 1);
   read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
@@ -580,17 +490,17 @@ static void test_ack_dead_letter(void) {
   journal_rejected rej2[1] = {{next, "again"}};
   CHECK_EQ_INT(ack(j, &bt, rej2, 1), 0);
   journal_batch_clear(&bt);
-  CHECK_EQ_INT(stats(j).dead_letter, 1);
+  CHECK_EQ_INT(jh_stats(j).dead_letter, 1);
   dead_letter(j, &d, JOURNAL_DL_PURGE, -1);
   CHECK_EQ_INT(d.status, 0);
   CHECK_EQ_INT(d.count, 1);
-  s = stats(j);
+  s = jh_stats(j);
   CHECK_EQ_INT(s.dead_letter, 0);
   CHECK_EQ_INT(s.backlog, 0);
   CHECK_EQ_INT(s.acked_seq, s.next_seq - 1);
-  free_events(again, 1);
-  free_events(a, 20);
-  close_j(j);
+  jh_free_events(again, 1);
+  jh_free_events(a, 20);
+  jh_close(&loop, j);
 }
 
 static void test_seq_not_reused(void) {
@@ -599,20 +509,20 @@ static void test_seq_not_reused(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  ev_event *a = make_events(5, NULL, 0, 10);
+  ev_event *a = jh_make_events(5, NULL, 0, 10);
   CHECK_EQ_INT(commit(j, a, 5, NULL, NULL), 0);
   journal_batch bt;
   read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
   CHECK_EQ_INT(ack(j, &bt, NULL, 0), 0);
   journal_batch_clear(&bt);
-  CHECK_EQ_INT(stats(j).backlog, 0);
-  CHECK_EQ_INT(stats(j).acked_seq, 5);
+  CHECK_EQ_INT(jh_stats(j).backlog, 0);
+  CHECK_EQ_INT(jh_stats(j).acked_seq, 5);
   char epoch[17];
-  memcpy(epoch, stats(j).epoch, 17);
-  close_j(j);
+  memcpy(epoch, jh_stats(j).epoch, 17);
+  jh_close(&loop, j);
   j = open_j(&o);
   if (!j) return;
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_STR(s.epoch, epoch);
   CHECK_EQ_INT(s.next_seq, 6);
   CHECK_EQ_INT(s.acked_seq, 5);
@@ -621,8 +531,8 @@ static void test_seq_not_reused(void) {
   read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
   CHECK_EQ_INT(bt.first_seq, 6);
   journal_batch_clear(&bt);
-  free_events(a, 5);
-  close_j(j);
+  jh_free_events(a, 5);
+  jh_close(&loop, j);
 }
 
 /* A child commits and dies without journal_close; the parent finds every
@@ -638,15 +548,15 @@ static void crash_child(const char *path, int n, int id_base, bool sigkill) {
     journal *j = NULL;
     char err[256];
     if (journal_open(&l2, &o, &j, err, sizeof(err)) != 0) _exit(10);
-    ev_event *a = make_events((size_t)n, "crash-", id_base, 40);
+    ev_event *a = jh_make_events((size_t)n, "crash-", id_base, 40);
     journal_commit c;
     memset(&c, 0, sizeof(c));
     c.events = a;
     c.n = (size_t)n;
-    c.done = on_commit;
-    done_count = 0;
+    c.done = jh_on_commit;
+    jh_done = 0;
     if (journal_submit(j, &c) != 0) _exit(11);
-    while (done_count < 1) uv_run(&l2, UV_RUN_ONCE);
+    while (jh_done < 1) uv_run(&l2, UV_RUN_ONCE);
     if (c.status != 0 || c.accepted != (size_t)n) _exit(12);
     if (sigkill) raise(SIGKILL);
     _exit(0);
@@ -665,7 +575,7 @@ static void test_crash_recovery(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(s.quarantined, 0);
   CHECK_EQ_INT(s.backlog, 80);
   CHECK_EQ_INT(s.next_seq, 81);
@@ -674,13 +584,13 @@ static void test_crash_recovery(void) {
   CHECK_EQ_INT(bt.n_events, 80);
   CHECK_EQ_INT(bt.last_seq, 80);
   journal_batch_clear(&bt);
-  ev_event *a = make_events(1, "crash-", 7, 40); /* still pending → duplicate */
+  ev_event *a = jh_make_events(1, "crash-", 7, 40); /* still pending → duplicate */
   size_t acc = 9, dup = 0;
   CHECK_EQ_INT(commit(j, a, 1, &acc, &dup), 0);
   CHECK_EQ_INT(acc, 0);
   CHECK_EQ_INT(dup, 1);
-  free_events(a, 1);
-  close_j(j);
+  jh_free_events(a, 1);
+  jh_close(&loop, j);
 }
 
 static void test_newer_schema(void) {
@@ -689,7 +599,7 @@ static void test_newer_schema(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  close_j(j);
+  jh_close(&loop, j);
   sqlite3 *db = NULL;
   CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
   CHECK_EQ_INT(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
@@ -710,24 +620,24 @@ static void test_quarantine(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  ev_event *a = make_events(3, "q-", 0, 10);
+  ev_event *a = jh_make_events(3, "q-", 0, 10);
   CHECK_EQ_INT(commit(j, a, 3, NULL, NULL), 0);
   char epoch[17];
-  memcpy(epoch, stats(j).epoch, 17);
-  close_j(j);
+  memcpy(epoch, jh_stats(j).epoch, 17);
+  jh_close(&loop, j);
 
   /* another agent id: quarantined, fresh epoch */
   journal_opts o2 = o;
   o2.agent_id = "agent-2";
   j = open_j(&o2);
   if (!j) return;
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(s.quarantined, 1);
   CHECK(strstr(s.quarantine_reason, "agent id") != NULL);
   CHECK(strcmp(s.epoch, epoch) != 0);
   CHECK_EQ_INT(s.backlog, 0);
   CHECK_EQ_INT(s.next_seq, 1);
-  close_j(j);
+  jh_close(&loop, j);
   CHECK_EQ_INT(count_quarantined(path), 1);
 
   /* machine id changed */
@@ -735,9 +645,9 @@ static void test_quarantine(void) {
   o3.machine_id = "machine-2";
   j = open_j(&o3);
   if (j) {
-    CHECK_EQ_INT(stats(j).quarantined, 1);
-    CHECK(strstr(stats(j).quarantine_reason, "machine id") != NULL);
-    close_j(j);
+    CHECK_EQ_INT(jh_stats(j).quarantined, 1);
+    CHECK(strstr(jh_stats(j).quarantine_reason, "machine id") != NULL);
+    jh_close(&loop, j);
   }
 
   /* garbage, repeatedly: at most 3 kept */
@@ -747,12 +657,12 @@ static void test_quarantine(void) {
     fclose(f);
     j = open_j(&o3);
     if (!j) return;
-    s = stats(j);
+    s = jh_stats(j);
     CHECK_EQ_INT(s.quarantined, 1);
     CHECK(s.quarantine_reason[0] != '\0');
     CHECK(s.writable);
     CHECK_EQ_INT(commit(j, a, 3, NULL, NULL), 0);
-    close_j(j);
+    jh_close(&loop, j);
     usleep(2000); /* distinct quarantine names are not required, only tidy */
   }
   CHECK_EQ_INT(count_quarantined(path), 3);
@@ -763,10 +673,10 @@ static void test_quarantine(void) {
     journal_opts o4 = default_opts(p2);
     journal *j4 = open_j(&o4);
     if (!j4) return;
-    ev_event *many = make_events(400, "dmg-", 0, 300);
+    ev_event *many = jh_make_events(400, "dmg-", 0, 300);
     CHECK_EQ_INT(commit(j4, many, 400, NULL, NULL), 0);
-    free_events(many, 400);
-    close_j(j4);
+    jh_free_events(many, 400);
+    jh_close(&loop, j4);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(p2, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db, "UPDATE meta SET clean_shutdown=0", NULL, NULL, NULL), SQLITE_OK);
@@ -778,9 +688,9 @@ static void test_quarantine(void) {
     close(fd);
     j4 = open_j(&o4);
     if (j4) {
-      CHECK_EQ_INT(stats(j4).quarantined, 1);
-      CHECK_EQ_INT(stats(j4).backlog, 0);
-      close_j(j4);
+      CHECK_EQ_INT(jh_stats(j4).quarantined, 1);
+      CHECK_EQ_INT(jh_stats(j4).backlog, 0);
+      jh_close(&loop, j4);
     }
     CHECK_EQ_INT(count_quarantined(p2), 1);
   }
@@ -791,10 +701,10 @@ static void test_quarantine(void) {
     journal_opts o5 = default_opts(p3);
     journal *j5 = open_j(&o5);
     if (!j5) return;
-    ev_event *many = make_events(400, "dmg-", 0, 300);
+    ev_event *many = jh_make_events(400, "dmg-", 0, 300);
     CHECK_EQ_INT(commit(j5, many, 400, NULL, NULL), 0);
-    free_events(many, 400);
-    close_j(j5);
+    jh_free_events(many, 400);
+    jh_close(&loop, j5);
     int fd = open(p3, O_WRONLY);
     char junk[512];
     memset(junk, 0xA5, sizeof(junk));
@@ -802,20 +712,20 @@ static void test_quarantine(void) {
     close(fd);
     j5 = open_j(&o5);
     if (j5) {
-      CHECK_EQ_INT(stats(j5).quarantined, 1);
-      CHECK(strstr(stats(j5).quarantine_reason, "damaged") != NULL);
-      close_j(j5);
+      CHECK_EQ_INT(jh_stats(j5).quarantined, 1);
+      CHECK(strstr(jh_stats(j5).quarantine_reason, "damaged") != NULL);
+      jh_close(&loop, j5);
     }
     CHECK_EQ_INT(count_quarantined(p3), 1);
   }
   /* a clean journal is not quarantined */
   j = open_j(&o3);
   if (j) {
-    CHECK_EQ_INT(stats(j).quarantined, 0);
-    CHECK_EQ_INT(stats(j).backlog, 3);
-    close_j(j);
+    CHECK_EQ_INT(jh_stats(j).quarantined, 0);
+    CHECK_EQ_INT(jh_stats(j).backlog, 3);
+    jh_close(&loop, j);
   }
-  free_events(a, 3);
+  jh_free_events(a, 3);
 }
 
 static void test_overflow_drop_oldest(void) {
@@ -829,15 +739,15 @@ static void test_overflow_drop_oldest(void) {
   int64_t max_seen = 0;
   const size_t per = 20, pad = 500;
   for (int r = 0; r < 100; r++) {
-    ev_event *a = make_events(per, "ov-", r * 100, pad);
+    ev_event *a = jh_make_events(per, "ov-", r * 100, pad);
     size_t acc = 0;
     CHECK_EQ_INT(commit(j, a, per, &acc, NULL), 0);
     total += acc;
-    journal_stats s = stats(j);
+    journal_stats s = jh_stats(j);
     if (s.journal_bytes > max_seen) max_seen = s.journal_bytes;
-    free_events(a, per);
+    jh_free_events(a, per);
   }
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   CHECK_EQ_INT(total, 100 * per);
   CHECK(max_seen <= o.max_journal_bytes + (int64_t)(per * (pad + 200)));
   CHECK(s.dropped_total > 0);
@@ -871,12 +781,12 @@ static void test_overflow_drop_oldest(void) {
   if (root) CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "dropped")), 0);
   cJSON_Delete(root);
   journal_batch_clear(&bt);
-  close_j(j);
+  jh_close(&loop, j);
   /* dropped_total survives a restart (this epoch) */
   j = open_j(&o);
   if (j) {
-    CHECK_EQ_INT(stats(j).dropped_total, s.dropped_total);
-    close_j(j);
+    CHECK_EQ_INT(jh_stats(j).dropped_total, s.dropped_total);
+    jh_close(&loop, j);
   }
 }
 
@@ -888,23 +798,23 @@ static void test_disk_full(void) {
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
   if (!j) return;
-  ev_event *small = make_events(2, "df-", 0, 10);
-  ev_event *big = make_events(200, "dfbig-", 0, 2000);
+  ev_event *small = jh_make_events(2, "df-", 0, 10);
+  ev_event *big = jh_make_events(200, "dfbig-", 0, 2000);
   CHECK_EQ_INT(commit(j, small, 1, NULL, NULL), 0);
-  journal_stats s = stats(j);
+  journal_stats s = jh_stats(j);
   journal_test_max_pages(j, s.journal_bytes / 4096 + 4);
   journal_commit c;
   memset(&c, 0, sizeof(c));
   c.events = big;
   c.n = 200;
-  c.done = on_commit;
-  done_count = 0;
+  c.done = jh_on_commit;
+  jh_done = 0;
   CHECK_EQ_INT(journal_submit(j, &c), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(c.status, -EIO);
   CHECK_EQ_INT(c.accepted, 0);
   CHECK(c.error[0] != '\0');
-  s = stats(j);
+  s = jh_stats(j);
   CHECK(!s.writable);
   CHECK(strstr(s.unwritable_reason, "full") != NULL);
   CHECK_EQ_INT(s.next_seq, 2);
@@ -913,7 +823,7 @@ static void test_disk_full(void) {
   size_t acc = 0;
   CHECK_EQ_INT(commit(j, small + 1, 1, &acc, NULL), 0);
   CHECK_EQ_INT(acc, 1);
-  s = stats(j);
+  s = jh_stats(j);
   CHECK(s.writable);
   CHECK_EQ_INT(s.next_seq, 3);
   journal_batch bt;
@@ -921,9 +831,9 @@ static void test_disk_full(void) {
   CHECK_EQ_INT(bt.n_events, 2);
   CHECK_EQ_INT(bt.last_seq, 2);
   journal_batch_clear(&bt);
-  free_events(small, 2);
-  free_events(big, 200);
-  close_j(j);
+  jh_free_events(small, 2);
+  jh_free_events(big, 200);
+  jh_close(&loop, j);
 }
 
 static void test_queue_bound(void) {
@@ -934,30 +844,26 @@ static void test_queue_bound(void) {
   if (!j) return;
   journal_commit *cs = calloc(JOURNAL_QUEUE_MAX_REQUESTS + 1, sizeof(*cs));
   journal_test_hold(j, true);
-  done_count = 0;
+  jh_done = 0;
   int ok = 0;
   for (int i = 0; i < JOURNAL_QUEUE_MAX_REQUESTS; i++) {
-    cs[i].done = on_commit;
+    cs[i].done = jh_on_commit;
     ok += journal_submit(j, &cs[i]) == 0;
   }
   CHECK_EQ_INT(ok, JOURNAL_QUEUE_MAX_REQUESTS);
-  cs[JOURNAL_QUEUE_MAX_REQUESTS].done = on_commit;
+  cs[JOURNAL_QUEUE_MAX_REQUESTS].done = jh_on_commit;
   CHECK_EQ_INT(journal_submit(j, &cs[JOURNAL_QUEUE_MAX_REQUESTS]), -EAGAIN);
   journal_test_hold(j, false);
-  wait_done(JOURNAL_QUEUE_MAX_REQUESTS);
+  jh_wait_done(&loop, JOURNAL_QUEUE_MAX_REQUESTS);
   CHECK_EQ_INT(cs[0].status, 0);
   CHECK_EQ_INT(journal_submit(j, &cs[JOURNAL_QUEUE_MAX_REQUESTS]), 0);
-  wait_done(JOURNAL_QUEUE_MAX_REQUESTS + 1);
+  jh_wait_done(&loop, JOURNAL_QUEUE_MAX_REQUESTS + 1);
   free(cs);
-  close_j(j);
+  jh_close(&loop, j);
 }
 
 int main(void) {
-  snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-journal-test-XXXXXX");
-  if (!mkdtemp(tmpdir)) {
-    perror("mkdtemp");
-    return 1;
-  }
+  if (jh_mkdtemp(tmpdir, sizeof(tmpdir), "journal-test") < 0) return 1;
   uv_loop_init(&loop);
   test_commit_and_batch();
   test_duplicates();
@@ -973,10 +879,6 @@ int main(void) {
   test_queue_bound();
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(&loop), 0);
-  if (!getenv("FERRY_KEEP_TMP")) {
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-  }
+  jh_rmtree(tmpdir);
   return check_finish("test_agent_journal");
 }

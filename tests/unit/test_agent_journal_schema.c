@@ -9,6 +9,7 @@
 #include "check.h"
 #include "codec.h"
 #include "journal.h"
+#include "journal_harness.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -23,25 +24,7 @@
 static uv_loop_t loop;
 static char tmpdir[256];
 static int case_no;
-static int done_count;
 
-static void new_path(char *out, size_t n) {
-  char dir[300];
-  snprintf(dir, sizeof(dir), "%s/c%d", tmpdir, ++case_no);
-  mkdir(dir, 0700);
-  snprintf(out, n, "%s/journal.db", dir);
-}
-
-static journal_opts opts_for(const char *path, const char *agent, const char *machine) {
-  journal_opts o = {0};
-  o.path = path;
-  o.agent_id = agent;
-  o.machine_id = machine;
-  o.max_journal_bytes = 64 << 20;
-  o.max_wal_bytes = 8 << 20;
-  o.max_dead_letter_bytes = 1 << 20;
-  return o;
-}
 
 static void copy_file(const char *from, const char *to) {
   FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
@@ -55,19 +38,6 @@ static void copy_file(const char *from, const char *to) {
   if (out) fclose(out);
 }
 
-static void close_j(journal *j) {
-  journal_close(j);
-  uv_run(&loop, UV_RUN_DEFAULT);
-}
-
-static void on_any_batch(journal_batch *b) {
-  (void)b;
-  done_count++;
-}
-static void on_any_commit(journal_commit *c) {
-  (void)c;
-  done_count++;
-}
 
 static int64_t sql_int(const char *path, const char *sql) {
   sqlite3 *db = NULL;
@@ -100,10 +70,10 @@ static int count_dir(const char *dir) {
  * range 2–2 not yet covered by a 200), next_seq 13, shut down cleanly. */
 static void test_migrate_v1(void) {
   char path[400];
-  new_path(path, sizeof(path));
+  jh_new_path(tmpdir, &case_no, path, sizeof(path));
   copy_file(FERRY_TEST_FIXTURES "/journal-v1.db", path);
   CHECK_EQ_INT(sql_int(path, "PRAGMA user_version"), 1);
-  journal_opts o = opts_for(path, "fixture-agent", "fixture-machine");
+  journal_opts o = jh_opts(path, "fixture-agent", "fixture-machine");
   journal *j = NULL;
   char err[256] = "";
   CHECK_EQ_INT(journal_open(&loop, &o, &j, err, sizeof(err)), 0);
@@ -128,10 +98,10 @@ static void test_migrate_v1(void) {
   b.max_events = 100;
   b.max_bytes = 1 << 20;
   b.codec = CODEC_IDENTITY;
-  b.done = on_any_batch;
-  done_count = 0;
+  b.done = jh_on_batch;
+  jh_done = 0;
   CHECK_EQ_INT(journal_read_batch(j, &b), 0);
-  while (done_count < 1) uv_run(&loop, UV_RUN_ONCE);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(b.status, 0);
   CHECK_EQ_INT(b.n_events, 8);
   CHECK_EQ_INT(b.first_seq, 5);
@@ -170,16 +140,16 @@ static void test_migrate_v1(void) {
   memset(&c, 0, sizeof(c));
   c.events = ev;
   c.n = 2;
-  c.done = on_any_commit;
-  done_count = 0;
+  c.done = jh_on_commit;
+  jh_done = 0;
   CHECK_EQ_INT(journal_submit(j, &c), 0);
-  while (done_count < 1) uv_run(&loop, UV_RUN_ONCE);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(c.status, 0);
   CHECK_EQ_INT(c.accepted, 1);
   CHECK_EQ_INT(c.duplicates, 1);
   journal_get_stats(j, &s);
   CHECK_EQ_INT(s.next_seq, 14);
-  close_j(j);
+  jh_close(&loop, j);
 
   CHECK_EQ_INT(sql_int(path, "PRAGMA user_version"), JOURNAL_SCHEMA_VERSION);
   CHECK_EQ_INT(sql_int(path, "PRAGMA application_id"), JOURNAL_APPLICATION_ID);
@@ -192,19 +162,19 @@ static void test_migrate_v1(void) {
     journal_get_stats(j, &s);
     CHECK_EQ_INT(s.migrated_from, 0);
     CHECK_EQ_INT(s.backlog, 9);
-    close_j(j);
+    jh_close(&loop, j);
   }
 }
 
 /* A new journal is created at the current version with ferry's id. */
 static void test_fresh_is_current(void) {
   char path[400];
-  new_path(path, sizeof(path));
-  journal_opts o = opts_for(path, "agent-1", "machine-1");
+  jh_new_path(tmpdir, &case_no, path, sizeof(path));
+  journal_opts o = jh_opts(path, "agent-1", "machine-1");
   journal *j = NULL;
   char err[256] = "";
   CHECK_EQ_INT(journal_open(&loop, &o, &j, err, sizeof(err)), 0);
-  if (j) close_j(j);
+  if (j) jh_close(&loop, j);
   CHECK_EQ_INT(sql_int(path, "PRAGMA user_version"), JOURNAL_SCHEMA_VERSION);
   CHECK_EQ_INT(sql_int(path, "PRAGMA application_id"), JOURNAL_APPLICATION_ID);
 }
@@ -215,12 +185,12 @@ static void test_fresh_is_current(void) {
  * version: -EPROTO and the file untouched. */
 static void test_foreign_and_newer(void) {
   char path[400], qdir[420];
-  new_path(path, sizeof(path));
+  jh_new_path(tmpdir, &case_no, path, sizeof(path));
   sqlite3 *db = NULL;
   CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
   CHECK_EQ_INT(sqlite3_exec(db, "CREATE TABLE meta(x); PRAGMA user_version=7", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
-  journal_opts o = opts_for(path, "agent-1", "machine-1");
+  journal_opts o = jh_opts(path, "agent-1", "machine-1");
   journal *j = NULL;
   char err[256] = "";
   CHECK_EQ_INT(journal_open(&loop, &o, &j, err, sizeof(err)), 0);
@@ -229,7 +199,7 @@ static void test_foreign_and_newer(void) {
     journal_get_stats(j, &s);
     CHECK_EQ_INT(s.quarantined, 1);
     CHECK(strstr(s.quarantine_reason, "not a ferry journal") != NULL);
-    close_j(j);
+    jh_close(&loop, j);
   }
   snprintf(qdir, sizeof(qdir), "%.*s/quarantine", (int)(strrchr(path, '/') - path), path);
   CHECK_EQ_INT(count_dir(qdir), 1);
@@ -256,10 +226,6 @@ static void test_foreign_and_newer(void) {
 static size_t wal_peak;
 static char wal_path[420];
 static volatile int watch_stop;
-static void on_commit_wal(journal_commit *c) {
-  (void)c;
-  done_count++;
-}
 
 /* Sample the WAL file's size while the worker writes (a checkpoint after
  * each group truncates it, so the peak is only visible during a group). */
@@ -274,9 +240,9 @@ static void wal_watch(void *arg) {
 
 static void test_wal_bound(void) {
   char path[400];
-  new_path(path, sizeof(path));
+  jh_new_path(tmpdir, &case_no, path, sizeof(path));
   snprintf(wal_path, sizeof(wal_path), "%s-wal", path);
-  journal_opts o = opts_for(path, "agent-1", "machine-1");
+  journal_opts o = jh_opts(path, "agent-1", "machine-1");
   o.max_wal_bytes = 1 << 20; /* 1 MiB */
   journal *j = NULL;
   char err[256] = "";
@@ -294,18 +260,18 @@ static void test_wal_bound(void) {
   }
   /* ~3.6 MiB of events queued at once: the worker takes them in groups */
   journal_test_hold(j, true);
-  done_count = 0;
+  jh_done = 0;
   for (int r = 0; r < REQS; r++) {
     cs[r].events = evs + r * PER;
     cs[r].n = PER;
-    cs[r].done = on_commit_wal;
+    cs[r].done = jh_on_commit;
     CHECK_EQ_INT(journal_submit(j, &cs[r]), 0);
   }
   uv_thread_t watcher;
   watch_stop = 0;
   CHECK_EQ_INT(uv_thread_create(&watcher, wal_watch, NULL), 0);
   journal_test_hold(j, false);
-  while (done_count < REQS) uv_run(&loop, UV_RUN_ONCE);
+  jh_wait_done(&loop, REQS);
   watch_stop = 1;
   uv_thread_join(&watcher);
   for (int r = 0; r < REQS; r++) CHECK_EQ_INT(cs[r].status, 0);
@@ -317,23 +283,20 @@ static void test_wal_bound(void) {
           (long long)s.commit_groups);
   CHECK(wal_peak <= (size_t)o.max_wal_bytes);
   CHECK(s.wal_bytes <= o.max_wal_bytes);
-  close_j(j);
+  jh_close(&loop, j);
   for (int i = 0; i < REQS * PER; i++) free(evs[i].json);
   free(evs);
   free(cs);
 }
 
 int main(void) {
-  snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-jschema-XXXXXX");
-  if (!mkdtemp(tmpdir)) return 1;
+  if (jh_mkdtemp(tmpdir, sizeof(tmpdir), "jschema") < 0) return 1;
   uv_loop_init(&loop);
   test_migrate_v1();
   test_fresh_is_current();
   test_foreign_and_newer();
   test_wal_bound();
   uv_loop_close(&loop);
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  jh_rmtree(tmpdir);
   return check_finish("test_agent_journal_schema");
 }
