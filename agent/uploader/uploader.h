@@ -65,7 +65,9 @@ up_verdict up_classify(bool transport_ok, long status, bool ack_parsed);
 int up_tls_failure(int curl_code);
 
 /* Retry-After value → seconds from now (≥ 0): delta-seconds or an HTTP-date.
- * Returns 0, or -EINVAL when the value is neither. */
+ * Returns 0, or -EINVAL when the value is neither. At most UP_RA_MAX - 1
+ * bytes of it are read (the handle keeps no more). */
+#define UP_RA_MAX 64
 int up_parse_retry_after(const char *value, int64_t now_ms, double *ret_s);
 
 /* The collector's 200 body {"accepted":A,"duplicates":D,"rejected":[{"seq":s,"error":e}]}.
