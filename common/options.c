@@ -367,6 +367,53 @@ static const char *json_type_name(const cJSON *item) {
   return "an unknown JSON value";
 }
 
+/* Append one item to an OPT_F_LIST string ("a\nb"). */
+static int append_list_item(const opt_def *d, void *cfg, const char *item, const opt_src *src, char *err,
+                            size_t errlen) {
+  if (!*item || strchr(item, '\n')) {
+    value_error(err, errlen, d, src, "an item is empty or holds a line break");
+    return -EINVAL;
+  }
+  char **slot = field(cfg, d);
+  size_t old = *slot ? strlen(*slot) : 0, n = strlen(item);
+  char *s = malloc(old + 1 + n + 1);
+  if (!s) {
+    value_error(err, errlen, d, src, "out of memory");
+    return -ENOMEM;
+  }
+  if (old) {
+    memcpy(s, *slot, old);
+    s[old] = '\n';
+    memcpy(s + old + 1, item, n + 1);
+  } else {
+    memcpy(s, item, n + 1);
+  }
+  free(*slot);
+  *slot = s;
+  return 0;
+}
+
+/* A config-file array for an OPT_F_LIST option replaces what is below. */
+static int apply_json_list(const opt_def *d, void *cfg, const cJSON *arr, const opt_src *src, char *err,
+                           size_t errlen) {
+  char **slot = field(cfg, d);
+  char *saved = *slot;
+  *slot = NULL;
+  for (const cJSON *it = arr->child; it; it = it->next) {
+    int r = cJSON_IsString(it) ? append_list_item(d, cfg, it->valuestring, src, err, errlen) : -EINVAL;
+    if (r < 0) {
+      if (!cJSON_IsString(it))
+        value_error(err, errlen, d, src, "wrong type: expected an array of strings, got %s in it",
+                    json_type_name(it));
+      free(*slot);
+      *slot = saved;
+      return r;
+    }
+  }
+  free(saved);
+  return 0;
+}
+
 /* Apply one config-file member. */
 static int apply_json(const opt_def *d, void *cfg, const cJSON *item, const opt_src *src, char *err,
                       size_t errlen) {
@@ -376,7 +423,9 @@ static int apply_json(const opt_def *d, void *cfg, const cJSON *item, const opt_
     case OPT_STR:
     case OPT_ENUM:
       if (cJSON_IsString(item)) return apply_text(d, cfg, item->valuestring, src, err, errlen);
-      want = "a string";
+      if (d->type == OPT_STR && (d->flags & OPT_F_LIST) && cJSON_IsArray(item))
+        return apply_json_list(d, cfg, item, src, err, errlen);
+      want = (d->flags & OPT_F_LIST) ? "a string or an array of strings" : "a string";
       break;
     case OPT_BOOL:
       if (cJSON_IsBool(item))
@@ -748,6 +797,7 @@ static int scan_argv(const opt_def *defs, size_t ndefs, int argc, char **argv, o
 static int apply_flags(const opt_def *defs, size_t ndefs, void *cfg, int optend, char **argv, opt_cli *cli,
                        char *err, size_t errlen) {
   opt_src src = {.kind = SRC_FLAG};
+  bool list_seen[OPT_MAX_DEFS] = {false}; /* list options (by table index) already given as a flag */
   for (int i = 1; i < optend; i++) {
     char *a = argv[i];
     if (a[0] != '-' || a[1] != '-') continue; /* "-h" */
@@ -768,7 +818,12 @@ static int apply_flags(const opt_def *defs, size_t ndefs, void *cfg, int optend,
     else if (d->type == OPT_BOOL) value = "true";
     else if (i + 1 < optend) value = argv[++i];
     else continue; /* reported by scan_argv */
-    int r = apply_text(d, cfg, value, &src, err, errlen);
+    /* a repeated list flag adds an item; its first use replaces the lower sources */
+    size_t di = (size_t)(d - defs);
+    bool again = (d->flags & OPT_F_LIST) && di < OPT_MAX_DEFS && list_seen[di];
+    if (di < OPT_MAX_DEFS) list_seen[di] = true;
+    int r = again ? append_list_item(d, cfg, value, &src, err, errlen)
+                  : apply_text(d, cfg, value, &src, err, errlen);
     if (r < 0) return r;
     record_source(cli->source, defs, d, OPT_SOURCE_FLAG);
     if (d->flags & OPT_F_SECRET) {

@@ -29,6 +29,10 @@ typedef enum {
 
 #define OPT_F_SECRET 0x1 /* warn when given as a command-line flag (visible in ps) */
 #define OPT_F_RATE   0x2 /* OPT_SECONDS holding a rate per second, not a duration */
+/* OPT_STR holding a list: the flag may be repeated (each adds one item), the
+ * config file takes a string or an array of strings, the environment one item
+ * per line. Stored as the items joined by '\n' (no item may hold one). */
+#define OPT_F_LIST   0x4
 
 #define OPT_MAX_DEFS 128 /* most options in one table (opt_cli.source has one slot each) */
 
