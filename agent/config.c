@@ -104,6 +104,30 @@ const opt_def agent_opt_defs[] = {
      "under a systemd watchdog: stop pinging it when the journal cannot commit, or uploads with "
      "a backlog finish no attempt, for this long",
      NULL, 1, 86400, 0},
+    {"mqtt-url", OPT_STR, O(mqtt_url), NULL,
+     "MQTT broker to take events from: mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (none: no MQTT source)",
+     NULL, 0, 0, 0},
+    {"mqtt-topic", OPT_STR, O(mqtt_topic), NULL,
+     "topic filter to subscribe to (repeatable; config: array); each picks its entry in --mapping, "
+     "else its payloads are ferry events",
+     NULL, 0, 0, OPT_F_LIST},
+    {"mqtt-client-id", OPT_STR, O(mqtt_client_id), NULL,
+     "MQTT client id, the key of the broker's persistent session (default: ferry-{agent_id})", NULL, 0, 0, 0},
+    {"mqtt-username", OPT_STR, O(mqtt_username), NULL, "MQTT user name", NULL, 0, 0, 0},
+    {"mqtt-password-file", OPT_STR, O(mqtt_password_file), NULL,
+     "file holding the MQTT password (whitespace stripped)", NULL, 0, 0, 0},
+    {"mqtt-ca-file", OPT_STR, O(mqtt_ca_file), NULL,
+     "PEM CA certificate(s) for an mqtts:// broker (default: the system store)", NULL, 0, 0, 0},
+    {"mapping", OPT_STR, O(mapping), NULL,
+     "mapping file (JSON with comments): how each topic's payloads become events (docs/integrations.md)",
+     NULL, 0, 0, 0},
+    {"map-test", OPT_STR, O(map_test), NULL,
+     "with --mapping: print the events the payload in this file yields, then exit (runs nothing)", NULL, 0, 0,
+     0},
+    {"map-topic", OPT_STR, O(map_topic), NULL,
+     "with --map-test: the topic the payload arrives on (default: the mapping's first filter, "
+     "wildcards filled with \"x\")",
+     NULL, 0, 0, 0},
 };
 const size_t agent_opt_count = sizeof(agent_opt_defs) / sizeof(agent_opt_defs[0]);
 
@@ -205,6 +229,58 @@ int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size
   *ret_https = https;
   *ret_host = h;
   *ret_hostlen = hl;
+  return 0;
+}
+
+int agent_mqtt_url(const char *url, char *host, size_t hostlen, int *ret_port, bool *ret_tls) {
+  const char *p;
+  bool tls;
+  if (!url) return -EINVAL;
+  if (strncasecmp(url, "mqtt://", 7) == 0) {
+    tls = false;
+    p = url + 7;
+  } else if (strncasecmp(url, "mqtts://", 8) == 0) {
+    tls = true;
+    p = url + 8;
+  } else {
+    return -EINVAL;
+  }
+  size_t len = strlen(p);
+  if (len && p[len - 1] == '/') len--;
+  if (memchr(p, '/', len) || memchr(p, '@', len) || memchr(p, '?', len) || memchr(p, ' ', len))
+    return -EINVAL;
+  const char *h = p, *port = NULL;
+  size_t hl;
+  if (*h == '[') {
+    const char *close = memchr(h, ']', len);
+    if (!close) return -EINVAL;
+    h++;
+    hl = (size_t)(close - h);
+    if ((size_t)(close + 1 - p) < len) {
+      if (close[1] != ':') return -EINVAL;
+      port = close + 2;
+    }
+  } else {
+    const char *colon = memchr(h, ':', len);
+    hl = colon ? (size_t)(colon - h) : len;
+    if (colon) port = colon + 1;
+  }
+  if (hl == 0 || hl >= hostlen) return -EINVAL;
+  int pv = tls ? 8883 : 1883;
+  if (port) {
+    size_t pl = len - (size_t)(port - p);
+    if (pl == 0 || pl > 5) return -EINVAL;
+    pv = 0;
+    for (size_t i = 0; i < pl; i++) {
+      if (port[i] < '0' || port[i] > '9') return -EINVAL;
+      pv = pv * 10 + (port[i] - '0');
+    }
+    if (pv < 1 || pv > 65535) return -EINVAL;
+  }
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  *ret_port = pv;
+  *ret_tls = tls;
   return 0;
 }
 
@@ -466,6 +542,57 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
              "quarter of max_journal_bytes)",
              dl, jb);
     return -EINVAL;
+  }
+
+  /* MQTT source */
+  if (cfg->mqtt_url) {
+    if (agent_mqtt_url(cfg->mqtt_url, cfg->mqtt_host, sizeof(cfg->mqtt_host), &cfg->mqtt_port,
+                       &cfg->mqtt_tls) < 0) {
+      snprintf(err, errlen, "mqtt_url: \"%.200s\" is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]",
+               cfg->mqtt_url);
+      return -EINVAL;
+    }
+    if (!cfg->mqtt_topic) {
+      snprintf(err, errlen, "mqtt_topic: mqtt_url is set but no topic filter is given");
+      return -EINVAL;
+    }
+  } else if (cfg->mqtt_topic || cfg->mqtt_username || cfg->mqtt_password_file || cfg->mqtt_ca_file) {
+    snprintf(err, errlen, "%s: needs mqtt_url",
+             cfg->mqtt_topic      ? "mqtt_topic"
+             : cfg->mqtt_username ? "mqtt_username"
+             : cfg->mqtt_ca_file  ? "mqtt_ca_file"
+                                  : "mqtt_password_file");
+    return -EINVAL;
+  }
+  if (cfg->mqtt_ca_file && !cfg->mqtt_tls) {
+    snprintf(err, errlen, "mqtt_ca_file: needs an mqtts:// mqtt_url");
+    return -EINVAL;
+  }
+  if (cfg->mqtt_password_file && !cfg->mqtt_username) {
+    snprintf(err, errlen, "mqtt_password_file: needs mqtt_username");
+    return -EINVAL;
+  }
+  if (check_readable("mqtt_ca_file", cfg->mqtt_ca_file, err, errlen) < 0 ||
+      check_readable("mqtt_password_file", cfg->mqtt_password_file, err, errlen) < 0 ||
+      check_readable("mapping", cfg->mapping, err, errlen) < 0 ||
+      check_readable("map_test", cfg->map_test, err, errlen) < 0)
+    return -EINVAL;
+  if (cfg->map_test && !cfg->mapping) {
+    snprintf(err, errlen, "map_test: needs mapping");
+    return -EINVAL;
+  }
+  if (cfg->mqtt_client_id && (!*cfg->mqtt_client_id || strlen(cfg->mqtt_client_id) > 128)) {
+    snprintf(err, errlen, "mqtt_client_id: must be 1-128 bytes");
+    return -EINVAL;
+  }
+  if (!cfg->mqtt_client_id) {
+    char id[AGENT_ID_MAX + 8];
+    snprintf(id, sizeof(id), "ferry-%s", cfg->agent_id);
+    cfg->mqtt_client_id = strdup(id);
+    if (!cfg->mqtt_client_id) {
+      snprintf(err, errlen, "mqtt_client_id: out of memory");
+      return -ENOMEM;
+    }
   }
 
   /* collector token */

@@ -62,6 +62,20 @@ typedef struct agent_config {
   char *tls_client_key;
   char *pinned_pubkey;     /* derived from pin_sha256 for CURLOPT_PINNEDPUBLICKEY, or NULL */
   double watchdog_stall_s; /* see agent/main.c's watchdog */
+  /* MQTT source (SPEC §6.1) */
+  char *mqtt_url;       /* mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; NULL: no MQTT source */
+  char *mqtt_topic;     /* topic filters joined by '\n' (OPT_F_LIST) */
+  char *mqtt_client_id; /* default ferry-{agent_id} (filled by validate) */
+  char *mqtt_username;
+  char *mqtt_password_file;
+  char *mqtt_ca_file;
+  char *mapping;   /* mapping file (JSON with comments) */
+  char *map_test;  /* --map-test PAYLOAD_FILE: print the events, run nothing */
+  char *map_topic; /* topic the --map-test payload is taken to arrive on */
+  /* parsed from mqtt_url by validate */
+  char mqtt_host[256];
+  int mqtt_port;
+  bool mqtt_tls;
 
   /* filled by agent_config_validate, for the caller to log */
   char warnings[AGENT_MAX_WARNINGS][200];
@@ -89,6 +103,9 @@ void agent_config_clear(agent_config *cfg);
 
 /* 1–64 chars of [A-Za-z0-9._-]. */
 bool agent_id_valid(const char *id);
+/* Split mqtt://HOST[:PORT] / mqtts://HOST[:PORT] (default ports 1883 / 8883;
+ * IPv6 in brackets). Returns 0 or -EINVAL. */
+int agent_mqtt_url(const char *url, char *host, size_t hostlen, int *ret_port, bool *ret_tls);
 /* "localhost", 127.0.0.0/8, ::1 (also bracketed "[::1]"), case-insensitive. */
 bool agent_host_is_loopback(const char *host, size_t len);
 /* --listen: "unix:/PATH" counts as local. Returns 1 loopback/local, 0 not,

@@ -24,6 +24,9 @@
 #include "log.h"
 #include "pathcheck.h"
 #include "looplag.h"
+#include "mapping.h"
+#include "mqtt.h"
+#include <mosquitto.h>
 #include "notify.h"
 #include "sizes.h"
 #include "stall.h"
@@ -48,6 +51,7 @@ typedef struct app {
   ingest *in;
   dl_api *dl;
   uploader *up;
+  mqtt_source *mq;
   status_sources src;
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t guard, flush, status_timer, watchdog;
@@ -164,6 +168,9 @@ static void on_uploader_stopped(void *ud) {
 static void finish(app *a) {
   if (a->closed) return;
   a->closed = true;
+  mqtt_source_stop(a->mq); /* unacknowledged messages stay with the broker */
+  a->mq = NULL;
+  a->src.mq = NULL;
   journal_close(a->j); /* final commit + checkpoint; blocking is fine now */
   a->j = NULL;
   close_handle((uv_handle_t *)&a->sig_term);
@@ -248,6 +255,8 @@ static const char *const live_options[] = {"log-level",
                                            "request-timeout",
                                            "insecure-http",
                                            "watchdog-stall-s",
+                                           "mqtt-topic",
+                                           "mapping",
                                            NULL};
 
 static bool is_live(const char *name) {
@@ -319,6 +328,16 @@ static void reload(app *a) {
     uploader_config uc = uploader_config_of(&a->cfg);
     r = uploader_reconfigure(a->up, &uc);
     if (r < 0) flog_err("SIGHUP: the uploader keeps its previous settings: %s", strerror(-r));
+  }
+  if (a->mq) {
+    /* topics and mapping: the mapping file is read again even when its
+     * name did not change (its contents may have) */
+    mapping *m = NULL;
+    char merr[512];
+    if (a->cfg.mapping && mapping_load_file(a->cfg.mapping, &m, merr, sizeof(merr)) < 0)
+      flog_err("SIGHUP: MQTT mapping not reloaded, the running one is kept: %s", merr);
+    else if (mqtt_source_reload(a->mq, a->cfg.mqtt_topic, m) < 0)
+      flog_err("SIGHUP: MQTT source not reloaded: out of memory");
   }
   flog_notice("SIGHUP: configuration reloaded: %d option(s) applied, %d kept until restart", applied, kept);
   a->last_status[0] = '\0';
@@ -439,6 +458,114 @@ static char *read_machine_id(const char *path) {
   return len ? strdup(buf) : NULL;
 }
 
+static int start_mqtt(app *a, char *err, size_t errlen) {
+  agent_config *c = &a->cfg;
+  mapping *m = NULL;
+  char *password = NULL;
+  int r;
+  if (c->mapping && (r = mapping_load_file(c->mapping, &m, err, errlen)) < 0) return r;
+  if (c->mqtt_password_file) {
+    bool others = false;
+    char e2[200];
+    r = agent_read_token_file(c->mqtt_password_file, &password, &others, e2, sizeof(e2));
+    if (r < 0) {
+      snprintf(err, errlen, "mqtt_password_file: %s", e2);
+      mapping_free(m);
+      return -EINVAL;
+    }
+    if (others)
+      flog_warn("mqtt_password_file: %s is readable by others; chmod o-r it", c->mqtt_password_file);
+  }
+  mqtt_config mc = {.loop = a->loop,
+                    .j = a->j,
+                    .host = c->mqtt_host,
+                    .port = c->mqtt_port,
+                    .tls = c->mqtt_tls,
+                    .ca_file = c->mqtt_ca_file,
+                    .client_id = c->mqtt_client_id,
+                    .username = c->mqtt_username,
+                    .password = password,
+                    .topics = c->mqtt_topic,
+                    .map = m,
+                    .max_ferry_bytes = (size_t)c->max_body_bytes,
+                    .retry_initial_s = c->retry_initial,
+                    .retry_max_s = c->retry_max,
+                    .on_committed = kick_uploader,
+                    .ud = a};
+  r = mqtt_source_start(&mc, &a->mq, err, errlen);
+  if (password) explicit_bzero(password, strlen(password));
+  free(password);
+  if (r < 0) mapping_free(m);
+  else
+    flog_notice("mqtt: subscribing to %s on %s://%s:%d (mapping %s)", c->mqtt_topic,
+                c->mqtt_tls ? "mqtts" : "mqtt", c->mqtt_host, c->mqtt_port, c->mapping ? c->mapping : "none");
+  return r;
+}
+
+/* --map-test: what the payload in a file becomes, printed as NDJSON (one
+ * event a line), then a summary line on stderr. Exit 0 mapped (or skipped),
+ * 1 the payload is refused (the reason names the rule), 2 bad usage. */
+static int run_map_test(const agent_config *c) {
+  char err[512];
+  mapping *m = NULL;
+  if (mapping_load_file(c->mapping, &m, err, sizeof(err)) < 0) {
+    fprintf(stderr, "ferry-agent: %s\n", err);
+    return 2;
+  }
+  FILE *f = fopen(c->map_test, "rb");
+  if (!f) {
+    fprintf(stderr, "ferry-agent: map_test: cannot open %s\n", c->map_test);
+    mapping_free(m);
+    return 2;
+  }
+  size_t cap = 4 * 1024 * 1024, n;
+  char *buf = malloc(cap + 1);
+  n = buf ? fread(buf, 1, cap + 1, f) : 0;
+  fclose(f);
+  if (!buf || n > cap) {
+    fprintf(stderr, "ferry-agent: map_test: %s is over 4 MiB\n", c->map_test);
+    free(buf);
+    mapping_free(m);
+    return 2;
+  }
+  char topic[1100];
+  if (c->map_topic) {
+    snprintf(topic, sizeof(topic), "%s", c->map_topic);
+  } else {
+    /* the first filter with its wildcards filled in */
+    const char *flt = m->entries[0].filter;
+    size_t o = 0;
+    for (const char *p = flt; *p && o + 2 < sizeof(topic); p++)
+      topic[o++] = (*p == '+' || *p == '#') ? 'x' : *p;
+    topic[o] = '\0';
+  }
+  mapping_result res;
+  int r = mapping_apply(m, topic, buf, n, (size_t)c->max_body_bytes, &res);
+  int rc = 0;
+  if (r < 0) {
+    fprintf(stderr, "ferry-agent: out of memory\n");
+    rc = 1;
+  } else if (res.error[0]) {
+    fprintf(stderr, "mapping_error: %s\n(topic %s; this message would go to dead-letter)\n", res.error,
+            topic);
+    rc = 1;
+  } else {
+    for (size_t i = 0; i < res.n; i++) {
+      cJSON *o = mapping_event_json(&res.events[i]);
+      char *t = o ? cJSON_PrintUnformatted(o) : NULL;
+      printf("%s\n", t ? t : "(out of memory)");
+      free(t);
+      cJSON_Delete(o);
+    }
+    fprintf(stderr, "topic %s: %zu event(s), %zu skipped%s\n", topic, res.n, res.skipped,
+            res.ferry ? " (read as ferry events: no mapping entry matches this topic)" : "");
+  }
+  mapping_result_clear(&res);
+  free(buf);
+  mapping_free(m);
+  return rc;
+}
+
 static int run_daemon(app *a) {
   agent_config *c = &a->cfg;
   char err[256];
@@ -536,6 +663,24 @@ static int run_daemon(app *a) {
   }
   a->src.up = a->up;
 
+  if (c->mqtt_url) {
+    r = start_mqtt(a, err, sizeof(err));
+    if (r < 0) {
+      flog_err("mqtt: %s", err);
+      uploader_stop(a->up, NULL, NULL);
+      httpd_close(a->h, NULL, NULL);
+      journal_close(a->j);
+      return r == -EINVAL ? 2 : 1;
+    }
+    a->src.mq = a->mq;
+  }
+  if (getenv("FERRY_TEST_HOLD_JOURNAL")) {
+    /* test hook: nothing commits (the no-loss tests kill -9 the agent between
+     * receipt and commit) */
+    flog_warn("FERRY_TEST_HOLD_JOURNAL is set: the journal commits nothing");
+    journal_test_hold(a->j, true);
+  }
+
   if (strncmp(c->listen, "unix:", 5) == 0)
     flog_notice("ferry-agent %s: agent %s listening on %s, uploading to %s", FERRY_VERSION, c->agent_id,
                 c->listen, c->collector);
@@ -617,7 +762,7 @@ int main(int argc, char **argv) {
     agent_config_clear(&a.cfg);
     return 2;
   }
-  if (!dl_cli) {
+  if (!dl_cli && !a.cfg.map_test) {
     for (int i = 0; i < a.cfg.n_warnings; i++) flog_warn("%s", a.cfg.warnings[i]);
     for (int i = 0; i < cli.n_secret_on_cli; i++)
       flog_warn("--%s given on the command line is visible to every user (ps); prefer %s",
@@ -625,12 +770,28 @@ int main(int argc, char **argv) {
                 strcmp(cli.secret_on_cli[i], "auth-token") == 0 ? "--auth-token-file or FERRY_AUTH_TOKEN"
                                                                 : "the config file or the environment");
   }
+  if (a.cfg.map_test) {
+    /* --map-test runs nothing: no journal, no network */
+    r = run_map_test(&a.cfg);
+    agent_config_clear(&a.cfg);
+    return r;
+  }
   /* the journal's directory must exist and be writable (checked here, not in
    * agent_config_validate, which only looks at the options themselves) */
   if (path_check_db_file("journal", a.cfg.journal, err, sizeof(err)) < 0) {
     fprintf(stderr, "ferry-agent: %s\n", err);
     agent_config_clear(&a.cfg);
     return 2;
+  }
+  if (a.cfg.mapping && !dl_cli) {
+    /* the mapping is part of the configuration: a bad one stops here */
+    mapping *m = NULL;
+    if (mapping_load_file(a.cfg.mapping, &m, err, sizeof(err)) < 0) {
+      fprintf(stderr, "ferry-agent: %s\n", err);
+      agent_config_clear(&a.cfg);
+      return 2;
+    }
+    mapping_free(m);
   }
   if (cli.check_config) {
     printf("ferry-agent: configuration ok (agent %s, listen %s, collector %s)\n", a.cfg.agent_id,
@@ -643,10 +804,12 @@ int main(int argc, char **argv) {
     agent_config_clear(&a.cfg);
     return 1;
   }
+  mosquitto_lib_init();
   int rc;
   if (dl_cli) rc = dl_cli_run(&a.cfg, cli.args[1], stdout, stderr);
   else rc = run_daemon(&a);
   curl_global_cleanup();
+  mosquitto_lib_cleanup();
   free(a.machine_id);
   agent_config_clear(&a.cfg);
   return rc;

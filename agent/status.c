@@ -21,6 +21,10 @@ void status_take(const status_sources *src, status_snapshot *ret) {
   if (src->in) ingest_get_counters(src->in, &ret->ic);
   if (src->up) uploader_get_stats(src->up, &ret->us);
   if (src->lag) looplag_get(src->lag, &ret->lag);
+  if (src->mq) {
+    ret->has_mqtt = true;
+    mqtt_source_get_stats(src->mq, &ret->mq);
+  }
 }
 
 double status_oldest_pending_s(const status_snapshot *s) {
@@ -64,6 +68,24 @@ cJSON *status_json(const status_snapshot *s) {
     } else {
       cJSON_AddNullToObject(c, "last_failure_class");
       cJSON_AddNullToObject(c, "last_error");
+    }
+  }
+  cJSON *srcs = cJSON_AddObjectToObject(o, "sources");
+  if (srcs && s->has_mqtt) {
+    cJSON *m = cJSON_AddObjectToObject(srcs, "mqtt");
+    if (m) {
+      cJSON_AddStringToObject(m, "state", mqtt_state_name(s->mq.state));
+      cJSON_AddStringToObject(m, "broker", s->mq.broker);
+      cJSON_AddNumberToObject(m, "messages", (double)s->mq.messages);
+      cJSON_AddNumberToObject(m, "events", (double)s->mq.events);
+      cJSON_AddNumberToObject(m, "skipped", (double)s->mq.skipped);
+      cJSON_AddNumberToObject(m, "mapping_errors", (double)s->mq.mapping_errors);
+      if (s->mq.last_error[0]) cJSON_AddStringToObject(m, "last_error", s->mq.last_error);
+      else cJSON_AddNullToObject(m, "last_error");
+      /* extras */
+      cJSON_AddNumberToObject(m, "duplicates", (double)s->mq.duplicates);
+      cJSON_AddNumberToObject(m, "connects", (double)s->mq.connects);
+      cJSON_AddNumberToObject(m, "commit_failures", (double)s->mq.commit_failures);
     }
   }
   /* extras beyond the SPEC's fields */
@@ -175,6 +197,27 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
                 "Journals moved to quarantine/ at this start.", js->quarantined);
   pt_metric_u64(b, "ferry_agent_journal_writable", "gauge", "1 when the journal accepts writes.",
                 js->writable ? 1 : 0);
+  if (s->has_mqtt) {
+    const mqtt_stats *m = &s->mq;
+    pt_metric_u64(b, "ferry_agent_mqtt_messages_total", "counter",
+                  "MQTT messages received (redeliveries included).", m->messages);
+    pt_metric_u64(b, "ferry_agent_mqtt_events_total", "counter",
+                  "Events from MQTT newly stored in the journal.", m->events);
+    pt_metric_u64(b, "ferry_agent_mqtt_duplicates_total", "counter",
+                  "Events from MQTT already in the journal (redeliveries).", m->duplicates);
+    pt_metric_u64(b, "ferry_agent_mqtt_skipped_total", "counter",
+                  "MQTT messages or array items a skip rule or an unmapped value left out.", m->skipped);
+    pt_metric_u64(b, "ferry_agent_mqtt_mapping_errors_total", "counter",
+                  "MQTT messages stored in dead-letter with reason mapping_error.", m->mapping_errors);
+    pt_metric_u64(b, "ferry_agent_mqtt_connects_total", "counter", "Successful connections to the broker.",
+                  m->connects);
+    pt_metric_u64(b, "ferry_agent_mqtt_commit_failures_total", "counter",
+                  "Bursts whose commit failed (left unacknowledged for redelivery).", m->commit_failures);
+    pt_head(b, "ferry_agent_mqtt_state", "gauge", "The MQTT source state; 1 for the current one.");
+    for (int st = 0; st <= MQTT_CONFIG_ERROR; st++)
+      pt_sample_u64(b, "ferry_agent_mqtt_state", &(pt_label){"state", mqtt_state_name((mqtt_state)st)}, 1,
+                    m->state == (mqtt_state)st ? 1 : 0);
+  }
   if (b->err) return b->err == -ENOMEM ? -ENOMEM : -ENOSPC;
   return (int)b->len;
 }

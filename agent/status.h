@@ -14,6 +14,7 @@
 #include "ingest.h"
 #include "journal.h"
 #include "looplag.h"
+#include "mqtt.h"
 #include "uploader.h"
 
 #define STATUS_METRICS_MAX (64 * 1024) /* bound on the /metrics body */
@@ -26,6 +27,8 @@ typedef struct status_snapshot {
   ingest_counters ic;
   uploader_stats us;
   looplag_stats lag; /* zero when not measured */
+  bool has_mqtt;     /* an MQTT source is configured */
+  mqtt_stats mq;
 } status_snapshot;
 
 typedef struct status_sources {
@@ -34,6 +37,7 @@ typedef struct status_sources {
   uploader *up; /* may be NULL (not started / stopped) */
   const char *agent_id;
   const looplag *lag; /* may be NULL */
+  mqtt_source *mq;    /* may be NULL (no MQTT source) */
 } status_sources;
 
 void status_take(const status_sources *src, status_snapshot *ret);

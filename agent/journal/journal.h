@@ -100,6 +100,12 @@ struct journal_commit {
   /* in (owned by caller until done) */
   ev_event *events;
   size_t n;
+  /* or, with n == 0: a message that cannot become events (an MQTT payload
+   * its mapping refuses), stored straight into dead-letter under the next
+   * seq with this body (JSON) and error; that seq is reported to the
+   * collector as dropped "dead_letter", so it is never missing */
+  const char *dead_body;
+  const char *dead_reason;
   /* out */
   int status; /* 0; -ENOSPC journal full under reject (507); -EIO cannot write (503) */
   size_t accepted, duplicates;

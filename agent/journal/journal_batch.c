@@ -74,7 +74,15 @@ void journal__do_batch(journal *j, journal_batch *b) {
   sqlite3_stmt *s = journal__st(j, JS_READ_DROPPED);
   sqlite3_bind_int64(s, 1, JOURNAL_MAX_DROPPED_RANGES);
   size_t nd = 0;
+  /* the collector accepts ranges up to the highest seq it has seen or this
+   * batch carries (at least the oldest pending event) */
+  int64_t bound = j->seen_high;
+  if (b->max_events && j->cur.backlog > 0 && j->cur.min_seq > bound) bound = j->cur.min_seq;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(s, 2) > bound) {
+      rc = SQLITE_DONE; /* later, once a later seq has been seen */
+      break;
+    }
     size_t mark = tail.len;
     if (nd) sb_add(&tail, ",", 1);
     sb_printf(&tail, "{\"from_seq\":%" PRId64 ",\"to_seq\":%" PRId64 ",\"reason\":",
@@ -194,7 +202,7 @@ static bool batch_has(const journal_batch *b, int64_t seq) {
 }
 
 /* Keep dead-letter under its cap: delete the oldest dead rows past it. */
-static int dead_cap(journal *j, jstate *tx) {
+int journal__dead_cap(journal *j, jstate *tx) {
   if (tx->dead_bytes <= j->max_dead) return SQLITE_OK;
   int64_t need = tx->dead_bytes - j->max_dead, sum = 0, cutoff = 0;
   int rc = SQLITE_OK;
@@ -264,6 +272,7 @@ void journal__do_ack(journal *j, journal_ack *a) {
   int64_t now = tf_now_ms();
   jstate tx = j->cur;
   a->status = 0;
+  if (b->last_seq > j->seen_high) j->seen_high = b->last_seq;
   if (j->fsync) journal__run_plain(j, JS_SYNC_RELAXED);
   int rc = journal__run_plain(j, JS_BEGIN);
   for (size_t i = 0; rc == SQLITE_OK && i < a->n_rejected; i++) {
@@ -307,7 +316,7 @@ void journal__do_ack(journal *j, journal_ack *a) {
     sqlite3_bind_int64(s, 1, b->dropped_upto_rowid);
     rc = journal__run(j, JS_DELETE_DROPPED_UPTO);
   }
-  if (rc == SQLITE_OK) rc = dead_cap(j, &tx);
+  if (rc == SQLITE_OK) rc = journal__dead_cap(j, &tx);
   rc = journal__finish_tx(j, rc);
   if (j->fsync) journal__run_plain(j, JS_SYNC_FULL);
   if (rc == SQLITE_OK) {

@@ -57,9 +57,38 @@ static int overflow(journal *j, journal_commit *c, jstate *tx, int64_t first) {
   return SQLITE_OK;
 }
 
+/* A message that yielded no events (c->dead_body): one dead-letter row under
+ * the next seq, reported to the collector as a dropped "dead_letter" seq
+ * (as an event the collector refused would be). */
+static int commit_dead(journal *j, journal_commit *c, jstate *tx, int64_t now) {
+  int64_t seq = tx->next_seq;
+  size_t blen = strlen(c->dead_body);
+  const char *why = c->dead_reason ? c->dead_reason : "mapping_error";
+  int64_t size = (int64_t)(blen + strlen(why)) + DL_ROW_OVERHEAD;
+  sqlite3_stmt *s = journal__st(j, JS_DL_INSERT);
+  sqlite3_bind_int64(s, 1, seq);
+  sqlite3_bind_text(s, 2, "", 0, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, now);
+  sqlite3_bind_blob(s, 4, c->dead_body, (int)blen, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, why, -1, SQLITE_STATIC);
+  int rc = journal__run(j, JS_DL_INSERT);
+  if (rc != SQLITE_OK) return rc;
+  s = journal__st(j, JS_INSERT_DROPPED);
+  sqlite3_bind_int64(s, 1, seq);
+  sqlite3_bind_int64(s, 2, seq);
+  sqlite3_bind_text(s, 3, "dead_letter", -1, SQLITE_STATIC);
+  if ((rc = journal__run(j, JS_INSERT_DROPPED)) != SQLITE_OK) return rc;
+  tx->next_seq++;
+  tx->dead_n++;
+  tx->dead_bytes += size;
+  j->tx_added += size;
+  return journal__dead_cap(j, tx);
+}
+
 /* Insert one request's events. Returns a sqlite code (c->status may be set
  * to -ENOSPC with SQLITE_OK returned: the caller rolls back). */
 static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
+  if (!c->n && c->dead_body) return commit_dead(j, c, tx, now);
   int64_t first = tx->next_seq, lo = journal__filt_lo(j);
   for (size_t i = 0; i < c->n; i++) {
     const ev_event *ev = &c->events[i];

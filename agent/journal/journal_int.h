@@ -106,6 +106,11 @@ struct journal {
   int64_t wal_bytes;
   int64_t page_size;
   int64_t tx_added; /* bytes inserted by the running transaction */
+  /* the highest seq of a batch the collector answered 200, this run: a
+   * dropped range beyond every seq the collector has seen is held back (a
+   * dead-lettered MQTT message may take the newest seq; the collector
+   * refuses a range past its high_seq) */
+  int64_t seen_high;
   bool writable;
   char unwritable_reason[128];
   int64_t quarantined;
@@ -161,6 +166,8 @@ int64_t journal__filt_lo(const journal *j);
 void journal__do_commit_group(journal *j, journal_commit *list);
 void journal__do_batch(journal *j, journal_batch *b);
 void journal__do_ack(journal *j, journal_ack *a);
+/* Keep dead-letter under --max-dead-letter-bytes: delete the oldest rows past it. */
+int journal__dead_cap(journal *j, jstate *tx);
 void journal__do_dl(journal *j, journal_dl *d);
 
 /* journal_open.c */

@@ -141,6 +141,8 @@
   X(DL_SELECT_ALL,                                                                                       \
     "SELECT seq, event_id, ingested_at, body, error, failed_at FROM dead_letter ORDER BY seq")           \
   X(DL_DELETE_SEQ, "DELETE FROM dead_letter WHERE seq = ?1")                                             \
+  X(DL_INSERT, "INSERT INTO dead_letter(seq, event_id, ingested_at, body, error, failed_at)"             \
+               " VALUES(?1, ?2, ?3, ?4, ?5, ?3)")                                                        \
   X(DL_PURGE, "DELETE FROM dead_letter")
 
 #endif
