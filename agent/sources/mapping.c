@@ -225,10 +225,19 @@ static bool value_in(const cJSON *v, const cJSON *list) {
   return false;
 }
 
-/* Whether a skip rule of e says to leave this message / item out. */
-static bool skipped(apply_ctx *c, const map_entry *e) {
+static bool uses_item(const map_source *s) {
+  if (s->kind == MS_ITEM) return true;
+  for (size_t i = 0; i < s->n_parts; i++)
+    if (uses_item(&s->parts[i])) return true;
+  return false;
+}
+
+/* Whether a skip rule of e says to leave this message / item out. Rules that
+ * read the item are checked per item; the others once per message. */
+static bool skipped(apply_ctx *c, const map_entry *e, bool item_rules) {
   for (size_t i = 0; i < e->n_skips; i++) {
     const map_skip *k = &e->skips[i];
+    if (uses_item(&k->src) != item_rules) continue;
     char why[200];
     cJSON *v = eval(c, &k->src, k->rule, why, sizeof(why));
     bool skip =
@@ -354,7 +363,9 @@ static int apply_mapped(const map_entry *e, const char *topic, const char *paylo
     return 0;
   }
   apply_ctx c = {.topic = topic, .root = root, .item = NULL, .res = res};
-  if (e->iterate) {
+  if (skipped(&c, e, false)) {
+    res->skipped++;
+  } else if (e->iterate) {
     const cJSON *arr = jp_get(root, e->iterate);
     if (!cJSON_IsArray(arr)) {
       set_error(res, "iterate: \"%.80s\" is %s, not an array", e->iterate, arr ? "there" : "not found");
@@ -363,7 +374,7 @@ static int apply_mapped(const map_entry *e, const char *topic, const char *paylo
     int i = 0;
     for (const cJSON *it = arr->child; it; it = it->next, i++) {
       c.item = it;
-      if (skipped(&c, e)) {
+      if (skipped(&c, e, true)) {
         res->skipped++;
         continue;
       }
@@ -371,8 +382,6 @@ static int apply_mapped(const map_entry *e, const char *topic, const char *paylo
       if (r < 0) goto done;
       if (r == 0) res->skipped++;
     }
-  } else if (skipped(&c, e)) {
-    res->skipped++;
   } else if (one_event(&c, e, 0) == 0) {
     res->skipped++;
   }
