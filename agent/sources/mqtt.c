@@ -452,7 +452,12 @@ static void run_connection(mqtt_source *s) {
   }
   bool was = s->connected;
   drop_client(s);
-  if (was) flog_warn("mqtt: disconnected from %s:%d; reconnecting", s->host, s->port);
+  if (was) {
+    pthread_mutex_lock(&s->lock);
+    snprintf(err, sizeof(err), "%s", s->st.last_error[0] ? s->st.last_error : "stopped");
+    pthread_mutex_unlock(&s->lock);
+    flog_warn("mqtt: disconnected from %s:%d (%s); reconnecting", s->host, s->port, err);
+  }
 }
 
 static void *client_thread(void *arg) {

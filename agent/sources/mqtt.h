@@ -32,8 +32,10 @@
 #include "mapping.h"
 
 #define MQTT_KEEPALIVE_S      30
-#define MQTT_BURST_MAX        256         /* messages read before their commits are awaited */
-#define MQTT_DEAD_PAYLOAD_MAX (64 * 1024) /* payload bytes kept in a dead-letter row */
+#define MQTT_BURST_MAX        256 /* messages read before their commits are awaited */
+/* payload bytes kept in a dead-letter row: its export line (JSON-escaped,
+ * up to 6x) stays under the journal export's 64 KiB line bound */
+#define MQTT_DEAD_PAYLOAD_MAX (8 * 1024)
 
 typedef enum { MQTT_CONNECTING = 0, MQTT_CONNECTED, MQTT_AUTH_ERROR, MQTT_CONFIG_ERROR } mqtt_state;
 

@@ -316,7 +316,7 @@ def _die_with_parent():
 class Proc:
     """A program the harness started."""
 
-    def __init__(self, h, name, args, port, env=None, log_path=None):
+    def __init__(self, h, name, args, port, env=None, log_path=None, native=False):
         self.h = h
         self.name = name
         self.args = list(args)
@@ -335,7 +335,7 @@ class Proc:
         self.logf.write(("$ %s\n" % " ".join(self.args)).encode())
         self.logf.flush()
         # under qemu-user the emulator is the process: self.pid gets the signals
-        self.popen = subprocess.Popen(command(self.args), stdin=subprocess.DEVNULL, stdout=self.logf,
+        self.popen = subprocess.Popen(self.args if native else command(self.args), stdin=subprocess.DEVNULL, stdout=self.logf,
                                       stderr=subprocess.STDOUT, env=full_env, cwd=h.tmp,
                                       preexec_fn=_die_with_parent)
         self.pid = self.popen.pid
@@ -597,6 +597,90 @@ class PgCluster:
         except (TestFailure, OSError, subprocess.TimeoutExpired) as e:
             log("stopping the test's PostgreSQL: %s" % e)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------ a private MQTT broker
+
+def mosquitto_bin():
+    """The mosquitto broker (Debian package mosquitto), or None."""
+    for p in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+class Broker:
+    """A mosquitto broker on 127.0.0.1 for one test: its own conf, port and
+    persistence directory (so a restart keeps the agent's session and the
+    messages queued for it). Started and stopped by pid only."""
+
+    def __init__(self, h, port=None, name="mosquitto"):
+        self.h = h
+        self.port = port or free_port()
+        self.name = name
+        self.dir = h.mkdir("%s-%d" % (name, self.port))
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("listener %d 127.0.0.1\n" % self.port)
+            f.write("allow_anonymous true\n")
+            # run as the test's user (as root mosquitto would switch to "mosquitto",
+            # which cannot write the test's persistence directory)
+            import pwd
+            f.write("user %s\n" % pwd.getpwuid(os.getuid()).pw_name)
+            f.write("persistence true\n")
+            f.write("persistence_location %s/\n" % self.dir)
+            # an offline persistent client's queue: unbounded (the default, 1000,
+            # drops QoS 1 messages past it — docs/integrations.md)
+            f.write("max_queued_messages 0\n")
+            f.write("log_dest stdout\n")
+        self.proc = None
+
+    def start(self, timeout=20):
+        exe = mosquitto_bin()
+        check(exe is not None, "mosquitto is not installed (Debian package mosquitto)")
+        self.proc = Proc(self.h, self.name, [exe, "-c", self.conf], None, native=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            check(self.proc.alive(), "mosquitto exited: %s" % self.proc.log_tail())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise TestFailure("mosquitto not listening on %d after %d s" % (self.port, timeout))
+
+    def stop(self):
+        """SIGTERM: mosquitto writes its persistence file and exits."""
+        if self.proc:
+            self.proc.stop()
+
+    @property
+    def url(self):
+        return "mqtt://127.0.0.1:%d" % self.port
+
+
+def mqtt_publish(broker, topic, count, kind="ferry", start=0, prefix="mq", base_ms=None, acked=None,
+                 inflight=100, timeout=120, check_all=True):
+    """Publish with tests/tools/mqttpub.c (QoS 1); returns (acked count, summary line)."""
+    args = [binary("ferry-mqttpub"), "--port", str(broker.port), "--topic", topic, "--count", str(count),
+            "--start", str(start), "--kind", kind, "--prefix", prefix, "--inflight", str(inflight)]
+    if base_ms is not None:
+        args += ["--base-ms", str(base_ms)]
+    if acked:
+        args += ["--acked", acked]
+    r = subprocess.run(command(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    out = r.stdout.decode("utf-8", "replace").strip()
+    m = re.search(r"acked=(\d+)", out)
+    n = int(m.group(1)) if m else 0
+    if check_all:
+        check(r.returncode == 0 and n == count, "ferry-mqttpub: %s (exit %d)" % (out, r.returncode))
+    return n, out
+
+
+def mqtt_status(agent):
+    src = agent_status(agent).get("sources")
+    check(isinstance(src, dict) and isinstance(src.get("mqtt"), dict), "/v1/status has no sources.mqtt")
+    return src["mqtt"]
 
 
 # ---------------------------------------------------------------- API helpers
