@@ -123,11 +123,11 @@ const opt_def agent_opt_defs[] = {
      NULL, 0, 0, 0},
     {"map-test", OPT_STR, O(map_test), NULL,
      "with --mapping: print the events the payload in this file yields, then exit (runs nothing)", NULL, 0, 0,
-     0},
+     OPT_F_CLI},
     {"map-topic", OPT_STR, O(map_topic), NULL,
      "with --map-test: the topic the payload arrives on (default: the mapping's first filter, "
      "wildcards filled with \"x\")",
-     NULL, 0, 0, 0},
+     NULL, 0, 0, OPT_F_CLI},
 };
 const size_t agent_opt_count = sizeof(agent_opt_defs) / sizeof(agent_opt_defs[0]);
 

@@ -43,6 +43,11 @@ install(TARGETS ferry-agent RUNTIME DESTINATION bin COMPONENT agent)
 install(TARGETS ferry-collector RUNTIME DESTINATION bin COMPONENT collector)
 
 file(GLOB FERRY_PKG_DOCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/*.md ${CMAKE_SOURCE_DIR}/docs/openapi.json)
+# the MQTT source's ready-made mappings (copy one to /etc/ferry and adapt it;
+# docs/integrations.md, installed with the other documents, is the guide)
+install(FILES ${CMAKE_SOURCE_DIR}/config/mappings/deepstream-full.jsonc
+  ${CMAKE_SOURCE_DIR}/config/mappings/deepstream-minimal.jsonc ${CMAKE_SOURCE_DIR}/config/mappings/frigate.jsonc
+  DESTINATION share/ferry-agent/mappings COMPONENT agent)
 
 foreach(comp agent collector)
   set(pkg ferry-${comp})
@@ -114,7 +119,7 @@ if(FERRY_DEB_SHLIBDEPS)
   set(CPACK_DEBIAN_AGENT_PACKAGE_SHLIBDEPS ON)
   set(CPACK_DEBIAN_COLLECTOR_PACKAGE_SHLIBDEPS ON)
 else()
-  set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "${FERRY_DEB_DEPENDS_COMMON}")
+  set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "${FERRY_DEB_DEPENDS_COMMON}, libmosquitto1 (>= 2.0)")
   set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "${FERRY_DEB_DEPENDS_COMMON}, libnettle8, libgnutls30 (>= 3.7.0), libpq5 (>= 15)")
 endif()
 # systemd-sysusers / systemd-tmpfiles come with systemd; adduser is the fallback

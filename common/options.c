@@ -577,6 +577,7 @@ static const char *alias_of(const opt_def *defs, const opt_def *d) {
 static const opt_def *find_by_key(const opt_def *defs, size_t ndefs, const char *key) {
   char spelled[OPT_NAME_MAX + 1];
   for (size_t i = 0; i < ndefs; i++) {
+    if (defs[i].flags & OPT_F_CLI) continue; /* a flag only */
     if (spell(defs[i].name, spelled, sizeof spelled, false) && strcmp(spelled, key) == 0) return &defs[i];
     const char *al = alias_of(defs, &defs[i]);
     if (al && spell(al, spelled, sizeof spelled, false) && strcmp(spelled, key) == 0) return &defs[i];
@@ -842,6 +843,7 @@ static int apply_env(const opt_def *defs, size_t ndefs, void *cfg, unsigned char
   opt_src src = {.kind = SRC_ENV};
   char var[OPT_NAME_MAX + 8];
   for (size_t i = 0; i < ndefs; i++) {
+    if (defs[i].flags & OPT_F_CLI) continue;
     memcpy(var, "FERRY_", 6);
     if (!spell(defs[i].name, var + 6, sizeof var - 6, true)) continue;
     const char *v = getenv(var);
@@ -984,7 +986,8 @@ void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const c
     if ((d->flags & OPT_F_SECRET) && o < sizeof right)
       snprintf(right + o, sizeof right - o, " (a flag is visible in ps: prefer the environment or a file)");
     help_line(out, left, right);
-    if (spell(d->name, env, sizeof env, true)) fprintf(out, "  %*senv FERRY_%s\n", HELP_COL - 2, "", env);
+    if (!(d->flags & OPT_F_CLI) && spell(d->name, env, sizeof env, true))
+      fprintf(out, "  %*senv FERRY_%s\n", HELP_COL - 2, "", env);
     const char *al = alias_of(defs, d);
     if (al && spell(al, env, sizeof env, true))
       fprintf(out, "  %*salso --%s, FERRY_%s (old spelling)\n", HELP_COL - 2, "", al, env);
@@ -1011,6 +1014,7 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
           prog ? prog : "ferry");
   for (size_t i = 0; i < ndefs; i++) {
     const opt_def *d = &defs[i];
+    if (d->flags & OPT_F_CLI) continue;
     if (!spell(d->name, key, sizeof key, false) || !spell(d->name, env, sizeof env, true)) continue;
     fprintf(out, "%s  // %s\n", i ? "\n" : "", d->help ? d->help : "");
     fprintf(out, "  // flag --%s, environment FERRY_%s", d->name, env);
@@ -1091,6 +1095,7 @@ void opt_print_effective(const opt_def *defs, size_t ndefs, const void *cfg, con
           prog ? prog : "ferry");
   for (size_t i = 0; i < ndefs; i++) {
     const opt_def *d = &defs[i];
+    if (d->flags & OPT_F_CLI) continue; /* a command-line action, not configuration */
     if (!spell(d->name, key, sizeof key, false) || !spell(d->name, env, sizeof env, true)) continue;
     int src = i < OPT_MAX_DEFS && cli ? cli->source[i] : OPT_SOURCE_DEFAULT;
     fprintf(out, "%s  // %s\n", i ? "\n" : "", d->help ? d->help : "");

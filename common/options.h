@@ -33,6 +33,10 @@ typedef enum {
  * config file takes a string or an array of strings, the environment one item
  * per line. Stored as the items joined by '\n' (no item may hold one). */
 #define OPT_F_LIST   0x4
+/* A command-line action's argument (--map-test FILE): a flag only, neither a
+ * config-file key nor an environment variable, and left out of
+ * opt_print_config's template. */
+#define OPT_F_CLI    0x8
 
 #define OPT_MAX_DEFS 128 /* most options in one table (opt_cli.source has one slot each) */
 

@@ -27,7 +27,7 @@ PKGS=(
   libc6-dev
   libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
   libmicrohttpd-dev zlib1g-dev libzstd-dev libsystemd-dev nettle-dev
-  libgnutls28-dev libpq-dev
+  libgnutls28-dev libpq-dev libmosquitto-dev
 )
 # shellcheck disable=SC2206
 PKGS+=(${FERRY_CROSS_EXTRA_PKGS:-})

@@ -7,14 +7,15 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
   libmicrohttpd-dev zlib1g-dev libzstd-dev libsystemd-dev nettle-dev
-  libgnutls28-dev openssl libpq-dev
+  libgnutls28-dev openssl libpq-dev libmosquitto-dev
   python3 sqlite3 curl procps clang clang-format
 )
 
 # Test-only packages (scripts/test.sh passes --test): the browser test, the
-# PostgreSQL suite, the systemd unit checks and the libFuzzer build.
+# PostgreSQL suite, the systemd unit checks, the libFuzzer build and the MQTT
+# source's tests (a real broker; mosquitto_pub from mosquitto-clients).
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(chromium fonts-dejavu-core postgresql haproxy systemd)
+  PKGS+=(chromium fonts-dejavu-core postgresql haproxy systemd mosquitto mosquitto-clients)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
   command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 fi

@@ -229,5 +229,62 @@ int main(void) {
   unlink(tf);
   unlink(ef);
   rmdir(dir);
+  /* the MQTT source's options (SPEC §6.1) */
+  {
+    char mh[256];
+    int port = 0;
+    bool tls = true;
+    CHECK_EQ_INT(agent_mqtt_url("mqtt://127.0.0.1", mh, sizeof mh, &port, &tls), 0);
+    CHECK_EQ_STR(mh, "127.0.0.1");
+    CHECK_EQ_INT(port, 1883);
+    CHECK(!tls);
+    CHECK_EQ_INT(agent_mqtt_url("mqtts://broker.lan:8884/", mh, sizeof mh, &port, &tls), 0);
+    CHECK_EQ_STR(mh, "broker.lan");
+    CHECK_EQ_INT(port, 8884);
+    CHECK(tls);
+    CHECK_EQ_INT(agent_mqtt_url("MQTTS://[::1]", mh, sizeof mh, &port, &tls), 0);
+    CHECK_EQ_STR(mh, "::1");
+    CHECK_EQ_INT(port, 8883);
+    CHECK_EQ_INT(agent_mqtt_url("http://x", mh, sizeof mh, &port, &tls), -EINVAL);
+    CHECK_EQ_INT(agent_mqtt_url("mqtt://", mh, sizeof mh, &port, &tls), -EINVAL);
+    CHECK_EQ_INT(agent_mqtt_url("mqtt://h:0", mh, sizeof mh, &port, &tls), -EINVAL);
+    CHECK_EQ_INT(agent_mqtt_url("mqtt://h:70000", mh, sizeof mh, &port, &tls), -EINVAL);
+    CHECK_EQ_INT(agent_mqtt_url("mqtt://u:p@h", mh, sizeof mh, &port, &tls), -EINVAL);
+    CHECK_EQ_INT(agent_mqtt_url("mqtt://h/topic", mh, sizeof mh, &port, &tls), -EINVAL);
+
+    CHECK_EQ_INT(load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-url", "mqtt://h",
+                      "--mqtt-topic", "a/+", "--mqtt-topic", "b/#", NULL),
+                 0);
+    CHECK_EQ_STR(c.mqtt_client_id, "ferry-mq1");
+    CHECK_EQ_STR(c.mqtt_topic, "a/+\nb/#");
+    CHECK_EQ_STR(c.mqtt_host, "h");
+    CHECK_EQ_INT(c.mqtt_port, 1883);
+    agent_config_clear(&c);
+    CHECK_EQ_INT(
+        load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-url", "mqtt://h", NULL),
+        -EINVAL);
+    CHECK(strstr(err, "mqtt_topic") != NULL);
+    agent_config_clear(&c);
+    CHECK_EQ_INT(
+        load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-topic", "a", NULL),
+        -EINVAL);
+    CHECK(strstr(err, "mqtt_topic: needs mqtt_url") != NULL);
+    agent_config_clear(&c);
+    CHECK_EQ_INT(load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-url", "mqtt://h",
+                      "--mqtt-topic", "a", "--mqtt-ca-file", "/etc/hostname", NULL),
+                 -EINVAL);
+    CHECK(strstr(err, "mqtt_ca_file: needs an mqtts://") != NULL);
+    agent_config_clear(&c);
+    CHECK_EQ_INT(load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-url", "mqtt://h",
+                      "--mqtt-topic", "a", "--mapping", "/nonexistent/m.jsonc", NULL),
+                 -EINVAL);
+    CHECK(strstr(err, "mapping: cannot read") != NULL);
+    agent_config_clear(&c);
+    CHECK_EQ_INT(load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--map-test",
+                      "/etc/hostname", NULL),
+                 -EINVAL);
+    CHECK(strstr(err, "map_test: needs mapping") != NULL);
+    agent_config_clear(&c);
+  }
   return check_finish("test_agent_config");
 }

@@ -477,6 +477,68 @@ static void test_config_text(void) {
   opt_clear(defs, NDEFS, &c);
 }
 
+/* OPT_F_LIST (repeatable flag, config array, replaced by a lower-precedence
+ * source's first flag) and OPT_F_CLI (a flag only). */
+typedef struct lcfg {
+  char *topic;
+  char *action;
+} lcfg;
+static const opt_def ldefs[] = {
+    {"topic", OPT_STR, offsetof(lcfg, topic), NULL, "filters", NULL, 0, 0, OPT_F_LIST},
+    {"run-test", OPT_STR, offsetof(lcfg, action), NULL, "a CLI action", NULL, 0, 0, OPT_F_CLI},
+};
+
+static int lparse(lcfg *c, const char *const *args) {
+  static char *argv[32];
+  int argc = 0;
+  argv[argc++] = "ferry-test";
+  for (; *args && argc < 31; args++) argv[argc++] = (char *)*args;
+  errbuf[0] = '\0';
+  return opt_parse(ldefs, 2, c, argc, argv, &cli, errbuf, sizeof errbuf);
+}
+
+static void test_list_and_cli(void) {
+  clear_env();
+  lcfg c;
+  memset(&c, 0, sizeof c);
+  CHECK_EQ_INT(lparse(&c, ARGS("--topic", "a/+", "--topic=b/#", "--topic", "c")), 0);
+  CHECK_EQ_STR(c.topic, "a/+\nb/#\nc");
+  const char *f = write_file("list.jsonc", "{\"topic\": [\"x\", \"y/+\"]}");
+  CHECK_EQ_INT(lparse(&c, ARGS("--config", f)), 0);
+  CHECK_EQ_STR(c.topic, "x\ny/+");
+  /* a flag replaces the file's list, then adds to itself */
+  CHECK_EQ_INT(lparse(&c, ARGS("--config", f, "--topic", "z", "--topic", "w")), 0);
+  CHECK_EQ_STR(c.topic, "z\nw");
+  f = write_file("list1.jsonc", "{\"topic\": \"only\"}");
+  CHECK_EQ_INT(lparse(&c, ARGS("--config", f)), 0);
+  CHECK_EQ_STR(c.topic, "only");
+  f = write_file("list2.jsonc", "{\"topic\": [\"x\", 3]}");
+  CHECK_EQ_INT(lparse(&c, ARGS("--config", f)), -EINVAL);
+  CHECK(strstr(errbuf, "topic") && strstr(errbuf, "array of strings"));
+  CHECK_EQ_STR(c.topic, "only"); /* a failed parse keeps the values */
+  f = write_file("list3.jsonc", "{\"topic\": [\"\"]}");
+  CHECK_EQ_INT(lparse(&c, ARGS("--config", f)), -EINVAL);
+  /* a CLI-only option is no config key and no environment variable */
+  CHECK_EQ_INT(lparse(&c, ARGS("--run-test", "p.json")), 0);
+  CHECK_EQ_STR(c.action, "p.json");
+  f = write_file("cli.jsonc", "{\"run_test\": \"p.json\"}");
+  CHECK_EQ_INT(lparse(&c, ARGS("--config", f)), -EINVAL);
+  CHECK(strstr(errbuf, "unknown key") != NULL);
+  setenv("FERRY_RUN_TEST", "q.json", 1);
+  CHECK_EQ_INT(lparse(&c, NOARGS), 0);
+  CHECK(c.action == NULL);
+  unsetenv("FERRY_RUN_TEST");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+  opt_print_config(ldefs, 2, "t", NULL, mem);
+  fclose(mem);
+  CHECK(strstr(buf, "run_test") == NULL);
+  CHECK(strstr(buf, "\"topic\"") != NULL);
+  free(buf);
+  opt_clear(ldefs, 2, &c);
+}
+
 static void test_help(void) {
   char *buf = NULL;
   size_t len = 0;
@@ -594,6 +656,7 @@ int main(void) {
   test_help();
   test_alias();
   test_sources();
+  test_list_and_cli();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
