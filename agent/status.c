@@ -86,6 +86,7 @@ cJSON *status_json(const status_snapshot *s) {
       cJSON_AddNumberToObject(m, "duplicates", (double)s->mq.duplicates);
       cJSON_AddNumberToObject(m, "connects", (double)s->mq.connects);
       cJSON_AddNumberToObject(m, "commit_failures", (double)s->mq.commit_failures);
+      cJSON_AddNumberToObject(m, "bursts", (double)s->mq.bursts);
     }
   }
   /* extras beyond the SPEC's fields */
@@ -213,6 +214,9 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
                   m->connects);
     pt_metric_u64(b, "ferry_agent_mqtt_commit_failures_total", "counter",
                   "Bursts whose commit failed (left unacknowledged for redelivery).", m->commit_failures);
+    pt_metric_u64(b, "ferry_agent_mqtt_bursts_total", "counter",
+                  "Read bursts committed before their PUBACKs left (messages per burst = batching).",
+                  m->bursts);
     pt_head(b, "ferry_agent_mqtt_state", "gauge", "The MQTT source state; 1 for the current one.");
     for (int st = 0; st <= MQTT_CONFIG_ERROR; st++)
       pt_sample_u64(b, "ferry_agent_mqtt_state", &(pt_label){"state", mqtt_state_name((mqtt_state)st)}, 1,

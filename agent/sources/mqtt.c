@@ -364,6 +364,7 @@ static int new_client(mqtt_source *s, char *err, size_t errlen) {
 /* Wait until every commit of the burst is done. false: one failed (or we are stopping). */
 static bool await_commits(mqtt_source *s) {
   pthread_mutex_lock(&s->lock);
+  if (s->pending > 0) s->st.bursts++;
   while (s->pending > 0 && !s->stop) pthread_cond_wait(&s->cond, &s->lock);
   bool ok = !s->burst_failed && !s->stop;
   s->burst_failed = false;

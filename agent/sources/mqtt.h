@@ -49,6 +49,7 @@ typedef struct mqtt_stats {
   uint64_t mapping_errors;  /* messages stored in dead-letter */
   uint64_t connects;        /* successful connections */
   uint64_t commit_failures; /* bursts whose commit failed (connection dropped, redelivery) */
+  uint64_t bursts;          /* read bursts committed before their PUBACKs (messages / bursts = batch) */
   char last_error[200];
 } mqtt_stats;
 
