@@ -364,7 +364,6 @@ static int new_client(mqtt_source *s, char *err, size_t errlen) {
 /* Wait until every commit of the burst is done. false: one failed (or we are stopping). */
 static bool await_commits(mqtt_source *s) {
   pthread_mutex_lock(&s->lock);
-  if (s->pending > 0) s->st.bursts++;
   while (s->pending > 0 && !s->stop) pthread_cond_wait(&s->cond, &s->lock);
   bool ok = !s->burst_failed && !s->stop;
   s->burst_failed = false;
@@ -409,12 +408,20 @@ static void run_connection(mqtt_source *s) {
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       /* read a burst; every message in it is committed before any PUBACK */
       int msgs = 0;
+      pthread_mutex_lock(&s->lock);
+      uint64_t before = s->st.messages;
+      pthread_mutex_unlock(&s->lock);
       do {
         rc = mosquitto_loop_read(s->mosq, 1);
         msgs++;
       } while (rc == MOSQ_ERR_SUCCESS && msgs < MQTT_BURST_MAX && s->mosq && mosquitto_socket(s->mosq) >= 0 &&
                readable_now(mosquitto_socket(s->mosq)));
       bool committed = await_commits(s);
+      pthread_mutex_lock(&s->lock);
+      uint64_t got = s->st.messages - before;
+      if (got) s->st.bursts++;
+      pthread_mutex_unlock(&s->lock);
+      if (got) flog_debug("mqtt: burst of %llu message(s), %d read(s)", (unsigned long long)got, msgs);
       if (!committed) {
         if (!stopping(s))
           flog_warn("mqtt: a commit failed; dropping the connection so the broker redelivers");
