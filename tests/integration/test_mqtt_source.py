@@ -34,12 +34,17 @@ def combined_mapping(h, extra_entries=()):
 
 
 def run_agent_cli(args, timeout=30):
-    r = subprocess.run(command([binary("ferry-agent")] + args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    r = subprocess.run(command([binary("ferry-agent"), "--journal", os.path.join(CLI_DIR, "j.db")] + args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
+CLI_DIR = None
+
+
 def test_cli(h, mapping):
+    global CLI_DIR
+    CLI_DIR = h.mkdir("cli")
     # --check-config validates the mapping and touches no network (the broker
     # named does not exist)
     rc, out, err = run_agent_cli(["--agent-id", "cli", "--mqtt-url", "mqtt://127.0.0.1:1",
