@@ -614,7 +614,7 @@ class Broker:
     persistence directory (so a restart keeps the agent's session and the
     messages queued for it). Started and stopped by pid only."""
 
-    def __init__(self, h, port=None, name="mosquitto"):
+    def __init__(self, h, port=None, name="mosquitto", extra=(), anonymous=True):
         self.h = h
         self.port = port or free_port()
         self.name = name
@@ -622,7 +622,9 @@ class Broker:
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("listener %d 127.0.0.1\n" % self.port)
-            f.write("allow_anonymous true\n")
+            for line in extra:  # the listener's own settings (TLS) and others
+                f.write(line + "\n")
+            f.write("allow_anonymous %s\n" % ("true" if anonymous else "false"))
             # run as the test's user (as root mosquitto would switch to "mosquitto",
             # which cannot write the test's persistence directory)
             import pwd
