@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <mosquitto.h>
 
 
 #define O(field) offsetof(agent_config, field)
@@ -555,6 +556,24 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     if (!cfg->mqtt_topic) {
       snprintf(err, errlen, "mqtt_topic: mqtt_url is set but no topic filter is given");
       return -EINVAL;
+    }
+    for (const char *p = cfg->mqtt_topic; *p;) {
+      size_t n = strcspn(p, "\n");
+      char filter[1100];
+      if (n >= sizeof(filter)) {
+        snprintf(err, errlen, "mqtt_topic: a filter longer than %zu bytes", sizeof(filter) - 1);
+        return -EINVAL;
+      }
+      memcpy(filter, p, n);
+      filter[n] = '\0';
+      if (mosquitto_sub_topic_check(filter) != MOSQ_ERR_SUCCESS) {
+        snprintf(err, errlen,
+                 "mqtt_topic: \"%.200s\" is not an MQTT topic filter (+ is a whole level, # the last one)",
+                 filter);
+        return -EINVAL;
+      }
+      p += n;
+      if (*p) p++;
     }
   } else if (cfg->mqtt_topic || cfg->mqtt_username || cfg->mqtt_password_file || cfg->mqtt_ca_file) {
     snprintf(err, errlen, "%s: needs mqtt_url",

@@ -271,6 +271,11 @@ int main(void) {
     CHECK(strstr(err, "mqtt_topic: needs mqtt_url") != NULL);
     agent_config_clear(&c);
     CHECK_EQ_INT(load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-url", "mqtt://h",
+                      "--mqtt-topic", "a/+", "--mqtt-topic", "b/#/c", NULL),
+                 -EINVAL);
+    CHECK(strstr(err, "mqtt_topic: \"b/#/c\" is not an MQTT topic filter") != NULL);
+    agent_config_clear(&c);
+    CHECK_EQ_INT(load(&c, err, sizeof err, "--agent-id", "mq1", "--auth-token", "t", "--mqtt-url", "mqtt://h",
                       "--mqtt-topic", "a", "--mqtt-ca-file", "/etc/hostname", NULL),
                  -EINVAL);
     CHECK(strstr(err, "mqtt_ca_file: needs an mqtts://") != NULL);
