@@ -47,9 +47,11 @@ struct mqtt_source {
   /* client thread only */
   struct mosquitto *mosq;
   mapping *map;
-  char *topics;   /* subscribed now */
-  bool connected; /* CONNACK 0 seen on this connection */
-  int connack_rc; /* last CONNACK refusal, 0 = none */
+  char *topics;            /* subscribed now */
+  bool connected;          /* CONNACK 0 seen on this connection */
+  uint64_t dead_logged_ms; /* the last dead-letter log line (rate limit) */
+  uint64_t dead_unlogged;  /* dead-lettered since then, not logged */
+  int connack_rc;          /* last CONNACK refusal, 0 = none */
 
   pthread_mutex_t lock; /* everything below */
   pthread_cond_t cond;
@@ -193,6 +195,25 @@ static void enqueue(mqtt_source *s, mq_req *r) {
   uv_async_send(&s->async);
 }
 
+/* One log line for a message sent to dead-letter, at most every
+ * DEAD_LOG_EVERY_MS (the rest are counted into the next line). The line names
+ * the topic and the rule, never payload values (the reason can quote one:
+ * it is cut at its first quote); GET /v1/dead-letter has the whole record. */
+#define DEAD_LOG_EVERY_MS 10000
+static void note_dead(mqtt_source *s, const char *topic, const char *reason) {
+  uint64_t now = tf_mono_ms();
+  if (s->dead_logged_ms && now - s->dead_logged_ms < DEAD_LOG_EVERY_MS) {
+    s->dead_unlogged++;
+    return;
+  }
+  size_t n = strcspn(reason, "\"");
+  flog_warn(
+      "mqtt: a message on %.200s went to dead-letter (mapping_error: %.*s)%s; GET /v1/dead-letter has it",
+      topic, (int)(n > 200 ? 200 : n), reason, s->dead_unlogged ? "; more since the last line" : "");
+  s->dead_logged_ms = now;
+  s->dead_unlogged = 0;
+}
+
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
   (void)m;
   mqtt_source *s = ud;
@@ -212,7 +233,7 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     snprintf(r->dead_reason, sizeof(r->dead_reason), "mapping_error: %s", r->res.error);
     r->jc.dead_body = r->dead_body;
     r->jc.dead_reason = r->dead_reason;
-    flog_info("mqtt: message on %.200s to dead-letter: %s", msg->topic, r->res.error);
+    note_dead(s, msg->topic, r->res.error);
   } else {
     r->jc.events = r->res.events;
     r->jc.n = r->res.n;
