@@ -119,6 +119,10 @@ const opt_def agent_opt_defs[] = {
      "file holding the MQTT password (whitespace stripped)", NULL, 0, 0, 0},
     {"mqtt-ca-file", OPT_STR, O(mqtt_ca_file), NULL,
      "PEM CA certificate(s) for an mqtts:// broker (default: the system store)", NULL, 0, 0, 0},
+    {"mqtt-protocol", OPT_ENUM, O(mqtt_protocol), "3.1.1",
+     "MQTT version spoken to the broker (persistent session either way: clean session off / session "
+     "expiry never)",
+     "3.1.1|5", 0, 0, 0},
     {"mapping", OPT_STR, O(mapping), NULL,
      "mapping file (JSON with comments): how each topic's payloads become events (docs/integrations.md)",
      NULL, 0, 0, 0},

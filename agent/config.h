@@ -15,6 +15,7 @@
 
 enum { AGENT_OVERFLOW_DROP_OLDEST = 0, AGENT_OVERFLOW_REJECT = 1 };
 enum { AGENT_DURABILITY_FSYNC = 0, AGENT_DURABILITY_OS = 1 };
+enum { AGENT_MQTT_V311 = 0, AGENT_MQTT_V5 = 1 };
 enum { AGENT_COMPRESSION_ZSTD = 0, AGENT_COMPRESSION_GZIP = 1, AGENT_COMPRESSION_NONE = 2 };
 /* log_level enum index, in the order of the "choices" string */
 enum { AGENT_LOG_ERROR = 0, AGENT_LOG_WARNING, AGENT_LOG_NOTICE, AGENT_LOG_INFO, AGENT_LOG_DEBUG };
@@ -69,9 +70,10 @@ typedef struct agent_config {
   char *mqtt_username;
   char *mqtt_password_file;
   char *mqtt_ca_file;
-  char *mapping;   /* mapping file (JSON with comments) */
-  char *map_test;  /* --map-test PAYLOAD_FILE: print the events, run nothing */
-  char *map_topic; /* topic the --map-test payload is taken to arrive on */
+  int mqtt_protocol; /* AGENT_MQTT_V311 / AGENT_MQTT_V5 */
+  char *mapping;     /* mapping file (JSON with comments) */
+  char *map_test;    /* --map-test PAYLOAD_FILE: print the events, run nothing */
+  char *map_topic;   /* topic the --map-test payload is taken to arrive on */
   /* parsed from mqtt_url by validate */
   char mqtt_host[256];
   int mqtt_port;

@@ -481,6 +481,7 @@ static int start_mqtt(app *a, char *err, size_t errlen) {
                     .host = c->mqtt_host,
                     .port = c->mqtt_port,
                     .tls = c->mqtt_tls,
+                    .mqtt5 = c->mqtt_protocol == AGENT_MQTT_V5,
                     .ca_file = c->mqtt_ca_file,
                     .client_id = c->mqtt_client_id,
                     .username = c->mqtt_username,

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include "backoff.h"
 #include "log.h"
 #include "timefmt.h"
@@ -35,6 +36,7 @@ struct mqtt_source {
   char *host, *ca_file, *client_id, *username, *password;
   int port;
   bool tls;
+  bool mqtt5;
   size_t max_ferry_bytes;
   double retry_initial_s, retry_max_s;
   void (*on_committed)(void *ud);
@@ -363,7 +365,10 @@ static int new_client(mqtt_source *s, char *err, size_t errlen) {
     snprintf(err, errlen, "mosquitto_new failed: %s", strerror(errno));
     return -ENOMEM;
   }
-  mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION, s->mqtt5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+  /* MQTT 5: the broker sends at most this many unacknowledged messages; a
+   * burst (one commit) can take them all */
+  if (s->mqtt5) mosquitto_int_option(s->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, MQTT_BURST_MAX);
   /* queued packets (PUBACKs) leave only through our mosquitto_loop_write */
   mosquitto_threaded_set(s->mosq, true);
   mosquitto_connect_callback_set(s->mosq, on_connect);
@@ -406,7 +411,18 @@ static void run_connection(mqtt_source *s) {
     return;
   }
   s->connack_rc = 0;
-  int rc = mosquitto_connect(s->mosq, s->host, s->port, MQTT_KEEPALIVE_S);
+  int rc;
+  if (s->mqtt5) {
+    /* clean start off (mosquitto_new(.., false, ..)) and a session that never
+     * expires: the broker keeps the subscription and the queue while we are away */
+    mosquitto_property *props = NULL;
+    rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, UINT32_MAX);
+    if (rc == MOSQ_ERR_SUCCESS)
+      rc = mosquitto_connect_bind_v5(s->mosq, s->host, s->port, MQTT_KEEPALIVE_S, NULL, props);
+    mosquitto_property_free_all(&props);
+  } else {
+    rc = mosquitto_connect(s->mosq, s->host, s->port, MQTT_KEEPALIVE_S);
+  }
   if (rc != MOSQ_ERR_SUCCESS) {
     snprintf(err, sizeof(err), "connect %s:%d: %s", s->host, s->port,
              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -470,10 +486,16 @@ static void run_connection(mqtt_source *s) {
     }
   }
   if (s->connack_rc) {
-    /* 4: bad user name or password, 5: not authorised; 1-3: protocol, client id, unavailable */
-    bool auth = s->connack_rc == 4 || s->connack_rc == 5;
-    snprintf(err, sizeof(err), "broker refused the connection: %s", mosquitto_connack_string(s->connack_rc));
-    set_state(s, auth ? MQTT_AUTH_ERROR : s->connack_rc == 3 ? MQTT_CONNECTING : MQTT_CONFIG_ERROR, err);
+    /* MQTT 3.1.1: 4 bad user name or password, 5 not authorised, 3 unavailable;
+     * MQTT 5 reason codes: 134 bad user name or password, 135 not authorised,
+     * 140 bad authentication method, 136 server unavailable, 137 busy, 159
+     * connection rate exceeded */
+    int c = s->connack_rc;
+    bool auth = c == 4 || c == 5 || c == 134 || c == 135 || c == 140;
+    bool busy = c == 3 || c == 136 || c == 137 || c == 159;
+    snprintf(err, sizeof(err), "broker refused the connection: %s",
+             s->mqtt5 ? mosquitto_reason_string(c) : mosquitto_connack_string(c));
+    set_state(s, auth ? MQTT_AUTH_ERROR : busy ? MQTT_CONNECTING : MQTT_CONFIG_ERROR, err);
   } else if (!stopping(s)) {
     pthread_mutex_lock(&s->lock);
     if (s->st.state == MQTT_CONNECTED) s->st.state = MQTT_CONNECTING;
@@ -574,6 +596,7 @@ int mqtt_source_start(const mqtt_config *cfg, mqtt_source **ret, char *err, size
   s->topics = dup_or_null(cfg->topics, &oom);
   s->port = cfg->port;
   s->tls = cfg->tls;
+  s->mqtt5 = cfg->mqtt5;
   s->max_ferry_bytes = cfg->max_ferry_bytes;
   s->retry_initial_s = cfg->retry_initial_s;
   s->retry_max_s = cfg->retry_max_s;

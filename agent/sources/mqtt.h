@@ -63,6 +63,7 @@ typedef struct mqtt_config {
   const char *client_id;
   const char *username; /* NULL: none */
   const char *password; /* NULL: none */
+  bool mqtt5;           /* MQTT 5 (else 3.1.1) */
   const char *topics;   /* filters joined by '\n' */
   mapping *map;         /* taken over by the source (may be NULL) */
   size_t max_ferry_bytes;

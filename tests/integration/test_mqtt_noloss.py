@@ -13,7 +13,8 @@ accepted from the publisher reaches the collector once, missing 0.
    acknowledged, the broker comes back on the same port and directory, the
    publisher sends again whatever was not acknowledged (duplicates allowed).
 4. Collector down: the agent journals from MQTT while the collector is
-   stopped, and drains once it is back."""
+   stopped, and drains once it is back.
+5. Phase 1 with --mqtt-protocol 5 (session expiry never, clean start off)."""
 from ferry_harness import *
 
 TOPIC = "cams/1/events"
@@ -81,6 +82,36 @@ def phase_hold(h, broker):
     settle(coll, again, "mq-hold", base, n)
     st = mqtt_status(again)
     check(st.get("messages", 0) >= n, "the broker redelivered every message: %r" % st)
+    again.stop()
+
+
+def phase_mqtt5(h, broker):
+    """Phase 1 again with MQTT 5 (session expiry never, clean start off)."""
+    coll = h.start_collector()
+    v5 = ["--mqtt-url", broker.url, "--mqtt-topic", "cams/+/events", "--mqtt-protocol", "5"]
+    a = h.start_agent(coll.port, agent_id="mq-v5", extra=v5)
+    connected(a)
+    probes = [0]
+
+    def probe():
+        mqtt_publish(broker, TOPIC, 1, prefix="v5-probe%d" % probes[0], base_ms=now_ms() - 9 * 3600000)
+        probes[0] += 1
+        return mqtt_status(a).get("events", 0) >= 1
+    wait_until(probe, 20, "a probe event over MQTT 5", interval=0.2)
+    wait_backlog(a, 0, timeout=60)
+    a.stop()
+    held = h.start_agent(coll.port, journal=a.journal, agent_id="mq-v5", port=a.port, extra=v5,
+                         env={"FERRY_TEST_HOLD_JOURNAL": "1"})
+    connected(held)
+    base = now_ms() - 7 * 3600 * 1000
+    n = 30
+    mqtt_publish(broker, TOPIC, n, prefix="v5", base_ms=base)
+    wait_until(lambda: mqtt_status(held).get("messages", 0) >= 1, 30, "the agent to receive messages (MQTT 5)")
+    check_eq(mqtt_status(held).get("events"), 0, "events committed while the journal is held (MQTT 5)")
+    held.kill9()
+    again = h.restart_agent(held, extra=v5)
+    connected(again)
+    settle(coll, again, "mq-v5", base, n)
     again.stop()
 
 
@@ -153,6 +184,7 @@ def phase_collector_down(h, broker):
 def main(h):
     broker = Broker(h).start()
     phase_hold(h, broker)
+    phase_mqtt5(h, broker)
     phase_kill9(h, broker)
     phase_broker_restart(h, broker)
     phase_collector_down(h, broker)
