@@ -862,6 +862,82 @@ static void test_queue_bound(void) {
   jh_close(&loop, j);
 }
 
+/* A message that yields no events (an MQTT payload its mapping refused) is
+ * one dead-letter row under the next seq, committed like events; its seq is
+ * reported as dropped "dead_letter", but never past the highest seq the
+ * collector has seen or the batch carries (a collector refuses that). */
+static void test_dead_from_source(void) {
+  char path[300];
+  new_path(path, sizeof(path));
+  journal_opts o = default_opts(path);
+  journal *j = open_j(&o);
+  ev_event *evs = make_events(2, "src-", 0, 0);
+  size_t acc = 0;
+  CHECK_EQ_INT(commit(j, evs, 2, &acc, NULL), 0); /* seqs 1, 2 */
+  CHECK_EQ_INT(acc, 2);
+  journal_commit c;
+  memset(&c, 0, sizeof(c));
+  c.dead_body = "{\"source\":\"mqtt\",\"topic\":\"a/b\",\"payload\":\"not json\"}";
+  c.dead_reason = "mapping_error: payload: not JSON";
+  c.done = on_commit;
+  done_count = 0;
+  CHECK_EQ_INT(journal_submit(j, &c), 0);
+  wait_done(1);
+  CHECK_EQ_INT(c.status, 0);
+  CHECK_EQ_INT(c.accepted, 0); /* seq 3: dead-letter */
+  journal_stats st = stats(j);
+  CHECK_EQ_INT(st.next_seq, 4);
+  CHECK_EQ_INT(st.backlog, 2);
+  CHECK_EQ_INT(st.dead_letter, 1);
+
+  /* the first batch carries seqs 1-2: the range 3-3 is past them, held back */
+  journal_batch b;
+  read_batch(j, &b, 100, 1 << 20, CODEC_IDENTITY);
+  cJSON *root = parse_body(&b);
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "events")), 2);
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "dropped")), 0);
+  cJSON_Delete(root);
+  CHECK_EQ_INT(ack(j, &b, NULL, 0), 0);
+  journal_batch_clear(&b);
+  /* a heartbeat still may not name it (the collector has seen up to 2) */
+  read_batch(j, &b, 0, 1 << 20, CODEC_IDENTITY);
+  root = parse_body(&b);
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "dropped")), 0);
+  cJSON_Delete(root);
+  journal_batch_clear(&b);
+  /* a later event: its batch reports 3-3 as dropped dead_letter */
+  ev_event *more = make_events(1, "src-", 10, 0);
+  CHECK_EQ_INT(commit(j, more, 1, &acc, NULL), 0); /* seq 4 */
+  read_batch(j, &b, 100, 1 << 20, CODEC_IDENTITY);
+  root = parse_body(&b);
+  CHECK_EQ_INT(b.first_seq, 4);
+  cJSON *dropped = cJSON_GetObjectItem(root, "dropped");
+  CHECK_EQ_INT(cJSON_GetArraySize(dropped), 1);
+  cJSON *d0 = cJSON_GetArrayItem(dropped, 0);
+  CHECK_EQ_INT((long long)cJSON_GetObjectItem(d0, "from_seq")->valuedouble, 3);
+  CHECK_EQ_INT((long long)cJSON_GetObjectItem(d0, "to_seq")->valuedouble, 3);
+  CHECK_EQ_STR(cJSON_GetObjectItem(d0, "reason")->valuestring, "dead_letter");
+  cJSON_Delete(root);
+  CHECK_EQ_INT(ack(j, &b, NULL, 0), 0);
+  journal_batch_clear(&b);
+  st = stats(j);
+  CHECK_EQ_INT(st.backlog, 0);
+  CHECK_EQ_INT(st.acked_seq, 4);
+
+  /* the dead-letter export shows the record with its reason */
+  journal_dl d;
+  dead_letter(j, &d, JOURNAL_DL_EXPORT, -1);
+  CHECK_EQ_INT(d.status, 0);
+  CHECK_EQ_INT(d.count, 1);
+  CHECK(d.out && strstr(d.out, "\"error\":\"mapping_error: payload: not JSON\"") != NULL);
+  CHECK(d.out && strstr(d.out, "\"topic\":\"a/b\"") != NULL);
+  CHECK(d.out && strstr(d.out, "\"seq\":3") != NULL);
+  free(d.out);
+  free_events(evs, 2);
+  free_events(more, 1);
+  close_j(j);
+}
+
 int main(void) {
   if (jh_mkdtemp(tmpdir, sizeof(tmpdir), "journal-test") < 0) return 1;
   uv_loop_init(&loop);
@@ -877,6 +953,7 @@ int main(void) {
   test_overflow_drop_oldest();
   test_disk_full();
   test_queue_bound();
+  test_dead_from_source();
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(&loop), 0);
   jh_rmtree(tmpdir);
