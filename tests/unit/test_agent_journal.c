@@ -871,7 +871,7 @@ static void test_dead_from_source(void) {
   new_path(path, sizeof(path));
   journal_opts o = default_opts(path);
   journal *j = open_j(&o);
-  ev_event *evs = make_events(2, "src-", 0, 0);
+  ev_event *evs = jh_make_events(2, "src-", 0, 0);
   size_t acc = 0;
   CHECK_EQ_INT(commit(j, evs, 2, &acc, NULL), 0); /* seqs 1, 2 */
   CHECK_EQ_INT(acc, 2);
@@ -879,13 +879,13 @@ static void test_dead_from_source(void) {
   memset(&c, 0, sizeof(c));
   c.dead_body = "{\"source\":\"mqtt\",\"topic\":\"a/b\",\"payload\":\"not json\"}";
   c.dead_reason = "mapping_error: payload: not JSON";
-  c.done = on_commit;
-  done_count = 0;
+  c.done = jh_on_commit;
+  jh_done = 0;
   CHECK_EQ_INT(journal_submit(j, &c), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(c.status, 0);
   CHECK_EQ_INT(c.accepted, 0); /* seq 3: dead-letter */
-  journal_stats st = stats(j);
+  journal_stats st = jh_stats(j);
   CHECK_EQ_INT(st.next_seq, 4);
   CHECK_EQ_INT(st.backlog, 2);
   CHECK_EQ_INT(st.dead_letter, 1);
@@ -906,7 +906,7 @@ static void test_dead_from_source(void) {
   cJSON_Delete(root);
   journal_batch_clear(&b);
   /* a later event: its batch reports 3-3 as dropped dead_letter */
-  ev_event *more = make_events(1, "src-", 10, 0);
+  ev_event *more = jh_make_events(1, "src-", 10, 0);
   CHECK_EQ_INT(commit(j, more, 1, &acc, NULL), 0); /* seq 4 */
   read_batch(j, &b, 100, 1 << 20, CODEC_IDENTITY);
   root = parse_body(&b);
@@ -920,7 +920,7 @@ static void test_dead_from_source(void) {
   cJSON_Delete(root);
   CHECK_EQ_INT(ack(j, &b, NULL, 0), 0);
   journal_batch_clear(&b);
-  st = stats(j);
+  st = jh_stats(j);
   CHECK_EQ_INT(st.backlog, 0);
   CHECK_EQ_INT(st.acked_seq, 4);
 
@@ -933,9 +933,9 @@ static void test_dead_from_source(void) {
   CHECK(d.out && strstr(d.out, "\"topic\":\"a/b\"") != NULL);
   CHECK(d.out && strstr(d.out, "\"seq\":3") != NULL);
   free(d.out);
-  free_events(evs, 2);
-  free_events(more, 1);
-  close_j(j);
+  jh_free_events(evs, 2);
+  jh_free_events(more, 1);
+  jh_close(&loop, j);
 }
 
 int main(void) {
