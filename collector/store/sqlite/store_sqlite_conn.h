@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "ss_checkpoint.h"
 #include "store.h"
 #include "store_sqlite_sql.h"
 #include "store_txmemo.h"
@@ -19,6 +20,7 @@ typedef struct store_sqlite {
   bool reader; /* a read-only handle from open_reader */
   char *path;
   int64_t max_state_ms;
+  ss_ckpt *ckpt;  /* writer: WAL checkpoints on their own thread */
   st_txmemo memo; /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in

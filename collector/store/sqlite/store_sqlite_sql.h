@@ -5,13 +5,14 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 3
+#define SS_SCHEMA_VERSION 4
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
                                  "PRAGMA foreign_keys=OFF;"
                                  "PRAGMA temp_store=MEMORY;"
-                                 "PRAGMA cache_size=-131072;";
+                                 "PRAGMA cache_size=-32768;"
+                                 "PRAGMA journal_size_limit=67108864;";
 
 /* Version 1. Times are UTC milliseconds. */
 static const char ss_schema_v1[] =
@@ -96,6 +97,28 @@ static const char ss_schema_v3[] =
     "  count, event_id, agent_id FROM events ORDER BY ts_ms / 3600000, rowid;"
     "PRAGMA user_version=3;";
 
+/* Version 4: exactly-once moves from the text index of (agent_id, event_id)
+ * — about 60 bytes per event, and for random ids one random page dirtied per
+ * insert — to ev_key, a narrow WITHOUT ROWID table of (64-bit key, events
+ * rowid) (ss_key.h: the key of an id that ends in digits keeps their order,
+ * so time-ordered ids append). The key is not unique: every hit is checked
+ * against the ids in events. events loses its columns that ev_time and the
+ * body already hold (event_type, worker_id, workstation_id, count) and its
+ * rowid becomes the column rseq (same values: ev_time.rseq still points at
+ * it). ferry_key64(agent_id, event_id) is ss_key64, registered on the
+ * writer's connection. */
+static const char ss_schema_v4[] =
+    "CREATE TABLE events_v4(rseq INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    "  epoch TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+    "  content_hash INTEGER NOT NULL, body TEXT NOT NULL);"
+    "INSERT INTO events_v4 SELECT rowid, agent_id, event_id, epoch, seq, ts_ms, received_at, content_hash,"
+    "  body FROM events ORDER BY rowid;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v4 RENAME TO events;"
+    "CREATE TABLE ev_key(h INTEGER NOT NULL, rseq INTEGER NOT NULL, PRIMARY KEY(h, rseq)) WITHOUT ROWID;"
+    "INSERT INTO ev_key SELECT ferry_key64(agent_id, event_id), rseq FROM events ORDER BY 1, 2;"
+    "PRAGMA user_version=4;";
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
@@ -119,7 +142,8 @@ enum {
   SS_IDEM_PURGE,
   SS_EVENT_INSERT,
   SS_EVTIME_INSERT,
-  SS_EVENT_HASH,
+  SS_KEY_PROBE,
+  SS_KEY_INSERT,
   SS_RECV_WINDOW,
   SS_RECV_DELETE,
   SS_RECV_INSERT,
@@ -194,15 +218,15 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_IDEM_PUT] = "INSERT INTO idempotency(agent_id, key, body_hash, answer, created_at)"
                     " VALUES(?1, ?2, ?3, ?4, ?5)",
     [SS_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at < ?1",
-    /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 type ?7 worker ?8 station ?9 count
-   * ?10 body ?11 content_hash ?12 received_at */
-    [SS_EVENT_INSERT] = "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, event_type, worker_id,"
-                        " workstation_id, count, body, content_hash, received_at)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                        " ON CONFLICT(agent_id, event_id) DO NOTHING",
+    /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 received_at ?7 content_hash ?8 body */
+    [SS_EVENT_INSERT] = "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, received_at, content_hash,"
+                        " body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* the stored events under key ?1: whether each is (?2, ?3), and its content hash */
+    [SS_KEY_PROBE] = "SELECT e.agent_id = ?2 AND e.event_id = ?3, e.content_hash FROM ev_key k"
+                     " JOIN events e ON e.rseq = k.rseq WHERE k.h = ?1",
+    [SS_KEY_INSERT] = "INSERT INTO ev_key(h, rseq) VALUES(?1, ?2)",
     /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent */
     [SS_EVTIME_INSERT] = "INSERT INTO ev_time VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [SS_EVENT_HASH] = "SELECT content_hash FROM events WHERE agent_id = ?1 AND event_id = ?2",
     /* ranges overlapping or touching [?3, ?4] */
     [SS_RECV_WINDOW] = "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2"
                        " AND to_seq >= ?3 AND from_seq <= ?4",
