@@ -465,7 +465,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
   }
   sqlite3_busy_timeout(s->db, 5000);
   sqlite3_extended_result_codes(s->db, 1);
-  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;" : ss_pragmas, NULL, NULL,
+  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-8192;" : ss_pragmas, NULL, NULL,
                    NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
     r = -EIO;

@@ -24,8 +24,9 @@ typedef struct store_sqlite {
   st_txmemo memo; /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
-   * front of memo.tx_done for the few hours most events fall in */
-  int64_t hour_seen[256];
+   * front of memo.tx_done (2048: every hour of 85 days, so a backfill
+   * spread over a month does not thrash it) */
+  int64_t hour_seen[2048];
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))
