@@ -67,8 +67,13 @@ def main():
                 sys.exit("loadgen failed (%d)" % r.returncode)
             rss, hwm = proc_mem_kib(coll.pid)
             dbb = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
-            print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB (%.0f bytes/event)" %
-                  (rss, hwm, dbb / 1048576, dbb / a.events), flush=True)
+            coll.terminate()
+            coll.wait(60)
+            # after a clean stop the WAL is checkpointed into the database and removed
+            dbc = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
+            print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB with its WAL while"
+                  " running, %.0f MiB (%.0f bytes/event) after a clean stop" %
+                  (rss, hwm, dbb / 1048576, dbc / 1048576, dbc / a.events), flush=True)
             if a.sqlite_ref:
                 ref = os.path.join(tmp, "ref.db")
                 r = subprocess.run([loadgen, "--sqlite-ref", ref, "--events", str(a.events), "--batch",
@@ -76,8 +81,9 @@ def main():
                 if r.returncode != 0:
                     sys.exit("loadgen --sqlite-ref failed (%d)" % r.returncode)
         finally:
-            coll.terminate()
-            coll.wait(60)
+            if coll.poll() is None:
+                coll.terminate()
+                coll.wait(60)
             if not a.keep:
                 shutil.rmtree(tmp, ignore_errors=True)
 

@@ -11,6 +11,7 @@
  *          [--events N] [--batch 1000] [--conns 4] [--agents A]
  *          [--ids seq|random] [--ts inorder|random] [--days 30]
  *          [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]
+ *          [--progress N]   (a line per N events: the interval's rate, CPU, RSS)
  *        ferry-loadgen --sqlite-ref DB [same options but --url/--token/--pid]
  * --sqlite-ref is the reference: the same rows (same seed) inserted into raw
  * SQLite (WAL, synchronous=FULL) under the collector's unique key
@@ -125,7 +126,7 @@ static size_t lg_write(char *p, size_t sz, size_t nm, void *ud) {
 typedef struct lg_opts {
   const char *url, *token, *ids, *ts, *codec_name, *ref;
   long pid;
-  size_t events, batch, conns, agents;
+  size_t events, batch, conns, agents, progress;
   int days, workers, stations;
 } lg_opts;
 
@@ -312,7 +313,7 @@ static void lg_start(CURLM *m, lg_conn *c, lg_agent *a, const char *ench) {
 }
 
 static void lg_usage(void) {
-  fprintf(stderr, "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000]\n"
+  fprintf(stderr, "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
                   "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
                   "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
 }
@@ -331,7 +332,8 @@ int main(int argc, char **argv) {
       {"url", 1, 0, 'u'},   {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'},        {"events", 1, 0, 'n'},
       {"batch", 1, 0, 'b'}, {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'},     {"ids", 1, 0, 'i'},
       {"ts", 1, 0, 'T'},    {"days", 1, 0, 'd'},  {"workers", 1, 0, 'w'},    {"stations", 1, 0, 's'},
-      {"codec", 1, 0, 'z'}, {"seed", 1, 0, 'S'},  {"sqlite-ref", 1, 0, 'R'}, {0, 0, 0, 0}};
+      {"codec", 1, 0, 'z'}, {"seed", 1, 0, 'S'},  {"sqlite-ref", 1, 0, 'R'}, {"progress", 1, 0, 'P'},
+      {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
@@ -349,6 +351,7 @@ int main(int argc, char **argv) {
       case 's': o.stations = atoi(optarg); break;
       case 'z': o.codec_name = optarg; break;
       case 'R': o.ref = optarg; break;
+      case 'P': o.progress = strtoull(optarg, NULL, 10); break;
       case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
       default: lg_usage(); return 2;
     }
@@ -430,6 +433,8 @@ int main(int argc, char **argv) {
   double t0 = lg_now();
   size_t rr = 0, running = 0, accepted = 0, dups = 0, retries = 0, requests = 0;
   double lat_max = 0, lat_sum = 0;
+  size_t p_done = 0; /* --progress: the figures of each interval */
+  double p_t = t0, p_cpu = cpu0;
   for (size_t i = 0; i < o.conns; i++) {
     lg_agent *a = lg_pick(agents, o.agents, &rr);
     if (!a) break;
@@ -470,6 +475,18 @@ int main(int argc, char **argv) {
         dups += cJSON_IsNumber(du) ? (size_t)du->valuedouble : 0;
         cJSON_Delete(j);
         c->agent->next++;
+        if (o.progress && (accepted + dups) / o.progress != p_done / o.progress) {
+          double now = lg_now(), cpu = o.pid ? lg_cpu(o.pid) : -1;
+          size_t d = accepted + dups - p_done;
+          printf(
+              "loadgen: at %zu events: last %zu at %.0f events/s, %.1f us/event collector CPU, RSS %ld KiB\n",
+              accepted + dups, d, (double)d / (now - p_t), (cpu - p_cpu) / (double)d * 1e6,
+              o.pid ? lg_status_kib(o.pid, "VmRSS") : -1L);
+          fflush(stdout);
+          p_done = accepted + dups;
+          p_t = now;
+          p_cpu = cpu;
+        }
         lat_sum += lat;
         if (lat > lat_max) lat_max = lat;
       }
