@@ -313,9 +313,10 @@ static void lg_start(CURLM *m, lg_conn *c, lg_agent *a, const char *ench) {
 }
 
 static void lg_usage(void) {
-  fprintf(stderr, "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
-                  "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
-                  "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
+  fprintf(stderr,
+          "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
+          "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
+          "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
 }
 
 int main(int argc, char **argv) {
