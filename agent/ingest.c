@@ -245,7 +245,7 @@ static void warn_future(ingest *in, const ev_batch *b) {
 
 static void parse_work(uv_work_t *w) {
   ingest_req *r = container_of(w, ingest_req, work);
-  r->parse_status = ev_parse_body(r->body, r->len, r->kind, 0, &r->batch, &r->errs);
+  r->parse_status = ev_parse_body_raw(r->body, r->len, r->kind, 0, &r->batch, &r->errs);
 }
 
 static void after_parse(uv_work_t *w, int status) {

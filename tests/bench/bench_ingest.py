@@ -32,7 +32,7 @@ import time
 import uuid
 
 from bench_common import (ferry_harness as fh, fmt_mem, idle_figures, loop_figures, make_bodies,
-                          measure_client_alone, proc_mem, run_clients)
+                          measure_client_alone, proc_cpu_s, proc_mem, run_clients)
 
 
 def sqlite_rate(path, total, batch, random_ids, sync="FULL", last=0):
@@ -109,11 +109,13 @@ def run_kind(h, args, random_ids):
     idle = idle_figures(agent.pid)
     print("agent_idle_start: %s; CPU %.3f s over %.0f s"
           % (fmt_mem(idle), idle["cpu_s"], idle["window_s"]), flush=True)
+    c0 = proc_cpu_s(agent.pid)
     r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0)
+    cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
     print("agent_ingest_empty: %.0f events/s (%d events, %d requests, %.1f s, %d errors; "
-          "accepted=%d duplicates=%d; client CPU %.1f s, client capacity ~%.0f events/s)"
+          "accepted=%d duplicates=%d; agent CPU %.2f us/event; client CPU %.1f s, client capacity ~%.0f events/s)"
           % (r["events_per_s"], args.events, r["requests"], r["elapsed_s"], r["errors"], r["accepted"],
-             r["duplicates"], r["client_cpu_s"], r["client_cap_events_per_s"]), flush=True)
+             r["duplicates"], cpu_us, r["client_cpu_s"], r["client_cap_events_per_s"]), flush=True)
     accepted = r["accepted"]
     fill = args.backlog - 2 * args.events
     if fill > 0:
@@ -122,11 +124,14 @@ def run_kind(h, args, random_ids):
         print("agent_ingest_fill: %.0f events/s (%d events, backlog %d -> %d)"
               % (f["events_per_s"], fill, args.events, args.events + fill), flush=True)
     base = args.events + max(fill, 0)
+    c0 = proc_cpu_s(agent.pid)
     r2 = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=base)
+    cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
     accepted += r2["accepted"]
     st = fh.agent_status(agent)
-    print("agent_ingest_at_backlog: %.0f events/s (%d events, backlog %d -> %d, %.1f s, %d errors)"
-          % (r2["events_per_s"], args.events, base, base + args.events, r2["elapsed_s"], r2["errors"]),
+    print("agent_ingest_at_backlog: %.0f events/s (%d events, backlog %d -> %d, %.1f s, %d errors; "
+          "agent CPU %.2f us/event)"
+          % (r2["events_per_s"], args.events, base, base + args.events, r2["elapsed_s"], r2["errors"], cpu_us),
           flush=True)
     peak = proc_mem(agent.pid)
     lp = loop_figures(st)
