@@ -115,7 +115,9 @@ static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
         continue;
       }
     }
-    sqlite3_stmt *s = journal__st(j, JS_INSERT_EVENT);
+    /* every parameter is bound again and journal__run left it reset: no
+     * journal__st (reset + clear_bindings) per row */
+    sqlite3_stmt *s = j->st[JS_INSERT_EVENT];
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, now);
