@@ -1054,12 +1054,42 @@ void ev_event_clear(ev_event *e) {
   memset(e, 0, sizeof *e);
 }
 
+/* A copy of s[0..n) and a NUL in the batch's block, or malloc'd when the
+ * block is full (ev_batch_clear tells them apart). */
+static char *block_dup(ev_batch *b, const char *s, size_t n) {
+  char *d;
+  if (b->block && b->block_cap - b->block_used > n) {
+    d = b->block + b->block_used;
+    b->block_used += n + 1;
+  } else if (!(d = cJSON_malloc(n + 1))) {
+    return NULL;
+  }
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+static void block_free(const ev_batch *b, void *p) {
+  char *c = p;
+  if (!(b->block && c >= b->block && c < b->block + b->block_cap)) cJSON_free(p);
+}
+
 void ev_batch_clear(ev_batch *b) {
   if (!b) return;
-  for (size_t i = 0; i < b->n; i++) ev_event_clear(&b->items[i]);
+  for (size_t i = 0; i < b->n; i++) {
+    ev_event *e = &b->items[i];
+    if (!b->block) {
+      ev_event_clear(e);
+      continue;
+    }
+    block_free(b, e->event_id);
+    block_free(b, e->worker_id);
+    block_free(b, e->workstation_id);
+    block_free(b, e->json);
+  }
   free(b->items);
-  b->items = NULL;
-  b->n = 0;
+  free(b->block);
+  memset(b, 0, sizeof *b);
 }
 
 /* ---- bodies ------------------------------------------------------------------ */
@@ -1080,8 +1110,10 @@ typedef struct body_ctx {
  * (nulls were ruled out by the scan). Then the normal form is the text as
  * received and nothing is printed. Returns 0 (ret filled), 1 (not such an
  * event: build it the general way) or -ENOMEM. */
-static int raw_event(const cJSON *obj, const checked *ck, const scan_canon *cn, const char *s, size_t len,
-                     unsigned flags, ev_event *ret) {
+static int raw_event(body_ctx *cx, const cJSON *obj, const checked *ck, const scan_canon *cn, const char *s,
+                     size_t len, ev_event *ret) {
+  unsigned flags = cx->flags;
+  ev_batch *b = &cx->out;
   const fields f = ck->f;
   if (flags & EV_FROM_AGENT) return 1;
   if (ck->type == EV_PRODUCT_COUNT && !f.count) return 1;
@@ -1094,14 +1126,18 @@ static int raw_event(const cJSON *obj, const checked *ck, const scan_canon *cn, 
   e.ts_ms = ck->ts_ms;
   e.type = ck->type;
   e.count = ck->type == EV_PRODUCT_COUNT ? ck->count : 0;
-  if ((f.event_id && !(e.event_id = dup_str(f.event_id->valuestring))) ||
-      (f.worker_id && !(e.worker_id = dup_str(f.worker_id->valuestring))) ||
-      !(e.workstation_id = dup_str(f.workstation_id->valuestring)) || !(e.json = cJSON_malloc(len + 1))) {
-    ev_event_clear(&e);
+  if ((f.event_id &&
+       !(e.event_id = block_dup(b, f.event_id->valuestring, strlen(f.event_id->valuestring)))) ||
+      (f.worker_id &&
+       !(e.worker_id = block_dup(b, f.worker_id->valuestring, strlen(f.worker_id->valuestring)))) ||
+      !(e.workstation_id =
+            block_dup(b, f.workstation_id->valuestring, strlen(f.workstation_id->valuestring))) ||
+      !(e.json = block_dup(b, s, len))) {
+    block_free(b, e.event_id);
+    block_free(b, e.worker_id);
+    block_free(b, e.workstation_id);
     return -ENOMEM;
   }
-  memcpy(e.json, s, len);
-  e.json[len] = '\0';
   e.json_len = len;
   *ret = e;
   return 0;
@@ -1143,7 +1179,7 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
       cx->cap = ncap;
     }
     ev_event *e = &cx->out.items[cx->out.n];
-    int br = cnp && cn.ok ? raw_event(obj, &ck, &cn, s, len, cx->flags, e) : 1;
+    int br = cnp && cn.ok ? raw_event(cx, obj, &ck, &cn, s, len, e) : 1;
     if (br > 0) br = build_event(obj, &ck, len, cx->flags, e);
     if (br < 0) cx->nomem = 1;
     else cx->out.n++;
@@ -1229,8 +1265,17 @@ static int parse_body(const char *body, size_t len, ev_body_kind kind, unsigned 
   if (!errs || !ret || (!body && len)) return -EINVAL;
   errs->n = errs->total = 0;
   body_ctx cx = {.body = body ? body : "", .flags = flags, .keep_raw = keep_raw, .errs = errs};
+  /* Kept events' strings are parts of their text (an event's ids lie inside
+   * it): twice the body holds them all, bar the NULs of many tiny events,
+   * which then get their own allocations. Untouched pages cost nothing. */
+  if (keep_raw && len && (cx.out.block = malloc(2 * len + 256))) cx.out.block_cap = 2 * len + 256;
   if (kind == EV_BODY_NDJSON) parse_ndjson_body(&cx, len);
   else parse_json_body(&cx, len);
+  if (cx.out.block && !cx.out.block_used) {
+    free(cx.out.block);
+    cx.out.block = NULL;
+    cx.out.block_cap = 0;
+  }
   if (errs->total || cx.nomem) {
     ev_batch_clear(&cx.out);
     return errs->total ? -EINVAL : -ENOMEM;

@@ -61,6 +61,11 @@ typedef struct ev_event {
 typedef struct ev_batch {
   ev_event *items;
   size_t n;
+  /* ev_parse_body_raw: one block holding the strings of the events it kept
+   * as received (their pointers point into it); free such a batch only with
+   * ev_batch_clear, never one item with ev_event_clear */
+  char *block;
+  size_t block_used, block_cap;
 } ev_batch;
 
 typedef enum { EV_BODY_JSON, EV_BODY_NDJSON } ev_body_kind;
