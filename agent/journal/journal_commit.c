@@ -137,7 +137,9 @@ static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, now);
-    sqlite3_bind_blob(s, 4, body, (int)blen, SQLITE_STATIC);
+    /* the id is kept once, in its column (journal_body.c) */
+    size_t cut = ev->event_id ? journal__body_id_prefix(body, blen, id, idlen) : 0;
+    sqlite3_bind_blob(s, 4, body + cut, (int)(blen - cut), SQLITE_STATIC);
     int rc = journal__run(j, JS_INSERT_EVENT);
     if (rc != SQLITE_OK) return rc;
     int fr = journal__filt_add(j, h, seq, lo, seq + 1);
@@ -145,7 +147,7 @@ static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
     tx->next_seq++;
     tx->backlog++;
     c->accepted++;
-    j->tx_added += (int64_t)(blen + idlen) + EVENT_ROW_OVERHEAD;
+    j->tx_added += (int64_t)(blen - cut + idlen) + EVENT_ROW_OVERHEAD;
   }
   if (!c->accepted) return SQLITE_OK;
   return overflow(j, c, tx, first);

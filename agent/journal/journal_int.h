@@ -149,6 +149,12 @@ void journal__sb_json_str(strbuf *b, const char *s, size_t n);
 void journal__sb_time(strbuf *b, int64_t ms);
 bool journal__is_ws(char c);
 
+/* journal_body.c: a body stored without its leading event_id member */
+size_t journal__body_id_prefix(const char *body, size_t blen, const char *id, size_t idlen);
+bool journal__body_stripped(const char *body, size_t blen);
+void journal__sb_id_member(strbuf *b, const char *id, size_t idlen);
+void journal__sb_body(strbuf *b, const char *body, size_t blen, const char *id, size_t idlen);
+
 /* journal_pending.c: the pending-id filter and SQL dedup */
 uint64_t journal__id_hash(const char *s, size_t n);
 int journal__filt_alloc(idfilter *f, size_t nslots);
