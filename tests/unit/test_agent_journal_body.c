@@ -8,103 +8,43 @@
 #include "check.h"
 #include "codec.h"
 #include "journal.h"
+#include "journal_harness.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static uv_loop_t loop;
 static char tmpdir[256];
 static int case_no;
 
-/* --- helpers ---------------------------------------------------------------- */
-
-static void new_path(char *out, size_t n) {
-  char dir[300];
-  snprintf(dir, sizeof(dir), "%s/c%d", tmpdir, ++case_no);
-  mkdir(dir, 0700);
-  snprintf(out, n, "%s/journal.db", dir);
-}
-
-static journal_opts default_opts(const char *path) {
-  journal_opts o = {0};
-  o.path = path;
-  o.agent_id = "agent-1";
-  o.machine_id = "machine-1";
-  o.durability_fsync = false;
-  o.max_journal_bytes = 64 << 20;
-  o.max_wal_bytes = 8 << 20;
-  o.max_dead_letter_bytes = 1 << 20;
-  return o;
-}
-
-static journal *open_j(const journal_opts *o) {
-  journal *j = NULL;
-  char err[256] = "";
-  int r = journal_open(&loop, o, &j, err, sizeof(err));
-  if (r != 0) fprintf(stderr, "journal_open: %d %s\n", r, err);
-  CHECK_EQ_INT(r, 0);
-  return j;
-}
-
-static void close_j(journal *j) {
-  journal_close(j);
-  uv_run(&loop, UV_RUN_DEFAULT); /* runs the close callback */
-}
-
-static int done_count;
-static void on_commit(journal_commit *c) {
-  (void)c;
-  done_count++;
-}
-static void on_batch(journal_batch *b) {
-  (void)b;
-  done_count++;
-}
-static void on_ack(journal_ack *a) {
-  (void)a;
-  done_count++;
-}
-static void on_dl(journal_dl *d) {
-  (void)d;
-  done_count++;
-}
-
-static void wait_done(int want) {
-  while (done_count < want) uv_run(&loop, UV_RUN_ONCE);
-}
-
-/* Commit one request and wait; returns status, fills accepted/duplicates. */
-static int commit(journal *j, ev_event *evs, size_t n, size_t *acc, size_t *dup) {
+/* Commit one request and wait; returns status, fills accepted. */
+static int commit(journal *j, ev_event *evs, size_t n, size_t *acc) {
   journal_commit c;
   memset(&c, 0, sizeof(c));
   c.events = evs;
   c.n = n;
-  c.done = on_commit;
-  done_count = 0;
+  c.done = jh_on_commit;
+  jh_done = 0;
   int r = journal_submit(j, &c);
   CHECK_EQ_INT(r, 0);
   if (r) return r;
-  wait_done(1);
-  if (acc) *acc = c.accepted;
-  if (dup) *dup = c.duplicates;
+  jh_wait_done(&loop, 1);
+  *acc = c.accepted;
   return c.status;
 }
 
-static void read_batch(journal *j, journal_batch *b, size_t max_events, size_t max_bytes, codec_t codec) {
+static void read_batch(journal *j, journal_batch *b) {
   memset(b, 0, sizeof(*b));
-  b->max_events = max_events;
-  b->max_bytes = max_bytes;
-  b->codec = codec;
-  b->done = on_batch;
-  done_count = 0;
+  b->max_events = 100;
+  b->max_bytes = 1 << 20;
+  b->codec = CODEC_IDENTITY;
+  b->done = jh_on_batch;
+  jh_done = 0;
   CHECK_EQ_INT(journal_read_batch(j, b), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   CHECK_EQ_INT(b->status, 0);
 }
 
@@ -114,21 +54,21 @@ static int ack(journal *j, const journal_batch *b, journal_rejected *rej, size_t
   a.batch = b;
   a.rejected = rej;
   a.n_rejected = nrej;
-  a.done = on_ack;
-  done_count = 0;
+  a.done = jh_on_ack;
+  jh_done = 0;
   CHECK_EQ_INT(journal_apply_ack(j, &a), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
   return a.status;
 }
 
-static void dead_letter(journal *j, journal_dl *d, journal_dl_kind kind, int fd) {
+static void dead_letter(journal *j, journal_dl *d, journal_dl_kind kind) {
   memset(d, 0, sizeof(*d));
   d->kind = kind;
-  d->out_fd = fd;
-  d->done = on_dl;
-  done_count = 0;
+  d->out_fd = -1;
+  d->done = jh_on_dl;
+  jh_done = 0;
   CHECK_EQ_INT(journal_dead_letter(j, d), 0);
-  wait_done(1);
+  jh_wait_done(&loop, 1);
 }
 
 static const char *const bodies[] = {
@@ -151,9 +91,10 @@ static const char *const ids[] = {"a-1", "b-1", NULL, "d-1", "e-1"};
 
 static void test_round_trip(void) {
   char path[400];
-  new_path(path, sizeof(path));
-  journal_opts o = default_opts(path);
-  journal *j = open_j(&o);
+  jh_new_path(tmpdir, &case_no, path, sizeof(path));
+  journal_opts o = jh_opts(path, "agent-1", "machine-1");
+  journal *j = jh_open(&loop, &o);
+  CHECK(j != NULL);
   if (!j) return;
   ev_event evs[N];
   memset(evs, 0, sizeof evs);
@@ -162,8 +103,8 @@ static void test_round_trip(void) {
     evs[i].json = strdup(bodies[i]);
     evs[i].json_len = strlen(bodies[i]);
   }
-  size_t acc = 0, dup = 0;
-  CHECK_EQ_INT(commit(j, evs, N, &acc, &dup), 0);
+  size_t acc = 0;
+  CHECK_EQ_INT(commit(j, evs, N, &acc), 0);
   CHECK_EQ_INT(acc, N);
 
   /* stored forms, read back with SQLite itself */
@@ -189,7 +130,7 @@ static void test_round_trip(void) {
   /* the upload body: each event is its normal form with seq and ingested_at
    * (and the agent's id for the event without one) appended */
   journal_batch bt;
-  read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
+  read_batch(j, &bt);
   CHECK_EQ_INT(bt.n_events, N);
   char *txt = strndup(bt.body, bt.body_len);
   const char *p = strstr(txt, "\"events\":[");
@@ -214,7 +155,7 @@ static void test_round_trip(void) {
   CHECK_EQ_INT(ack(j, &bt, rej, 2), 0);
   journal_batch_clear(&bt);
   journal_dl d;
-  dead_letter(j, &d, JOURNAL_DL_EXPORT, -1);
+  dead_letter(j, &d, JOURNAL_DL_EXPORT);
   CHECK_EQ_INT(d.status, 0);
   CHECK_EQ_INT(d.count, 2);
   char *line = d.out;
@@ -232,9 +173,9 @@ static void test_round_trip(void) {
   }
   free(d.out);
   /* requeued, they are stored as they were and upload whole again */
-  dead_letter(j, &d, JOURNAL_DL_REQUEUE, -1);
+  dead_letter(j, &d, JOURNAL_DL_REQUEUE);
   CHECK_EQ_INT(d.count, 2);
-  read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
+  read_batch(j, &bt);
   CHECK_EQ_INT(bt.n_events, 2);
   txt = strndup(bt.body, bt.body_len);
   CHECK(strstr(txt, "\"events\":[{\"event_id\":\"a-1\",\"timestamp\"") != NULL);
@@ -245,17 +186,14 @@ static void test_round_trip(void) {
     free(evs[i].event_id);
     free(evs[i].json);
   }
-  close_j(j);
+  jh_close(&loop, j);
 }
 
 int main(void) {
-  snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-jbody-XXXXXX");
-  if (!mkdtemp(tmpdir)) return 1;
+  if (jh_mkdtemp(tmpdir, sizeof(tmpdir), "jbody") < 0) return 1;
   uv_loop_init(&loop);
   test_round_trip();
   uv_loop_close(&loop);
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-  if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+  jh_rmtree(tmpdir);
   return check_finish("test_agent_journal_body");
 }
