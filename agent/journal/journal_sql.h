@@ -131,7 +131,8 @@
   X(OLDEST_SIZES, "SELECT seq, length(body) + length(event_id) FROM events WHERE seq < ?1 ORDER BY seq") \
   X(DELETE_UPTO, "DELETE FROM events WHERE seq <= ?1")                                                   \
   X(INSERT_DROPPED, "INSERT INTO dropped(from_seq, to_seq, reason) VALUES(?1, ?2, ?3)")                  \
-  /* upload batch */                                                                                     \
+  /* upload batch (a body may be stored without its leading event_id member:      \
+   * whatever reads one rebuilds it through journal_body.c) */                      \
   X(READ_EVENTS, "SELECT seq, event_id, ingested_at, body FROM events ORDER BY seq LIMIT ?1")            \
   X(READ_DROPPED, "SELECT id, from_seq, to_seq, reason FROM dropped ORDER BY id LIMIT ?1")               \
   /* ack */                                                                                              \
