@@ -3,7 +3,7 @@
  * cJSON builds the trees, but it is lenient where the contract is strict, so
  * every event passes four gates:
  *   1. ev_utf8_valid over the raw bytes (cJSON does not check UTF-8);
- *   2. a lexical scan of the event's raw text (scan_json) that refuses what
+ *   2. a lexical scan of the event's raw text (scan_json, event_json.c) that refuses what
  *      cJSON lets slide: leading zeros and "1." in numbers, raw control bytes,
  *      non-JSON whitespace, "\u" without 4 hex digits (cJSON reads U+0000),
  *      and — with the field named — "\u0000" (cJSON would silently cut the
@@ -22,6 +22,7 @@
  * and printed once by cJSON. On state events `count` is ignored: it is not
  * validated and is passed through as received, like an unknown field. */
 #include "event.h"
+#include "event_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -52,388 +53,11 @@ int ev_type_parse(const char *s, ev_type *ret) {
   return -EINVAL;
 }
 
-/* ---- UTF-8 ----------------------------------------------------------------- */
-
-/* Decode one code point at s (n bytes available). Returns its length, or 0
- * for an invalid sequence: truncated, overlong, surrogate or > U+10FFFF. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp) {
-  unsigned char c = s[0];
-  if (c < 0x80) {
-    *ret_cp = c;
-    return 1;
-  }
-  size_t len;
-  uint32_t cp, min;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2, cp = c & 0x1F, min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3, cp = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0; /* continuation byte, C0/C1 (always overlong) or F5..FF */
-  }
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  *ret_cp = cp;
-  return len;
-}
-
-/* Offset of the first byte that is not part of valid UTF-8, or len. */
-static size_t utf8_first_bad(const char *buf, size_t len) {
-  const unsigned char *s = (const unsigned char *)buf;
-  size_t i = 0;
-  while (i < len) {
-    /* Bodies are mostly ASCII: skip 8 bytes at a time while no high bit. */
-    while (i + 8 <= len) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if (w & 0x8080808080808080ULL) break;
-      i += 8;
-    }
-    if (i >= len) break;
-    if (s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    uint32_t cp;
-    size_t l = utf8_decode(s + i, len - i, &cp);
-    if (!l) return i;
-    i += l;
-  }
-  return len;
-}
-
-/* Returns 1 when buf is valid UTF-8, 0 when it is not. */
-int ev_utf8_valid(const char *buf, size_t len) {
-  if (!buf) return len == 0;
-  return utf8_first_bad(buf, len) == len;
-}
-
-/* Length of the longest prefix of s[0..n) that does not end inside a
- * multi-byte sequence, so truncated text stays valid UTF-8. */
-static size_t utf8_clip(const char *s, size_t n) {
-  size_t i = n, back = 0;
-  while (i > 0 && back < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--, back++;
-  if (i == 0) return n;
-  unsigned char lead = (unsigned char)s[i - 1];
-  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  return n - (i - 1) < need ? i - 1 : n;
-}
-
-/* ---- errors -------------------------------------------------------------------- */
-
-/* Fill one error; field and message are cut on a UTF-8 boundary. */
-static void error_vset(ev_error *e, int index, const char *field, const char *fmt, va_list ap) {
-  e->index = index;
-  if (!field) field = "";
-  size_t fl = utf8_clip(field, strnlen(field, sizeof e->field - 1));
-  memcpy(e->field, field, fl);
-  e->field[fl] = '\0';
-  int r = vsnprintf(e->message, sizeof e->message, fmt, ap);
-  if (r < 0) e->message[0] = '\0';
-  else if ((size_t)r >= sizeof e->message) e->message[utf8_clip(e->message, sizeof e->message - 1)] = '\0';
-}
-
-void ev_errors_add(ev_errors *errs, int index, const char *field, const char *fmt, ...) {
-  if (!errs) return;
-  errs->total++;
-  if (errs->n >= EV_MAX_ERRORS) return;
-  va_list ap;
-  va_start(ap, fmt);
-  error_vset(&errs->items[errs->n++], index, field, fmt, ap);
-  va_end(ap);
-}
-
-/* ---- tree checks ------------------------------------------------------------- */
-
-static int cmp_str_ptr(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* First duplicated key of an object (in some order), NULL if none. Small
- * objects compare pairwise; big ones sort the keys so the check stays
- * O(n log n). Returns -ENOMEM when the key array cannot be allocated. */
-static int find_dup_key(const cJSON *obj, const char **ret_dup) {
-  *ret_dup = NULL;
-  size_t n = 0;
-  for (const cJSON *c = obj->child; c; c = c->next) n++;
-  if (n < 2) return 0;
-  if (n <= 16) {
-    for (const cJSON *a = obj->child; a; a = a->next)
-      for (const cJSON *b = a->next; b; b = b->next)
-        if (a->string && b->string && a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0) {
-          *ret_dup = a->string;
-          return 0;
-        }
-    return 0;
-  }
-  const char *stack[128];
-  const char **keys = n <= 128 ? stack : malloc(n * sizeof *keys);
-  if (!keys) return -ENOMEM;
-  size_t k = 0;
-  for (const cJSON *c = obj->child; c; c = c->next) keys[k++] = c->string ? c->string : "";
-  qsort(keys, k, sizeof *keys, cmp_str_ptr);
-  for (size_t i = 1; i < k; i++)
-    if (strcmp(keys[i - 1], keys[i]) == 0) {
-      *ret_dup = keys[i];
-      break;
-    }
-  if (keys != stack) free(keys);
-  return 0;
-}
-
-enum { TREE_OK = 0, TREE_DUP, TREE_DEEP, TREE_NOMEM };
-
-/* Walk node (at nesting level `level`, containers only count) looking for
- * duplicate keys and containers deeper than max. Never recurses past max. */
-static int tree_walk(const cJSON *node, int level, int max, const char **ret_dup) {
-  if (!cJSON_IsObject(node) && !cJSON_IsArray(node)) return TREE_OK;
-  if (level > max) return TREE_DEEP;
-  if (cJSON_IsObject(node)) {
-    if (find_dup_key(node, ret_dup) < 0) return TREE_NOMEM;
-    if (*ret_dup) return TREE_DUP;
-  }
-  for (const cJSON *c = node->child; c; c = c->next) {
-    int r = tree_walk(c, level + 1, max, ret_dup);
-    if (r) return r;
-  }
-  return TREE_OK;
-}
-
-int ev_json_check_tree(const cJSON *root, int max_depth, char *err, size_t errlen) {
-  const char *dup = NULL;
-  int r = root ? tree_walk(root, 1, max_depth, &dup) : TREE_OK;
-  if (r == TREE_OK) return 0;
-  if (err && errlen) {
-    if (r == TREE_DUP) snprintf(err, errlen, "duplicate key \"%.64s\"", dup);
-    else if (r == TREE_DEEP) snprintf(err, errlen, "nesting deeper than %d levels", max_depth);
-    else snprintf(err, errlen, "out of memory");
-    err[utf8_clip(err, strlen(err))] = '\0';
-  }
-  return r == TREE_NOMEM ? -ENOMEM : -EINVAL;
-}
-
-/* ---- lexical scan of one event's raw text ------------------------------------ */
-
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static int hex4(const char *s, size_t avail) {
-  if (avail < 4) return -1;
-  int v = 0;
-  for (int i = 0; i < 4; i++) {
-    char c = s[i];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
-
-/* Length of a strict JSON number at s, or 0 if it is not one (cJSON accepts
- * "01", "1." and "-01"). */
-static size_t number_len(const char *s, size_t n) {
-  size_t q = 0;
-  if (q < n && s[q] == '-') q++;
-  if (q >= n || !is_digit(s[q])) return 0;
-  if (s[q] == '0') q++;
-  else
-    while (q < n && is_digit(s[q])) q++;
-  if (q < n && s[q] == '.') {
-    q++;
-    if (q >= n || !is_digit(s[q])) return 0;
-    while (q < n && is_digit(s[q])) q++;
-  }
-  if (q < n && (s[q] == 'e' || s[q] == 'E')) {
-    q++;
-    if (q < n && (s[q] == '+' || s[q] == '-')) q++;
-    if (q >= n || !is_digit(s[q])) return 0;
-    while (q < n && is_digit(s[q])) q++;
-  }
-  if (q < n && (is_digit(s[q]) || s[q] == '.' || s[q] == 'e' || s[q] == 'E' || s[q] == '+' || s[q] == '-'))
-    return 0;
-  return q;
-}
-
-/* What scan_json found wrong: SCAN_SYNTAX is malformed JSON (reported for
- * the body or line, no field); SCAN_CONTENT is valid JSON that ferry refuses
- * (\u0000, lone surrogates), reported with the top-level field; SCAN_DEEP is
- * nesting past the limit, reported like SCAN_CONTENT. */
-enum { SCAN_OK = 0, SCAN_SYNTAX, SCAN_CONTENT, SCAN_DEEP };
-
-__attribute__((format(printf, 4, 5))) static int scan_fail(ev_error *e, int kind, const char *field,
-                                                           const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  error_vset(e, 0, field, fmt, ap);
-  va_end(ap);
-  return kind;
-}
-
-/* Scan the raw JSON text s[0..n) (base = its offset in the body, for
- * messages). Returns SCAN_OK, or a SCAN_* kind with *err filled (its index
- * is left for the caller). Structural errors this scan does not look for are
- * left to cJSON. */
-static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_error *err) {
-  size_t p = 0;
-  int depth = 0;
-  bool expect_key = false; /* at depth 1 of an object, the next string is a key */
-  char key[64] = "";
-  while (p < n) {
-    unsigned char c = (unsigned char)s[p];
-    switch (c) {
-      case ' ':
-      case '\t':
-      case '\n':
-      case '\r':
-      case ':': p++; break;
-      case '{':
-      case '[':
-        if (++depth > max_depth)
-          return scan_fail(err, SCAN_DEEP, key, "nesting deeper than %d levels", max_depth);
-        if (depth == 1) expect_key = c == '{';
-        p++;
-        break;
-      case '}':
-      case ']':
-        depth--;
-        p++;
-        break;
-      case ',':
-        if (depth == 1) expect_key = true;
-        p++;
-        break;
-      case '"': {
-        bool in_key = depth == 1 && expect_key;
-        const char *field = in_key ? "" : key;
-        size_t start = ++p;
-        for (;;) {
-          if (p >= n) return SCAN_OK; /* unterminated: cJSON reports it */
-          c = (unsigned char)s[p];
-          if (c == '"') break;
-          if (c < 0x20)
-            return scan_fail(err, SCAN_SYNTAX, "",
-                             "malformed JSON: unescaped control character U+%04X in a string at "
-                             "byte %zu",
-                             c, base + p);
-          if (c != '\\') {
-            p++;
-            continue;
-          }
-          if (p + 1 >= n) return SCAN_OK;
-          if (s[p + 1] != 'u') {
-            p += 2; /* cJSON judges the other escapes */
-            continue;
-          }
-          int u = hex4(s + p + 2, n - p - 2);
-          if (u < 0) /* cJSON would read a bad \u escape as U+0000 */
-            return scan_fail(err, SCAN_SYNTAX, "",
-                             "malformed JSON: \\u must be followed by 4 hex digits (byte %zu)", base + p);
-          if (u == 0)
-            return scan_fail(err, SCAN_CONTENT, field, "\\u0000 is not accepted in a string%s (byte %zu)",
-                             in_key ? " key" : "", base + p);
-          if (u >= 0xD800 && u <= 0xDBFF) {
-            int lo = -1;
-            if (p + 7 < n && s[p + 6] == '\\' && s[p + 7] == 'u') lo = hex4(s + p + 8, n - p - 8);
-            if (lo < 0xDC00 || lo > 0xDFFF)
-              return scan_fail(err, SCAN_CONTENT, field,
-                               "lone UTF-16 surrogate \\u%04X: a high surrogate must be followed by "
-                               "a low one (byte %zu)",
-                               (unsigned)u, base + p);
-            p += 12;
-            continue;
-          }
-          if (u >= 0xDC00 && u <= 0xDFFF)
-            return scan_fail(err, SCAN_CONTENT, field,
-                             "lone UTF-16 surrogate \\u%04X: a low surrogate without a high one "
-                             "(byte %zu)",
-                             (unsigned)u, base + p);
-          p += 6;
-        }
-        if (in_key) {
-          size_t kl = p - start < sizeof key - 1 ? p - start : sizeof key - 1;
-          kl = utf8_clip(s + start, kl);
-          memcpy(key, s + start, kl);
-          key[kl] = '\0';
-          expect_key = false;
-        }
-        p++;
-        break;
-      }
-      case '-':
-      case '0':
-      case '1':
-      case '2':
-      case '3':
-      case '4':
-      case '5':
-      case '6':
-      case '7':
-      case '8':
-      case '9': {
-        size_t l = number_len(s + p, n - p);
-        if (!l)
-          return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: invalid number at byte %zu", base + p);
-        p += l;
-        break;
-      }
-      case 't':
-      case 'f':
-      case 'n':
-        while (p < n && s[p] >= 'a' && s[p] <= 'z') p++; /* cJSON checks the word */
-        break;
-      default:
-        if (c == 0xEF && base + p == 0)
-          return scan_fail(err, SCAN_SYNTAX, "",
-                           "malformed JSON: the body starts with a byte order mark; send plain UTF-8");
-        if (c < 0x20 || c == 0x7F)
-          return scan_fail(err, SCAN_SYNTAX, "",
-                           "malformed JSON: unexpected control character U+%04X at byte %zu", c, base + p);
-        if (c >= 0x80)
-          return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: unexpected non-ASCII text at byte %zu",
-                           base + p);
-        return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: unexpected '%c' at byte %zu", (char)c,
-                         base + p);
-    }
-  }
-  return SCAN_OK;
-}
-
-/* Run scan_json on one event and report what it found with the right index. */
-static int scan_event(const char *s, size_t n, int index, int body_index, size_t base, ev_errors *errs) {
-  ev_error e;
-  int kind = scan_json(s, n, EV_MAX_DEPTH, base, &e);
-  if (kind == SCAN_OK) return 0;
-  if (kind == SCAN_DEEP) ev_errors_add(errs, index, e.field, "%s (the event object is level 1)", e.message);
-  else ev_errors_add(errs, kind == SCAN_SYNTAX ? body_index : index, e.field, "%s", e.message);
-  return -EINVAL;
-}
-
-int ev_json_check_text(const char *buf, size_t len, int max_depth, char *err, size_t errlen) {
-  ev_error e;
-  if (!buf) return len ? -EINVAL : 0;
-  if (scan_json(buf, len, max_depth, 0, &e) == SCAN_OK) return 0;
-  if (err && errlen) {
-    if (e.field[0]) snprintf(err, errlen, "%s: %s", e.field, e.message);
-    else snprintf(err, errlen, "%s", e.message);
-    err[utf8_clip(err, strlen(err))] = '\0';
-  }
-  return -EINVAL;
-}
-
 /* ---- array splitting --------------------------------------------------------- */
 
 /* Walks the text of a JSON array (s[0] == '[', s[n-1] the last non-blank
  * byte of the body) one top-level element at a time, tracking only string,
- * escape and bracket state. Element texts are checked by scan_event and cJSON
+ * escape and bracket state. Element texts are checked by ev__scan_event and cJSON
  * afterwards; this only has to find where each one starts and ends. */
 typedef struct splitter {
   const char *s;
@@ -618,7 +242,7 @@ static void check_id(ev_errors *errs, int index, const char *name, const cJSON *
   }
   for (size_t i = 0; i < len;) {
     uint32_t cp;
-    size_t l = utf8_decode(s + i, len - i, &cp);
+    size_t l = ev__utf8_decode(s + i, len - i, &cp);
     if (!l) {
       ev_errors_add(errs, index, name, "%s is not valid UTF-8", name);
       return;
@@ -718,11 +342,11 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
 
   /* Duplicate keys and depth, attributed to the top-level field they are in. */
   const char *dup = NULL;
-  if (find_dup_key(obj, &dup) < 0) ev_errors_add(errs, index, "", "out of memory while checking keys");
+  if (ev__find_dup_key(obj, &dup) < 0) ev_errors_add(errs, index, "", "out of memory while checking keys");
   else if (dup) ev_errors_add(errs, index, dup, "duplicate key \"%.64s\"", dup);
   for (const cJSON *c = obj->child; c; c = c->next) {
     if (!c->child) continue;
-    int r = tree_walk(c, 2, EV_MAX_DEPTH, &dup);
+    int r = ev__tree_walk(c, 2, EV_MAX_DEPTH, &dup);
     if (r == TREE_DUP)
       ev_errors_add(errs, index, c->string, "%.64s contains duplicate key \"%.64s\"", c->string, dup);
     else if (r == TREE_DEEP)
@@ -1001,7 +625,7 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
                   EV_MAX_BYTES);
     return;
   }
-  if (scan_event(s, len, index, body_index, start, cx->errs) < 0) return;
+  if (ev__scan_event(s, len, index, body_index, start, cx->errs) < 0) return;
   const char *end = NULL;
   cJSON *obj = cJSON_ParseWithLengthOpts(s, len, &end, 0);
   if (!obj || end != s + len) {
@@ -1034,7 +658,7 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
 
 static void parse_json_body(body_ctx *cx, size_t len) {
   const char *b = cx->body;
-  size_t bad = utf8_first_bad(b, len);
+  size_t bad = ev__utf8_first_bad(b, len);
   if (bad != len) {
     ev_errors_add(cx->errs, -1, "", "the body is not valid UTF-8 (byte %zu)", bad);
     return;
@@ -1051,7 +675,7 @@ static void parse_json_body(body_ctx *cx, size_t len) {
     return;
   }
   if (b[a] != '[') {
-    if (scan_event(b + a, z - a, -1, -1, a, cx->errs) < 0) return;
+    if (ev__scan_event(b + a, z - a, -1, -1, a, cx->errs) < 0) return;
     cJSON *v = cJSON_ParseWithLengthOpts(b + a, z - a, NULL, 0);
     if (v)
       ev_errors_add(cx->errs, -1, "", "the body must be an event object or an array of them, not %s",
@@ -1086,13 +710,13 @@ static void parse_ndjson_body(body_ctx *cx, size_t len) {
     while (z > a && is_ws(b[z - 1])) z--; /* also drops the '\r' of "\r\n" */
     p = end + 1;
     if (a == z) continue; /* blank line: skipped, still counted */
-    size_t bad = utf8_first_bad(b + a, z - a);
+    size_t bad = ev__utf8_first_bad(b + a, z - a);
     if (bad != z - a) {
       ev_errors_add(cx->errs, line, "", "line %d is not valid UTF-8 (byte %zu)", line, a + bad);
       continue;
     }
     if (b[a] != '{') {
-      if (scan_event(b + a, z - a, line, line, a, cx->errs) < 0) continue;
+      if (ev__scan_event(b + a, z - a, line, line, a, cx->errs) < 0) continue;
       cJSON *v = cJSON_ParseWithLengthOpts(b + a, z - a, NULL, 0);
       if (v)
         ev_errors_add(cx->errs, line, "", "each NDJSON line must be one event object, not %s", json_type(v));
