@@ -31,6 +31,10 @@ const opt_def agent_opt_defs[] = {
      "collector base URL, http(s)://HOST[:PORT][/PREFIX]", NULL, 0, 0, 0},
     {"agent-id", OPT_STR, O(agent_id), NULL, "this agent's id, 1-64 of [A-Za-z0-9._-] (default: hostname)",
      NULL, 0, 0, 0},
+    {"site", OPT_STR, O(site), NULL,
+     "the site (plant) this agent's events belong to, sent with every batch; the collector's registry "
+     "may map agents to sites instead",
+     NULL, 0, 0, 0},
     {"auth-token", OPT_STR, O(auth_token), NULL,
      "bearer token for the collector (or --auth-token-file, FERRY_AUTH_TOKEN)", NULL, 0, 0, OPT_F_SECRET},
     {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
@@ -443,6 +447,16 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
   if (!agent_id_valid(cfg->agent_id)) {
     snprintf(err, errlen, "agent_id: \"%.80s\" is not 1-64 characters of A-Z a-z 0-9 . _ -", cfg->agent_id);
     return -EINVAL;
+  }
+  if (cfg->site) {
+    size_t n = strlen(cfg->site);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+      if ((unsigned char)cfg->site[i] < 0x20 || cfg->site[i] == 0x7f) ok = false;
+    if (!ok) {
+      snprintf(err, errlen, "site: must be 1-64 bytes without control characters");
+      return -EINVAL;
+    }
   }
   if (strcasecmp(cfg->agent_id, "localhost") == 0 ||
       strcasecmp(cfg->agent_id, "localhost.localdomain") == 0) {

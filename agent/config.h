@@ -29,6 +29,7 @@ typedef struct agent_config {
   char *journal;    /* journal file path */
   char *collector;  /* base URL, http(s):// */
   char *agent_id;   /* after validation: never NULL */
+  char *site;       /* NULL: the collector's registry maps this agent to a site */
   char *auth_token; /* after validation: the token to send, or NULL */
   char *auth_token_file;
   char *ingest_token; /* protects the local API when set */

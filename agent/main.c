@@ -579,6 +579,7 @@ static int run_daemon(app *a) {
   journal_opts jo = {
       .path = c->journal,
       .agent_id = c->agent_id,
+      .site = c->site,
       .machine_id = a->machine_id,
       .durability_fsync = c->durability == AGENT_DURABILITY_FSYNC,
       .max_journal_bytes = c->max_journal_bytes,

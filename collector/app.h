@@ -29,6 +29,7 @@ typedef struct col_stats {
 
 struct rd_pool;
 struct col_prom;
+struct reg_cache;
 
 typedef struct col_app {
   uv_loop_t *loop;
@@ -44,6 +45,7 @@ typedef struct col_app {
   unsigned inflight;          /* requests between on_request and their answer */
   struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
   struct activity *activity;  /* refusal logs, summaries, rejection reasons (may be NULL) */
+  struct reg_cache *reg;      /* the plant registry as ingest checks it (SPEC §6.6) */
   bool stopping;
   col_stats stats;
 } col_app;

@@ -36,6 +36,14 @@ const opt_def col_opt_defs[] = {
      "file holding the read token (surrounding whitespace stripped)", NULL, 0, 0, 0},
     {"insecure-open-reads", OPT_BOOL, O(insecure_open_reads), "false",
      "serve the read endpoints without a token (they hold per-worker data)", NULL, 0, 0, 0},
+    {"admin-token", OPT_STR, O(admin_token), NULL,
+     "token for registry writes, PUT /v1/registry (prefer admin-token-file); none: no writes over HTTP", NULL,
+     0, 0, OPT_F_SECRET},
+    {"admin-token-file", OPT_STR, O(admin_token_file), NULL, "file holding the admin token", NULL, 0, 0, 0},
+    {"unknown-ids", OPT_ENUM, O(unknown_ids), "accept",
+     "events naming a worker or workstation the registry does not list: accept them, flag them "
+     "(GET /v1/registry/unknown) or reject them (unknown_worker / unknown_workstation)",
+     "accept|flag|reject", 0, 0, 0},
     {"max-state-s", OPT_INT, O(max_state_s), "600",
      "longest a worker state lasts without a following state event, seconds", NULL, 1, 31536000, 0},
     {"max-future-s", OPT_INT, O(max_future_s), "300",
@@ -186,7 +194,7 @@ static int col__token(const char *key, const char *value, const char *file, char
   return 0;
 }
 
-static int col__db(col_config *cfg, char *err, size_t errlen) {
+int col_config_db(col_config *cfg, char *err, size_t errlen) {
   const char *db = cfg->db;
   if (!db || !*db) {
     snprintf(err, errlen, "db: must not be empty");
@@ -220,11 +228,14 @@ static int col__db(col_config *cfg, char *err, size_t errlen) {
 int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen) {
   char *shared = NULL, *reader = NULL;
   auth_tokens *tokens = NULL;
-  int r = col__db(cfg, err, errlen);
+  char *admin = NULL;
+  int r = col_config_db(cfg, err, errlen);
   if (r < 0) goto out;
   r = col__token("auth_token", cfg->auth_token, cfg->auth_token_file, &shared, err, errlen);
   if (r < 0) goto out;
   r = col__token("read_token", cfg->read_token, cfg->read_token_file, &reader, err, errlen);
+  if (r < 0) goto out;
+  r = col__token("admin_token", cfg->admin_token, cfg->admin_token_file, &admin, err, errlen);
   if (r < 0) goto out;
   if (cfg->tokens_file) {
     char e[256];
@@ -254,6 +265,11 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
     r = -EINVAL;
     goto out;
   }
+  if (admin && ((shared && strcmp(shared, admin) == 0) || (reader && strcmp(reader, admin) == 0))) {
+    snprintf(err, errlen, "admin_token: must differ from the agent and read tokens");
+    r = -EINVAL;
+    goto out;
+  }
   if (cfg->max_body_bytes < 1024) {
     snprintf(err, errlen, "max_body_bytes: must be at least 1KiB");
     r = -EINVAL;
@@ -280,6 +296,7 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
   }
   auth_set_shared(auth, shared);
   auth_set_read(auth, reader);
+  auth_set_admin(auth, admin);
   auth_replace_tokens(auth, tokens);
   tokens = NULL;
   auth->insecure_no_auth = cfg->insecure_no_auth;
@@ -288,6 +305,8 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
 out:
   if (shared) explicit_bzero(shared, strlen(shared));
   if (reader) explicit_bzero(reader, strlen(reader));
+  if (admin) explicit_bzero(admin, strlen(admin));
+  free(admin);
   free(shared);
   free(reader);
   auth_tokens_free(tokens);

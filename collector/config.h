@@ -25,6 +25,9 @@ typedef struct col_config {
   char *read_token;
   char *read_token_file;
   bool insecure_open_reads;
+  char *admin_token; /* registry writes (SPEC §6.6) */
+  char *admin_token_file;
+  int unknown_ids; /* index into "accept|flag|reject" (SPEC §6.6) */
   int64_t max_state_s;
   int64_t max_future_s;
   int64_t retention_days;
@@ -64,6 +67,9 @@ int col_config_flog_level(const col_config *cfg);
 /* Checks across options and reads the token files into auth (which the
  * caller zeroed). -EINVAL with one line naming the key in err. */
 int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen);
+
+/* Only the db option (for commands that need no tokens): 0 or -EINVAL with err. */
+int col_config_db(col_config *cfg, char *err, size_t errlen);
 
 /* Read a token file: contents with surrounding whitespace stripped, malloc'd.
  * 0, or negative errno with err filled ("FILE: why"). */

@@ -43,6 +43,7 @@ typedef struct journal journal;
 typedef struct journal_opts {
   const char *path; /* journal file; its directory must exist */
   const char *agent_id;
+  const char *site;          /* sent as "site" with every batch; NULL: none */
   const char *machine_id;    /* contents of /etc/machine-id or NULL */
   bool durability_fsync;     /* true: synchronous=FULL; false: NORMAL */
   int64_t max_journal_bytes; /* live pages bound */

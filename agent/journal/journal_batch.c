@@ -75,6 +75,10 @@ void journal__do_batch(journal *j, journal_batch *b) {
 
   sb_adds(&head, "{\"agent_id\":");
   journal__sb_json_str(&head, j->agent_id, strlen(j->agent_id));
+  if (j->site) {
+    sb_adds(&head, ",\"site\":");
+    journal__sb_json_str(&head, j->site, strlen(j->site));
+  }
   sb_printf(&head, ",\"epoch\":\"%s\",\"events\":[", j->epoch);
 
   /* every unreported dropped range, within the collector's count limit and

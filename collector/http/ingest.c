@@ -16,8 +16,10 @@
 #include "codec.h"
 #include "idem_inflight.h"
 #include "ingest_guard.h"
+#include "ingest_plant.h"
 #include "log.h"
 #include "prom.h"
+#include "reg_cache.h"
 #include "timefmt.h"
 
 typedef struct ing_req {
@@ -28,6 +30,9 @@ typedef struct ing_req {
   char key[BT_KEY_MAX + 1];
   char held[BT_KEY_MAX + AUTH_AGENT_ID_MAX + 3]; /* key as held in app->idem; "" = none */
   char version[64];
+  struct reg_ref *reg; /* the registry this batch is checked against */
+  int unknown_ids;     /* ip_unknown_mode */
+  int64_t retention_days;
   size_t max_body;
   size_t max_events;
   bt_limits lim;
@@ -56,6 +61,7 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 }
 
 static void ing__free(ing_req *ir) {
+  reg_cache_release(ir->app->reg, ir->reg);
   if (ir->held[0] && ir->app->idem) idem_inflight_remove(ir->app->idem, ir->held);
   bt_batch_clear(&ir->batch);
   st_result_clear(&ir->job.res);
@@ -166,7 +172,10 @@ static void ing__work(uv_work_t *w) {
   if (bt_check_key(&ir->batch, ir->key[0] ? ir->key : NULL, ir->msg, sizeof(ir->msg)) < 0) {
     ir->status = 400;
     snprintf(ir->code, sizeof(ir->code), "invalid_idempotency_key");
+    return;
   }
+  ip_check_batch(reg_ref_index(ir->reg), (ip_unknown_mode)ir->unknown_ids, ir->retention_days, ir->lim.now_ms,
+                 &ir->batch);
 }
 
 /* A batch answered 200: its log line (debug), the rejected events (logged
@@ -384,7 +393,10 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   ir->max_events = (size_t)app->cfg->batch_max_events;
   ir->lim.now_ms = tf_now_ms();
   ir->lim.max_future_s = app->cfg->max_future_s;
-  ir->lim.retention_days = app->cfg->retention_days;
+  ir->lim.retention_days = 0; /* per site: ip_check_batch */
+  ir->retention_days = app->cfg->retention_days;
+  ir->unknown_ids = app->cfg->unknown_ids;
+  ir->reg = reg_cache_acquire(app->reg);
   ir->work.data = ir;
   int r = uv_queue_work(app->loop, &ir->work, ing__work, ing__parsed);
   if (r < 0) ing__finish_error(ir, 503, "unavailable", "could not schedule the batch; retry later");

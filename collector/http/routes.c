@@ -11,14 +11,27 @@
 
 #include "agents_api.h"
 #include "httpd_route.h"
+#include "ids_api.h"
 #include "ingest.h"
 #include "metrics_api.h"
 #include "prom.h"
+#include "registry_api.h"
 #include "series_api.h"
 #include "static_assets.h"
 #include "timefmt.h"
 
-typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_SERIES } rt_id;
+typedef enum {
+  RT_INGEST,
+  RT_AGENTS,
+  RT_METRICS_API,
+  RT_PROM,
+  RT_HEALTHZ,
+  RT_READYZ,
+  RT_SERIES,
+  RT_WORKERS,
+  RT_STATIONS,
+  RT_REGISTRY
+} rt_id;
 
 #define RT_READ_AUTH 0x1 /* needs the read token */
 
@@ -32,6 +45,9 @@ static const httpd_route rt_table[] = {
     {RT_READYZ, "/readyz", NULL, "GET", 0},
     {RT_SERIES, SERIES_API_PATH, NULL, "GET", RT_READ_AUTH},
     {RT_METRICS_API, NULL, metrics_api_match, "GET", RT_READ_AUTH},
+    {RT_WORKERS, IDS_API_WORKERS, NULL, "GET", RT_READ_AUTH},
+    {RT_STATIONS, IDS_API_STATIONS, NULL, "GET", RT_READ_AUTH},
+    {RT_REGISTRY, NULL, registry_api_match, NULL, 0}, /* methods and tokens: registry_api_on_headers */
 };
 #define RT_N (sizeof(rt_table) / sizeof(rt_table[0]))
 
@@ -71,6 +87,7 @@ httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
     httpd_respond_error(req, 503, "shutting_down", "the collector is shutting down; retry later");
     return HTTPD_ANSWERED;
   }
+  if (id == RT_REGISTRY) return registry_api_on_headers(app, req);
   if (rt->flags & RT_READ_AUTH) {
     auth_refusal no;
     if (!auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &no)) {
@@ -154,6 +171,9 @@ void routes_on_request(httpd_req *req, void *ud) {
     case RT_PROM: prom_on_request(app, req); return;
     case RT_READYZ: rt__readyz(app, req); return;
     case RT_SERIES: series_api_on_request(app, req); return;
+    case RT_WORKERS: ids_api_on_request(app, req, false); return;
+    case RT_STATIONS: ids_api_on_request(app, req, true); return;
+    case RT_REGISTRY: registry_api_on_request(app, req); return;
     default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
   }
 }

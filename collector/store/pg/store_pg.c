@@ -18,6 +18,7 @@
  * inside a transaction. */
 #include "store_pg_conn.h"
 #include "store_pg_metrics.h"
+#include "store_pg_plant.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -181,6 +182,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     }
     sp__p_str(s, a);
   }
+  sp__p_str(s, b->site);
   int r = 0;
   PGresult *res = sp__run(s, SP_EVENTS_INSERT, "insert events", &r);
   if (!res) return r;
@@ -525,6 +527,7 @@ static int sp__migrate(store_pg *s, char *err, size_t errlen) {
   }
   if (r == 0 && version < 1) r = sp__sql(s, sp_schema_v1, "create schema v1");
   if (r == 0 && version < 2) r = sp__sql(s, sp_schema_v2, "migrate to schema v2");
+  if (r == 0 && version < 3) r = sp__sql(s, sp_schema_v3, "migrate to schema v3");
   if (r == 0 && version < SP_SCHEMA_VERSION) {
     char up[128];
     snprintf(up, sizeof(up), "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d)",
@@ -571,6 +574,9 @@ static const store_ops sp_ops = {
     .open_reader = sp_open_reader,
     .metrics = spm_metrics,
     .id_known = spm_id_known,
+    .id_spans = sps_id_spans,
+    .registry_get = spr_registry_get,
+    .registry_put = spr_registry_put,
     .last_error = sp_last_error,
     .close = sp_close,
 };
