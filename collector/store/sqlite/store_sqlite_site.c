@@ -141,8 +141,15 @@ static char *sss__list(const char *const *v, size_t n, bool on) {
  * seek the day rows by site (an "x IS NULL OR" would stop it). */
 static void sss__where(char *out, size_t len, const char *k, const char *idcol, const char *id,
                        const rsite_filter *f, bool stations) {
+  /* day rows are keyed by site first: without a site list, the sites that
+   * have rows in the range stand in for it, so each is one range seek */
+  bool day = strcmp(k, "day") == 0;
+  const char *sites =
+      f->sites ? " AND site IN (SELECT value FROM json_each(?4))"
+      : day    ? " AND site IN (SELECT DISTINCT site FROM sstation_day WHERE day >= ?1 AND day < ?2)"
+               : "";
   snprintf(out, len, " WHERE %s >= ?1 AND %s < ?2%s%s%s%s%s", k, k, id ? " AND " : "", id ? idcol : "",
-           id ? " = ?3" : "", f->sites ? " AND site IN (SELECT value FROM json_each(?4))" : "",
+           id ? " = ?3" : "", sites,
            stations && f->stations ? " AND workstation_id IN (SELECT value FROM json_each(?5))" : "");
 }
 
@@ -151,7 +158,7 @@ int sss_sum_site(void *ctx, rq_table table, bool days, int64_t a, int64_t b, con
   store_sqlite *s = ctx;
   const char *k = days ? "day" : "hour";
   if (table == RQ_TOTALS) id = NULL;
-  char where[400], sql[900];
+  char where[500], sql[1000];
   sss__where(where, sizeof(where), k, table == RQ_WORKERS ? "worker_id" : "workstation_id", id, f, true);
   if (table == RQ_WORKERS)
     snprintf(sql, sizeof(sql),
