@@ -33,7 +33,7 @@ static uint64_t rnd(void) {
 static const char *const WORKERS[] = {"w1", "w2", "w3", "w4"};
 static const char *const STATIONS[] = {"A", "B", "C", "D"};
 static const char *const SITES[] = {"", "S1", "S2"};
-static char ids[400][16];
+static char ids[400][24];
 
 static size_t gen(metrics_event *ev, const char **sites, size_t n, int one_site_per_station) {
   for (size_t i = 0; i < n; i++) {
