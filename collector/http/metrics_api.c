@@ -61,6 +61,8 @@ bool metrics_api_match(const char *path) {
   return ma__kind(path, id, &idr) != MA_NONE;
 }
 
+#define MA_MAX_SITES 200 /* sites answered by /v1/metrics/sites (the first, by id) */
+
 static int ma__cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -70,6 +72,7 @@ static int ma__cmp_str(const void *a, const void *b) {
 static int ma__sites(ma_req *m, store *rd) {
   size_t n = 0;
   const reg_entry *sites = reg_index_all(m->reg, REG_SITES, &n);
+  if (n > MA_MAX_SITES) n = MA_MAX_SITES; /* one query each: a bound on the work of one request */
   cJSON *a = cJSON_CreateArray();
   if (!a) return -ENOMEM;
   int r = 0;
