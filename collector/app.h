@@ -25,6 +25,8 @@ typedef struct col_stats {
   uint64_t overloaded;     /* 503 answers: queue full, waited too long, shutting down */
   uint64_t storage_errors; /* batches that failed in the database */
   uint64_t rate_limited;   /* 429 answers: an agent over its rate or concurrency cap */
+  uint64_t busy;           /* 429 answers: the collector at max-ingest-inflight and its queue full */
+  uint64_t queued;         /* batches that waited in the queue for a slot */
 } col_stats;
 
 struct rd_pool;
@@ -42,6 +44,7 @@ typedef struct col_app {
   struct col_prom *prom;      /* /metrics counters and cache */
   tls_server *tls;            /* HTTPS identity and client CA, or NULL for plain HTTP */
   rl_table *rl;               /* per-agent admission, or NULL */
+  struct cu_table *catchup;   /* backlog trends for /v1/agents, or NULL */
   unsigned inflight;          /* requests between on_request and their answer */
   struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
   struct activity *activity;  /* refusal logs, summaries, rejection reasons (may be NULL) */

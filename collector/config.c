@@ -83,12 +83,21 @@ const opt_def col_opt_defs[] = {
      "require agents to present a certificate from this PEM CA whose CN or DNS SAN is "
      "their agent_id; re-read on SIGHUP",
      NULL, 0, 0, 0},
-    {"agent-rate", OPT_SECONDS, O(agent_rate), "20",
-     "ingest requests per second one agent may make on average (429 past it); 0 = no limit", NULL, 0, 100000,
-     OPT_F_RATE},
+    {"max-ingest-inflight", OPT_INT, O(max_ingest_inflight), "0",
+     "ingest batches in progress at once, collector-wide (429 with Retry-After past it, agents served in "
+     "turn); 0 = 2 x the CPU cores",
+     NULL, 0, 100000, 0},
+    {"max-ingest-queue", OPT_INT, O(max_ingest_queue), "0",
+     "ingest batches admitted beyond max-ingest-inflight, waiting their turn in arrival order (past it: 429 "
+     "with Retry-After, refused agents served first); 0 = 8 x max-ingest-inflight",
+     NULL, 0, 100000, 0},
+    {"agent-rate", OPT_SECONDS, O(agent_rate), "0",
+     "ingest requests per second one agent may make on average (429 past it); 0 = no limit (the "
+     "collector-wide max-ingest-inflight protects the collector and shares it fairly)",
+     NULL, 0, 100000, OPT_F_RATE},
     {"agent-burst", OPT_INT, O(agent_burst), "40",
      "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
-    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
+    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "4",
      "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
     {"batch-max-events", OPT_INT, O(batch_max_events), "10000",
      "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1, 1000000, 0},

@@ -44,6 +44,8 @@ typedef struct col_config {
   char *tls_cert;            /* PEM chain served over HTTPS (with tls_key) */
   char *tls_key;
   char *tls_client_ca;          /* agents must present a certificate from this CA */
+  int64_t max_ingest_inflight;  /* ingest batches applied at once; 0 = 2 x cores */
+  int64_t max_ingest_queue;     /* admitted beyond them; 0 = 8 x max_ingest_inflight */
   double agent_rate;            /* ingest requests per second per agent; 0 = unlimited */
   int64_t agent_burst;          /* requests an idle agent may send at once */
   int64_t agent_max_concurrent; /* ingest requests of one agent in progress at once */

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "app.h"
+#include "catchup.h"
 #include "idem_inflight.h"
 #include "config.h"
 #include "activity.h"
@@ -407,10 +408,18 @@ int main(int argc, char **argv) {
     flog_err("cannot start the database writer thread: %s", uv_strerror(r));
     goto out;
   }
-  rl_config rlc = {.rate = cfg.agent_rate,
+  unsigned max_inflight = (unsigned)cfg.max_ingest_inflight;
+  if (!max_inflight) max_inflight = 2u * uv_available_parallelism();
+  flog_info("ingest: at most %u batch(es) applied at once%s", max_inflight,
+            cfg.max_ingest_inflight ? "" : " (2 x the CPU cores)");
+  unsigned queue_max = (unsigned)cfg.max_ingest_queue;
+  if (!queue_max) queue_max = 8u * max_inflight;
+  rl_config rlc = {.max_inflight = max_inflight,
+                   .queue_max = queue_max,
+                   .rate = cfg.agent_rate,
                    .burst = (unsigned)cfg.agent_burst,
                    .max_concurrent = (unsigned)cfg.agent_max_concurrent};
-  if (rl_new(&rlc, &app->rl) < 0) {
+  if (rl_new(&rlc, &app->rl) < 0 || !(app->catchup = cu_new(0))) {
     flog_err("out of memory");
     goto out;
   }
@@ -481,6 +490,7 @@ out:
   reg_cache_free(app->reg);
   prom_free(app->prom);
   activity_free(app->activity);
+  cu_free(app->catchup);
   rl_free(app->rl);
   tls_server_free(app->tls);
   if (app->st) app->st->ops->close(app->st);

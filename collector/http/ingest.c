@@ -13,6 +13,7 @@
 
 #include "activity.h"
 #include "batch.h"
+#include "catchup.h"
 #include "codec.h"
 #include "idem_inflight.h"
 #include "ingest_guard.h"
@@ -263,6 +264,8 @@ static void ing__stored(wr_job *job) {
   app->stats.duplicates += (uint64_t)(res->replay ? 0 : res->duplicates);
   app->stats.rejected += res->replay ? 0 : ir->batch.n - bt_valid_count(&ir->batch);
   app->stats.conflicts += (uint64_t)res->conflicts;
+  if (!res->replay && ir->batch.has_stats && app->catchup)
+    (void)cu_note(app->catchup, ir->batch.agent_id, ir->batch.backlog, tf_mono_ms());
   if (!res->replay)
     prom_count_batch(app->prom, ir->batch.agent_id, (uint64_t)res->accepted, (uint64_t)res->duplicates,
                      ir->batch.n - bt_valid_count(&ir->batch));
@@ -287,6 +290,9 @@ static void ing__stored(wr_job *job) {
   app->inflight--;
   ing__free(ir);
 }
+
+static void ing__submit(ing_req *ir);
+static void ing__go(void *arg);
 
 static void ing__parsed(uv_work_t *w, int status) {
   ing_req *ir = w->data;
@@ -314,6 +320,32 @@ static void ing__parsed(uv_work_t *w, int status) {
     ing__finish_error(ir, gno.status, gno.code, gno.msg);
     return;
   }
+  /* a slot to apply it in, now or when one frees (rl_start) */
+  if (!rl_start(httpd_req_get_data(ir->req), ing__go, ir)) {
+    app->stats.queued++;
+    return;
+  }
+  ing__submit(ir);
+}
+
+/* The queued batch got its slot (from the release of another request):
+ * submitted from a fresh loop callback, never from inside that release. */
+static void ing__nop(uv_work_t *w) { (void)w; }
+
+static void ing__slot_ready(uv_work_t *w, int status) {
+  (void)status;
+  ing__submit(w->data);
+}
+
+static void ing__go(void *arg) {
+  ing_req *ir = arg;
+  ir->work.data = ir;
+  if (uv_queue_work(ir->app->loop, &ir->work, ing__nop, ing__slot_ready) < 0)
+    ing__submit(ir); /* cannot fail on a live loop; answer anyway */
+}
+
+static void ing__submit(ing_req *ir) {
+  col_app *app = ir->app;
   ir->job.kind = WR_INGEST;
   ir->job.in.batch = &ir->batch;
   ir->job.in.received_at_ms = ir->lim.now_ms;
