@@ -51,6 +51,16 @@ const opt_def agent_opt_defs[] = {
     {"durability", OPT_ENUM, O(durability), "fsync",
      "fsync: a 202 survives power loss; os: it survives a crash of the agent", "fsync|os", 0, 0, 0},
     {"batch-max-events", OPT_INT, O(batch_max_events), "1000", "most events per upload", NULL, 1, 100000, 0},
+    {"backfill-batch-max-events", OPT_INT, O(backfill_batch_max_events), "0",
+     "most events per backlog (backfill) upload; 0 = 4 x batch-max-events, at most 10000 (the collector's "
+     "default max-batch-events)",
+     NULL, 0, 100000, 0},
+    {"live-window", OPT_SECONDS, O(live_window), "30",
+     "events younger than this are uploaded before the backlog (oldest-first among them); 0 = one lane, "
+     "oldest-first",
+     NULL, 0, 86400, 0},
+    {"upload-window", OPT_INT, O(upload_window), "2",
+     "uploads in flight at once, over disjoint seq ranges (paced by the collector's answers)", NULL, 1, 8, 0},
     {"batch-max-bytes", OPT_SIZE, O(batch_max_bytes), "1MiB",
      "most bytes per upload body, before compression", NULL, 32 * KiB, 1 * GiB, 0},
     {"compression", OPT_ENUM, O(compression), "zstd", "upload body encoding", "zstd|gzip|none", 0, 0, 0},

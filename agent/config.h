@@ -38,6 +38,9 @@ typedef struct agent_config {
   int overflow;   /* AGENT_OVERFLOW_* */
   int durability; /* AGENT_DURABILITY_* */
   int64_t batch_max_events;
+  int64_t backfill_batch_max_events; /* 0 = 4 x batch_max_events, at most 10000 */
+  double live_window;                /* seconds; 0 = one lane */
+  int64_t upload_window;             /* uploads in flight at once */
   int64_t batch_max_bytes;
   int compression; /* AGENT_COMPRESSION_* */
   double retry_initial;
