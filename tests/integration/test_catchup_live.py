@@ -115,6 +115,10 @@ def main(h):
     wait_backlog(agent, 0, timeout=60)
     a = check_delivered(coll, AGENT_ID, total, epoch=epoch)
     log("collector: %s" % {k: a.get(k) for k in ("received", "missing", "backlog_trend_per_s", "catch_up_s")})
+    check("backlog_trend_per_s" in a and "catch_up_s" in a, "/v1/agents lacks the catch-up estimate: %r" % a)
+    # drained: the next report (a heartbeat) says backlog 0, caught up
+    a = wait_until(lambda: (lambda x: x if x and x.get("backlog") == 0 and x.get("catch_up_s") == 0 else None)(
+        collector_agent(coll, AGENT_ID)), 20, "/v1/agents: backlog 0, catch_up_s 0")
 
     live = stored(coll, "live-")
     old = stored(coll, "old-")
