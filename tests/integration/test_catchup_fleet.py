@@ -11,11 +11,12 @@ The agents talk to the collector through a small recording proxy in this
 test, which sees every answer's status and Retry-After and when each agent's
 next request came.
 
-Sizes: the contract's scenario is 20 agents x 50k; here 20 x PER_AGENT (5k
+Sizes: the contract's scenario is 20 agents x 50k; here 20 x PER_AGENT (10k
 by default, so the test stays short on a small shared machine), with batches
-of 500 so that each agent still drains in ten batches or more, as 50k in the
-default batches of 4000 would (fairness is about turns, and an agent that
-needs two turns can finish before the last agent's retry timer even fired)."""
+of 500 so that each agent drains in twenty batches, as 50k in the default
+batches of 4000 would in a dozen (fairness is about turns; the agents come
+back over about a second, as their retry timers fire, and an agent that
+needs only a couple of turns can finish before the last one is even back)."""
 import http.client
 import http.server
 import sqlite3
@@ -24,7 +25,7 @@ import threading
 from ferry_harness import *
 
 AGENTS = int(os.environ.get("FERRY_TEST_FLEET_AGENTS", "20"))
-PER_AGENT = int(os.environ.get("FERRY_TEST_FLEET_EVENTS", "5000"))
+PER_AGENT = int(os.environ.get("FERRY_TEST_FLEET_EVENTS", "10000"))
 RETRY_MAX_S = 1.0  # the harness's --retry-max
 SLACK_S = 0.05     # a request already on its way when the 429 was answered
 
@@ -75,12 +76,15 @@ def make_proxy(upstream_port, rec):
             for k, v in out_headers:
                 if k.lower() == "retry-after":
                     ra = v
-            self.send_response(status)
-            for k, v in out_headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                for k, v in out_headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the agent went away (stopped at the end of the test)
+                self.close_connection = True
             with rec.lock:
                 rec.log.append((agent, t0, time.monotonic(), status, ra))
 
