@@ -27,6 +27,10 @@
 
 typedef enum { SL_FREE, SL_READING, SL_SENDING, SL_ACKING } sl_phase;
 
+/* The window, plus one slot that only the live lane may use: a live batch
+ * never waits for a backfill upload to be answered. */
+#define UP_SLOTS (UP_WINDOW_MAX + 1)
+
 typedef struct up_slot {
   struct uploader *u;
   sl_phase phase;
@@ -58,7 +62,7 @@ struct uploader {
   uv_timer_t wake_timer; /* retry or heartbeat */
   bool wake_open;
 
-  up_slot slots[UP_WINDOW_MAX];
+  up_slot slots[UP_SLOTS];
   bool waiting;     /* a retry is due: no new upload before the timer */
   bool contact_due; /* send something (heartbeat at least) at the next cycle */
   bool stopping;
@@ -95,7 +99,7 @@ static uint64_t ms_of(double s) { return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.
 
 static unsigned busy_slots(const uploader *u) {
   unsigned n = 0;
-  for (unsigned i = 0; i < UP_WINDOW_MAX; i++) n += u->slots[i].phase != SL_FREE;
+  for (unsigned i = 0; i < UP_SLOTS; i++) n += u->slots[i].phase != SL_FREE;
   return n;
 }
 
@@ -422,7 +426,7 @@ static void on_batch_read(journal_batch *b) {
     if (strcmp(s->attempt_key, b->idem_key) != 0) {
       /* the same batch retried in another slot keeps counting its attempts */
       unsigned prev = 0;
-      for (unsigned i = 0; i < UP_WINDOW_MAX; i++)
+      for (unsigned i = 0; i < UP_SLOTS; i++)
         if (&u->slots[i] != s && strcmp(u->slots[i].attempt_key, b->idem_key) == 0)
           prev = u->slots[i].attempt;
       snprintf(s->attempt_key, sizeof(s->attempt_key), "%s", b->idem_key);
@@ -523,9 +527,15 @@ static void start_read(uploader *u, up_slot *s, ln_lane lane, const ln_range *r,
 }
 
 static up_slot *free_slot(uploader *u) {
-  for (unsigned i = 0; i < u->cfg.upload_window && i < UP_WINDOW_MAX; i++)
+  for (unsigned i = 0; i < u->cfg.upload_window + 1 && i < UP_SLOTS; i++)
     if (u->slots[i].phase == SL_FREE) return &u->slots[i];
   return NULL;
+}
+
+static bool live_in_flight(const uploader *u) {
+  for (unsigned i = 0; i < UP_SLOTS; i++)
+    if (u->slots[i].phase != SL_FREE && !u->slots[i].heartbeat && u->slots[i].lane == LN_LIVE) return true;
+  return false;
 }
 
 /* Fill free slots as the pace allows, or arm the heartbeat timer. */
@@ -540,17 +550,21 @@ static void up_cycle(uploader *u) {
     u->gen++;
   }
   for (;;) {
+    /* the pace bounds the uploads in flight; one live upload may go beyond it */
     unsigned busy = busy_slots(u);
-    if (busy >= pc_allowed(&u->pace)) return;
+    bool room = busy < pc_allowed(&u->pace);
+    bool live_room = room || !live_in_flight(u);
+    if (!live_room) return;
     up_slot *s = free_slot(u);
     if (!s || js.backlog <= 0) break;
-    ln_range ranges[UP_WINDOW_MAX], r;
+    ln_range ranges[UP_SLOTS], r;
     size_t n = 0;
-    for (unsigned i = 0; i < UP_WINDOW_MAX; i++)
+    for (unsigned i = 0; i < UP_SLOTS; i++)
       if (u->slots[i].phase != SL_FREE && !u->slots[i].heartbeat) ranges[n++] = u->slots[i].range;
     ln_lane lane;
     if (u->empty_gen[LN_LIVE] != u->gen && ln_pick(&u->lanes, LN_LIVE, now, ranges, n, &r)) lane = LN_LIVE;
-    else if (u->empty_gen[LN_BACKFILL] != u->gen && ln_pick(&u->lanes, LN_BACKFILL, now, ranges, n, &r))
+    else if (room && u->empty_gen[LN_BACKFILL] != u->gen &&
+             ln_pick(&u->lanes, LN_BACKFILL, now, ranges, n, &r))
       lane = LN_BACKFILL;
     else break;
     uv_timer_stop(&u->wake_timer);
@@ -628,7 +642,7 @@ static void normalize(uploader_config *c) {
   if (c->backfill_max_events == 0) c->backfill_max_events = c->batch_max_events;
   if (c->backfill_max_bytes == 0) c->backfill_max_bytes = c->batch_max_bytes;
   if (c->upload_window < 1) c->upload_window = 1;
-  if (c->upload_window > UP_WINDOW_MAX) c->upload_window = UP_WINDOW_MAX;
+  if (c->upload_window > UP_SLOTS) c->upload_window = UP_SLOTS;
 }
 
 static void free_strings(uploader *u) {
@@ -686,7 +700,7 @@ int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uplo
   normalize(&u->cfg);
   u->limit[LN_LIVE] = u->cfg.batch_max_events;
   u->limit[LN_BACKFILL] = u->cfg.backfill_max_events;
-  for (unsigned i = 0; i < UP_WINDOW_MAX; i++) u->slots[i].u = u;
+  for (unsigned i = 0; i < UP_SLOTS; i++) u->slots[i].u = u;
   u->empty_gen[LN_LIVE] = u->empty_gen[LN_BACKFILL] = UINT64_MAX;
   uv_timer_init(loop, &u->wake_timer);
   u->wake_timer.data = u;
@@ -771,12 +785,12 @@ static void on_wake_closed(uv_handle_t *h) {
 
 static void up_maybe_finish_stop(uploader *u) {
   if (!u->stopping) return;
-  for (unsigned i = 0; i < UP_WINDOW_MAX; i++)
+  for (unsigned i = 0; i < UP_SLOTS; i++)
     if (u->slots[i].phase == SL_READING || u->slots[i].phase == SL_ACKING)
       return; /* the journal still holds our request; wait for its done */
   if (u->net && u->wake_open) {
     if (uv_is_closing((uv_handle_t *)&u->wake_timer)) return;
-    for (unsigned i = 0; i < UP_WINDOW_MAX; i++) {
+    for (unsigned i = 0; i < UP_SLOTS; i++) {
       ut_xfer_drop(u->net, &u->slots[i].x);
       batch_drop(&u->slots[i]);
       u->slots[i].phase = SL_FREE;
@@ -800,7 +814,7 @@ void uploader_stop(uploader *u, void (*done)(void *arg), void *arg) {
   u->stop_arg = arg;
   uv_timer_stop(&u->wake_timer);
   unsigned sending = 0;
-  for (unsigned i = 0; i < UP_WINDOW_MAX; i++) sending += u->slots[i].phase == SL_SENDING;
+  for (unsigned i = 0; i < UP_SLOTS; i++) sending += u->slots[i].phase == SL_SENDING;
   if (sending) flog_info("%u upload(s) in flight cancelled; their events stay in the journal", sending);
   u->waiting = false;
   up_maybe_finish_stop(u);
