@@ -7,8 +7,9 @@ collector down, lets it age past the live window, starts a camera posting
 --live-rate events/s (default 100; each event's timestamp is the moment it
 was sent), starts ferry-collector, and times the drain until the agent's
 backlog is 0 (collector start included). The live delay of each event is
-read from what the collector stored: received_at (the arrival of the request
-that brought it) - timestamp (sent, before the agent's 202). It reports the
+from its 202 (noted by the camera) to received_at, the collector's stored
+arrival time of the request that brought it; the agent's own answer time
+(send -> 202) is reported beside. It reports the
 drain rate and the live delay p50/p99/max of the events posted during the
 drain.
 
@@ -37,6 +38,7 @@ class Camera(threading.Thread):
         self.stop = threading.Event()
         self.sent = 0
         self.errors = 0
+        self.acked = {}  # event_id -> wall-clock ms of its 202
 
     def run(self):
         import http.client
@@ -49,6 +51,7 @@ class Camera(threading.Thread):
                 r = conn.getresponse()
                 r.read()
                 if r.status == 202:
+                    self.acked[ev["event_id"]] = fh.now_ms()
                     self.sent += 1
                 else:
                     self.errors += 1
@@ -99,10 +102,12 @@ def run_mode(h, args, mode):
     cam.join(10)
     fh.wait_backlog(agent, 0, timeout=60)
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(coll.db_dir, "ferry.db"), uri=True, timeout=60)
-    rows = list(db.execute("SELECT ts_ms, received_at FROM events WHERE agent_id = ? AND event_id LIKE 'live-%'",
-                           (name,)))
+    rows = list(db.execute("SELECT event_id, ts_ms, received_at FROM events WHERE agent_id = ? AND "
+                           "event_id LIKE 'live-%'", (name,)))
     db.close()
-    during = sorted(rec - ts for ts, rec in rows if ts >= c_up_ms and rec <= c_up_ms + elapsed * 1000)
+    sel = [(eid, ts, rec) for eid, ts, rec in rows if ts >= c_up_ms and rec <= c_up_ms + elapsed * 1000]
+    during = sorted(rec - cam.acked[eid] for eid, ts, rec in sel if eid in cam.acked)
+    ingest = sorted(cam.acked[eid] - ts for eid, ts, rec in sel if eid in cam.acked)
     a = fh.collector_agent(coll, name) or {}
     print("[%s] drain: %.0f events/s (%d backlog events + live in %.1f s, collector start included); "
           "CPU agent %.1f s, collector %.1f s"
@@ -110,6 +115,8 @@ def run_mode(h, args, mode):
     print("[%s] live delay during the drain (%d events, 202 -> collector): p50 %.0f ms, p99 %.0f ms, max %.0f ms"
           % (mode, len(during), pct(during, 0.5), pct(during, 0.99), during[-1] if during else float("nan")),
           flush=True)
+    print("[%s] the agent's own answer meanwhile (send -> 202): p50 %.0f ms, p99 %.0f ms, max %.0f ms"
+          % (mode, pct(ingest, 0.5), pct(ingest, 0.99), ingest[-1] if ingest else float("nan")), flush=True)
     total = agent_seqs = fh.agent_status(agent)["next_seq"] - 1
     ok = a.get("received") == total and a.get("missing") == 0
     print("[%s] collector: received=%s of %d seqs, missing=%s" % (mode, a.get("received"), agent_seqs,
