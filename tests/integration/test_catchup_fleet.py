@@ -5,7 +5,9 @@ Every agent drains, every event is stored exactly once; the first and the
 last agent to finish are within a factor 3 of each other (counted from the
 collector's first arrival, on its stored arrival times); every 429 carries a
 Retry-After, and no agent sends a new request before the wait it was given
-(capped by its --retry-max, as SPEC 2 says) is over.
+(capped by its --retry-max, as SPEC 2 says) is over. The queue is kept at 2
+(4 places for 20 agents) so that refusals are certain, not a matter of
+timing.
 
 The agents talk to the collector through a small recording proxy in this
 test, which sees every answer's status and Retry-After and when each agent's
@@ -111,8 +113,8 @@ def main(h):
             post_events_ok(a, make_events(min(1000, PER_AGENT - i), prefix=aid, start=i, base_ms=base,
                                           step_ms=10), expect_accepted=min(1000, PER_AGENT - i))
         agents.append(a)
-    log("starting the collector with --max-ingest-inflight 2")
-    coll = h.start_collector(port=cport, extra=["--max-ingest-inflight", "2"])
+    log("starting the collector with --max-ingest-inflight 2 --max-ingest-queue 2")
+    coll = h.start_collector(port=cport, extra=["--max-ingest-inflight", "2", "--max-ingest-queue", "2"])
     for a in agents:
         wait_backlog(a, 0, timeout=int(os.environ.get("FLEET_WAIT", "240")), desc="%s drained" % a.agent_id)
     for a in agents:
