@@ -13,6 +13,9 @@
  *      duplicate-key walk behind ev_json_check_tree (sorted keys for big
  *      objects, so it stays O(n log n));
  *   4. check_event: the field rules, collecting every error.
+ * UTF-8 lives in event_text.c, the scan and the duplicate-key walk in
+ * event_json.c, the bodies in event_body.c; this file keeps the field rules
+ * and the normal form.
  * An array body is never parsed as a whole: split_next finds each element's
  * raw span, which gives the per-event size "as received" and lets one bad
  * element be reported with its index while the others are still checked.

@@ -1,9 +1,11 @@
 /* options: the one place that turns a program's option table into values.
  *
- * Each program declares its options once (options.h); this file reads them
- * from the four sources in increasing precedence — default text, config file
- * (JSON with comments), environment FERRY_<NAME>, command-line flag — and
- * generates --help from the same table, so the four can never drift apart.
+ * Each program declares its options once (options.h); opt_parse here reads
+ * them from the four sources in increasing precedence — default text, config
+ * file (JSON with comments, options_file.c), environment FERRY_<NAME>,
+ * command-line flag — each value stored by options_value.c, and
+ * options_print.c generates --help from the same table, so the four can never
+ * drift apart.
  *
  * Values are parsed into a scratch copy of the config struct and copied into
  * the caller's struct only when every source parsed cleanly: a failed reload
