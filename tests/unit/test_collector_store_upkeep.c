@@ -50,6 +50,7 @@ static int ingest_hours(store *s) {
   else s->ops->rollback(s);
   bt_batch_clear(&b);
   CHECK_EQ_INT((int)res.accepted, HOURS);
+  st_result_clear(&res);
   return r;
 }
 
