@@ -43,29 +43,6 @@
 #define MACHINE_ID_MAX     128
 #define PROGRESS_EVERY_MS  5000 /* progress check when no watchdog asks for more often */
 
-typedef struct app {
-  uv_loop_t *loop;
-  agent_config cfg;
-  char *machine_id;
-  journal *j;
-  httpd *h;
-  ingest *in;
-  dl_api *dl;
-  uploader *up;
-  mqtt_source *mq;
-  status_sources src;
-  uv_signal_t sig_term, sig_int, sig_hup;
-  uv_timer_t guard, flush, status_timer, watchdog;
-  bool stopping, ingest_drained, dl_drained, uploader_stopped, flushing, closed;
-  char last_status[200];
-  int argc; /* the command line, parsed again on SIGHUP */
-  char **argv;
-  bool watchdog_on; /* systemd asked for WATCHDOG=1 pings */
-  stall_track st_commit, st_unwritable, st_upload;
-  char stalled[200]; /* why the watchdog is not fed; "" when progressing */
-  looplag lag;
-} app;
-
 static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
@@ -236,133 +213,10 @@ static void begin_stop(app *a, const char *why) {
   check_stopped(a);
 }
 
-/* ---- reload (SIGHUP) ------------------------------------------------------ */
-
-/* Options a reload applies to the running agent; every other option is fixed
- * for the life of the process (the listener, the journal and what it was
- * opened with), and a change to one is reported and left for a restart. */
-static const char *const live_options[] = {"log-level",
-                                           "collector",
-                                           "auth-token",
-                                           "auth-token-file",
-                                           "batch-max-events",
-                                           "backfill-batch-max-events",
-                                           "live-window",
-                                           "upload-window",
-                                           "batch-max-bytes",
-                                           "collector-max-body-bytes",
-                                           "compression",
-                                           "retry-initial",
-                                           "retry-max",
-                                           "heartbeat-interval",
-                                           "connect-timeout",
-                                           "request-timeout",
-                                           "insecure-http",
-                                           "watchdog-stall-s",
-                                           "mqtt-topic",
-                                           "mapping",
-                                           NULL};
-
-static bool is_live(const char *name) {
-  for (const char *const *p = live_options; *p; p++)
-    if (strcmp(*p, name) == 0) return true;
-  return false;
-}
-
-static uploader_config uploader_config_of(const agent_config *c) {
-  codec_t codec = c->compression == AGENT_COMPRESSION_ZSTD   ? CODEC_ZSTD
-                  : c->compression == AGENT_COMPRESSION_GZIP ? CODEC_GZIP
-                                                             : CODEC_IDENTITY;
-  int64_t max_bytes =
-      c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes : c->collector_max_body_bytes;
-  int64_t bf_events = c->backfill_batch_max_events;
-  if (!bf_events) bf_events = c->batch_max_events * 4 < 10000 ? c->batch_max_events * 4 : 10000;
-  if (bf_events < c->batch_max_events) bf_events = c->batch_max_events;
-  int64_t bf_bytes = c->batch_max_bytes * 4;
-  if (bf_bytes > c->collector_max_body_bytes) bf_bytes = c->collector_max_body_bytes;
-  if (bf_bytes < max_bytes) bf_bytes = max_bytes;
-  return (uploader_config){.collector = c->collector,
-                           .backfill_max_events = (size_t)bf_events,
-                           .backfill_max_bytes = (size_t)bf_bytes,
-                           .live_window_s = c->live_window,
-                           .upload_window = (unsigned)c->upload_window,
-                           .auth_token = c->auth_token,
-                           .batch_max_events = (size_t)c->batch_max_events,
-                           .batch_max_bytes = (size_t)max_bytes,
-                           .codec = codec,
-                           .retry_initial_s = c->retry_initial,
-                           .retry_max_s = c->retry_max,
-                           .heartbeat_interval_s = c->heartbeat_interval,
-                           .connect_timeout_s = c->connect_timeout,
-                           .request_timeout_s = c->request_timeout,
-                           .ca_file = c->ca_file,
-                           .pinned_pubkey = c->pinned_pubkey,
-                           .client_cert = c->tls_client_cert,
-                           .client_key = c->tls_client_key};
-}
-
-static void on_status_timer(uv_timer_t *t);
-
-static void reload(app *a) {
-  (void)notify_reloading();
-  agent_config next;
-  memset(&next, 0, sizeof(next));
-  opt_cli cli;
-  char err[512];
-  int r = agent_config_load(&next, a->argc, a->argv, &cli, err, sizeof(err));
-  if (r < 0) {
-    flog_err("SIGHUP: configuration not reloaded, the running one is kept: %s", err);
-    agent_config_clear(&next);
-    (void)notify_ready();
-    return;
-  }
-  for (int i = 0; i < next.n_warnings; i++) flog_warn("%s", next.warnings[i]);
-  int applied = 0, kept = 0;
-  for (size_t i = 0; i < agent_opt_count; i++) {
-    const opt_def *d = &agent_opt_defs[i];
-    if (opt_field_equal(d, &a->cfg, &next)) continue;
-    char was[160], now[160], key[64];
-    opt_key(d, key, sizeof(key));
-    opt_format_value(d, &a->cfg, was, sizeof(was));
-    opt_format_value(d, &next, now, sizeof(now));
-    if (is_live(d->name)) {
-      opt_field_swap(d, &a->cfg, &next); /* next now holds the old value, freed below */
-      applied++;
-      if (d->flags & OPT_F_SECRET) flog_notice("SIGHUP: %s changed", key);
-      else flog_notice("SIGHUP: %s: %s -> %s", key, was, now);
-    } else {
-      kept++;
-      flog_warn("SIGHUP: %s changed to %s, which needs a restart; keeping %s", key,
-                (d->flags & OPT_F_SECRET) ? "a new value" : now, was);
-    }
-  }
-  agent_config_clear(&next);
-  flog_set_level(FLOG_ERR + a->cfg.log_level);
-  if (a->up) {
-    uploader_config uc = uploader_config_of(&a->cfg);
-    r = uploader_reconfigure(a->up, &uc);
-    if (r < 0) flog_err("SIGHUP: the uploader keeps its previous settings: %s", strerror(-r));
-  }
-  if (a->mq) {
-    /* topics and mapping: the mapping file is read again even when its
-     * name did not change (its contents may have) */
-    mapping *m = NULL;
-    char merr[512];
-    if (a->cfg.mapping && mapping_load_file(a->cfg.mapping, &m, merr, sizeof(merr)) < 0)
-      flog_err("SIGHUP: MQTT mapping not reloaded, the running one is kept: %s", merr);
-    else if (mqtt_source_reload(a->mq, a->cfg.mqtt_topic, m) < 0)
-      flog_err("SIGHUP: MQTT source not reloaded: out of memory");
-  }
-  flog_notice("SIGHUP: configuration reloaded: %d option(s) applied, %d kept until restart", applied, kept);
-  a->last_status[0] = '\0';
-  (void)notify_ready();
-  on_status_timer(&a->status_timer);
-}
-
 static void on_signal(uv_signal_t *s, int signum) {
   app *a = s->data;
   if (signum == SIGHUP) {
-    if (!a->stopping) reload(a);
+    if (!a->stopping) agent__reload(a);
     return;
   }
   if (a->stopping) {
@@ -370,90 +224,6 @@ static void on_signal(uv_signal_t *s, int signum) {
     _exit(1);
   }
   begin_stop(a, strsignal(signum));
-}
-
-/* ---- periodic ------------------------------------------------------------ */
-
-static void on_status_timer(uv_timer_t *t) {
-  app *a = t->data;
-  status_snapshot s;
-  status_take(&a->src, &s);
-  char line[200];
-  if (a->stalled[0]) snprintf(line, sizeof(line), "STALLED: %.180s", a->stalled);
-  else
-    snprintf(line, sizeof(line), "collector %s; backlog %lld events; dead-letter %lld",
-             up_state_name(s.us.state), (long long)s.js.backlog, (long long)s.js.dead_letter);
-  if (strcmp(line, a->last_status) != 0) {
-    notify_status("%s", line);
-    snprintf(a->last_status, sizeof(a->last_status), "%s", line);
-  }
-}
-
-/* Progress, as the watchdog sees it. The agent is progressing unless
- *  - commit requests wait in the journal queue and no group commit finishes,
- *  - the journal failed a write and no write has succeeded since, or
- *  - events wait in the backlog and no upload attempt finishes (whatever its
- *    outcome: a collector that is down or refuses us is not our fault and a
- *    restart would not help; attempts still finish, at the retry pace),
- * for longer than --watchdog-stall-s (uploads: plus the longest a healthy
- * uploader waits between two attempts, retry-max + 10 % and the request
- * timeout). An idle agent with an empty backlog is progressing. */
-static bool progressing(app *a, char *why, size_t len) {
-  uint64_t now = tf_mono_ms();
-  uint64_t limit = (uint64_t)(a->cfg.watchdog_stall_s * 1000.0);
-  journal_stats js;
-  journal_get_stats(a->j, &js);
-  uint64_t d = stall_observe(&a->st_commit, js.queued > 0, (uint64_t)js.commit_groups, now);
-  if (d > limit) {
-    snprintf(why, len, "journal: %lld commit request(s) waiting, no commit for %llu s", (long long)js.queued,
-             (unsigned long long)(d / 1000));
-    return false;
-  }
-  d = stall_observe(&a->st_unwritable, !js.writable, 0, now);
-  if (d > limit) {
-    snprintf(why, len, "journal unwritable for %llu s (%s)", (unsigned long long)(d / 1000),
-             js.unwritable_reason);
-    return false;
-  }
-  if (a->up) {
-    uploader_stats us;
-    uploader_get_stats(a->up, &us);
-    uint64_t attempts = us.uploads_ok;
-    for (int i = 0; i < UP_FAIL_COUNT_; i++) attempts += us.failures[i];
-    attempts += (uint64_t)js.acked_seq;
-    d = stall_observe(&a->st_upload, js.backlog > 0, attempts, now);
-    uint64_t ulimit = limit + (uint64_t)((a->cfg.retry_max * 1.1 + a->cfg.request_timeout) * 1000.0);
-    if (d > ulimit) {
-      snprintf(why, len, "uploads: %lld events waiting, no upload attempt finished for %llu s",
-               (long long)js.backlog, (unsigned long long)(d / 1000));
-      return false;
-    }
-  }
-  return true;
-}
-
-static void on_watchdog(uv_timer_t *t) {
-  app *a = t->data;
-  if (a->stopping) return;
-  char why[sizeof(a->stalled)];
-  if (progressing(a, why, sizeof(why))) {
-    if (a->stalled[0]) {
-      flog_notice("progressing again (was: %s)%s", a->stalled,
-                  a->watchdog_on ? "; pinging the watchdog again" : "");
-      a->stalled[0] = '\0';
-      on_status_timer(&a->status_timer);
-    }
-    if (a->watchdog_on) (void)notify_watchdog();
-    return;
-  }
-  if (!a->stalled[0]) {
-    flog_err("stalled: %s%s", why,
-             a->watchdog_on ? "; no longer pinging the watchdog, systemd will restart the agent" : "");
-    snprintf(a->stalled, sizeof(a->stalled), "%s", why);
-    on_status_timer(&a->status_timer);
-  } else {
-    snprintf(a->stalled, sizeof(a->stalled), "%s", why);
-  }
 }
 
 /* ---- start --------------------------------------------------------------- */
@@ -605,7 +375,7 @@ static int run_daemon(app *a) {
     return 1;
   }
 
-  uploader_config uc = uploader_config_of(c);
+  uploader_config uc = agent__uploader_config_of(c);
   r = uploader_start(a->loop, a->j, &uc, &a->up, err, sizeof(err));
   if (r < 0) {
     flog_err("uploader: %s", err);
@@ -640,16 +410,16 @@ static int run_daemon(app *a) {
     flog_notice("ferry-agent %s: agent %s listening on %s (port %u), uploading to %s", FERRY_VERSION,
                 c->agent_id, c->listen, httpd_port(a->h), c->collector);
   notify_ready();
-  on_status_timer(&a->status_timer);
-  uv_timer_start(&a->status_timer, on_status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
+  agent__on_status_timer(&a->status_timer);
+  uv_timer_start(&a->status_timer, agent__on_status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
   /* the progress check runs with or without a watchdog (a stall is logged
    * either way); with one, at least twice per WatchdogSec= */
   uint64_t wd = notify_watchdog_usec();
   a->watchdog_on = wd != 0;
   uint64_t every = PROGRESS_EVERY_MS;
   if (wd && wd / 2000 < every) every = wd / 2000 ? wd / 2000 : 1;
-  on_watchdog(&a->watchdog);
-  uv_timer_start(&a->watchdog, on_watchdog, every, every);
+  agent__on_watchdog(&a->watchdog);
+  uv_timer_start(&a->watchdog, agent__on_watchdog, every, every);
 
   if (looplag_start(a->loop, &a->lag) == 0) a->src.lag = &a->lag;
   uv_run(a->loop, UV_RUN_DEFAULT);
