@@ -24,76 +24,7 @@
 #include "up_lanes.h"
 #include "up_pacing.h"
 #include "up_transport.h"
-
-typedef enum { SL_FREE, SL_READING, SL_SENDING, SL_ACKING } sl_phase;
-
-/* The window, plus one slot that only the live lane may use: a live batch
- * never waits for a backfill upload to be answered. */
-#define UP_SLOTS (UP_WINDOW_MAX + 1)
-
-typedef struct up_slot {
-  struct uploader *u;
-  sl_phase phase;
-  ln_lane lane;
-  bool heartbeat;
-  ln_range range; /* seqs it covers: asked while READING, [first, last] after */
-  journal_batch batch;
-  bool batch_live;
-  journal_ack ack;
-  journal_batch ack_batch; /* what the ack refers to (copy; see single dead-letter) */
-  journal_rejected *rejected;
-  size_t n_rejected;
-  ut_xfer x;
-  uint64_t sent_mono;
-  uint64_t read_gen; /* u->gen when the read started */
-  /* X-Request-ID: {idempotency_key}/{attempt}; heartbeats: heartbeat:{n}/1 */
-  char attempt_key[200];
-  unsigned attempt;
-  char request_id[240];
-} up_slot;
-
-struct uploader {
-  uv_loop_t *loop;
-  journal *j;
-  uploader_config cfg;
-  char *collector, *url, *auth_header;
-  char *ca_file, *pinned_pubkey, *client_cert, *client_key;
-  ut_multi *net;
-  uv_timer_t wake_timer; /* retry or heartbeat */
-  bool wake_open;
-
-  up_slot slots[UP_SLOTS];
-  bool waiting;     /* a retry is due: no new upload before the timer */
-  bool contact_due; /* send something (heartbeat at least) at the next cycle */
-  bool stopping;
-  backoff bo;
-  size_t limit[2]; /* batch event limit per lane (halved on 400/413/422) */
-  ln_state lanes;
-  pc_state pace;
-  uint64_t gen;          /* moves on new events, answers, failures */
-  uint64_t empty_gen[2]; /* gen when a read of the lane found nothing (+1: none) */
-  int64_t seen_next_seq;
-
-  uint64_t last_contact_mono; /* end of the last attempt */
-  uint64_t retry_deadline_mono;
-  bool last_batch_error; /* journal_read_batch failed last time (log once) */
-  bool last_ack_error;   /* journal_apply_ack failed last time (log once) */
-
-  uint64_t heartbeat_n;
-  uint64_t outage_start_mono; /* first failure of the current run, 0 when ok */
-  uint64_t dl_logged_mono;    /* last dead-letter line; more within 10 s are counted */
-  uint64_t dl_held;
-  bool https;
-  const char *hint;        /* the mismatch hint of the failure being noted, or NULL */
-  const char *hint_logged; /* the latest hint logged at warning level */
-
-  uploader_stats st;
-  void (*stop_done)(void *);
-  void *stop_arg;
-};
-
-static void up_cycle(uploader *u);
-static void up_maybe_finish_stop(uploader *u);
+#include "uploader_int.h"
 
 static uint64_t ms_of(double s) { return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5); }
 
@@ -103,7 +34,7 @@ static unsigned busy_slots(const uploader *u) {
   return n;
 }
 
-static void batch_drop(up_slot *s) {
+void uploader__batch_drop(up_slot *s) {
   if (s->batch_live) {
     journal_batch_clear(&s->batch);
     s->batch_live = false;
@@ -115,7 +46,7 @@ static void batch_drop(up_slot *s) {
 static void slot_free(up_slot *s) {
   if (s->batch_live && s->batch.n_events) s->u->gen++;
   ut_xfer_drop(s->u->net, &s->x);
-  batch_drop(s);
+  uploader__batch_drop(s);
   s->phase = SL_FREE;
   s->heartbeat = false;
 }
@@ -136,7 +67,7 @@ static void on_wake(uv_timer_t *t) {
   uploader *u = t->data;
   if (u->stopping) return;
   u->waiting = false;
-  up_cycle(u);
+  uploader__up_cycle(u);
 }
 
 static void note_failure(uploader *u, const up_slot *s, const up_verdict *v, long status,
@@ -265,7 +196,7 @@ static void fail_backoff(up_slot *s, up_verdict v, long status, bool transport_o
   if (!u->waiting || until > u->retry_deadline_mono) schedule_retry(u, delay);
 }
 
-static void on_transfer_done(void *owner, ut_xfer *x, CURLcode result) {
+void uploader__on_transfer_done(void *owner, ut_xfer *x, CURLcode result) {
   up_slot *s = owner;
   uploader *u = s->u;
   long status = 0;
@@ -352,7 +283,7 @@ static void on_transfer_done(void *owner, ut_xfer *x, CURLcode result) {
         flog_info("collector refused a batch of %zu events (%ld %s); retrying with %zu", s->batch.n_events,
                   status, detail, u->limit[s->lane]);
         slot_free(s);
-        up_cycle(u);
+        uploader__up_cycle(u);
         return;
       }
       if (s->batch.n_events == 1) {
@@ -394,7 +325,7 @@ static void on_batch_read(journal_batch *b) {
   s->batch_live = true;
   if (u->stopping) {
     slot_free(s);
-    up_maybe_finish_stop(u);
+    uploader__up_maybe_finish_stop(u);
     return;
   }
   if (b->status != 0) {
@@ -410,7 +341,7 @@ static void on_batch_read(journal_batch *b) {
     /* nothing pending in that run: the lane is empty until something moves */
     slot_free(s);
     u->empty_gen[s->lane] = s->read_gen; /* unless something moved since it started */
-    up_cycle(u);
+    uploader__up_cycle(u);
     return;
   }
   size_t max_bytes = s->lane == LN_LIVE || s->heartbeat ? u->cfg.batch_max_bytes : u->cfg.backfill_max_bytes;
@@ -418,7 +349,7 @@ static void on_batch_read(journal_batch *b) {
     /* should not happen (the journal bounds the raw body); never send it */
     u->limit[s->lane] = up_limit_after_shrink(b->n_events);
     slot_free(s);
-    up_cycle(u);
+    uploader__up_cycle(u);
     return;
   }
   if (b->n_events) s->range = (ln_range){b->first_seq, b->last_seq};
@@ -466,7 +397,7 @@ static void on_batch_read(journal_batch *b) {
              : s->lane == LN_LIVE ? "live"
                                   : "backfill",
              b->n_events, b->body_len, b->raw_len, b->idem_key[0] ? b->idem_key : "");
-  up_cycle(u); /* another slot may start */
+  uploader__up_cycle(u); /* another slot may start */
 }
 
 static void on_ack_done(journal_ack *a) {
@@ -494,14 +425,14 @@ static void on_ack_done(journal_ack *a) {
   s->n_rejected = 0;
   slot_free(s);
   if (u->stopping) {
-    up_maybe_finish_stop(u);
+    uploader__up_maybe_finish_stop(u);
     return;
   }
   if (a->status != 0) {
     schedule_retry(u, backoff_next(&u->bo));
     return;
   }
-  up_cycle(u);
+  uploader__up_cycle(u);
 }
 
 /* Start reading a batch into the free slot s. */
@@ -539,7 +470,7 @@ static bool live_in_flight(const uploader *u) {
 }
 
 /* Fill free slots as the pace allows, or arm the heartbeat timer. */
-static void up_cycle(uploader *u) {
+void uploader__up_cycle(uploader *u) {
   if (u->stopping || u->waiting) return;
   journal_stats js;
   journal_get_stats(u->j, &js);
@@ -591,7 +522,7 @@ void uploader_kick(uploader *u) {
     ln_note_next_seq(&u->lanes, js.next_seq, tf_mono_ms());
     return;
   }
-  up_cycle(u);
+  uploader__up_cycle(u);
 }
 
 void uploader_get_stats(const uploader *u, uploader_stats *ret) {
@@ -616,206 +547,4 @@ void uploader_split(const uploader *u, int64_t backlog, uploader_stats *st) {
   st->live_backlog = sp.live;
   st->backfill_backlog = sp.backfill;
   st->live_oldest_s = sp.live_oldest_s;
-}
-
-static char *join_url(const char *base, const char *path) {
-  size_t bl = strlen(base);
-  while (bl && base[bl - 1] == '/') bl--;
-  size_t pl = strlen(path);
-  char *s = malloc(bl + pl + 1);
-  if (!s) return NULL;
-  memcpy(s, base, bl);
-  memcpy(s + bl, path, pl + 1);
-  return s;
-}
-
-static char *auth_header_of(const char *token) {
-  size_t n = strlen(token) + sizeof("Authorization: Bearer ");
-  char *h = malloc(n);
-  if (h) snprintf(h, n, "Authorization: Bearer %s", token);
-  return h;
-}
-
-/* Bounds of the sizes in cfg that follow other settings. */
-static void normalize(uploader_config *c) {
-  if (c->batch_max_events == 0) c->batch_max_events = 1;
-  if (c->backfill_max_events == 0) c->backfill_max_events = c->batch_max_events;
-  if (c->backfill_max_bytes == 0) c->backfill_max_bytes = c->batch_max_bytes;
-  if (c->upload_window < 1) c->upload_window = 1;
-  if (c->upload_window > UP_SLOTS) c->upload_window = UP_SLOTS;
-}
-
-static void free_strings(uploader *u) {
-  free(u->collector);
-  free(u->url);
-  free(u->ca_file);
-  free(u->pinned_pubkey);
-  free(u->client_cert);
-  free(u->client_key);
-  if (u->auth_header) {
-    explicit_bzero(u->auth_header, strlen(u->auth_header));
-    free(u->auth_header);
-  }
-}
-
-int uploader_start(uv_loop_t *loop, journal *j, const uploader_config *cfg, uploader **ret, char *err,
-                   size_t errlen) {
-  uploader *u = calloc(1, sizeof(*u));
-  if (!u) {
-    snprintf(err, errlen, "out of memory");
-    return -ENOMEM;
-  }
-  const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-  if (!(vi->features & CURL_VERSION_ASYNCHDNS))
-    flog_warn("libcurl %s resolves names synchronously: a slow DNS server can stall the agent's "
-              "loop; use a libcurl built with the threaded resolver or c-ares",
-              vi->version);
-  u->loop = loop;
-  u->j = j;
-  u->cfg = *cfg;
-  u->collector = strdup(cfg->collector);
-  u->url = join_url(cfg->collector, "/v1/ingest");
-  u->https = cfg->collector && strncasecmp(cfg->collector, "https:", 6) == 0;
-  u->st.collector_max_future_s = -1;
-  if (cfg->auth_token) u->auth_header = auth_header_of(cfg->auth_token);
-  bool nomem = false;
-#define UP_DUP(f)                                         \
-  do {                                                    \
-    if (cfg->f && !(u->f = strdup(cfg->f))) nomem = true; \
-  } while (0)
-  UP_DUP(ca_file);
-  UP_DUP(pinned_pubkey);
-  UP_DUP(client_cert);
-  UP_DUP(client_key);
-#undef UP_DUP
-  if (!u->collector || !u->url || (cfg->auth_token && !u->auth_header) || nomem ||
-      !(u->net = ut_new(loop, on_transfer_done))) {
-    snprintf(err, errlen, "out of memory");
-    free_strings(u);
-    free(u);
-    return -ENOMEM;
-  }
-  u->cfg.collector = u->collector;
-  u->cfg.auth_token = NULL; /* only the header is kept */
-  normalize(&u->cfg);
-  u->limit[LN_LIVE] = u->cfg.batch_max_events;
-  u->limit[LN_BACKFILL] = u->cfg.backfill_max_events;
-  for (unsigned i = 0; i < UP_SLOTS; i++) u->slots[i].u = u;
-  u->empty_gen[LN_LIVE] = u->empty_gen[LN_BACKFILL] = UINT64_MAX;
-  uv_timer_init(loop, &u->wake_timer);
-  u->wake_timer.data = u;
-  u->wake_open = true;
-  uint64_t seed = tf_mono_ms() ^ ((uint64_t)tf_now_ms() << 20) ^ (uint64_t)(uintptr_t)u;
-  backoff_init(&u->bo, cfg->retry_initial_s, cfg->retry_max_s, seed ? seed : 1);
-  journal_stats js;
-  journal_get_stats(j, &js);
-  uint64_t now = tf_mono_ms();
-  ln_init(&u->lanes, u->cfg.live_window_s, js.next_seq, now);
-  pc_init(&u->pace, u->cfg.upload_window);
-  u->st.state = UP_STATE_OK;
-  u->contact_due = true; /* introduce ourselves at once */
-  up_cycle(u);
-  *ret = u;
-  return 0;
-}
-
-int uploader_reconfigure(uploader *u, const uploader_config *cfg) {
-  char *collector = strdup(cfg->collector);
-  char *url = join_url(cfg->collector, "/v1/ingest");
-  char *auth = cfg->auth_token ? auth_header_of(cfg->auth_token) : NULL;
-  if (!collector || !url || (cfg->auth_token && !auth)) {
-    free(collector);
-    free(url);
-    free(auth);
-    return -ENOMEM;
-  }
-  bool target_changed = strcmp(url, u->url) != 0 || (auth == NULL) != (u->auth_header == NULL) ||
-                        (auth && strcmp(auth, u->auth_header) != 0);
-  /* transfers in flight hold their own copies (libcurl copies the URL and
-   * the header list belongs to the transfer) */
-  free(u->collector);
-  free(u->url);
-  if (u->auth_header) {
-    explicit_bzero(u->auth_header, strlen(u->auth_header));
-    free(u->auth_header);
-  }
-  u->collector = collector;
-  u->url = url;
-  u->https = strncasecmp(url, "https:", 6) == 0;
-  u->auth_header = auth;
-  u->cfg = *cfg;
-  u->cfg.collector = u->collector;
-  u->cfg.auth_token = NULL;
-  /* the TLS files stay those of the start (a restart changes them) */
-  u->cfg.ca_file = u->ca_file;
-  u->cfg.pinned_pubkey = u->pinned_pubkey;
-  u->cfg.client_cert = u->client_cert;
-  u->cfg.client_key = u->client_key;
-  normalize(&u->cfg);
-  if (u->limit[LN_LIVE] > u->cfg.batch_max_events) u->limit[LN_LIVE] = u->cfg.batch_max_events;
-  if (u->limit[LN_BACKFILL] > u->cfg.backfill_max_events) u->limit[LN_BACKFILL] = u->cfg.backfill_max_events;
-  ln_set_window(&u->lanes, u->cfg.live_window_s);
-  pc_set_max(&u->pace, u->cfg.upload_window);
-  unsigned attempt = u->bo.attempt;
-  uint64_t rng = u->bo.rng;
-  backoff_init(&u->bo, cfg->retry_initial_s, cfg->retry_max_s, rng ? rng : 1);
-  u->bo.attempt = attempt;
-  if (target_changed && !u->stopping && u->waiting) {
-    backoff_reset(&u->bo);
-    uv_timer_stop(&u->wake_timer);
-    u->waiting = false;
-    up_cycle(u);
-  } else if (!u->stopping && !u->waiting) {
-    up_cycle(u); /* re-arm the heartbeat timer with the new interval */
-  }
-  return 0;
-}
-
-static void on_net_closed(void *arg) {
-  uploader *u = arg;
-  u->net = NULL;
-  up_maybe_finish_stop(u);
-}
-
-static void on_wake_closed(uv_handle_t *h) {
-  uploader *u = h->data;
-  u->wake_open = false;
-  up_maybe_finish_stop(u);
-}
-
-static void up_maybe_finish_stop(uploader *u) {
-  if (!u->stopping) return;
-  for (unsigned i = 0; i < UP_SLOTS; i++)
-    if (u->slots[i].phase == SL_READING || u->slots[i].phase == SL_ACKING)
-      return; /* the journal still holds our request; wait for its done */
-  if (u->net && u->wake_open) {
-    if (uv_is_closing((uv_handle_t *)&u->wake_timer)) return;
-    for (unsigned i = 0; i < UP_SLOTS; i++) {
-      ut_xfer_drop(u->net, &u->slots[i].x);
-      batch_drop(&u->slots[i]);
-      u->slots[i].phase = SL_FREE;
-    }
-    uv_close((uv_handle_t *)&u->wake_timer, on_wake_closed);
-    ut_close(u->net, on_net_closed, u);
-    return; /* the close callbacks call back in */
-  }
-  if (u->net || u->wake_open) return;
-  void (*done)(void *) = u->stop_done;
-  void *arg = u->stop_arg;
-  free_strings(u);
-  free(u);
-  if (done) done(arg);
-}
-
-void uploader_stop(uploader *u, void (*done)(void *arg), void *arg) {
-  if (!u || u->stopping) return;
-  u->stopping = true;
-  u->stop_done = done;
-  u->stop_arg = arg;
-  uv_timer_stop(&u->wake_timer);
-  unsigned sending = 0;
-  for (unsigned i = 0; i < UP_SLOTS; i++) sending += u->slots[i].phase == SL_SENDING;
-  if (sending) flog_info("%u upload(s) in flight cancelled; their events stay in the journal", sending);
-  u->waiting = false;
-  up_maybe_finish_stop(u);
 }
