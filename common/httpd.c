@@ -26,6 +26,7 @@
  * so MHD only notices after the answer resumes it; after httpd_close the
  * object is detached from the server and the late httpd_respond frees it. */
 #include "httpd.h"
+#include "httpd_int.h"
 #include "httpd_listen.h"
 
 #include <arpa/inet.h>
@@ -61,63 +62,9 @@
 /* Upper bound for one timer arm, so a huge MHD timeout cannot overflow. */
 #define HTTPD_MAX_TIMER_MS      (3600u * 1000u)
 
-typedef struct httpd_hdr {
-  struct httpd_hdr *next;
-  char *name;
-  char *value;
-} httpd_hdr;
-
-struct httpd_req {
-  httpd *h;                    /* NULL once httpd_close detached it */
-  struct MHD_Connection *conn; /* NULL once MHD completed the request */
-  httpd_req *prev, *next;      /* h->reqs: every request object alive */
-  char *target;                /* request target as sent (copy) */
-  char *path;                  /* target without query: points into target */
-  char *method;
-  char *body; /* NUL-terminated; len bytes used, cap allocated (+1) */
-  size_t len, cap;
-  size_t discarded; /* body bytes dropped after the answer was decided */
-  httpd_hdr *hdrs;  /* response headers to add */
-  void *data;
-  void (*data_free)(void *data);
-  struct MHD_Response *resp; /* answer waiting to be queued */
-  unsigned status;
-  bool started;    /* the access handler has seen it: counted in pending */
-  bool owed;       /* on_request ran: exactly one answer is owed */
-  bool answered;   /* httpd_respond ran */
-  bool suspended;  /* MHD connection suspended, waiting for the answer */
-  bool mhd_done;   /* MHD's completion callback ran */
-  bool discard;    /* answer already decided (413...): swallow the body */
-  bool in_handler; /* inside the access handler: it queues r->resp itself */
-  uint64_t t0_ns;  /* uv_hrtime when the headers were in (on_answer) */
-  char id[129];    /* X-Request-ID: the client's (1-128 visible ASCII) or made here */
-  char client[64]; /* client address, "" for a Unix socket */
-};
-
-struct httpd {
-  uv_loop_t *loop;
-  struct MHD_Daemon *d;
-  uv_poll_t poll;
-  uv_timer_t timer;
-  httpd_config cfg;
-  int listen_fd; /* -1 after quiesce, or owned by MHD while serving */
-  unsigned port;
-  char *unix_path; /* socket file we created, removed on stop */
-  httpd_req *reqs;
-  unsigned pending;
-  bool kick; /* a "run soon" was asked for during MHD_run */
-  bool in_run;
-  bool closing;
-  int open_handles;
-  void (*done)(void *arg);
-  void *done_arg;
-  unsigned long mhd_errors;
-  char mhd_last_error[160];
-};
-
 /* ---- small helpers -------------------------------------------------------- */
 
-static char *httpd__strdup(const char *s) {
+char *httpd__strdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
   if (p) memcpy(p, s, n);
@@ -169,14 +116,14 @@ static void httpd__on_poll(uv_poll_t *p, int status, int events) {
 }
 
 /* Make MHD_run happen on the next loop iteration (not from inside it). */
-static void httpd__kick(httpd *h) {
+void httpd__kick(httpd *h) {
   h->kick = true;
   if (h->d && !h->in_run) uv_timer_start(&h->timer, httpd__on_timer, 0, 0);
 }
 
 /* ---- request objects ------------------------------------------------------- */
 
-static void httpd__req_free(httpd_req *r) {
+void httpd__req_free(httpd_req *r) {
   if (r->h) {
     if (r->prev) r->prev->next = r->next;
     else r->h->reqs = r->next;
@@ -589,140 +536,4 @@ void httpd_close(httpd *h, void (*done)(void *arg), void *arg) {
     free(h->unix_path);
     h->unix_path = NULL;
   }
-}
-
-/* ---- request accessors ------------------------------------------------------ */
-
-const char *httpd_req_method(const httpd_req *r) { return r->method ? r->method : ""; }
-
-const char *httpd_req_path(const httpd_req *r) { return r->path; }
-
-const char *httpd_req_header(const httpd_req *r, const char *name) {
-  if (!r->conn || !name) return NULL;
-  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *httpd_req_query(const httpd_req *r, const char *name) {
-  if (!r->conn || !name) return NULL;
-  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-struct httpd__each {
-  int (*fn)(void *arg, const char *k, const char *v);
-  void *arg;
-};
-
-static enum MHD_Result httpd__each_cb(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
-  struct httpd__each *e = cls;
-  (void)kind;
-  return e->fn(e->arg, k, v ? v : "") ? MHD_NO : MHD_YES;
-}
-
-void httpd_req_query_each(const httpd_req *r, int (*fn)(void *arg, const char *k, const char *v), void *arg) {
-  struct httpd__each e = {fn, arg};
-  if (!r->conn || !fn) return;
-  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd__each_cb, &e);
-}
-
-const char *httpd_req_body(const httpd_req *r, size_t *ret_len) {
-  if (ret_len) *ret_len = r->len;
-  return r->body ? r->body : "";
-}
-
-void httpd_req_set_data(httpd_req *r, void *data) { r->data = data; }
-
-void *httpd_req_get_data(const httpd_req *r) { return r->data; }
-
-void httpd_req_set_data_free(httpd_req *r, void (*data_free)(void *data)) { r->data_free = data_free; }
-
-int httpd_req_connected(const httpd_req *r) { return r->h && r->conn && !r->mhd_done; }
-
-void *httpd_req_tls_session(const httpd_req *r) {
-  if (!r->conn || r->mhd_done) return NULL;
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  return ci ? ci->tls_session : NULL;
-}
-
-void httpd_req_add_header(httpd_req *r, const char *name, const char *value) {
-  httpd_hdr *x = calloc(1, sizeof *x);
-  if (!x) return;
-  x->name = httpd__strdup(name);
-  x->value = httpd__strdup(value);
-  if (!x->name || !x->value) {
-    free(x->name);
-    free(x->value);
-    free(x);
-    return;
-  }
-  /* Keep insertion order: append. */
-  httpd_hdr **pp = &r->hdrs;
-  while (*pp) pp = &(*pp)->next;
-  *pp = x;
-}
-
-/* ---- answers ---------------------------------------------------------------- */
-
-void httpd_respond(httpd_req *r, unsigned status, const char *content_type, const char *body, size_t len) {
-  if (!r || r->answered) return; /* a second answer is a handler bug: ignore it */
-  r->answered = true;
-  if (r->h && r->started && r->h->pending) r->h->pending--;
-  if (r->h && r->started && r->h->cfg.on_answer)
-    r->h->cfg.on_answer(r, status, (double)(uv_hrtime() - r->t0_ns) / 1e9, r->h->cfg.ud);
-  if (!r->h || r->mhd_done) {
-    /* The server was closed, or MHD already forgot the connection. */
-    httpd__req_free(r);
-    return;
-  }
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-  if (resp) {
-    for (httpd_hdr *x = r->hdrs; x; x = x->next) MHD_add_response_header(resp, x->name, x->value);
-    if (r->id[0]) MHD_add_response_header(resp, "X-Request-ID", r->id);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            content_type && *content_type ? content_type : "application/octet-stream");
-  }
-  r->resp = resp; /* NULL: the access handler closes the connection */
-  r->status = status;
-  if (r->suspended) {
-    r->suspended = false;
-    MHD_resume_connection(r->conn);
-    httpd__kick(r->h);
-  }
-  /* Otherwise the access handler is on the stack (or will be called again
-   * for this request) and queues r->resp itself. */
-}
-
-void httpd_respond_json(httpd_req *r, unsigned status, cJSON *json) {
-  char *s = json ? cJSON_PrintUnformatted(json) : NULL;
-  cJSON_Delete(json);
-  if (!s) {
-    static const char oom[] =
-        "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory building the answer\"}}";
-    httpd_req_add_header(r, "Cache-Control", "no-store");
-    httpd_respond(r, 500, "application/json", oom, sizeof oom - 1);
-    return;
-  }
-  httpd_req_add_header(r, "Cache-Control", "no-store");
-  httpd_respond(r, status, "application/json", s, strlen(s));
-  free(s);
-}
-
-cJSON *httpd_error_json(const char *code, const char *message) {
-  cJSON *root = cJSON_CreateObject();
-  cJSON *e = cJSON_AddObjectToObject(root, "error");
-  if (!e || !cJSON_AddStringToObject(e, "code", code ? code : "error") ||
-      !cJSON_AddStringToObject(e, "message", message ? message : "")) {
-    cJSON_Delete(root);
-    return NULL;
-  }
-  return root;
-}
-
-void httpd_respond_error(httpd_req *r, unsigned status, const char *code, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  httpd_respond_json(r, status, httpd_error_json(code, msg));
 }
