@@ -4,7 +4,8 @@
  * process's life: readiness, signals, and a shutdown that answers every
  * request it already took within 5 s. It also hosts the `dead-letter` CLI.
  * Under systemd (Type=notify) it reports READY=1, STATUS= lines, reloads on
- * SIGHUP and pings the watchdog only while the pipeline makes progress. */
+ * SIGHUP (reload.c) and pings the watchdog only while the pipeline makes
+ * progress (periodic.c); the app struct they share is in main_int.h. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>

@@ -24,7 +24,10 @@
  * was never called, or httpd_respond has run). A deferred request whose
  * client disconnects stays suspended in MHD (MHD polls no suspended socket),
  * so MHD only notices after the answer resumes it; after httpd_close the
- * object is detached from the server and the late httpd_respond frees it. */
+ * object is detached from the server and the late httpd_respond frees it.
+ *
+ * What handlers call on a request — its accessors and httpd_respond* — lives
+ * in httpd_req.c; the structs both files use are in httpd_int.h. */
 #include "httpd.h"
 #include "httpd_int.h"
 #include "httpd_listen.h"

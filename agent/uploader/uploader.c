@@ -9,7 +9,8 @@
  * A failure stops new uploads until the retry timer fires (the uploads
  * already in flight finish). A cycle fills free slots, as many as the pace
  * allows, live lane first; with nothing pending and nothing in flight a
- * heartbeat goes after heartbeat_interval of silence. */
+ * heartbeat goes after heartbeat_interval of silence. Start, reconfigure
+ * and stop live in uploader_life.c, the structs in uploader_int.h. */
 #include "uploader.h"
 
 #include <errno.h>
