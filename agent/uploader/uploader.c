@@ -373,7 +373,7 @@ static void on_batch_read(journal_batch *b) {
   ut_request rq = {.url = u->url,
                    .request_id = s->request_id,
                    .auth_header = u->auth_header,
-                   .encoding = codec_name(u->cfg.codec),
+                   .encoding = codec_name(b->codec) /* what the body was encoded with, not today's setting */,
                    .idem_key = b->idem_key,
                    .body = b->body,
                    .body_len = b->body_len,
