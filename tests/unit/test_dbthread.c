@@ -222,11 +222,14 @@ static void test_predicate_and_timed_wait(void) {
   free(jobs);
 }
 
-/* An untimed wait with no predicate ends only on a stop. */
+/* An untimed wait with no predicate ends only on a stop (the worker records
+ * what it saw; the checks run on the main thread). */
+static bool idle_woke, idle_stopping;
+
 static void idle_run(dbthread *t) {
   dbthread_lock(t);
-  CHECK(dbthread_wait(t, NULL, NULL, 0));
-  CHECK(dbthread_stopping(t));
+  idle_woke = dbthread_wait(t, NULL, NULL, 0);
+  idle_stopping = dbthread_stopping(t);
   dbthread_unlock(t);
 }
 
@@ -238,7 +241,9 @@ static void test_stop_wakes_untimed_wait(void) {
   CHECK_EQ_INT(dbthread_init(&o.t, &o), 0);
   CHECK_EQ_INT(dbthread_start(&o.t, &loop, idle_run, on_closed, false), 0);
   dbthread_stop(&o.t);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_run(&loop, UV_RUN_DEFAULT); /* the join orders the worker's writes before these reads */
+  CHECK(idle_woke);
+  CHECK(idle_stopping);
   CHECK_EQ_INT(o.closed_calls, 1);
   CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
