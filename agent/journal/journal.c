@@ -3,7 +3,7 @@
  * Why it is shaped this way:
  * - One worker thread owns the sqlite3 connection; the loop thread only
  *   queues requests (mutex + condvar) and gets completions back through one
- *   uv_async. SQLite, fsync and compression never run on the loop thread.
+ *   uv_async (the thread, its lock and the hand-back: common/dbthread). SQLite, fsync and compression never run on the loop thread.
  * - Group commit: the worker takes every queued commit request and runs them
  *   in one transaction, each inside SAVEPOINT req (ROLLBACK TO on that
  *   request's failure only), then COMMITs once. next_seq is written to meta in
@@ -46,6 +46,7 @@
 #include "journal_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 /* --- the worker ------------------------------------------------------------ */
@@ -56,14 +57,6 @@
     if (tail) (tail)->next_ = (item); \
     else (head) = (item);             \
     (tail) = (item);                  \
-  } while (0)
-
-#define SPLICE(dhead, dtail, list)                             \
-  do {                                                         \
-    for (__typeof__(list) it_ = (list), nx_; it_; it_ = nx_) { \
-      nx_ = it_->next_;                                        \
-      APPEND(dhead, dtail, it_);                               \
-    }                                                          \
   } while (0)
 
 static void worker_shutdown(journal *j) {
@@ -80,7 +73,7 @@ static void worker_shutdown(journal *j) {
   j->db = NULL;
 }
 
-/* Take queued commit requests for one group commit (under qlock): at least
+/* Take queued commit requests for one group commit (under the lock): at least
  * one, then more while their event bytes stay within a quarter of
  * --max-wal-bytes. A group's WAL frames are about twice its event bytes
  * (table and freelist pages, the meta row), so one transaction stays within
@@ -121,20 +114,42 @@ static void probe_write(journal *j) {
   journal__refresh(j);
 }
 
-void journal__worker(void *arg) {
+/* The predicates the worker waits with (under the lock): an op it may take
+ * now (the test hold keeps the queues as they are) — and, for the untimed
+ * wait, also the end of that wait's reason (the hold lifted while the journal
+ * is unwritable: the write probe's timed wait takes over). */
+static bool has_work(void *arg) {
   journal *j = arg;
+  return !j->hold && (j->q_commit || j->q_ack || j->q_batch || j->q_dl);
+}
+
+static bool untimed_over(void *arg) {
+  journal *j = arg;
+  return has_work(j) || (!j->writable && !j->hold);
+}
+
+/* Hand finished ops back to the loop thread, one type after another. */
+#define PUSH_ALL(list, ops)                                  \
+  do {                                                       \
+    for (__typeof__(ops) it_ = (ops), nx_; it_; it_ = nx_) { \
+      nx_ = it_->next_;                                      \
+      dbthread_list_push((list), &it_->node_);               \
+    }                                                        \
+  } while (0)
+
+void journal__worker(dbthread *t) {
+  journal *j = t->data;
   for (;;) {
-    uv_mutex_lock(&j->qlock);
+    dbthread_lock(t);
     bool probe_due = false;
-    while ((!j->q_commit && !j->q_ack && !j->q_batch && !j->q_dl && !j->stopping) ||
-           (j->hold && !j->stopping)) {
+    while (!has_work(j) && !dbthread_stopping(t)) {
       if (j->writable || j->hold) {
-        uv_cond_wait(&j->qcond, &j->qlock);
+        dbthread_wait(t, untimed_over, j, 0);
       } else if (uv_hrtime() - j->last_write_fail_ns >= WRITE_PROBE_EVERY_NS) {
         probe_due = true;
         break;
       } else {
-        uv_cond_timedwait(&j->qcond, &j->qlock, WRITE_PROBE_EVERY_NS);
+        dbthread_wait(t, has_work, j, WRITE_PROBE_EVERY_NS);
       }
     }
     journal_commit *commits = take_commits(j);
@@ -143,11 +158,11 @@ void journal__worker(void *arg) {
     journal_dl *dls = j->q_dl;
     int64_t max_pages = j->test_max_pages;
     j->test_max_pages = 0;
-    bool stop = j->stopping && !commits && !acks && !batches && !dls;
+    bool stop = dbthread_stopping(t) && !commits && !acks && !batches && !dls;
     j->q_ack = j->q_ack_tail = NULL;
     j->q_batch = j->q_batch_tail = NULL;
     j->q_dl = j->q_dl_tail = NULL;
-    uv_mutex_unlock(&j->qlock);
+    dbthread_unlock(t);
     if (stop) break;
     if (max_pages > 0) journal__exec_pragma(j->db, "max_page_count", (long long)max_pages);
     /* unwritable and no commit to try it with: a small write of its own,
@@ -162,123 +177,104 @@ void journal__worker(void *arg) {
     for (journal_ack *a = acks; a; a = a->next_) journal__do_ack(j, a);
     for (journal_batch *b = batches; b; b = b->next_) journal__do_batch(j, b);
     for (journal_dl *d = dls; d; d = d->next_) journal__do_dl(j, d);
-    uv_mutex_lock(&j->dlock);
-    SPLICE(j->d_commit, j->d_commit_tail, commits);
-    SPLICE(j->d_ack, j->d_ack_tail, acks);
-    SPLICE(j->d_batch, j->d_batch_tail, batches);
-    SPLICE(j->d_dl, j->d_dl_tail, dls);
-    uv_mutex_unlock(&j->dlock);
-    uv_async_send(&j->async);
+    dbthread_list done = {0};
+    PUSH_ALL(&done, commits);
+    PUSH_ALL(&done, acks);
+    PUSH_ALL(&done, batches);
+    PUSH_ALL(&done, dls);
+    dbthread_complete(t, &done);
   }
   worker_shutdown(j);
 }
 
-/* Loop thread: run the done callbacks of completed ops. */
-static void deliver(journal *j) {
-  uv_mutex_lock(&j->dlock);
-  journal_commit *c = j->d_commit;
-  journal_ack *a = j->d_ack;
-  journal_batch *b = j->d_batch;
-  journal_dl *d = j->d_dl;
-  j->d_commit = j->d_commit_tail = NULL;
-  j->d_ack = j->d_ack_tail = NULL;
-  j->d_batch = j->d_batch_tail = NULL;
-  j->d_dl = j->d_dl_tail = NULL;
-  uv_mutex_unlock(&j->dlock);
-  int n = 0;
-  /* done may resubmit (which reuses next_), so read next_ first */
-  for (journal_commit *nx; c; c = nx, n++) {
-    nx = c->next_;
-    c->done(c);
-  }
-  for (journal_ack *nx; a; a = nx, n++) {
-    nx = a->next_;
-    a->done(a);
-  }
-  for (journal_batch *nx; b; b = nx, n++) {
-    nx = b->next_;
-    b->done(b);
-  }
-  for (journal_dl *nx; d; d = nx, n++) {
-    nx = d->next_;
-    d->done(d);
-  }
-  j->outstanding -= n;
-  if (j->outstanding == 0 && !j->closing) uv_unref((uv_handle_t *)&j->async);
+/* Loop thread: a finished op's node → its caller's done. */
+#define OWNER_OF(type, node) ((type *)((char *)(node)-offsetof(type, node_)))
+static void commit_done(dbthread_job *n) {
+  journal_commit *c = OWNER_OF(journal_commit, n);
+  c->done(c);
 }
-
-void journal__on_async(uv_async_t *h) { deliver(h->data); }
-
-/* Loop thread: account an op that will complete. */
-static void track(journal *j) {
-  if (j->outstanding++ == 0) uv_ref((uv_handle_t *)&j->async);
+static void ack_done(dbthread_job *n) {
+  journal_ack *a = OWNER_OF(journal_ack, n);
+  a->done(a);
+}
+static void batch_done(dbthread_job *n) {
+  journal_batch *b = OWNER_OF(journal_batch, n);
+  b->done(b);
+}
+static void dl_done(dbthread_job *n) {
+  journal_dl *d = OWNER_OF(journal_dl, n);
+  d->done(d);
 }
 
 int journal_submit(journal *j, journal_commit *c) {
   if (!j || !c || !c->done || (c->n && !c->events)) return -EINVAL;
-  if (j->closing) return -ECANCELED;
+  if (j->t.closing) return -ECANCELED;
   size_t bytes = 0;
   for (size_t i = 0; i < c->n; i++) bytes += c->events[i].json ? c->events[i].json_len : 2;
-  uv_mutex_lock(&j->qlock);
+  dbthread_lock(&j->t);
   if (j->q_commit_n >= JOURNAL_QUEUE_MAX_REQUESTS ||
       (j->q_commit_n && j->q_commit_bytes + bytes > JOURNAL_QUEUE_MAX_BYTES)) {
-    uv_mutex_unlock(&j->qlock);
+    dbthread_unlock(&j->t);
     return -EAGAIN;
   }
   c->bytes_ = bytes;
+  c->node_.done = commit_done;
   APPEND(j->q_commit, j->q_commit_tail, c);
   j->q_commit_n++;
   j->q_commit_bytes += bytes;
-  uv_cond_signal(&j->qcond);
-  uv_mutex_unlock(&j->qlock);
-  track(j);
+  dbthread_signal(&j->t);
+  dbthread_unlock(&j->t);
+  dbthread_track(&j->t);
   return 0;
 }
 
 int journal_read_batch(journal *j, journal_batch *b) {
   if (!j || !b || !b->done) return -EINVAL;
-  if (j->closing) return -ECANCELED;
-  uv_mutex_lock(&j->qlock);
+  if (j->t.closing) return -ECANCELED;
+  b->node_.done = batch_done;
+  dbthread_lock(&j->t);
   APPEND(j->q_batch, j->q_batch_tail, b);
-  uv_cond_signal(&j->qcond);
-  uv_mutex_unlock(&j->qlock);
-  track(j);
+  dbthread_signal(&j->t);
+  dbthread_unlock(&j->t);
+  dbthread_track(&j->t);
   return 0;
 }
 
 int journal_apply_ack(journal *j, journal_ack *a) {
   if (!j || !a || !a->done || !a->batch || (a->n_rejected && !a->rejected)) return -EINVAL;
-  if (j->closing) return -ECANCELED;
-  uv_mutex_lock(&j->qlock);
+  if (j->t.closing) return -ECANCELED;
+  a->node_.done = ack_done;
+  dbthread_lock(&j->t);
   APPEND(j->q_ack, j->q_ack_tail, a);
-  uv_cond_signal(&j->qcond);
-  uv_mutex_unlock(&j->qlock);
-  track(j);
+  dbthread_signal(&j->t);
+  dbthread_unlock(&j->t);
+  dbthread_track(&j->t);
   return 0;
 }
 
 int journal_dead_letter(journal *j, journal_dl *d) {
   if (!j || !d || !d->done) return -EINVAL;
-  if (j->closing) return -ECANCELED;
-  uv_mutex_lock(&j->qlock);
+  if (j->t.closing) return -ECANCELED;
+  d->node_.done = dl_done;
+  dbthread_lock(&j->t);
   APPEND(j->q_dl, j->q_dl_tail, d);
-  uv_cond_signal(&j->qcond);
-  uv_mutex_unlock(&j->qlock);
-  track(j);
+  dbthread_signal(&j->t);
+  dbthread_unlock(&j->t);
+  dbthread_track(&j->t);
   return 0;
 }
 
 void journal_test_hold(journal *j, bool hold) {
-  uv_mutex_lock(&j->qlock);
+  dbthread_lock(&j->t);
   j->hold = hold;
-  uv_cond_signal(&j->qcond);
-  uv_mutex_unlock(&j->qlock);
+  dbthread_signal(&j->t);
+  dbthread_unlock(&j->t);
 }
 
 void journal_test_max_pages(journal *j, int64_t pages) {
-  uv_mutex_lock(&j->qlock);
+  dbthread_lock(&j->t);
   j->test_max_pages = pages;
-  uv_mutex_unlock(&j->qlock);
+  dbthread_unlock(&j->t);
 }
 
 void journal_batch_clear(journal_batch *b) {
@@ -295,19 +291,12 @@ void journal_get_stats(journal *j, journal_stats *ret) {
   uv_mutex_lock(&j->slock);
   *ret = j->stats;
   uv_mutex_unlock(&j->slock);
-  uv_mutex_lock(&j->qlock);
+  dbthread_lock(&j->t);
   ret->queued = (int64_t)j->q_commit_n;
-  uv_mutex_unlock(&j->qlock);
+  dbthread_unlock(&j->t);
 }
 
 void journal_close(journal *j) {
-  if (!j || j->closing) return;
-  j->closing = true;
-  uv_mutex_lock(&j->qlock);
-  j->stopping = true;
-  uv_cond_signal(&j->qcond);
-  uv_mutex_unlock(&j->qlock);
-  uv_thread_join(&j->thread);
-  deliver(j);
-  uv_close((uv_handle_t *)&j->async, journal__on_close);
+  if (!j) return;
+  dbthread_close(&j->t); /* joins; the last done callbacks run here; then journal__on_close */
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "codec.h"
+#include "dbthread.h"
 #include "event.h"
 
 #define JOURNAL_SCHEMA_VERSION 3
@@ -115,6 +116,7 @@ struct journal_commit {
   void (*done)(journal_commit *c);
   void *data;
   journal_commit *next_; /* internal */
+  dbthread_job node_;    /* internal: the hand-back to the loop thread */
   size_t bytes_;         /* internal: event bytes, for the queue and group bounds */
 };
 /* Queue c; done runs later on the loop thread. Returns 0, or -EAGAIN when the
@@ -147,6 +149,7 @@ struct journal_batch {
   void (*done)(journal_batch *b);
   void *data;
   journal_batch *next_;
+  dbthread_job node_; /* internal: the hand-back to the loop thread */
 };
 /* The body is the SPEC §2 upload body, built on the worker thread from the
  * oldest events (by seq) in [from_seq, to_seq] within max_events / max_bytes,
@@ -172,6 +175,7 @@ struct journal_ack {
   void (*done)(journal_ack *a);
   void *data;
   journal_ack *next_;
+  dbthread_job node_; /* internal: the hand-back to the loop thread */
 };
 /* Delete the batch's events except the rejected ones, which move to
  * dead-letter (their seqs become dropped ranges with reason dead_letter);
@@ -208,6 +212,7 @@ struct journal_dl {
   void (*done)(journal_dl *d);
   void *data;
   journal_dl *next_;
+  dbthread_job node_; /* internal: the hand-back to the loop thread */
 };
 int journal_dead_letter(journal *j, journal_dl *d); /* 0 or -ECANCELED/-EINVAL */
 

@@ -6,6 +6,7 @@
 #ifndef FERRY_JOURNAL_INT_H
 #define FERRY_JOURNAL_INT_H
 
+#include "dbthread.h"
 #include "journal.h"
 #include "strbuf.h"
 #include "journal_sql.h"
@@ -59,10 +60,10 @@ typedef struct idfilter {
 
 struct journal {
   uv_loop_t *loop;
-  uv_async_t async;
-  uv_thread_t thread;
-  bool locks_inited, closing;
-  int outstanding; /* ops submitted, done not yet called (loop thread only) */
+  /* the worker thread, the request queues' lock (t.mu, t.cv) and the
+   * completions handed back to the loop thread (common/dbthread) */
+  dbthread t;
+  bool locks_inited;
 
   /* options (copied) */
   char *path, *wal_path, *shm_path, *dir, *base;
@@ -71,10 +72,7 @@ struct journal {
   bool fsync, reject;
   int64_t max_journal, max_wal, max_dead;
 
-  /* request queue: loop → worker */
-  uv_mutex_t qlock;
-  uv_cond_t qcond;
-  bool stopping;
+  /* request queues: loop → worker, under the thread's lock (dbthread_lock) */
   bool hold;              /* test hook: the worker leaves the queue alone */
   int64_t test_max_pages; /* test hook: > 0 → apply PRAGMA max_page_count */
   journal_commit *q_commit, *q_commit_tail;
@@ -82,13 +80,6 @@ struct journal {
   journal_ack *q_ack, *q_ack_tail;
   journal_batch *q_batch, *q_batch_tail;
   journal_dl *q_dl, *q_dl_tail;
-
-  /* completions: worker → loop */
-  uv_mutex_t dlock;
-  journal_commit *d_commit, *d_commit_tail;
-  journal_ack *d_ack, *d_ack_tail;
-  journal_batch *d_batch, *d_batch_tail;
-  journal_dl *d_dl, *d_dl_tail;
 
   /* published figures */
   uv_mutex_t slock;
@@ -128,9 +119,8 @@ struct journal {
  * -EFBIG ("File too large"), since -ENOSPC means a full disk here. */
 static inline int journal__sb_err(const strbuf *b) { return b->err == -ENOSPC ? -EFBIG : b->err; }
 
-/* journal.c: the worker thread and its completions */
-void journal__worker(void *arg);
-void journal__on_async(uv_async_t *h);
+/* journal.c: the worker thread's body (run by common/dbthread) */
+void journal__worker(dbthread *t);
 
 /* journal_tx.c: statements, transactions, and what follows each one */
 int journal__errno_of_sqlite(int rc);
@@ -180,6 +170,6 @@ void journal__do_dl(journal *j, journal_dl *d);
 
 /* journal_open.c */
 int journal__exec_pragma(sqlite3 *db, const char *name, long long v);
-void journal__on_close(uv_handle_t *h);
+void journal__on_close(dbthread *t);
 
 #endif

@@ -74,16 +74,12 @@ static void free_journal(journal *j) {
   free(j->agent_id);
   free(j->site);
   free(j->machine_id);
-  if (j->locks_inited) {
-    uv_mutex_destroy(&j->qlock);
-    uv_cond_destroy(&j->qcond);
-    uv_mutex_destroy(&j->dlock);
-    uv_mutex_destroy(&j->slock);
-  }
+  dbthread_destroy(&j->t);
+  if (j->locks_inited) uv_mutex_destroy(&j->slock);
   free(j);
 }
 
-void journal__on_close(uv_handle_t *h) { free_journal(h->data); }
+void journal__on_close(dbthread *t) { free_journal(t->data); }
 
 typedef enum { PROBE_FRESH, PROBE_OK, PROBE_QUARANTINE } probe_verdict;
 
@@ -577,8 +573,7 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
     set_err(err, errlen, "journal path %s names a directory", opts->path);
     return -EISDIR;
   }
-  if (uv_mutex_init(&j->qlock) || uv_cond_init(&j->qcond) || uv_mutex_init(&j->dlock) ||
-      uv_mutex_init(&j->slock)) {
+  if (dbthread_init(&j->t, j) || uv_mutex_init(&j->slock)) {
     free(j); /* the process is out of resources; nothing else to undo that matters */
     set_err(err, errlen, "cannot initialise journal locks");
     return -ENOMEM;
@@ -608,17 +603,14 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
     return r;
   }
   journal__publish(j);
-  if ((r = uv_async_init(loop, &j->async, journal__on_async)) < 0) {
-    set_err(err, errlen, "uv_async_init: %s", uv_strerror(r));
-    free_journal(j);
-    return r;
-  }
-  j->async.data = j;
-  uv_unref((uv_handle_t *)&j->async);
-  if ((r = uv_thread_create(&j->thread, journal__worker, j)) < 0) {
-    set_err(err, errlen, "cannot start the journal thread: %s", uv_strerror(r));
-    j->closing = true;
-    uv_close((uv_handle_t *)&j->async, journal__on_close);
+  /* the handle holds the loop only while ops are out */
+  if ((r = dbthread_start(&j->t, loop, journal__worker, journal__on_close, true)) < 0) {
+    if (j->t.closing) { /* the thread did not start; journal__on_close frees */
+      set_err(err, errlen, "cannot start the journal thread: %s", uv_strerror(r));
+    } else {
+      set_err(err, errlen, "uv_async_init: %s", uv_strerror(r));
+      free_journal(j);
+    }
     return r;
   }
   *ret = j;

@@ -1,10 +1,12 @@
-/* writer: the database thread and its bounded job queue (see writer.h).
+/* writer: the database thread and its bounded job queue (see writer.h; the
+ * thread itself, its lock and the hand-back of done jobs: common/dbthread).
  * Batches are group-committed because a synchronous=FULL commit costs an
  * fsync: one fsync for everything queued keeps throughput up when many
  * agents upload at once, while each batch keeps its own savepoint. */
 #include "writer.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +24,14 @@
 #define WR_QUIET_NS            (1000ULL * 1000 * 1000) /* idle this long before upkeep */
 
 struct writer {
-  uv_loop_t *loop;
   store *st;
   wr_limits lim;
-  uv_async_t async;
-  uv_thread_t thread;
-  uv_mutex_t mu;
-  uv_cond_t cv;
-  /* under mu */
+  dbthread t; /* the thread, its lock (t.mu) and the hand-back of done jobs */
+  /* under the thread's lock */
   wr_job *q_head, *q_tail;
-  size_t q_n;     /* queued, not yet taken */
-  size_t bytes;   /* held by queued and in-progress jobs */
-  size_t working; /* taken by the thread, not yet done */
-  wr_job *done_head, *done_tail;
-  bool stopping, exited;
+  size_t q_n;             /* queued, not yet taken */
+  size_t bytes;           /* held by queued and in-progress jobs */
+  size_t working;         /* taken by the thread, not yet done */
   uint64_t busy_since_ms; /* 0 when idle */
   bool healthy;
   uint64_t last_ok_ms;
@@ -43,7 +39,6 @@ struct writer {
   /* loop thread only */
   void (*stop_cb)(void *arg);
   void *stop_arg;
-  bool joined;
   uint64_t last_purge_ms; /* writer thread only */
   bool maint_more;        /* writer thread only: the store may have upkeep to do */
   uint64_t last_maint_ms; /* writer thread only */
@@ -57,14 +52,14 @@ static void wr__fail(wr_job *j, int err, const char *msg) {
 }
 
 static void wr__health(writer *w, int r) {
-  uv_mutex_lock(&w->mu);
+  dbthread_lock(&w->t);
   w->healthy = r == 0;
   if (r == 0) w->last_ok_ms = tf_mono_ms();
   else snprintf(w->why, sizeof(w->why), "%s", w->st->ops->last_error(w->st));
-  uv_mutex_unlock(&w->mu);
+  dbthread_unlock(&w->t);
 }
 
-/* One piece of store upkeep (writer thread, mu not held). */
+/* One piece of store upkeep (writer thread, lock not held). */
 static void wr__maintain(writer *w, int units) {
   bool more = false;
   w->last_maint_ms = tf_mono_ms();
@@ -123,17 +118,20 @@ static void wr__other(writer *w, wr_job *j) {
   if (j->kind == WR_PING || r != -ENOMEM) wr__health(w, r);
 }
 
-static void wr__thread(void *arg) {
-  writer *w = arg;
+/* The writer's predicate for dbthread_wait: a job to take. */
+static bool wr__has_job(void *arg) { return ((writer *)arg)->q_head != NULL; }
+
+static void wr__thread(dbthread *t) {
+  writer *w = t->data;
   wr_job *taken[WR_GROUP_MAX];
   wr_job *ingest[WR_GROUP_MAX];
   w->maint_more = true; /* hours left stale by a previous run */
   bool quiet = false;   /* the queue has been quiet since the last job */
-  uv_mutex_lock(&w->mu);
+  dbthread_lock(t);
   for (;;) {
-    while (!w->q_head && !w->stopping) {
+    while (!w->q_head && !dbthread_stopping(t)) {
       if (!w->maint_more) {
-        uv_cond_wait(&w->cv, &w->mu);
+        dbthread_wait(t, wr__has_job, w, 0);
         continue;
       }
       /* upkeep starts only once the queue has been quiet for a moment:
@@ -144,12 +142,12 @@ static void wr__thread(void *arg) {
        * backfill the stale hours are rebuilt at full speed, not a piece a
        * second, so queries stop building them themselves. */
       if (!quiet) {
-        if (uv_cond_timedwait(&w->cv, &w->mu, WR_QUIET_NS) == 0 || w->q_head || w->stopping) continue;
+        if (dbthread_wait(t, wr__has_job, w, WR_QUIET_NS)) continue;
         quiet = true;
       }
-      uv_mutex_unlock(&w->mu);
+      dbthread_unlock(t);
       wr__maintain(w, WR_MAINTAIN_IDLE_UNITS);
-      uv_mutex_lock(&w->mu);
+      dbthread_lock(t);
     }
     if (!w->q_head) break; /* stopping and drained */
     quiet = false;
@@ -163,7 +161,7 @@ static void wr__thread(void *arg) {
     w->working = n;
     uint64_t now = tf_mono_ms();
     w->busy_since_ms = now ? now : 1;
-    uv_mutex_unlock(&w->mu);
+    dbthread_unlock(t);
 
     size_t ni = 0;
     for (size_t i = 0; i < n; i++) {
@@ -186,86 +184,58 @@ static void wr__thread(void *arg) {
       (void)w->st->ops->purge(w->st, tf_now_ms() - (int64_t)w->lim.purge_before_ms);
     }
 
-    uv_mutex_lock(&w->mu);
+    dbthread_list done = {0};
+    dbthread_lock(t);
     for (size_t i = 0; i < n; i++) {
       w->bytes -= taken[i]->bytes;
-      if (w->done_tail) w->done_tail->next = taken[i];
-      else w->done_head = taken[i];
-      w->done_tail = taken[i];
+      dbthread_list_push(&done, &taken[i]->node_);
     }
     w->working = 0;
     w->busy_since_ms = 0;
-    uv_mutex_unlock(&w->mu);
-    uv_async_send(&w->async);
+    dbthread_unlock(t);
+    dbthread_complete(t, &done);
     /* the group is answered; under steady load, a small piece of upkeep now and then */
     if (w->maint_more && tf_mono_ms() - w->last_maint_ms > WR_MAINTAIN_EVERY_MS)
       wr__maintain(w, WR_MAINTAIN_BUSY_UNITS);
-    uv_mutex_lock(&w->mu);
+    dbthread_lock(t);
   }
-  w->exited = true;
-  uv_mutex_unlock(&w->mu);
-  uv_async_send(&w->async);
+  dbthread_unlock(t);
 }
 
-static void wr__closed(uv_handle_t *h) {
-  writer *w = h->data;
+static void wr__closed(dbthread *t) {
+  writer *w = t->data;
   void (*cb)(void *) = w->stop_cb;
   void *arg = w->stop_arg;
-  uv_mutex_destroy(&w->mu);
-  uv_cond_destroy(&w->cv);
+  dbthread_destroy(&w->t);
   free(w);
   if (cb) cb(arg);
 }
 
-static void wr__async(uv_async_t *a) {
-  writer *w = a->data;
-  uv_mutex_lock(&w->mu);
-  wr_job *j = w->done_head;
-  w->done_head = w->done_tail = NULL;
-  bool exited = w->exited;
-  uv_mutex_unlock(&w->mu);
-  while (j) {
-    wr_job *next = j->next;
-    j->next = NULL;
-    j->done(j);
-    j = next;
-  }
-  if (exited && !w->joined) {
-    w->joined = true;
-    uv_thread_join(&w->thread);
-    uv_close((uv_handle_t *)&w->async, wr__closed);
-  }
+/* Loop thread: a finished job's node → its owner's done. */
+static void wr__job_done(dbthread_job *node) {
+  wr_job *j = (wr_job *)((char *)node - offsetof(wr_job, node_));
+  j->done(j);
 }
 
 int wr_start(uv_loop_t *loop, store *st, const wr_limits *lim, writer **ret) {
   writer *w = calloc(1, sizeof(*w));
   if (!w) return -ENOMEM;
-  w->loop = loop;
   w->st = st;
   w->lim = *lim;
   w->healthy = true;
   w->last_ok_ms = tf_mono_ms();
   w->last_purge_ms = 0;
-  int r = uv_mutex_init(&w->mu);
+  int r = dbthread_init(&w->t, w);
   if (r < 0) {
     free(w);
     return r;
   }
-  if ((r = uv_cond_init(&w->cv)) < 0) {
-    uv_mutex_destroy(&w->mu);
-    free(w);
-    return r;
-  }
-  if ((r = uv_async_init(loop, &w->async, wr__async)) < 0) {
-    uv_cond_destroy(&w->cv);
-    uv_mutex_destroy(&w->mu);
-    free(w);
-    return r;
-  }
-  w->async.data = w;
-  if ((r = uv_thread_create(&w->thread, wr__thread, w)) < 0) {
-    w->joined = true;
-    uv_close((uv_handle_t *)&w->async, wr__closed);
+  r = dbthread_start(&w->t, loop, wr__thread, wr__closed, false);
+  if (r < 0) {
+    if (!w->t.closing) { /* the handle was never opened; otherwise wr__closed frees */
+      dbthread_destroy(&w->t);
+      free(w);
+    }
     return r;
   }
   *ret = w;
@@ -274,9 +244,9 @@ int wr_start(uv_loop_t *loop, store *st, const wr_limits *lim, writer **ret) {
 
 int wr_submit(writer *w, wr_job *job) {
   uint64_t now = tf_mono_ms();
-  uv_mutex_lock(&w->mu);
+  dbthread_lock(&w->t);
   int r = 0;
-  if (w->stopping) r = -ESHUTDOWN;
+  if (dbthread_stopping(&w->t)) r = -ESHUTDOWN;
   else if (w->q_n >= w->lim.queue_max) r = -EAGAIN;
   else if (w->bytes && w->bytes + job->bytes > w->lim.queue_max_bytes) r = -EAGAIN;
   else if (w->busy_since_ms && now - w->busy_since_ms > w->lim.max_wait_ms) r = -EAGAIN;
@@ -284,28 +254,29 @@ int wr_submit(writer *w, wr_job *job) {
     job->err = 0;
     job->errmsg[0] = '\0';
     job->next = NULL;
+    job->node_.done = wr__job_done;
     job->enq_ms = now;
     if (w->q_tail) w->q_tail->next = job;
     else w->q_head = job;
     w->q_tail = job;
     w->q_n++;
     w->bytes += job->bytes;
-    uv_cond_signal(&w->cv);
+    dbthread_signal(&w->t);
   }
-  uv_mutex_unlock(&w->mu);
+  dbthread_unlock(&w->t);
   return r;
 }
 
 size_t wr_pending(writer *w) {
-  uv_mutex_lock(&w->mu);
+  dbthread_lock(&w->t);
   size_t n = w->q_n + w->working;
-  uv_mutex_unlock(&w->mu);
+  dbthread_unlock(&w->t);
   return n;
 }
 
 bool wr_healthy(writer *w, uint64_t *ret_last_ok_ms, char *why, size_t whylen) {
   uint64_t now = tf_mono_ms();
-  uv_mutex_lock(&w->mu);
+  dbthread_lock(&w->t);
   bool ok = w->healthy;
   if (ret_last_ok_ms) *ret_last_ok_ms = w->last_ok_ms;
   if (!ok) snprintf(why, whylen, "database: %s", w->why);
@@ -314,15 +285,12 @@ bool wr_healthy(writer *w, uint64_t *ret_last_ok_ms, char *why, size_t whylen) {
     snprintf(why, whylen, "database: a commit has been running for %llu s",
              (unsigned long long)((now - w->busy_since_ms) / 1000));
   }
-  uv_mutex_unlock(&w->mu);
+  dbthread_unlock(&w->t);
   return ok;
 }
 
 void wr_stop(writer *w, void (*done_cb)(void *arg), void *arg) {
   w->stop_cb = done_cb;
   w->stop_arg = arg;
-  uv_mutex_lock(&w->mu);
-  w->stopping = true;
-  uv_cond_signal(&w->cv);
-  uv_mutex_unlock(&w->mu);
+  dbthread_stop(&w->t);
 }

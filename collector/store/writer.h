@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "dbthread.h"
 #include "store.h"
 
 #define WR_GROUP_MAX 64 /* batches per transaction */
@@ -45,7 +46,8 @@ struct wr_job {
   void *data;
   /* private */
   uint64_t enq_ms;
-  wr_job *next;
+  wr_job *next;       /* the queue */
+  dbthread_job node_; /* the hand-back to the loop thread */
 };
 
 typedef struct writer writer;
