@@ -11,14 +11,26 @@
 
 #include "agents_api.h"
 #include "httpd_route.h"
+#include "export_api.h"
 #include "ingest.h"
 #include "metrics_api.h"
+#include "models_api.h"
 #include "prom.h"
 #include "series_api.h"
 #include "static_assets.h"
 #include "timefmt.h"
 
-typedef enum { RT_INGEST, RT_AGENTS, RT_METRICS_API, RT_PROM, RT_HEALTHZ, RT_READYZ, RT_SERIES } rt_id;
+typedef enum {
+  RT_INGEST,
+  RT_AGENTS,
+  RT_METRICS_API,
+  RT_PROM,
+  RT_HEALTHZ,
+  RT_READYZ,
+  RT_SERIES,
+  RT_MODELS,
+  RT_EXPORT
+} rt_id;
 
 #define RT_READ_AUTH 0x1 /* needs the read token */
 
@@ -31,6 +43,8 @@ static const httpd_route rt_table[] = {
     {RT_HEALTHZ, "/healthz", NULL, "GET", 0},
     {RT_READYZ, "/readyz", NULL, "GET", 0},
     {RT_SERIES, SERIES_API_PATH, NULL, "GET", RT_READ_AUTH},
+    {RT_MODELS, MODELS_API_PATH, NULL, "GET", RT_READ_AUTH},
+    {RT_EXPORT, EXPORT_API_PATH, NULL, "GET", RT_READ_AUTH},
     {RT_METRICS_API, NULL, metrics_api_match, "GET", RT_READ_AUTH},
 };
 #define RT_N (sizeof(rt_table) / sizeof(rt_table[0]))
@@ -154,6 +168,8 @@ void routes_on_request(httpd_req *req, void *ud) {
     case RT_PROM: prom_on_request(app, req); return;
     case RT_READYZ: rt__readyz(app, req); return;
     case RT_SERIES: series_api_on_request(app, req); return;
+    case RT_MODELS: models_api_on_request(app, req); return;
+    case RT_EXPORT: export_api_on_request(app, req); return;
     default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
   }
 }

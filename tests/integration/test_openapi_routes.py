@@ -149,7 +149,7 @@ def source_paths():
     """URL-like string literals of the C sources, macro concatenations expanded."""
     files = []
     for d in ("agent", "collector", "common"):
-        files += glob.glob(os.path.join(ROOT, d, "*.[ch]"))
+        files += glob.glob(os.path.join(ROOT, d, "**", "*.[ch]"), recursive=True)
     texts = {f: open(f, encoding="utf-8", errors="replace").read() for f in files}
     # #define NAME "lit" / NAME OTHER "lit" ...: resolved until nothing changes
     raw = {}

@@ -18,6 +18,7 @@
  * inside a transaction. */
 #include "store_pg_conn.h"
 #include "store_pg_metrics.h"
+#include "store_pg_models.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -204,6 +205,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     if (first == 1 && strset_has(&inserted, e->ev.event_id)) {
       ret->accepted++;
       r = spm_note_event(s, &e->ev);
+      if (r == 0) r = spmod_note(s, e);
       continue;
     }
     ret->duplicates++;
@@ -240,6 +242,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
   strset_clear(&seen);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
   if (r == 0) r = spm_flush(s);
+  if (r == 0) r = spmod_flush(s);
   return r;
 }
 
@@ -498,6 +501,7 @@ static void sp_close(store *base) {
   if (!s) return;
   if (s->conn) PQfinish(s->conn);
   spm_close(s);
+  spmod_close(s);
   for (int i = 0; i < SP_NBUF; i++) sp_buf_clear(&s->arr[i]);
   free(s->conninfo);
   free(s);
@@ -525,6 +529,8 @@ static int sp__migrate(store_pg *s, char *err, size_t errlen) {
   }
   if (r == 0 && version < 1) r = sp__sql(s, sp_schema_v1, "create schema v1");
   if (r == 0 && version < 2) r = sp__sql(s, sp_schema_v2, "migrate to schema v2");
+  if (r == 0 && version < 3) r = sp__sql(s, sp_schema_v3, "migrate to schema v3");
+  if (r == 0 && version < 3) r = spmod_backfill(s);
   if (r == 0 && version < SP_SCHEMA_VERSION) {
     char up[128];
     snprintf(up, sizeof(up), "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d)",
@@ -571,6 +577,8 @@ static const store_ops sp_ops = {
     .open_reader = sp_open_reader,
     .metrics = spm_metrics,
     .id_known = spm_id_known,
+    .models = spmod_models,
+    .export_events = spx_export,
     .last_error = sp_last_error,
     .close = sp_close,
 };

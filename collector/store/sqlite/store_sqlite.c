@@ -5,6 +5,7 @@
  * tracked as merged seq ranges per (agent_id, epoch). */
 #include "store_sqlite_conn.h"
 #include "store_sqlite_metrics.h"
+#include "store_sqlite_models.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -138,6 +139,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       ss__text(st, 9, b->agent_id);
       if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
       if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
+      if ((r = ssmod_note(s, e)) < 0) return r;
       continue;
     }
     ret->duplicates++;
@@ -148,7 +150,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       ret->conflicts++;
     sqlite3_reset(st);
   }
-  return 0;
+  return ssmod_flush(s);
 }
 
 static int ss__touch(void *ctx, const st_ingest *in, int64_t *ret_high) {
@@ -398,6 +400,8 @@ static const store_ops ss_ops = {
     .open_reader = ss_open_reader,
     .metrics = ssm_metrics,
     .id_known = ssm_id_known,
+    .models = ssmod_models,
+    .export_events = ssx_export,
     .last_error = ss_last_error,
     .close = ss_close,
 };
@@ -430,6 +434,11 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     goto fail;
   }
   sqlite3_busy_timeout(s->db, 5000);
+  if (ssmod_register(s->db) < 0) {
+    snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+    r = -EIO;
+    goto fail;
+  }
   sqlite3_extended_result_codes(s->db, 1);
   if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;" : ss_pragmas, NULL, NULL,
                    NULL) != SQLITE_OK) {
@@ -465,11 +474,21 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &e) != SQLITE_OK ||
         (version < 1 && sqlite3_exec(s->db, ss_schema_v1, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 2 && sqlite3_exec(s->db, ss_schema_v2, NULL, NULL, &e) != SQLITE_OK) ||
-        sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK ||
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
+        (version < 3 && sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK) ||
+        sqlite3_exec(s->db, ss_schema_v4, NULL, NULL, &e) != SQLITE_OK) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       r = -EIO;
+      goto fail;
+    }
+    /* version 4: the model rollups of the events already stored, in the same transaction */
+    if ((r = ssmod_backfill(s->db, err, errlen)) < 0 ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
+      if (r == 0) snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
+      sqlite3_free(e);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      r = r < 0 ? r : -EIO;
       goto fail;
     }
   }

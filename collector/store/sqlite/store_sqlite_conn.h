@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_models.h"
 #include "store_sqlite_sql.h"
 #include "store_txmemo.h"
 
@@ -24,6 +25,7 @@ typedef struct store_sqlite {
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
    * front of memo.tx_done for the few hours most events fall in */
   int64_t hour_seen[256];
+  sm_pending models; /* writer: the batch's model cells not yet written */
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))

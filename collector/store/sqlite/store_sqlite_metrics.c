@@ -7,6 +7,7 @@
  * combines (collector/metrics/rollup.h). Every answer therefore equals
  * metrics_compute over the stored events, whatever the rebuild backlog. */
 #include "store_sqlite_metrics.h"
+#include "store_sqlite_models.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -67,11 +68,13 @@ int ssm_note_event(store_sqlite *s, const ev_event *e) {
 void ssm_tx_end(store_sqlite *s, bool committed) {
   stm_tx_end(&s->memo, committed);
   memset(s->hour_seen, 0, sizeof(s->hour_seen));
+  sm_reset(&s->models);
 }
 
 void ssm_close(store_sqlite *s) {
   ssm_tx_end(s, false);
   stm_clear(&s->memo);
+  sm_clear(&s->models);
 }
 
 int ssm_open(store_sqlite *s, char *err, size_t errlen) {

@@ -5,7 +5,7 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 3
+#define SS_SCHEMA_VERSION 4
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
@@ -96,11 +96,43 @@ static const char ss_schema_v3[] =
     "  count, event_id, agent_id FROM events ORDER BY ts_ms / 3600000, rowid;"
     "PRAGMA user_version=3;";
 
+/* Version 4: the model rollups (collector/metrics/models.h): per (hour,
+ * camera, model version) and per (day, ...), additive counts and a packed
+ * confidence histogram. camera and model are key texts (models_key: "" for
+ * none, "=" + id). Filled from the events already stored by the migration
+ * (store_sqlite_models.c), then added to as events are first stored. */
+static const char ss_schema_v4[] =
+    "CREATE TABLE IF NOT EXISTS model_hour(hour INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
+    "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
+    "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
+    "  n_product INTEGER NOT NULL, last_ms INTEGER NOT NULL, hist BLOB,"
+    "  PRIMARY KEY(hour, camera, model));"
+    "CREATE TABLE IF NOT EXISTS model_day(day INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
+    "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
+    "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
+    "  n_product INTEGER NOT NULL, last_ms INTEGER NOT NULL, hist BLOB,"
+    "  PRIMARY KEY(day, camera, model));"
+    "PRAGMA user_version=4;";
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
     "DELETE FROM worker_day; DELETE FROM station_day; DELETE FROM day_total;"
     "DELETE FROM dirty_hours;";
+
+/* Add a cell's counts to its row (ferry_hist_add: store_sqlite_models.c). */
+#define SS_MODEL_UPSERT                                                                         \
+  " ON CONFLICT DO UPDATE SET events = events + excluded.events, with_conf = with_conf + "      \
+  "excluded.with_conf,"                                                                         \
+  " conf_micro = conf_micro + excluded.conf_micro, n_working = n_working + excluded.n_working," \
+  " n_idle = n_idle + excluded.n_idle, n_absent = n_absent + excluded.n_absent,"                \
+  " n_product = n_product + excluded.n_product, last_ms = max(last_ms, excluded.last_ms),"      \
+  " hist = ferry_hist_add(hist, excluded.hist)"
+
+/* The model fields of stored events, from their bodies (confidence as its JSON text). */
+#define SS_MODEL_EVENTS_SQL                                                               \
+  "SELECT t.ts_ms, t.event_type, e.body ->> '$.camera_id', e.body ->> '$.model_version'," \
+  " e.body -> '$.confidence' FROM ev_time t JOIN events e ON e.rowid = t.rseq"
 
 enum {
   SS_BEGIN,
@@ -160,6 +192,12 @@ enum {
   SS_WD_SUM,
   SS_SD_SUM,
   SS_DT_SUM,
+  SS_MH_ADD,
+  SS_MD_ADD,
+  SS_MH_READ,
+  SS_MD_READ,
+  SS_MODEL_EVENTS,
+  SS_EXPORT,
   SS_COUNT_
 };
 
@@ -273,6 +311,32 @@ static const char *const ss_sql[SS_COUNT_] = {
                   " sum(state_ms) FROM station_day WHERE day >= ?1 AND day < ?2"
                   " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
     [SS_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= ?1 AND day < ?2",
+    /* ?1 hour (day) ?2 camera ?3 model ?4 events ?5 with_conf ?6 conf_micro ?7..?10 mix ?11 last ?12 hist */
+    [SS_MH_ADD] =
+        "INSERT INTO model_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" SS_MODEL_UPSERT,
+    [SS_MD_ADD] =
+        "INSERT INTO model_day VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" SS_MODEL_UPSERT,
+    /* ?1 lo ?2 hi (hours or days) */
+    [SS_MH_READ] =
+        "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
+        " last_ms, hist FROM model_hour WHERE hour >= ?1 AND hour < ?2",
+    [SS_MD_READ] =
+        "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
+        " last_ms, hist FROM model_day WHERE day >= ?1 AND day < ?2",
+    /* ?1 lo ?2 hi ?3 hour of lo ?4 hour of hi - 1: the model fields of the events with ts in [lo, hi) */
+    /* ?1 first hour ?2 last hour ?3 from ?4 to; after ?5 ts ?6 agent ?7 event; until ?8 ?9 ?10;
+     * ?11 event_type ?12 camera key ?13 model key (NULL = any). Sorted hour by hour. */
+    [SS_EXPORT] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, e.body -> '$.confidence' FROM ev_time t"
+                  " JOIN events e ON e.rowid = t.rseq WHERE t.hour >= ?1 AND t.hour <= ?2"
+                  " AND t.ts_ms >= ?3 AND t.ts_ms < ?4"
+                  " AND (?5 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) > (?5, ?6, ?7))"
+                  " AND (?8 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) <= (?8, ?9, ?10))"
+                  " AND (?11 IS NULL OR t.event_type = ?11)"
+                  " AND (?12 IS NULL OR e.body ->> '$.camera_id' IS ?12)"
+                  " AND (?13 IS NULL OR e.body ->> '$.model_version' IS ?13)"
+                  " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id",
+    [SS_MODEL_EVENTS] =
+        SS_MODEL_EVENTS_SQL " WHERE t.hour >= ?3 AND t.hour <= ?4 AND t.ts_ms >= ?1 AND t.ts_ms < ?2",
 };
 
 #endif

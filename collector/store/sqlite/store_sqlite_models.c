@@ -1,0 +1,221 @@
+/* store_sqlite_models: the model rollups of the SQLite store (SPEC §6.3,
+ * collector/metrics/models.h). Ingest adds each newly stored event to its
+ * (hour, camera, model version) cell in memory and writes the batch's cells
+ * with one upsert each into model_hour and model_day, inside the batch's
+ * savepoint (so a rolled-back batch adds nothing). A read of a window sums
+ * day rows, hour rows, and the events of the partial hours at its ends, all
+ * in one read transaction. The schema migration to version 4 fills the rows
+ * from the events already stored. */
+#include "store_sqlite_models.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollup.h"
+
+/* ferry_hist_add(a, b): the sum of two packed histograms (NULL = empty). */
+static void ssmod__hist_add(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int64_t sum[MODELS_BINS] = {0};
+  bool any = false;
+  for (int i = 0; i < 2; i++) {
+    const void *b = sqlite3_value_blob(argv[i]);
+    if (!b) continue;
+    if (models_hist_add(sum, b, (size_t)sqlite3_value_bytes(argv[i])) < 0) {
+      sqlite3_result_error(ctx, "ferry_hist_add: not a packed histogram", -1);
+      return;
+    }
+    any = true;
+  }
+  if (!any) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  uint8_t out[MODELS_HIST_BYTES];
+  size_t n = models_hist_pack(sum, out);
+  sqlite3_result_blob(ctx, out, (int)n, SQLITE_TRANSIENT);
+}
+
+int ssmod_register(sqlite3 *db) {
+  return sqlite3_create_function(db, "ferry_hist_add", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                 ssmod__hist_add, NULL, NULL) == SQLITE_OK
+             ? 0
+             : -EIO;
+}
+
+/* Write the pending cells with the two upserts (hour row, day row). */
+static int ssmod__write(sqlite3 *db, sm_pending *p, sqlite3_stmt *hour_st, sqlite3_stmt *day_st) {
+  uint8_t hist[MODELS_HIST_BYTES];
+  for (size_t i = 0; i < p->n; i++) {
+    const sm_cell *c = &p->cells[i];
+    size_t hlen = c->c.with_conf ? models_hist_pack(c->c.hist, hist) : 0;
+    for (int k = 0; k < 2; k++) {
+      sqlite3_stmt *st = k ? day_st : hour_st;
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+      sqlite3_bind_int64(st, 1, k ? rollup_day_of_hour(c->hour) : c->hour);
+      sqlite3_bind_text(st, 2, c->camera, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 3, c->model, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 4, c->c.events);
+      sqlite3_bind_int64(st, 5, c->c.with_conf);
+      sqlite3_bind_int64(st, 6, c->c.conf_micro);
+      for (int m = 0; m < 4; m++) sqlite3_bind_int64(st, 7 + m, c->c.mix[m]);
+      sqlite3_bind_int64(st, 11, c->c.last_ms);
+      if (c->c.with_conf) sqlite3_bind_blob(st, 12, hist, (int)hlen, SQLITE_STATIC);
+      int rc = sqlite3_step(st);
+      sqlite3_reset(st);
+      if (rc != SQLITE_DONE) {
+        (void)db;
+        return -EIO;
+      }
+    }
+  }
+  sm_reset(p);
+  return 0;
+}
+
+static int ssmod__flush_cb(void *ctx) {
+  store_sqlite *s = ctx;
+  int r = ssmod__write(s->db, &s->models, s->st[SS_MH_ADD], s->st[SS_MD_ADD]);
+  return r < 0 ? ss__fail(s, "add to the model rollups") : 0;
+}
+
+int ssmod_note(store_sqlite *s, const bt_event *e) {
+  int r = sm_note_event(&s->models, e, ssmod__flush_cb, s);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  return r;
+}
+
+int ssmod_flush(store_sqlite *s) { return s->models.n ? ssmod__flush_cb(s) : 0; }
+
+static double ssmod__conf(const unsigned char *t, bool *has) {
+  *has = t != NULL;
+  return t ? strtod((const char *)t, NULL) : 0;
+}
+
+static metrics_type ssmod__type(const unsigned char *t) {
+  ev_type et;
+  return t && ev_type_parse((const char *)t, &et) == 0 ? (metrics_type)et : (metrics_type)-1;
+}
+
+int ssmod_backfill(sqlite3 *db, char *err, size_t errlen) {
+  sqlite3_stmt *ev = NULL, *hs = NULL, *ds = NULL;
+  sm_pending p = {0};
+  int r = 0;
+  if (sqlite3_prepare_v2(db, SS_MODEL_EVENTS_SQL " ORDER BY t.hour, t.rseq", -1, &ev, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, ss_sql[SS_MH_ADD], -1, &hs, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, ss_sql[SS_MD_ADD], -1, &ds, NULL) != SQLITE_OK) {
+    r = -EIO;
+    goto out;
+  }
+  int rc;
+  while (r == 0 && (rc = sqlite3_step(ev)) == SQLITE_ROW) {
+    bool has;
+    double conf = ssmod__conf(sqlite3_column_text(ev, 4), &has);
+    int64_t ts = sqlite3_column_int64(ev, 0);
+    metrics_type type = ssmod__type(sqlite3_column_text(ev, 1));
+    const char *cam = (const char *)sqlite3_column_text(ev, 2),
+               *mv = (const char *)sqlite3_column_text(ev, 3);
+    r = sm_note(&p, ts, type, cam, mv, has, conf);
+    if (r == -ENOSPC && (r = ssmod__write(db, &p, hs, ds)) == 0)
+      r = sm_note(&p, ts, type, cam, mv, has, conf);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = -EIO;
+  if (r == 0) r = ssmod__write(db, &p, hs, ds);
+out:
+  if (r < 0)
+    snprintf(err, errlen, "fill the model rollups: %s", r == -ENOMEM ? "out of memory" : sqlite3_errmsg(db));
+  sqlite3_finalize(ev);
+  sqlite3_finalize(hs);
+  sqlite3_finalize(ds);
+  sm_clear(&p);
+  return r;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+static int ssmod__rows(store_sqlite *s, int which, int64_t lo, int64_t hi, models_set *set) {
+  if (lo >= hi) return 0;
+  sqlite3_stmt *st = ss__stmt(s, which);
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  int rc, r = 0;
+  while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    models_cell *c = models_set_get(set, (const char *)sqlite3_column_text(st, 0),
+                                    (const char *)sqlite3_column_text(st, 1));
+    if (!c) {
+      r = -ENOMEM;
+      break;
+    }
+    c->events += sqlite3_column_int64(st, 2);
+    c->with_conf += sqlite3_column_int64(st, 3);
+    c->conf_micro += sqlite3_column_int64(st, 4);
+    for (int m = 0; m < 4; m++) c->mix[m] += sqlite3_column_int64(st, 5 + m);
+    int64_t last = sqlite3_column_int64(st, 9);
+    if (last > c->last_ms) c->last_ms = last;
+    if (models_hist_add(c->hist, sqlite3_column_blob(st, 10), (size_t)sqlite3_column_bytes(st, 10)) < 0) {
+      snprintf(s->err, sizeof(s->err), "corrupt model rollup row");
+      r = -EIO;
+    }
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read model rollups");
+  sqlite3_reset(st);
+  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory reading model rollups");
+  return r;
+}
+
+static int ssmod__events(store_sqlite *s, int64_t lo, int64_t hi, models_set *set) {
+  sqlite3_stmt *st = ss__stmt(s, SS_MODEL_EVENTS);
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  sqlite3_bind_int64(st, 3, rollup_hour_of(lo));
+  sqlite3_bind_int64(st, 4, rollup_hour_of(hi - 1));
+  int rc, r = 0;
+  while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
+    models_key((const char *)sqlite3_column_text(st, 2), ck);
+    models_key((const char *)sqlite3_column_text(st, 3), mk);
+    models_cell *c = models_set_get(set, ck, mk);
+    if (!c) {
+      snprintf(s->err, sizeof(s->err), "out of memory reading events");
+      r = -ENOMEM;
+      break;
+    }
+    bool has;
+    double conf = ssmod__conf(sqlite3_column_text(st, 4), &has);
+    models_cell_add_event(c, ssmod__type(sqlite3_column_text(st, 1)), sqlite3_column_int64(st, 0), has, conf);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read events");
+  sqlite3_reset(st);
+  return r;
+}
+
+static int ssmod__window(store_sqlite *s, const sm_window *w, models_set *set) {
+  rollup_plan p;
+  if (rollup_plan_window(w->from_ms, w->to_ms, 0, &p) < 0) {
+    snprintf(s->err, sizeof(s->err), "bad window");
+    return -EINVAL;
+  }
+  int r = 0;
+  if (p.d_lo < p.d_hi) {
+    r = ssmod__rows(s, SS_MD_READ, p.d_lo, p.d_hi, set);
+    if (r == 0) r = ssmod__rows(s, SS_MH_READ, p.h_lo, p.d_lo * 24, set);
+    if (r == 0) r = ssmod__rows(s, SS_MH_READ, p.d_hi * 24, p.h_hi, set);
+  } else {
+    r = ssmod__rows(s, SS_MH_READ, p.h_lo, p.h_hi, set);
+  }
+  for (size_t i = 0; r == 0 && i < p.n_edges; i++)
+    r = ssmod__events(s, p.edges[i].from_ms, p.edges[i].to_ms, set);
+  return r;
+}
+
+int ssmod_models(store *base, const sm_window *w, size_t n, models_set *sets) {
+  store_sqlite *s = SS(base);
+  bool opened = sqlite3_get_autocommit(s->db);
+  int r = opened ? ss__exec(s, ss__stmt(s, SS_BEGIN_READ), "begin read") : 0;
+  for (size_t i = 0; r == 0 && i < n; i++) r = ssmod__window(s, &w[i], &sets[i]);
+  if (opened && !sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_COMMIT), "end read");
+  return r;
+}

@@ -1,0 +1,18 @@
+/* store_sqlite_models: the model rollups and the event export of the
+ * SQLite store (SPEC §6.3; store_sqlite_models.c, store_sqlite_export.c),
+ * called by store_sqlite.c and store_sqlite_metrics.c. */
+#ifndef FERRY_COLLECTOR_STORE_SQLITE_MODELS_H
+#define FERRY_COLLECTOR_STORE_SQLITE_MODELS_H
+
+#include "batch.h"
+#include "store_sqlite_conn.h"
+
+int ssmod_register(sqlite3 *db);                           /* ferry_hist_add, on every connection */
+int ssmod_note(store_sqlite *s, const bt_event *e);        /* a newly stored event */
+int ssmod_flush(store_sqlite *s);                          /* write the batch's cells (in its savepoint) */
+int ssmod_backfill(sqlite3 *db, char *err, size_t errlen); /* migration: rows from stored events */
+int ssmod_models(store *base, const sm_window *w, size_t n, models_set *sets);
+int ssx_export(store *base, st_export_query *q, int (*between)(void *ctx, const st_export_query *q),
+               st_export_row_fn fn, void *ctx);
+
+#endif
