@@ -31,14 +31,18 @@ void models_cell_init(models_cell *c) {
   c->last_ms = INT64_MIN;
 }
 
-void models_cell_add_event(models_cell *c, metrics_type type, int64_t ts_ms, bool has_conf, double conf) {
+void models_cell_add_binned(models_cell *c, metrics_type type, int64_t ts_ms, int bin, int64_t micro) {
   c->events++;
   if ((int)type >= 0 && (int)type < 4) c->mix[type]++;
   if (ts_ms > c->last_ms) c->last_ms = ts_ms;
-  if (!has_conf) return;
+  if (bin < 0) return;
   c->with_conf++;
-  c->conf_micro += models_micro(conf);
-  c->hist[models_bin(conf)]++;
+  c->conf_micro += micro;
+  c->hist[bin < MODELS_BINS ? bin : MODELS_BINS - 1]++;
+}
+
+void models_cell_add_event(models_cell *c, metrics_type type, int64_t ts_ms, bool has_conf, double conf) {
+  models_cell_add_binned(c, type, ts_ms, has_conf ? models_bin(conf) : -1, has_conf ? models_micro(conf) : 0);
 }
 
 void models_cell_merge(models_cell *dst, const models_cell *src) {

@@ -56,6 +56,9 @@ int64_t models_micro(double c);
 
 void models_cell_init(models_cell *c);
 void models_cell_add_event(models_cell *c, metrics_type type, int64_t ts_ms, bool has_conf, double conf);
+/* The same with the confidence already binned (bin < 0: none; micro =
+ * models_micro of it). */
+void models_cell_add_binned(models_cell *c, metrics_type type, int64_t ts_ms, int bin, int64_t micro);
 void models_cell_merge(models_cell *dst, const models_cell *src);
 
 /* Histogram rows, packed for a table: dense (MODELS_HIST_BYTES: a

@@ -258,7 +258,7 @@ static void one_seed(int seed, const char *dir) {
   rng_state = 0x9e3779b97f4a7c15ULL ^ (uint64_t)seed * 0x100000001b3ULL;
   int64_t drift_at = NOW - 16 * H;
   size_t n = 0;
-  static const char *const cams[] = {"cam-ok", "cam-fog", "cam-mix", "cam-roll", "cam-few", "", NULL};
+  static const char *const cams[] = {"cam-ok", "cam-fog", "cam-mix", "cam-roll", "cam-few", "", NULL, NULL};
   for (size_t ci = 0; ci < sizeof(cams) / sizeof(cams[0]); ci++) {
     int per = ci == 4 ? 120 : 400;
     for (int period = 0; period < 2; period++) {
@@ -274,7 +274,7 @@ static void one_seed(int seed, const char *dir) {
           e->has_cam = true;
           snprintf(e->cam, sizeof(e->cam), "%s", cams[ci]);
         }
-        e->has_model = ci != 5;
+        e->has_model = ci != 5 && ci != 7; /* 7: no model field at all */
         snprintf(e->model, sizeof(e->model), "%s", ci == 3 && late ? "v2" : "v1");
         double mixw[4] = {0.55, 0.2, 0.05, 0.2};
         if (ci == 2 && late) mixw[0] = 0.05, mixw[1] = 0.85, mixw[3] = 0.05;
@@ -287,7 +287,7 @@ static void one_seed(int seed, const char *dir) {
             break;
           }
         }
-        e->has_conf = rnd() % 20 != 0;
+        e->has_conf = ci != 7 && rnd() % 20 != 0;
         bool bad = (ci == 1 || ci == 3 || ci == 4) && late;
         e->conf = bad ? 0.05 + 0.55 * rnd01() : 0.35 + 0.65 * rnd01();
         if (rnd() % 10 == 0) {

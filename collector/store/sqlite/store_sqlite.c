@@ -129,7 +129,8 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       ret->accepted++;
       st = ss__stmt(s, SS_EVTIME_INSERT);
       sqlite3_bind_int64(st, 1, rollup_hour_of(e->ev.ts_ms));
-      sqlite3_bind_int64(st, 2, sqlite3_last_insert_rowid(s->db));
+      int64_t rseq = sqlite3_last_insert_rowid(s->db);
+      sqlite3_bind_int64(st, 2, rseq);
       sqlite3_bind_int64(st, 3, e->ev.ts_ms);
       ss__text(st, 4, ev_type_name(e->ev.type));
       ss__text(st, 5, e->ev.worker_id);
@@ -139,7 +140,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       ss__text(st, 9, b->agent_id);
       if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
       if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
-      if ((r = ssmod_note(s, e)) < 0) return r;
+      if ((r = ssmod_note(s, e, rseq)) < 0) return r;
       continue;
     }
     ret->duplicates++;

@@ -82,9 +82,36 @@ static int ssmod__flush_cb(void *ctx) {
   return r < 0 ? ss__fail(s, "add to the model rollups") : 0;
 }
 
-int ssmod_note(store_sqlite *s, const bt_event *e) {
+/* An ev_model row: the model fields of one stored event. */
+static int ssmod__evmodel(sqlite3_stmt *st, int64_t rseq, int64_t ts, const char *type, const char *cam,
+                          const char *mv, bool has_conf, double conf) {
+  char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
+  models_key(cam, ck);
+  models_key(mv, mk);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, 1, rollup_hour_of(ts));
+  sqlite3_bind_int64(st, 2, rseq);
+  sqlite3_bind_int64(st, 3, ts);
+  sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, ck, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 6, mk, -1, SQLITE_TRANSIENT);
+  if (has_conf) {
+    sqlite3_bind_int(st, 7, models_bin(conf));
+    sqlite3_bind_int64(st, 8, models_micro(conf));
+  }
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int ssmod_note(store_sqlite *s, const bt_event *e, int64_t rseq) {
   int r = sm_note_event(&s->models, e, ssmod__flush_cb, s);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
+  if (r == 0 && (e->camera_id || e->model_version || e->has_conf) &&
+      ssmod__evmodel(s->st[SS_EVMODEL_INSERT], rseq, e->ev.ts_ms, ev_type_name(e->ev.type), e->camera_id,
+                     e->model_version, e->has_conf, e->confidence) < 0)
+    r = ss__fail(s, "record the event's model fields");
   return r;
 }
 
@@ -101,12 +128,13 @@ static metrics_type ssmod__type(const unsigned char *t) {
 }
 
 int ssmod_backfill(sqlite3 *db, char *err, size_t errlen) {
-  sqlite3_stmt *ev = NULL, *hs = NULL, *ds = NULL;
+  sqlite3_stmt *ev = NULL, *hs = NULL, *ds = NULL, *em = NULL;
   sm_pending p = {0};
   int r = 0;
   if (sqlite3_prepare_v2(db, SS_MODEL_EVENTS_SQL " ORDER BY t.hour, t.rseq", -1, &ev, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, ss_sql[SS_MH_ADD], -1, &hs, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, ss_sql[SS_MD_ADD], -1, &ds, NULL) != SQLITE_OK) {
+      sqlite3_prepare_v2(db, ss_sql[SS_MD_ADD], -1, &ds, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, ss_sql[SS_EVMODEL_INSERT], -1, &em, NULL) != SQLITE_OK) {
     r = -EIO;
     goto out;
   }
@@ -121,6 +149,10 @@ int ssmod_backfill(sqlite3 *db, char *err, size_t errlen) {
     r = sm_note(&p, ts, type, cam, mv, has, conf);
     if (r == -ENOSPC && (r = ssmod__write(db, &p, hs, ds)) == 0)
       r = sm_note(&p, ts, type, cam, mv, has, conf);
+    if (r == 0 && (cam || mv || has) &&
+        ssmod__evmodel(em, sqlite3_column_int64(ev, 5), ts, (const char *)sqlite3_column_text(ev, 1), cam, mv,
+                       has, conf) < 0)
+      r = -EIO;
   }
   if (r == 0 && rc != SQLITE_DONE) r = -EIO;
   if (r == 0) r = ssmod__write(db, &p, hs, ds);
@@ -130,6 +162,7 @@ out:
   sqlite3_finalize(ev);
   sqlite3_finalize(hs);
   sqlite3_finalize(ds);
+  sqlite3_finalize(em);
   sm_clear(&p);
   return r;
 }
@@ -166,26 +199,54 @@ static int ssmod__rows(store_sqlite *s, int which, int64_t lo, int64_t hi, model
   return r;
 }
 
+/* The events of [lo, hi) (a partial hour at a window's end): those with
+ * model fields from ev_model, the rest — no camera, no model version, no
+ * confidence — counted by type from ev_time. */
 static int ssmod__events(store_sqlite *s, int64_t lo, int64_t hi, models_set *set) {
-  sqlite3_stmt *st = ss__stmt(s, SS_MODEL_EVENTS);
+  int64_t typed[4] = {0, 0, 0, 0};
+  sqlite3_stmt *st = ss__stmt(s, SS_EVMODEL_RANGE);
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
   sqlite3_bind_int64(st, 3, rollup_hour_of(lo));
   sqlite3_bind_int64(st, 4, rollup_hour_of(hi - 1));
   int rc, r = 0;
   while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
-    models_key((const char *)sqlite3_column_text(st, 2), ck);
-    models_key((const char *)sqlite3_column_text(st, 3), mk);
-    models_cell *c = models_set_get(set, ck, mk);
+    models_cell *c = models_set_get(set, (const char *)sqlite3_column_text(st, 2),
+                                    (const char *)sqlite3_column_text(st, 3));
     if (!c) {
       snprintf(s->err, sizeof(s->err), "out of memory reading events");
       r = -ENOMEM;
       break;
     }
-    bool has;
-    double conf = ssmod__conf(sqlite3_column_text(st, 4), &has);
-    models_cell_add_event(c, ssmod__type(sqlite3_column_text(st, 1)), sqlite3_column_int64(st, 0), has, conf);
+    metrics_type t = ssmod__type(sqlite3_column_text(st, 1));
+    if ((int)t >= 0 && (int)t < 4) typed[t]++;
+    int bin = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4);
+    models_cell_add_binned(c, t, sqlite3_column_int64(st, 0), bin, sqlite3_column_int64(st, 5));
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read events");
+  sqlite3_reset(st);
+  if (r < 0) return r;
+  st = ss__stmt(s, SS_EVTIME_TYPES);
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  sqlite3_bind_int64(st, 3, rollup_hour_of(lo));
+  sqlite3_bind_int64(st, 4, rollup_hour_of(hi - 1));
+  while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    metrics_type t = ssmod__type(sqlite3_column_text(st, 0));
+    int64_t rest = sqlite3_column_int64(st, 1) - ((int)t >= 0 && (int)t < 4 ? typed[t] : 0);
+    if (rest <= 0) continue;
+    models_cell *c = models_set_get(set, "", "");
+    if (!c) {
+      snprintf(s->err, sizeof(s->err), "out of memory reading events");
+      r = -ENOMEM;
+      break;
+    }
+    c->events += rest;
+    if ((int)t >= 0 && (int)t < 4) c->mix[t] += rest;
+    /* the latest of them is at most the latest of the type (only a camera's
+     * versions use last_ms, and these events have no camera) */
+    int64_t last = sqlite3_column_int64(st, 2);
+    if (last > c->last_ms) c->last_ms = last;
   }
   if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read events");
   sqlite3_reset(st);

@@ -7,8 +7,8 @@
 #include "batch.h"
 #include "store_sqlite_conn.h"
 
-int ssmod_register(sqlite3 *db);                           /* ferry_hist_add, on every connection */
-int ssmod_note(store_sqlite *s, const bt_event *e);        /* a newly stored event */
+int ssmod_register(sqlite3 *db);                                  /* ferry_hist_add, on every connection */
+int ssmod_note(store_sqlite *s, const bt_event *e, int64_t rseq); /* a newly stored event (its rowid) */
 int ssmod_flush(store_sqlite *s);                          /* write the batch's cells (in its savepoint) */
 int ssmod_backfill(sqlite3 *db, char *err, size_t errlen); /* migration: rows from stored events */
 int ssmod_models(store *base, const sm_window *w, size_t n, models_set *sets);

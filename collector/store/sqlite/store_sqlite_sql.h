@@ -100,7 +100,12 @@ static const char ss_schema_v3[] =
  * camera, model version) and per (day, ...), additive counts and a packed
  * confidence histogram. camera and model are key texts (models_key: "" for
  * none, "=" + id). Filled from the events already stored by the migration
- * (store_sqlite_models.c), then added to as events are first stored. */
+ * (store_sqlite_models.c), then added to as events are first stored.
+ * ev_model holds, like ev_time, the model fields of each stored event that
+ * has any (camera, model version, confidence as bin and millionths), so the
+ * partial hours at a window's ends are read without parsing bodies; the
+ * events without any are counted from ev_time. Anything that deletes events
+ * must delete their ev_model rows too. */
 static const char ss_schema_v4[] =
     "CREATE TABLE IF NOT EXISTS model_hour(hour INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
     "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
@@ -112,6 +117,10 @@ static const char ss_schema_v4[] =
     "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
     "  n_product INTEGER NOT NULL, last_ms INTEGER NOT NULL, hist BLOB,"
     "  PRIMARY KEY(day, camera, model));"
+    "CREATE TABLE IF NOT EXISTS ev_model(hour INTEGER NOT NULL, rseq INTEGER NOT NULL, ts_ms INTEGER NOT "
+    "NULL,"
+    "  event_type TEXT NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL, bin INTEGER, micro INTEGER,"
+    "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
     "PRAGMA user_version=4;";
 
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
@@ -129,10 +138,11 @@ static const char ss_rollup_reset[] =
   " n_product = n_product + excluded.n_product, last_ms = max(last_ms, excluded.last_ms),"      \
   " hist = ferry_hist_add(hist, excluded.hist)"
 
-/* The model fields of stored events, from their bodies (confidence as its JSON text). */
+/* The model fields of stored events, from their bodies (confidence as its
+ * JSON text): the migration to version 4 reads them once. */
 #define SS_MODEL_EVENTS_SQL                                                               \
   "SELECT t.ts_ms, t.event_type, e.body ->> '$.camera_id', e.body ->> '$.model_version'," \
-  " e.body -> '$.confidence' FROM ev_time t JOIN events e ON e.rowid = t.rseq"
+  " e.body -> '$.confidence', t.rseq FROM ev_time t JOIN events e ON e.rowid = t.rseq"
 
 enum {
   SS_BEGIN,
@@ -196,8 +206,10 @@ enum {
   SS_MD_ADD,
   SS_MH_READ,
   SS_MD_READ,
-  SS_MODEL_EVENTS,
   SS_EXPORT,
+  SS_EVMODEL_INSERT,
+  SS_EVMODEL_RANGE,
+  SS_EVTIME_TYPES,
   SS_COUNT_
 };
 
@@ -323,7 +335,6 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_MD_READ] =
         "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
         " last_ms, hist FROM model_day WHERE day >= ?1 AND day < ?2",
-    /* ?1 lo ?2 hi ?3 hour of lo ?4 hour of hi - 1: the model fields of the events with ts in [lo, hi) */
     /* ?1 first hour ?2 last hour ?3 from ?4 to; after ?5 ts ?6 agent ?7 event; until ?8 ?9 ?10;
      * ?11 event_type ?12 camera key ?13 model key (NULL = any). Sorted hour by hour. */
     [SS_EXPORT] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, e.body -> '$.confidence' FROM ev_time t"
@@ -335,8 +346,13 @@ static const char *const ss_sql[SS_COUNT_] = {
                   " AND (?12 IS NULL OR e.body ->> '$.camera_id' IS ?12)"
                   " AND (?13 IS NULL OR e.body ->> '$.model_version' IS ?13)"
                   " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id",
-    [SS_MODEL_EVENTS] =
-        SS_MODEL_EVENTS_SQL " WHERE t.hour >= ?3 AND t.hour <= ?4 AND t.ts_ms >= ?1 AND t.ts_ms < ?2",
+    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 camera key ?6 model key ?7 bin ?8 micro */
+    [SS_EVMODEL_INSERT] = "INSERT INTO ev_model VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* ?1 lo ?2 hi ?3 hour of lo ?4 hour of hi - 1 */
+    [SS_EVMODEL_RANGE] = "SELECT ts_ms, event_type, camera, model, bin, micro FROM ev_model"
+                         " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2",
+    [SS_EVTIME_TYPES] = "SELECT event_type, count(*), max(ts_ms) FROM ev_time"
+                        " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY event_type",
 };
 
 #endif
