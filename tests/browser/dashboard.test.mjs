@@ -410,7 +410,7 @@ test('a wall screen opens with the token in the fragment', async () => {
   const summary = (await kiosk.textContent('#fleet-summary')).trim();
   const count = (await kiosk.textContent('#fleet-count')).trim();
   const bad = Number((count.match(/, (\d+) need attention/) || [0, 0])[1]);
-  assert.equal(summary, '3 agents · ' + (bad ? bad + (bad === 1 ? ' needs' : ' need') + ' attention' : 'all ok'));
+  assert.equal(summary, '4 agents · ' + (bad ? bad + (bad === 1 ? ' needs' : ' need') + ' attention' : 'all ok'));
   assert.ok(bad >= 1, 'the agent with missing events needs attention');
   // the two per-hour figures say what they are
   assert.match(await kiosk.getAttribute('#f-uph', 'id'), /f-uph/);
