@@ -111,7 +111,7 @@ endif()
 set(FERRY_DEB_SHLIBDEPS ${FERRY_DEB_SHLIBDEPS} CACHE BOOL
   "Debian package dependencies from dpkg-shlibdeps (else the explicit lists)")
 set(FERRY_DEB_DEPENDS_COMMON
-  "libc6 (>= 2.34), libuv1 (>= 1.44), libcurl4 (>= 7.74), libsqlite3-0 (>= 3.34), libcjson1 (>= 1.7.14), libmicrohttpd12 (>= 0.9.72), zlib1g (>= 1:1.2.11), libzstd1 (>= 1.4.8)")
+  "libc6 (>= 2.34), libuv1 (>= 1.44), libcurl3-gnutls (>= 7.74), libsqlite3-0 (>= 3.34), libcjson1 (>= 1.7.14), libmicrohttpd12 (>= 0.9.72), zlib1g (>= 1:1.2.11), libzstd1 (>= 1.4.8)")
 if(SYSTEMD_FOUND)
   string(APPEND FERRY_DEB_DEPENDS_COMMON ", libsystemd0")
 endif()

@@ -9,6 +9,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 configuration error. */
 #include <errno.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,9 @@ int main(int argc, char **argv) {
   opt_cli cli;
   char err[512];
   signal(SIGPIPE, SIG_IGN);
+  /* no global allocation statistics: every SQLite malloc would take a mutex
+   * for them (only before SQLite is first used) */
+  (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 
   memset(&cli, 0, sizeof(cli));
   opt_set_aliases(col_opt_defs, col_opt_aliases, col_n_opt_aliases);

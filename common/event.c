@@ -278,15 +278,72 @@ __attribute__((format(printf, 4, 5))) static int scan_fail(ev_error *e, int kind
   return kind;
 }
 
+/* What scan_json learns, when asked, about whether the text is already its
+ * own normal form: exactly what cJSON_PrintUnformatted prints for the tree
+ * cJSON parses from it, with no top-level null. Conservative: `ok` false
+ * only means "print it to know". */
+typedef struct scan_canon {
+  bool ok;
+  bool attr_seen;  /* a top-level "attributes" value was found */
+  size_t attr_len; /* the first one's text length (cJSON's print of it when ok) */
+} scan_canon;
+
+/* An escape cJSON prints the same way: \" \\ \b \f \n \r \t (it writes '/'
+ * unescaped and \uXXXX only for other control characters). */
+static bool canon_escape(char c) {
+  return c == '"' || c == '\\' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't';
+}
+
+/* Is the strict JSON number s[0..l) spelt the way cJSON prints its double?
+ * cJSON prints an int-valued number as "%d" and anything else with "%1.15g"
+ * (falling back to 17 digits when 15 do not round-trip). So: a plain integer
+ * of at most 15 digits (not "-0"), or a fixed-point number of at most 15
+ * significant digits, no trailing zero after the point, and no more than
+ * three zeros right after "0." ("%g" switches to exponent form below 1e-4).
+ * At most 15 significant digits round-trip exactly through a double, so
+ * "%1.15g" gives the same digits back. */
+static bool canon_number(const char *s, size_t l) {
+  size_t q = 0, sig = 0;
+  if (s[q] == '-') q++;
+  if (q == l) return false;
+  bool zero_int = s[q] == '0';
+  if (zero_int && q + 1 == l) return q == 0; /* "0" yes, "-0" prints as "0" */
+  if (!zero_int)
+    while (q < l && is_digit(s[q])) q++, sig++;
+  else q++;
+  if (q == l) return sig <= 15;
+  if (s[q] != '.') return false; /* exponent: cJSON prints its own spelling */
+  size_t f0 = ++q, lead = 0;
+  while (q < l && is_digit(s[q])) q++;
+  if (q != l || q == f0 || s[q - 1] == '0') return false;
+  if (zero_int) {
+    while (f0 + lead < q && s[f0 + lead] == '0') lead++;
+    if (lead > 3) return false;
+  }
+  sig += q - f0 - lead;
+  return sig <= 15;
+}
+
+/* A top-level value ends at s[p] (a ',' or the closing '}'); note the span
+ * of "attributes". */
+static void canon_value_end(scan_canon *cn, const char *key, size_t val_start, size_t p) {
+  if (!cn->attr_seen && strcmp(key, "attributes") == 0 && p >= val_start) {
+    cn->attr_seen = true;
+    cn->attr_len = p - val_start;
+  }
+}
+
 /* Scan the raw JSON text s[0..n) (base = its offset in the body, for
  * messages). Returns SCAN_OK, or a SCAN_* kind with *err filled (its index
  * is left for the caller). Structural errors this scan does not look for are
  * left to cJSON. */
-static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_error *err) {
+static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_error *err, scan_canon *cn) {
   size_t p = 0;
   int depth = 0;
   bool expect_key = false; /* at depth 1 of an object, the next string is a key */
   char key[64] = "";
+  size_t val_start = 0; /* canon: where the current top-level value starts */
+  if (cn) *cn = (scan_canon){.ok = true};
   while (p < n) {
     unsigned char c = (unsigned char)s[p];
     switch (c) {
@@ -294,7 +351,13 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
       case '\t':
       case '\n':
       case '\r':
-      case ':': p++; break;
+        if (cn) cn->ok = false; /* cJSON prints no blanks */
+        p++;
+        break;
+      case ':':
+        if (depth == 1) val_start = p + 1;
+        p++;
+        break;
       case '{':
       case '[':
         if (++depth > max_depth)
@@ -304,10 +367,12 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
         break;
       case '}':
       case ']':
+        if (cn && depth == 1) canon_value_end(cn, key, val_start, p);
         depth--;
         p++;
         break;
       case ',':
+        if (cn && depth == 1) canon_value_end(cn, key, val_start, p);
         if (depth == 1) expect_key = true;
         p++;
         break;
@@ -330,9 +395,11 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
           }
           if (p + 1 >= n) return SCAN_OK;
           if (s[p + 1] != 'u') {
+            if (cn && !canon_escape(s[p + 1])) cn->ok = false;
             p += 2; /* cJSON judges the other escapes */
             continue;
           }
+          if (cn) cn->ok = false; /* cJSON prints \u only for rare controls */
           int u = hex4(s + p + 2, n - p - 2);
           if (u < 0) /* cJSON would read a bad \u escape as U+0000 */
             return scan_fail(err, SCAN_SYNTAX, "",
@@ -382,12 +449,15 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
         size_t l = number_len(s + p, n - p);
         if (!l)
           return scan_fail(err, SCAN_SYNTAX, "", "malformed JSON: invalid number at byte %zu", base + p);
+        if (cn && cn->ok && !canon_number(s + p, l)) cn->ok = false;
         p += l;
         break;
       }
+      case 'n':
+        if (cn && depth == 1) cn->ok = false; /* a top-level null is dropped from the normal form */
+        /* fall through */
       case 't':
       case 'f':
-      case 'n':
         while (p < n && s[p] >= 'a' && s[p] <= 'z') p++; /* cJSON checks the word */
         break;
       default:
@@ -408,9 +478,10 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
 }
 
 /* Run scan_json on one event and report what it found with the right index. */
-static int scan_event(const char *s, size_t n, int index, int body_index, size_t base, ev_errors *errs) {
+static int scan_event(const char *s, size_t n, int index, int body_index, size_t base, ev_errors *errs,
+                      scan_canon *cn) {
   ev_error e;
-  int kind = scan_json(s, n, EV_MAX_DEPTH, base, &e);
+  int kind = scan_json(s, n, EV_MAX_DEPTH, base, &e, cn);
   if (kind == SCAN_OK) return 0;
   if (kind == SCAN_DEEP) ev_errors_add(errs, index, e.field, "%s (the event object is level 1)", e.message);
   else ev_errors_add(errs, kind == SCAN_SYNTAX ? body_index : index, e.field, "%s", e.message);
@@ -420,7 +491,7 @@ static int scan_event(const char *s, size_t n, int index, int body_index, size_t
 int ev_json_check_text(const char *buf, size_t len, int max_depth, char *err, size_t errlen) {
   ev_error e;
   if (!buf) return len ? -EINVAL : 0;
-  if (scan_json(buf, len, max_depth, 0, &e) == SCAN_OK) return 0;
+  if (scan_json(buf, len, max_depth, 0, &e, NULL) == SCAN_OK) return 0;
   if (err && errlen) {
     if (e.field[0]) snprintf(err, errlen, "%s: %s", e.field, e.message);
     else snprintf(err, errlen, "%s", e.message);
@@ -703,8 +774,10 @@ static bool check_time(ev_errors *errs, int index, const char *name, const cJSON
 
 /* Every rule of SPEC §1 on one event object. Returns the number of errors
  * it added (all of them, not just the first). */
-static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_errors *errs,
-                          checked *ck) {
+/* cn, when not NULL and ok, says the object's text is its own print: the
+ * serialized size of "attributes" is then the length of its text. */
+static size_t check_event_cn(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_errors *errs,
+                             checked *ck, const scan_canon *cn) {
   size_t before = errs->total;
   memset(ck, 0, sizeof *ck);
   if (!cJSON_IsObject(obj)) {
@@ -778,13 +851,16 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
                     json_type(f.attributes));
     } else {
       /* Printed once: the text is kept and reused verbatim in the normal
-       * form (number printing is most of what cJSON spends on an event). */
-      ck->attributes = cJSON_PrintUnformatted(f.attributes);
-      if (!ck->attributes)
+       * form (number printing is most of what cJSON spends on an event).
+       * Text that is its own print needs no print to be measured. */
+      size_t alen = 0;
+      if (cn && cn->ok && cn->attr_seen) alen = cn->attr_len;
+      else if (!(ck->attributes = cJSON_PrintUnformatted(f.attributes)))
         ev_errors_add(errs, index, "attributes", "out of memory while serializing attributes");
-      else if (strlen(ck->attributes) > EV_MAX_ATTR_BYTES)
+      else alen = strlen(ck->attributes);
+      if (alen > EV_MAX_ATTR_BYTES)
         ev_errors_add(errs, index, "attributes", "attributes must be at most %d bytes serialized, not %zu",
-                      EV_MAX_ATTR_BYTES, strlen(ck->attributes));
+                      EV_MAX_ATTR_BYTES, alen);
     }
   }
 
@@ -799,6 +875,11 @@ static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned 
       ev_errors_add(errs, index, "ingested_at", "ingested_at is reserved: the agent adds it");
   }
   return errs->total - before;
+}
+
+static size_t check_event(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_errors *errs,
+                          checked *ck) {
+  return check_event_cn(obj, raw_len, index, flags, errs, ck, NULL);
 }
 
 /* ---- normal form ------------------------------------------------------------- */
@@ -973,12 +1054,42 @@ void ev_event_clear(ev_event *e) {
   memset(e, 0, sizeof *e);
 }
 
+/* A copy of s[0..n) and a NUL in the batch's block, or malloc'd when the
+ * block is full (ev_batch_clear tells them apart). */
+static char *block_dup(ev_batch *b, const char *s, size_t n) {
+  char *d;
+  if (b->block && b->block_cap - b->block_used > n) {
+    d = b->block + b->block_used;
+    b->block_used += n + 1;
+  } else if (!(d = cJSON_malloc(n + 1))) {
+    return NULL;
+  }
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+static void block_free(const ev_batch *b, void *p) {
+  char *c = p;
+  if (!(b->block && c >= b->block && c < b->block + b->block_cap)) cJSON_free(p);
+}
+
 void ev_batch_clear(ev_batch *b) {
   if (!b) return;
-  for (size_t i = 0; i < b->n; i++) ev_event_clear(&b->items[i]);
+  for (size_t i = 0; i < b->n; i++) {
+    ev_event *e = &b->items[i];
+    if (!b->block) {
+      ev_event_clear(e);
+      continue;
+    }
+    block_free(b, e->event_id);
+    block_free(b, e->worker_id);
+    block_free(b, e->workstation_id);
+    block_free(b, e->json);
+  }
   free(b->items);
-  b->items = NULL;
-  b->n = 0;
+  free(b->block);
+  memset(b, 0, sizeof *b);
 }
 
 /* ---- bodies ------------------------------------------------------------------ */
@@ -986,11 +1097,51 @@ void ev_batch_clear(ev_batch *b) {
 typedef struct body_ctx {
   const char *body;
   unsigned flags;
+  bool keep_raw; /* ev_parse_body_raw: received text as the normal form where it is one */
   ev_errors *errs;
   ev_batch out;
   size_t cap;
   int nomem;
 } body_ctx;
+
+/* The event whose text s[0..len) is its own print (scan_canon.ok) and that
+ * needs no edit for its normal form: no EV_FROM_AGENT fields to drop, the
+ * timestamp already in normal spelling, a product_count's count present
+ * (nulls were ruled out by the scan). Then the normal form is the text as
+ * received and nothing is printed. Returns 0 (ret filled), 1 (not such an
+ * event: build it the general way) or -ENOMEM. */
+static int raw_event(body_ctx *cx, const cJSON *obj, const checked *ck, const scan_canon *cn, const char *s,
+                     size_t len, ev_event *ret) {
+  unsigned flags = cx->flags;
+  ev_batch *b = &cx->out;
+  const fields f = ck->f;
+  if (flags & EV_FROM_AGENT) return 1;
+  if (ck->type == EV_PRODUCT_COUNT && !f.count) return 1;
+  if (f.attributes && !cn->attr_seen) return 1;
+  if (len < 2 || s[0] != '{' || s[len - 1] != '}' || !cJSON_IsObject(obj)) return 1;
+  char ts[TF_RFC3339_LEN];
+  tf_format_ms(ck->ts_ms, ts);
+  if (strcmp(f.timestamp->valuestring, ts) != 0) return 1;
+  ev_event e = {0};
+  e.ts_ms = ck->ts_ms;
+  e.type = ck->type;
+  e.count = ck->type == EV_PRODUCT_COUNT ? ck->count : 0;
+  if ((f.event_id &&
+       !(e.event_id = block_dup(b, f.event_id->valuestring, strlen(f.event_id->valuestring)))) ||
+      (f.worker_id &&
+       !(e.worker_id = block_dup(b, f.worker_id->valuestring, strlen(f.worker_id->valuestring)))) ||
+      !(e.workstation_id =
+            block_dup(b, f.workstation_id->valuestring, strlen(f.workstation_id->valuestring))) ||
+      !(e.json = block_dup(b, s, len))) {
+    block_free(b, e.event_id);
+    block_free(b, e.worker_id);
+    block_free(b, e.workstation_id);
+    return -ENOMEM;
+  }
+  e.json_len = len;
+  *ret = e;
+  return 0;
+}
 
 /* One event's raw text body[start .. start+len): size, scan, parse, check,
  * and (while the request is still clean) build. */
@@ -1001,7 +1152,8 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
                   EV_MAX_BYTES);
     return;
   }
-  if (scan_event(s, len, index, body_index, start, cx->errs) < 0) return;
+  scan_canon cn, *cnp = cx->keep_raw ? &cn : NULL;
+  if (scan_event(s, len, index, body_index, start, cx->errs, cnp) < 0) return;
   const char *end = NULL;
   cJSON *obj = cJSON_ParseWithLengthOpts(s, len, &end, 0);
   if (!obj || end != s + len) {
@@ -1011,7 +1163,8 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
     return;
   }
   checked ck;
-  if (check_event(obj, len, index, cx->flags, cx->errs, &ck) == 0 && cx->errs->total == 0 && !cx->nomem) {
+  if (check_event_cn(obj, len, index, cx->flags, cx->errs, &ck, cnp) == 0 && cx->errs->total == 0 &&
+      !cx->nomem) {
     /* All or nothing: once anything failed, no normal form is worth building. */
     if (cx->out.n == cx->cap) {
       size_t ncap = cx->cap ? cx->cap * 2 : 16;
@@ -1025,7 +1178,10 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
       cx->out.items = items;
       cx->cap = ncap;
     }
-    if (build_event(obj, &ck, len, cx->flags, &cx->out.items[cx->out.n]) < 0) cx->nomem = 1;
+    ev_event *e = &cx->out.items[cx->out.n];
+    int br = cnp && cn.ok ? raw_event(cx, obj, &ck, &cn, s, len, e) : 1;
+    if (br > 0) br = build_event(obj, &ck, len, cx->flags, e);
+    if (br < 0) cx->nomem = 1;
     else cx->out.n++;
   }
   checked_done(&ck);
@@ -1051,7 +1207,7 @@ static void parse_json_body(body_ctx *cx, size_t len) {
     return;
   }
   if (b[a] != '[') {
-    if (scan_event(b + a, z - a, -1, -1, a, cx->errs) < 0) return;
+    if (scan_event(b + a, z - a, -1, -1, a, cx->errs, NULL) < 0) return;
     cJSON *v = cJSON_ParseWithLengthOpts(b + a, z - a, NULL, 0);
     if (v)
       ev_errors_add(cx->errs, -1, "", "the body must be an event object or an array of them, not %s",
@@ -1092,7 +1248,7 @@ static void parse_ndjson_body(body_ctx *cx, size_t len) {
       continue;
     }
     if (b[a] != '{') {
-      if (scan_event(b + a, z - a, line, line, a, cx->errs) < 0) continue;
+      if (scan_event(b + a, z - a, line, line, a, cx->errs, NULL) < 0) continue;
       cJSON *v = cJSON_ParseWithLengthOpts(b + a, z - a, NULL, 0);
       if (v)
         ev_errors_add(cx->errs, line, "", "each NDJSON line must be one event object, not %s", json_type(v));
@@ -1104,17 +1260,36 @@ static void parse_ndjson_body(body_ctx *cx, size_t len) {
   }
 }
 
-int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
-                  ev_errors *errs) {
+static int parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags, bool keep_raw,
+                      ev_batch *ret, ev_errors *errs) {
   if (!errs || !ret || (!body && len)) return -EINVAL;
   errs->n = errs->total = 0;
-  body_ctx cx = {.body = body ? body : "", .flags = flags, .errs = errs};
+  body_ctx cx = {.body = body ? body : "", .flags = flags, .keep_raw = keep_raw, .errs = errs};
+  /* Kept events' strings are parts of their text (an event's ids lie inside
+   * it): twice the body holds them all, bar the NULs of many tiny events,
+   * which then get their own allocations. Untouched pages cost nothing. */
+  if (keep_raw && len && (cx.out.block = malloc(2 * len + 256))) cx.out.block_cap = 2 * len + 256;
   if (kind == EV_BODY_NDJSON) parse_ndjson_body(&cx, len);
   else parse_json_body(&cx, len);
+  if (cx.out.block && !cx.out.block_used) {
+    free(cx.out.block);
+    cx.out.block = NULL;
+    cx.out.block_cap = 0;
+  }
   if (errs->total || cx.nomem) {
     ev_batch_clear(&cx.out);
     return errs->total ? -EINVAL : -ENOMEM;
   }
   *ret = cx.out;
   return 0;
+}
+
+int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
+                  ev_errors *errs) {
+  return parse_body(body, len, kind, flags, false, ret, errs);
+}
+
+int ev_parse_body_raw(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
+                      ev_errors *errs) {
+  return parse_body(body, len, kind, flags, true, ret, errs);
 }

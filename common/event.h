@@ -61,6 +61,11 @@ typedef struct ev_event {
 typedef struct ev_batch {
   ev_event *items;
   size_t n;
+  /* ev_parse_body_raw: one block holding the strings of the events it kept
+   * as received (their pointers point into it); free such a batch only with
+   * ev_batch_clear, never one item with ev_event_clear */
+  char *block;
+  size_t block_used, block_cap;
 } ev_batch;
 
 typedef enum { EV_BODY_JSON, EV_BODY_NDJSON } ev_body_kind;
@@ -77,6 +82,17 @@ typedef enum { EV_BODY_JSON, EV_BODY_NDJSON } ev_body_kind;
  * carry that element's index or line number. */
 int ev_parse_body(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
                   ev_errors *errs);
+
+/* ev_parse_body with the same rules, errors and results, in fewer passes:
+ * the strict lexical scan also learns whether each event's text is already
+ * what cJSON would print for it, and when the event needs no edit for its
+ * normal form (no top-level null, the timestamp in normal spelling, a
+ * product_count's count present, no EV_FROM_AGENT) the received text is
+ * kept as the normal form instead of being printed again. Any other event
+ * takes ev_parse_body's path. The agent's ingest uses it; tests and a fuzz
+ * target compare both on generated and hostile input. */
+int ev_parse_body_raw(const char *body, size_t len, ev_body_kind kind, unsigned flags, ev_batch *ret,
+                      ev_errors *errs);
 
 /* Validate one parsed event object. raw_len is its size in bytes as received.
  * On success fills *ret (caller frees with ev_event_clear; ret may be NULL to

@@ -25,7 +25,7 @@ esac
 # pkg_check_modules calls in CMakeLists.txt), plus the C library itself.
 PKGS=(
   libc6-dev
-  libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
+  libuv1-dev libcurl4-gnutls-dev libsqlite3-dev libcjson-dev
   libmicrohttpd-dev zlib1g-dev libzstd-dev libsystemd-dev nettle-dev
   libgnutls28-dev libpq-dev libmosquitto-dev
 )

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
-  libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
+  libuv1-dev libcurl4-gnutls-dev libsqlite3-dev libcjson-dev
   libmicrohttpd-dev zlib1g-dev libzstd-dev libsystemd-dev nettle-dev
   libgnutls28-dev openssl libpq-dev libmosquitto-dev
   python3 sqlite3 curl procps clang clang-format

@@ -24,7 +24,7 @@
 #include "codec.h"
 #include "event.h"
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 /* PRAGMA application_id of every journal from schema 2 on ("FRRY"). */
 #define JOURNAL_APPLICATION_ID 0x46525259
 

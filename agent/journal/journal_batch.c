@@ -20,6 +20,15 @@
  * object holding only the ids, which the collector rejects → dead-letter. */
 static void splice_event(strbuf *b, const char *body, size_t len, const char *event_id, size_t id_len,
                          int64_t seq, int64_t ingested_ms) {
+  if (journal__body_stripped(body, len) && body[len - 1] == '}') {
+    /* stored without its leading event_id member (journal_body.c) */
+    journal__sb_id_member(b, event_id, id_len);
+    sb_add(b, body, len - 1);
+    sb_printf(b, ",\"seq\":%" PRId64 ",\"ingested_at\":", seq);
+    journal__sb_time(b, ingested_ms);
+    sb_add(b, "}", 1);
+    return;
+  }
   size_t s = 0, e = len;
   while (s < e && journal__is_ws(body[s])) s++;
   while (e > s && journal__is_ws(body[e - 1])) e--;

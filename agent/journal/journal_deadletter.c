@@ -54,6 +54,8 @@ static void dl_export(journal *j, journal_dl *d) {
     size_t k = 0;
     while (k < blen && journal__is_ws(body[k])) k++;
     if (body && k < blen && body[k] == '{') sb_add(&line, body, blen);
+    else if (id && *id && journal__body_stripped(body, blen)) /* a row stored by commit_one */
+      journal__sb_body(&line, body, blen, id ? id : "", id ? strlen(id) : 0);
     else sb_adds(&line, "null");
     sb_adds(&line, "}\n");
     if (line.err) {

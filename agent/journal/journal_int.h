@@ -149,6 +149,12 @@ void journal__sb_json_str(strbuf *b, const char *s, size_t n);
 void journal__sb_time(strbuf *b, int64_t ms);
 bool journal__is_ws(char c);
 
+/* journal_body.c: a body stored without its leading event_id member */
+size_t journal__body_id_prefix(const char *body, size_t blen, const char *id, size_t idlen);
+bool journal__body_stripped(const char *body, size_t blen);
+void journal__sb_id_member(strbuf *b, const char *id, size_t idlen);
+void journal__sb_body(strbuf *b, const char *body, size_t blen, const char *id, size_t idlen);
+
 /* journal_pending.c: the pending-id filter and SQL dedup */
 uint64_t journal__id_hash(const char *s, size_t n);
 int journal__filt_alloc(idfilter *f, size_t nslots);
@@ -159,6 +165,7 @@ size_t journal__filt_size_for(size_t live);
 bool journal__filt_fits(size_t live, size_t max_slots);
 void journal__dedup_settle(journal *j);
 int journal__is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int64_t lo, int64_t hi);
+void journal__filt_prefetch(const journal *j, uint64_t h);
 int journal__filt_add(journal *j, uint64_t h, int64_t seq, int64_t lo, int64_t hi);
 int64_t journal__filt_lo(const journal *j);
 

@@ -367,7 +367,7 @@ int journal__exec_pragma(sqlite3 *db, const char *name, long long v) {
  * creation covers. A new journal is made as version 1 and then migrated in
  * its creating transaction, so the migration path is the path every journal
  * takes. */
-static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL, JSQL_MIGRATE_V1_V2};
+static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {NULL, JSQL_MIGRATE_V1_V2, JSQL_MIGRATE_V2_V3};
 
 static int migrate(journal *j, int from) {
   int rc = SQLITE_OK;

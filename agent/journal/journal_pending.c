@@ -151,6 +151,15 @@ void journal__dedup_settle(journal *j) {
   sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
 }
 
+/* Start loading the filter slots a lookup of hash h will read: a commit
+ * calls it a few events ahead, so the table's cache misses overlap instead
+ * of stalling each lookup in turn (the table is megabytes, read at random). */
+void journal__filt_prefetch(const journal *j, uint64_t h) {
+  if (j->sql_dedup || !j->filt.slots) return;
+  size_t i = filt_home(journal__filt_pos_hash(journal__filt_slot(h, 0)), j->filt.n);
+  __builtin_prefetch(&j->filt.slots[i]);
+}
+
 /* Is an event with this id pending (committed or earlier in the running
  * transaction)? 1 yes, 0 no, <0 sqlite error code negated. */
 int journal__is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int64_t lo, int64_t hi) {

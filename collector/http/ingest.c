@@ -295,17 +295,14 @@ static void ing__parsed(uv_work_t *w, int status) {
     ing__finish_error(ir, no.status, no.code, no.msg);
     return;
   }
-  const char *gcode = "forbidden";
-  char gmsg[200];
-  unsigned retry = 0;
-  unsigned gst = guard_body(app, ir->req, ir->batch.agent_id, &gcode, gmsg, sizeof(gmsg), &retry);
-  if (gst) {
-    if (gst == 429) {
+  guard_refusal gno;
+  if (!guard_body(app, ir->req, ir->batch.agent_id, &gno)) {
+    if (gno.status == 429) {
       char v[16];
-      snprintf(v, sizeof(v), "%u", retry ? retry : 1);
+      snprintf(v, sizeof(v), "%u", gno.retry_s ? gno.retry_s : 1);
       httpd_req_add_header(ir->req, "Retry-After", v);
     }
-    ing__finish_error(ir, gst, gcode, gmsg);
+    ing__finish_error(ir, gno.status, gno.code, gno.msg);
     return;
   }
   ir->job.kind = WR_INGEST;

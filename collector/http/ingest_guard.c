@@ -16,37 +16,40 @@ static void guard__retry_after(httpd_req *req, unsigned s) {
   httpd_req_add_header(req, "Retry-After", v);
 }
 
-/* Admit req for agent_id. 0 admitted; otherwise the status (429/503). */
-static unsigned guard__admit(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code,
-                             char *msg, size_t msglen, unsigned *ret_retry_s) {
-  if (!app->rl || httpd_req_get_data(req)) return 0; /* no limits, or admitted already */
+static bool guard__refuse(guard_refusal *no, unsigned status, const char *code) {
+  no->status = status;
+  no->code = code;
+  return false;
+}
+
+/* Admit req for agent_id: true, or false with *no (429/503 and the seconds
+ * to wait). */
+static bool guard__admit(col_app *app, httpd_req *req, const char *agent_id, guard_refusal *no) {
+  if (!app->rl || httpd_req_get_data(req)) return true; /* no limits, or admitted already */
   rl_entry *e = NULL;
   unsigned retry = 1;
   rl_verdict v = rl_admit(app->rl, agent_id, tf_mono_ms(), &e, &retry);
-  *ret_retry_s = retry;
+  no->retry_s = retry;
   switch (v) {
     case RL_OK:
       httpd_req_set_data(req, e);
       httpd_req_set_data_free(req, rl_release);
-      return 0;
+      return true;
     case RL_RATE:
-      *ret_code = "rate_limited";
-      snprintf(msg, msglen, "agent %s is over its request rate (%g/s); retry in %u s", agent_id,
+      snprintf(no->msg, sizeof(no->msg), "agent %s is over its request rate (%g/s); retry in %u s", agent_id,
                app->cfg->agent_rate, retry);
       break;
     case RL_CONCURRENT:
-      *ret_code = "rate_limited";
-      snprintf(msg, msglen, "agent %s has %lld request(s) in progress already; retry in %u s", agent_id,
-               (long long)app->cfg->agent_max_concurrent, retry);
+      snprintf(no->msg, sizeof(no->msg), "agent %s has %lld request(s) in progress already; retry in %u s",
+               agent_id, (long long)app->cfg->agent_max_concurrent, retry);
       break;
     case RL_FULL:
-      *ret_code = "overloaded";
-      snprintf(msg, msglen, "too many agents are being tracked; retry in %u s", retry);
-      return 503;
+      snprintf(no->msg, sizeof(no->msg), "too many agents are being tracked; retry in %u s", retry);
+      return guard__refuse(no, 503, "overloaded");
   }
   app->stats.rate_limited++;
-  flog_debug("ingest: 429 %s", msg);
-  return 429;
+  flog_debug("ingest: 429 %s", no->msg);
+  return guard__refuse(no, 429, "rate_limited");
 }
 
 /* The agent_id an Idempotency-Key ("agent:epoch:first-last") names, if valid. */
@@ -82,34 +85,28 @@ httpd_verdict guard_headers(col_app *app, httpd_req *req, const auth_grant *gran
   else if (guard__key_agent(httpd_req_header(req, "Idempotency-Key"), id, sizeof(id)))
     agent = id;                       /* the body must match it (checked after parsing) */
   if (!agent) return HTTPD_READ_BODY; /* a heartbeat under a shared token: admitted once parsed */
-  const char *code = NULL;
-  char msg[200];
-  unsigned retry = 1;
-  unsigned st = guard__admit(app, req, agent, &code, msg, sizeof(msg), &retry);
-  if (!st) return HTTPD_READ_BODY;
-  guard__retry_after(req, retry);
-  if (st == 503) app->stats.overloaded++;
-  httpd_respond_error(req, st, code, "%s", msg);
+  guard_refusal no = {.retry_s = 1};
+  if (guard__admit(app, req, agent, &no)) return HTTPD_READ_BODY;
+  guard__retry_after(req, no.retry_s);
+  if (no.status == 503) app->stats.overloaded++;
+  httpd_respond_error(req, no.status, no.code, "%s", no.msg);
   return HTTPD_ANSWERED;
 }
 
-unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code, char *msg,
-                    size_t msglen, unsigned *ret_retry_s) {
-  *ret_retry_s = 0;
+bool guard_body(col_app *app, httpd_req *req, const char *agent_id, guard_refusal *no) {
+  memset(no, 0, sizeof(*no));
   if (tls_server_wants_client_cert(app->tls)) {
     tls_peer peer;
     tls_server_peer(app->tls, httpd_req_tls_session(req), &peer);
     if (!peer.verified) {
-      *ret_code = "unauthorized";
-      snprintf(msg, msglen, "%s", peer.why);
-      return 401;
+      snprintf(no->msg, sizeof(no->msg), "%s", peer.why);
+      return guard__refuse(no, 401, "unauthorized");
     }
     if (!tls_peer_allows(&peer, agent_id)) {
-      *ret_code = "forbidden";
-      snprintf(msg, msglen, "the client certificate (%s) is not for agent %s",
+      snprintf(no->msg, sizeof(no->msg), "the client certificate (%s) is not for agent %s",
                peer.n_names ? peer.names[0] : "no name", agent_id);
-      return 403;
+      return guard__refuse(no, 403, "forbidden");
     }
   }
-  return guard__admit(app, req, agent_id, ret_code, msg, msglen, ret_retry_s);
+  return guard__admit(app, req, agent_id, no);
 }

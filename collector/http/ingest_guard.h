@@ -5,6 +5,7 @@
 #ifndef FERRY_COLLECTOR_INGEST_GUARD_H
 #define FERRY_COLLECTOR_INGEST_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "app.h"
@@ -16,11 +17,17 @@
  * HTTPD_ANSWERED after answering (401/403/429/503). */
 httpd_verdict guard_headers(col_app *app, httpd_req *req, const auth_grant *grant);
 
+/* Why a guard refused a request: the answer the caller sends. */
+typedef struct guard_refusal {
+  unsigned status;  /* 401, 403, 429 or 503 */
+  const char *code; /* the error code of the answer */
+  char msg[200];
+  unsigned retry_s; /* 429/503: seconds for Retry-After */
+} guard_refusal;
+
 /* The body is parsed and names agent_id. Checks the client certificate
- * allows agent_id and admits the request if guard_headers could not. 0, or
- * an HTTP status with code/msg filled (the caller answers; for 429/503 with
- * *ret_retry_s seconds in Retry-After). */
-unsigned guard_body(col_app *app, httpd_req *req, const char *agent_id, const char **ret_code, char *msg,
-                    size_t msglen, unsigned *ret_retry_s);
+ * allows agent_id and admits the request if guard_headers could not. true,
+ * or false with *no filled (the caller answers). */
+bool guard_body(col_app *app, httpd_req *req, const char *agent_id, guard_refusal *no);
 
 #endif

@@ -122,6 +122,7 @@ static void wr__thread(void *arg) {
   wr_job *taken[WR_GROUP_MAX];
   wr_job *ingest[WR_GROUP_MAX];
   w->maint_more = true; /* hours left stale by a previous run */
+  bool quiet = false;   /* the queue has been quiet since the last job */
   uv_mutex_lock(&w->mu);
   for (;;) {
     while (!w->q_head && !w->stopping) {
@@ -132,13 +133,20 @@ static void wr__thread(void *arg) {
       /* upkeep starts only once the queue has been quiet for a moment:
        * between two uploads of one agent the queue is briefly empty, and
        * rebuilding a busy hour there would stall every next batch behind it
-       * (a drain became quadratic in the size of that hour) */
-      if (uv_cond_timedwait(&w->cv, &w->mu, WR_QUIET_NS) == 0 || w->q_head || w->stopping) continue;
+       * (a drain became quadratic in the size of that hour). Once quiet,
+       * pieces follow each other until a job arrives: after a large
+       * backfill the stale hours are rebuilt at full speed, not a piece a
+       * second, so queries stop building them themselves. */
+      if (!quiet) {
+        if (uv_cond_timedwait(&w->cv, &w->mu, WR_QUIET_NS) == 0 || w->q_head || w->stopping) continue;
+        quiet = true;
+      }
       uv_mutex_unlock(&w->mu);
       wr__maintain(w, WR_MAINTAIN_IDLE_UNITS);
       uv_mutex_lock(&w->mu);
     }
     if (!w->q_head) break; /* stopping and drained */
+    quiet = false;
     size_t n = 0;
     while (w->q_head && n < WR_GROUP_MAX) {
       taken[n++] = w->q_head;

@@ -13,13 +13,17 @@ connection each, bodies serialized before the clock starts):
     per batch) over the same number of rows, overall and for the last
     --events rows (our physical limit on this disk);
   - what the client alone can push (against a trivial 202 sink server);
+  - with --e2e, the same --events posted while the agent uploads them to a
+    stand-in collector that answers 200 at once (bench_common._AckSink,
+    --compression none): events/s from the first post until the agent's
+    backlog is 0 again, and the agent's CPU per event;
   - the agent's RSS: idle after start (2 s settle), peak (VmHWM), idle again
     with the full backlog; its CPU over a 10 s idle window; the longest loop
     stall (/v1/status "loop").
 
 usage: bench_ingest.py [--bin-dir DIR] [--events N] [--backlog N] [--batch 100]
                        [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
-                       [--dir TMPDIR]
+                       [--e2e] [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
 import json
@@ -32,7 +36,7 @@ import time
 import uuid
 
 from bench_common import (ferry_harness as fh, fmt_mem, idle_figures, loop_figures, make_bodies,
-                          measure_client_alone, proc_mem, run_clients)
+                          measure_client_alone, proc_cpu_s, proc_mem, run_clients, start_ack_sink)
 
 
 def sqlite_rate(path, total, batch, random_ids, sync="FULL", last=0):
@@ -85,6 +89,37 @@ def rm_db(h, name):
             pass
 
 
+def run_e2e(h, args, random_ids, extra):
+    """Post --events while the agent uploads them to the stand-in collector;
+    time until the backlog is 0."""
+    sport = fh.free_port()
+    stop = start_ack_sink(sport)
+    agent = h.start_agent(sport, agent_id="e2e-" + ("uuid" if random_ids else "seq"),
+                          extra=extra + ["--compression", "none"])
+    try:
+        time.sleep(1.0)
+        c0 = proc_cpu_s(agent.pid)
+        t0 = time.monotonic()
+        r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0)
+        while True:
+            st = fh.agent_status(agent)
+            if st.get("backlog") == 0 and st.get("ingested_total", r["accepted"]) >= r["accepted"]:
+                break
+            if time.monotonic() - t0 > 600:
+                raise fh.TestFailure("e2e: backlog not drained: %r" % st)
+            time.sleep(0.05)
+        el = time.monotonic() - t0
+        cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
+        peak = proc_mem(agent.pid).get("VmHWM", 0)
+        print("agent_e2e: %.0f events/s posted and delivered to a stand-in collector (%d events, %.1f s; "
+              "posting alone took %.1f s; %d errors; agent CPU %.2f us/event; VmHWM %.1f MiB)"
+              % (args.events / el, args.events, el, r["elapsed_s"], r["errors"], cpu_us, peak / 1024), flush=True)
+        return r["accepted"] == args.events
+    finally:
+        agent.stop()
+        stop()
+
+
 def run_kind(h, args, random_ids):
     kind = "uuid4" if random_ids else "time-ordered"
     print("== event_id: %s ==" % kind, flush=True)
@@ -105,15 +140,18 @@ def run_kind(h, args, random_ids):
     # (the last flag wins) so the idle CPU is the production figure
     extra = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
              "--retry-max", "60", "--heartbeat-interval", "30"]
+    e2e_ok = run_e2e(h, args, random_ids, extra) if args.e2e else True
     agent = h.start_agent(fh.free_port(), agent_id="bench-" + ("uuid" if random_ids else "seq"), extra=extra)
     idle = idle_figures(agent.pid)
     print("agent_idle_start: %s; CPU %.3f s over %.0f s"
           % (fmt_mem(idle), idle["cpu_s"], idle["window_s"]), flush=True)
+    c0 = proc_cpu_s(agent.pid)
     r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0)
+    cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
     print("agent_ingest_empty: %.0f events/s (%d events, %d requests, %.1f s, %d errors; "
-          "accepted=%d duplicates=%d; client CPU %.1f s, client capacity ~%.0f events/s)"
+          "accepted=%d duplicates=%d; agent CPU %.2f us/event; client CPU %.1f s, client capacity ~%.0f events/s)"
           % (r["events_per_s"], args.events, r["requests"], r["elapsed_s"], r["errors"], r["accepted"],
-             r["duplicates"], r["client_cpu_s"], r["client_cap_events_per_s"]), flush=True)
+             r["duplicates"], cpu_us, r["client_cpu_s"], r["client_cap_events_per_s"]), flush=True)
     accepted = r["accepted"]
     fill = args.backlog - 2 * args.events
     if fill > 0:
@@ -122,11 +160,14 @@ def run_kind(h, args, random_ids):
         print("agent_ingest_fill: %.0f events/s (%d events, backlog %d -> %d)"
               % (f["events_per_s"], fill, args.events, args.events + fill), flush=True)
     base = args.events + max(fill, 0)
+    c0 = proc_cpu_s(agent.pid)
     r2 = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=base)
+    cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
     accepted += r2["accepted"]
     st = fh.agent_status(agent)
-    print("agent_ingest_at_backlog: %.0f events/s (%d events, backlog %d -> %d, %.1f s, %d errors)"
-          % (r2["events_per_s"], args.events, base, base + args.events, r2["elapsed_s"], r2["errors"]),
+    print("agent_ingest_at_backlog: %.0f events/s (%d events, backlog %d -> %d, %.1f s, %d errors; "
+          "agent CPU %.2f us/event)"
+          % (r2["events_per_s"], args.events, base, base + args.events, r2["elapsed_s"], r2["errors"], cpu_us),
           flush=True)
     peak = proc_mem(agent.pid)
     lp = loop_figures(st)
@@ -138,7 +179,7 @@ def run_kind(h, args, random_ids):
     idle2 = idle_figures(agent.pid)
     print("agent_rss: peak (VmHWM) %.1f MiB; idle with the backlog: %s; CPU %.3f s over %.0f s"
           % (peak.get("VmHWM", 0) / 1024, fmt_mem(idle2), idle2["cpu_s"], idle2["window_s"]), flush=True)
-    ok = st.get("backlog") == base + args.events and accepted == base + args.events
+    ok = st.get("backlog") == base + args.events and accepted == base + args.events and e2e_ok
     if not ok:
         print("WARNING: the agent did not store every event exactly once", flush=True)
     agent.stop()
@@ -158,6 +199,8 @@ def main():
     ap.add_argument("--dir", default=None, help="where the journal goes (default: a temp dir)")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-client-alone", action="store_true")
+    ap.add_argument("--e2e", action="store_true",
+                    help="also post --events while the agent delivers them to a stand-in collector")
     args = ap.parse_args()
     if args.bin_dir:
         os.environ["FERRY_BIN_DIR"] = os.path.abspath(args.bin_dir)

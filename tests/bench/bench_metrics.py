@@ -13,7 +13,8 @@ usage: bench_metrics.py [--bin-dir DIR] [--events N] [--batch 1000] [--clients 2
                         [--reps 20] [--dir TMPDIR] [--keep] [--loadgen [--conns 8]]
 --loadgen posts with ferry-loadgen (C; batches built and zstd-compressed before
 the clock starts, same mix of events) instead of Python clients, which cannot
-produce events as fast as the collector stores them on two cores.
+produce events as fast as the collector stores them on two cores. The
+collector runs with --agent-rate 0 (no per-agent request limit).
 Results are plain text lines on stdout."""
 import argparse
 import http.client
@@ -138,7 +139,8 @@ def main():
     import subprocess
     coll = subprocess.Popen([fh.binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
                              "--db", "sqlite:" + db, "--auth-token", fh.AGENT_TOKEN,
-                             "--read-token", fh.READ_TOKEN, "--log-level", "warning"])
+                             "--read-token", fh.READ_TOKEN, "--log-level", "warning",
+                             "--agent-rate", "0"])  # ingest cost, not admission control
     try:
         fh.wait_until(lambda: fh.http_request("http://127.0.0.1:%d/healthz" % port).status == 200, 20,
                       "collector up")

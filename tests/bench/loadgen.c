@@ -11,6 +11,14 @@
  *          [--events N] [--batch 1000] [--conns 4] [--agents A]
  *          [--ids seq|random] [--ts inorder|random] [--days 30]
  *          [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]
+ *          [--progress N]   (a line per N events: the interval's rate, CPU, RSS)
+ *        ferry-loadgen --sqlite-ref DB [same options but --url/--token/--pid]
+ * --sqlite-ref is the reference: the same rows (same seed) inserted into raw
+ * SQLite (WAL, synchronous=FULL) under the collector's unique key
+ * (agent_id, event_id), first copy kept, one transaction per batch; reports
+ * rows/s and CPU per row of the inserting thread (building and parsing the
+ * batches is not timed), the normal-form JSON bytes per event and the
+ * database bytes per event.
  * Each agent (default: one per connection) posts its batches in seq order on
  * one connection at a time, like ferry-agent's uploader. */
 #include <curl/curl.h>
@@ -25,6 +33,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "codec.h"
 #include "timefmt.h"
@@ -115,17 +124,97 @@ static size_t lg_write(char *p, size_t sz, size_t nm, void *ud) {
 }
 
 typedef struct lg_opts {
-  const char *url, *token, *ids, *ts, *codec_name;
+  const char *url, *token, *ids, *ts, *codec_name, *ref;
   long pid;
-  size_t events, batch, conns, agents;
+  size_t events, batch, conns, agents, progress;
   int days, workers, stations;
 } lg_opts;
+
+/* The raw-SQLite reference (--sqlite-ref). */
+typedef struct lg_ref {
+  sqlite3 *db;
+  sqlite3_stmt *ins, *begin, *commit;
+  double secs, cpu; /* inserting only */
+  size_t rows, json_bytes;
+} lg_ref;
+
+static double lg_thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int lg_ref_open(lg_ref *r, const char *path) {
+  if (sqlite3_open(path, &r->db) != SQLITE_OK) return -EIO;
+  const char *schema = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "CREATE TABLE IF NOT EXISTS events(agent_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+                       " ts_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(agent_id, event_id));";
+  if (sqlite3_exec(r->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(
+          r->db, "INSERT INTO events VALUES(?1, ?2, ?3, ?4) ON CONFLICT(agent_id, event_id) DO NOTHING", -1,
+          &r->ins, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(r->db, "BEGIN IMMEDIATE", -1, &r->begin, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(r->db, "COMMIT", -1, &r->commit, NULL) != SQLITE_OK) {
+    fprintf(stderr, "loadgen: %s: %s\n", path, sqlite3_errmsg(r->db));
+    return -EIO;
+  }
+  return 0;
+}
+
+/* One batch: parse and print each event's stored form (untimed), then insert
+ * them all in one transaction (timed). */
+static int lg_ref_batch(lg_ref *r, const char *agent, const char *json) {
+  cJSON *b = cJSON_Parse(json);
+  const cJSON *evs = cJSON_GetObjectItemCaseSensitive(b, "events");
+  size_t n = (size_t)cJSON_GetArraySize(evs), i = 0;
+  char **body = calloc(n ? n : 1, sizeof(*body));
+  const char **eid = calloc(n ? n : 1, sizeof(*eid));
+  int64_t *ts = calloc(n ? n : 1, sizeof(*ts));
+  if (!b || !body || !eid || !ts) return -ENOMEM;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, evs) {
+    cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)e, "seq");
+    cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)e, "ingested_at");
+    eid[i] = cJSON_GetObjectItemCaseSensitive(e, "event_id")->valuestring;
+    const char *t = cJSON_GetObjectItemCaseSensitive(e, "timestamp")->valuestring;
+    if (tf_parse_rfc3339(t, strlen(t), &ts[i]) < 0) ts[i] = 0;
+    body[i] = cJSON_PrintUnformatted(e);
+    r->json_bytes += strlen(body[i]);
+    i++;
+  }
+  double t0 = lg_now(), c0 = lg_thread_cpu();
+  int rc = sqlite3_step(r->begin);
+  sqlite3_reset(r->begin);
+  for (size_t k = 0; rc == SQLITE_DONE && k < n; k++) {
+    sqlite3_bind_text(r->ins, 1, agent, -1, SQLITE_STATIC);
+    sqlite3_bind_text(r->ins, 2, eid[k], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(r->ins, 3, ts[k]);
+    sqlite3_bind_text(r->ins, 4, body[k], -1, SQLITE_STATIC);
+    rc = sqlite3_step(r->ins);
+    sqlite3_reset(r->ins);
+  }
+  if (rc == SQLITE_DONE) rc = sqlite3_step(r->commit);
+  sqlite3_reset(r->commit);
+  r->secs += lg_now() - t0;
+  r->cpu += lg_thread_cpu() - c0;
+  r->rows += n;
+  for (size_t k = 0; k < n; k++) cJSON_free(body[k]);
+  free(body);
+  free(eid);
+  free(ts);
+  cJSON_Delete(b);
+  if (rc != SQLITE_DONE) {
+    fprintf(stderr, "loadgen: reference insert: %s\n", sqlite3_errmsg(r->db));
+    return -EIO;
+  }
+  return 0;
+}
 
 static const char *const lg_kinds[6] = {"working", "working",       "idle",
                                         "absent",  "product_count", "product_count"};
 
 /* Build every agent's batches: agent a gets events a, a+A, a+2A, ... */
-static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *agents) {
+static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *agents, lg_ref *ref) {
   size_t per = o->events / o->agents, extra = o->events % o->agents;
   size_t cap = o->batch * 400 + 1024;
   char *buf = malloc(cap);
@@ -186,7 +275,7 @@ static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *ag
       lg_batch *b = &ag->b[k];
       b->n = cnt;
       snprintf(b->key, sizeof(b->key), "Idempotency-Key: %s:%s:%zu-%zu", ag->id, epoch, first, seq);
-      int r = codec_compress(codec, buf, len, &b->body, &b->len);
+      int r = ref ? lg_ref_batch(ref, ag->id, buf) : codec_compress(codec, buf, len, &b->body, &b->len);
       if (r < 0) return r;
     }
   }
@@ -224,9 +313,10 @@ static void lg_start(CURLM *m, lg_conn *c, lg_agent *a, const char *ench) {
 }
 
 static void lg_usage(void) {
-  fprintf(stderr, "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000]\n"
-                  "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
-                  "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
+  fprintf(stderr,
+          "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
+          "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
+          "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
 }
 
 int main(int argc, char **argv) {
@@ -240,11 +330,11 @@ int main(int argc, char **argv) {
                .workers = 500,
                .stations = 100};
   static const struct option longopts[] = {
-      {"url", 1, 0, 'u'},    {"token", 1, 0, 't'},   {"pid", 1, 0, 'p'},
-      {"events", 1, 0, 'n'}, {"batch", 1, 0, 'b'},   {"conns", 1, 0, 'c'},
-      {"agents", 1, 0, 'a'}, {"ids", 1, 0, 'i'},     {"ts", 1, 0, 'T'},
-      {"days", 1, 0, 'd'},   {"workers", 1, 0, 'w'}, {"stations", 1, 0, 's'},
-      {"codec", 1, 0, 'z'},  {"seed", 1, 0, 'S'},    {0, 0, 0, 0}};
+      {"url", 1, 0, 'u'},   {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'},        {"events", 1, 0, 'n'},
+      {"batch", 1, 0, 'b'}, {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'},     {"ids", 1, 0, 'i'},
+      {"ts", 1, 0, 'T'},    {"days", 1, 0, 'd'},  {"workers", 1, 0, 'w'},    {"stations", 1, 0, 's'},
+      {"codec", 1, 0, 'z'}, {"seed", 1, 0, 'S'},  {"sqlite-ref", 1, 0, 'R'}, {"progress", 1, 0, 'P'},
+      {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
@@ -261,13 +351,15 @@ int main(int argc, char **argv) {
       case 'w': o.workers = atoi(optarg); break;
       case 's': o.stations = atoi(optarg); break;
       case 'z': o.codec_name = optarg; break;
+      case 'R': o.ref = optarg; break;
+      case 'P': o.progress = strtoull(optarg, NULL, 10); break;
       case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
       default: lg_usage(); return 2;
     }
   }
   if (!o.agents) o.agents = o.conns;
   codec_t codec;
-  if (!o.url || !o.token || !o.events || !o.batch || !o.conns || o.days < 1 || o.workers < 1 ||
+  if ((!o.ref && (!o.url || !o.token)) || !o.events || !o.batch || !o.conns || o.days < 1 || o.workers < 1 ||
       o.stations < 1 || codec_from_option(o.codec_name, &codec) < 0 ||
       (strcmp(o.ids, "seq") && strcmp(o.ids, "random")) ||
       (strcmp(o.ts, "inorder") && strcmp(o.ts, "random"))) {
@@ -278,8 +370,34 @@ int main(int argc, char **argv) {
   lg_conn *conns = calloc(o.conns, sizeof(*conns));
   if (!agents || !conns) return 1;
   int64_t t0_ms = tf_now_ms() - (int64_t)o.days * 86400000LL - 3600000;
+  if (o.ref) {
+    lg_ref ref = {0};
+    int r = lg_ref_open(&ref, o.ref);
+    if (r == 0) r = lg_build(&o, codec, t0_ms, agents, &ref);
+    sqlite3_stmt *pc = NULL;
+    long long pages = 0, psize = 0;
+    if (sqlite3_prepare_v2(ref.db, "PRAGMA page_count", -1, &pc, NULL) == SQLITE_OK &&
+        sqlite3_step(pc) == SQLITE_ROW)
+      pages = sqlite3_column_int64(pc, 0);
+    sqlite3_finalize(pc);
+    if (sqlite3_prepare_v2(ref.db, "PRAGMA page_size", -1, &pc, NULL) == SQLITE_OK &&
+        sqlite3_step(pc) == SQLITE_ROW)
+      psize = sqlite3_column_int64(pc, 0);
+    sqlite3_finalize(pc);
+    sqlite3_finalize(ref.ins);
+    sqlite3_finalize(ref.begin);
+    sqlite3_finalize(ref.commit);
+    sqlite3_close(ref.db);
+    if (r < 0) return 1;
+    double rows = (double)(ref.rows ? ref.rows : 1);
+    printf("loadgen: raw SQLite reference, ids=%s ts=%s: %zu rows in %.2f s: %.0f rows/s, %.1f us CPU/row;"
+           " JSON %.0f bytes/event, database %.0f bytes/event\n",
+           o.ids, o.ts, ref.rows, ref.secs, rows / ref.secs, ref.cpu / rows * 1e6,
+           (double)ref.json_bytes / rows, (double)(pages * psize) / rows);
+    return 0;
+  }
   double tb = lg_now();
-  int r = lg_build(&o, codec, t0_ms, agents);
+  int r = lg_build(&o, codec, t0_ms, agents, NULL);
   if (r < 0) {
     fprintf(stderr, "loadgen: building batches: %s\n", strerror(-r));
     return 1;
@@ -316,6 +434,8 @@ int main(int argc, char **argv) {
   double t0 = lg_now();
   size_t rr = 0, running = 0, accepted = 0, dups = 0, retries = 0, requests = 0;
   double lat_max = 0, lat_sum = 0;
+  size_t p_done = 0; /* --progress: the figures of each interval */
+  double p_t = t0, p_cpu = cpu0;
   for (size_t i = 0; i < o.conns; i++) {
     lg_agent *a = lg_pick(agents, o.agents, &rr);
     if (!a) break;
@@ -356,6 +476,18 @@ int main(int argc, char **argv) {
         dups += cJSON_IsNumber(du) ? (size_t)du->valuedouble : 0;
         cJSON_Delete(j);
         c->agent->next++;
+        if (o.progress && (accepted + dups) / o.progress != p_done / o.progress) {
+          double now = lg_now(), cpu = o.pid ? lg_cpu(o.pid) : -1;
+          size_t d = accepted + dups - p_done;
+          printf(
+              "loadgen: at %zu events: last %zu at %.0f events/s, %.1f us/event collector CPU, RSS %ld KiB\n",
+              accepted + dups, d, (double)d / (now - p_t), (cpu - p_cpu) / (double)d * 1e6,
+              o.pid ? lg_status_kib(o.pid, "VmRSS") : -1L);
+          fflush(stdout);
+          p_done = accepted + dups;
+          p_t = now;
+          p_cpu = cpu;
+        }
         lat_sum += lat;
         if (lat > lat_max) lat_max = lat;
       }

@@ -24,7 +24,7 @@ PKGS = {
                   "./usr/share/ferry-agent/mappings/deepstream-full.jsonc",
                   "./usr/share/ferry-agent/mappings/deepstream-minimal.jsonc",
                   "./usr/share/ferry-agent/mappings/frigate.jsonc"],
-        "depends": ["libuv1", "libcurl4", "libsqlite3-0", "libcjson1", "libmicrohttpd12", "libzstd1",
+        "depends": ["libuv1", "libcurl3-gnutls", "libsqlite3-0", "libcjson1", "libmicrohttpd12", "libzstd1",
                     "zlib1g", "libmosquitto1"],
     },
     "collector": {

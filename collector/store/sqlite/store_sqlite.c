@@ -1,8 +1,10 @@
 /* store_sqlite: the SQLite backend of store.h. WAL mode with
  * synchronous=FULL, so a commit that returned is on disk before any 200 is
  * sent. One connection, used only by the writer thread. Each event is a row
- * keyed by (agent_id, event_id) — the first stored copy wins — and delivery is
- * tracked as merged seq ranges per (agent_id, epoch). */
+ * of events found through its 64-bit key in ev_key (ss_key.h; every hit is
+ * checked against the stored ids) — the first stored copy of an
+ * (agent_id, event_id) wins — and delivery is tracked as merged seq ranges
+ * per (agent_id, epoch). */
 #include "store_sqlite_conn.h"
 #include "store_sqlite_metrics.h"
 #include "store_sqlite_models.h"
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "rollup.h"
+#include "ss_key.h"
 #include "store_apply.h"
 
 static int ss_run(store_sqlite *s, int which) { return ss__exec(s, ss__stmt(s, which), ss_sql[which]); }
@@ -104,52 +107,70 @@ static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const cha
   return r == -E2BIG || r == -ENOMEM ? (snprintf(s->err, sizeof(s->err), "seq range set too large"), r) : r;
 }
 
+/* Whether (agent, event_id) is stored under key h: 1 (with *ret_hash its
+ * content hash), 0, or a negative errno. */
+static int ss__find(store_sqlite *s, int64_t h, const char *agent, const char *event_id, int64_t *ret_hash) {
+  sqlite3_stmt *st = ss__stmt(s, SS_KEY_PROBE);
+  sqlite3_bind_int64(st, 1, h);
+  ss__text(st, 2, agent);
+  ss__text(st, 3, event_id);
+  int rc, found = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    if (sqlite3_column_int(st, 0)) {
+      *ret_hash = sqlite3_column_int64(st, 1);
+      found = 1;
+      break;
+    }
+  int r = rc == SQLITE_ROW || rc == SQLITE_DONE ? found : ss__fail(s, "look up event");
+  sqlite3_reset(st);
+  return r;
+}
+
 static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
   store_sqlite *s = ctx;
   const bt_batch *b = in->batch;
+  size_t agent_len = strlen(b->agent_id);
   for (size_t i = 0; i < b->n; i++) {
     const bt_event *e = &b->events[i];
     if (!e->valid) continue;
+    int64_t h = ss_key64(b->agent_id, agent_len, e->ev.event_id, strlen(e->ev.event_id)), stored_hash = 0;
+    int r = ss__find(s, h, b->agent_id, e->ev.event_id, &stored_hash);
+    if (r < 0) return r;
+    if (r == 1) { /* the first stored copy wins */
+      ret->duplicates++;
+      if (stored_hash != (int64_t)e->content_hash) ret->conflicts++;
+      continue;
+    }
     sqlite3_stmt *st = ss__stmt(s, SS_EVENT_INSERT);
     ss__text(st, 1, b->agent_id);
     ss__text(st, 2, e->ev.event_id);
     ss__text(st, 3, b->epoch);
     sqlite3_bind_int64(st, 4, e->seq);
     sqlite3_bind_int64(st, 5, e->ev.ts_ms);
-    ss__text(st, 6, ev_type_name(e->ev.type));
-    ss__text(st, 7, e->ev.worker_id);
-    ss__text(st, 8, e->ev.workstation_id);
-    sqlite3_bind_int64(st, 9, e->ev.count);
-    sqlite3_bind_text(st, 10, e->ev.json, (int)e->ev.json_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, (int64_t)e->content_hash);
-    sqlite3_bind_int64(st, 12, in->received_at_ms);
-    int r = ss__exec(s, st, "insert event");
-    if (r < 0) return r;
-    if (sqlite3_changes(s->db) > 0) {
-      ret->accepted++;
-      st = ss__stmt(s, SS_EVTIME_INSERT);
-      sqlite3_bind_int64(st, 1, rollup_hour_of(e->ev.ts_ms));
-      int64_t rseq = sqlite3_last_insert_rowid(s->db);
-      sqlite3_bind_int64(st, 2, rseq);
-      sqlite3_bind_int64(st, 3, e->ev.ts_ms);
-      ss__text(st, 4, ev_type_name(e->ev.type));
-      ss__text(st, 5, e->ev.worker_id);
-      ss__text(st, 6, e->ev.workstation_id);
-      sqlite3_bind_int64(st, 7, e->ev.count);
-      ss__text(st, 8, e->ev.event_id);
-      ss__text(st, 9, b->agent_id);
-      if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
-      if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
-      if ((r = ssmod_note(s, e, rseq)) < 0) return r;
-      continue;
-    }
-    ret->duplicates++;
-    st = ss__stmt(s, SS_EVENT_HASH);
-    ss__text(st, 1, b->agent_id);
-    ss__text(st, 2, e->ev.event_id);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != (int64_t)e->content_hash)
-      ret->conflicts++;
-    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 6, in->received_at_ms);
+    sqlite3_bind_int64(st, 7, (int64_t)e->content_hash);
+    sqlite3_bind_text(st, 8, e->ev.json, (int)e->ev.json_len, SQLITE_STATIC);
+    if ((r = ss__exec(s, st, "insert event")) < 0) return r;
+    int64_t rseq = sqlite3_last_insert_rowid(s->db);
+    ret->accepted++;
+    st = ss__stmt(s, SS_KEY_INSERT);
+    sqlite3_bind_int64(st, 1, h);
+    sqlite3_bind_int64(st, 2, rseq);
+    if ((r = ss__exec(s, st, "insert event key")) < 0) return r;
+    st = ss__stmt(s, SS_EVTIME_INSERT);
+    sqlite3_bind_int64(st, 1, rollup_hour_of(e->ev.ts_ms));
+    sqlite3_bind_int64(st, 2, rseq);
+    sqlite3_bind_int64(st, 3, e->ev.ts_ms);
+    ss__text(st, 4, ev_type_name(e->ev.type));
+    ss__text(st, 5, e->ev.worker_id);
+    ss__text(st, 6, e->ev.workstation_id);
+    sqlite3_bind_int64(st, 7, e->ev.count);
+    ss__text(st, 8, e->ev.event_id);
+    ss__text(st, 9, b->agent_id);
+    if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
+    /* the per-event rollup hook: stale hours and known ids */
+    if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
+    if ((r = ssmod_note(s, e, rseq)) < 0) return r;
   }
   return ssmod_flush(s);
 }
@@ -372,6 +393,7 @@ static int ss_list_agents(store *base, st_agent_info **ret, size_t *ret_n) {
 static void ss_close(store *base) {
   store_sqlite *s = SS(base);
   if (!s) return;
+  ss_ckpt_stop(s->ckpt, s->db);
   for (int i = 0; i < SS_COUNT_; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
   ssm_close(s);
@@ -411,6 +433,17 @@ int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char 
   return ss_open(path, max_state_ms, false, ret, err, errlen);
 }
 
+/* ferry_key64(agent_id, event_id) in SQL (the version 4 migration). */
+static void ss__key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
+  (void)argc;
+  const char *a = (const char *)sqlite3_value_text(v[0]);
+  int alen = sqlite3_value_bytes(v[0]);
+  const char *e = (const char *)sqlite3_value_text(v[1]);
+  int elen = sqlite3_value_bytes(v[1]);
+  if (!a || !e) sqlite3_result_null(c);
+  else sqlite3_result_int64(c, ss_key64(a, (size_t)alen, e, (size_t)elen));
+}
+
 static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **ret, char *err,
                    size_t errlen) {
   store_sqlite *s = calloc(1, sizeof(*s));
@@ -441,8 +474,14 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     goto fail;
   }
   sqlite3_extended_result_codes(s->db, 1);
-  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;" : ss_pragmas, NULL, NULL,
+  if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-8192;" : ss_pragmas, NULL, NULL,
                    NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+    r = -EIO;
+    goto fail;
+  }
+  if (!reader && sqlite3_create_function(s->db, "ferry_key64", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                         ss__key64_sql, NULL, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
     r = -EIO;
     goto fail;
@@ -476,14 +515,15 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
         (version < 1 && sqlite3_exec(s->db, ss_schema_v1, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 2 && sqlite3_exec(s->db, ss_schema_v2, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 3 && sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK) ||
-        sqlite3_exec(s->db, ss_schema_v4, NULL, NULL, &e) != SQLITE_OK) {
+        (version < 4 && sqlite3_exec(s->db, ss_schema_v4, NULL, NULL, &e) != SQLITE_OK) ||
+        sqlite3_exec(s->db, ss_schema_v5, NULL, NULL, &e) != SQLITE_OK) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
       sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       r = -EIO;
       goto fail;
     }
-    /* version 4: the model rollups of the events already stored, in the same transaction */
+    /* version 5: the model rollups of the events already stored, in the same transaction */
     if ((r = ssmod_backfill(s->db, err, errlen)) < 0 ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
       if (r == 0) snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
@@ -501,6 +541,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     }
   }
   if (!reader && (r = ssm_open(s, err, errlen)) < 0) goto fail;
+  if (!reader && (r = ss_ckpt_start(path, s->db, &s->ckpt, err, errlen)) < 0) goto fail;
   *ret = &s->base;
   return 0;
 fail:

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "ss_checkpoint.h"
 #include "store.h"
 #include "store_models.h"
 #include "store_sqlite_sql.h"
@@ -20,11 +21,13 @@ typedef struct store_sqlite {
   bool reader; /* a read-only handle from open_reader */
   char *path;
   int64_t max_state_ms;
+  ss_ckpt *ckpt;  /* writer: WAL checkpoints on their own thread */
   st_txmemo memo; /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
-   * front of memo.tx_done for the few hours most events fall in */
-  int64_t hour_seen[256];
+   * front of memo.tx_done (2048: every hour of 85 days, so a backfill
+   * spread over a month does not thrash it) */
+  int64_t hour_seen[2048];
   sm_pending models; /* writer: the batch's model cells not yet written */
 } store_sqlite;
 

@@ -4,7 +4,7 @@
  * with one upsert each into model_hour and model_day, inside the batch's
  * savepoint (so a rolled-back batch adds nothing). A read of a window sums
  * day rows, hour rows, and the events of the partial hours at its ends, all
- * in one read transaction. The schema migration to version 4 fills the rows
+ * in one read transaction. The schema migration to version 5 fills the rows
  * from the events already stored. */
 #include "store_sqlite_models.h"
 

@@ -5,13 +5,14 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 4
+#define SS_SCHEMA_VERSION 5
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
                                  "PRAGMA foreign_keys=OFF;"
                                  "PRAGMA temp_store=MEMORY;"
-                                 "PRAGMA cache_size=-131072;";
+                                 "PRAGMA cache_size=-32768;"
+                                 "PRAGMA journal_size_limit=67108864;";
 
 /* Version 1. Times are UTC milliseconds. */
 static const char ss_schema_v1[] =
@@ -96,7 +97,29 @@ static const char ss_schema_v3[] =
     "  count, event_id, agent_id FROM events ORDER BY ts_ms / 3600000, rowid;"
     "PRAGMA user_version=3;";
 
-/* Version 4: the model rollups (collector/metrics/models.h): per (hour,
+/* Version 4: exactly-once moves from the text index of (agent_id, event_id)
+ * — about 60 bytes per event, and for random ids one random page dirtied per
+ * insert — to ev_key, a narrow WITHOUT ROWID table of (64-bit key, events
+ * rowid) (ss_key.h: the key of an id that ends in digits keeps their order,
+ * so time-ordered ids append). The key is not unique: every hit is checked
+ * against the ids in events. events loses its columns that ev_time and the
+ * body already hold (event_type, worker_id, workstation_id, count) and its
+ * rowid becomes the column rseq (same values: ev_time.rseq still points at
+ * it). ferry_key64(agent_id, event_id) is ss_key64, registered on the
+ * writer's connection. */
+static const char ss_schema_v4[] =
+    "CREATE TABLE events_v4(rseq INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    "  epoch TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+    "  content_hash INTEGER NOT NULL, body TEXT NOT NULL);"
+    "INSERT INTO events_v4 SELECT rowid, agent_id, event_id, epoch, seq, ts_ms, received_at, content_hash,"
+    "  body FROM events ORDER BY rowid;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v4 RENAME TO events;"
+    "CREATE TABLE ev_key(h INTEGER NOT NULL, rseq INTEGER NOT NULL, PRIMARY KEY(h, rseq)) WITHOUT ROWID;"
+    "INSERT INTO ev_key SELECT ferry_key64(agent_id, event_id), rseq FROM events ORDER BY 1, 2;"
+    "PRAGMA user_version=4;";
+
+/* Version 5: the model rollups (collector/metrics/models.h): per (hour,
  * camera, model version) and per (day, ...), additive counts and a packed
  * confidence histogram. camera and model are key texts (models_key: "" for
  * none, "=" + id). Filled from the events already stored by the migration
@@ -106,7 +129,7 @@ static const char ss_schema_v3[] =
  * partial hours at a window's ends are read without parsing bodies; the
  * events without any are counted from ev_time. Anything that deletes events
  * must delete their ev_model rows too. */
-static const char ss_schema_v4[] =
+static const char ss_schema_v5[] =
     "CREATE TABLE IF NOT EXISTS model_hour(hour INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
     "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
     "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
@@ -121,7 +144,7 @@ static const char ss_schema_v4[] =
     "NULL,"
     "  event_type TEXT NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL, bin INTEGER, micro INTEGER,"
     "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
-    "PRAGMA user_version=4;";
+    "PRAGMA user_version=5;";
 
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
@@ -142,7 +165,7 @@ static const char ss_rollup_reset[] =
  * JSON text): the migration to version 4 reads them once. */
 #define SS_MODEL_EVENTS_SQL                                                               \
   "SELECT t.ts_ms, t.event_type, e.body ->> '$.camera_id', e.body ->> '$.model_version'," \
-  " e.body -> '$.confidence', t.rseq FROM ev_time t JOIN events e ON e.rowid = t.rseq"
+  " e.body -> '$.confidence', t.rseq FROM ev_time t JOIN events e ON e.rseq = t.rseq"
 
 enum {
   SS_BEGIN,
@@ -161,7 +184,8 @@ enum {
   SS_IDEM_PURGE,
   SS_EVENT_INSERT,
   SS_EVTIME_INSERT,
-  SS_EVENT_HASH,
+  SS_KEY_PROBE,
+  SS_KEY_INSERT,
   SS_RECV_WINDOW,
   SS_RECV_DELETE,
   SS_RECV_INSERT,
@@ -244,15 +268,15 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_IDEM_PUT] = "INSERT INTO idempotency(agent_id, key, body_hash, answer, created_at)"
                     " VALUES(?1, ?2, ?3, ?4, ?5)",
     [SS_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at < ?1",
-    /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 type ?7 worker ?8 station ?9 count
-   * ?10 body ?11 content_hash ?12 received_at */
-    [SS_EVENT_INSERT] = "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, event_type, worker_id,"
-                        " workstation_id, count, body, content_hash, received_at)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                        " ON CONFLICT(agent_id, event_id) DO NOTHING",
+    /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 received_at ?7 content_hash ?8 body */
+    [SS_EVENT_INSERT] = "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, received_at, content_hash,"
+                        " body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* the stored events under key ?1: whether each is (?2, ?3), and its content hash */
+    [SS_KEY_PROBE] = "SELECT e.agent_id = ?2 AND e.event_id = ?3, e.content_hash FROM ev_key k"
+                     " JOIN events e ON e.rseq = k.rseq WHERE k.h = ?1",
+    [SS_KEY_INSERT] = "INSERT INTO ev_key(h, rseq) VALUES(?1, ?2)",
     /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent */
     [SS_EVTIME_INSERT] = "INSERT INTO ev_time VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [SS_EVENT_HASH] = "SELECT content_hash FROM events WHERE agent_id = ?1 AND event_id = ?2",
     /* ranges overlapping or touching [?3, ?4] */
     [SS_RECV_WINDOW] = "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2"
                        " AND to_seq >= ?3 AND from_seq <= ?4",
@@ -338,7 +362,7 @@ static const char *const ss_sql[SS_COUNT_] = {
     /* ?1 first hour ?2 last hour ?3 from ?4 to; after ?5 ts ?6 agent ?7 event; until ?8 ?9 ?10;
      * ?11 event_type ?12 camera key ?13 model key (NULL = any). Sorted hour by hour. */
     [SS_EXPORT] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, e.body -> '$.confidence' FROM ev_time t"
-                  " JOIN events e ON e.rowid = t.rseq WHERE t.hour >= ?1 AND t.hour <= ?2"
+                  " JOIN events e ON e.rseq = t.rseq WHERE t.hour >= ?1 AND t.hour <= ?2"
                   " AND t.ts_ms >= ?3 AND t.ts_ms < ?4"
                   " AND (?5 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) > (?5, ?6, ?7))"
                   " AND (?8 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) <= (?8, ?9, ?10))"
