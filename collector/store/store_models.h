@@ -2,8 +2,10 @@
  * collector/metrics/models.h): the cells a batch adds to, keyed by (hour,
  * camera, model version), collected in memory while the batch's events are
  * stored and then written with one upsert per cell (hour row and day row) in
- * the batch's savepoint. Only newly stored events are noted, so a duplicate
- * changes nothing and the first stored copy is the one counted. */
+ * the batch's savepoint (the PostgreSQL store at ingest; the SQLite store
+ * only in its schema migration — at ingest it marks hours for its upkeep).
+ * Only newly stored events are noted, so a duplicate changes nothing and the
+ * first stored copy is the one counted. */
 #ifndef FERRY_COLLECTOR_STORE_MODELS_H
 #define FERRY_COLLECTOR_STORE_MODELS_H
 

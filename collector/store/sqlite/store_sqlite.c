@@ -172,7 +172,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
     if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
     if ((r = ssmod_note(s, e, rseq)) < 0) return r;
   }
-  return ssmod_flush(s);
+  return 0;
 }
 
 static int ss__touch(void *ctx, const st_ingest *in, int64_t *ret_high) {

@@ -28,7 +28,6 @@ typedef struct store_sqlite {
    * front of memo.tx_done (2048: every hour of 85 days, so a backfill
    * spread over a month does not thrash it) */
   int64_t hour_seen[2048];
-  sm_pending models; /* writer: the batch's model cells not yet written */
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))

@@ -1,11 +1,15 @@
 /* store_sqlite_models: the model rollups of the SQLite store (SPEC §6.3,
- * collector/metrics/models.h). Ingest adds each newly stored event to its
- * (hour, camera, model version) cell in memory and writes the batch's cells
- * with one upsert each into model_hour and model_day, inside the batch's
- * savepoint (so a rolled-back batch adds nothing). A read of a window sums
- * day rows, hour rows, and the events of the partial hours at its ends, all
- * in one read transaction. The schema migration to version 5 fills the rows
- * from the events already stored. */
+ * collector/metrics/models.h). Ingest writes only the narrow ev_model row of
+ * each newly stored event that has model fields; the event's hour is already
+ * in dirty_hours (store_sqlite_metrics.c marks it for the other rollups), and
+ * the writer's upkeep rebuilds the model_hour rows of dirty hours from ev_model
+ * and ev_time, then their days' model_day rows from the hour rows — the
+ * same pattern as the worker/station rollups, so ingest upserts no cells. A
+ * read of a window, in one read transaction, sums day rows of days without a
+ * dirty hour, hour rows of clean hours, and counts the events of dirty hours
+ * and of the partial hours at its ends: exact whatever the upkeep backlog. The
+ * schema migration to version 5 fills the rows from the events already
+ * stored. */
 #include "store_sqlite_models.h"
 
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "rollup.h"
+#include "store_sqlite_metrics.h"
 
 /* ferry_hist_add(a, b): the sum of two packed histograms (NULL = empty). */
 static void ssmod__hist_add(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -45,41 +50,37 @@ int ssmod_register(sqlite3 *db) {
              : -EIO;
 }
 
-/* Write the pending cells with the two upserts (hour row, day row). */
-static int ssmod__write(sqlite3 *db, sm_pending *p, sqlite3_stmt *hour_st, sqlite3_stmt *day_st) {
+/* Add one cell to its row (key: the hour or the day) with an upsert. */
+static int ssmod__put(sqlite3_stmt *st, int64_t key, const char *camera, const char *model,
+                      const models_cell *c) {
   uint8_t hist[MODELS_HIST_BYTES];
+  size_t hlen = c->with_conf ? models_hist_pack(c->hist, hist) : 0;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, 1, key);
+  sqlite3_bind_text(st, 2, camera, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, c->events);
+  sqlite3_bind_int64(st, 5, c->with_conf);
+  sqlite3_bind_int64(st, 6, c->conf_micro);
+  for (int m = 0; m < 4; m++) sqlite3_bind_int64(st, 7 + m, c->mix[m]);
+  sqlite3_bind_int64(st, 11, c->last_ms);
+  if (c->with_conf) sqlite3_bind_blob(st, 12, hist, (int)hlen, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Write the pending cells (the migration) with the two upserts (hour row, day row). */
+static int ssmod__write(sm_pending *p, sqlite3_stmt *hour_st, sqlite3_stmt *day_st) {
   for (size_t i = 0; i < p->n; i++) {
     const sm_cell *c = &p->cells[i];
-    size_t hlen = c->c.with_conf ? models_hist_pack(c->c.hist, hist) : 0;
-    for (int k = 0; k < 2; k++) {
-      sqlite3_stmt *st = k ? day_st : hour_st;
-      sqlite3_reset(st);
-      sqlite3_clear_bindings(st);
-      sqlite3_bind_int64(st, 1, k ? rollup_day_of_hour(c->hour) : c->hour);
-      sqlite3_bind_text(st, 2, c->camera, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 3, c->model, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(st, 4, c->c.events);
-      sqlite3_bind_int64(st, 5, c->c.with_conf);
-      sqlite3_bind_int64(st, 6, c->c.conf_micro);
-      for (int m = 0; m < 4; m++) sqlite3_bind_int64(st, 7 + m, c->c.mix[m]);
-      sqlite3_bind_int64(st, 11, c->c.last_ms);
-      if (c->c.with_conf) sqlite3_bind_blob(st, 12, hist, (int)hlen, SQLITE_STATIC);
-      int rc = sqlite3_step(st);
-      sqlite3_reset(st);
-      if (rc != SQLITE_DONE) {
-        (void)db;
-        return -EIO;
-      }
-    }
+    if (ssmod__put(hour_st, c->hour, c->camera, c->model, &c->c) < 0 ||
+        ssmod__put(day_st, rollup_day_of_hour(c->hour), c->camera, c->model, &c->c) < 0)
+      return -EIO;
   }
   sm_reset(p);
   return 0;
-}
-
-static int ssmod__flush_cb(void *ctx) {
-  store_sqlite *s = ctx;
-  int r = ssmod__write(s->db, &s->models, s->st[SS_MH_ADD], s->st[SS_MD_ADD]);
-  return r < 0 ? ss__fail(s, "add to the model rollups") : 0;
 }
 
 /* An ev_model row: the model fields of one stored event. */
@@ -106,16 +107,12 @@ static int ssmod__evmodel(sqlite3_stmt *st, int64_t rseq, int64_t ts, const char
 }
 
 int ssmod_note(store_sqlite *s, const bt_event *e, int64_t rseq) {
-  int r = sm_note_event(&s->models, e, ssmod__flush_cb, s);
-  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
-  if (r == 0 && (e->camera_id || e->model_version || e->has_conf) &&
+  if ((e->camera_id || e->model_version || e->has_conf) &&
       ssmod__evmodel(s->st[SS_EVMODEL_INSERT], rseq, e->ev.ts_ms, ev_type_name(e->ev.type), e->camera_id,
                      e->model_version, e->has_conf, e->confidence) < 0)
-    r = ss__fail(s, "record the event's model fields");
-  return r;
+    return ss__fail(s, "record the event's model fields");
+  return 0;
 }
-
-int ssmod_flush(store_sqlite *s) { return s->models.n ? ssmod__flush_cb(s) : 0; }
 
 static double ssmod__conf(const unsigned char *t, bool *has) {
   *has = t != NULL;
@@ -147,15 +144,14 @@ int ssmod_backfill(sqlite3 *db, char *err, size_t errlen) {
     const char *cam = (const char *)sqlite3_column_text(ev, 2),
                *mv = (const char *)sqlite3_column_text(ev, 3);
     r = sm_note(&p, ts, type, cam, mv, has, conf);
-    if (r == -ENOSPC && (r = ssmod__write(db, &p, hs, ds)) == 0)
-      r = sm_note(&p, ts, type, cam, mv, has, conf);
+    if (r == -ENOSPC && (r = ssmod__write(&p, hs, ds)) == 0) r = sm_note(&p, ts, type, cam, mv, has, conf);
     if (r == 0 && (cam || mv || has) &&
         ssmod__evmodel(em, sqlite3_column_int64(ev, 5), ts, (const char *)sqlite3_column_text(ev, 1), cam, mv,
                        has, conf) < 0)
       r = -EIO;
   }
   if (r == 0 && rc != SQLITE_DONE) r = -EIO;
-  if (r == 0) r = ssmod__write(db, &p, hs, ds);
+  if (r == 0) r = ssmod__write(&p, hs, ds);
 out:
   if (r < 0)
     snprintf(err, errlen, "fill the model rollups: %s", r == -ENOMEM ? "out of memory" : sqlite3_errmsg(db));
@@ -253,22 +249,88 @@ static int ssmod__events(store_sqlite *s, int64_t lo, int64_t hi, models_set *se
   return r;
 }
 
+/* Hours [a, b): clean ones from their rows, dirty ones (sorted d[0..nd))
+ * from their events. */
+static int ssmod__hours(store_sqlite *s, int64_t a, int64_t b, const int64_t *d, size_t nd, models_set *set) {
+  size_t i = 0;
+  int r = 0;
+  while (r == 0 && a < b) {
+    while (i < nd && d[i] < a) i++;
+    int64_t next = i < nd && d[i] < b ? d[i] : b;
+    if (next > a) r = ssmod__rows(s, SS_MH_READ, a, next, set);
+    if (r == 0 && next < b) r = ssmod__events(s, next * ROLLUP_HOUR_MS, (next + 1) * ROLLUP_HOUR_MS, set);
+    a = next + 1;
+  }
+  return r;
+}
+
 static int ssmod__window(store_sqlite *s, const sm_window *w, models_set *set) {
   rollup_plan p;
   if (rollup_plan_window(w->from_ms, w->to_ms, 0, &p) < 0) {
     snprintf(s->err, sizeof(s->err), "bad window");
     return -EINVAL;
   }
-  int r = 0;
-  if (p.d_lo < p.d_hi) {
-    r = ssmod__rows(s, SS_MD_READ, p.d_lo, p.d_hi, set);
-    if (r == 0) r = ssmod__rows(s, SS_MH_READ, p.h_lo, p.d_lo * 24, set);
-    if (r == 0) r = ssmod__rows(s, SS_MH_READ, p.d_hi * 24, p.h_hi, set);
-  } else {
-    r = ssmod__rows(s, SS_MH_READ, p.h_lo, p.h_hi, set);
+  int64_t *d = NULL;
+  size_t nd = 0;
+  int r = p.h_lo < p.h_hi ? ssm_dirty_hours(s, p.h_lo, p.h_hi, &d, &nd) : 0;
+  if (r == 0 && p.d_lo < p.d_hi) {
+    /* days without a dirty hour from their rows, the others hour by hour */
+    size_t i = 0;
+    int64_t run = p.d_lo;
+    for (int64_t day = p.d_lo; r == 0 && day <= p.d_hi; day++) {
+      while (i < nd && d[i] < day * 24) i++;
+      bool dirty = day < p.d_hi && i < nd && d[i] < day * 24 + 24;
+      if (!dirty && day < p.d_hi) continue;
+      if (run < day) r = ssmod__rows(s, SS_MD_READ, run, day, set);
+      if (r == 0 && dirty) r = ssmod__hours(s, day * 24, day * 24 + 24, d, nd, set);
+      run = day + 1;
+    }
+    if (r == 0) r = ssmod__hours(s, p.h_lo, p.d_lo * 24, d, nd, set);
+    if (r == 0) r = ssmod__hours(s, p.d_hi * 24, p.h_hi, d, nd, set);
+  } else if (r == 0) {
+    r = ssmod__hours(s, p.h_lo, p.h_hi, d, nd, set);
   }
+  free(d);
   for (size_t i = 0; r == 0 && i < p.n_edges; i++)
     r = ssmod__events(s, p.edges[i].from_ms, p.edges[i].to_ms, set);
+  return r;
+}
+
+/* ---- upkeep (writer) ---------------------------------------------------- */
+
+static int ssmod__put_set(store_sqlite *s, int which, int64_t key, const models_set *set) {
+  for (size_t i = 0; i < set->n; i++) {
+    const models_entry *e = set->e[i];
+    if (ssmod__put(s->st[which], key, e->camera, e->model, &e->c) < 0)
+      return ss__fail(s, "write the model rollups");
+  }
+  return 0;
+}
+
+int ssmod_write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
+  sqlite3_stmt *st = ss__stmt(s, SS_MH_DEL);
+  sqlite3_bind_int64(st, 1, h0);
+  sqlite3_bind_int64(st, 2, h1);
+  int r = ss__exec(s, st, "rewrite model rollups");
+  for (int64_t h = h0; r == 0 && h < h1; h++) {
+    models_set set;
+    models_set_init(&set);
+    r = ssmod__events(s, h * ROLLUP_HOUR_MS, (h + 1) * ROLLUP_HOUR_MS, &set);
+    if (r == 0) r = ssmod__put_set(s, SS_MH_ADD, h, &set);
+    models_set_clear(&set);
+  }
+  return r;
+}
+
+int ssmod_write_day(store_sqlite *s, int64_t day) {
+  sqlite3_stmt *st = ss__stmt(s, SS_MD_DEL);
+  sqlite3_bind_int64(st, 1, day);
+  int r = ss__exec(s, st, "rewrite model rollups");
+  models_set set;
+  models_set_init(&set);
+  if (r == 0) r = ssmod__rows(s, SS_MH_READ, day * 24, day * 24 + 24, &set);
+  if (r == 0) r = ssmod__put_set(s, SS_MD_ADD, day, &set);
+  models_set_clear(&set);
   return r;
 }
 

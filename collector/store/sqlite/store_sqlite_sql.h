@@ -123,12 +123,14 @@ static const char ss_schema_v4[] =
  * camera, model version) and per (day, ...), additive counts and a packed
  * confidence histogram. camera and model are key texts (models_key: "" for
  * none, "=" + id). Filled from the events already stored by the migration
- * (store_sqlite_models.c), then added to as events are first stored.
- * ev_model holds, like ev_time, the model fields of each stored event that
- * has any (camera, model version, confidence as bin and millionths), so the
- * partial hours at a window's ends are read without parsing bodies; the
- * events without any are counted from ev_time. Anything that deletes events
- * must delete their ev_model rows too. */
+ * (store_sqlite_models.c); afterwards ingest writes only ev_model, and the
+ * rows of the hours it marks in dirty_hours are rebuilt by the writer's
+ * upkeep. ev_model holds, like ev_time, the model fields of each stored
+ * event that has any (camera, model version, confidence as bin and
+ * millionths), so a dirty hour and the partial hours at a window's ends are
+ * read without parsing bodies; the events without any are counted from
+ * ev_time. Anything that deletes events must delete their ev_model rows
+ * too. */
 static const char ss_schema_v5[] =
     "CREATE TABLE IF NOT EXISTS model_hour(hour INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
     "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
@@ -227,6 +229,8 @@ enum {
   SS_SD_SUM,
   SS_DT_SUM,
   SS_MH_ADD,
+  SS_MH_DEL,
+  SS_MD_DEL,
   SS_MD_ADD,
   SS_MH_READ,
   SS_MD_READ,
@@ -353,6 +357,8 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_MD_ADD] =
         "INSERT INTO model_day VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" SS_MODEL_UPSERT,
     /* ?1 lo ?2 hi (hours or days) */
+    [SS_MH_DEL] = "DELETE FROM model_hour WHERE hour >= ?1 AND hour < ?2",
+    [SS_MD_DEL] = "DELETE FROM model_day WHERE day = ?1",
     [SS_MH_READ] =
         "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
         " last_ms, hist FROM model_hour WHERE hour >= ?1 AND hour < ?2",
