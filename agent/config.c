@@ -31,6 +31,10 @@ const opt_def agent_opt_defs[] = {
      "collector base URL, http(s)://HOST[:PORT][/PREFIX]", NULL, 0, 0, 0},
     {"agent-id", OPT_STR, O(agent_id), NULL, "this agent's id, 1-64 of [A-Za-z0-9._-] (default: hostname)",
      NULL, 0, 0, 0},
+    {"site", OPT_STR, O(site), NULL,
+     "the site (plant) this agent's events belong to, sent with every batch; the collector's registry "
+     "may map agents to sites instead",
+     NULL, 0, 0, 0},
     {"auth-token", OPT_STR, O(auth_token), NULL,
      "bearer token for the collector (or --auth-token-file, FERRY_AUTH_TOKEN)", NULL, 0, 0, OPT_F_SECRET},
     {"auth-token-file", OPT_STR, O(auth_token_file), NULL,
@@ -47,6 +51,16 @@ const opt_def agent_opt_defs[] = {
     {"durability", OPT_ENUM, O(durability), "fsync",
      "fsync: a 202 survives power loss; os: it survives a crash of the agent", "fsync|os", 0, 0, 0},
     {"batch-max-events", OPT_INT, O(batch_max_events), "1000", "most events per upload", NULL, 1, 100000, 0},
+    {"backfill-batch-max-events", OPT_INT, O(backfill_batch_max_events), "0",
+     "most events per backlog (backfill) upload; 0 = 4 x batch-max-events, at most 10000 (the collector's "
+     "default max-batch-events)",
+     NULL, 0, 100000, 0},
+    {"live-window", OPT_SECONDS, O(live_window), "30",
+     "events younger than this are uploaded before the backlog (oldest-first among them); 0 = one lane, "
+     "oldest-first",
+     NULL, 0, 86400, 0},
+    {"upload-window", OPT_INT, O(upload_window), "2",
+     "uploads in flight at once, over disjoint seq ranges (paced by the collector's answers)", NULL, 1, 8, 0},
     {"batch-max-bytes", OPT_SIZE, O(batch_max_bytes), "1MiB",
      "most bytes per upload body, before compression", NULL, 32 * KiB, 1 * GiB, 0},
     {"compression", OPT_ENUM, O(compression), "zstd", "upload body encoding", "zstd|gzip|none", 0, 0, 0},
@@ -443,6 +457,16 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
   if (!agent_id_valid(cfg->agent_id)) {
     snprintf(err, errlen, "agent_id: \"%.80s\" is not 1-64 characters of A-Z a-z 0-9 . _ -", cfg->agent_id);
     return -EINVAL;
+  }
+  if (cfg->site) {
+    size_t n = strlen(cfg->site);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+      if ((unsigned char)cfg->site[i] < 0x20 || cfg->site[i] == 0x7f) ok = false;
+    if (!ok) {
+      snprintf(err, errlen, "site: must be 1-64 bytes without control characters");
+      return -EINVAL;
+    }
   }
   if (strcasecmp(cfg->agent_id, "localhost") == 0 ||
       strcasecmp(cfg->agent_id, "localhost.localdomain") == 0) {

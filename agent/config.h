@@ -29,6 +29,7 @@ typedef struct agent_config {
   char *journal;    /* journal file path */
   char *collector;  /* base URL, http(s):// */
   char *agent_id;   /* after validation: never NULL */
+  char *site;       /* NULL: the collector's registry maps this agent to a site */
   char *auth_token; /* after validation: the token to send, or NULL */
   char *auth_token_file;
   char *ingest_token; /* protects the local API when set */
@@ -37,6 +38,9 @@ typedef struct agent_config {
   int overflow;   /* AGENT_OVERFLOW_* */
   int durability; /* AGENT_DURABILITY_* */
   int64_t batch_max_events;
+  int64_t backfill_batch_max_events; /* 0 = 4 x batch_max_events, at most 10000 */
+  double live_window;                /* seconds; 0 = one lane */
+  int64_t upload_window;             /* uploads in flight at once */
   int64_t batch_max_bytes;
   int compression; /* AGENT_COMPRESSION_* */
   double retry_initial;

@@ -245,6 +245,9 @@ static const char *const live_options[] = {"log-level",
                                            "auth-token",
                                            "auth-token-file",
                                            "batch-max-events",
+                                           "backfill-batch-max-events",
+                                           "live-window",
+                                           "upload-window",
                                            "batch-max-bytes",
                                            "collector-max-body-bytes",
                                            "compression",
@@ -271,7 +274,17 @@ static uploader_config uploader_config_of(const agent_config *c) {
                                                              : CODEC_IDENTITY;
   int64_t max_bytes =
       c->batch_max_bytes < c->collector_max_body_bytes ? c->batch_max_bytes : c->collector_max_body_bytes;
+  int64_t bf_events = c->backfill_batch_max_events;
+  if (!bf_events) bf_events = c->batch_max_events * 4 < 10000 ? c->batch_max_events * 4 : 10000;
+  if (bf_events < c->batch_max_events) bf_events = c->batch_max_events;
+  int64_t bf_bytes = c->batch_max_bytes * 4;
+  if (bf_bytes > c->collector_max_body_bytes) bf_bytes = c->collector_max_body_bytes;
+  if (bf_bytes < max_bytes) bf_bytes = max_bytes;
   return (uploader_config){.collector = c->collector,
+                           .backfill_max_events = (size_t)bf_events,
+                           .backfill_max_bytes = (size_t)bf_bytes,
+                           .live_window_s = c->live_window,
+                           .upload_window = (unsigned)c->upload_window,
                            .auth_token = c->auth_token,
                            .batch_max_events = (size_t)c->batch_max_events,
                            .batch_max_bytes = (size_t)max_bytes,
@@ -579,6 +592,7 @@ static int run_daemon(app *a) {
   journal_opts jo = {
       .path = c->journal,
       .agent_id = c->agent_id,
+      .site = c->site,
       .machine_id = a->machine_id,
       .durability_fsync = c->durability == AGENT_DURABILITY_FSYNC,
       .max_journal_bytes = c->max_journal_bytes,

@@ -19,7 +19,12 @@ void status_take(const status_sources *src, status_snapshot *ret) {
   ret->now_ms = tf_now_ms();
   journal_get_stats(src->j, &ret->js);
   if (src->in) ingest_get_counters(src->in, &ret->ic);
-  if (src->up) uploader_get_stats(src->up, &ret->us);
+  if (src->up) {
+    uploader_get_stats(src->up, &ret->us);
+    uploader_split(src->up, ret->js.backlog, &ret->us); /* the same snapshot as js */
+  } else {
+    ret->us.backfill_backlog = ret->js.backlog;
+  }
   if (src->lag) looplag_get(src->lag, &ret->lag);
   if (src->mq) {
     ret->has_mqtt = true;
@@ -43,6 +48,21 @@ cJSON *status_json(const status_snapshot *s) {
   cJSON_AddStringToObject(o, "epoch", s->js.epoch);
   cJSON_AddNumberToObject(o, "backlog", (double)s->js.backlog);
   cJSON_AddNumberToObject(o, "oldest_pending_s", ms3(status_oldest_pending_s(s)));
+  /* SPEC §6.2: the backlog by lane, with the oldest pending age of each */
+  cJSON *lanes = cJSON_AddObjectToObject(o, "backlog_lanes");
+  if (lanes) {
+    cJSON *lv = cJSON_AddObjectToObject(lanes, "live");
+    if (lv) {
+      cJSON_AddNumberToObject(lv, "backlog", (double)s->us.live_backlog);
+      cJSON_AddNumberToObject(lv, "oldest_pending_s", ms3(s->us.live_oldest_s));
+    }
+    cJSON *bf = cJSON_AddObjectToObject(lanes, "backfill");
+    if (bf) {
+      cJSON_AddNumberToObject(bf, "backlog", (double)s->us.backfill_backlog);
+      cJSON_AddNumberToObject(bf, "oldest_pending_s",
+                              ms3(s->us.backfill_backlog > 0 ? status_oldest_pending_s(s) : 0));
+    }
+  }
   cJSON_AddNumberToObject(o, "journal_bytes", (double)s->js.journal_bytes);
   cJSON_AddNumberToObject(o, "wal_bytes", (double)s->js.wal_bytes);
   cJSON_AddNumberToObject(o, "next_seq", (double)s->js.next_seq);
@@ -61,6 +81,8 @@ cJSON *status_json(const status_snapshot *s) {
       cJSON_AddNullToObject(c, "last_success");
     }
     cJSON_AddNumberToObject(c, "next_retry_in_s", ms3(s->us.next_retry_in_s));
+    cJSON_AddNumberToObject(c, "uploads_in_flight", (double)s->us.inflight);
+    cJSON_AddNumberToObject(c, "upload_window", (double)s->us.window);
     /* extras: which class the latest failure was (e.g. "tls") and what it said */
     if (s->us.has_last_fail) {
       cJSON_AddStringToObject(c, "last_failure_class", up_fail_name(s->us.last_fail));
@@ -168,6 +190,29 @@ int status_metrics_text(const status_snapshot *s, char *buf, size_t cap) {
   pt_metric_f64(b, "ferry_agent_oldest_pending_seconds", "gauge",
                 "Age of the oldest event not yet acknowledged (0 with no backlog).",
                 status_oldest_pending_s(s), 3);
+  pt_head(b, "ferry_agent_lane_backlog_events", "gauge",
+          "Events not yet acknowledged, by lane (live: younger than --live-window).");
+  pt_sample_i64(b, "ferry_agent_lane_backlog_events", &(pt_label){"lane", "live"}, 1, us->live_backlog);
+  pt_sample_i64(b, "ferry_agent_lane_backlog_events", &(pt_label){"lane", "backfill"}, 1,
+                us->backfill_backlog);
+  pt_head(b, "ferry_agent_lane_oldest_pending_seconds", "gauge",
+          "Age of the oldest event not yet acknowledged, by lane (0 when the lane is empty).");
+  pt_sample_f64(b, "ferry_agent_lane_oldest_pending_seconds", &(pt_label){"lane", "live"}, 1,
+                us->live_oldest_s, 3);
+  pt_sample_f64(b, "ferry_agent_lane_oldest_pending_seconds", &(pt_label){"lane", "backfill"}, 1,
+                us->backfill_backlog > 0 ? status_oldest_pending_s(s) : 0.0, 3);
+  pt_metric_u64(b, "ferry_agent_uploads_in_flight", "gauge", "Uploads in flight now.", us->inflight);
+  pt_metric_u64(
+      b, "ferry_agent_upload_window", "gauge",
+      "Uploads the pace allows in flight now (AIMD on the collector's answers, up to --upload-window).",
+      us->window);
+  pt_metric_u64(b, "ferry_agent_pace_decreases_total", "counter",
+                "Times the upload pace was halved (429/503, failures, answers slower than 1 s).",
+                us->pace_decreases);
+  pt_head(b, "ferry_agent_lane_batches_total", "counter", "Batches acknowledged, by lane.");
+  pt_sample_u64(b, "ferry_agent_lane_batches_total", &(pt_label){"lane", "live"}, 1, us->live_batches);
+  pt_sample_u64(b, "ferry_agent_lane_batches_total", &(pt_label){"lane", "backfill"}, 1,
+                us->backfill_batches);
   pt_metric_i64(b, "ferry_agent_journal_bytes", "gauge",
                 "Live pages of the journal in bytes (bounded by --max-journal-bytes).", js->journal_bytes);
   pt_metric_i64(b, "ferry_agent_wal_bytes", "gauge", "Size of the journal's write-ahead log in bytes.",

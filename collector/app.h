@@ -25,10 +25,13 @@ typedef struct col_stats {
   uint64_t overloaded;     /* 503 answers: queue full, waited too long, shutting down */
   uint64_t storage_errors; /* batches that failed in the database */
   uint64_t rate_limited;   /* 429 answers: an agent over its rate or concurrency cap */
+  uint64_t busy;           /* 429 answers: the collector at max-ingest-inflight and its queue full */
+  uint64_t queued;         /* batches that waited in the queue for a slot */
 } col_stats;
 
 struct rd_pool;
 struct col_prom;
+struct reg_cache;
 
 typedef struct col_app {
   uv_loop_t *loop;
@@ -41,9 +44,11 @@ typedef struct col_app {
   struct col_prom *prom;      /* /metrics counters and cache */
   tls_server *tls;            /* HTTPS identity and client CA, or NULL for plain HTTP */
   rl_table *rl;               /* per-agent admission, or NULL */
+  struct cu_table *catchup;   /* backlog trends for /v1/agents, or NULL */
   unsigned inflight;          /* requests between on_request and their answer */
   struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
   struct activity *activity;  /* refusal logs, summaries, rejection reasons (may be NULL) */
+  struct reg_cache *reg;      /* the plant registry as ingest checks it (SPEC §6.6) */
   bool stopping;
   col_stats stats;
 } col_app;

@@ -37,6 +37,14 @@ const opt_def col_opt_defs[] = {
      "file holding the read token (surrounding whitespace stripped)", NULL, 0, 0, 0},
     {"insecure-open-reads", OPT_BOOL, O(insecure_open_reads), "false",
      "serve the read endpoints without a token (they hold per-worker data)", NULL, 0, 0, 0},
+    {"admin-token", OPT_STR, O(admin_token), NULL,
+     "token for registry writes, PUT /v1/registry (prefer admin-token-file); none: no writes over HTTP", NULL,
+     0, 0, OPT_F_SECRET},
+    {"admin-token-file", OPT_STR, O(admin_token_file), NULL, "file holding the admin token", NULL, 0, 0, 0},
+    {"unknown-ids", OPT_ENUM, O(unknown_ids), "accept",
+     "events naming a worker or workstation the registry does not list: accept them, flag them "
+     "(GET /v1/registry/unknown) or reject them (unknown_worker / unknown_workstation)",
+     "accept|flag|reject", 0, 0, 0},
     {"max-state-s", OPT_INT, O(max_state_s), "600",
      "longest a worker state lasts without a following state event, seconds", NULL, 1, 31536000, 0},
     {"max-future-s", OPT_INT, O(max_future_s), "300",
@@ -79,12 +87,21 @@ const opt_def col_opt_defs[] = {
      "require agents to present a certificate from this PEM CA whose CN or DNS SAN is "
      "their agent_id; re-read on SIGHUP",
      NULL, 0, 0, 0},
-    {"agent-rate", OPT_SECONDS, O(agent_rate), "20",
-     "ingest requests per second one agent may make on average (429 past it); 0 = no limit", NULL, 0, 100000,
-     OPT_F_RATE},
+    {"max-ingest-inflight", OPT_INT, O(max_ingest_inflight), "0",
+     "ingest batches in progress at once, collector-wide (429 with Retry-After past it, agents served in "
+     "turn); 0 = 2 x the CPU cores",
+     NULL, 0, 100000, 0},
+    {"max-ingest-queue", OPT_INT, O(max_ingest_queue), "0",
+     "ingest batches admitted beyond max-ingest-inflight, waiting their turn in arrival order (past it: 429 "
+     "with Retry-After, refused agents served first); 0 = 8 x max-ingest-inflight",
+     NULL, 0, 100000, 0},
+    {"agent-rate", OPT_SECONDS, O(agent_rate), "0",
+     "ingest requests per second one agent may make on average (429 past it); 0 = no limit (the "
+     "collector-wide max-ingest-inflight protects the collector and shares it fairly)",
+     NULL, 0, 100000, OPT_F_RATE},
     {"agent-burst", OPT_INT, O(agent_burst), "40",
      "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
-    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "2",
+    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "4",
      "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
     {"batch-max-events", OPT_INT, O(batch_max_events), "10000",
      "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1, 1000000, 0},
@@ -190,7 +207,7 @@ static int col__token(const char *key, const char *value, const char *file, char
   return 0;
 }
 
-static int col__db(col_config *cfg, char *err, size_t errlen) {
+int col_config_db(col_config *cfg, char *err, size_t errlen) {
   const char *db = cfg->db;
   if (!db || !*db) {
     snprintf(err, errlen, "db: must not be empty");
@@ -224,7 +241,8 @@ static int col__db(col_config *cfg, char *err, size_t errlen) {
 int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen) {
   char *shared = NULL, *reader = NULL;
   auth_tokens *tokens = NULL;
-  int r = col__db(cfg, err, errlen);
+  char *admin = NULL;
+  int r = col_config_db(cfg, err, errlen);
   if (r < 0) goto out;
   char low[48];
   snprintf(low, sizeof(low), "%.17g", cfg->low_confidence);
@@ -236,6 +254,8 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
   r = col__token("auth_token", cfg->auth_token, cfg->auth_token_file, &shared, err, errlen);
   if (r < 0) goto out;
   r = col__token("read_token", cfg->read_token, cfg->read_token_file, &reader, err, errlen);
+  if (r < 0) goto out;
+  r = col__token("admin_token", cfg->admin_token, cfg->admin_token_file, &admin, err, errlen);
   if (r < 0) goto out;
   if (cfg->tokens_file) {
     char e[256];
@@ -265,6 +285,11 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
     r = -EINVAL;
     goto out;
   }
+  if (admin && ((shared && strcmp(shared, admin) == 0) || (reader && strcmp(reader, admin) == 0))) {
+    snprintf(err, errlen, "admin_token: must differ from the agent and read tokens");
+    r = -EINVAL;
+    goto out;
+  }
   if (cfg->max_body_bytes < 1024) {
     snprintf(err, errlen, "max_body_bytes: must be at least 1KiB");
     r = -EINVAL;
@@ -291,6 +316,7 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
   }
   auth_set_shared(auth, shared);
   auth_set_read(auth, reader);
+  auth_set_admin(auth, admin);
   auth_replace_tokens(auth, tokens);
   tokens = NULL;
   auth->insecure_no_auth = cfg->insecure_no_auth;
@@ -299,6 +325,8 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
 out:
   if (shared) explicit_bzero(shared, strlen(shared));
   if (reader) explicit_bzero(reader, strlen(reader));
+  if (admin) explicit_bzero(admin, strlen(admin));
+  free(admin);
   free(shared);
   free(reader);
   auth_tokens_free(tokens);

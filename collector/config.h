@@ -25,6 +25,9 @@ typedef struct col_config {
   char *read_token;
   char *read_token_file;
   bool insecure_open_reads;
+  char *admin_token; /* registry writes (SPEC §6.6) */
+  char *admin_token_file;
+  int unknown_ids; /* index into "accept|flag|reject" (SPEC §6.6) */
   int64_t max_state_s;
   int64_t max_future_s;
   int64_t retention_days;
@@ -42,6 +45,8 @@ typedef struct col_config {
   char *tls_cert;            /* PEM chain served over HTTPS (with tls_key) */
   char *tls_key;
   char *tls_client_ca;          /* agents must present a certificate from this CA */
+  int64_t max_ingest_inflight;  /* ingest batches applied at once; 0 = 2 x cores */
+  int64_t max_ingest_queue;     /* admitted beyond them; 0 = 8 x max_ingest_inflight */
   double agent_rate;            /* ingest requests per second per agent; 0 = unlimited */
   int64_t agent_burst;          /* requests an idle agent may send at once */
   int64_t agent_max_concurrent; /* ingest requests of one agent in progress at once */
@@ -66,6 +71,9 @@ int col_config_flog_level(const col_config *cfg);
 /* Checks across options and reads the token files into auth (which the
  * caller zeroed). -EINVAL with one line naming the key in err. */
 int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen);
+
+/* Only the db option (for commands that need no tokens): 0 or -EINVAL with err. */
+int col_config_db(col_config *cfg, char *err, size_t errlen);
 
 /* Read a token file: contents with surrounding whitespace stripped, malloc'd.
  * 0, or negative errno with err filled ("FILE: why"). */

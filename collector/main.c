@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "app.h"
+#include "catchup.h"
 #include "idem_inflight.h"
 #include "config.h"
 #include "activity.h"
@@ -24,8 +25,10 @@
 #include "notify.h"
 #include "prom.h"
 #include "readers.h"
+#include "reg_cache.h"
 #include "routes.h"
 #include "sizes.h"
+#include "registry_cmd.h"
 #include "token_cmd.h"
 #include "stall.h"
 #include "timefmt.h"
@@ -71,6 +74,7 @@ static void cm__close_handles(col_main *m) {
   uv_close((uv_handle_t *)&m->status, NULL);
   uv_close((uv_handle_t *)&m->watchdog, NULL);
   uv_close((uv_handle_t *)&m->summary, NULL);
+  reg_cache_stop(m->app.reg);
 }
 
 /* Wait until every request that reached a handler is answered (each is
@@ -188,19 +192,11 @@ static void cm__on_watchdog(uv_timer_t *t) {
 
 /* Options a reload applies at once; the others (listener, database, writer
  * limits) are fixed for the life of the process and a change is reported. */
-static const char *const cm__live[] = {"log-level",
-                                       "auth-token",
-                                       "auth-token-file",
-                                       "tokens-file",
-                                       "insecure-no-auth",
-                                       "read-token",
-                                       "read-token-file",
-                                       "insecure-open-reads",
-                                       "max-future-s",
-                                       "max-batch-events",
-                                       "retention-days",
-                                       "watchdog-stall-s",
-                                       NULL};
+static const char *const cm__live[] = {
+    "log-level",        "auth-token",       "auth-token-file",  "tokens-file",
+    "insecure-no-auth", "read-token",       "read-token-file",  "insecure-open-reads",
+    "admin-token",      "admin-token-file", "unknown-ids",      "max-future-s",
+    "max-batch-events", "retention-days",   "watchdog-stall-s", NULL};
 
 static bool cm__is_live(const char *name) {
   for (const char *const *p = cm__live; *p; p++)
@@ -325,6 +321,12 @@ int main(int argc, char **argv) {
     col_config_clear(&cfg);
     return token_cmd(cli.nargs, cli.args, stdout, stderr);
   }
+  if (cli.nargs > 0 && strcmp(cli.args[0], "registry") == 0) {
+    flog_set_level(FLOG_WARNING);
+    r = registry_cmd(&cfg, cli.nargs, cli.args, stdout, stderr);
+    col_config_clear(&cfg);
+    return r;
+  }
   if (cli.nargs > 0) {
     fprintf(stderr, "ferry-collector: unexpected argument \"%s\"\n", cli.args[0]);
     col_config_clear(&cfg);
@@ -396,15 +398,28 @@ int main(int argc, char **argv) {
     flog_err("cannot set up the metrics readers: out of memory");
     goto out;
   }
+  if ((r = reg_cache_new(&app->reg)) < 0 || (r = reg_cache_load(app->reg, app->st)) < 0) {
+    flog_err("cannot read the plant registry: %s",
+             r == -ENOMEM ? "out of memory" : app->st->ops->last_error(app->st));
+    goto out;
+  }
   r = wr_start(app->loop, app->st, &lim, &app->wr);
   if (r < 0) {
     flog_err("cannot start the database writer thread: %s", uv_strerror(r));
     goto out;
   }
-  rl_config rlc = {.rate = cfg.agent_rate,
+  unsigned max_inflight = (unsigned)cfg.max_ingest_inflight;
+  if (!max_inflight) max_inflight = 2u * uv_available_parallelism();
+  flog_info("ingest: at most %u batch(es) applied at once%s", max_inflight,
+            cfg.max_ingest_inflight ? "" : " (2 x the CPU cores)");
+  unsigned queue_max = (unsigned)cfg.max_ingest_queue;
+  if (!queue_max) queue_max = 8u * max_inflight;
+  rl_config rlc = {.max_inflight = max_inflight,
+                   .queue_max = queue_max,
+                   .rate = cfg.agent_rate,
                    .burst = (unsigned)cfg.agent_burst,
                    .max_concurrent = (unsigned)cfg.agent_max_concurrent};
-  if (rl_new(&rlc, &app->rl) < 0) {
+  if (rl_new(&rlc, &app->rl) < 0 || !(app->catchup = cu_new(0))) {
     flog_err("out of memory");
     goto out;
   }
@@ -450,6 +465,7 @@ int main(int argc, char **argv) {
          tls_server_subject(app->tls), (long long)(left / 86400),
          tls_server_wants_client_cert(app->tls) ? "; agents need a client certificate" : "");
   }
+  if (reg_cache_start(app->reg, app->loop, app->readers) < 0) flog_warn("registry: no periodic re-read");
   (void)notify_ready();
   cm__on_status(&m.status);
   uv_timer_start(&m.status, cm__on_status, STATUS_EVERY_MS, STATUS_EVERY_MS);
@@ -471,8 +487,10 @@ int main(int argc, char **argv) {
   m.exit_code = 0;
 out:
   rd_pool_free(app->readers);
+  reg_cache_free(app->reg);
   prom_free(app->prom);
   activity_free(app->activity);
+  cu_free(app->catchup);
   rl_free(app->rl);
   tls_server_free(app->tls);
   if (app->st) app->st->ops->close(app->st);

@@ -43,6 +43,7 @@ typedef struct journal journal;
 typedef struct journal_opts {
   const char *path; /* journal file; its directory must exist */
   const char *agent_id;
+  const char *site;          /* sent as "site" with every batch; NULL: none */
   const char *machine_id;    /* contents of /etc/machine-id or NULL */
   bool durability_fsync;     /* true: synchronous=FULL; false: NORMAL */
   int64_t max_journal_bytes; /* live pages bound */
@@ -130,6 +131,8 @@ struct journal_batch {
   /* in */
   size_t max_events; /* 0 = heartbeat (events: []) */
   size_t max_bytes;  /* bound on the uncompressed body */
+  int64_t from_seq;  /* only events with from_seq <= seq <= to_seq; 0 = no bound */
+  int64_t to_seq;
   codec_t codec;
   /* out */
   int status; /* 0 or negative errno */
@@ -146,7 +149,8 @@ struct journal_batch {
   journal_batch *next_;
 };
 /* The body is the SPEC §2 upload body, built on the worker thread from the
- * oldest events (by seq) within max_events / max_bytes, with every unreported
+ * oldest events (by seq) in [from_seq, to_seq] within max_events / max_bytes,
+ * with every unreported
  * dropped range, stats and sent_at. Free with journal_batch_clear. */
 int journal_read_batch(journal *j, journal_batch *b); /* 0 or -ECANCELED/-EINVAL, as journal_submit */
 void journal_batch_clear(journal_batch *b);

@@ -75,6 +75,10 @@ void journal__do_batch(journal *j, journal_batch *b) {
 
   sb_adds(&head, "{\"agent_id\":");
   journal__sb_json_str(&head, j->agent_id, strlen(j->agent_id));
+  if (j->site) {
+    sb_adds(&head, ",\"site\":");
+    journal__sb_json_str(&head, j->site, strlen(j->site));
+  }
   sb_printf(&head, ",\"epoch\":\"%s\",\"events\":[", j->epoch);
 
   /* every unreported dropped range, within the collector's count limit and
@@ -121,6 +125,8 @@ void journal__do_batch(journal *j, journal_batch *b) {
     size_t budget = budget_max > fixed ? budget_max - fixed : 0;
     s = journal__st(j, JS_READ_EVENTS);
     sqlite3_bind_int64(s, 1, (int64_t)b->max_events);
+    sqlite3_bind_int64(s, 2, b->from_seq > 0 ? b->from_seq : 1);
+    sqlite3_bind_int64(s, 3, b->to_seq > 0 ? b->to_seq : INT64_MAX);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       int64_t seq = sqlite3_column_int64(s, 0);
       const char *id = (const char *)sqlite3_column_text(s, 1);

@@ -67,6 +67,7 @@ struct journal {
   /* options (copied) */
   char *path, *wal_path, *shm_path, *dir, *base;
   char *agent_id, *machine_id;
+  char *site; /* NULL: none */
   bool fsync, reject;
   int64_t max_journal, max_wal, max_dead;
 

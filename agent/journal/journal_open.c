@@ -72,6 +72,7 @@ static void free_journal(journal *j) {
   free(j->dir);
   free(j->base);
   free(j->agent_id);
+  free(j->site);
   free(j->machine_id);
   if (j->locks_inited) {
     uv_mutex_destroy(&j->qlock);
@@ -560,6 +561,7 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
   j->wal_path = xasprintf("%s-wal", opts->path);
   j->shm_path = xasprintf("%s-shm", opts->path);
   j->agent_id = xstrdup(opts->agent_id);
+  j->site = opts->site ? xstrdup(opts->site) : NULL;
   j->machine_id = xstrdup(opts->machine_id ? opts->machine_id : "");
   const char *slash = strrchr(opts->path, '/');
   j->dir = slash ? (slash == opts->path ? xstrdup("/") : strndup(opts->path, (size_t)(slash - opts->path)))

@@ -133,7 +133,8 @@
   X(INSERT_DROPPED, "INSERT INTO dropped(from_seq, to_seq, reason) VALUES(?1, ?2, ?3)")                  \
   /* upload batch (a body may be stored without its leading event_id member:      \
    * whatever reads one rebuilds it through journal_body.c) */                      \
-  X(READ_EVENTS, "SELECT seq, event_id, ingested_at, body FROM events ORDER BY seq LIMIT ?1")            \
+  X(READ_EVENTS, "SELECT seq, event_id, ingested_at, body FROM events"                                   \
+                 " WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?1")                                   \
   X(READ_DROPPED, "SELECT id, from_seq, to_seq, reason FROM dropped ORDER BY id LIMIT ?1")               \
   /* ack */                                                                                              \
   X(DL_MOVE, "INSERT INTO dead_letter(seq, event_id, ingested_at, body, error, failed_at)"               \

@@ -2,8 +2,8 @@
  * attempt (SPEC §2), telling TLS failures apart, Retry-After, parsing the
  * collector's 200 answer into rejected events, the refusal reason of a 4xx,
  * the batch limit after a success, and the names of states and failure
- * classes. No I/O and no state, so the unit tests drive them directly;
- * uploader.c is the handle that uses them. */
+ * classes (declared in uploader_answer.h). No I/O and no state, so the unit
+ * tests drive them directly; uploader.c is the handle that uses them. */
 #include "uploader.h"
 
 #include <curl/curl.h>

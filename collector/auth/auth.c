@@ -233,6 +233,11 @@ void auth_set_read(col_auth *a, const char *token) {
   if (token) auth_sha256(token, strlen(token), a->read_hash);
 }
 
+void auth_set_admin(col_auth *a, const char *token) {
+  a->have_admin = token != NULL;
+  if (token) auth_sha256(token, strlen(token), a->admin_hash);
+}
+
 void auth_replace_tokens(col_auth *a, auth_tokens *t) {
   auth_tokens_free(a->tokens);
   a->tokens = t;
@@ -376,4 +381,41 @@ bool auth_check_read(const col_auth *a, const char *authorization, auth_refusal 
   if (ok) return true;
   if (agent) { return auth__refuse(no, 403, "agent tokens do not grant reads; use the read token"); }
   return auth__refuse(no, 401, "unknown read token");
+}
+
+bool auth_check_admin(const col_auth *a, const char *authorization, auth_refusal *no) {
+  char tok[AUTH_TOKEN_MAX + 1];
+  size_t len = 0;
+  int r = auth_extract(authorization, false, tok, sizeof(tok), &len);
+  if (r < 0)
+    return auth__refuse(no, 401,
+                        r == -EINVAL ? "malformed Authorization header"
+                                     : "missing admin token (Authorization: Bearer ADMIN_TOKEN)");
+  uint8_t h[32];
+  auth_sha256(tok, len, h);
+  bool ok = a->have_admin && auth_digest_equal(h, a->admin_hash);
+  bool other = !ok && ((a->have_read && auth_digest_equal(h, a->read_hash)) ||
+                       (a->have_shared && auth_digest_equal(h, a->shared_hash)) ||
+                       auth_tokens_find(a->tokens, tok, len) != NULL);
+  explicit_bzero(tok, sizeof(tok));
+  if (ok) return true;
+  if (!a->have_admin)
+    return auth__refuse(no, 403,
+                        "registry writes need an admin token and none is configured (admin_token_file)");
+  if (other)
+    return auth__refuse(no, 403,
+                        "agent tokens and the read token do not grant registry writes; use the admin token");
+  return auth__refuse(no, 401, "unknown admin token");
+}
+
+bool auth_check_read_or_admin(const col_auth *a, const char *authorization, auth_refusal *no) {
+  if (auth_check_read(a, authorization, no)) return true;
+  if (!a->have_admin) return false;
+  char tok[AUTH_TOKEN_MAX + 1];
+  size_t len = 0;
+  if (auth_extract(authorization, false, tok, sizeof(tok), &len) < 0) return false;
+  uint8_t h[32];
+  auth_sha256(tok, len, h);
+  explicit_bzero(tok, sizeof(tok));
+  return auth_digest_equal(h, a->admin_hash);
 }

@@ -41,6 +41,8 @@ typedef struct col_auth {
   bool have_read;
   uint8_t read_hash[32]; /* SHA-256 of the read token */
   bool open_reads;
+  bool have_admin;
+  uint8_t admin_hash[32]; /* SHA-256 of the admin token (registry writes) */
 } col_auth;
 
 typedef enum {
@@ -57,6 +59,7 @@ typedef struct auth_grant {
 /* Set a token (shared or read) by value; the text itself is not kept. */
 void auth_set_shared(col_auth *a, const char *token);
 void auth_set_read(col_auth *a, const char *token);
+void auth_set_admin(col_auth *a, const char *token);
 /* Replace the per-agent table (takes ownership; frees the old one). */
 void auth_replace_tokens(col_auth *a, auth_tokens *t);
 void auth_clear(col_auth *a);
@@ -77,6 +80,13 @@ bool auth_check_agent_id(const col_auth *a, const auth_grant *g, const char *age
 /* Read check (Bearer, or Basic with the read token as password): true, or
  * false with *no (401 or 403). */
 bool auth_check_read(const col_auth *a, const char *authorization, auth_refusal *no);
+
+/* Admin check (registry writes; Bearer only): true, or false with *no: 401
+ * (missing or unknown token) or 403 (an agent or the read token, or no admin
+ * token configured). */
+bool auth_check_admin(const col_auth *a, const char *authorization, auth_refusal *no);
+/* Read check that also takes the admin token (GET /v1/registry). */
+bool auth_check_read_or_admin(const col_auth *a, const char *authorization, auth_refusal *no);
 
 /* Helpers exposed for tests. */
 void auth_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -7,7 +7,11 @@
  *    a wall screen opens /#token=T (a fragment never reaches the server or its
  *    logs; "&remember" keeps it in localStorage on that screen) and the token
  *    is taken out of the address bar at once;
- *  - nothing is loaded from anywhere but this collector (CSP default-src 'self'). */
+ *  - nothing is loaded from anywhere but this collector (CSP default-src 'self'). *
+ * The plant (SPEC §6.6): names from the registry where it has them (the id on
+ * hover), a site and a line picker, a sites overview, and a click on a worker
+ * or workstation opens its drill-down page (plant.js); all of it, with the
+ * window, lives in the address so a wall screen can open one line's view. */
 'use strict';
 
 (function () {
@@ -37,6 +41,10 @@
     },
     series: undefined,     // undefined: not loaded yet; null: the collector has no series endpoint
     every: REFRESH_S,
+    site: '',              // the site picked ('' = all)
+    line: '',              // the line picked ('' = all)
+    detail: null,          // {kind: 'worker'|'station', id} while a drill-down page is open
+    registry: null,        // GET /v1/registry, or null (an older collector)
   };
 
   /* ---- formatting (the browser test formats expectations the same way) ---- */
@@ -143,12 +151,19 @@
     refresh();
   }
 
-  function writeHash() {
+  function hashFor(detail) {
     let h = 'w=' + state.win;
     if (state.every !== REFRESH_S) h += '&every=' + state.every;
     if (state.win === 'custom' && state.custom)
       h += '&from=' + encodeURIComponent(state.custom.from.toISOString()) + '&to=' + encodeURIComponent(state.custom.to.toISOString());
-    history.replaceState(null, '', '#' + h);
+    if (state.site) h += '&site=' + encodeURIComponent(state.site);
+    if (state.line) h += '&line=' + encodeURIComponent(state.line);
+    if (detail) h += '&' + detail.kind + '=' + encodeURIComponent(detail.id);
+    return '#' + h;
+  }
+
+  function writeHash() {
+    history.replaceState(null, '', hashFor(state.detail));
   }
 
   function readHash() {
@@ -160,6 +175,10 @@
       const from = new Date(p.get('from') || ''), to = new Date(p.get('to') || '');
       if (!isNaN(from) && !isNaN(to)) state.custom = { from, to };
     }
+    state.site = p.get('site') || '';
+    state.line = p.get('line') || '';
+    state.detail = p.has('worker') ? { kind: 'worker', id: p.get('worker') }
+      : p.has('station') ? { kind: 'station', id: p.get('station') } : null;
     return ['today', '8h', '24h', 'custom'].includes(w) ? w : '24h';
   }
 
@@ -185,6 +204,26 @@
     return td;
   }
 
+  /* A worker's or workstation's name where the registry has one, else its id. */
+  function nameOf(kind, id) {
+    const reg = state.registry;
+    const list = reg ? (kind === 'worker' ? reg.workers : reg.workstations) : null;
+    const e = list ? list.find((x) => x.id === id) : null;
+    return e && typeof e.name === 'string' && e.name ? e.name : id;
+  }
+
+  /* The first cell of a worker or workstation row: its name (the id on
+   * hover), a link to its drill-down page. */
+  function drillCell(kind, id, name) {
+    const td = el('td', 'id');
+    const a = el('a', null, name || id);
+    a.href = hashFor({ kind, id });
+    a.title = id;
+    td.title = id;
+    td.appendChild(a);
+    return td;
+  }
+
   function utilCell(v) {
     const td = el('td', 'n');
     const bar = el('span', 'bar');
@@ -198,7 +237,7 @@
 
   const columns = {
     workers: [
-      (r) => idCell(r.worker_id),
+      (r) => drillCell('worker', r.worker_id, r.name),
       (r) => utilCell(r.utilization_pct),
       (r) => el('td', 'n', fmt.dur(r.working_s)),
       (r) => el('td', 'n', fmt.dur(r.idle_s)),
@@ -207,7 +246,7 @@
       (r) => el('td', 'n', fmt.rate(r.units_per_hour)),
     ],
     stations: [
-      (r) => idCell(r.workstation_id),
+      (r) => drillCell('station', r.workstation_id, r.name),
       (r) => utilCell(r.utilization_pct),
       (r) => el('td', 'n', fmt.dur(r.occupancy_s)),
       (r) => el('td', 'n', fmt.dur(r.working_s)),
@@ -289,7 +328,8 @@
     const table = $(name);
     const { key, dir } = state.sort[name];
     const id = idKey[name];
-    const rows = state.rows[name].slice().sort((a, b) => dir * cmp(a[key], b[key]) || cmp(a[id], b[id]));
+    const val = (r) => (key === id && r.name ? r.name : r[key]); // the first column sorts by what it shows
+    const rows = state.rows[name].slice().sort((a, b) => dir * cmp(val(a), val(b)) || cmp(a[id], b[id]));
     for (const th of table.tHead.rows[0].cells)
       th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
     const body = document.createElement('tbody');
@@ -442,6 +482,73 @@
     drawChart();
   }
 
+  /* ---- the plant: pickers, sites overview, drill-down ---------------------------- */
+  function fillPicker(sel, items, value, all) {
+    sel.textContent = '';
+    sel.appendChild(el('option', null, all)).value = '';
+    for (const x of items) {
+      const o = el('option', null, x.name ? x.name : x.id);
+      o.value = x.id;
+      o.title = x.id;
+      sel.appendChild(o);
+    }
+    sel.value = items.some((x) => x.id === value) ? value : '';
+  }
+
+  function renderPickers() {
+    const reg = state.registry;
+    const sites = reg ? reg.sites || [] : [], lines = reg ? reg.lines || [] : [];
+    $('plant').hidden = !sites.length && !lines.length;
+    fillPicker($('pick-site'), sites, state.site, 'All sites');
+    fillPicker($('pick-line'), lines.filter((l) => !state.site || l.site === state.site), state.line, 'All lines');
+  }
+
+  function filters() {
+    const f = {};
+    if (state.site) f.site = state.site;
+    if (state.line) f.line = state.line;
+    return f;
+  }
+
+  function renderSites(rows) {
+    $('sites-panel').hidden = !rows;
+    if (!rows) return;
+    setText('sites-count', rows.length + (rows.length === 1 ? ' site' : ' sites'));
+    const body = document.createElement('tbody');
+    for (const r of rows) {
+      const tr = el('tr');
+      tr.dataset.id = r.site === null ? '' : r.site;
+      const td = el('td', 'id', r.site === null ? 'no site' : r.name || r.site);
+      td.title = r.site === null ? 'events of agents of no site' : r.site;
+      tr.appendChild(td);
+      tr.appendChild(utilCell(r.avg_utilization_pct));
+      tr.appendChild(el('td', 'n', fmt.int(r.units)));
+      tr.appendChild(el('td', 'n', fmt.rate(r.units_per_hour)));
+      tr.appendChild(el('td', 'n', fmt.int(r.workers)));
+      tr.appendChild(el('td', 'n', fmt.int(r.workstations)));
+      if (r.site !== null) tr.addEventListener('click', () => pickSite(r.site));
+      body.appendChild(tr);
+    }
+    $('sites').replaceChild(body, $('sites').tBodies[0]);
+  }
+
+  function pickSite(site) {
+    state.site = site;
+    if (state.line && !(state.registry && state.registry.lines.some((l) => l.id === state.line && l.site === site)))
+      state.line = '';
+    writeHash();
+    refresh();
+  }
+
+  /* The overview (everything in main but the window line) or one page. */
+  function showDetail(open) {
+    for (const c of $('main').children) {
+      if (c.id === 'detail') c.hidden = !open;
+      else if (!c.classList.contains('window-line') && c.id !== 'sites-panel') c.hidden = open;
+    }
+    if (open) $('sites-panel').hidden = true;
+  }
+
   /* ---- one refresh --------------------------------------------------------------- */
   async function refresh() {
     if (state.busy || state.waitingToken) return;
@@ -451,19 +558,27 @@
       return;
     }
     state.busy = true;
-    const q = { from: w.from.toISOString(), to: w.to.toISOString() };
+    const q = Object.assign({ from: w.from.toISOString(), to: w.to.toISOString() }, filters());
     const step = w.to - w.from > 4 * 24 * H ? 'day' : 'hour';
+    const older = (e) => { // an older collector without that endpoint
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    };
     try {
+      state.registry = ((await api('/v1/registry').catch(older)) || { body: null }).body;
+      renderPickers();
+      const hasSites = !!(state.registry && state.registry.sites && state.registry.sites.length);
+      const siteQ = Object.assign({}, q);
+      delete siteQ.site;
       const settled = await Promise.allSettled([
         api('/v1/metrics/factory', q),
         api('/v1/metrics/workers', q),
         api('/v1/metrics/workstations', q),
         api('/v1/agents'),
-        api('/v1/metrics/series', Object.assign({ step }, q)).catch((e) => {
-          if (e instanceof ApiError && e.status === 404) return null; // an older collector
-          throw e;
-        }),
-        api('/v1/metrics/models', q).catch((e) => {
+        api('/v1/metrics/series', Object.assign({ step }, q)).catch(older),
+        hasSites && !state.detail ? api('/v1/metrics/sites', siteQ).catch(older) : null,
+        // the models endpoint takes no site/line filter: the whole window
+        api('/v1/metrics/models', { from: q.from, to: q.to }).catch((e) => {
           if (e instanceof ApiError && (e.status === 404 || e.status === 501)) return null; // not kept here
           throw e;
         }),
@@ -471,7 +586,7 @@
       // a refused token wins over any other failure: ask for it again
       const failed = settled.filter((x) => x.status === 'rejected').map((x) => x.reason);
       if (failed.length) throw failed.find((e) => e instanceof AuthNeeded) || failed[0];
-      const [fac, wk, ws, ag, se, mo] = settled.map((x) => x.value);
+      const [fac, wk, ws, ag, se, si, mo] = settled.map((x) => x.value);
       const f = fac.body;
       const main = $('main');
       main.dataset.from = f.from;
@@ -516,6 +631,15 @@
         setText('chart-note', '');
       }
       drawChart();
+
+      renderSites(si ? si.body.sites : null);
+      showDetail(!!state.detail);
+      if (state.detail) {
+        await window.FerryPlant.detail({
+          api, el, fmt, q, kind: state.detail.kind, id: state.detail.id, name: nameOf,
+          stations: state.rows.stations.map((r) => r.workstation_id),
+        });
+      }
 
       setText('updated', 'Updated ' + new Date().toLocaleTimeString());
       showBanner('');
@@ -577,6 +701,15 @@
     $('token-form').addEventListener('submit', onToken);
     $('token-dialog').addEventListener('cancel', (ev) => ev.preventDefault());
     for (const name of ['workers', 'stations', 'fleet', 'models']) setupSorting(name);
+    $('pick-site').addEventListener('change', () => pickSite($('pick-site').value));
+    $('pick-line').addEventListener('change', () => { state.line = $('pick-line').value; writeHash(); refresh(); });
+    $('detail-back').addEventListener('click', (ev) => {
+      ev.preventDefault();
+      state.detail = null;
+      writeHash();
+      refresh();
+    });
+    window.addEventListener('hashchange', () => { const w = readHash(); selectWindow(w, true); });
     const canvas = $('chart');
     canvas.addEventListener('pointermove', chartPointer);
     canvas.addEventListener('pointerdown', chartPointer);

@@ -26,7 +26,8 @@ static void aa__figures(cJSON *o, const dlv_figures *f, bool contiguous) {
   cJSON_AddNumberToObject(o, "missing", (double)f->missing);
 }
 
-cJSON *agents_api_json(const st_agent_info *agents, size_t n, const struct activity *act) {
+cJSON *agents_api_json(const st_agent_info *agents, size_t n, const struct activity *act, const cu_table *cu,
+                       uint64_t now_ms) {
   cJSON *root = cJSON_CreateObject();
   cJSON *list = root ? cJSON_AddArrayToObject(root, "agents") : NULL;
   if (!list) {
@@ -56,6 +57,12 @@ cJSON *agents_api_json(const st_agent_info *agents, size_t n, const struct activ
       cJSON_AddNullToObject(o, "backlog");
       cJSON_AddNullToObject(o, "oldest_pending_s");
     }
+    cu_estimate est = cu_get(cu, a->agent_id, now_ms);
+    if (est.has_trend)
+      cJSON_AddNumberToObject(o, "backlog_trend_per_s", round(est.trend_per_s * 10.0) / 10.0);
+    else cJSON_AddNullToObject(o, "backlog_trend_per_s");
+    if (est.has_eta) cJSON_AddNumberToObject(o, "catch_up_s", round(est.catch_up_s));
+    else cJSON_AddNullToObject(o, "catch_up_s");
     cJSON_AddNumberToObject(o, "conflicts", (double)a->conflicts);
     activity_agent_json(act, a->agent_id, o);
     cJSON *eps = cJSON_AddArrayToObject(o, "epochs");
@@ -91,7 +98,7 @@ static void aa__done(wr_job *job) {
     httpd_req_add_header(ar->req, "Retry-After", COL_RETRY_AFTER_S);
     httpd_respond_error(ar->req, 503, "unavailable", "the database could not be read; retry later");
   } else {
-    cJSON *j = agents_api_json(job->agents, job->n_agents, app->activity);
+    cJSON *j = agents_api_json(job->agents, job->n_agents, app->activity, app->catchup, tf_mono_ms());
     if (j) {
       httpd_respond_json(ar->req, 200, j);
     } else {

@@ -140,6 +140,14 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
   return bt__model(item, out);
 }
 
+void bt_reject(bt_event *e, const char *code) {
+  if (!e->valid) return;
+  ev_event_clear(&e->ev);
+  memset(&e->ev, 0, sizeof(e->ev));
+  e->valid = false;
+  snprintf(e->error, sizeof(e->error), "%s", code);
+}
+
 static int bt__events(cJSON *events, const bt_limits *lim, bt_batch *b, char *err, size_t errlen) {
   int n = cJSON_GetArraySize(events);
   if (n < 0 || n > BT_MAX_EVENTS) {
@@ -248,6 +256,18 @@ static int bt__fields(cJSON *root, const bt_limits *lim, bt_batch *b, char *err,
     return -EINVAL;
   }
   memcpy(b->agent_id, agent->valuestring, alen + 1);
+  const cJSON *site = cJSON_GetObjectItemCaseSensitive(root, "site");
+  if (site && !cJSON_IsNull(site)) {
+    size_t slen = cJSON_IsString(site) ? strlen(site->valuestring) : 0;
+    bool site_ok = slen >= 1 && slen < sizeof(b->site) && ev_utf8_valid(site->valuestring, slen);
+    for (size_t i = 0; site_ok && i < slen; i++)
+      if ((unsigned char)site->valuestring[i] < 0x20 || site->valuestring[i] == 0x7f) site_ok = false;
+    if (!site_ok) {
+      snprintf(err, errlen, "site: must be 1-64 bytes of text without control characters");
+      return -EINVAL;
+    }
+    memcpy(b->site, site->valuestring, slen + 1);
+  }
 
   const cJSON *epoch = cJSON_GetObjectItemCaseSensitive(root, "epoch");
   ok = cJSON_IsString(epoch) && epoch->valuestring && strlen(epoch->valuestring) == BT_EPOCH_LEN;

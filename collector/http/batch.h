@@ -42,6 +42,7 @@ typedef struct bt_event {
 
 typedef struct bt_batch {
   char agent_id[65];
+  char site[65];                /* the site the agent declares (SPEC §6.6); "" when none */
   char epoch[BT_EPOCH_LEN + 1]; /* lowercase hex */
   bt_event *events;
   size_t n;
@@ -65,6 +66,8 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
  * 0 or -EINVAL with err. */
 int bt_check_key(const bt_batch *b, const char *key, char *err, size_t errlen);
 void bt_batch_clear(bt_batch *b);
+/* Mark a valid event rejected with code (its parsed form is released). */
+void bt_reject(bt_event *e, const char *code);
 
 /* Number of events not rejected. */
 size_t bt_valid_count(const bt_batch *b);

@@ -13,11 +13,14 @@
 
 #include "activity.h"
 #include "batch.h"
+#include "catchup.h"
 #include "codec.h"
 #include "idem_inflight.h"
 #include "ingest_guard.h"
+#include "ingest_plant.h"
 #include "log.h"
 #include "prom.h"
+#include "reg_cache.h"
 #include "timefmt.h"
 
 typedef struct ing_req {
@@ -28,6 +31,9 @@ typedef struct ing_req {
   char key[BT_KEY_MAX + 1];
   char held[BT_KEY_MAX + AUTH_AGENT_ID_MAX + 3]; /* key as held in app->idem; "" = none */
   char version[64];
+  struct reg_ref *reg; /* the registry this batch is checked against */
+  int unknown_ids;     /* ip_unknown_mode */
+  int64_t retention_days;
   size_t max_body;
   size_t max_events;
   bt_limits lim;
@@ -56,6 +62,7 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 }
 
 static void ing__free(ing_req *ir) {
+  reg_cache_release(ir->app->reg, ir->reg);
   if (ir->held[0] && ir->app->idem) idem_inflight_remove(ir->app->idem, ir->held);
   bt_batch_clear(&ir->batch);
   st_result_clear(&ir->job.res);
@@ -166,7 +173,10 @@ static void ing__work(uv_work_t *w) {
   if (bt_check_key(&ir->batch, ir->key[0] ? ir->key : NULL, ir->msg, sizeof(ir->msg)) < 0) {
     ir->status = 400;
     snprintf(ir->code, sizeof(ir->code), "invalid_idempotency_key");
+    return;
   }
+  ip_check_batch(reg_ref_index(ir->reg), (ip_unknown_mode)ir->unknown_ids, ir->retention_days, ir->lim.now_ms,
+                 &ir->batch);
 }
 
 /* A batch answered 200: its log line (debug), the rejected events (logged
@@ -254,6 +264,8 @@ static void ing__stored(wr_job *job) {
   app->stats.duplicates += (uint64_t)(res->replay ? 0 : res->duplicates);
   app->stats.rejected += res->replay ? 0 : ir->batch.n - bt_valid_count(&ir->batch);
   app->stats.conflicts += (uint64_t)res->conflicts;
+  if (!res->replay && ir->batch.has_stats && app->catchup)
+    (void)cu_note(app->catchup, ir->batch.agent_id, ir->batch.backlog, tf_mono_ms());
   if (!res->replay)
     prom_count_batch(app->prom, ir->batch.agent_id, (uint64_t)res->accepted, (uint64_t)res->duplicates,
                      ir->batch.n - bt_valid_count(&ir->batch));
@@ -278,6 +290,9 @@ static void ing__stored(wr_job *job) {
   app->inflight--;
   ing__free(ir);
 }
+
+static void ing__submit(ing_req *ir);
+static void ing__go(void *arg);
 
 static void ing__parsed(uv_work_t *w, int status) {
   ing_req *ir = w->data;
@@ -305,6 +320,32 @@ static void ing__parsed(uv_work_t *w, int status) {
     ing__finish_error(ir, gno.status, gno.code, gno.msg);
     return;
   }
+  /* a slot to apply it in, now or when one frees (rl_start) */
+  if (!rl_start(httpd_req_get_data(ir->req), ing__go, ir)) {
+    app->stats.queued++;
+    return;
+  }
+  ing__submit(ir);
+}
+
+/* The queued batch got its slot (from the release of another request):
+ * submitted from a fresh loop callback, never from inside that release. */
+static void ing__nop(uv_work_t *w) { (void)w; }
+
+static void ing__slot_ready(uv_work_t *w, int status) {
+  (void)status;
+  ing__submit(w->data);
+}
+
+static void ing__go(void *arg) {
+  ing_req *ir = arg;
+  ir->work.data = ir;
+  if (uv_queue_work(ir->app->loop, &ir->work, ing__nop, ing__slot_ready) < 0)
+    ing__submit(ir); /* cannot fail on a live loop; answer anyway */
+}
+
+static void ing__submit(ing_req *ir) {
+  col_app *app = ir->app;
   ir->job.kind = WR_INGEST;
   ir->job.in.batch = &ir->batch;
   ir->job.in.received_at_ms = ir->lim.now_ms;
@@ -384,7 +425,10 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   ir->max_events = (size_t)app->cfg->batch_max_events;
   ir->lim.now_ms = tf_now_ms();
   ir->lim.max_future_s = app->cfg->max_future_s;
-  ir->lim.retention_days = app->cfg->retention_days;
+  ir->lim.retention_days = 0; /* per site: ip_check_batch */
+  ir->retention_days = app->cfg->retention_days;
+  ir->unknown_ids = app->cfg->unknown_ids;
+  ir->reg = reg_cache_acquire(app->reg);
   ir->work.data = ir;
   int r = uv_queue_work(app->loop, &ir->work, ing__work, ing__parsed);
   if (r < 0) ing__finish_error(ir, 503, "unavailable", "could not schedule the batch; retry later");

@@ -26,7 +26,7 @@ static bool guard__refuse(guard_refusal *no, unsigned status, const char *code) 
  * to wait). */
 static bool guard__admit(col_app *app, httpd_req *req, const char *agent_id, guard_refusal *no) {
   if (!app->rl || httpd_req_get_data(req)) return true; /* no limits, or admitted already */
-  rl_entry *e = NULL;
+  rl_ticket *e = NULL;
   unsigned retry = 1;
   rl_verdict v = rl_admit(app->rl, agent_id, tf_mono_ms(), &e, &retry);
   no->retry_s = retry;
@@ -43,6 +43,14 @@ static bool guard__admit(col_app *app, httpd_req *req, const char *agent_id, gua
       snprintf(no->msg, sizeof(no->msg), "agent %s has %lld request(s) in progress already; retry in %u s",
                agent_id, (long long)app->cfg->agent_max_concurrent, retry);
       break;
+    case RL_BUSY:
+      snprintf(no->msg, sizeof(no->msg),
+               "the collector is applying %u batch(es) with %u more admitted (max-ingest-inflight, "
+               "max-ingest-queue); your turn is kept, retry in %u s",
+               rl_inflight(app->rl), rl_pending(app->rl), retry);
+      app->stats.busy++;
+      flog_debug("ingest: 429 %s: %s", agent_id, no->msg);
+      return guard__refuse(no, 429, "busy");
     case RL_FULL:
       snprintf(no->msg, sizeof(no->msg), "too many agents are being tracked; retry in %u s", retry);
       return guard__refuse(no, 503, "overloaded");

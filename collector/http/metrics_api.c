@@ -7,11 +7,14 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_filter.h"
 #include "metrics_query.h"
+#include "reg_cache.h"
 #include "readers.h"
+#include "registry_edit.h"
 #include "timefmt.h"
 
-typedef enum { MA_FACTORY, MA_WORKERS, MA_WORKER, MA_STATIONS, MA_STATION, MA_NONE } ma_kind;
+typedef enum { MA_FACTORY, MA_WORKERS, MA_WORKER, MA_STATIONS, MA_STATION, MA_SITES, MA_NONE } ma_kind;
 
 #define MA_WORKERS_PATH  METRICS_API_PREFIX "workers"
 #define MA_STATIONS_PATH METRICS_API_PREFIX "workstations"
@@ -28,11 +31,15 @@ typedef struct ma_req {
   char errmsg[256];
   bool known;
   metrics_result res;
+  reg_index *reg; /* names (SPEC §6.6) */
+  mf_filter filt; /* site= / line= */
+  cJSON *sites;   /* MA_SITES: the answer's list, built on the worker */
 } ma_req;
 
 static ma_kind ma__kind(const char *path, char id[MQ_ID_MAX + 1], int *ret_idr) {
   *ret_idr = 0;
   if (strcmp(path, METRICS_API_PREFIX "factory") == 0) return MA_FACTORY;
+  if (strcmp(path, METRICS_API_PREFIX "sites") == 0) return MA_SITES;
   if (strcmp(path, MA_WORKERS_PATH) == 0) return MA_WORKERS;
   if (strcmp(path, MA_STATIONS_PATH) == 0) return MA_STATIONS;
   int r = mq_path_id(path, MA_WORKERS_PATH "/", id);
@@ -54,6 +61,55 @@ bool metrics_api_match(const char *path) {
   return ma__kind(path, id, &idr) != MA_NONE;
 }
 
+#define MA_MAX_SITES 200 /* sites answered by /v1/metrics/sites (the first, by id) */
+
+static int ma__cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* GET /v1/metrics/sites: the factory figures of each registered site (and of
+ * the events of no site, when there are any), each through the site filter. */
+static int ma__sites(ma_req *m, store *rd) {
+  size_t n = 0;
+  const reg_entry *sites = reg_index_all(m->reg, REG_SITES, &n);
+  if (n > MA_MAX_SITES) n = MA_MAX_SITES; /* one query each: a bound on the work of one request */
+  cJSON *a = cJSON_CreateArray();
+  if (!a) return -ENOMEM;
+  int r = 0;
+  for (size_t i = 0; r == 0 && i <= n; i++) {
+    const char *id = i < n ? sites[i].id : "";
+    const rsite_filter *uf = m->filt.on ? &m->filt.f : NULL;
+    if (uf && uf->sites && !bsearch(&id, uf->sites, uf->n_sites, sizeof(char *), ma__cmp_str)) continue;
+    const char *one[1] = {id};
+    rsite_filter f = {one, 1, uf ? uf->stations : NULL, uf ? uf->n_stations : 0};
+    st_metrics_query q = m->q;
+    q.filter = &f;
+    metrics_result res = {0};
+    r = rd->ops->metrics(rd, &q, &res);
+    if (r < 0) break;
+    if (i == n && res.factory.events == 0 && res.n_workers == 0) {
+      metrics_result_clear(&res);
+      continue; /* no events of no site: not listed */
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+      metrics_result_clear(&res);
+      r = -ENOMEM;
+      break;
+    }
+    cJSON_AddItemToArray(a, o);
+    if (i < n) cJSON_AddStringToObject(o, "site", id);
+    else cJSON_AddNullToObject(o, "site");
+    if (i < n && sites[i].name) cJSON_AddStringToObject(o, "name", sites[i].name);
+    else cJSON_AddNullToObject(o, "name");
+    metrics_api_factory_fields(o, &res);
+    metrics_result_clear(&res);
+  }
+  if (r < 0) cJSON_Delete(a);
+  else m->sites = a;
+  return r;
+}
+
 static void ma__work(uv_work_t *w) {
   ma_req *m = w->data;
   store *rd = NULL;
@@ -65,7 +121,9 @@ static void ma__work(uv_work_t *w) {
   m->known = true;
   if (m->kind == MA_WORKER || m->kind == MA_STATION)
     r = rd->ops->id_known(rd, m->kind == MA_WORKER ? ST_ID_WORKER : ST_ID_STATION, m->id, &m->known);
-  if (r == 0 && m->known) r = rd->ops->metrics(rd, &m->q, &m->res);
+  if (r == 0 && m->known && m->kind != MA_FACTORY) r = reg_index_load(rd, &m->reg);
+  if (r == 0 && m->known && m->kind == MA_SITES) r = ma__sites(m, rd);
+  else if (r == 0 && m->known) r = rd->ops->metrics(rd, &m->q, &m->res);
   if (r < 0) {
     m->err = r;
     snprintf(m->errmsg, sizeof(m->errmsg), "%s", rd->ops->last_error(rd));
@@ -83,10 +141,21 @@ static void ma__s(cJSON *o, const char *name, int64_t ms) {
   cJSON_AddNumberToObject(o, name, (double)ms / 1000.0);
 }
 
-static void ma__worker(cJSON *o, const char *id, const metrics_worker *w) {
+/* The registry's names for an id, where it knows them. */
+static void ma__names(cJSON *o, const reg_index *x, reg_kind kind, const char *id) {
+  const reg_entry *e = reg_index_find(x, kind, id);
+  if (!e) return;
+  if (e->name) cJSON_AddStringToObject(o, "name", e->name);
+  if (kind != REG_STATIONS) return;
+  if (e->line) cJSON_AddStringToObject(o, "line", e->line);
+  if (e->site) cJSON_AddStringToObject(o, "site", e->site);
+}
+
+static void ma__worker(cJSON *o, const char *id, const metrics_worker *w, const reg_index *x) {
   static const metrics_worker zero;
   if (!w) w = &zero;
   cJSON_AddStringToObject(o, "worker_id", id);
+  ma__names(o, x, REG_WORKERS, id);
   ma__s(o, "working_s", w->working_ms);
   ma__s(o, "idle_s", w->idle_ms);
   ma__s(o, "absent_s", w->absent_ms);
@@ -95,10 +164,11 @@ static void ma__worker(cJSON *o, const char *id, const metrics_worker *w) {
   cJSON_AddNumberToObject(o, "units_per_hour", w->units_per_hour);
 }
 
-static void ma__station(cJSON *o, const char *id, const metrics_station *s) {
+static void ma__station(cJSON *o, const char *id, const metrics_station *s, const reg_index *x) {
   static const metrics_station zero;
   if (!s) s = &zero;
   cJSON_AddStringToObject(o, "workstation_id", id);
+  ma__names(o, x, REG_STATIONS, id);
   ma__s(o, "occupancy_s", s->occupancy_ms);
   ma__s(o, "working_s", s->working_ms);
   cJSON_AddNumberToObject(o, "utilization_pct", s->utilization_pct);
@@ -160,14 +230,15 @@ static cJSON *ma__json(const ma_req *m) {
   const metrics_result *r = &m->res;
   switch (m->kind) {
     case MA_FACTORY: metrics_api_factory_fields(o, r); break;
-    case MA_WORKER: ma__worker(o, m->id, metrics_find_worker(r, m->id)); break;
-    case MA_STATION: ma__station(o, m->id, metrics_find_station(r, m->id)); break;
+    case MA_SITES: cJSON_AddItemReferenceToObject(o, "sites", m->sites); break;
+    case MA_WORKER: ma__worker(o, m->id, metrics_find_worker(r, m->id), m->reg); break;
+    case MA_STATION: ma__station(o, m->id, metrics_find_station(r, m->id), m->reg); break;
     case MA_WORKERS: {
       cJSON *a = cJSON_AddArrayToObject(o, "workers");
       for (size_t i = 0; a && i < r->n_workers; i++) {
         cJSON *e = cJSON_CreateObject();
         if (!e) break;
-        ma__worker(e, r->workers[i].worker_id, &r->workers[i]);
+        ma__worker(e, r->workers[i].worker_id, &r->workers[i], m->reg);
         cJSON_AddItemToArray(a, e);
       }
       break;
@@ -177,7 +248,7 @@ static cJSON *ma__json(const ma_req *m) {
       for (size_t i = 0; a && i < r->n_stations; i++) {
         cJSON *e = cJSON_CreateObject();
         if (!e) break;
-        ma__station(e, r->stations[i].workstation_id, &r->stations[i]);
+        ma__station(e, r->stations[i].workstation_id, &r->stations[i], m->reg);
         cJSON_AddItemToArray(a, e);
       }
       break;
@@ -206,6 +277,9 @@ static void ma__done(uv_work_t *w, int status) {
     else httpd_respond_error(m->req, 503, "unavailable", "out of memory");
   }
   metrics_result_clear(&m->res);
+  reg_index_free(m->reg);
+  mf_clear(&m->filt);
+  cJSON_Delete(m->sites);
   app->inflight--;
   free(m);
 }
@@ -234,7 +308,7 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
     httpd_respond_error(req, 400, "invalid_parameter", "id: badly percent-encoded or not UTF-8");
     return;
   }
-  static const char *const known[] = {"from", "to", NULL};
+  static const char *const known[] = {"from", "to", "site", "line", "workstation", NULL};
   if (metrics_api_refuse_unknown(req, known)) {
     free(m);
     return;
@@ -252,6 +326,25 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
     httpd_respond_json(req, 400, j);
     return;
   }
+  reg_ref *reg = reg_cache_acquire(app->reg);
+  int fr = mf_parse(req, reg_ref_index(reg), &m->filt, &param, msg, sizeof(msg));
+  reg_cache_release(app->reg, reg);
+  if (fr < 0) {
+    free(m);
+    if (fr == -ENOMEM) {
+      httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+      httpd_respond_error(req, 503, "unavailable", "out of memory");
+      return;
+    }
+    cJSON *j = httpd_error_json("invalid_parameter", msg);
+    if (j) {
+      cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+      if (e) cJSON_AddStringToObject(e, "param", param);
+    }
+    httpd_respond_json(req, 400, j);
+    return;
+  }
+  if (m->filt.on) m->q.filter = &m->filt.f;
   if (m->kind == MA_WORKER) m->q.worker_id = m->id;
   if (m->kind == MA_STATION) m->q.workstation_id = m->id;
   m->app = app;
@@ -259,6 +352,7 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
   m->work.data = m;
   int r = uv_queue_work(app->loop, &m->work, ma__work, ma__done);
   if (r < 0) {
+    mf_clear(&m->filt);
     free(m);
     httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
     httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");

@@ -170,6 +170,16 @@ static void prom__render(col_app *app, strbuf *b) {
                 "Events whose (agent_id, event_id) was stored with other content.", s->conflicts);
   pt_metric_u64(b, "ferry_collector_ingest_rate_limited_total", "counter",
                 "Ingest requests answered 429 (agent over its rate or concurrency cap).", s->rate_limited);
+  pt_metric_u64(b, "ferry_collector_ingest_busy_total", "counter",
+                "Ingest requests answered 429 because max-ingest-inflight batches were applied and "
+                "max-ingest-queue more admitted.",
+                s->busy);
+  pt_metric_u64(b, "ferry_collector_ingest_queued_total", "counter",
+                "Ingest batches that waited in the queue for a slot.", s->queued);
+  pt_metric_u64(b, "ferry_collector_ingest_inflight", "gauge", "Ingest batches being applied.",
+                rl_inflight(app->rl));
+  pt_metric_u64(b, "ferry_collector_ingest_waiting", "gauge",
+                "Agents refused at max-ingest-inflight and owed a place.", rl_waiting(app->rl, tf_mono_ms()));
   static const char *const dur = "ferry_collector_request_duration_seconds";
   pt_head(b, dur, "histogram", "Time from request headers to answer, by route.");
   for (size_t r = 0; r < PROM_N_ROUTES; r++) {

@@ -12,10 +12,12 @@
 #include "agents_api.h"
 #include "httpd_route.h"
 #include "export_api.h"
+#include "ids_api.h"
 #include "ingest.h"
 #include "metrics_api.h"
 #include "models_api.h"
 #include "prom.h"
+#include "registry_api.h"
 #include "series_api.h"
 #include "static_assets.h"
 #include "timefmt.h"
@@ -29,7 +31,10 @@ typedef enum {
   RT_READYZ,
   RT_SERIES,
   RT_MODELS,
-  RT_EXPORT
+  RT_EXPORT,
+  RT_WORKERS,
+  RT_STATIONS,
+  RT_REGISTRY
 } rt_id;
 
 #define RT_READ_AUTH 0x1 /* needs the read token */
@@ -46,6 +51,9 @@ static const httpd_route rt_table[] = {
     {RT_MODELS, MODELS_API_PATH, NULL, "GET", RT_READ_AUTH},
     {RT_EXPORT, EXPORT_API_PATH, NULL, "GET", RT_READ_AUTH},
     {RT_METRICS_API, NULL, metrics_api_match, "GET", RT_READ_AUTH},
+    {RT_WORKERS, IDS_API_WORKERS, NULL, "GET", RT_READ_AUTH},
+    {RT_STATIONS, IDS_API_STATIONS, NULL, "GET", RT_READ_AUTH},
+    {RT_REGISTRY, NULL, registry_api_match, NULL, 0}, /* methods and tokens: registry_api_on_headers */
 };
 #define RT_N (sizeof(rt_table) / sizeof(rt_table[0]))
 
@@ -85,6 +93,7 @@ httpd_verdict routes_on_headers(httpd_req *req, void *ud) {
     httpd_respond_error(req, 503, "shutting_down", "the collector is shutting down; retry later");
     return HTTPD_ANSWERED;
   }
+  if (id == RT_REGISTRY) return registry_api_on_headers(app, req);
   if (rt->flags & RT_READ_AUTH) {
     auth_refusal no;
     if (!auth_check_read(&app->auth, httpd_req_header(req, "Authorization"), &no)) {
@@ -170,6 +179,9 @@ void routes_on_request(httpd_req *req, void *ud) {
     case RT_SERIES: series_api_on_request(app, req); return;
     case RT_MODELS: models_api_on_request(app, req); return;
     case RT_EXPORT: export_api_on_request(app, req); return;
+    case RT_WORKERS: ids_api_on_request(app, req, false); return;
+    case RT_STATIONS: ids_api_on_request(app, req, true); return;
+    case RT_REGISTRY: registry_api_on_request(app, req); return;
     default: httpd_respond_error(req, 500, "internal", "unrouted request"); return;
   }
 }

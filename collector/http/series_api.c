@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_filter.h"
 #include "metrics_query.h"
+#include "reg_cache.h"
 #include "readers.h"
 #include "series.h"
 #include "timefmt.h"
@@ -29,6 +31,7 @@ typedef struct se_req {
   uv_work_t work;
   int err;
   char errmsg[256];
+  mf_filter filt; /* site= / line= */
 } se_req;
 
 static void se__work(uv_work_t *w) {
@@ -40,7 +43,9 @@ static void se__work(uv_work_t *w) {
     return;
   }
   for (size_t i = 0; i < q->n && r == 0; i++) {
-    st_metrics_query mq = {.from_ms = q->buckets[i].start_ms, .to_ms = q->buckets[i].end_ms};
+    st_metrics_query mq = {.from_ms = q->buckets[i].start_ms,
+                           .to_ms = q->buckets[i].end_ms,
+                           .filter = q->filt.on ? &q->filt.f : NULL};
     metrics_result res = {0};
     r = rd->ops->metrics(rd, &mq, &res);
     if (r == 0) {
@@ -101,6 +106,7 @@ static void se__done(uv_work_t *w, int status) {
     else httpd_respond_error(q->req, 503, "unavailable", "out of memory");
   }
   app->inflight--;
+  mf_clear(&q->filt);
   free(q);
 }
 
@@ -112,7 +118,7 @@ static void se__bad(httpd_req *req, const char *param, const char *msg) {
 }
 
 void series_api_on_request(col_app *app, httpd_req *req) {
-  static const char *const known[] = {"from", "to", "step", NULL};
+  static const char *const known[] = {"from", "to", "step", "site", "line", "workstation", NULL};
   if (metrics_api_refuse_unknown(req, known)) return;
   const char *step = httpd_req_query(req, "step");
   int64_t step_ms = series_step_ms(step);
@@ -145,9 +151,23 @@ void series_api_on_request(col_app *app, httpd_req *req) {
   q->step_ms = step_ms;
   q->step_name = step_ms == SERIES_DAY_MS ? "day" : "hour";
   q->n = series_plan(from_ms, to_ms, step_ms, q->buckets, SERIES_MAX_BUCKETS);
+  reg_ref *reg = reg_cache_acquire(app->reg);
+  int fr = mf_parse(req, reg_ref_index(reg), &q->filt, &param, msg, sizeof(msg));
+  reg_cache_release(app->reg, reg);
+  if (fr < 0) {
+    free(q);
+    if (fr == -ENOMEM) {
+      httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
+      httpd_respond_error(req, 503, "unavailable", "out of memory");
+    } else {
+      se__bad(req, param, msg);
+    }
+    return;
+  }
   q->work.data = q;
   int r = uv_queue_work(app->loop, &q->work, se__work, se__done);
   if (r < 0) {
+    mf_clear(&q->filt);
     free(q);
     httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
     httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");

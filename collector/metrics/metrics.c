@@ -295,6 +295,12 @@ void metrics__grid_clear(metrics__grid *g) {
 
 int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo, int64_t width,
                           size_t count, metrics__grid *ret) {
+  return metrics__grid_compute_grouped(evs, n, max_state_ms, lo, width, count, NULL, 0, ret);
+}
+
+int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo,
+                                  int64_t width, size_t count, const size_t *group, size_t ngroups,
+                                  metrics__grid *ret) {
   metrics__grid g = {0};
   intern wt = {0}, stt = {0};
   size_t *widx = NULL, *sidx = NULL, *wrank = NULL, *srank = NULL;
@@ -356,10 +362,10 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
     g.bucket_units[b] += units;
     rec x = {.bucket = b, .s = e->ts_ms, .e = e->ts_ms, .units = units, .kind = REC_EVENT};
     if (widx[i] != SIZE_MAX) {
-      x.id = widx[i];
+      x.id = group ? widx[i] * ngroups + group[i] : widx[i];
       if (recs_push(&wr, x) < 0) goto out;
     }
-    x.id = sidx[i];
+    x.id = group ? group[i] : sidx[i];
     if (recs_push(&sr, x) < 0) goto out;
   }
 
@@ -373,15 +379,14 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
       int64_t cs = iv[k].start_ms > lo ? iv[k].start_ms : lo;
       int64_t ce = iv[k].end_ms < hi ? iv[k].end_ms : hi;
       if (cs >= ce) continue; /* zero length, or outside the buckets */
-      size_t sid = sidx[st[i + iv[k].event_index].e - evs];
+      size_t ei = (size_t)(st[i + iv[k].event_index].e - evs);
+      size_t sid = group ? group[ei] : sidx[ei];
+      size_t wid = group ? st[i].w * ngroups + group[ei] : st[i].w;
       size_t b0 = (size_t)((cs - lo) / width), b1 = (size_t)((ce - 1 - lo) / width);
       for (size_t b = b0; b <= b1; b++) {
         int64_t bs = lo + (int64_t)b * width, be = bs + width;
-        rec x = {.bucket = b,
-                 .id = st[i].w,
-                 .s = cs > bs ? cs : bs,
-                 .e = ce < be ? ce : be,
-                 .kind = (int)iv[k].type};
+        rec x = {
+            .bucket = b, .id = wid, .s = cs > bs ? cs : bs, .e = ce < be ? ce : be, .kind = (int)iv[k].type};
         if (recs_push(&wr, x) < 0) goto out;
         x.id = sid;
         if (recs_push(&sr, x) < 0) goto out;
@@ -391,7 +396,7 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
   }
 
   /* Fold worker records into rows. */
-  if (recs_group(&wr, count, g.n_worker_ids, 0) < 0) goto out;
+  if (recs_group(&wr, count, group ? g.n_worker_ids * ngroups : g.n_worker_ids, 0) < 0) goto out;
   g.w = malloc((wr.n ? wr.n : 1) * sizeof *g.w);
   if (!g.w) goto out;
   for (size_t i = 0; i < wr.n;) {
@@ -412,7 +417,7 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
 
   /* Fold station records: sorted by start within a cell, so one pass keeps
    * both unions (working-or-idle, and working alone). */
-  if (recs_group(&sr, count, g.n_station_ids, 1) < 0) goto out;
+  if (recs_group(&sr, count, group ? ngroups : g.n_station_ids, 1) < 0) goto out;
   g.s = malloc((sr.n ? sr.n : 1) * sizeof *g.s);
   if (!g.s) goto out;
   for (size_t i = 0; i < sr.n;) {

@@ -181,6 +181,13 @@ typedef struct metrics__grid {
 
 int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo, int64_t width,
                           size_t count, metrics__grid *ret);
+/* The same with every event in a group (group[i] < ngroups; rollup_site.c:
+ * its (site, workstation)): worker rows are per (worker, group of the event
+ * that started the state or of the event itself), row id = worker rank ·
+ * ngroups + group; station rows are per group, row id = group. */
+int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo,
+                                  int64_t width, size_t count, const size_t *group, size_t ngroups,
+                                  metrics__grid *ret);
 void metrics__grid_clear(metrics__grid *g);
 
 /* Fill the derived doubles and the factory's workers, workstations,

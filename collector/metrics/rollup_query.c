@@ -11,8 +11,9 @@ typedef struct rq_build_arg {
   rollup_buckets *ret;
 } rq_build_arg;
 
-static int rq__build_fn(void *arg, const metrics_event *ev, size_t n) {
+static int rq__build_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
   rq_build_arg *a = arg;
+  (void)sites;
   int r = rollup_build(ev, n, a->be->max_state_ms, a->h0, a->h1, a->ret);
   if (r < 0)
     snprintf(a->be->err, a->be->errlen, "rebuild hours: %s",
@@ -39,14 +40,73 @@ static int rq__rows(rq_q *c, bool days, int64_t a, int64_t b) {
   const rq_backend *be = c->be;
   int r = 0;
   if (a >= b) return 0;
+  const rsite_filter *f = c->q->filter;
+  if (f) {
+    if (c->want_workers) r = be->sum_site(be->ctx, RQ_WORKERS, days, a, b, c->q->worker_id, f, c->acc);
+    if (r == 0 && c->want_stations)
+      r = be->sum_site(be->ctx, RQ_STATIONS, days, a, b, c->q->workstation_id, f, c->acc);
+    if (r == 0) r = be->sum_site(be->ctx, RQ_TOTALS, days, a, b, NULL, f, c->acc);
+    return r;
+  }
   if (c->want_workers) r = be->sum(be->ctx, RQ_WORKERS, days, a, b, c->q->worker_id, c->acc);
   if (r == 0 && c->want_stations) r = be->sum(be->ctx, RQ_STATIONS, days, a, b, c->q->workstation_id, c->acc);
   if (r == 0) r = be->sum(be->ctx, RQ_TOTALS, days, a, b, NULL, c->acc);
   return r;
 }
 
+typedef struct rq_site_arg {
+  const rq_backend *be;
+  int64_t h0, h1;
+  rsite_rows *ret;
+} rq_site_arg;
+
+static int rq__site_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
+  rq_site_arg *a = arg;
+  int r = rsite_build(ev, sites, n, a->be->max_state_ms, a->h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS,
+                      (size_t)(a->h1 - a->h0), a->ret);
+  if (r < 0)
+    snprintf(a->be->err, a->be->errlen, "rebuild site hours: %s",
+             r == -ENOMEM ? "out of memory" : "corrupt event row");
+  return r;
+}
+
+/* The rows borrow the events' strings: the backend's events callback hands
+ * them only for the call, so the rows are built and used inside it. This
+ * variant copies nothing; callers use rq__site_each. */
+typedef struct rq_site_use {
+  rq_site_arg a;
+  int (*use)(void *u, const rsite_rows *rows);
+  void *u;
+} rq_site_use;
+
+static int rq__site_use_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
+  rq_site_use *x = arg;
+  rsite_rows rows;
+  x->a.ret = &rows;
+  int r = rq__site_fn(&x->a, ev, sites, n);
+  if (r == 0) r = x->use(x->u, &rows);
+  rsite_rows_clear(&rows);
+  return r;
+}
+
+int rq_site_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker,
+                 int (*use)(void *u, const rsite_rows *rows), void *u) {
+  int64_t lo, hi;
+  rollup_build_fetch_range(h0, h1, be->max_state_ms, &lo, &hi);
+  rq_site_use x = {{be, h0, h1, NULL}, use, u};
+  return be->events(be->ctx, lo, hi, worker, rq__site_use_fn, &x);
+}
+
+static int rq__built_site_use(void *u, const rsite_rows *rows) {
+  rq_q *c = u;
+  return rsite_acc_add(c->acc, rows, c->q->filter, c->want_workers, c->want_stations, c->q->worker_id,
+                       c->q->workstation_id);
+}
+
 /* Dirty hours [a, b): built from the events now. */
 static int rq__built(rq_q *c, int64_t a, int64_t b) {
+  if (c->q->filter)
+    return rq_site_each(c->be, a, b, c->want_stations ? NULL : c->q->worker_id, rq__built_site_use, c);
   rollup_buckets bk;
   const char *w = c->want_stations ? NULL : c->q->worker_id;
   int r = rq_build(c->be, a, b, w, &bk);
@@ -111,9 +171,21 @@ typedef struct rq_edge_arg {
   const rollup_edge *e;
 } rq_edge_arg;
 
-static int rq__edge_fn(void *arg, const metrics_event *ev, size_t n) {
+static int rq__edge_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
   rq_edge_arg *a = arg;
   const rq_backend *be = a->c->be;
+  if (a->c->q->filter) { /* the edge's site rows, filtered */
+    rsite_rows rows;
+    int r = rsite_build(ev, sites, n, be->max_state_ms, a->e->from_ms, a->e->to_ms - a->e->from_ms, 1, &rows);
+    if (r == 0)
+      r = rsite_acc_add(a->c->acc, &rows, a->c->q->filter, a->c->want_workers, a->c->want_stations,
+                        a->c->q->worker_id, a->c->q->workstation_id);
+    rsite_rows_clear(&rows);
+    if (r < 0)
+      snprintf(be->err, be->errlen, "compute metrics: %s",
+               r == -ENOMEM ? "out of memory" : "corrupt event row");
+    return r;
+  }
   metrics_result res;
   int r = metrics_compute(ev, n, a->e->from_ms, a->e->to_ms, be->max_state_ms, &res);
   if (r < 0) {

@@ -14,12 +14,13 @@
 
 #include "metrics.h"
 #include "rollup.h"
+#include "rollup_site.h"
 #include "store.h"
 
 typedef enum { RQ_WORKERS = 0, RQ_STATIONS = 1, RQ_TOTALS = 2 } rq_table;
 
 /* Called by rq_backend.events with the events it read. */
-typedef int (*rq_events_fn)(void *arg, const metrics_event *ev, size_t n);
+typedef int (*rq_events_fn)(void *arg, const metrics_event *ev, const char *const *sites, size_t n);
 
 typedef struct rq_backend {
   void *ctx; /* the backend's handle, passed to every callback */
@@ -33,6 +34,10 @@ typedef struct rq_backend {
   /* Add the stored rows of table for [a, b) — days when days, else hours —
    * to acc (id: only that worker's or station's; unused for RQ_TOTALS). */
   int (*sum)(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
+  /* The same from the site rows (rollup_site.h) passing f: RQ_WORKERS sums
+   * cells, RQ_STATIONS site-station rows, RQ_TOTALS their events and units. */
+  int (*sum_site)(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
+                  const rsite_filter *f, rollup_acc *acc);
   /* The dirty hours in [h_lo, h_hi), ascending (malloc'd, caller frees). */
   int (*dirty_hours)(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
   /* One snapshot for the reads of a query (begin_read returns 0 or a
@@ -44,6 +49,11 @@ typedef struct rq_backend {
 /* The rollup rows of hours [h0, h1) built from the stored events (worker:
  * only that worker's events). Free with rollup_buckets_clear. */
 int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret);
+
+/* The site rows of hours [h0, h1) built from the stored events (worker: only
+ * that worker's events), handed to use(u, rows) while the events are held. */
+int rq_site_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker,
+                 int (*use)(void *u, const rsite_rows *rows), void *u);
 
 /* The figures of q's window (the store_ops.metrics contract). */
 int rq_metrics(const rq_backend *be, const st_metrics_query *q, metrics_result *ret);

@@ -18,6 +18,7 @@
 #include "delivery.h"
 #include "metrics.h"
 #include "models.h"
+#include "rollup_site.h"
 
 typedef struct store store;
 struct sm_window; /* store_models.h */
@@ -65,6 +66,7 @@ typedef struct st_metrics_query {
   int64_t from_ms, to_ms;     /* the window [from, to), from < to */
   const char *worker_id;      /* only this worker's figures are needed (lists may hold only it) */
   const char *workstation_id; /* only this station's figures are needed */
+  const rsite_filter *filter; /* site= / line= (SPEC §6.6); NULL: every event */
 } st_metrics_query;
 
 typedef enum { ST_ID_WORKER = 0, ST_ID_STATION = 1 } st_id_kind;
@@ -92,6 +94,19 @@ typedef struct st_export_query {
 /* One exported event: its key, and its stored body (the normal form). A
  * nonzero return stops the export (and is returned by export_events). */
 typedef int (*st_export_row_fn)(void *ctx, const st_export_key *k, const char *body, size_t len);
+/* When an id's events happened (GET /v1/workers, /v1/workstations). */
+typedef struct st_id_span {
+  st_id_kind kind;
+  char id[EV_REF_MAX + 1];
+  bool seen;                 /* first_ms/last_ms are set */
+  int64_t first_ms, last_ms; /* timestamps of its first and last stored event */
+} st_id_span;
+
+/* How registry_put changes the plant registry (SPEC §6.6): given the current
+ * document (NULL when none was ever written) and its version, answer 0 with
+ * *ret_doc (malloc'd JSON text: the new document), a positive value to refuse
+ * (nothing is written), or a negative errno. */
+typedef int (*st_registry_edit)(void *arg, const char *cur_doc, int64_t cur_version, char **ret_doc);
 
 typedef struct store_ops {
   const char *name;
@@ -141,6 +156,17 @@ typedef struct store_ops {
    * the export and is returned. */
   int (*export_events)(store *s, st_export_query *q, int (*between)(void *ctx, const st_export_query *q),
                        st_export_row_fn fn, void *ctx);
+  /* Every id ever seen, sorted by kind then id, with its first and last
+   * event time (malloc'd array). Reader handles too. */
+  int (*id_spans)(store *s, st_id_span **ret, size_t *ret_n);
+  /* ---- the plant registry (SPEC §6.6), kept as versioned documents ---- */
+  /* The current document (malloc'd; NULL and version 0 when none). Any handle. */
+  int (*registry_get)(store *s, int64_t *ret_version, int64_t *ret_updated_ms, char **ret_doc);
+  /* In a transaction of its own (never inside begin/commit): read the
+   * current document, let edit make the next one, store it as version + 1.
+   * 0 with *ret_version, edit's positive refusal, or a negative errno. Not
+   * on a reader handle. */
+  int (*registry_put)(store *s, st_registry_edit edit, void *arg, int64_t now_ms, int64_t *ret_version);
   /* Text of the last storage error, for the caller's log line. */
   const char *(*last_error)(store *s);
   void (*close)(store *s);

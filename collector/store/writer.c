@@ -112,7 +112,13 @@ static void wr__group(writer *w, wr_job **jobs, size_t n) {
 
 static void wr__other(writer *w, wr_job *j) {
   store *st = w->st;
-  int r = j->kind == WR_PING ? st->ops->ping(st) : st->ops->list_agents(st, &j->agents, &j->n_agents);
+  int r = j->kind == WR_PING   ? st->ops->ping(st)
+          : j->kind == WR_CALL ? j->call(st, j)
+                               : st->ops->list_agents(st, &j->agents, &j->n_agents);
+  if (r >= 0 && j->kind == WR_CALL) {
+    j->call_ret = r;
+    r = 0;
+  }
   if (r < 0) wr__fail(j, r, st->ops->last_error(st));
   if (j->kind == WR_PING || r != -ENOMEM) wr__health(w, r);
 }

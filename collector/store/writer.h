@@ -21,7 +21,7 @@
 
 #define WR_GROUP_MAX 64 /* batches per transaction */
 
-typedef enum { WR_INGEST = 0, WR_LIST_AGENTS, WR_PING } wr_kind;
+typedef enum { WR_INGEST = 0, WR_LIST_AGENTS, WR_PING, WR_CALL } wr_kind;
 
 typedef struct wr_job wr_job;
 struct wr_job {
@@ -35,6 +35,11 @@ struct wr_job {
   st_result res;         /* WR_INGEST */
   st_agent_info *agents; /* WR_LIST_AGENTS (owned by the job's owner after done) */
   size_t n_agents;
+  /* WR_CALL: runs on the writer thread, outside any ingest transaction; a
+   * negative return is a storage failure (err/errmsg), anything else lands
+   * in call_ret */
+  int (*call)(store *st, wr_job *job);
+  int call_ret;
   /* runs on the loop thread once the job is finished */
   void (*done)(wr_job *job);
   void *data;

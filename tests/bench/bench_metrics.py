@@ -10,7 +10,11 @@ after ingest (stale hours computed from events) and once the writer has
 rebuilt the rollups, plus the collector's RSS.
 
 usage: bench_metrics.py [--bin-dir DIR] [--events N] [--batch 1000] [--clients 2]
-                        [--reps 20] [--dir TMPDIR] [--keep] [--loadgen [--conns 8]]
+                        [--reps 20] [--dir TMPDIR] [--keep] [--loadgen [--conns 8]] [--sites]
+--skip-fresh measures only once the rollups are rebuilt.
+--sites writes a plant registry first (two sites, the agents split between
+them, a line of 50 workstations on each) and measures every endpoint also
+with site=S1 and with line=L1, beside the unfiltered figures of the same run.
 --loadgen posts with ferry-loadgen (C; batches built and zstd-compressed before
 the clock starts, same mix of events) instead of Python clients, which cannot
 produce events as fast as the collector stores them on two cores. The
@@ -91,21 +95,42 @@ def latency(port, path, reps):
     return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
 
 
+FILTERS = [("", {})]
+ADMIN = "bench-admin-token-5e1"
+
+
+def plant_registry(port):
+    """Two sites, the agents split between them, a line of 50 stations on each."""
+    doc = {"sites": [{"id": "S1"}, {"id": "S2"}],
+           "lines": [{"id": "L1", "site": "S1"}, {"id": "L2", "site": "S2"}],
+           "workstations": [{"id": "WS-%03d" % i, "line": "L1" if i < 50 else "L2"} for i in range(100)],
+           "agents": [{"agent_id": "%s-agent-%d" % (p, i), "site": "S1" if i % 2 == 0 else "S2"}
+                      for p in ("lg", "bench") for i in range(64)]}
+    r = fh.http_request("http://127.0.0.1:%d/v1/registry" % port, "PUT", json_body=doc,
+                        headers={"Authorization": "Bearer " + ADMIN})
+    if r.status != 200:
+        raise SystemExit("registry: %r" % r)
+    FILTERS.extend([("site=S1", {"site": "S1"}), ("line=L1", {"line": "L1"})])
+
+
 def report_latency(port, t0_ms, reps, label):
     from urllib.parse import urlencode
     end = t0_ms + 30 * DAY
     for wname, frm in (("24h", end - DAY - 1800 * 1000 + 123), ("30d", t0_ms + 456)):
         to = frm + (DAY if wname == "24h" else 30 * DAY - 1000)
-        q = urlencode({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)})
-        for ep in ("factory", "workers", "workers/W-042", "workstations", "workstations/WS-042"):
-            p50, p99 = latency(port, "/v1/metrics/%s?%s" % (ep, q), reps)
-            print("latency %-8s %-4s %-22s p50 %8.1f ms  p99 %8.1f ms" % (label, wname, ep, p50, p99), flush=True)
+        for fname, extra in FILTERS:
+            q = urlencode(dict({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)}, **extra))
+            for ep in ("factory", "workers", "workers/W-042", "workstations", "workstations/WS-042"):
+                p50, p99 = latency(port, "/v1/metrics/%s?%s" % (ep, q), reps)
+                print("latency %-8s %-4s %-8s %-22s p50 %8.1f ms  p99 %8.1f ms"
+                      % (label, wname, fname or "-", ep, p50, p99), flush=True)
 
 
 def latency_and_rss(a, port, t0_ms, db, coll):
     rss, hwm = proc_mem_kib(coll.pid)
     print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
-    report_latency(port, t0_ms, a.reps, "fresh")
+    if not a.skip_fresh:
+        report_latency(port, t0_ms, a.reps, "fresh")
     # wait for the writer to rebuild the stale hours
     t = time.monotonic()
     import sqlite3
@@ -130,6 +155,8 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--loadgen", action="store_true")
     ap.add_argument("--conns", type=int, default=8)
+    ap.add_argument("--sites", action="store_true")
+    ap.add_argument("--skip-fresh", action="store_true", help="measure only once the rollups are rebuilt")
     a = ap.parse_args()
     if a.bin_dir:
         os.environ["FERRY_BIN_DIR"] = a.bin_dir
@@ -139,12 +166,14 @@ def main():
     import subprocess
     coll = subprocess.Popen([fh.binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
                              "--db", "sqlite:" + db, "--auth-token", fh.AGENT_TOKEN,
-                             "--read-token", fh.READ_TOKEN, "--log-level", "warning",
+                             "--read-token", fh.READ_TOKEN, "--admin-token", ADMIN, "--log-level", "warning",
                              "--agent-rate", "0"])  # ingest cost, not admission control
     try:
         fh.wait_until(lambda: fh.http_request("http://127.0.0.1:%d/healthz" % port).status == 200, 20,
                       "collector up")
         t0_ms = fh.now_ms() - 30 * DAY - 3600 * 1000
+        if a.sites:
+            plant_registry(port)
         if a.loadgen:
             lg = os.path.join(fh.bin_dir(), "tests", "ferry-loadgen")
             r = subprocess.run([lg, "--url", "http://127.0.0.1:%d" % port, "--token", fh.AGENT_TOKEN,

@@ -20,6 +20,7 @@ const ARTIFACTS = resolve(process.env.FERRY_ARTIFACT_DIR || join(BIN_DIR, 'brows
 const CHROMIUM = process.env.FERRY_CHROMIUM || '/usr/bin/chromium';
 const AGENT_TOKEN = 'bt-agent-token-51c9e0';
 const READ_TOKEN = 'bt-read-token-7a44d2';
+const ADMIN_TOKEN = 'bt-admin-token-3f08aa';
 const H = 3600000, MIN = 60000;
 const HTML_WORKER = '<b>x</b>';
 const HTML_STATION = '<img src=x onerror=alert(1)>';
@@ -76,7 +77,7 @@ function shiftEvents(prefix, t0, spec) {
   return evs;
 }
 
-async function ingest(agentId, epoch, events, firstSeq, { dropped = [], backlog = 0, oldest = 0, skip = [] } = {}) {
+async function ingest(agentId, epoch, events, firstSeq, { dropped = [], backlog = 0, oldest = 0, skip = [], site } = {}) {
   let seq = firstSeq;
   const out = [];
   for (const e of events) {
@@ -86,6 +87,7 @@ async function ingest(agentId, epoch, events, firstSeq, { dropped = [], backlog 
   }
   const body = { agent_id: agentId, epoch, events: out, dropped, stats: { backlog, oldest_pending_s: oldest },
     sent_at: iso(Date.now()) };
+  if (site) body.site = site;
   const headers = { Authorization: 'Bearer ' + AGENT_TOKEN, 'Content-Type': 'application/json',
     'User-Agent': 'ferry-agent/0.1.0' };
   if (out.length) headers['Idempotency-Key'] = `${agentId}:${epoch}:${out[0].seq}-${out[out.length - 1].seq}`;
@@ -106,7 +108,8 @@ before(async () => {
   const log = openSync(logPath, 'w');
   collector = spawn(join(BIN_DIR, 'ferry-collector'),
     ['--listen', `127.0.0.1:${port}`, '--db', `sqlite:${join(tmp, 'ferry.db')}`],
-    { env: { ...process.env, FERRY_AUTH_TOKEN: AGENT_TOKEN, FERRY_READ_TOKEN: READ_TOKEN }, stdio: ['ignore', log, log] });
+    { env: { ...process.env, FERRY_AUTH_TOKEN: AGENT_TOKEN, FERRY_READ_TOKEN: READ_TOKEN, FERRY_ADMIN_TOKEN: ADMIN_TOKEN },
+      stdio: ['ignore', log, log] });
   await waitHealthy(base, collector, logPath);
 
   const now = Date.now();
@@ -210,10 +213,10 @@ async function tableRows(id) {
     id: tr.dataset.id, cls: tr.className, cells: [...tr.cells].map((td) => td.textContent.trim()) })));
 }
 
-async function checkFigures(label) {
+async function checkFigures(label, filters = {}) {
   const w = await shownWindow();
   assert.ok(w.from && w.to, `${label}: the page shows its window`);
-  const q = { from: w.from, to: w.to };
+  const q = { from: w.from, to: w.to, ...filters };
   const [f, wk, ws] = await Promise.all([api('/v1/metrics/factory', q), api('/v1/metrics/workers', q),
     api('/v1/metrics/workstations', q)]);
   assert.equal(f.from, w.from);
@@ -230,14 +233,14 @@ async function checkFigures(label) {
   const byId = new Map(rows.map((r) => [r.id, r.cells]));
   assert.equal(rows.length, wk.workers.length, `${label}: one row per worker`);
   for (const x of wk.workers) {
-    assert.deepEqual(byId.get(x.worker_id), [x.worker_id, fmt.pct(x.utilization_pct), fmt.dur(x.working_s),
+    assert.deepEqual(byId.get(x.worker_id), [x.name || x.worker_id, fmt.pct(x.utilization_pct), fmt.dur(x.working_s),
       fmt.dur(x.idle_s), fmt.dur(x.absent_s), fmt.int(x.units), fmt.rate(x.units_per_hour)], `${label}: worker ${x.worker_id}`);
   }
   const srows = await tableRows('stations');
   const sById = new Map(srows.map((r) => [r.id, r.cells]));
   assert.equal(srows.length, ws.workstations.length, `${label}: one row per workstation`);
   for (const x of ws.workstations) {
-    assert.deepEqual(sById.get(x.workstation_id), [x.workstation_id, fmt.pct(x.utilization_pct), fmt.dur(x.occupancy_s),
+    assert.deepEqual(sById.get(x.workstation_id), [x.name || x.workstation_id, fmt.pct(x.utilization_pct), fmt.dur(x.occupancy_s),
       fmt.dur(x.working_s), fmt.int(x.units), fmt.rate(x.units_per_hour)], `${label}: workstation ${x.workstation_id}`);
   }
   return { f, wk, ws, w };
@@ -426,8 +429,136 @@ test('a wall screen opens with the token in the fragment', async () => {
   await again.close();
 });
 
+test('the plant: names, site and line pickers in the address, sites overview, drill-down', async () => {
+  const NAME = 'Alice <script>alert(1)</script>';
+  const reg = {
+    sites: [{ id: 'S1', name: 'North <i>plant</i>' }, { id: 'S2', name: 'South' }],
+    lines: [{ id: 'L1', name: 'Presses', site: 'S1' }, { id: 'L2', name: 'Lathes', site: 'S2' }],
+    workstations: [{ id: 'press-1', name: 'Press <b>one</b>', line: 'L1' }, { id: 'press-2', line: 'L1' },
+      { id: 'lathe-7', name: 'Lathe 7', line: 'L2' }],
+    workers: [{ id: 'w-alpha', name: NAME }, { id: 'w-delta', name: 'Dora' }],
+  };
+  let r = await fetch(new URL('/v1/registry', base), { method: 'PUT', body: JSON.stringify(reg),
+    headers: { Authorization: 'Bearer ' + ADMIN_TOKEN, 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 200, await r.text());
+  r = await fetch(new URL('/v1/registry', base), { method: 'PUT', body: JSON.stringify(reg),
+    headers: { Authorization: 'Bearer ' + READ_TOKEN, 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 403, 'the read token does not write the registry');
+  // two sites' cameras, 3 h ago: the north one declares its site, the south one too
+  const t0 = Math.floor((Date.now() - 3 * H) / MIN) * MIN;
+  const W = 'working', I = 'idle';
+  await ingest('north-cam', '00000000000000d1', shiftEvents('n', t0, [
+    ['w-alpha', 'press-1', [W, W, I, W, W, W, I, W, W, W, W, I], 1],
+    ['w-alpha', 'press-2', [], 1]]), 1, { site: 'S1' });
+  await ingest('north-cam', '00000000000000d1', shiftEvents('n2', t0 + 70 * MIN, [
+    ['w-alpha', 'press-2', [W, W, W, I, W, W], 2]]), 100, { site: 'S1' });
+  await ingest('south-cam', '00000000000000d2', shiftEvents('s', t0, [
+    ['w-delta', 'lathe-7', [W, I, W, W, W, W, I, W, W, W, W, W], 2]]), 1, { site: 'S2' });
+
+  let n = await loads();
+  await page.goto(base + '/#w=24h');
+  await waitLoaded(0);
+  // names where the registry has them, the id on hover, inserted as text
+  const wrows = await tableRows('workers');
+  const alpha = wrows.find((x) => x.id === 'w-alpha');
+  assert.equal(alpha.cells[0], NAME);
+  assert.equal(await page.getAttribute('#workers tr[data-id="w-alpha"] td.id a', 'title'), 'w-alpha');
+  assert.equal(await page.$$eval('#workers tbody script, #stations tbody b, #sites tbody i', (e) => e.length), 0,
+    'names are text');
+  assert.ok((await tableRows('stations')).some((x) => x.cells[0] === 'Press <b>one</b>'));
+  await checkFigures('plant, all sites');
+
+  // the sites overview: what /v1/metrics/sites answers
+  const w = await shownWindow();
+  const sites = (await api('/v1/metrics/sites', { from: w.from, to: w.to })).sites;
+  const srows = await tableRows('sites');
+  assert.deepEqual(srows.map((x) => x.cells[0]), sites.map((x) => (x.site === null ? 'no site' : x.name || x.site)));
+  for (const x of sites) {
+    const row = srows.find((y) => y.id === (x.site === null ? '' : x.site));
+    assert.deepEqual(row.cells.slice(2), [fmt.int(x.units), fmt.rate(x.units_per_hour), fmt.int(x.workers),
+      fmt.int(x.workstations)], `site ${x.site}`);
+  }
+
+  // pick a site, then a line: the address remembers them, the figures follow
+  n = await loads();
+  await page.selectOption('#pick-site', 'S1');
+  await waitLoaded(n);
+  assert.match(page.url(), /[#&]site=S1(&|$)/);
+  const s1 = await checkFigures('site S1', { site: 'S1' });
+  assert.deepEqual(s1.wk.workers.map((x) => x.worker_id), ['w-alpha']);
+  assert.deepEqual(await page.$$eval('#pick-line option', (o) => o.map((x) => x.value)), ['', 'L1'],
+    'only the lines of the site');
+  n = await loads();
+  await page.selectOption('#pick-line', 'L1');
+  await waitLoaded(n);
+  assert.match(page.url(), /[#&]line=L1(&|$)/);
+  await checkFigures('site S1, line L1', { site: 'S1', line: 'L1' });
+  // a wall screen opens one line's view from the address
+  await page.goto(base + '/#w=24h&site=S2&line=L2');
+  await page.reload();
+  await waitLoaded(0);
+  assert.equal(await page.inputValue('#pick-site'), 'S2');
+  assert.equal(await page.inputValue('#pick-line'), 'L2');
+  const s2 = await checkFigures('site S2, line L2', { site: 'S2', line: 'L2' });
+  assert.deepEqual(s2.wk.workers.map((x) => x.worker_id), ['w-delta']);
+
+  // drill down into a worker: its page, its figures, its bands, where it worked
+  await page.goto(base + '/#w=24h&site=S1');
+  await page.reload();
+  await waitLoaded(0);
+  n = await loads();
+  await page.click('#workers tr[data-id="w-alpha"] td.id a');
+  await waitLoaded(n);
+  assert.match(page.url(), /[#&]worker=w-alpha(&|$)/);
+  assert.equal(await page.isVisible('#detail'), true);
+  assert.equal(await page.isVisible('#workers'), false, 'the overview makes room');
+  assert.equal((await page.textContent('#detail-title')).trim(), 'Worker ' + NAME);
+  const dq = { ...(await shownWindow()), site: 'S1' };
+  const one = await api('/v1/metrics/workers/w-alpha', dq);
+  const figs = await page.$$eval('#detail-figs .v', (e) => e.map((x) => x.textContent));
+  assert.deepEqual(figs, [fmt.pct(one.utilization_pct), fmt.dur(one.working_s), fmt.dur(one.idle_s),
+    fmt.dur(one.absent_s), fmt.int(one.units), fmt.rate(one.units_per_hour)]);
+  assert.equal(Number(await page.getAttribute('#detail', 'data-units')), one.units, 'the buckets add up to the window');
+  const green = await page.evaluate(() => {
+    const c = document.getElementById('detail-states');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let k = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 46 && d[i + 1] === 125 && d[i + 2] === 50) k++;
+    return k;
+  });
+  assert.ok(green > 20, 'working bands are drawn');
+  const where = await tableRows('detail-list');
+  assert.deepEqual(where.map((x) => x.id).sort(), ['press-1', 'press-2']);
+  for (const row of where) {
+    const x = await api('/v1/metrics/workers/w-alpha', { ...dq, workstation: row.id });
+    assert.deepEqual(row.cells, [row.id === 'press-1' ? 'Press <b>one</b>' : 'press-2', fmt.dur(x.working_s),
+      fmt.dur(x.idle_s), fmt.dur(x.absent_s), fmt.int(x.units)], `w-alpha at ${row.id}`);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-worker.png'), fullPage: true });
+
+  // a workstation's page: the workers at it
+  await page.goto(base + '/#w=24h&station=lathe-7');
+  await page.reload();
+  await waitLoaded(0);
+  assert.equal((await page.textContent('#detail-title')).trim(), 'Workstation Lathe 7');
+  const at = await api('/v1/metrics/workers', { ...(await shownWindow()), workstation: 'lathe-7' });
+  assert.deepEqual((await tableRows('detail-list')).map((x) => x.cells), at.workers.map((x) =>
+    [x.name || x.worker_id, fmt.dur(x.working_s), fmt.dur(x.idle_s), fmt.dur(x.absent_s), fmt.int(x.units)]));
+  // back to the overview
+  n = await loads();
+  await page.click('#detail-back');
+  await waitLoaded(n);
+  assert.equal(await page.isVisible('#detail'), false);
+  assert.equal(await page.isVisible('#workers'), true);
+  assert.doesNotMatch(page.url(), /station=/);
+
+  assert.deepEqual(await page.evaluate(() => window.__csp), [], 'no CSP violation');
+  assert.deepEqual(consoleErrors.filter((m) => !/401 \(Unauthorized\)|403 \(Forbidden\)/.test(m)), [], 'no console error');
+  assert.deepEqual(foreignRequests, [], 'nothing requested from elsewhere');
+});
+
 test('the page and its assets are public, static and under CSP', async () => {
-  for (const p of ['/', '/assets/app.js', '/assets/app.css', '/assets/icon.svg', '/openapi.json']) {
+  for (const p of ['/', '/assets/app.js', '/assets/plant.js', '/assets/app.css', '/assets/icon.svg', '/openapi.json']) {
     const r = await fetch(new URL(p, base));
     assert.equal(r.status, 200, p);
     assert.match(r.headers.get('content-security-policy') || '', /default-src 'self'/, p);
@@ -440,7 +571,9 @@ test('the page and its assets are public, static and under CSP', async () => {
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline script');
   assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i, 'no inline style or handler');
   assert.doesNotMatch(html, /https?:\/\//i, 'no external reference');
-  const js = await (await fetch(new URL('/assets/app.js', base))).text();
-  assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/,
-    'the script never turns text into HTML or code');
+  for (const f of ['app.js', 'plant.js']) {
+    const js = await (await fetch(new URL('/assets/' + f, base))).text();
+    assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/,
+      f + ' never turns text into HTML or code');
+  }
 });

@@ -216,7 +216,7 @@ def main(h):
                      headers={"Authorization": "Bearer " + AGENT_TOKEN,
                               "Idempotency-Key": "oa-direct:%s:1-2" % EPOCH})
     check_eq(r.status, 200, "direct ingest: %r" % r)
-    fill = {"id": "oa-worker", "name": "app.js"}
+    fill = {"id": "oa-worker", "name": "app.js", "kind": "workers"}
 
     def concrete(path):
         if "/workstations/" in path:

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """PostgreSQL schema upgrade: a database at schema version 1 (the committed
 fixture fixtures/pg_schema_v1.sql: ingest tables and one agent's first batch)
-is opened by the current collector, which migrates it to version 3 by itself.
-Checks: schema_version is 3, the metrics tables exist and the old events
-count in the metrics and in the model figures (filled from their bodies), delivery figures and the stored Idempotency-Key are
+is opened by the current collector, which migrates it to the current version
+(4) by itself, one step after the other. Checks: schema_version is 4, the
+metrics tables, the registry (version 3) and the model tables (version 4)
+exist and the old events count in the metrics and in the model figures
+(filled from their bodies), delivery figures and the stored Idempotency-Key are
 unchanged (a replay of the old batch is answered as duplicates), new batches
 are stored; a schema newer than the collector knows is refused (exit 1).
 Skipped unless FERRY_TEST_PG_URL is set (scripts/ci-postgres.sh sets it)."""
@@ -34,13 +36,16 @@ def main(h):
     check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "1", "fixture schema_version")
 
     coll = h.start_collector(db_dir=d)
-    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "3", "schema_version after start")
+    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "4", "schema_version after start")
     tables = set(pg_sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split())
     for t in ("meta", "known_ids", "dirty_hours", "worker_hour", "station_hour", "hour_total",
-              "worker_day", "station_day", "day_total", "model_hour", "model_day"):
+              "worker_day", "station_day", "day_total", "registry", "model_hour", "model_day"):
         check(t in tables, "table %s missing after the migration (have %s)" % (t, sorted(tables)))
     check(pg_sql(url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'events_ts'").strip() == "1",
           "index events_ts missing after the migration")
+
+    r = http_request(coll.url("/v1/registry"), headers={"Authorization": "Bearer " + READ_TOKEN})
+    check_eq((r.status, r.json and r.json.get("version")), (200, 0), "an empty registry after the migration")
 
     # delivery as before
     a = collector_agent(coll, AGENT)
@@ -50,6 +55,11 @@ def main(h):
 
     # the old events in the metrics (and their ids known)
     check_eq(factory_events(coll, DAY0, DAY0 + 86400000), 3, "factory events of the fixture's day")
+    # they belong to no site: site= (none) holds them all, a named site none
+    for site, want in (("", 3), ("S1", 0)):
+        q = urllib.parse.urlencode({"from": fmt_ts(DAY0), "to": fmt_ts(DAY0 + 86400000), "site": site})
+        r = http_request(coll.url("/v1/metrics/factory?" + q), headers=read_auth(), timeout=30)
+        check_eq((r.status, r.json and r.json.get("events")), (200, want), "site=%r after the migration" % site)
     w = metrics_workers(coll, DAY0, DAY0 + 86400000)
     check(w is not None and "W-V1" in w, "workers of the fixture's day: %r" % w)
     check_eq(w["W-V1"].get("working_s"), 120.0, "W-V1 working_s")
@@ -59,7 +69,7 @@ def main(h):
                      headers=read_auth(), timeout=30)
     check_eq(r.status, 200, "a worker named only by v1 events is known (zeros, not 404): %r" % r)
 
-    # the old events in the model figures (version 3 fills them from the stored bodies)
+    # the old events in the model figures (version 4 fills them from the stored bodies)
     r = http_request(coll.url("/v1/metrics/models?from=%s&to=%s" % (fmt_ts(DAY0), fmt_ts(DAY0 + 86400000))),
                      headers=read_auth(), timeout=30)
     check_eq(r.status, 200, "models of the fixture's day: %r" % r)

@@ -11,7 +11,7 @@ static void test_rate(void) {
   rl_table *t = NULL;
   rl_config c = {.rate = 2, .burst = 3, .max_concurrent = 100};
   CHECK_EQ_INT(rl_new(&c, &t), 0);
-  rl_entry *e[8];
+  rl_ticket *e[8];
   unsigned retry = 0;
   uint64_t now = 1000000;
   for (int i = 0; i < 3; i++) CHECK_EQ_INT(rl_admit(t, "a", now, &e[i], &retry), RL_OK);
@@ -40,7 +40,7 @@ static void test_concurrent(void) {
   rl_table *t = NULL;
   rl_config c = {.rate = 0, .burst = 1, .max_concurrent = 2};
   CHECK_EQ_INT(rl_new(&c, &t), 0);
-  rl_entry *e1, *e2, *e3;
+  rl_ticket *e1, *e2, *e3;
   unsigned retry = 0;
   CHECK_EQ_INT(rl_admit(t, "a", 5, &e1, &retry), RL_OK);
   CHECK_EQ_INT(rl_admit(t, "a", 5, &e2, &retry), RL_OK);
@@ -57,7 +57,7 @@ static void test_bounded(void) {
   rl_table *t = NULL;
   rl_config c = {.rate = 1, .burst = 1, .max_concurrent = 1, .max_agents = 4};
   CHECK_EQ_INT(rl_new(&c, &t), 0);
-  rl_entry *e[6];
+  rl_ticket *e[6];
   unsigned retry = 0;
   char id[16];
   for (int i = 0; i < 4; i++) {
@@ -76,7 +76,101 @@ static void test_bounded(void) {
   rl_free(t);
 }
 
+static int go_calls;
+static void count_go(void *arg) {
+  (void)arg;
+  go_calls++;
+}
+
+/* The collector-wide bound: max_inflight applied, queue_max more admitted
+ * and queued in order; past it 429 (RL_BUSY) and the refused agent is owed
+ * the next free place, ahead of an agent that was not refused. */
+static void test_inflight_turns(void) {
+  rl_table *t = NULL;
+  rl_config c = {.max_inflight = 2, .queue_max = 1, .rate = 0, .burst = 1, .max_concurrent = 100};
+  CHECK_EQ_INT(rl_new(&c, &t), 0);
+  rl_ticket *a1, *a2, *a3, *b1 = NULL, *x = NULL;
+  unsigned retry = 0;
+  uint64_t now = 10000;
+  go_calls = 0;
+  CHECK_EQ_INT(rl_admit(t, "big", now, &a1, &retry), RL_OK);
+  CHECK_EQ_INT(rl_admit(t, "big", now, &a2, &retry), RL_OK);
+  CHECK_EQ_INT(rl_pending(t), 2);
+  CHECK(rl_start(a1, count_go, NULL));
+  CHECK(rl_start(a2, count_go, NULL));
+  CHECK_EQ_INT(rl_inflight(t), 2);
+  CHECK_EQ_INT(rl_admit(t, "big", now, &a3, &retry), RL_OK); /* the queue's one place */
+  CHECK(!rl_start(a3, count_go, NULL));                      /* queued */
+  CHECK_EQ_INT(rl_admit(t, "small", now, &b1, &retry), RL_BUSY);
+  CHECK(retry >= 1);
+  CHECK_EQ_INT(rl_waiting(t, now), 1);
+  /* a slot frees: the queued batch runs */
+  rl_release(a1);
+  CHECK_EQ_INT(go_calls, 1);
+  CHECK_EQ_INT(rl_inflight(t), 2);
+  CHECK_EQ_INT(rl_pending(t), 0);
+  /* big asks again at once: the free place is small's */
+  CHECK_EQ_INT(rl_admit(t, "big", now + 1, &x, &retry), RL_BUSY);
+  CHECK_EQ_INT(rl_waiting(t, now + 1), 2);
+  CHECK_EQ_INT(rl_admit(t, "small", now + 2, &b1, &retry), RL_OK);
+  CHECK_EQ_INT(rl_waiting(t, now + 2), 1);
+  CHECK(!rl_start(b1, count_go, NULL));
+  /* full again; big is still owed a turn and takes the next place */
+  CHECK_EQ_INT(rl_admit(t, "third", now + 3, &x, &retry), RL_BUSY);
+  rl_release(a2); /* b1 runs */
+  CHECK_EQ_INT(go_calls, 2);
+  CHECK_EQ_INT(rl_admit(t, "big", now + 4, &a1, &retry), RL_OK);
+  /* a queued request that ends before its turn leaves the queue */
+  CHECK(!rl_start(a1, count_go, NULL));
+  rl_release(a1);
+  CHECK_EQ_INT(rl_pending(t), 0);
+  /* a waiter that never comes back loses its turn after Retry-After + grace */
+  CHECK_EQ_INT(rl_waiting(t, now + 5), 1);                          /* third */
+  CHECK_EQ_INT(rl_admit(t, "other", now + 5, &x, &retry), RL_BUSY); /* the free place is third's */
+  CHECK_EQ_INT(rl_waiting(t, now + 60000), 0);
+  CHECK_EQ_INT(rl_admit(t, "other", now + 60000, &x, &retry), RL_OK);
+  rl_release(x);
+  rl_release(a3);
+  rl_release(b1);
+  CHECK_EQ_INT(rl_inflight(t), 0);
+  CHECK_EQ_INT(go_calls, 2);
+  rl_free(t);
+}
+
+/* Retry-After follows the queue: waiters over the rate batches complete. */
+static void test_inflight_retry_after(void) {
+  rl_table *t = NULL;
+  rl_config c = {.max_inflight = 1, .rate = 0, .burst = 1, .max_concurrent = 100};
+  CHECK_EQ_INT(rl_new(&c, &t), 0);
+  rl_ticket *e = NULL, *x = NULL;
+  unsigned retry = 0;
+  uint64_t now = 5000;
+  /* two completions a second for a few seconds */
+  for (int i = 0; i < 8; i++) {
+    CHECK_EQ_INT(rl_admit(t, "a", now, &e, &retry), RL_OK);
+    CHECK(rl_start(e, count_go, NULL));
+    now += 500;
+    rl_release(e);
+  }
+  CHECK_EQ_INT(rl_admit(t, "a", now, &e, &retry), RL_OK);
+  CHECK(rl_start(e, count_go, NULL));
+  char id[16];
+  unsigned last = 0;
+  for (int i = 0; i < 10; i++) {
+    snprintf(id, sizeof(id), "w%d", i);
+    CHECK_EQ_INT(rl_admit(t, id, now, &x, &retry), RL_BUSY);
+    CHECK(retry >= last);
+    last = retry;
+  }
+  CHECK(last >= 4 && last <= 6); /* the 10th waiter: ~ 10 / 2 per s */
+  CHECK_EQ_INT(rl_waiting(t, now), 10);
+  rl_release(e);
+  rl_free(t);
+}
+
 int main(void) {
+  test_inflight_turns();
+  test_inflight_retry_after();
   test_rate();
   test_concurrent();
   test_bounded();

@@ -4,8 +4,8 @@
  * index is gone. Version 3 (exactly-once by the text primary key of events):
  * every event gets its ev_key row, events keeps its rowids (ev_time still
  * points at them) and loses the columns ev_time holds. In both, exactly-once
- * still holds for the old events afterwards. Version 5: a version-3 database
- * (through version 4 in the same open) and a version-4 one get their model
+ * still holds for the old events afterwards. Version 6: a version-3 database
+ * (through versions 4 and 5 in the same open) and a version-4 one get their model
  * rollups and ev_model rows filled from the stored events (ev_time and the
  * bodies), and later ingest adds to them exactly. */
 #include <inttypes.h>
@@ -130,7 +130,7 @@ static void from_v3(const char *dir) {
 
 /* A version-3 database (ev_time already there) whose events carry model
  * fields in their bodies — or the same taken to version 4 first (events
- * without its type/worker/station/count columns): version 5 fills the model
+ * without its type/worker/station/count columns): version 6 fills the model
  * rollups from ev_time and the bodies. */
 static void key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
   (void)argc;

@@ -19,6 +19,7 @@
 #include "store_pg_conn.h"
 #include "store_pg_metrics.h"
 #include "store_pg_models.h"
+#include "store_pg_plant.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -182,6 +183,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     }
     sp__p_str(s, a);
   }
+  sp__p_str(s, b->site);
   int r = 0;
   PGresult *res = sp__run(s, SP_EVENTS_INSERT, "insert events", &r);
   if (!res) return r;
@@ -530,7 +532,8 @@ static int sp__migrate(store_pg *s, char *err, size_t errlen) {
   if (r == 0 && version < 1) r = sp__sql(s, sp_schema_v1, "create schema v1");
   if (r == 0 && version < 2) r = sp__sql(s, sp_schema_v2, "migrate to schema v2");
   if (r == 0 && version < 3) r = sp__sql(s, sp_schema_v3, "migrate to schema v3");
-  if (r == 0 && version < 3) r = spmod_backfill(s);
+  if (r == 0 && version < 4) r = sp__sql(s, sp_schema_v4, "migrate to schema v4");
+  if (r == 0 && version < 4) r = spmod_backfill(s);
   if (r == 0 && version < SP_SCHEMA_VERSION) {
     char up[128];
     snprintf(up, sizeof(up), "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d)",
@@ -579,6 +582,9 @@ static const store_ops sp_ops = {
     .id_known = spm_id_known,
     .models = spmod_models,
     .export_events = spx_export,
+    .id_spans = sps_id_spans,
+    .registry_get = spr_registry_get,
+    .registry_put = spr_registry_put,
     .last_error = sp_last_error,
     .close = sp_close,
 };

@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include "rollup_query.h"
 #include "store.h"
 #include "store_models.h"
 #include "strbuf.h"
@@ -83,6 +84,8 @@ PGresult *sp__run(store_pg *s, int which, const char *what, int *ret_err);
 int sp__exec(store_pg *s, int which, const char *what);
 /* A plain SQL string without parameters (BEGIN, SAVEPOINT ...). */
 int sp__sql(store_pg *s, const char *sql, const char *what);
+/* A failed result: s->err and a negative errno. */
+int sp__fail(store_pg *s, const char *what, const PGresult *res);
 int64_t sp__i64(const PGresult *r, int row, int col);
 
 #endif

@@ -16,6 +16,7 @@
  * So every answer equals metrics_compute over the committed events. */
 #include "store_pg_metrics.h"
 #include "store_pg_models.h"
+#include "store_pg_plant.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -147,12 +148,14 @@ int spm_open(store_pg *s, char *err, size_t errlen) {
 
 typedef struct spm_evs {
   metrics_event *ev;
+  const char **sites;
   size_t n;
   PGresult *res; /* the strings point into it */
 } spm_evs;
 
 static void spm__evs_free(spm_evs *v) {
   free(v->ev);
+  free(v->sites);
   PQclear(v->res);
   memset(v, 0, sizeof(*v));
 }
@@ -174,7 +177,8 @@ static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, sp
   if (!v->res) return r;
   int n = PQntuples(v->res);
   v->ev = calloc(n ? (size_t)n : 1, sizeof(*v->ev));
-  if (!v->ev) {
+  v->sites = calloc(n ? (size_t)n : 1, sizeof(*v->sites));
+  if (!v->ev || !v->sites) {
     snprintf(s->err, sizeof(s->err), "out of memory reading events");
     return -ENOMEM;
   }
@@ -188,6 +192,7 @@ static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, sp
     e->worker_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
     e->workstation_id = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
     e->count = sp__i64(res, i, 6);
+    v->sites[i] = PQgetvalue(res, i, 7);
   }
   v->n = (size_t)n;
   return 0;
@@ -196,7 +201,7 @@ static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, sp
 static int spm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
   spm_evs v = {0};
   int r = spm__load(ctx, lo, hi, worker, &v);
-  if (r == 0) r = fn(arg, v.ev, v.n);
+  if (r == 0) r = fn(arg, v.ev, (const char *const *)v.sites, v.n);
   spm__evs_free(&v);
   return r;
 }
@@ -216,6 +221,7 @@ static rq_backend spm__backend(store_pg *s) {
       .errlen = sizeof(s->err),
       .events = spm__events,
       .sum = spm__sum,
+      .sum_site = spsite_sum_site,
       .dirty_hours = spm__dirty_hours,
       .begin_read = spm__begin_read,
       .end_read = spm__end_read,
@@ -289,6 +295,7 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
       r = -ENOMEM;
     }
   rollup_buckets_clear(&b);
+  if (r == 0) r = spsite_write_hours(s, &be, h0, h1);
   return r;
 }
 
@@ -310,6 +317,7 @@ static int spm__write_day(store_pg *s, int64_t day) {
     sp__p_i64(s, day * 24 + 24);
     r = sp__exec(s, fills[i], "fill day rollup");
   }
+  if (r == 0) r = spsite_write_day(s, day);
   return r;
 }
 

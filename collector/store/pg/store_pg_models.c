@@ -8,7 +8,7 @@
  * rows, hour rows and the events of its partial hours. The export streams
  * rows in libpq's single-row mode (memory does not grow with the window),
  * both passes in one snapshot. The statements here run unprepared, so the
- * migration to schema version 3 can use them to fill the rows from the
+ * migration to schema version 4 can use them to fill the rows from the
  * events already stored. */
 #include "store_pg_models.h"
 

@@ -9,7 +9,7 @@
 #ifndef FERRY_COLLECTOR_STORE_PG_SQL_H
 #define FERRY_COLLECTOR_STORE_PG_SQL_H
 
-#define SP_SCHEMA_VERSION 3
+#define SP_SCHEMA_VERSION 4
 
 /* Advisory lock keys (two int4): migrations, and the rollup rebuild's
  * per-hour and per-day claims. */
@@ -76,11 +76,54 @@ static const char sp_schema_v2[] =
     "  events bigint NOT NULL, state_ms bigint NOT NULL, PRIMARY KEY(day, workstation_id));"
     "CREATE TABLE day_total(day bigint PRIMARY KEY, events bigint NOT NULL, units bigint NOT NULL);";
 
-/* Version 3: the model rollups (collector/metrics/models.h), as in the
+/* Version 3: the plant model (SPEC §6.6). The registry: every version of the
+ * document as written (store_pg_registry.c keeps the latest few). The site of
+ * each event (its agent's, resolved at ingest; "" for none and for events
+ * stored before), in events_ts too, and the site rollups behind the site= and
+ * line= filters (collector/metrics/rollup_site.h): worker cells per (site,
+ * workstation), the same per site, station rows per site; day rows keyed by
+ * site first. Dropping the recorded
+ * max_state makes the next open rebuild every hour, filling them. */
+static const char sp_schema_v3[] =
+    "CREATE TABLE registry(version bigint PRIMARY KEY, updated_at bigint NOT NULL, doc text NOT NULL);"
+    "ALTER TABLE events ADD COLUMN site text COLLATE \"C\" NOT NULL DEFAULT '';"
+    "DROP INDEX events_ts;"
+    "CREATE INDEX events_ts ON events(ts_ms) INCLUDE (event_type, worker_id, workstation_id, count,"
+    "  event_id, agent_id, site);"
+    "CREATE TABLE cell_hour(hour bigint NOT NULL, site text COLLATE \"C\" NOT NULL,"
+    "  workstation_id text COLLATE \"C\" NOT NULL, worker_id text COLLATE \"C\" NOT NULL,"
+    "  working_ms bigint NOT NULL, idle_ms bigint NOT NULL, absent_ms bigint NOT NULL, units bigint NOT NULL,"
+    "  events bigint NOT NULL, PRIMARY KEY(hour, site, workstation_id, worker_id));"
+    "CREATE TABLE cell_day(day bigint NOT NULL, site text COLLATE \"C\" NOT NULL,"
+    "  workstation_id text COLLATE \"C\" NOT NULL, worker_id text COLLATE \"C\" NOT NULL,"
+    "  working_ms bigint NOT NULL, idle_ms bigint NOT NULL, absent_ms bigint NOT NULL, units bigint NOT NULL,"
+    "  events bigint NOT NULL, PRIMARY KEY(site, day, workstation_id, worker_id));"
+    "CREATE INDEX cell_day_day ON cell_day(day);"
+    "CREATE TABLE sstation_hour(hour bigint NOT NULL, site text COLLATE \"C\" NOT NULL,"
+    "  workstation_id text COLLATE \"C\" NOT NULL, occupancy_ms bigint NOT NULL, working_ms bigint NOT NULL,"
+    "  units bigint NOT NULL, events bigint NOT NULL, state_ms bigint NOT NULL,"
+    "  PRIMARY KEY(hour, site, workstation_id));"
+    "CREATE TABLE sstation_day(day bigint NOT NULL, site text COLLATE \"C\" NOT NULL,"
+    "  workstation_id text COLLATE \"C\" NOT NULL, occupancy_ms bigint NOT NULL, working_ms bigint NOT NULL,"
+    "  units bigint NOT NULL, events bigint NOT NULL, state_ms bigint NOT NULL,"
+    "  PRIMARY KEY(site, day, workstation_id));"
+    "CREATE INDEX sstation_day_day ON sstation_day(day);"
+    "CREATE TABLE wsite_hour(hour bigint NOT NULL, site text COLLATE \"C\" NOT NULL,"
+    "  worker_id text COLLATE \"C\" NOT NULL, working_ms bigint NOT NULL, idle_ms bigint NOT NULL,"
+    "  absent_ms bigint NOT NULL, units bigint NOT NULL, events bigint NOT NULL,"
+    "  PRIMARY KEY(hour, site, worker_id));"
+    "CREATE TABLE wsite_day(day bigint NOT NULL, site text COLLATE \"C\" NOT NULL,"
+    "  worker_id text COLLATE \"C\" NOT NULL, working_ms bigint NOT NULL, idle_ms bigint NOT NULL,"
+    "  absent_ms bigint NOT NULL, units bigint NOT NULL, events bigint NOT NULL,"
+    "  PRIMARY KEY(site, day, worker_id));"
+    "CREATE INDEX wsite_day_day ON wsite_day(day);"
+    "DELETE FROM meta WHERE k = 'rollup_max_state_ms';";
+
+/* Version 4: the model rollups (collector/metrics/models.h), as in the
  * SQLite store; the histogram is an int[] of MODELS_BINS counts, added with
  * ferry_hist_add. Filled from the stored events by the migration
  * (store_pg_models.c). */
-static const char sp_schema_v3[] =
+static const char sp_schema_v4[] =
     "CREATE FUNCTION ferry_hist_add(a int[], b int[]) RETURNS int[] LANGUAGE sql IMMUTABLE AS $f$"
     "  SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE"
     "  (SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS t(x, y, i)) END $f$;"
@@ -117,6 +160,8 @@ static const char sp_schema_v3[] =
 static const char sp_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
     "DELETE FROM worker_day; DELETE FROM station_day; DELETE FROM day_total;"
+    "DELETE FROM cell_hour; DELETE FROM cell_day; DELETE FROM sstation_hour; DELETE FROM sstation_day;"
+    "DELETE FROM wsite_hour; DELETE FROM wsite_day;"
     "DELETE FROM dirty_hours;";
 
 enum {
@@ -214,8 +259,8 @@ static const char *const sp_sql[SP_COUNT_] = {
    * event_ids actually inserted (the first stored copy wins) */
     [SP_EVENTS_INSERT] =
         "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, event_type, worker_id,"
-        " workstation_id, count, body, content_hash, received_at)"
-        " SELECT $1, e.id, $2, e.seq, e.ts, e.typ, e.wk, e.st, e.cnt, e.body, e.h, $3"
+        " workstation_id, count, body, content_hash, received_at, site)"
+        " SELECT $1, e.id, $2, e.seq, e.ts, e.typ, e.wk, e.st, e.cnt, e.body, e.h, $3, $13"
         " FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[],"
         "   $10::bigint[], $11::text[], $12::bigint[]) AS e(id, seq, ts, typ, wk, st, cnt, body, h)"
         " ON CONFLICT(agent_id, event_id) DO NOTHING RETURNING event_id",
@@ -244,10 +289,10 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_PING] = "SELECT 1",
     /* $1 lo $2 hi ($3 worker) */
     [SP_EV_RANGE] =
-        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM events"
+        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM events"
         " WHERE ts_ms >= $1 AND ts_ms < $2",
     [SP_EV_RANGE_WORKER] =
-        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM events"
+        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM events"
         " WHERE ts_ms >= $1 AND ts_ms < $2 AND worker_id = $3",
     [SP_EV_MINMAX] = "SELECT min(ts_ms), max(ts_ms) FROM events",
     [SP_META_GET] = "SELECT v FROM meta WHERE k = $1",

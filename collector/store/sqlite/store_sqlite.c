@@ -8,6 +8,7 @@
 #include "store_sqlite_conn.h"
 #include "store_sqlite_metrics.h"
 #include "store_sqlite_models.h"
+#include "store_sqlite_plant.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -167,6 +168,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
     sqlite3_bind_int64(st, 7, e->ev.count);
     ss__text(st, 8, e->ev.event_id);
     ss__text(st, 9, b->agent_id);
+    ss__text(st, 10, b->site);
     if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
     /* the per-event rollup hook: stale hours and known ids */
     if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
@@ -425,6 +427,9 @@ static const store_ops ss_ops = {
     .id_known = ssm_id_known,
     .models = ssmod_models,
     .export_events = ssx_export,
+    .id_spans = sss_id_spans,
+    .registry_get = ssr_registry_get,
+    .registry_put = ssr_registry_put,
     .last_error = ss_last_error,
     .close = ss_close,
 };
@@ -516,14 +521,15 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
         (version < 2 && sqlite3_exec(s->db, ss_schema_v2, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 3 && sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 4 && sqlite3_exec(s->db, ss_schema_v4, NULL, NULL, &e) != SQLITE_OK) ||
-        sqlite3_exec(s->db, ss_schema_v5, NULL, NULL, &e) != SQLITE_OK) {
+        (version < 5 && sqlite3_exec(s->db, ss_schema_v5, NULL, NULL, &e) != SQLITE_OK) ||
+        sqlite3_exec(s->db, ss_schema_v6, NULL, NULL, &e) != SQLITE_OK) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
       sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       r = -EIO;
       goto fail;
     }
-    /* version 5: the model rollups of the events already stored, in the same transaction */
+    /* version 6: the model rollups of the events already stored, in the same transaction */
     if ((r = ssmod_backfill(s->db, err, errlen)) < 0 ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
       if (r == 0) snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));

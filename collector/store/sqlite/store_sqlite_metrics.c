@@ -10,6 +10,7 @@
  * same upkeep, from the same dirty_hours. */
 #include "store_sqlite_metrics.h"
 #include "store_sqlite_models.h"
+#include "store_sqlite_plant.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -122,7 +123,8 @@ fail:
 typedef struct ssm_evs {
   metrics_event *ev;
   size_t n, cap;
-  size_t (*off)[4]; /* string offsets into buf while loading (SIZE_MAX = NULL) */
+  size_t (*off)[5];   /* string offsets into buf while loading (SIZE_MAX = NULL) */
+  const char **sites; /* each event's site */
   char *buf;
   size_t blen, bcap;
 } ssm_evs;
@@ -130,6 +132,7 @@ typedef struct ssm_evs {
 static void ssm__evs_free(ssm_evs *v) {
   free(v->ev);
   free(v->off);
+  free(v->sites);
   free(v->buf);
   memset(v, 0, sizeof(*v));
 }
@@ -179,7 +182,7 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
         break;
       }
       v->ev = e;
-      size_t(*o)[4] = realloc(v->off, cap * sizeof(*o));
+      size_t(*o)[5] = realloc(v->off, cap * sizeof(*o));
       if (!o) {
         r = -ENOMEM;
         break;
@@ -192,8 +195,8 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
     e->ts_ms = sqlite3_column_int64(st, 2);
     e->type = ssm__type(sqlite3_column_text(st, 3));
     e->count = sqlite3_column_int64(st, 6);
-    static const int cols[4] = {0, 1, 4, 5};
-    for (int k = 0; k < 4 && r == 0; k++) {
+    static const int cols[5] = {0, 1, 4, 5, 7};
+    for (int k = 0; k < 5 && r == 0; k++) {
       const unsigned char *t = sqlite3_column_text(st, cols[k]);
       r = ssm__str(v, t, sqlite3_column_bytes(st, cols[k]), &v->off[v->n][k]);
     }
@@ -204,10 +207,14 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   sqlite3_reset(st);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory reading events");
   if (r < 0) return r;
+  if (!(v->sites = malloc((v->n ? v->n : 1) * sizeof(*v->sites)))) {
+    snprintf(s->err, sizeof(s->err), "out of memory reading events");
+    return -ENOMEM;
+  }
   for (size_t i = 0; i < v->n; i++) {
-    const char **f[4] = {&v->ev[i].event_id, &v->ev[i].agent_id, &v->ev[i].worker_id,
-                         &v->ev[i].workstation_id};
-    for (int k = 0; k < 4; k++) *f[k] = v->off[i][k] == SIZE_MAX ? NULL : v->buf + v->off[i][k];
+    const char **f[5] = {&v->ev[i].event_id, &v->ev[i].agent_id, &v->ev[i].worker_id,
+                         &v->ev[i].workstation_id, &v->sites[i]};
+    for (int k = 0; k < 5; k++) *f[k] = v->off[i][k] == SIZE_MAX ? NULL : v->buf + v->off[i][k];
   }
   return 0;
 }
@@ -215,7 +222,7 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
 static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
   ssm_evs v = {0};
   int r = ssm__load(ctx, lo, hi, worker, &v);
-  if (r == 0) r = fn(arg, v.ev, v.n);
+  if (r == 0) r = fn(arg, v.ev, (const char *const *)v.sites, v.n);
   ssm__evs_free(&v);
   return r;
 }
@@ -234,6 +241,7 @@ static rq_backend ssm__backend(store_sqlite *s) {
       .errlen = sizeof(s->err),
       .events = ssm__events,
       .sum = ssm__sum,
+      .sum_site = sss_sum_site,
       .dirty_hours = ssm_dirty_hours,
       .begin_read = ssm__begin_read,
       .end_read = ssm__end_read,
@@ -289,6 +297,7 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
     r = ss__exec(s, st, "insert hour");
   }
   rollup_buckets_clear(&b);
+  if (r == 0) r = sss_write_hours(s, &be, h0, h1);
   if (r == 0) r = ssmod_write_hours(s, h0, h1);
   return r;
 }
@@ -309,6 +318,7 @@ static int ssm__write_day(store_sqlite *s, int64_t day) {
     sqlite3_bind_int64(st, 3, day * 24 + 24);
     r = ss__exec(s, st, "fill day rollup");
   }
+  if (r == 0) r = sss_write_day(s, day);
   if (r == 0) r = ssmod_write_day(s, day);
   return r;
 }

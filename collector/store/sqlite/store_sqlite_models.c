@@ -8,7 +8,7 @@
  * read of a window, in one read transaction, sums day rows of days without a
  * dirty hour, hour rows of clean hours, and counts the events of dirty hours
  * and of the partial hours at its ends: exact whatever the upkeep backlog. The
- * schema migration to version 5 fills the rows from the events already
+ * schema migration to version 6 fills the rows from the events already
  * stored. */
 #include "store_sqlite_models.h"
 

@@ -5,7 +5,7 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 5
+#define SS_SCHEMA_VERSION 6
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
@@ -119,7 +119,51 @@ static const char ss_schema_v4[] =
     "INSERT INTO ev_key SELECT ferry_key64(agent_id, event_id), rseq FROM events ORDER BY 1, 2;"
     "PRAGMA user_version=4;";
 
-/* Version 5: the model rollups (collector/metrics/models.h): per (hour,
+/* Version 5: the plant model (SPEC §6.6). The registry: every version of the
+ * document as written (store_sqlite_registry.c keeps the latest few). The
+ * site of each event (its agent's, resolved at ingest; "" for none and for
+ * events stored before), and the site rollups behind the site= and line=
+ * filters (collector/metrics/rollup_site.h): worker cells per (site,
+ * workstation), the same summed per site (what a site= without line= reads)
+ * and station rows per site, by hour and by day (day rows keyed by site
+ * first, so one site's month is one range). Dropping the
+ * recorded max_state makes the next open rebuild every hour, filling them. */
+static const char ss_schema_v5[] =
+    "CREATE TABLE IF NOT EXISTS registry(version INTEGER PRIMARY KEY, updated_at INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL);"
+    "ALTER TABLE ev_time ADD COLUMN site TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE IF NOT EXISTS cell_hour(hour INTEGER NOT NULL, site TEXT NOT NULL,"
+    "  workstation_id TEXT NOT NULL, worker_id TEXT NOT NULL, working_ms INTEGER NOT NULL,"
+    "  idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL, units INTEGER NOT NULL, events INTEGER NOT NULL,"
+    "  PRIMARY KEY(hour, site, workstation_id, worker_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS cell_day(day INTEGER NOT NULL, site TEXT NOT NULL,"
+    "  workstation_id TEXT NOT NULL, worker_id TEXT NOT NULL, working_ms INTEGER NOT NULL,"
+    "  idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL, units INTEGER NOT NULL, events INTEGER NOT NULL,"
+    "  PRIMARY KEY(site, day, workstation_id, worker_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS cell_day_day ON cell_day(day);"
+    "CREATE TABLE IF NOT EXISTS sstation_hour(hour INTEGER NOT NULL, site TEXT NOT NULL,"
+    "  workstation_id TEXT NOT NULL, occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL,"
+    "  units INTEGER NOT NULL, events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(hour, site, workstation_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sstation_day(day INTEGER NOT NULL, site TEXT NOT NULL,"
+    "  workstation_id TEXT NOT NULL, occupancy_ms INTEGER NOT NULL, working_ms INTEGER NOT NULL,"
+    "  units INTEGER NOT NULL, events INTEGER NOT NULL, state_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(site, day, workstation_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS sstation_day_day ON sstation_day(day);"
+    "CREATE TABLE IF NOT EXISTS wsite_hour(hour INTEGER NOT NULL, site TEXT NOT NULL, worker_id TEXT NOT "
+    "NULL,"
+    "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL, units INTEGER NOT "
+    "NULL,"
+    "  events INTEGER NOT NULL, PRIMARY KEY(hour, site, worker_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS wsite_day(day INTEGER NOT NULL, site TEXT NOT NULL, worker_id TEXT NOT NULL,"
+    "  working_ms INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absent_ms INTEGER NOT NULL, units INTEGER NOT "
+    "NULL,"
+    "  events INTEGER NOT NULL, PRIMARY KEY(site, day, worker_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS wsite_day_day ON wsite_day(day);"
+    "DELETE FROM meta WHERE k = 'rollup_max_state_ms';"
+    "PRAGMA user_version=5;";
+
+/* Version 6: the model rollups (collector/metrics/models.h): per (hour,
  * camera, model version) and per (day, ...), additive counts and a packed
  * confidence histogram. camera and model are key texts (models_key: "" for
  * none, "=" + id). Filled from the events already stored by the migration
@@ -131,7 +175,7 @@ static const char ss_schema_v4[] =
  * read without parsing bodies; the events without any are counted from
  * ev_time. Anything that deletes events must delete their ev_model rows
  * too. */
-static const char ss_schema_v5[] =
+static const char ss_schema_v6[] =
     "CREATE TABLE IF NOT EXISTS model_hour(hour INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
     "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
     "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
@@ -146,12 +190,14 @@ static const char ss_schema_v5[] =
     "NULL,"
     "  event_type TEXT NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL, bin INTEGER, micro INTEGER,"
     "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
-    "PRAGMA user_version=5;";
+    "PRAGMA user_version=6;";
 
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
     "DELETE FROM worker_day; DELETE FROM station_day; DELETE FROM day_total;"
+    "DELETE FROM cell_hour; DELETE FROM cell_day; DELETE FROM sstation_hour; DELETE FROM sstation_day;"
+    "DELETE FROM wsite_hour; DELETE FROM wsite_day;"
     "DELETE FROM dirty_hours;";
 
 /* Add a cell's counts to its row (ferry_hist_add: store_sqlite_models.c). */
@@ -279,8 +325,10 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_KEY_PROBE] = "SELECT e.agent_id = ?2 AND e.event_id = ?3, e.content_hash FROM ev_key k"
                      " JOIN events e ON e.rseq = k.rseq WHERE k.h = ?1",
     [SS_KEY_INSERT] = "INSERT INTO ev_key(h, rseq) VALUES(?1, ?2)",
-    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent */
-    [SS_EVTIME_INSERT] = "INSERT INTO ev_time VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent ?10 site */
+    [SS_EVTIME_INSERT] =
+        "INSERT INTO ev_time(hour, rseq, ts_ms, event_type, worker_id, workstation_id, count,"
+        " event_id, agent_id, site) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     /* ranges overlapping or touching [?3, ?4] */
     [SS_RECV_WINDOW] = "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2"
                        " AND to_seq >= ?3 AND from_seq <= ?4",
@@ -305,7 +353,7 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_BEGIN_READ] = "BEGIN",
     /* ?1 lo ?2 hi ?3 worker (NULL = all) ?4 hour of lo ?5 hour of hi - 1 */
     [SS_EV_RANGE] =
-        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count FROM ev_time"
+        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM ev_time"
         " WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
         " AND (?3 IS NULL OR worker_id = ?3)",
     [SS_EV_MINMAX] = "SELECT (SELECT min(ts_ms) FROM ev_time WHERE hour = (SELECT min(hour) FROM ev_time)),"
