@@ -74,6 +74,13 @@ const opt_def col_opt_defs[] = {
     {"queue-max-bytes", OPT_SIZE, O(queue_max_bytes), "256MiB",
      "decoded bytes of the batches waiting for the writer; more are answered 503", NULL, 1048576.0,
      68719476736.0, 0},
+    {"sqlite-cache", OPT_SIZE, O(sqlite_cache), "32MiB",
+     "page cache of the SQLite writer connection (sqlite: databases; the collector's RSS grows by up to "
+     "this)",
+     NULL, 1048576.0, 17179869184.0, 0},
+    {"sqlite-reader-cache", OPT_SIZE, O(sqlite_reader_cache), "8MiB",
+     "page cache of each of the 4 SQLite reader handles the metrics and agents queries use", NULL, 1048576.0,
+     17179869184.0, 0},
     {"max-commit-wait-s", OPT_INT, O(max_commit_wait_s), "30",
      "a batch that could not be committed within this many seconds is answered 503", NULL, 1, 3600, 0},
     {"idempotency-days", OPT_INT, O(idempotency_days), "30",

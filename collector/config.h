@@ -35,14 +35,16 @@ typedef struct col_config {
   int64_t max_body_bytes;
   int64_t max_connections;
   int64_t conn_timeout_s;
-  int log_level;             /* index into "error|warning|notice|info|debug" */
-  int log_format;            /* FLOG_FORMAT_*: text|json */
-  int64_t log_summary_s;     /* one summary line per this many seconds while busy */
-  int64_t queue_max;         /* ingest batches waiting for the writer */
-  int64_t queue_max_bytes;   /* decoded bytes of those batches */
-  int64_t max_commit_wait_s; /* answer 503 rather than wait longer for a commit */
-  int64_t idempotency_days;  /* how long replayed batches are recognised */
-  char *tls_cert;            /* PEM chain served over HTTPS (with tls_key) */
+  int log_level;               /* index into "error|warning|notice|info|debug" */
+  int log_format;              /* FLOG_FORMAT_*: text|json */
+  int64_t log_summary_s;       /* one summary line per this many seconds while busy */
+  int64_t queue_max;           /* ingest batches waiting for the writer */
+  int64_t queue_max_bytes;     /* decoded bytes of those batches */
+  int64_t sqlite_cache;        /* page cache of the SQLite writer connection */
+  int64_t sqlite_reader_cache; /* page cache of each SQLite reader handle */
+  int64_t max_commit_wait_s;   /* answer 503 rather than wait longer for a commit */
+  int64_t idempotency_days;    /* how long replayed batches are recognised */
+  char *tls_cert;              /* PEM chain served over HTTPS (with tls_key) */
   char *tls_key;
   char *tls_client_ca;          /* agents must present a certificate from this CA */
   int64_t max_ingest_inflight;  /* ingest batches applied at once; 0 = 2 x cores */

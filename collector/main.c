@@ -383,6 +383,9 @@ int main(int argc, char **argv) {
   r = cfg.db_kind == COL_DB_POSTGRES
           ? store_pg_open(cfg.db_path, cfg.max_state_s * 1000, &app->st, err, sizeof(err))
           : store_sqlite_open(cfg.db_path, cfg.max_state_s * 1000, &app->st, err, sizeof(err));
+  if (r == 0 && cfg.db_kind != COL_DB_POSTGRES &&
+      (r = store_sqlite_set_cache(app->st, cfg.sqlite_cache, cfg.sqlite_reader_cache)) < 0)
+    snprintf(err, sizeof(err), "cannot size the page caches");
   if (r < 0) {
     flog_err("cannot open the database %s: %s", db_shown, err);
     goto out;

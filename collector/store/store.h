@@ -181,6 +181,11 @@ struct store {
  * negative errno with a message in err. */
 int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char *err, size_t errlen);
 
+/* Page cache sizes of a SQLite store opened by store_sqlite_open: its own
+ * (the writer's) connection, and each reader handle opened from it later
+ * (0 keeps the built-in size: 32 MiB and 8 MiB). Before any reader opens. */
+int store_sqlite_set_cache(store *st, int64_t writer_bytes, int64_t reader_bytes);
+
 /* Open the PostgreSQL store at conninfo (a postgres:// URL or libpq
  * key=value string), creating or migrating its schema. Same contract. */
 int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen);

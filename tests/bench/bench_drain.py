@@ -10,12 +10,20 @@ agent's RSS (peak sampled during the drain, VmHWM, idle after the drain with
 a 10 s CPU window), the longest loop stall, and checks that the collector
 received every seq once.
 
+With --agents N (N > 1) it fills N agents with --events each (collector
+down), starts one collector and times until every backlog is 0: the
+aggregate rate of a fleet's catch-up, the collector's CPU per event and peak
+RSS, the slowest and fastest agent. --collector-arg passes an option to the
+collector (repeatable: --collector-arg=--agent-rate --collector-arg=0);
+without it the collector runs with its defaults.
+
 With --sink it also drains a second backlog into a stand-in collector that
 answers 200 at once (bench_common._AckSink, --compression none): the agent
 side's own drain capacity, without the collector's cost.
 
 usage: bench_drain.py [--bin-dir DIR] [--events N] [--fill-batch 1000]
                       [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
+                      [--agents N] [--collector-arg ARG ...]
                       [--compression zstd|gzip|none] [--sink] [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
@@ -74,7 +82,7 @@ def run_kind(h, args, random_ids):
     lp_fill = loop_figures(fh.agent_status(agent))
 
     t0 = time.monotonic()
-    coll = h.start_collector(port=cport)
+    coll = h.start_collector(port=cport, extra=args.collector_arg)
     a0, c0 = proc_cpu_s(agent.pid), proc_cpu_s(coll.pid)
     elapsed, peak, (cpeak,) = wait_drained(args, agent, t0, (coll.pid,))
     a_cpu, c_cpu = proc_cpu_s(agent.pid) - a0, proc_cpu_s(coll.pid) - c0
@@ -82,8 +90,9 @@ def run_kind(h, args, random_ids):
     lp = loop_figures(st)
     hwm = proc_mem(agent.pid).get("VmHWM", 0)
     a = fh.collector_agent(coll, "drain-" + tag) or {}
-    print("drain: %.0f events/s (%d events in %.1f s, collector start included)"
-          % (args.events / elapsed, args.events, elapsed), flush=True)
+    print("drain: %.0f events/s (%d events in %.1f s, collector start included)  (load %s)"
+          % (args.events / elapsed, args.events, elapsed, " ".join(open("/proc/loadavg").read().split()[:3])),
+          flush=True)
     print("drain_cpu: agent %.1f s (%.1f us/event), collector %.1f s (%.1f us/event) of %.1f s wall, %d cpus"
           % (a_cpu, a_cpu / args.events * 1e6, c_cpu, c_cpu / args.events * 1e6, elapsed, os.cpu_count() or 0),
           flush=True)
@@ -122,6 +131,61 @@ def run_kind(h, args, random_ids):
     return ok
 
 
+def run_many(h, args, random_ids):
+    """N agents, --events each, drained at once into one collector."""
+    kind = "uuid4" if random_ids else "time-ordered"
+    print("== %d agents x %d events, event_id: %s ==" % (args.agents, args.events, kind), flush=True)
+    extra = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
+             "--heartbeat-interval", "30"] + (["--compression", args.compression] if args.compression else [])
+    cport = fh.free_port()
+    agents = []
+    t = time.monotonic()
+    for i in range(args.agents):
+        agent = h.start_agent(cport, agent_id="fleet-%02d" % i, extra=extra, name="agent-%02d" % i)
+        r = run_clients(agent.port, args.events, args.fill_batch, 1, random_ids, id_base=i * args.events)
+        if fh.agent_status(agent).get("backlog") != args.events:
+            raise fh.TestFailure("agent %d: backlog after fill %r" % (i, fh.agent_status(agent)))
+        agents.append(agent)
+    print("fill: %d agents x %d events in %.1f s" % (args.agents, args.events, time.monotonic() - t), flush=True)
+    t0 = time.monotonic()
+    coll = h.start_collector(port=cport, extra=args.collector_arg)
+    a0 = sum(proc_cpu_s(a.pid) for a in agents)
+    c0 = proc_cpu_s(coll.pid)
+    done = {}
+    cpeak = 0
+    while len(done) < len(agents):
+        for i, a in enumerate(agents):
+            if i not in done and fh.agent_status(a).get("backlog") == 0:
+                done[i] = time.monotonic() - t0
+        cpeak = max(cpeak, proc_mem(coll.pid).get("VmRSS", 0))
+        if time.monotonic() - t0 > args.timeout:
+            raise fh.TestFailure("drain not finished after %.0f s: %d of %d agents" % (args.timeout, len(done),
+                                                                                       len(agents)))
+        time.sleep(0.2)
+    elapsed = max(done.values())
+    a_cpu = sum(proc_cpu_s(a.pid) for a in agents) - a0
+    c_cpu = proc_cpu_s(coll.pid) - c0
+    total = args.events * args.agents
+    print("fleet_drain: %.0f events/s aggregate (%d events in %.1f s, collector start included); first agent done "
+          "%.1f s, last %.1f s  (load %s)" % (total / elapsed, total, elapsed, min(done.values()), elapsed,
+                                              " ".join(open("/proc/loadavg").read().split()[:3])), flush=True)
+    print("fleet_drain_cpu: agents %.1f s (%.1f us/event), collector %.1f s (%.1f us/event) of %.1f s wall"
+          % (a_cpu, a_cpu / total * 1e6, c_cpu, c_cpu / total * 1e6, elapsed), flush=True)
+    print("collector_rss: peak sampled %.1f MiB, VmHWM %.1f MiB"
+          % (cpeak / 1024, proc_mem(coll.pid).get("VmHWM", 0) / 1024), flush=True)
+    ok = True
+    for a in agents:
+        c = fh.collector_agent(coll, a.agent_id) or {}
+        if c.get("received") != args.events or c.get("missing") != 0:
+            print("WARNING: %s: received=%s missing=%s" % (a.agent_id, c.get("received"), c.get("missing")),
+                  flush=True)
+            ok = False
+    for a in agents:
+        a.stop()
+    coll.stop()
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin-dir", default=os.environ.get("FERRY_BIN_DIR"))
@@ -133,6 +197,8 @@ def main():
     ap.add_argument("--ids", default="both", choices=("seq", "uuid", "both"))
     ap.add_argument("--sink", action="store_true", help="also drain into a stand-in collector (agent side alone)")
     ap.add_argument("--timeout", type=float, default=3600, help="give up the drain after this many seconds")
+    ap.add_argument("--agents", type=int, default=1, help="N agents with --events each, drained at once")
+    ap.add_argument("--collector-arg", action="append", default=[], help="an option for the collector")
     ap.add_argument("--dir", default=None, help="where the journal and database go (default: a temp dir)")
     args = ap.parse_args()
     if args.bin_dir:
@@ -148,7 +214,7 @@ def main():
     try:
         ok = True
         for random_ids in {"seq": [False], "uuid": [True], "both": [False, True]}[args.ids]:
-            ok = run_kind(h, args, random_ids) and ok
+            ok = (run_many if args.agents > 1 else run_kind)(h, args, random_ids) and ok
         failed = not ok
     except fh.TestFailure as e:
         print("bench_drain failed: %s" % e, flush=True)

@@ -11,6 +11,7 @@ rebuilt the rollups, plus the collector's RSS.
 
 usage: bench_metrics.py [--bin-dir DIR] [--events N] [--batch 1000] [--clients 2]
                         [--reps 20] [--dir TMPDIR] [--keep] [--loadgen [--conns 8]] [--sites]
+                        [--skip-fresh] [--soak 1000] [--reuse DB]
 --skip-fresh measures only once the rollups are rebuilt.
 --sites writes a plant registry first (two sites, the agents split between
 them, a line of 50 workstations on each) and measures every endpoint also
@@ -113,23 +114,81 @@ def plant_registry(port):
     FILTERS.extend([("site=S1", {"site": "S1"}), ("line=L1", {"line": "L1"})])
 
 
-def report_latency(port, t0_ms, reps, label):
-    from urllib.parse import urlencode
+ENDPOINTS = ("factory", "workers", "workers/W-042", "workstations", "workstations/WS-042")
+
+
+def loadavg():
+    return "load %s" % " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def windows(t0_ms):
     end = t0_ms + 30 * DAY
     for wname, frm in (("24h", end - DAY - 1800 * 1000 + 123), ("30d", t0_ms + 456)):
-        to = frm + (DAY if wname == "24h" else 30 * DAY - 1000)
+        yield wname, frm, frm + (DAY if wname == "24h" else 30 * DAY - 1000)
+
+
+def report_latency(port, t0_ms, reps, label):
+    from urllib.parse import urlencode
+    for wname, frm, to in windows(t0_ms):
         for fname, extra in FILTERS:
             q = urlencode(dict({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)}, **extra))
-            for ep in ("factory", "workers", "workers/W-042", "workstations", "workstations/WS-042"):
+            for ep in ENDPOINTS:
                 p50, p99 = latency(port, "/v1/metrics/%s?%s" % (ep, q), reps)
-                print("latency %-8s %-4s %-8s %-22s p50 %8.1f ms  p99 %8.1f ms"
-                      % (label, wname, fname or "-", ep, p50, p99), flush=True)
+                print("latency %-8s %-4s %-8s %-22s p50 %8.1f ms  p99 %8.1f ms  (%s)"
+                      % (label, wname, fname or "-", ep, p50, p99, loadavg()), flush=True)
 
 
-def latency_and_rss(a, port, t0_ms, db, coll):
+def report_reference(port, t0_ms, reps, db):
+    """Same run, same machine: a trivial GET through the same server, and raw SQLite reading the window."""
+    p50, p99 = latency(port, "/healthz", reps)
+    print("reference /healthz                     p50 %8.1f ms  p99 %8.1f ms  (%s)" % (p50, p99, loadavg()),
+          flush=True)
+    if not db:
+        return
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    for wname, frm, to in windows(t0_ms):
+        times = []
+        for _ in range(reps):
+            t = time.monotonic()
+            con.execute("SELECT count(*), count(DISTINCT worker_id) FROM ev_time WHERE hour >= ? AND hour < ?",
+                        (frm // 3600000, to // 3600000 + 1)).fetchone()
+            times.append((time.monotonic() - t) * 1000)
+        times.sort()
+        print("reference raw SQLite %-4s ev_time scan   p50 %8.1f ms  p99 %8.1f ms  (%s)"
+              % (wname, times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], loadavg()),
+              flush=True)
+    con.close()
+
+
+def soak(port, t0_ms, n, coll):
+    from urllib.parse import urlencode
+    paths = []
+    for _, frm, to in windows(t0_ms):
+        q = urlencode({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)})
+        paths += ["/v1/metrics/%s?%s" % (ep, q) for ep in ENDPOINTS]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    times = []
+    for i in range(n):
+        t = time.monotonic()
+        conn.request("GET", paths[i % len(paths)], headers={"Authorization": "Bearer " + fh.READ_TOKEN})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise SystemExit("GET %s: HTTP %d" % (paths[i % len(paths)], r.status))
+        times.append((time.monotonic() - t) * 1000)
+    times.sort()
+    rss, hwm = proc_mem_kib(coll.pid)
+    print("soak: %d queries (every endpoint, 24 h and 30 d in turn) p50 %.1f ms p99 %.1f ms; collector RSS after "
+          "%d KiB (peak %d KiB)  (%s)" % (n, times[n // 2], times[min(n - 1, int(n * 0.99))], rss, hwm, loadavg()),
+          flush=True)
+
+
+def latency_and_rss(a, port, t0_ms, db, coll, fresh=True):
     rss, hwm = proc_mem_kib(coll.pid)
     print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
-    if not a.skip_fresh:
+    if fresh and not a.skip_fresh:
+        report_reference(port, t0_ms, a.reps, None)
         report_latency(port, t0_ms, a.reps, "fresh")
     # wait for the writer to rebuild the stale hours
     t = time.monotonic()
@@ -138,7 +197,10 @@ def latency_and_rss(a, port, t0_ms, db, coll):
     while con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0] > 0:
         time.sleep(2)
     print("rollup rebuild after ingest: %.1f s" % (time.monotonic() - t), flush=True)
+    report_reference(port, t0_ms, a.reps, db)
     report_latency(port, t0_ms, a.reps, "rebuilt")
+    if a.soak:
+        soak(port, t0_ms, a.soak, coll)
     rss, hwm = proc_mem_kib(coll.pid)
     print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB"
           % (rss, hwm, os.path.getsize(db) / 1048576), flush=True)
@@ -157,12 +219,16 @@ def main():
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--sites", action="store_true")
     ap.add_argument("--skip-fresh", action="store_true", help="measure only once the rollups are rebuilt")
+    ap.add_argument("--soak", type=int, default=1000, help="queries after the endpoint figures, then RSS")
+    ap.add_argument("--reuse", help="a database a --keep run left: no ingest, rebuilt figures only")
     a = ap.parse_args()
     if a.bin_dir:
         os.environ["FERRY_BIN_DIR"] = a.bin_dir
     tmp = tempfile.mkdtemp(prefix="bench-metrics-", dir=a.dir)
     port = fh.free_port()
-    db = os.path.join(tmp, "ferry.db")
+    db = a.reuse or os.path.join(tmp, "ferry.db")
+    if a.keep:
+        print("database: %s" % db, flush=True)
     import subprocess
     coll = subprocess.Popen([fh.binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
                              "--db", "sqlite:" + db, "--auth-token", fh.AGENT_TOKEN,
@@ -174,6 +240,16 @@ def main():
         t0_ms = fh.now_ms() - 30 * DAY - 3600 * 1000
         if a.sites:
             plant_registry(port)
+        if a.reuse:
+            import sqlite3
+            con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+            h0 = con.execute("SELECT min(hour) FROM ev_time").fetchone()[0]
+            stale = con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0]
+            con.close()
+            t0_ms = h0 * 3600 * 1000  # the loadgen's window starts in its first hour
+            print("reused database: %d hours stale" % stale, flush=True)
+            latency_and_rss(a, port, t0_ms, db, coll, fresh=stale > 0)
+            return
         if a.loadgen:
             lg = os.path.join(fh.bin_dir(), "tests", "ferry-loadgen")
             r = subprocess.run([lg, "--url", "http://127.0.0.1:%d" % port, "--token", fh.AGENT_TOKEN,

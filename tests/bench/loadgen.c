@@ -12,6 +12,8 @@
  *          [--ids seq|random] [--ts inorder|random] [--days 30]
  *          [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]
  *          [--progress N]   (a line per N events: the interval's rate, CPU, RSS)
+ *          [--agent-prefix P] (agents are P-0, P-1, ...; default lg-agent: two
+ *          loadgens posting to two replicas of one database give distinct prefixes)
  *        ferry-loadgen --sqlite-ref DB [same options but --url/--token/--pid]
  * --sqlite-ref is the reference: the same rows (same seed) inserted into raw
  * SQLite (WAL, synchronous=FULL) under the collector's unique key
@@ -124,7 +126,7 @@ static size_t lg_write(char *p, size_t sz, size_t nm, void *ud) {
 }
 
 typedef struct lg_opts {
-  const char *url, *token, *ids, *ts, *codec_name, *ref;
+  const char *url, *token, *ids, *ts, *codec_name, *ref, *prefix;
   long pid;
   size_t events, batch, conns, agents, progress;
   int days, workers, stations;
@@ -225,7 +227,7 @@ static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *ag
   tf_format_ms(ingested, ing);
   for (size_t a = 0; a < o->agents; a++) {
     lg_agent *ag = &agents[a];
-    snprintf(ag->id, sizeof(ag->id), "lg-agent-%zu", a);
+    snprintf(ag->id, sizeof(ag->id), "%s-%zu", o->prefix, a);
     size_t n = per + (a < extra);
     ag->n = (n + o->batch - 1) / o->batch;
     ag->b = calloc(ag->n ? ag->n : 1, sizeof(*ag->b));
@@ -316,11 +318,12 @@ static void lg_usage(void) {
   fprintf(stderr,
           "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
           "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
-          "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S]\n");
+          "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S] [--agent-prefix P]\n");
 }
 
 int main(int argc, char **argv) {
   lg_opts o = {.ids = "seq",
+               .prefix = "lg-agent",
                .ts = "inorder",
                .codec_name = "zstd",
                .events = 1000000,
@@ -330,11 +333,11 @@ int main(int argc, char **argv) {
                .workers = 500,
                .stations = 100};
   static const struct option longopts[] = {
-      {"url", 1, 0, 'u'},   {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'},        {"events", 1, 0, 'n'},
-      {"batch", 1, 0, 'b'}, {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'},     {"ids", 1, 0, 'i'},
-      {"ts", 1, 0, 'T'},    {"days", 1, 0, 'd'},  {"workers", 1, 0, 'w'},    {"stations", 1, 0, 's'},
-      {"codec", 1, 0, 'z'}, {"seed", 1, 0, 'S'},  {"sqlite-ref", 1, 0, 'R'}, {"progress", 1, 0, 'P'},
-      {0, 0, 0, 0}};
+      {"url", 1, 0, 'u'},          {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'},        {"events", 1, 0, 'n'},
+      {"batch", 1, 0, 'b'},        {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'},     {"ids", 1, 0, 'i'},
+      {"ts", 1, 0, 'T'},           {"days", 1, 0, 'd'},  {"workers", 1, 0, 'w'},    {"stations", 1, 0, 's'},
+      {"codec", 1, 0, 'z'},        {"seed", 1, 0, 'S'},  {"sqlite-ref", 1, 0, 'R'}, {"progress", 1, 0, 'P'},
+      {"agent-prefix", 1, 0, 'A'}, {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
@@ -352,6 +355,7 @@ int main(int argc, char **argv) {
       case 's': o.stations = atoi(optarg); break;
       case 'z': o.codec_name = optarg; break;
       case 'R': o.ref = optarg; break;
+      case 'A': o.prefix = optarg; break;
       case 'P': o.progress = strtoull(optarg, NULL, 10); break;
       case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
       default: lg_usage(); return 2;

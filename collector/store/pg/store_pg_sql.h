@@ -305,7 +305,8 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_DIRTY_ADD] = "INSERT INTO dirty_hours(hour) SELECT unnest($1::bigint[])",
     /* up to $1 of the earliest dirty hours that no other replica is rebuilding;
    * the try-lock is held to the end of the transaction */
-    [SP_DIRTY_CLAIM] = "SELECT h FROM (SELECT DISTINCT hour AS h FROM dirty_hours ORDER BY 1 LIMIT $1) c"
+    /* the newest dirty hours (what a dashboard asks for first), ascending for the day locks */
+    [SP_DIRTY_CLAIM] = "SELECT h FROM (SELECT DISTINCT hour AS h FROM dirty_hours ORDER BY 1 DESC LIMIT $1) c"
                        " WHERE pg_try_advisory_xact_lock(1179801928, c.h::integer) ORDER BY h",
     [SP_DIRTY_IN] = "SELECT DISTINCT hour FROM dirty_hours WHERE hour >= $1 AND hour < $2 ORDER BY hour",
     /* the marks committed by now: later ones stay (their events may be unseen) */

@@ -408,7 +408,18 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
 
 static int ss_open_reader(store *base, store **ret, char *err, size_t errlen) {
   store_sqlite *s = SS(base);
-  return ss_open(s->path, s->max_state_ms, true, ret, err, errlen);
+  int r = ss_open(s->path, s->max_state_ms, true, ret, err, errlen);
+  if (r == 0 && s->reader_cache_kib > 0) {
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%" PRId64 ";", s->reader_cache_kib);
+    if (sqlite3_exec(SS(*ret)->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+      snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(SS(*ret)->db));
+      ss_close(*ret);
+      *ret = NULL;
+      return -EIO;
+    }
+  }
+  return r;
 }
 
 static const store_ops ss_ops = {
@@ -436,6 +447,17 @@ static const store_ops ss_ops = {
 
 int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char *err, size_t errlen) {
   return ss_open(path, max_state_ms, false, ret, err, errlen);
+}
+
+int store_sqlite_set_cache(store *base, int64_t writer_bytes, int64_t reader_bytes) {
+  store_sqlite *s = SS(base);
+  if (writer_bytes > 0) {
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%" PRId64 ";", writer_bytes / 1024);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return -EIO;
+  }
+  if (reader_bytes > 0) s->reader_cache_kib = reader_bytes / 1024;
+  return 0;
 }
 
 /* ferry_key64(agent_id, event_id) in SQL (the version 4 migration). */

@@ -21,8 +21,9 @@ typedef struct store_sqlite {
   bool reader; /* a read-only handle from open_reader */
   char *path;
   int64_t max_state_ms;
-  ss_ckpt *ckpt;  /* writer: WAL checkpoints on their own thread */
-  st_txmemo memo; /* writer only: this transaction's writes, known ids */
+  int64_t reader_cache_kib; /* page cache of each reader handle opened from this one */
+  ss_ckpt *ckpt;            /* writer: WAL checkpoints on their own thread */
+  st_txmemo memo;           /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in
    * front of memo.tx_done (2048: every hour of 85 days, so a backfill

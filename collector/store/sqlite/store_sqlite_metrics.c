@@ -335,7 +335,7 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
   int r = ss__exec(s, ss__stmt(s, SS_BEGIN), "begin");
   size_t n = 0;
   if (r == 0) {
-    sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_FIRST);
+    sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_NEWEST);
     sqlite3_bind_int(st, 1, max_units);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)max_units)

@@ -253,7 +253,7 @@ enum {
   SS_KNOWN_ADD,
   SS_KNOWN_GET,
   SS_DIRTY_ADD,
-  SS_DIRTY_FIRST,
+  SS_DIRTY_NEWEST,
   SS_DIRTY_IN,
   SS_DIRTY_DEL,
   SS_WH_DEL,
@@ -363,7 +363,9 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_KNOWN_ADD] = "INSERT OR IGNORE INTO known_ids(kind, id) VALUES(?1, ?2)",
     [SS_KNOWN_GET] = "SELECT 1 FROM known_ids WHERE kind = ?1 AND id = ?2",
     [SS_DIRTY_ADD] = "INSERT OR IGNORE INTO dirty_hours(hour) VALUES(?1)",
-    [SS_DIRTY_FIRST] = "SELECT hour FROM dirty_hours ORDER BY hour LIMIT ?1",
+    /* the newest dirty hours (what a dashboard asks for first), ascending */
+    [SS_DIRTY_NEWEST] =
+        "SELECT hour FROM (SELECT hour FROM dirty_hours ORDER BY hour DESC LIMIT ?1) ORDER BY hour",
     [SS_DIRTY_IN] = "SELECT hour FROM dirty_hours WHERE hour >= ?1 AND hour < ?2 ORDER BY hour",
     [SS_DIRTY_DEL] = "DELETE FROM dirty_hours WHERE hour >= ?1 AND hour < ?2",
     [SS_WH_DEL] = "DELETE FROM worker_hour WHERE hour >= ?1 AND hour < ?2",
