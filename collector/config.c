@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "pathcheck.h"
+#include "models.h"
 
 #define O(f) offsetof(col_config, f)
 
@@ -50,6 +51,9 @@ const opt_def col_opt_defs[] = {
      "events further ahead of the collector clock are rejected, seconds", NULL, 0, 31536000, 0},
     {"retention-days", OPT_INT, O(retention_days), "0",
      "events older than this are rejected on ingest; 0 keeps everything", NULL, 0, 36500, 0},
+    {"low-confidence", OPT_SECONDS, O(low_confidence), "0.5",
+     "a confidence below this is low (GET /v1/metrics/models, drift): 0 to 1, at most 3 decimals", NULL, 0, 1,
+     0},
     {"max-body-bytes", OPT_SIZE, O(max_body_bytes), "8MiB",
      "largest ingest body, after decoding (413 past it)", NULL, 1024, 1073741824.0, 0},
     {"max-connections", OPT_INT, O(max_connections), "256", "simultaneous HTTP connections", NULL, 1, 65535,
@@ -247,6 +251,13 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
   char *admin = NULL;
   int r = col_config_db(cfg, err, errlen);
   if (r < 0) goto out;
+  char low[48];
+  snprintf(low, sizeof(low), "%.17g", cfg->low_confidence);
+  if (models_parse_low(low, &cfg->low_confidence_milli) < 0) {
+    snprintf(err, errlen, "low_confidence: %s has more than 3 decimals (use e.g. 0.5 or 0.35)", low);
+    r = -EINVAL;
+    goto out;
+  }
   r = col__token("auth_token", cfg->auth_token, cfg->auth_token_file, &shared, err, errlen);
   if (r < 0) goto out;
   r = col__token("read_token", cfg->read_token, cfg->read_token_file, &reader, err, errlen);

@@ -31,6 +31,7 @@ typedef struct col_config {
   int64_t max_state_s;
   int64_t max_future_s;
   int64_t retention_days;
+  double low_confidence; /* models: confidence below it is low */
   int64_t max_body_bytes;
   int64_t max_connections;
   int64_t conn_timeout_s;
@@ -55,7 +56,8 @@ typedef struct col_config {
   double watchdog_stall_s;      /* writer stuck this long: stop feeding the watchdog */
   /* derived by col_config_finish */
   col_db_kind db_kind;
-  char *db_path; /* sqlite file, or the postgres URL (malloc'd) */
+  char *db_path;            /* sqlite file, or the postgres URL (malloc'd) */
+  int low_confidence_milli; /* low_confidence in thousandths */
 } col_config;
 
 extern const opt_def col_opt_defs[];

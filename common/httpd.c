@@ -133,6 +133,7 @@ void httpd__req_free(httpd_req *r) {
     if (r->next) r->next->prev = r->prev;
   }
   if (r->data_free && r->data) r->data_free(r->data);
+  if (r->stream) r->stream->r = NULL;
   if (r->resp) MHD_destroy_response(r->resp);
   for (httpd_hdr *x = r->hdrs, *nx; x; x = nx) {
     nx = x->next;

@@ -14,6 +14,7 @@
 #define FERRY_HTTPD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <uv.h>
 #include <cjson/cJSON.h>
 
@@ -137,6 +138,21 @@ void httpd_req_add_header(httpd_req *r, const char *name, const char *value);
  * Errors MHD answers by itself (malformed request line or headers, headers
  * over 32 KiB) carry MHD's own small HTML body, not the JSON error. */
 void httpd_respond(httpd_req *r, unsigned status, const char *content_type, const char *body, size_t len);
+/* A streamed answer (chunked): read(arg, buf, max) is called on the loop
+ * thread for the next bytes and returns how many it put in buf (> 0), 0 when
+ * it has none yet (the connection then sleeps until httpd_stream_wake),
+ * HTTPD_STREAM_END at the end, or HTTPD_STREAM_ERROR to cut the connection.
+ * done(arg) is called exactly once when the answer is finished or the client
+ * left (also when this returns NULL after answering 503 itself); after it the
+ * handle must not be used. Headers added before are sent. */
+typedef struct httpd_stream httpd_stream;
+typedef ssize_t (*httpd_stream_fn)(void *arg, char *buf, size_t max);
+#define HTTPD_STREAM_END   (-1)
+#define HTTPD_STREAM_ERROR (-2)
+httpd_stream *httpd_respond_stream(httpd_req *r, unsigned status, const char *content_type,
+                                   httpd_stream_fn read, void (*done)(void *arg), void *arg);
+/* Loop thread: more bytes (or the end) are ready for a sleeping stream. */
+void httpd_stream_wake(httpd_stream *st);
 /* Answer with JSON (Cache-Control: no-store); takes ownership of json. */
 void httpd_respond_json(httpd_req *r, unsigned status, cJSON *json);
 /* Answer {"error":{"code":code,"message":...}}. */

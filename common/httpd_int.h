@@ -34,16 +34,26 @@ struct httpd_req {
   void (*data_free)(void *data);
   struct MHD_Response *resp; /* answer waiting to be queued */
   unsigned status;
-  bool started;    /* the access handler has seen it: counted in pending */
-  bool owed;       /* on_request ran: exactly one answer is owed */
-  bool answered;   /* httpd_respond ran */
-  bool suspended;  /* MHD connection suspended, waiting for the answer */
-  bool mhd_done;   /* MHD's completion callback ran */
-  bool discard;    /* answer already decided (413...): swallow the body */
-  bool in_handler; /* inside the access handler: it queues r->resp itself */
-  uint64_t t0_ns;  /* uv_hrtime when the headers were in (on_answer) */
-  char id[129];    /* X-Request-ID: the client's (1-128 visible ASCII) or made here */
-  char client[64]; /* client address, "" for a Unix socket */
+  bool started;         /* the access handler has seen it: counted in pending */
+  bool owed;            /* on_request ran: exactly one answer is owed */
+  bool answered;        /* httpd_respond ran */
+  bool suspended;       /* MHD connection suspended, waiting for the answer */
+  bool mhd_done;        /* MHD's completion callback ran */
+  bool discard;         /* answer already decided (413...): swallow the body */
+  bool in_handler;      /* inside the access handler: it queues r->resp itself */
+  uint64_t t0_ns;       /* uv_hrtime when the headers were in (on_answer) */
+  char id[129];         /* X-Request-ID: the client's (1-128 visible ASCII) or made here */
+  char client[64];      /* client address, "" for a Unix socket */
+  httpd_stream *stream; /* a streamed answer's state (owned by its MHD response) */
+};
+
+/* A streamed answer: owned by its MHD response (freed with it), linked to
+ * its request while both live. */
+struct httpd_stream {
+  httpd_req *r; /* NULL once the request object is gone */
+  httpd_stream_fn read;
+  void (*done)(void *arg);
+  void *arg;
 };
 
 struct httpd {

@@ -115,6 +115,70 @@ void httpd_respond(httpd_req *r, unsigned status, const char *content_type, cons
    * for this request) and queues r->resp itself. */
 }
 
+static ssize_t httpd__stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  httpd_stream *st = cls;
+  httpd_req *r = st->r;
+  (void)pos;
+  if (!r || !r->conn || !r->h || r->h->closing) return MHD_CONTENT_READER_END_WITH_ERROR;
+  ssize_t n = st->read(st->arg, buf, max);
+  if (n > 0) return n;
+  if (n == HTTPD_STREAM_END) return MHD_CONTENT_READER_END_OF_STREAM;
+  if (n != 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+  /* nothing yet: sleep until httpd_stream_wake (MHD would call again at once) */
+  MHD_suspend_connection(r->conn);
+  r->suspended = true;
+  return 0;
+}
+
+static void httpd__stream_free(void *cls) {
+  httpd_stream *st = cls;
+  if (st->r) st->r->stream = NULL;
+  if (st->done) st->done(st->arg);
+  free(st);
+}
+
+httpd_stream *httpd_respond_stream(httpd_req *r, unsigned status, const char *content_type,
+                                   httpd_stream_fn read, void (*done)(void *arg), void *arg) {
+  httpd_stream *st = calloc(1, sizeof(*st));
+  if (!r || r->answered || !st || !r->h || r->mhd_done) {
+    free(st);
+    if (r && !r->answered) httpd_respond_error(r, 503, "unavailable", "out of memory");
+    return NULL;
+  }
+  *st = (httpd_stream){.r = r, .read = read, .done = done, .arg = arg};
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                httpd__stream_read, st, httpd__stream_free);
+  if (!resp) {
+    free(st);
+    httpd_respond_error(r, 503, "unavailable", "out of memory");
+    return NULL;
+  }
+  r->answered = true;
+  if (r->started && r->h->pending) r->h->pending--;
+  if (r->started && r->h->cfg.on_answer)
+    r->h->cfg.on_answer(r, status, (double)(uv_hrtime() - r->t0_ns) / 1e9, r->h->cfg.ud);
+  for (httpd_hdr *x = r->hdrs; x; x = x->next) MHD_add_response_header(resp, x->name, x->value);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          content_type && *content_type ? content_type : "application/octet-stream");
+  r->stream = st;
+  r->resp = resp;
+  r->status = status;
+  if (r->suspended) {
+    r->suspended = false;
+    MHD_resume_connection(r->conn);
+    httpd__kick(r->h);
+  }
+  return st;
+}
+
+void httpd_stream_wake(httpd_stream *st) {
+  httpd_req *r = st ? st->r : NULL;
+  if (!r || !r->suspended || !r->conn || !r->h) return;
+  r->suspended = false;
+  MHD_resume_connection(r->conn);
+  httpd__kick(r->h);
+}
+
 void httpd_respond_json(httpd_req *r, unsigned status, cJSON *json) {
   char *s = json ? cJSON_PrintUnformatted(json) : NULL;
   cJSON_Delete(json);

@@ -32,11 +32,12 @@
     timer: null,
     busy: false,
     waitingToken: false,
-    rows: { workers: [], stations: [], fleet: [] },
+    rows: { workers: [], stations: [], fleet: [], models: [] },
     sort: {
       workers: { key: 'worker_id', dir: 1 },
       stations: { key: 'workstation_id', dir: 1 },
       fleet: { key: 'health_rank', dir: -1 },
+      models: { key: 'drift_rank', dir: -1 },
     },
     series: undefined,     // undefined: not loaded yet; null: the collector has no series endpoint
     every: REFRESH_S,
@@ -66,6 +67,7 @@
       return Math.round(s / 86400) + ' d ago';
     },
     when: (d) => d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }),
+    conf: (v) => v.toFixed(3),
     hour: (d) => String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0'),
   };
 
@@ -266,9 +268,50 @@
       },
       (r) => el('td', 'muted', r.version || '–'),
     ],
+    models: [
+      (r) => r.camera_id === null ? el('td', 'muted', 'none') : idCell(r.camera_id),
+      (r) => r.model_version === null ? el('td', 'muted', 'none') : idCell(r.model_version),
+      (r) => el('td', 'n', fmt.int(r.events)),
+      (r) => el('td', 'n', r.confidence_mean === null ? '–' : fmt.conf(r.confidence_mean)),
+      (r) => el('td', 'n' + (r.drift.reasons.includes('low_confidence_rate_rose') ? ' bad' : ''),
+        r.low_confidence_rate === null ? '–' : fmt.pct(100 * r.low_confidence_rate)),
+      (r) => el('td', r.drift.reasons.includes('event_mix_changed') ? 'bad' : '', r.mix_text),
+      (r) => el('td', r.drift.flagged ? 'drift flagged' : 'drift muted', r.drift_text),
+    ],
   };
-  const idKey = { workers: 'worker_id', stations: 'workstation_id', fleet: 'agent_id' };
+
+  /* ---- models and cameras ---------------------------------------------------------- */
+  const reasonText = {
+    low_confidence_rate_rose: 'low-confidence rate rose',
+    event_mix_changed: 'event mix changed',
+    new_model_version: 'new model version',
+  };
+
+  function modelRows(models) {
+    return models.map((m) => {
+      const mix = m.event_mix;
+      const d = m.drift;
+      let text;
+      if (d.flagged) {
+        text = 'flagged: ' + d.reasons.map((x) => reasonText[x] || x).join(', ');
+        if (d.reasons.includes('new_model_version') && d.baseline_model_version !== undefined)
+          text += ' (compared with ' + (d.baseline_model_version === null ? 'no version' : d.baseline_model_version) + ')';
+      } else if (m.events < 200 || d.baseline_events < 200) {
+        text = 'too few events to compare';
+      } else {
+        text = 'ok';
+      }
+      return Object.assign({}, m, {
+        row_id: (m.camera_id === null ? '' : '=' + m.camera_id) + '\u0000' + (m.model_version === null ? '' : '=' + m.model_version),
+        mix_text: [mix.working, mix.idle, mix.absent, mix.product_count].map((v) => fmt.int(100 * v)).join(' / ') + ' %',
+        drift_rank: d.flagged ? 1 : 0,
+        drift_text: text,
+      });
+    });
+  }
+  const idKey = { workers: 'worker_id', stations: 'workstation_id', fleet: 'agent_id', models: 'row_id' };
   const emptyText = {
+    models: 'No camera or model events in this window',
     workers: 'No worker activity in this window',
     stations: 'No workstation activity in this window',
     fleet: 'No agent has reached this collector yet',
@@ -300,6 +343,7 @@
     for (const r of rows) {
       const tr = el('tr');
       if (name === 'fleet' && r.problems.length) tr.className = 'unhealthy';
+      if (name === 'models' && r.drift.flagged) tr.className = 'flagged';
       tr.dataset.id = r[id];
       for (const c of columns[name]) tr.appendChild(c(r));
       body.appendChild(tr);
@@ -533,11 +577,16 @@
         api('/v1/agents'),
         api('/v1/metrics/series', Object.assign({ step }, q)).catch(older),
         hasSites && !state.detail ? api('/v1/metrics/sites', siteQ).catch(older) : null,
+        // the models endpoint takes no site/line filter: the whole window
+        api('/v1/metrics/models', { from: q.from, to: q.to }).catch((e) => {
+          if (e instanceof ApiError && (e.status === 404 || e.status === 501)) return null; // not kept here
+          throw e;
+        }),
       ]);
       // a refused token wins over any other failure: ask for it again
       const failed = settled.filter((x) => x.status === 'rejected').map((x) => x.reason);
       if (failed.length) throw failed.find((e) => e instanceof AuthNeeded) || failed[0];
-      const [fac, wk, ws, ag, se, si] = settled.map((x) => x.value);
+      const [fac, wk, ws, ag, se, si, mo] = settled.map((x) => x.value);
       const f = fac.body;
       const main = $('main');
       main.dataset.from = f.from;
@@ -567,6 +616,11 @@
       renderTable('workers');
       renderTable('stations');
       renderTable('fleet');
+      $('models-panel').hidden = !mo;
+      state.rows.models = mo ? modelRows(mo.body.models) : [];
+      const flagged = state.rows.models.filter((r) => r.drift.flagged).length;
+      setText('models-count', state.rows.models.length + ' camera and model rows' + (flagged ? ', ' + flagged + ' flagged' : ''));
+      renderTable('models');
 
       state.series = se ? { step: se.body.step, points: se.body.points } : null;
       if (se) {
@@ -646,7 +700,7 @@
     document.addEventListener('visibilitychange', () => { schedule(); if (!document.hidden) refresh(); });
     $('token-form').addEventListener('submit', onToken);
     $('token-dialog').addEventListener('cancel', (ev) => ev.preventDefault());
-    for (const name of ['workers', 'stations', 'fleet']) setupSorting(name);
+    for (const name of ['workers', 'stations', 'fleet', 'models']) setupSorting(name);
     $('pick-site').addEventListener('change', () => pickSite($('pick-site').value));
     $('pick-line').addEventListener('change', () => { state.line = $('pick-line').value; writeHash(); refresh(); });
     $('detail-back').addEventListener('click', (ev) => {

@@ -29,8 +29,11 @@ uint64_t bt_fnv1a(const void *data, size_t len) {
 
 void bt_batch_clear(bt_batch *b) {
   if (!b) return;
-  for (size_t i = 0; i < b->n; i++)
+  for (size_t i = 0; i < b->n; i++) {
     if (b->events[i].valid) ev_event_clear(&b->events[i].ev);
+    free(b->events[i].camera_id);
+    free(b->events[i].model_version);
+  }
   free(b->events);
   free(b->dropped);
   memset(b, 0, sizeof(*b));
@@ -59,6 +62,21 @@ static int bt__cmp_range(const void *a, const void *b) {
 static int bt__cmp_seq(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return x < y ? -1 : x > y;
+}
+
+/* The fields the model figures read, from the validated item (the
+ * validator checked their types and removed nulls). */
+static int bt__model(const cJSON *item, bt_event *out) {
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(item, "confidence");
+  const cJSON *cam = cJSON_GetObjectItemCaseSensitive(item, "camera_id");
+  const cJSON *mv = cJSON_GetObjectItemCaseSensitive(item, "model_version");
+  if (cJSON_IsNumber(c)) {
+    out->has_conf = true;
+    out->confidence = c->valuedouble;
+  }
+  if (cJSON_IsString(cam) && !(out->camera_id = strdup(cam->valuestring))) return -ENOMEM;
+  if (cJSON_IsString(mv) && !(out->model_version = strdup(mv->valuestring))) return -ENOMEM;
+  return 0;
 }
 
 /* One event. The batch's tree is ours: the validator edits the item in place
@@ -119,7 +137,7 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
    * and hash this used to do (and matches hashes already stored). */
   out->content_hash = bt_fnv1a(out->ev.json, out->ev.json_len);
   out->valid = true;
-  return 0;
+  return bt__model(item, out);
 }
 
 void bt_reject(bt_event *e, const char *code) {

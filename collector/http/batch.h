@@ -34,6 +34,10 @@ typedef struct bt_event {
   ev_event ev;              /* valid only; ev.json is what the store keeps */
   uint64_t content_hash;    /* valid only: FNV-1a of ev.json without seq/ingested_at */
   char error[BT_ERROR_MAX]; /* !valid: "invalid_event: field: rule" or "timestamp_out_of_range" */
+  /* valid only: what the model figures read (SPEC §6.3); strings malloc'd, NULL when absent */
+  bool has_conf;
+  double confidence;
+  char *camera_id, *model_version;
 } bt_event;
 
 typedef struct bt_batch {

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "prom_text.h"
 #include "metrics_api.h"
+#include "prom_models.h"
 #include "readers.h"
 #include "rollup.h"
 #include "timefmt.h"
@@ -54,6 +55,7 @@ struct col_prom {
   st_agent_info *snap_agents;
   size_t snap_n;
   metrics_result snap_today;
+  prom_models snap_models;
   bool refreshing;
 };
 
@@ -68,6 +70,7 @@ void prom_free(col_prom *p) {
   free(p->agents);
   st_agents_free(p->snap_agents, p->snap_n);
   metrics_result_clear(&p->snap_today);
+  prom_models_clear(&p->snap_models);
   free(p);
 }
 
@@ -209,6 +212,7 @@ static void prom__render(col_app *app, strbuf *b) {
   pt_metric_i64(b, "ferry_factory_today_units", "gauge", "Units counted today (UTC).", (int64_t)f->units);
   pt_metric_f64(b, "ferry_factory_today_avg_utilization_pct", "gauge", "Mean worker utilization today (UTC).",
                 f->avg_utilization_pct, 3);
+  prom_models_write(b, &p->snap_models);
 }
 
 /* ---- the scrape --------------------------------------------------------- */
@@ -222,6 +226,7 @@ typedef struct prom_req {
   st_agent_info *agents;
   size_t n;
   metrics_result today;
+  prom_models models;
 } prom_req;
 
 static void prom__work(uv_work_t *w) {
@@ -238,6 +243,7 @@ static void prom__work(uv_work_t *w) {
     st_metrics_query mq = {.from_ms = day0, .to_ms = day0 + 86400000};
     r = rd->ops->metrics(rd, &mq, &q->today);
   }
+  if (r == 0) r = prom_models_read(rd, q->app->cfg->low_confidence_milli, tf_now_ms(), &q->models);
   if (r < 0) {
     q->err = r;
     snprintf(q->errmsg, sizeof(q->errmsg), "%s", rd->ops->last_error(rd));
@@ -266,12 +272,15 @@ static void prom__done(uv_work_t *w, int status) {
     p->snap_agents = q->agents;
     p->snap_n = q->n;
     p->snap_today = q->today;
+    prom_models_clear(&p->snap_models);
+    p->snap_models = q->models;
     p->have_snap = true;
     p->snap_mono_ms = tf_mono_ms();
   } else {
     if (q->err) flog_warn("/metrics: reading the database failed: %s", q->errmsg);
     st_agents_free(q->agents, q->n);
     metrics_result_clear(&q->today);
+    prom_models_clear(&q->models);
   }
   prom__answer(app, q->req); /* a failed read still answers the in-memory counters */
   app->inflight--;

@@ -11,9 +11,11 @@
 
 #include "agents_api.h"
 #include "httpd_route.h"
+#include "export_api.h"
 #include "ids_api.h"
 #include "ingest.h"
 #include "metrics_api.h"
+#include "models_api.h"
 #include "prom.h"
 #include "registry_api.h"
 #include "series_api.h"
@@ -28,6 +30,8 @@ typedef enum {
   RT_HEALTHZ,
   RT_READYZ,
   RT_SERIES,
+  RT_MODELS,
+  RT_EXPORT,
   RT_WORKERS,
   RT_STATIONS,
   RT_REGISTRY
@@ -44,6 +48,8 @@ static const httpd_route rt_table[] = {
     {RT_HEALTHZ, "/healthz", NULL, "GET", 0},
     {RT_READYZ, "/readyz", NULL, "GET", 0},
     {RT_SERIES, SERIES_API_PATH, NULL, "GET", RT_READ_AUTH},
+    {RT_MODELS, MODELS_API_PATH, NULL, "GET", RT_READ_AUTH},
+    {RT_EXPORT, EXPORT_API_PATH, NULL, "GET", RT_READ_AUTH},
     {RT_METRICS_API, NULL, metrics_api_match, "GET", RT_READ_AUTH},
     {RT_WORKERS, IDS_API_WORKERS, NULL, "GET", RT_READ_AUTH},
     {RT_STATIONS, IDS_API_STATIONS, NULL, "GET", RT_READ_AUTH},
@@ -171,6 +177,8 @@ void routes_on_request(httpd_req *req, void *ud) {
     case RT_PROM: prom_on_request(app, req); return;
     case RT_READYZ: rt__readyz(app, req); return;
     case RT_SERIES: series_api_on_request(app, req); return;
+    case RT_MODELS: models_api_on_request(app, req); return;
+    case RT_EXPORT: export_api_on_request(app, req); return;
     case RT_WORKERS: ids_api_on_request(app, req, false); return;
     case RT_STATIONS: ids_api_on_request(app, req, true); return;
     case RT_REGISTRY: registry_api_on_request(app, req); return;

@@ -17,9 +17,11 @@
 #include "batch.h"
 #include "delivery.h"
 #include "metrics.h"
+#include "models.h"
 #include "rollup_site.h"
 
 typedef struct store store;
+struct sm_window; /* store_models.h */
 
 /* One batch to apply. */
 typedef struct st_ingest {
@@ -69,6 +71,29 @@ typedef struct st_metrics_query {
 
 typedef enum { ST_ID_WORKER = 0, ST_ID_STATION = 1 } st_id_kind;
 
+/* A stored event's place in export order: (ts, agent_id, event_id), byte order. */
+typedef struct st_export_key {
+  int64_t ts_ms;
+  char agent_id[65];
+  char event_id[129];
+} st_export_key;
+
+/* GET /v1/events/export (SPEC §6.3): which stored events, oldest first. */
+typedef struct st_export_query {
+  int64_t from_ms, to_ms;                             /* ts in [from, to) */
+  const char *camera_id, *model_version, *event_type; /* NULL = any */
+  bool has_max_conf;                                  /* only events with confidence <= max_conf */
+  double max_conf;
+  bool has_after; /* only events after this key */
+  st_export_key after;
+  bool has_until; /* only events up to this key (included) */
+  st_export_key until;
+  int64_t limit; /* at most this many */
+} st_export_query;
+
+/* One exported event: its key, and its stored body (the normal form). A
+ * nonzero return stops the export (and is returned by export_events). */
+typedef int (*st_export_row_fn)(void *ctx, const st_export_key *k, const char *body, size_t len);
 /* When an id's events happened (GET /v1/workers, /v1/workstations). */
 typedef struct st_id_span {
   st_id_kind kind;
@@ -118,6 +143,19 @@ typedef struct store_ops {
   int (*metrics)(store *s, const st_metrics_query *q, metrics_result *ret);
   /* Whether any stored event ever named the id (404 vs zeros). */
   int (*id_known)(store *s, st_id_kind kind, const char *id, bool *ret);
+  /* ---- model figures (SPEC §6.3) ---- For each of the n windows
+   * [from_ms, to_ms) (in one snapshot), add the cells of every camera and
+   * model version with events in it to sets[i] (initialised by the caller).
+   * Reader handles. */
+  int (*models)(store *s, const struct sm_window *w, size_t n, models_set *sets);
+  /* The events matching q, oldest first (reader handles; streamed: memory
+   * does not grow with the window), in two passes over one snapshot: first
+   * counted (up to q->limit), then between(ctx, q) is told where the page
+   * ends (q->has_until and q->until set when the page is full), then fn is
+   * called for each event of the page. A nonzero return of a callback stops
+   * the export and is returned. */
+  int (*export_events)(store *s, st_export_query *q, int (*between)(void *ctx, const st_export_query *q),
+                       st_export_row_fn fn, void *ctx);
   /* Every id ever seen, sorted by kind then id, with its first and last
    * event time (malloc'd array). Reader handles too. */
   int (*id_spans)(store *s, st_id_span **ret, size_t *ret_n);

@@ -24,6 +24,7 @@ const ADMIN_TOKEN = 'bt-admin-token-3f08aa';
 const H = 3600000, MIN = 60000;
 const HTML_WORKER = '<b>x</b>';
 const HTML_STATION = '<img src=x onerror=alert(1)>';
+const HTML_CAMERA = 'dock-<b>1</b>';
 
 let tmp, collector, base, browser, ctx, page;
 const consoleErrors = [], cspViolations = [], foreignRequests = [], apiAuth = [];
@@ -132,6 +133,22 @@ before(async () => {
   // a product count without a worker (factory units count it)
   await ingest('line-3-cam-9', '00000000000000c3',
     [{ event_id: 'nw-1', timestamp: iso(recent + 30 * MIN), event_type: 'product_count', workstation_id: 'press-1', count: 5 }], 1);
+
+  // cameras: a baseline 4 days ago and the window 22 to 18 h ago (inside "last 24 h" only;
+  // product counts without a worker, so the worker figures above stay as they are)
+  const camEvents = [];
+  const addCam = (cam, mv, n, t0, conf) => {
+    for (let i = 0; i < n; i++) {
+      camEvents.push({ event_id: `c-${camEvents.length}`, timestamp: iso(t0 + i * 30000), event_type: 'product_count',
+        workstation_id: 'dock', camera_id: cam, model_version: mv, confidence: conf(i) });
+    }
+  };
+  addCam(HTML_CAMERA, 'v1', 210, now - 96 * H, () => 0.9);
+  addCam(HTML_CAMERA, 'v1', 210, now - 22 * H, (i) => (i % 2 ? 0.2 : 0.9)); // half low: flagged
+  addCam('dock-2', 'v1', 210, now - 98 * H, () => 0.8);
+  addCam('dock-2', 'v2', 210, now - 21 * H, () => 0.85); // a new version that behaves: compared with v1, ok
+  addCam('dock-3', undefined, 20, now - 20 * H, () => 0.7); // too few to compare
+  await ingest('line-4-docks', '00000000000000d4', camEvents, 1);
 
   browser = null;
   ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), {
@@ -276,6 +293,29 @@ test('the dashboard shows what the API answers', async () => {
   assert.equal(bad.dropped, 2);
   assert.equal(fleet[0].id, 'line-2-cam-3', 'unhealthy agents sort first');
 
+  // models and cameras: one row per camera and model version, flagged rows marked with their reasons
+  const mo = await api('/v1/metrics/models', { from: w24.from, to: w24.to });
+  const mrows = await tableRows('models');
+  assert.equal(mrows.length, mo.models.length, 'one row per camera and model version');
+  assert.equal(mo.models.length, 4, 'the three cameras, and the events without any camera');
+  for (const m of mo.models) {
+    const row = mrows.find((r) => r.cells[0] === (m.camera_id ?? 'none') && r.cells[1] === (m.model_version ?? 'none'));
+    assert.ok(row, `a row for ${m.camera_id}/${m.model_version}`);
+    assert.equal(row.cells[2], fmt.int(m.events));
+    assert.equal(row.cells[3], m.confidence_mean === null ? '–' : m.confidence_mean.toFixed(3));
+    assert.equal(row.cells[4], m.low_confidence_rate === null ? '–' : fmt.pct(100 * m.low_confidence_rate));
+    assert.equal(row.cells[5], [m.event_mix.working, m.event_mix.idle, m.event_mix.absent, m.event_mix.product_count]
+      .map((v) => fmt.int(100 * v)).join(' / ') + ' %');
+    assert.equal(row.cls.includes('flagged'), m.drift.flagged, `${m.camera_id} marked as the API flags it`);
+  }
+  assert.equal(mrows[0].cells[0], HTML_CAMERA, 'flagged rows sort first; the camera id is text');
+  assert.equal(mrows[0].cells[6], 'flagged: low-confidence rate rose');
+  assert.equal(mrows[0].cells[4], fmt.pct(50));
+  assert.equal(mrows.find((r) => r.cells[0] === 'dock-2').cells[6], 'ok');
+  assert.equal(mrows.find((r) => r.cells[0] === 'dock-3').cells[6], 'too few events to compare');
+  assert.equal(await page.$$eval('#models tbody b', (els) => els.length), 0, 'no element was made from a camera id');
+  assert.match(await page.textContent('#models-count'), /4 camera and model rows, 1 flagged/);
+
   // the chart: the series endpoint's points are drawn
   const series = await api('/v1/metrics/series', { from: w24.from, to: w24.to, step: 'hour' });
   assert.equal(series.points.reduce((s, p) => s + p.units, 0), d24.f.units, 'series units add up to the factory units');
@@ -373,7 +413,7 @@ test('a wall screen opens with the token in the fragment', async () => {
   const summary = (await kiosk.textContent('#fleet-summary')).trim();
   const count = (await kiosk.textContent('#fleet-count')).trim();
   const bad = Number((count.match(/, (\d+) need attention/) || [0, 0])[1]);
-  assert.equal(summary, '3 agents · ' + (bad ? bad + (bad === 1 ? ' needs' : ' need') + ' attention' : 'all ok'));
+  assert.equal(summary, '4 agents · ' + (bad ? bad + (bad === 1 ? ' needs' : ' need') + ' attention' : 'all ok'));
   assert.ok(bad >= 1, 'the agent with missing events needs attention');
   // the two per-hour figures say what they are
   assert.match(await kiosk.getAttribute('#f-uph', 'id'), /f-uph/);

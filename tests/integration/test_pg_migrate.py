@@ -2,9 +2,10 @@
 """PostgreSQL schema upgrade: a database at schema version 1 (the committed
 fixture fixtures/pg_schema_v1.sql: ingest tables and one agent's first batch)
 is opened by the current collector, which migrates it to the current version
-(3) by itself, one step after the other. Checks: schema_version is 3, the
-metrics tables and the registry (version 3) exist and the old events
-count in the metrics, delivery figures and the stored Idempotency-Key are
+(4) by itself, one step after the other. Checks: schema_version is 4, the
+metrics tables, the registry (version 3) and the model tables (version 4)
+exist and the old events count in the metrics and in the model figures
+(filled from their bodies), delivery figures and the stored Idempotency-Key are
 unchanged (a replay of the old batch is answered as duplicates), new batches
 are stored; a schema newer than the collector knows is refused (exit 1).
 Skipped unless FERRY_TEST_PG_URL is set (scripts/ci-postgres.sh sets it)."""
@@ -35,10 +36,10 @@ def main(h):
     check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "1", "fixture schema_version")
 
     coll = h.start_collector(db_dir=d)
-    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "3", "schema_version after start")
+    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "4", "schema_version after start")
     tables = set(pg_sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split())
     for t in ("meta", "known_ids", "dirty_hours", "worker_hour", "station_hour", "hour_total",
-              "worker_day", "station_day", "day_total", "registry"):
+              "worker_day", "station_day", "day_total", "registry", "model_hour", "model_day"):
         check(t in tables, "table %s missing after the migration (have %s)" % (t, sorted(tables)))
     check(pg_sql(url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'events_ts'").strip() == "1",
           "index events_ts missing after the migration")
@@ -67,6 +68,18 @@ def main(h):
     r = http_request(coll.url("/v1/metrics/workers/W-V1?from=2030-01-01T00:00:00Z&to=2030-01-02T00:00:00Z"),
                      headers=read_auth(), timeout=30)
     check_eq(r.status, 200, "a worker named only by v1 events is known (zeros, not 404): %r" % r)
+
+    # the old events in the model figures (version 4 fills them from the stored bodies)
+    r = http_request(coll.url("/v1/metrics/models?from=%s&to=%s" % (fmt_ts(DAY0), fmt_ts(DAY0 + 86400000))),
+                     headers=read_auth(), timeout=30)
+    check_eq(r.status, 200, "models of the fixture's day: %r" % r)
+    check_eq(len(r.json["models"]), 1, "one camera and model row")
+    m = r.json["models"][0]
+    third = 0.3333
+    for k, v in (("camera_id", "cam-v1"), ("model_version", "m1"), ("events", 3), ("with_confidence", 2),
+                 ("confidence_mean", 0.6), ("confidence_p10", 0.4), ("low_confidence_rate", 0.5),
+                 ("event_mix", {"working": third, "idle": third, "absent": 0, "product_count": third})):
+        check_eq(m[k], v, "models %s" % k)
 
     # the stored key still answers a replay; the next batch is stored
     base = now_ms() - 3600 * 1000

@@ -18,6 +18,7 @@
  * inside a transaction. */
 #include "store_pg_conn.h"
 #include "store_pg_metrics.h"
+#include "store_pg_models.h"
 #include "store_pg_plant.h"
 
 #include <errno.h>
@@ -206,6 +207,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     if (first == 1 && strset_has(&inserted, e->ev.event_id)) {
       ret->accepted++;
       r = spm_note_event(s, &e->ev);
+      if (r == 0) r = spmod_note(s, e);
       continue;
     }
     ret->duplicates++;
@@ -242,6 +244,7 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
   strset_clear(&seen);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
   if (r == 0) r = spm_flush(s);
+  if (r == 0) r = spmod_flush(s);
   return r;
 }
 
@@ -500,6 +503,7 @@ static void sp_close(store *base) {
   if (!s) return;
   if (s->conn) PQfinish(s->conn);
   spm_close(s);
+  spmod_close(s);
   for (int i = 0; i < SP_NBUF; i++) sp_buf_clear(&s->arr[i]);
   free(s->conninfo);
   free(s);
@@ -528,6 +532,8 @@ static int sp__migrate(store_pg *s, char *err, size_t errlen) {
   if (r == 0 && version < 1) r = sp__sql(s, sp_schema_v1, "create schema v1");
   if (r == 0 && version < 2) r = sp__sql(s, sp_schema_v2, "migrate to schema v2");
   if (r == 0 && version < 3) r = sp__sql(s, sp_schema_v3, "migrate to schema v3");
+  if (r == 0 && version < 4) r = sp__sql(s, sp_schema_v4, "migrate to schema v4");
+  if (r == 0 && version < 4) r = spmod_backfill(s);
   if (r == 0 && version < SP_SCHEMA_VERSION) {
     char up[128];
     snprintf(up, sizeof(up), "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d)",
@@ -574,6 +580,8 @@ static const store_ops sp_ops = {
     .open_reader = sp_open_reader,
     .metrics = spm_metrics,
     .id_known = spm_id_known,
+    .models = spmod_models,
+    .export_events = spx_export,
     .id_spans = sps_id_spans,
     .registry_get = spr_registry_get,
     .registry_put = spr_registry_put,

@@ -9,6 +9,7 @@
 
 #include "rollup_query.h"
 #include "store.h"
+#include "store_models.h"
 #include "strbuf.h"
 #include "store_pg_sql.h"
 #include "store_txmemo.h"
@@ -50,6 +51,8 @@ typedef struct store_pg {
   st_txmemo memo;      /* writer only: this transaction's writes, known ids */
   /* the current batch's dirty hours and new ids, written by spm_flush */
   sp_buf m_hours, m_kinds, m_ids;
+  sm_pending models; /* the batch's model cells not yet written */
+  sp_buf marr[12];   /* their array literals */
   size_t n_m_hours, n_m_ids;
 } store_pg;
 

@@ -15,6 +15,7 @@
  *   hours still marked built from their events, exact edges.
  * So every answer equals metrics_compute over the committed events. */
 #include "store_pg_metrics.h"
+#include "store_pg_models.h"
 #include "store_pg_plant.h"
 
 #include <errno.h>
@@ -90,6 +91,7 @@ int spm_flush(store_pg *s) {
 void spm_tx_end(store_pg *s, bool committed) {
   stm_tx_end(&s->memo, committed);
   s->n_m_hours = s->n_m_ids = 0;
+  spmod_reset(s);
 }
 
 void spm_close(store_pg *s) {

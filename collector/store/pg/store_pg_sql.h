@@ -9,7 +9,7 @@
 #ifndef FERRY_COLLECTOR_STORE_PG_SQL_H
 #define FERRY_COLLECTOR_STORE_PG_SQL_H
 
-#define SP_SCHEMA_VERSION 3
+#define SP_SCHEMA_VERSION 4
 
 /* Advisory lock keys (two int4): migrations, and the rollup rebuild's
  * per-hour and per-day claims. */
@@ -119,6 +119,43 @@ static const char sp_schema_v3[] =
     "CREATE INDEX wsite_day_day ON wsite_day(day);"
     "DELETE FROM meta WHERE k = 'rollup_max_state_ms';";
 
+/* Version 4: the model rollups (collector/metrics/models.h), as in the
+ * SQLite store; the histogram is an int[] of MODELS_BINS counts, added with
+ * ferry_hist_add. Filled from the stored events by the migration
+ * (store_pg_models.c). */
+static const char sp_schema_v4[] =
+    "CREATE FUNCTION ferry_hist_add(a int[], b int[]) RETURNS int[] LANGUAGE sql IMMUTABLE AS $f$"
+    "  SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE"
+    "  (SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS t(x, y, i)) END $f$;"
+    "CREATE TABLE model_hour(hour bigint NOT NULL, camera text COLLATE \"C\" NOT NULL,"
+    "  model text COLLATE \"C\" NOT NULL, events bigint NOT NULL, with_conf bigint NOT NULL,"
+    "  conf_micro bigint NOT NULL, n_working bigint NOT NULL, n_idle bigint NOT NULL, n_absent bigint NOT "
+    "NULL,"
+    "  n_product bigint NOT NULL, last_ms bigint NOT NULL, hist int[], PRIMARY KEY(hour, camera, model));"
+    "CREATE TABLE model_day(day bigint NOT NULL, camera text COLLATE \"C\" NOT NULL,"
+    "  model text COLLATE \"C\" NOT NULL, events bigint NOT NULL, with_conf bigint NOT NULL,"
+    "  conf_micro bigint NOT NULL, n_working bigint NOT NULL, n_idle bigint NOT NULL, n_absent bigint NOT "
+    "NULL,"
+    "  n_product bigint NOT NULL, last_ms bigint NOT NULL, hist int[], PRIMARY KEY(day, camera, model));";
+
+/* Add cells (one array per column, keys unique within a statement) to their rows. */
+#define SP_MODEL_ADD(table, key)                                                                            \
+  "INSERT INTO " table " SELECT k, c, m, e, w, cm, n1, n2, n3, n4, l, h::int[] FROM unnest($1::bigint[],"   \
+  " $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"          \
+  " $9::bigint[], $10::bigint[], $11::bigint[], $12::text[]) AS t(k, c, m, e, w, cm, n1, n2, n3, n4, l, h)" \
+  " ON CONFLICT (" key ", camera, model) DO UPDATE SET events = " table ".events + excluded.events,"        \
+  " with_conf = " table ".with_conf + excluded.with_conf, conf_micro = " table                              \
+  ".conf_micro + excluded.conf_micro,"                                                                      \
+  " n_working = " table ".n_working + excluded.n_working, n_idle = " table ".n_idle + excluded.n_idle,"     \
+  " n_absent = " table ".n_absent + excluded.n_absent, n_product = " table                                  \
+  ".n_product + excluded.n_product,"                                                                        \
+  " last_ms = greatest(" table ".last_ms, excluded.last_ms), hist = ferry_hist_add(" table                  \
+  ".hist, excluded.hist)"
+
+#define SP_MODEL_EVENTS_SQL                                                               \
+  "SELECT ts_ms, event_type, body::json ->> 'camera_id', body::json ->> 'model_version'," \
+  " (body::json -> 'confidence')::text FROM events"
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char sp_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
@@ -178,6 +215,12 @@ enum {
   SP_WD_SUM,
   SP_SD_SUM,
   SP_DT_SUM,
+  SP_MH_ADD,
+  SP_MD_ADD,
+  SP_MH_READ,
+  SP_MD_READ,
+  SP_MODEL_EVENTS,
+  SP_EXPORT,
   SP_COUNT_
 };
 
@@ -304,6 +347,28 @@ static const char *const sp_sql[SP_COUNT_] = {
                   " sum(state_ms) FROM station_day WHERE day >= $1 AND day < $2"
                   " AND ($3::text IS NULL OR workstation_id = $3) GROUP BY workstation_id",
     [SP_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= $1 AND day < $2",
+    [SP_MH_ADD] = SP_MODEL_ADD("model_hour", "hour"),
+    [SP_MD_ADD] = SP_MODEL_ADD("model_day", "day"),
+    /* $1 lo $2 hi (hours or days) */
+    [SP_MH_READ] =
+        "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
+        " last_ms, hist::text FROM model_hour WHERE hour >= $1 AND hour < $2",
+    [SP_MD_READ] =
+        "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
+        " last_ms, hist::text FROM model_day WHERE day >= $1 AND day < $2",
+    /* $1 lo $2 hi */
+    [SP_MODEL_EVENTS] = SP_MODEL_EVENTS_SQL " WHERE ts_ms >= $1 AND ts_ms < $2",
+    /* $1 from $2 to; after $3 ts $4 agent $5 event; until $6 $7 $8; $9 event_type $10 camera $11 model
+     * $12 max confidence $13 limit (float8 input is correctly rounded, like strtod) */
+    [SP_EXPORT] = "SELECT ts_ms, agent_id, event_id, body, (body::json -> 'confidence')::text FROM events"
+                  " WHERE ts_ms >= $1 AND ts_ms < $2"
+                  " AND ($3::bigint IS NULL OR (ts_ms, agent_id, event_id) > ($3, $4::text, $5::text))"
+                  " AND ($6::bigint IS NULL OR (ts_ms, agent_id, event_id) <= ($6, $7::text, $8::text))"
+                  " AND ($9::text IS NULL OR event_type = $9)"
+                  " AND ($10::text IS NULL OR body::json ->> 'camera_id' = $10)"
+                  " AND ($11::text IS NULL OR body::json ->> 'model_version' = $11)"
+                  " AND ($12::float8 IS NULL OR (body::json ->> 'confidence')::float8 <= $12)"
+                  " ORDER BY ts_ms, agent_id, event_id LIMIT $13",
 };
 
 #endif

@@ -7,6 +7,7 @@
  * per (agent_id, epoch). */
 #include "store_sqlite_conn.h"
 #include "store_sqlite_metrics.h"
+#include "store_sqlite_models.h"
 #include "store_sqlite_plant.h"
 
 #include <errno.h>
@@ -171,6 +172,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
     if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
     /* the per-event rollup hook: stale hours and known ids */
     if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
+    if ((r = ssmod_note(s, e, rseq)) < 0) return r;
   }
   return 0;
 }
@@ -434,6 +436,8 @@ static const store_ops ss_ops = {
     .open_reader = ss_open_reader,
     .metrics = ssm_metrics,
     .id_known = ssm_id_known,
+    .models = ssmod_models,
+    .export_events = ssx_export,
     .id_spans = sss_id_spans,
     .registry_get = ssr_registry_get,
     .registry_put = ssr_registry_put,
@@ -491,6 +495,11 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     goto fail;
   }
   sqlite3_busy_timeout(s->db, 5000);
+  if (ssmod_register(s->db) < 0) {
+    snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+    r = -EIO;
+    goto fail;
+  }
   sqlite3_extended_result_codes(s->db, 1);
   if (sqlite3_exec(s->db, reader ? "PRAGMA query_only=1; PRAGMA cache_size=-8192;" : ss_pragmas, NULL, NULL,
                    NULL) != SQLITE_OK) {
@@ -535,10 +544,20 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
         (version < 3 && sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 4 && sqlite3_exec(s->db, ss_schema_v4, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 5 && sqlite3_exec(s->db, ss_schema_v5, NULL, NULL, &e) != SQLITE_OK) ||
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
+        sqlite3_exec(s->db, ss_schema_v6, NULL, NULL, &e) != SQLITE_OK) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       r = -EIO;
+      goto fail;
+    }
+    /* version 6: the model rollups of the events already stored, in the same transaction */
+    if ((r = ssmod_backfill(s->db, err, errlen)) < 0 ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
+      if (r == 0) snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
+      sqlite3_free(e);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      r = r < 0 ? r : -EIO;
       goto fail;
     }
   }

@@ -9,6 +9,7 @@
 
 #include "ss_checkpoint.h"
 #include "store.h"
+#include "store_models.h"
 #include "store_sqlite_sql.h"
 #include "store_txmemo.h"
 

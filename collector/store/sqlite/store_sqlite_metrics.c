@@ -5,8 +5,11 @@
  * (maintain); a query reads clean day and hour rows, builds the still-dirty
  * hours itself from the events, computes the two partial edges exactly and
  * combines (collector/metrics/rollup.h). Every answer therefore equals
- * metrics_compute over the stored events, whatever the rebuild backlog. */
+ * metrics_compute over the stored events, whatever the rebuild backlog. The
+ * model rollups of a dirty hour (store_sqlite_models.c) are rebuilt in the
+ * same upkeep, from the same dirty_hours. */
 #include "store_sqlite_metrics.h"
+#include "store_sqlite_models.h"
 #include "store_sqlite_plant.h"
 
 #include <errno.h>
@@ -226,7 +229,6 @@ static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq
 
 static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
                     rollup_acc *acc);
-static int ssm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
 static int ssm__begin_read(void *ctx, bool *ret_opened);
 static void ssm__end_read(void *ctx, bool opened);
 
@@ -240,7 +242,7 @@ static rq_backend ssm__backend(store_sqlite *s) {
       .events = ssm__events,
       .sum = ssm__sum,
       .sum_site = sss_sum_site,
-      .dirty_hours = ssm__dirty_hours,
+      .dirty_hours = ssm_dirty_hours,
       .begin_read = ssm__begin_read,
       .end_read = ssm__end_read,
   };
@@ -296,6 +298,7 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
   }
   rollup_buckets_clear(&b);
   if (r == 0) r = sss_write_hours(s, &be, h0, h1);
+  if (r == 0) r = ssmod_write_hours(s, h0, h1);
   return r;
 }
 
@@ -316,6 +319,7 @@ static int ssm__write_day(store_sqlite *s, int64_t day) {
     r = ss__exec(s, st, "fill day rollup");
   }
   if (r == 0) r = sss_write_day(s, day);
+  if (r == 0) r = ssmod_write_day(s, day);
   return r;
 }
 
@@ -396,7 +400,7 @@ static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, 
   return r;
 }
 
-static int ssm__dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n) {
+int ssm_dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n) {
   store_sqlite *s = ctx;
   int64_t *d = NULL;
   size_t nd = 0, cap = 0;

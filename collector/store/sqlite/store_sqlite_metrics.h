@@ -17,5 +17,7 @@ void ssm_close(store_sqlite *s);
 int ssm_maintain(store *base, int max_units, bool *ret_more);
 int ssm_metrics(store *base, const st_metrics_query *q, metrics_result *ret);
 int ssm_id_known(store *base, st_id_kind kind, const char *id, bool *ret);
+/* The dirty hours in [h_lo, h_hi), ascending (*ret malloc'd, freed by the caller). */
+int ssm_dirty_hours(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
 
 #endif

@@ -5,7 +5,7 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 5
+#define SS_SCHEMA_VERSION 6
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
@@ -163,6 +163,35 @@ static const char ss_schema_v5[] =
     "DELETE FROM meta WHERE k = 'rollup_max_state_ms';"
     "PRAGMA user_version=5;";
 
+/* Version 6: the model rollups (collector/metrics/models.h): per (hour,
+ * camera, model version) and per (day, ...), additive counts and a packed
+ * confidence histogram. camera and model are key texts (models_key: "" for
+ * none, "=" + id). Filled from the events already stored by the migration
+ * (store_sqlite_models.c); afterwards ingest writes only ev_model, and the
+ * rows of the hours it marks in dirty_hours are rebuilt by the writer's
+ * upkeep. ev_model holds, like ev_time, the model fields of each stored
+ * event that has any (camera, model version, confidence as bin and
+ * millionths), so a dirty hour and the partial hours at a window's ends are
+ * read without parsing bodies; the events without any are counted from
+ * ev_time. Anything that deletes events must delete their ev_model rows
+ * too. */
+static const char ss_schema_v6[] =
+    "CREATE TABLE IF NOT EXISTS model_hour(hour INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
+    "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
+    "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
+    "  n_product INTEGER NOT NULL, last_ms INTEGER NOT NULL, hist BLOB,"
+    "  PRIMARY KEY(hour, camera, model));"
+    "CREATE TABLE IF NOT EXISTS model_day(day INTEGER NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL,"
+    "  events INTEGER NOT NULL, with_conf INTEGER NOT NULL, conf_micro INTEGER NOT NULL,"
+    "  n_working INTEGER NOT NULL, n_idle INTEGER NOT NULL, n_absent INTEGER NOT NULL,"
+    "  n_product INTEGER NOT NULL, last_ms INTEGER NOT NULL, hist BLOB,"
+    "  PRIMARY KEY(day, camera, model));"
+    "CREATE TABLE IF NOT EXISTS ev_model(hour INTEGER NOT NULL, rseq INTEGER NOT NULL, ts_ms INTEGER NOT "
+    "NULL,"
+    "  event_type TEXT NOT NULL, camera TEXT NOT NULL, model TEXT NOT NULL, bin INTEGER, micro INTEGER,"
+    "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
+    "PRAGMA user_version=6;";
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
@@ -170,6 +199,21 @@ static const char ss_rollup_reset[] =
     "DELETE FROM cell_hour; DELETE FROM cell_day; DELETE FROM sstation_hour; DELETE FROM sstation_day;"
     "DELETE FROM wsite_hour; DELETE FROM wsite_day;"
     "DELETE FROM dirty_hours;";
+
+/* Add a cell's counts to its row (ferry_hist_add: store_sqlite_models.c). */
+#define SS_MODEL_UPSERT                                                                         \
+  " ON CONFLICT DO UPDATE SET events = events + excluded.events, with_conf = with_conf + "      \
+  "excluded.with_conf,"                                                                         \
+  " conf_micro = conf_micro + excluded.conf_micro, n_working = n_working + excluded.n_working," \
+  " n_idle = n_idle + excluded.n_idle, n_absent = n_absent + excluded.n_absent,"                \
+  " n_product = n_product + excluded.n_product, last_ms = max(last_ms, excluded.last_ms),"      \
+  " hist = ferry_hist_add(hist, excluded.hist)"
+
+/* The model fields of stored events, from their bodies (confidence as its
+ * JSON text): the migration to version 4 reads them once. */
+#define SS_MODEL_EVENTS_SQL                                                               \
+  "SELECT t.ts_ms, t.event_type, e.body ->> '$.camera_id', e.body ->> '$.model_version'," \
+  " e.body -> '$.confidence', t.rseq FROM ev_time t JOIN events e ON e.rseq = t.rseq"
 
 enum {
   SS_BEGIN,
@@ -230,6 +274,16 @@ enum {
   SS_WD_SUM,
   SS_SD_SUM,
   SS_DT_SUM,
+  SS_MH_ADD,
+  SS_MH_DEL,
+  SS_MD_DEL,
+  SS_MD_ADD,
+  SS_MH_READ,
+  SS_MD_READ,
+  SS_EXPORT,
+  SS_EVMODEL_INSERT,
+  SS_EVMODEL_RANGE,
+  SS_EVTIME_TYPES,
   SS_COUNT_
 };
 
@@ -347,6 +401,38 @@ static const char *const ss_sql[SS_COUNT_] = {
                   " sum(state_ms) FROM station_day WHERE day >= ?1 AND day < ?2"
                   " AND (?3 IS NULL OR workstation_id = ?3) GROUP BY workstation_id",
     [SS_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= ?1 AND day < ?2",
+    /* ?1 hour (day) ?2 camera ?3 model ?4 events ?5 with_conf ?6 conf_micro ?7..?10 mix ?11 last ?12 hist */
+    [SS_MH_ADD] =
+        "INSERT INTO model_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" SS_MODEL_UPSERT,
+    [SS_MD_ADD] =
+        "INSERT INTO model_day VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" SS_MODEL_UPSERT,
+    /* ?1 lo ?2 hi (hours or days) */
+    [SS_MH_DEL] = "DELETE FROM model_hour WHERE hour >= ?1 AND hour < ?2",
+    [SS_MD_DEL] = "DELETE FROM model_day WHERE day = ?1",
+    [SS_MH_READ] =
+        "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
+        " last_ms, hist FROM model_hour WHERE hour >= ?1 AND hour < ?2",
+    [SS_MD_READ] =
+        "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
+        " last_ms, hist FROM model_day WHERE day >= ?1 AND day < ?2",
+    /* ?1 first hour ?2 last hour ?3 from ?4 to; after ?5 ts ?6 agent ?7 event; until ?8 ?9 ?10;
+     * ?11 event_type ?12 camera key ?13 model key (NULL = any). Sorted hour by hour. */
+    [SS_EXPORT] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, e.body -> '$.confidence' FROM ev_time t"
+                  " JOIN events e ON e.rseq = t.rseq WHERE t.hour >= ?1 AND t.hour <= ?2"
+                  " AND t.ts_ms >= ?3 AND t.ts_ms < ?4"
+                  " AND (?5 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) > (?5, ?6, ?7))"
+                  " AND (?8 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) <= (?8, ?9, ?10))"
+                  " AND (?11 IS NULL OR t.event_type = ?11)"
+                  " AND (?12 IS NULL OR e.body ->> '$.camera_id' IS ?12)"
+                  " AND (?13 IS NULL OR e.body ->> '$.model_version' IS ?13)"
+                  " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id",
+    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 camera key ?6 model key ?7 bin ?8 micro */
+    [SS_EVMODEL_INSERT] = "INSERT INTO ev_model VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* ?1 lo ?2 hi ?3 hour of lo ?4 hour of hi - 1 */
+    [SS_EVMODEL_RANGE] = "SELECT ts_ms, event_type, camera, model, bin, micro FROM ev_model"
+                         " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2",
+    [SS_EVTIME_TYPES] = "SELECT event_type, count(*), max(ts_ms) FROM ev_time"
+                        " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY event_type",
 };
 
 #endif
