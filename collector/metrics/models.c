@@ -6,7 +6,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-__extension__ typedef __int128 models_i128;
+/* Exact comparisons of fractions of counts need products of two 64-bit
+ * counts: a small unsigned 128-bit type, portable to 32-bit targets (armhf has
+ * no __int128). Counts are never negative. */
+typedef struct {
+  uint64_t hi, lo;
+} models_u128;
+
+static models_u128 u128_mul(uint64_t a, uint64_t b) {
+  uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
+  uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
+  models_u128 r = {p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32), (mid << 32) | (p00 & 0xffffffffu)};
+  return r;
+}
+
+static models_u128 u128_add(models_u128 a, models_u128 b) {
+  models_u128 r = {a.hi + b.hi, a.lo + b.lo};
+  if (r.lo < a.lo) r.hi++;
+  return r;
+}
+
+static int u128_cmp(models_u128 a, models_u128 b) {
+  if (a.hi != b.hi) return a.hi < b.hi ? -1 : 1;
+  return a.lo < b.lo ? -1 : a.lo > b.lo;
+}
+
+/* |a - b| */
+static models_u128 u128_absdiff(models_u128 a, models_u128 b) {
+  if (u128_cmp(a, b) < 0) {
+    models_u128 t = a;
+    a = b;
+    b = t;
+  }
+  models_u128 r = {a.hi - b.hi - (a.lo < b.lo), a.lo - b.lo};
+  return r;
+}
+
+/* a * k for a small k (the products here stay far below 2^128) */
+static models_u128 u128_mul_small(models_u128 a, uint32_t k) {
+  models_u128 lo = u128_mul(a.lo, k);
+  lo.hi += a.hi * k;
+  return lo;
+}
 
 int models_bin(double c) {
   if (!(c > 0)) return 0; /* also NaN */
@@ -201,18 +243,21 @@ void models_figures(const models_cell *c, const models_cell *b, int low, bool ne
   for (int i = 0; i < 4; i++) ret->mix[i] = c->events ? (double)c->mix[i] / (double)c->events : 0;
   ret->baseline_events = b ? b->events : 0;
   if (!b || c->events < MODELS_MIN_EVENTS || b->events < MODELS_MIN_EVENTS) return;
-  /* rate rose by more than 0.15: lw/cw - lb/cb > 3/20, on the exact fractions */
+  /* rate rose by more than 0.15: lw/cw - lb/cb > 3/20, on the exact fractions:
+   * 20 lw cb > 20 lb cw + 3 cw cb */
   if (c->with_conf > 0 && b->with_conf > 0) {
-    models_i128 lb = models__low_count(b, low), cw = c->with_conf, cb = b->with_conf;
-    if (20 * ((models_i128)lw * cb - lb * cw) > 3 * cw * cb) ret->reason_rate = true;
+    uint64_t lb = (uint64_t)models__low_count(b, low), cw = (uint64_t)c->with_conf,
+             cb = (uint64_t)b->with_conf;
+    models_u128 left = u128_mul_small(u128_mul((uint64_t)lw, cb), 20);
+    models_u128 right = u128_add(u128_mul_small(u128_mul(lb, cw), 20), u128_mul_small(u128_mul(cw, cb), 3));
+    if (u128_cmp(left, right) > 0) ret->reason_rate = true;
   }
   /* total variation 1/2 sum |pw - pb| > 1/4  <=>  2 sum |mw Nb - mb Nw| > Nw Nb */
-  models_i128 nw = c->events, nb = b->events, tv = 0;
-  for (int i = 0; i < 4; i++) {
-    models_i128 d = (models_i128)c->mix[i] * nb - (models_i128)b->mix[i] * nw;
-    tv += d < 0 ? -d : d;
-  }
-  if (2 * tv > nw * nb) ret->reason_mix = true;
+  uint64_t nw = (uint64_t)c->events, nb = (uint64_t)b->events;
+  models_u128 tv = {0, 0};
+  for (int i = 0; i < 4; i++)
+    tv = u128_add(tv, u128_absdiff(u128_mul((uint64_t)c->mix[i], nb), u128_mul((uint64_t)b->mix[i], nw)));
+  if (u128_cmp(u128_mul_small(tv, 2), u128_mul(nw, nb)) > 0) ret->reason_mix = true;
   ret->flagged = ret->reason_rate || ret->reason_mix;
   ret->reason_version = ret->flagged && new_version;
 }

@@ -29,7 +29,9 @@
 #define NOW   (T0 + 10 * DAY)
 #define MAXEV 6000
 
-__extension__ typedef __int128 i128;
+/* The generated counts stay below 10^6, so their products fit in 64 bits (and the
+ * reference stays independent of models.c's 128-bit arithmetic). */
+typedef int64_t wide_t;
 
 typedef struct ev {
   char id[32], agent[16], cam[16], model[16];
@@ -159,14 +161,14 @@ static void ref_drift(const ref_row *w, const ref_row *b, int low, bool *rate, b
   *rate = *mix = false;
   if (!b || w->n < 200 || b->n < 200) return;
   if (w->nconf && b->nconf)
-    *rate = (i128)20 * ((i128)ref_low(w, low) * b->nconf - (i128)ref_low(b, low) * w->nconf) >
-            (i128)3 * w->nconf * b->nconf;
-  i128 tv = 0;
+    *rate = (wide_t)20 * ((wide_t)ref_low(w, low) * b->nconf - (wide_t)ref_low(b, low) * w->nconf) >
+            (wide_t)3 * w->nconf * b->nconf;
+  wide_t tv = 0;
   for (int t = 0; t < 4; t++) {
-    i128 d = (i128)w->mix[t] * b->n - (i128)b->mix[t] * w->n;
+    wide_t d = (wide_t)w->mix[t] * b->n - (wide_t)b->mix[t] * w->n;
     tv += d < 0 ? -d : d;
   }
-  *mix = 2 * tv > (i128)w->n * b->n;
+  *mix = 2 * tv > (wide_t)w->n * b->n;
 }
 
 static ref_row win_rows[16], base_rows[16];
