@@ -81,6 +81,34 @@ void opt_print_help(const opt_def *defs, size_t ndefs, const char *prog, const c
 /* ------------------------------------------------------------------------ */
 /* the config file template, and comparing / moving values (reload) */
 
+/* The comment lines above one option in both printouts: help, flag and
+ * variable, choices or range, and an old spelling; key and env keep the
+ * option's own spellings. */
+static void option_header(FILE *out, const opt_def *defs, const opt_def *d, bool gap, char *key,
+                          size_t keylen, char *env, size_t envlen) {
+  fprintf(out, "%s  // %s\n", gap ? "\n" : "", d->help ? d->help : "");
+  fprintf(out, "  // flag --%s, environment FERRY_%s", d->name, env);
+  if (d->type == OPT_ENUM && d->choices) fprintf(out, "; one of %s", d->choices);
+  if (opt__has_bounds(d) && (d->type == OPT_INT || d->type == OPT_SIZE || d->type == OPT_SECONDS)) {
+    char a[32], b[32];
+    if (d->type == OPT_SIZE) {
+      opt__format_size(a, sizeof a, d->min);
+      opt__format_size(b, sizeof b, d->max);
+    } else {
+      snprintf(a, sizeof a, "%.15g", d->min);
+      snprintf(b, sizeof b, "%.15g", d->max);
+    }
+    fprintf(out, "; %s to %s", a, b);
+  }
+  fputc('\n', out);
+  const char *al = opt__alias_of(defs, d);
+  if (al && opt__spell(al, key, keylen, false) && opt__spell(al, env, envlen, true)) {
+    fprintf(out, "  // old spelling also accepted: \"%s\", --%s, FERRY_%s\n", key, al, env);
+    opt__spell(d->name, key, keylen, false);
+    opt__spell(d->name, env, envlen, true);
+  }
+}
+
 void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const char *intro, FILE *out) {
   char key[OPT_NAME_MAX + 1], env[OPT_NAME_MAX + 1];
   fprintf(out, "// %s configuration: JSON with // and /* */ comments.\n", prog ? prog : "ferry");
@@ -94,26 +122,7 @@ void opt_print_config(const opt_def *defs, size_t ndefs, const char *prog, const
     const opt_def *d = &defs[i];
     if (d->flags & OPT_F_CLI) continue;
     if (!opt__spell(d->name, key, sizeof key, false) || !opt__spell(d->name, env, sizeof env, true)) continue;
-    fprintf(out, "%s  // %s\n", i ? "\n" : "", d->help ? d->help : "");
-    fprintf(out, "  // flag --%s, environment FERRY_%s", d->name, env);
-    if (d->type == OPT_ENUM && d->choices) fprintf(out, "; one of %s", d->choices);
-    if (opt__has_bounds(d) && (d->type == OPT_INT || d->type == OPT_SIZE || d->type == OPT_SECONDS)) {
-      char a[32], b[32];
-      if (d->type == OPT_SIZE) {
-        opt__format_size(a, sizeof a, d->min);
-        opt__format_size(b, sizeof b, d->max);
-      } else {
-        snprintf(a, sizeof a, "%.15g", d->min);
-        snprintf(b, sizeof b, "%.15g", d->max);
-      }
-      fprintf(out, "; %s to %s", a, b);
-    }
-    fputc('\n', out);
-    const char *al = opt__alias_of(defs, d);
-    if (al && opt__spell(al, key, sizeof key, false) && opt__spell(al, env, sizeof env, true)) {
-      fprintf(out, "  // old spelling also accepted: \"%s\", --%s, FERRY_%s\n", key, al, env);
-      opt__spell(d->name, key, sizeof key, false);
-    }
+    option_header(out, defs, d, i > 0, key, sizeof key, env, sizeof env);
     if (!d->def) {
       fprintf(out, "  // \"%s\": null,  // not set by default (see above)\n", key);
     } else if (d->type == OPT_STR || d->type == OPT_ENUM || d->type == OPT_SIZE) {
@@ -176,27 +185,7 @@ void opt_print_effective(const opt_def *defs, size_t ndefs, const void *cfg, con
     if (d->flags & OPT_F_CLI) continue; /* a command-line action, not configuration */
     if (!opt__spell(d->name, key, sizeof key, false) || !opt__spell(d->name, env, sizeof env, true)) continue;
     int src = i < OPT_MAX_DEFS && cli ? cli->source[i] : OPT_SOURCE_DEFAULT;
-    fprintf(out, "%s  // %s\n", i ? "\n" : "", d->help ? d->help : "");
-    fprintf(out, "  // flag --%s, environment FERRY_%s", d->name, env);
-    if (d->type == OPT_ENUM && d->choices) fprintf(out, "; one of %s", d->choices);
-    if (opt__has_bounds(d) && (d->type == OPT_INT || d->type == OPT_SIZE || d->type == OPT_SECONDS)) {
-      char a[32], b[32];
-      if (d->type == OPT_SIZE) {
-        opt__format_size(a, sizeof a, d->min);
-        opt__format_size(b, sizeof b, d->max);
-      } else {
-        snprintf(a, sizeof a, "%.15g", d->min);
-        snprintf(b, sizeof b, "%.15g", d->max);
-      }
-      fprintf(out, "; %s to %s", a, b);
-    }
-    fputc('\n', out);
-    const char *al = opt__alias_of(defs, d);
-    if (al && opt__spell(al, key, sizeof key, false) && opt__spell(al, env, sizeof env, true)) {
-      fprintf(out, "  // old spelling also accepted: \"%s\", --%s, FERRY_%s\n", key, al, env);
-      opt__spell(d->name, key, sizeof key, false);
-      opt__spell(d->name, env, sizeof env, true);
-    }
+    option_header(out, defs, d, i > 0, key, sizeof key, env, sizeof env);
     const char *from = src == OPT_SOURCE_FILE   ? "config file"
                        : src == OPT_SOURCE_ENV  ? "environment"
                        : src == OPT_SOURCE_FLAG ? "flag"
