@@ -116,7 +116,12 @@ int tf_parse_rfc3339(const char *s, size_t len, int64_t *ret_ms) {
 
   int64_t local;
   if (civil_to_ms(y, mo, d, h, mi, sec, ms, &local) < 0) return -EINVAL;
-  *ret_ms = local - (int64_t)offset_min * 60000;
+  int64_t utc = local - (int64_t)offset_min * 60000;
+  /* an offset may carry the instant past year 0000 or 9999, which the
+   * four-digit form cannot write back: out of range, not a time */
+  if (utc < days_from_civil(0, 1, 1) * MS_PER_DAY || utc >= days_from_civil(10000, 1, 1) * MS_PER_DAY)
+    return -EINVAL;
+  *ret_ms = utc;
   return 0;
 }
 
