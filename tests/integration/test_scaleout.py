@@ -99,8 +99,11 @@ def main(h):
 
     def c1_accepted():
         r = http_request(c1.url("/metrics"), headers=read_auth(), timeout=10)
-        m = re.search(r'(?m)^ferry_collector_events_total\{[^}]*result="accepted"[^}]*\} (\d+)', r.body.decode())
-        return m and int(m.group(1)) >= 200
+        # one sample per agent: the balancer may send one agent's batches
+        # all to the other replica, so the sum is what says c1 is storing
+        n = sum(int(v) for v in re.findall(
+            r'(?m)^ferry_collector_events_total\{[^}]*result="accepted"[^}]*\} (\d+)', r.body.decode()))
+        return n >= 200
     wait_until(c1_accepted, 60, "collector-1 storing events")
     backlog = sum(agent_status(agents[a]).get("backlog", 0) for a in AGENTS)
     log("killing collector-1 (pid %d) with SIGKILL mid-upload; agents' backlog %d" % (c1.pid, backlog))
