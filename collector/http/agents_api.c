@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "api_answer.h"
 #include "activity.h"
-#include "log.h"
 #include "timefmt.h"
 
 static void aa__time(cJSON *o, const char *name, int64_t ms) {
@@ -93,19 +93,9 @@ typedef struct aa_req {
 static void aa__done(wr_job *job) {
   aa_req *ar = job->data;
   col_app *app = ar->app;
-  if (job->err) {
-    flog_err("agents: reading the database failed: %s", job->errmsg);
-    httpd_req_add_header(ar->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(ar->req, 503, "unavailable", "the database could not be read; retry later");
-  } else {
-    cJSON *j = agents_api_json(job->agents, job->n_agents, app->activity, app->catchup, tf_mono_ms());
-    if (j) {
-      httpd_respond_json(ar->req, 200, j);
-    } else {
-      httpd_req_add_header(ar->req, "Retry-After", COL_RETRY_AFTER_S);
-      httpd_respond_error(ar->req, 503, "unavailable", "out of memory");
-    }
-  }
+  if (job->err) api_db_unavailable(ar->req, "agents", job->errmsg);
+  else
+    api_json(ar->req, agents_api_json(job->agents, job->n_agents, app->activity, app->catchup, tf_mono_ms()));
   st_agents_free(job->agents, job->n_agents);
   app->inflight--;
   free(ar);
@@ -114,8 +104,7 @@ static void aa__done(wr_job *job) {
 void agents_api_on_request(col_app *app, httpd_req *req) {
   aa_req *ar = calloc(1, sizeof(*ar));
   if (!ar) {
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "out of memory");
+    api_no_memory(req);
     return;
   }
   ar->app = app;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_answer.h"
 #include "log.h"
 #include "metrics_filter.h"
 #include "metrics_query.h"
@@ -196,17 +197,13 @@ int metrics_api_refuse_unknown(httpd_req *req, const char *const *allowed) {
   ma_unknown u = {.allowed = allowed};
   httpd_req_query_each(req, ma__check_param, &u);
   if (!u.found) return 0;
-  char msg[300], list[120] = "";
+  char list[120] = "";
   size_t o = 0;
   for (const char *const *a = allowed; *a && o < sizeof list; a++)
     o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *a);
   for (char *p = u.name; *p; p++)
     if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
-  snprintf(msg, sizeof msg, "%s: unknown query parameter (this endpoint takes %s)", u.name, list);
-  cJSON *j = httpd_error_json("invalid_parameter", msg);
-  cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-  if (e) cJSON_AddStringToObject(e, "param", u.name);
-  httpd_respond_json(req, 400, j);
+  api_bad_param(req, u.name, "%s: unknown query parameter (this endpoint takes %s)", u.name, list);
   return 1;
 }
 
@@ -262,19 +259,14 @@ static void ma__done(uv_work_t *w, int status) {
   ma_req *m = w->data;
   col_app *app = m->app;
   if (status < 0) {
-    httpd_req_add_header(m->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(m->req, 503, "shutting_down", "the collector is shutting down");
+    api_shutting_down(m->req);
   } else if (m->err) {
-    flog_err("metrics: reading the database failed: %s", m->errmsg);
-    httpd_req_add_header(m->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(m->req, 503, "unavailable", "the database could not be read; retry later");
+    api_db_unavailable(m->req, "metrics", m->errmsg);
   } else if (!m->known) {
     httpd_respond_error(m->req, 404, "not_found", "no %s \"%s\" was ever seen",
                         m->kind == MA_WORKER ? "worker" : "workstation", m->id);
   } else {
-    cJSON *j = ma__json(m);
-    if (j) httpd_respond_json(m->req, 200, j);
-    else httpd_respond_error(m->req, 503, "unavailable", "out of memory");
+    api_json(m->req, ma__json(m));
   }
   metrics_result_clear(&m->res);
   reg_index_free(m->reg);
@@ -287,8 +279,7 @@ static void ma__done(uv_work_t *w, int status) {
 void metrics_api_on_request(col_app *app, httpd_req *req) {
   ma_req *m = calloc(1, sizeof(*m));
   if (!m) {
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "out of memory");
+    api_no_memory(req);
     return;
   }
   int idr;
@@ -305,7 +296,7 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
   }
   if (idr < 0) {
     free(m);
-    httpd_respond_error(req, 400, "invalid_parameter", "id: badly percent-encoded or not UTF-8");
+    api_bad_param(req, NULL, "id: badly percent-encoded or not UTF-8");
     return;
   }
   static const char *const known[] = {"from", "to", "site", "line", "workstation", NULL};
@@ -318,12 +309,7 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
   if (mq_window(httpd_req_query(req, "from"), httpd_req_query(req, "to"), tf_now_ms(), &m->q.from_ms,
                 &m->q.to_ms, &param, msg, sizeof(msg)) < 0) {
     free(m);
-    cJSON *j = httpd_error_json("invalid_parameter", msg);
-    if (j) {
-      cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-      if (e) cJSON_AddStringToObject(e, "param", param);
-    }
-    httpd_respond_json(req, 400, j);
+    api_bad_param(req, param, "%s", msg);
     return;
   }
   reg_ref *reg = reg_cache_acquire(app->reg);
@@ -331,17 +317,8 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
   reg_cache_release(app->reg, reg);
   if (fr < 0) {
     free(m);
-    if (fr == -ENOMEM) {
-      httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-      httpd_respond_error(req, 503, "unavailable", "out of memory");
-      return;
-    }
-    cJSON *j = httpd_error_json("invalid_parameter", msg);
-    if (j) {
-      cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-      if (e) cJSON_AddStringToObject(e, "param", param);
-    }
-    httpd_respond_json(req, 400, j);
+    if (fr == -ENOMEM) api_no_memory(req);
+    else api_bad_param(req, param, "%s", msg);
     return;
   }
   if (m->filt.on) m->q.filter = &m->filt.f;
@@ -354,8 +331,7 @@ void metrics_api_on_request(col_app *app, httpd_req *req) {
   if (r < 0) {
     mf_clear(&m->filt);
     free(m);
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");
+    api_not_scheduled(req);
     return;
   }
   app->inflight++;

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "api_answer.h"
+#include "metrics_api.h"
 #include "metrics_query.h"
 #include "readers.h"
 #include "series.h"
@@ -222,49 +223,24 @@ static void mo__done(uv_work_t *w, int status) {
   mo_req *m = w->data;
   col_app *app = m->app;
   if (status < 0) {
-    httpd_req_add_header(m->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(m->req, 503, "shutting_down", "the collector is shutting down");
+    api_shutting_down(m->req);
   } else if (m->err == -ENOTSUP) {
     httpd_respond_error(m->req, 501, "not_implemented", "model figures are not available on this database");
   } else if (m->err) {
-    flog_err("models: reading the database failed: %s", m->errmsg);
-    httpd_req_add_header(m->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(m->req, 503, "unavailable", "the database could not be read; retry later");
+    api_db_unavailable(m->req, "models", m->errmsg);
   } else {
-    cJSON *j = mo__json(m);
-    if (j) httpd_respond_json(m->req, 200, j);
-    else httpd_respond_error(m->req, 503, "unavailable", "out of memory");
+    api_json(m->req, mo__json(m));
   }
   app->inflight--;
   mo__free(m);
 }
 
-static void mo__bad(httpd_req *req, const char *param, const char *msg) {
-  cJSON *j = httpd_error_json("invalid_parameter", msg);
-  cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-  if (e) cJSON_AddStringToObject(e, "param", param);
-  httpd_respond_json(req, 400, j);
-}
-
-static int mo__unknown(void *arg, const char *k, const char *v) {
-  (void)v;
-  if (strcmp(k, "from") == 0 || strcmp(k, "to") == 0 || strcmp(k, "step") == 0) return 0;
-  *(const char **)arg = k;
-  return 1;
-}
-
 void models_api_on_request(col_app *app, httpd_req *req) {
-  const char *unknown = NULL;
-  httpd_req_query_each(req, mo__unknown, &unknown);
-  if (unknown) {
-    char msg[160];
-    snprintf(msg, sizeof(msg), "%.80s: unknown parameter (from, to and step are)", unknown);
-    mo__bad(req, unknown, msg);
-    return;
-  }
+  static const char *const known[] = {"from", "to", "step", NULL};
+  if (metrics_api_refuse_unknown(req, known)) return;
   const char *step = httpd_req_query(req, "step");
   if (step && strcmp(step, "hour") != 0) {
-    mo__bad(req, "step", "step: must be hour");
+    api_bad_param(req, "step", "step: must be hour");
     return;
   }
   int64_t from_ms, to_ms;
@@ -272,11 +248,11 @@ void models_api_on_request(col_app *app, httpd_req *req) {
   char msg[200];
   if (mq_window(httpd_req_query(req, "from"), httpd_req_query(req, "to"), tf_now_ms(), &from_ms, &to_ms,
                 &param, msg, sizeof(msg)) < 0) {
-    mo__bad(req, param, msg);
+    api_bad_param(req, param, "%s", msg);
     return;
   }
   if (step && series_count(from_ms, to_ms, SERIES_HOUR_MS) > SERIES_MAX_BUCKETS) {
-    mo__bad(req, "step", "step: more than 745 hours; ask for a shorter window");
+    api_bad_param(req, "step", "step: more than 745 hours; ask for a shorter window");
     return;
   }
   mo_req *m = calloc(1, sizeof(*m));
@@ -288,8 +264,7 @@ void models_api_on_request(col_app *app, httpd_req *req) {
   }
   if (!m || (m->step && !m->buckets)) {
     if (m) mo__free(m);
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "out of memory");
+    api_no_memory(req);
     return;
   }
   models_set_init(&m->win);
@@ -303,8 +278,7 @@ void models_api_on_request(col_app *app, httpd_req *req) {
   int r = uv_queue_work(app->loop, &m->work, mo__work, mo__done);
   if (r < 0) {
     mo__free(m);
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");
+    api_not_scheduled(req);
     return;
   }
   app->inflight++;

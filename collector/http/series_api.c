@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "api_answer.h"
 #include "metrics_filter.h"
 #include "metrics_query.h"
 #include "reg_cache.h"
@@ -93,28 +93,12 @@ oom:
 static void se__done(uv_work_t *w, int status) {
   se_req *q = w->data;
   col_app *app = q->app;
-  if (status < 0) {
-    httpd_req_add_header(q->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(q->req, 503, "shutting_down", "the collector is shutting down");
-  } else if (q->err) {
-    flog_err("series: reading the database failed: %s", q->errmsg);
-    httpd_req_add_header(q->req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(q->req, 503, "unavailable", "the database could not be read; retry later");
-  } else {
-    cJSON *j = se__json(q);
-    if (j) httpd_respond_json(q->req, 200, j);
-    else httpd_respond_error(q->req, 503, "unavailable", "out of memory");
-  }
+  if (status < 0) api_shutting_down(q->req);
+  else if (q->err) api_db_unavailable(q->req, "series", q->errmsg);
+  else api_json(q->req, se__json(q));
   app->inflight--;
   mf_clear(&q->filt);
   free(q);
-}
-
-static void se__bad(httpd_req *req, const char *param, const char *msg) {
-  cJSON *j = httpd_error_json("invalid_parameter", msg);
-  cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-  if (e) cJSON_AddStringToObject(e, "param", param);
-  httpd_respond_json(req, 400, j);
 }
 
 void series_api_on_request(col_app *app, httpd_req *req) {
@@ -123,7 +107,7 @@ void series_api_on_request(col_app *app, httpd_req *req) {
   const char *step = httpd_req_query(req, "step");
   int64_t step_ms = series_step_ms(step);
   if (step_ms < 0) {
-    se__bad(req, "step", "step: must be hour or day");
+    api_bad_param(req, "step", "step: must be hour or day");
     return;
   }
   int64_t from_ms, to_ms;
@@ -131,17 +115,16 @@ void series_api_on_request(col_app *app, httpd_req *req) {
   char msg[200];
   if (mq_window(httpd_req_query(req, "from"), httpd_req_query(req, "to"), tf_now_ms(), &from_ms, &to_ms,
                 &param, msg, sizeof(msg)) < 0) {
-    se__bad(req, param, msg);
+    api_bad_param(req, param, "%s", msg);
     return;
   }
   if (series_count(from_ms, to_ms, step_ms) > SERIES_MAX_BUCKETS) {
-    se__bad(req, "step", "step: more than 745 buckets; use step=day for windows over 31 days");
+    api_bad_param(req, "step", "step: more than 745 buckets; use step=day for windows over 31 days");
     return;
   }
   se_req *q = calloc(1, sizeof(*q));
   if (!q) {
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "out of memory");
+    api_no_memory(req);
     return;
   }
   q->app = app;
@@ -156,12 +139,8 @@ void series_api_on_request(col_app *app, httpd_req *req) {
   reg_cache_release(app->reg, reg);
   if (fr < 0) {
     free(q);
-    if (fr == -ENOMEM) {
-      httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-      httpd_respond_error(req, 503, "unavailable", "out of memory");
-    } else {
-      se__bad(req, param, msg);
-    }
+    if (fr == -ENOMEM) api_no_memory(req);
+    else api_bad_param(req, param, "%s", msg);
     return;
   }
   q->work.data = q;
@@ -169,8 +148,7 @@ void series_api_on_request(col_app *app, httpd_req *req) {
   if (r < 0) {
     mf_clear(&q->filt);
     free(q);
-    httpd_req_add_header(req, "Retry-After", COL_RETRY_AFTER_S);
-    httpd_respond_error(req, 503, "unavailable", "could not schedule the query; retry later");
+    api_not_scheduled(req);
     return;
   }
   app->inflight++;
