@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <mosquitto.h>
 
+#include "secret_file.h"
+
 
 #define O(field) offsetof(agent_config, field)
 #define KiB      1024.0
@@ -300,66 +302,6 @@ int agent_mqtt_url(const char *url, char *host, size_t hostlen, int *ret_port, b
   host[hl] = '\0';
   *ret_port = pv;
   *ret_tls = tls;
-  return 0;
-}
-
-int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable, char *err, size_t errlen) {
-  char buf[AGENT_TOKEN_MAX + 2];
-  struct stat st;
-  size_t n = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-    return -e;
-  }
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    snprintf(err, errlen, "%s is not a regular file", path);
-    return -EINVAL;
-  }
-  for (;;) {
-    ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int e = errno;
-      close(fd);
-      snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-      return -e;
-    }
-    if (r == 0) break;
-    n += (size_t)r;
-    if (n >= sizeof(buf) - 1) break;
-  }
-  close(fd);
-  buf[n] = '\0';
-  char *s = buf;
-  while (*s && isspace((unsigned char)*s)) s++;
-  size_t len = strlen(s);
-  while (len && isspace((unsigned char)s[len - 1])) s[--len] = '\0';
-  if (len == 0) {
-    snprintf(err, errlen, "%s holds no token", path);
-    return -EINVAL;
-  }
-  if (len > AGENT_TOKEN_MAX) {
-    snprintf(err, errlen, "%s: token longer than %d bytes", path, AGENT_TOKEN_MAX);
-    return -EINVAL;
-  }
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x21 || c > 0x7e) {
-      snprintf(err, errlen, "%s: token has whitespace or control characters inside", path);
-      return -EINVAL;
-    }
-  }
-  char *t = strdup(s);
-  explicit_bzero(buf, sizeof(buf));
-  if (!t) {
-    snprintf(err, errlen, "out of memory");
-    return -ENOMEM;
-  }
-  *ret = t;
-  *ret_others_readable = (st.st_mode & S_IROTH) != 0;
   return 0;
 }
 
@@ -653,7 +595,7 @@ int agent_config_validate(agent_config *cfg, char *err, size_t errlen) {
     char e2[200];
     bool others = false;
     char *tok = NULL;
-    int r = agent_read_token_file(cfg->auth_token_file, &tok, &others, e2, sizeof(e2));
+    int r = secret_file_read(cfg->auth_token_file, AGENT_TOKEN_MAX, &tok, &others, e2, sizeof(e2));
     if (r < 0) {
       snprintf(err, errlen, "auth_token_file: %s", e2);
       return -EINVAL;

@@ -124,10 +124,5 @@ int agent_url_host(const char *url, bool *ret_https, const char **ret_host, size
  * into curl's "sha256//B64;sha256//B64" form. Each B64 must be the base64 of
  * 32 bytes (44 characters ending in '='). 0, or -EINVAL with err set. */
 int agent_pin_to_curl(const char *in, char *out, size_t outlen, char *err, size_t errlen);
-/* Read a token file: whole file, surrounding whitespace stripped, at most
- * AGENT_TOKEN_MAX bytes. Returns 0 with *ret (malloc'd) or a negative errno
- * with err set ("cannot read ...", "empty"). *ret_others_readable tells
- * whether the file mode lets others read it. */
-int agent_read_token_file(const char *path, char **ret, bool *ret_others_readable, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "secret_file.h"
 #include "config.h"
 #include "dead_letter.h"
 #include "footprint.h"
@@ -252,7 +253,7 @@ static int start_mqtt(app *a, char *err, size_t errlen) {
   if (c->mqtt_password_file) {
     bool others = false;
     char e2[200];
-    r = agent_read_token_file(c->mqtt_password_file, &password, &others, e2, sizeof(e2));
+    r = secret_file_read(c->mqtt_password_file, AGENT_TOKEN_MAX, &password, &others, e2, sizeof(e2));
     if (r < 0) {
       snprintf(err, errlen, "mqtt_password_file: %s", e2);
       mapping_free(m);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secret_file.h"
 #include "log.h"
 #include "pathcheck.h"
 #include "models.h"
@@ -132,56 +133,6 @@ int col_config_flog_level(const col_config *cfg) {
   return levels[cfg->log_level];
 }
 
-int col_read_token_file(const char *path, char **ret, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    int e = errno;
-    snprintf(err, errlen, "%s: %s", path, strerror(e));
-    return -e;
-  }
-  char buf[AUTH_TOKEN_MAX + 2];
-  size_t got = 0;
-  for (;;) {
-    ssize_t k = read(fd, buf + got, sizeof(buf) - 1 - got);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) {
-      int e = errno;
-      close(fd);
-      snprintf(err, errlen, "%s: %s", path, strerror(e));
-      return -e;
-    }
-    if (k == 0) break;
-    got += (size_t)k;
-    if (got == sizeof(buf) - 1) {
-      close(fd);
-      snprintf(err, errlen, "%s: longer than %d bytes", path, AUTH_TOKEN_MAX);
-      return -EFBIG;
-    }
-  }
-  close(fd);
-  buf[got] = '\0';
-  char *s = buf;
-  while (*s && isspace((unsigned char)*s)) s++;
-  size_t n = strlen(s);
-  while (n && isspace((unsigned char)s[n - 1])) n--;
-  s[n] = '\0';
-  if (n == 0) {
-    snprintf(err, errlen, "%s: the file is empty", path);
-    explicit_bzero(buf, sizeof(buf));
-    return -EINVAL;
-  }
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f) {
-      snprintf(err, errlen, "%s: the token contains whitespace or control characters", path);
-      explicit_bzero(buf, sizeof(buf));
-      return -EINVAL;
-    }
-  *ret = strdup(s);
-  explicit_bzero(buf, sizeof(buf));
-  if (!*ret) return -ENOMEM;
-  return 0;
-}
-
 /* One token from TOKEN or FILE, the two options named key / key_file. */
 static int col__token(const char *key, const char *value, const char *file, char **ret, char *err,
                       size_t errlen) {
@@ -205,7 +156,7 @@ static int col__token(const char *key, const char *value, const char *file, char
   }
   if (file) {
     char e[256];
-    int r = col_read_token_file(file, ret, e, sizeof(e));
+    int r = secret_file_read(file, AUTH_TOKEN_MAX, ret, NULL, e, sizeof(e));
     if (r < 0) {
       snprintf(err, errlen, "%s_file: %s", key, e);
       return -EINVAL;

@@ -77,10 +77,6 @@ int col_config_finish(col_config *cfg, col_auth *auth, char *err, size_t errlen)
 /* Only the db option (for commands that need no tokens): 0 or -EINVAL with err. */
 int col_config_db(col_config *cfg, char *err, size_t errlen);
 
-/* Read a token file: contents with surrounding whitespace stripped, malloc'd.
- * 0, or negative errno with err filled ("FILE: why"). */
-int col_read_token_file(const char *path, char **ret, char *err, size_t errlen);
-
 /* The database for log lines: the sqlite path, or the URL with its
  * password (if any) replaced by ***. */
 void col_config_db_display(const col_config *cfg, char *out, size_t outlen);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secret_file.h"
 #include "check.h"
 #include "config.h"
 
@@ -194,16 +195,27 @@ int main(void) {
   write_file(ef, " \n\t\n", 0600);
   char *tok = NULL;
   bool others = true;
-  CHECK_EQ_INT(agent_read_token_file(tf, &tok, &others, err, sizeof(err)), 0);
+  CHECK_EQ_INT(secret_file_read(tf, AGENT_TOKEN_MAX, &tok, &others, err, sizeof(err)), 0);
   CHECK_EQ_STR(tok, "s3cr3t-token");
   CHECK(!others);
   free(tok);
   tok = NULL;
-  CHECK(agent_read_token_file(ef, &tok, &others, err, sizeof(err)) < 0);
+  CHECK(secret_file_read(ef, AGENT_TOKEN_MAX, &tok, &others, err, sizeof(err)) < 0);
   CHECK(tok == NULL);
-  CHECK(agent_read_token_file("/nonexistent/ferry/token", &tok, &others, err, sizeof(err)) < 0);
+  CHECK(secret_file_read("/nonexistent/ferry/token", AGENT_TOKEN_MAX, &tok, &others, err, sizeof(err)) < 0);
+  /* a directory, a byte outside visible ASCII, one byte over the bound */
+  CHECK_EQ_INT(secret_file_read(dir, AGENT_TOKEN_MAX, &tok, &others, err, sizeof(err)), -EINVAL);
+  write_file(ef, "caf\xc3\xa9", 0600);
+  CHECK_EQ_INT(secret_file_read(ef, AGENT_TOKEN_MAX, &tok, &others, err, sizeof(err)), -EINVAL);
+  write_file(ef, "abcdef", 0600);
+  CHECK_EQ_INT(secret_file_read(ef, 5, &tok, &others, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_INT(secret_file_read(ef, 6, &tok, &others, err, sizeof(err)), 0);
+  CHECK_EQ_STR(tok, "abcdef");
+  free(tok);
+  tok = NULL;
+  write_file(ef, " \n\t\n", 0600); /* the empty file again, for the cases below */
   chmod(tf, 0644);
-  CHECK_EQ_INT(agent_read_token_file(tf, &tok, &others, err, sizeof(err)), 0);
+  CHECK_EQ_INT(secret_file_read(tf, AGENT_TOKEN_MAX, &tok, &others, err, sizeof(err)), 0);
   CHECK(others);
   free(tok);
   chmod(tf, 0600);
