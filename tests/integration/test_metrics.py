@@ -23,9 +23,11 @@ HOUR = 3600 * 1000
 
 # ---------------------------------------------------------------- reference
 
-def reference(events, frm, to, cap_ms):
+def reference(events, frm, to, cap_ms, keep=lambda e: True):
     """The SPEC rules, written plainly. events: deduplicated dicts with
-    agent, id, ts, type, worker, station, count."""
+    agent, id, ts, type, worker, station, count. keep(e) says whether an
+    event passes a filter (site=, line=: test_plant_filters): a state counts
+    where the event that started it belongs."""
     def key(e):
         return (e["ts"], e["id"].encode(), e["agent"].encode())
     by_worker = {}
@@ -39,9 +41,9 @@ def reference(events, frm, to, cap_ms):
             if i + 1 < len(evs):
                 end = min(end, evs[i + 1]["ts"])
             s, t = max(e["ts"], frm), min(end, to)
-            if t > s:
+            if t > s and keep(e):
                 intervals.append((w, e["station"], e["type"], s, t))
-    in_win = [e for e in events if frm <= e["ts"] < to]
+    in_win = [e for e in events if frm <= e["ts"] < to and keep(e)]
     workers = {}
     for w in set([iv[0] for iv in intervals] + [e["worker"] for e in in_win if e.get("worker")]):
         d = {"working": 0, "idle": 0, "absent": 0}

@@ -10,6 +10,7 @@ windows; the answers must equal the reference exactly."""
 import random
 
 from ferry_harness import *
+from test_metrics import check_obj, reference
 
 SEED = int(os.environ.get("FERRY_TEST_SEED", "61818"))
 ADMIN = "it-admin-token-filters-0b3e"
@@ -35,74 +36,6 @@ def parse_ts(s):
     import calendar
     t = time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")
     return calendar.timegm(t) * 1000 + int(s[20:23])
-
-
-def reference(events, frm, to, cap_ms, keep):
-    def key(e):
-        return (e["ts"], e["id"].encode(), e["agent"].encode())
-    by_worker = {}
-    for e in sorted(events, key=key):
-        if e["type"] != "product_count":
-            by_worker.setdefault(e["worker"], []).append(e)
-    intervals = []
-    for w, evs in by_worker.items():
-        for i, e in enumerate(evs):
-            end = e["ts"] + cap_ms
-            if i + 1 < len(evs):
-                end = min(end, evs[i + 1]["ts"])
-            s, t = max(e["ts"], frm), min(end, to)
-            if t > s and keep(e):
-                intervals.append((w, e["station"], e["type"], s, t))
-    in_win = [e for e in events if frm <= e["ts"] < to and keep(e)]
-    workers = {}
-    for w in set([iv[0] for iv in intervals] + [e["worker"] for e in in_win if e.get("worker")]):
-        d = {"working": 0, "idle": 0, "absent": 0}
-        for iv in intervals:
-            if iv[0] == w:
-                d[iv[2]] += iv[4] - iv[3]
-        units = sum(e["count"] for e in in_win if e["type"] == "product_count" and e.get("worker") == w)
-        wi = d["working"] + d["idle"]
-        workers[w] = {"worker_id": w, "working_s": d["working"] / 1000, "idle_s": d["idle"] / 1000,
-                      "absent_s": d["absent"] / 1000, "utilization_pct": 100.0 * d["working"] / wi if wi else 0.0,
-                      "units": units, "units_per_hour": units / (d["working"] / 1000 / 3600) if d["working"] else 0.0}
-
-    def union(spans):
-        total, cs, ce = 0, None, None
-        for s, t in sorted(spans):
-            if ce is None or s > ce:
-                if ce is not None:
-                    total += ce - cs
-                cs, ce = s, t
-            else:
-                ce = max(ce, t)
-        return total + (ce - cs if ce is not None else 0)
-
-    stations = {}
-    for st in set([iv[1] for iv in intervals] + [e["station"] for e in in_win]):
-        occ = union([(iv[3], iv[4]) for iv in intervals if iv[1] == st and iv[2] in ("working", "idle")])
-        wrk = union([(iv[3], iv[4]) for iv in intervals if iv[1] == st and iv[2] == "working"])
-        units = sum(e["count"] for e in in_win if e["type"] == "product_count" and e["station"] == st)
-        stations[st] = {"workstation_id": st, "occupancy_s": occ / 1000, "working_s": wrk / 1000,
-                        "utilization_pct": 100.0 * wrk / occ if occ else 0.0, "units": units,
-                        "units_per_hour": units / (occ / 1000 / 3600) if occ else 0.0}
-    utils = [w["utilization_pct"] for w in workers.values() if w["working_s"] + w["idle_s"] > 0]
-    units = sum(e["count"] for e in in_win if e["type"] == "product_count")
-    factory = {"workers": len(workers), "workstations": len(stations), "events": len(in_win),
-               "working_s": sum(round(w["working_s"] * 1000) for w in workers.values()) / 1000,
-               "units": units, "units_per_hour": units / ((to - frm) / HOUR),
-               "avg_utilization_pct": sum(utils) / len(utils) if utils else 0.0}
-    return factory, workers, stations
-
-
-def same(a, b):
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-    return a == b
-
-
-def check_obj(got, want, what):
-    for k, v in want.items():
-        check(k in got and same(got[k], v), "%s.%s: got %r, want %r (all: %r)" % (what, k, got.get(k), v, got))
 
 
 def gen_events(rng, base, n):
