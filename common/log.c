@@ -107,7 +107,8 @@ static void json_line(int level, const flog_ctx *ctx, const char *msg) {
   cJSON_free(text);
 }
 
-static void vflog(int level, const flog_ctx *ctx, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static void vflog(int level, const flog_ctx *ctx, const char *fmt,
+                                                        va_list ap) {
   int saved_errno = errno; /* callers log with %m-like habits; keep errno */
   char line[FLOG_LINE_MAX];
   size_t o = 0;
