@@ -59,8 +59,10 @@
 #define HTTPD_CONN_MEMORY       (32u * 1024u)
 /* A body over the limit can only be answered (413) once it has all been
  * read: MHD 0.9.75 queues no response while a chunked upload is still
- * arriving. We drop up to this much more (max_body, capped here) before we
- * give up on answering and close the connection. */
+ * arriving, and an answer queued before a body the client is still pushing
+ * is followed by a close that can reset the connection under the answer.
+ * We read and drop up to max_body plus this much more (max_body, capped
+ * here) before we give up on answering and close the connection. */
 #define HTTPD_MAX_DISCARD       ((size_t)16 << 20)
 /* Upper bound for one timer arm, so a huge MHD timeout cannot overflow. */
 #define HTTPD_MAX_TIMER_MS      (3600u * 1000u)
@@ -261,7 +263,13 @@ static void httpd__too_large(httpd_req *r) {
 }
 
 static size_t httpd__discard_limit(const httpd *h) {
-  return h->cfg.max_body < HTTPD_MAX_DISCARD ? h->cfg.max_body : HTTPD_MAX_DISCARD;
+  return h->cfg.max_body + (h->cfg.max_body < HTTPD_MAX_DISCARD ? h->cfg.max_body : HTTPD_MAX_DISCARD);
+}
+
+/* Whether the client waits for "100 Continue" before it sends the body. */
+static bool httpd__expects_continue(struct MHD_Connection *conn) {
+  const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+  return v && strcasecmp(v, "100-continue") == 0;
 }
 
 /* Parse a Content-Length value strictly (digits only); 0 if absent or odd
@@ -320,7 +328,12 @@ static enum MHD_Result httpd__access(void *cls, struct MHD_Connection *conn, con
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), &cl) &&
         cl > h->cfg.max_body) {
       httpd__too_large(r);
-      return httpd__queue(r);
+      /* A client that waits for 100 Continue gets the 413 instead and sends
+       * nothing; one that pushes the body anyway is answered once the body
+       * is read and dropped (if it is not absurdly long), so the close that
+       * follows cannot reset the connection before it reads the 413. */
+      if (httpd__expects_continue(conn) || cl > httpd__discard_limit(h)) return httpd__queue(r);
+      return MHD_YES;
     }
     if (h->cfg.on_headers) {
       r->in_handler = true;
