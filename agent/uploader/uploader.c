@@ -60,6 +60,10 @@ static void schedule_retry(uploader *u, double delay_s) {
   u->st.retry_delay_s = delay_s;
   u->retry_deadline_mono = tf_mono_ms() + ms_of(delay_s);
   u->waiting = true;
+  /* the loop's clock is the one read at the start of this iteration; a long
+   * iteration would make the wait shorter than delay_s (a Retry-After that
+   * comes back early) */
+  uv_update_time(u->wake_timer.loop);
   uv_timer_start(&u->wake_timer, on_wake, ms_of(delay_s), 0);
 }
 
