@@ -102,8 +102,8 @@ def run_mode(h, args, mode):
     cam.join(10)
     fh.wait_backlog(agent, 0, timeout=60)
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(coll.db_dir, "ferry.db"), uri=True, timeout=60)
-    rows = list(db.execute("SELECT event_id, ts_ms, received_at FROM events WHERE agent_id = ? AND "
-                           "event_id LIKE 'live-%'", (name,)))
+    rows = list(db.execute("SELECT t.event_id, t.ts_ms, e.received_at FROM ev_time t JOIN events e"
+                           " ON e.rseq = t.rseq WHERE t.agent_id = ? AND t.event_id LIKE 'live-%'", (name,)))
     db.close()
     sel = [(eid, ts, rec) for eid, ts, rec in rows if ts >= c_up_ms and rec <= c_up_ms + elapsed * 1000]
     during = sorted(rec - cam.acked[eid] for eid, ts, rec in sel if eid in cam.acked)

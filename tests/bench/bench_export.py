@@ -183,7 +183,7 @@ def main():
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
         t = time.monotonic()
         n = nb = 0
-        for agent, body in con.execute("SELECT e.agent_id, e.body FROM ev_time t JOIN events e ON e.rowid = t.rseq"
+        for agent, body in con.execute("SELECT t.agent_id, e.body FROM ev_time t JOIN events e ON e.rowid = t.rseq"
                                        " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id"):
             n += 1
             nb += len(body) + len(agent) + 16

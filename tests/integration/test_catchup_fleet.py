@@ -125,7 +125,9 @@ def main(h):
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(coll.db_dir, "ferry.db"), uri=True, timeout=30) \
         if not PG_URL else None
     sql = "SELECT agent_id, MIN(received_at), MAX(received_at), COUNT(*) FROM events GROUP BY agent_id"
-    if db:
+    if db:  # SQLite schema 7: events holds a stream id, ev_time the agent
+        sql = ("SELECT t.agent_id, MIN(e.received_at), MAX(e.received_at), COUNT(*) FROM ev_time t"
+               " JOIN events e ON e.rseq = t.rseq GROUP BY t.agent_id")
         rows = list(db.execute(sql))
         db.close()
     else:

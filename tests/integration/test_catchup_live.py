@@ -45,8 +45,12 @@ def h_pg_url(coll):
 
 def stored(coll, prefix):
     """{event_id: (ts_ms, received_at)} of the stored events whose id starts with prefix."""
-    rows = query(coll, "SELECT event_id, ts_ms, received_at FROM events WHERE agent_id = '%s' AND "
-                       "event_id LIKE '%s%%'" % (AGENT_ID, prefix))
+    if PG_URL:
+        sql = "SELECT event_id, ts_ms, received_at FROM events WHERE agent_id = '%s' AND event_id LIKE '%s%%'"
+    else:  # SQLite schema 7: the ids live in ev_time
+        sql = ("SELECT t.event_id, t.ts_ms, e.received_at FROM ev_time t JOIN events e ON e.rseq = t.rseq"
+               " WHERE t.agent_id = '%s' AND t.event_id LIKE '%s%%'")
+    rows = query(coll, sql % (AGENT_ID, prefix))
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 

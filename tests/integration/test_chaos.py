@@ -108,7 +108,7 @@ def main(h):
     check_eq(coll.stop(), 0, "collector exit code")
 
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(db_dir, "ferry.db"), uri=True)
-    rows = [r[0] for r in db.execute("SELECT event_id FROM events WHERE agent_id = ?", (AGENT,))]
+    rows = [r[0] for r in db.execute("SELECT event_id FROM ev_time WHERE agent_id = ?", (AGENT,))]
     db.close()
     stored = set(rows)
     lost = acked - stored

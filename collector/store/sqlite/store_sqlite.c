@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models.h"
 #include "rollup.h"
+#include "ss_body.h"
 #include "ss_key.h"
 #include "store_apply.h"
 
@@ -127,10 +129,46 @@ static int ss__find(store_sqlite *s, int64_t h, const char *agent, const char *e
   return r;
 }
 
+/* The stream id of the batch's (agent_id, epoch), added on first use. */
+static int ss__stream(store_sqlite *s, const bt_batch *b, int64_t *ret_sid) {
+  sqlite3_stmt *st = ss__stmt(s, SS_STREAM_GET);
+  ss__text(st, 1, b->agent_id);
+  ss__text(st, 2, b->epoch);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *ret_sid = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc == SQLITE_ROW) return 0;
+  if (rc != SQLITE_DONE) return ss__fail(s, "read stream");
+  st = ss__stmt(s, SS_STREAM_ADD);
+  ss__text(st, 1, b->agent_id);
+  ss__text(st, 2, b->epoch);
+  int r = ss__exec(s, st, "add stream");
+  if (r == 0) *ret_sid = sqlite3_last_insert_rowid(s->db);
+  return r;
+}
+
+/* The event's body in its stored form (ss_body.h) into s->body. */
+static int ss__pack(store_sqlite *s, const bt_event *e) {
+  ss_body_cols c = {.event_id = e->ev.event_id,
+                    .ts_ms = e->ev.ts_ms,
+                    .event_type = ev_type_name(e->ev.type),
+                    .worker_id = e->ev.worker_id,
+                    .workstation_id = e->ev.workstation_id,
+                    .count = e->ev.count,
+                    .camera_id = e->camera_id,
+                    .model_version = e->model_version,
+                    .has_micro = e->has_conf,
+                    .micro = e->has_conf ? models_micro(e->confidence) : 0};
+  int r = ss_body_pack(&s->body, e->ev.json, e->ev.json_len, &c);
+  if (r < 0) snprintf(s->err, sizeof(s->err), "out of memory storing an event");
+  return r;
+}
+
 static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
   store_sqlite *s = ctx;
   const bt_batch *b = in->batch;
   size_t agent_len = strlen(b->agent_id);
+  int64_t sid = -1;
   for (size_t i = 0; i < b->n; i++) {
     const bt_event *e = &b->events[i];
     if (!e->valid) continue;
@@ -142,15 +180,15 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
       if (stored_hash != (int64_t)e->content_hash) ret->conflicts++;
       continue;
     }
+    if (sid < 0 && (r = ss__stream(s, b, &sid)) < 0) return r;
+    if ((r = ss__pack(s, e)) < 0) return r;
     sqlite3_stmt *st = ss__stmt(s, SS_EVENT_INSERT);
-    ss__text(st, 1, b->agent_id);
-    ss__text(st, 2, e->ev.event_id);
-    ss__text(st, 3, b->epoch);
-    sqlite3_bind_int64(st, 4, e->seq);
-    sqlite3_bind_int64(st, 5, e->ev.ts_ms);
-    sqlite3_bind_int64(st, 6, in->received_at_ms);
-    sqlite3_bind_int64(st, 7, (int64_t)e->content_hash);
-    sqlite3_bind_text(st, 8, e->ev.json, (int)e->ev.json_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, e->seq);
+    sqlite3_bind_int64(st, 3, e->ev.ts_ms);
+    sqlite3_bind_int64(st, 4, in->received_at_ms);
+    sqlite3_bind_int64(st, 5, (int64_t)e->content_hash);
+    sqlite3_bind_blob(st, 6, s->body.p, (int)s->body.len, SQLITE_STATIC);
     if ((r = ss__exec(s, st, "insert event")) < 0) return r;
     int64_t rseq = sqlite3_last_insert_rowid(s->db);
     ret->accepted++;
@@ -169,10 +207,10 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
     ss__text(st, 8, e->ev.event_id);
     ss__text(st, 9, b->agent_id);
     ss__text(st, 10, b->site);
+    ssmod_bind(st, 11, e);
     if ((r = ss__exec(s, st, "insert event time")) < 0) return r;
     /* the per-event rollup hook: stale hours and known ids */
     if ((r = ssm_note_event(s, &e->ev)) < 0) return r;
-    if ((r = ssmod_note(s, e, rseq)) < 0) return r;
   }
   return 0;
 }
@@ -399,6 +437,7 @@ static void ss_close(store *base) {
   for (int i = 0; i < SS_COUNT_; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
   ssm_close(s);
+  sb_clear(&s->body);
   free(s->path);
   free(s);
 }
@@ -471,6 +510,37 @@ static void ss__key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
   else sqlite3_result_int64(c, ss_key64(a, (size_t)alen, e, (size_t)elen));
 }
 
+/* ferry_body_pack(body, event_id, ts_ms, event_type, worker_id,
+ * workstation_id, count, camera key, model key, micro) in SQL: ss_body_pack
+ * (the version 7 migration; a NULL event_id keeps the body whole). */
+static void ss__pack_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
+  (void)argc;
+  const char *body = (const char *)sqlite3_value_text(v[0]);
+  int blen = sqlite3_value_bytes(v[0]);
+  if (!body) {
+    sqlite3_result_null(c);
+    return;
+  }
+  const char *cam = (const char *)sqlite3_value_text(v[7]), *mv = (const char *)sqlite3_value_text(v[8]);
+  ss_body_cols cols = {.event_id = (const char *)sqlite3_value_text(v[1]),
+                       .ts_ms = sqlite3_value_int64(v[2]),
+                       .event_type = (const char *)sqlite3_value_text(v[3]),
+                       .worker_id = (const char *)sqlite3_value_text(v[4]),
+                       .workstation_id = (const char *)sqlite3_value_text(v[5]),
+                       .count = sqlite3_value_int64(v[6]),
+                       .camera_id = cam ? models_key_id(cam) : NULL,
+                       .model_version = mv ? models_key_id(mv) : NULL,
+                       .has_micro = sqlite3_value_type(v[9]) != SQLITE_NULL,
+                       .micro = sqlite3_value_int64(v[9])};
+  strbuf b;
+  sb_init(&b, (size_t)blen + 16);
+  if (!cols.event_id) sb_add(&b, body, (size_t)blen);
+  else ss_body_pack(&b, body, (size_t)blen, &cols);
+  if (b.err) sqlite3_result_error_nomem(c);
+  else sqlite3_result_blob(c, b.p ? b.p : "", (int)b.len, SQLITE_TRANSIENT);
+  sb_clear(&b);
+}
+
 static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **ret, char *err,
                    size_t errlen) {
   store_sqlite *s = calloc(1, sizeof(*s));
@@ -478,6 +548,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
   s->base.ops = &ss_ops;
   s->reader = reader;
   s->max_state_ms = max_state_ms;
+  sb_init(&s->body, (size_t)1 << 20);
   stm_init(&s->memo);
   s->path = strdup(path);
   if (!s->path) {
@@ -507,8 +578,10 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     r = -EIO;
     goto fail;
   }
-  if (!reader && sqlite3_create_function(s->db, "ferry_key64", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                                         ss__key64_sql, NULL, NULL) != SQLITE_OK) {
+  if (!reader && (sqlite3_create_function(s->db, "ferry_key64", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                          ss__key64_sql, NULL, NULL) != SQLITE_OK ||
+                  sqlite3_create_function(s->db, "ferry_body_pack", 10, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                          NULL, ss__pack_sql, NULL, NULL) != SQLITE_OK)) {
     snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
     r = -EIO;
     goto fail;
@@ -544,15 +617,18 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
         (version < 3 && sqlite3_exec(s->db, ss_schema_v3, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 4 && sqlite3_exec(s->db, ss_schema_v4, NULL, NULL, &e) != SQLITE_OK) ||
         (version < 5 && sqlite3_exec(s->db, ss_schema_v5, NULL, NULL, &e) != SQLITE_OK) ||
-        sqlite3_exec(s->db, ss_schema_v6, NULL, NULL, &e) != SQLITE_OK) {
+        (version < 6 && sqlite3_exec(s->db, ss_schema_v6, NULL, NULL, &e) != SQLITE_OK)) {
       snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
       sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       r = -EIO;
       goto fail;
     }
-    /* version 6: the model rollups of the events already stored, in the same transaction */
-    if ((r = ssmod_backfill(s->db, err, errlen)) < 0 ||
+    /* version 6: the model rollups of the events already stored; version 7
+     * then moves their ev_model rows into ev_time and packs the bodies — all
+     * in the same transaction */
+    if ((version < 6 && (r = ssmod_backfill(s->db, err, errlen)) < 0) ||
+        sqlite3_exec(s->db, ss_schema_v7, NULL, NULL, &e) != SQLITE_OK ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
       if (r == 0) snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "ss_checkpoint.h"
+#include "strbuf.h"
 #include "store.h"
 #include "store_models.h"
 #include "store_sqlite_sql.h"
@@ -29,6 +30,7 @@ typedef struct store_sqlite {
    * front of memo.tx_done (2048: every hour of 85 days, so a backfill
    * spread over a month does not thrash it) */
   int64_t hour_seen[2048];
+  strbuf body; /* a body being packed (writer) or rebuilt (export) */
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))

@@ -2,16 +2,21 @@
  * stored events of a window read through ev_time (keyed by hour, so a window
  * is a run of hours and each hour's rows are sorted on their own: memory
  * stays bounded by an hour's events, never the window's), joined with their
- * bodies, filtered and handed over one by one. Runs on a reader handle in
- * one read transaction. */
+ * bodies (rebuilt from their stored form, ss_body.h), filtered and handed
+ * over one by one. Runs on a reader handle in one read transaction. */
 #include "store_sqlite_models.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models.h"
 #include "rollup.h"
+#include "ss_body.h"
+
+#include <cjson/cJSON.h>
 
 static void ssx__key(sqlite3_stmt *st, int i, const st_export_key *k) {
   sqlite3_bind_int64(st, i, k->ts_ms);
@@ -33,6 +38,35 @@ static int ssx__count(void *ctx, const st_export_key *k, const char *body, size_
   return 0;
 }
 
+/* The row's body, rebuilt from its stored form, into s->body. */
+static int ssx__body(store_sqlite *s, sqlite3_stmt *st) {
+  const char *cam = (const char *)sqlite3_column_text(st, 8), *mv = (const char *)sqlite3_column_text(st, 9);
+  ss_body_cols c = {.event_id = (const char *)sqlite3_column_text(st, 2),
+                    .ts_ms = sqlite3_column_int64(st, 0),
+                    .event_type = (const char *)sqlite3_column_text(st, 4),
+                    .worker_id = (const char *)sqlite3_column_text(st, 5),
+                    .workstation_id = (const char *)sqlite3_column_text(st, 6),
+                    .count = sqlite3_column_int64(st, 7),
+                    .camera_id = cam ? models_key_id(cam) : NULL,
+                    .model_version = mv ? models_key_id(mv) : NULL,
+                    .has_micro = sqlite3_column_type(st, 10) != SQLITE_NULL,
+                    .micro = sqlite3_column_int64(st, 10)};
+  const char *stored = (const char *)sqlite3_column_blob(st, 3);
+  int r = ss_body_unpack(&s->body, stored ? stored : "", (size_t)sqlite3_column_bytes(st, 3), &c);
+  if (r < 0) snprintf(s->err, sizeof(s->err), "out of memory reading an event");
+  return r;
+}
+
+/* The top-level confidence of a body (the validator made it a number when
+ * present), exactly as the JSON text says; NaN when absent. */
+static double ssx__conf(const char *body, size_t len) {
+  cJSON *o = cJSON_ParseWithLength(body, len);
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "confidence");
+  double v = cJSON_IsNumber(c) ? c->valuedouble : NAN;
+  cJSON_Delete(o);
+  return v;
+}
+
 /* One pass: fn for each event of q. */
 static int ssx__pass(store_sqlite *s, const st_export_query *q, st_export_row_fn fn, void *ctx) {
   int64_t lo = q->from_ms;
@@ -49,20 +83,28 @@ static int ssx__pass(store_sqlite *s, const st_export_query *q, st_export_row_fn
   if (q->has_after) ssx__key(st, 5, &q->after);
   if (q->has_until) ssx__key(st, 8, &q->until);
   ss__text(st, 11, q->event_type);
-  if (q->camera_id) sqlite3_bind_text(st, 12, q->camera_id, -1, SQLITE_STATIC);
-  if (q->model_version) sqlite3_bind_text(st, 13, q->model_version, -1, SQLITE_STATIC);
+  /* a camera or model version filter matches the event's model key: the
+   * string member itself ("=" + id) */
+  char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
+  if (q->camera_id) {
+    models_key(q->camera_id, ck);
+    sqlite3_bind_text(st, 12, ck, -1, SQLITE_STATIC);
+  }
+  if (q->model_version) {
+    models_key(q->model_version, mk);
+    sqlite3_bind_text(st, 13, mk, -1, SQLITE_STATIC);
+  }
   int64_t n = 0;
   int rc = SQLITE_DONE;
   while (r == 0 && n < q->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (q->has_max_conf) {
-      const unsigned char *c = sqlite3_column_text(st, 4);
-      if (!c || !(strtod((const char *)c, NULL) <= q->max_conf)) continue;
-    }
+    /* no confidence: not under any max_confidence */
+    if (q->has_max_conf && sqlite3_column_type(st, 10) == SQLITE_NULL) continue;
+    if ((r = ssx__body(s, st)) < 0) break;
+    if (q->has_max_conf && !(ssx__conf(s->body.p, s->body.len) <= q->max_conf)) continue;
     st_export_key k = {.ts_ms = sqlite3_column_int64(st, 0)};
     snprintf(k.agent_id, sizeof(k.agent_id), "%s", (const char *)sqlite3_column_text(st, 1));
     snprintf(k.event_id, sizeof(k.event_id), "%s", (const char *)sqlite3_column_text(st, 2));
-    const char *body = (const char *)sqlite3_column_text(st, 3);
-    r = fn(ctx, &k, body ? body : "{}", body ? (size_t)sqlite3_column_bytes(st, 3) : 2);
+    r = fn(ctx, &k, s->body.len ? s->body.p : "{}", s->body.len ? s->body.len : 2);
     n++;
   }
   if (r == 0 && n < q->limit && rc != SQLITE_DONE) r = ss__fail(s, "export events");

@@ -1,9 +1,9 @@
 /* store_sqlite_models: the model rollups of the SQLite store (SPEC §6.3,
- * collector/metrics/models.h). Ingest writes only the narrow ev_model row of
- * each newly stored event that has model fields; the event's hour is already
- * in dirty_hours (store_sqlite_metrics.c marks it for the other rollups), and
- * the writer's upkeep rebuilds the model_hour rows of dirty hours from ev_model
- * and ev_time, then their days' model_day rows from the hour rows — the
+ * collector/metrics/models.h). Ingest writes only the model columns of
+ * each newly stored event's ev_time row (ssmod_bind; a separate ev_model row
+ * before schema 7); the event's hour is already in dirty_hours
+ * (store_sqlite_metrics.c marks it for the other rollups), and the writer's
+ * upkeep rebuilds the model_hour rows of dirty hours from ev_time, then their days' model_day rows from the hour rows — the
  * same pattern as the worker/station rollups, so ingest upserts no cells. A
  * read of a window, in one read transaction, sums day rows of days without a
  * dirty hour, hour rows of clean hours, and counts the events of dirty hours
@@ -106,12 +106,17 @@ static int ssmod__evmodel(sqlite3_stmt *st, int64_t rseq, int64_t ts, const char
   return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-int ssmod_note(store_sqlite *s, const bt_event *e, int64_t rseq) {
-  if ((e->camera_id || e->model_version || e->has_conf) &&
-      ssmod__evmodel(s->st[SS_EVMODEL_INSERT], rseq, e->ev.ts_ms, ev_type_name(e->ev.type), e->camera_id,
-                     e->model_version, e->has_conf, e->confidence) < 0)
-    return ss__fail(s, "record the event's model fields");
-  return 0;
+void ssmod_bind(sqlite3_stmt *st, int first, const bt_event *e) {
+  if (!e->camera_id && !e->model_version && !e->has_conf) return; /* all NULL */
+  char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
+  models_key(e->camera_id, ck);
+  models_key(e->model_version, mk);
+  sqlite3_bind_text(st, first, ck, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, first + 1, mk, -1, SQLITE_TRANSIENT);
+  if (e->has_conf) {
+    sqlite3_bind_int(st, first + 2, models_bin(e->confidence));
+    sqlite3_bind_int64(st, first + 3, models_micro(e->confidence));
+  }
 }
 
 static double ssmod__conf(const unsigned char *t, bool *has) {
@@ -131,7 +136,7 @@ int ssmod_backfill(sqlite3 *db, char *err, size_t errlen) {
   if (sqlite3_prepare_v2(db, SS_MODEL_EVENTS_SQL " ORDER BY t.hour, t.rseq", -1, &ev, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, ss_sql[SS_MH_ADD], -1, &hs, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, ss_sql[SS_MD_ADD], -1, &ds, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, ss_sql[SS_EVMODEL_INSERT], -1, &em, NULL) != SQLITE_OK) {
+      sqlite3_prepare_v2(db, SS_EVMODEL_V6_INSERT, -1, &em, NULL) != SQLITE_OK) {
     r = -EIO;
     goto out;
   }

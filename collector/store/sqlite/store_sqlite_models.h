@@ -7,8 +7,10 @@
 #include "batch.h"
 #include "store_sqlite_conn.h"
 
-int ssmod_register(sqlite3 *db);                                  /* ferry_hist_add, on every connection */
-int ssmod_note(store_sqlite *s, const bt_event *e, int64_t rseq); /* a newly stored event (its rowid) */
+int ssmod_register(sqlite3 *db); /* ferry_hist_add, on every connection */
+/* Bind an event's model columns of ev_time from parameter first on (camera
+ * key, model key, bin, micro; left NULL when the event has no model field). */
+void ssmod_bind(sqlite3_stmt *st, int first, const bt_event *e);
 /* upkeep (writer, inside its transaction): the model rows of hours [h0, h1)
  * from their events, and a day's rows from its hour rows */
 int ssmod_write_hours(store_sqlite *s, int64_t h0, int64_t h1);

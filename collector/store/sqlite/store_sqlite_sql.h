@@ -5,7 +5,7 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 6
+#define SS_SCHEMA_VERSION 7
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
@@ -192,6 +192,43 @@ static const char ss_schema_v6[] =
     "  PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
     "PRAGMA user_version=6;";
 
+/* Version 7: fewer bytes per stored event. ev_model's per-event row moves
+ * into ev_time (camera, model, bin, micro: NULL when the event has no model
+ * field at all; camera and model are model keys, "" for none), so ingest
+ * writes one row per event there instead of two. events loses the texts
+ * ev_time holds (agent_id, event_id): the stored event's ids are read from
+ * its ev_time row (hour = ts_ms / 3600000, rseq), and its (agent_id, epoch)
+ * becomes a small integer, streams.sid. The body is stored packed
+ * (ss_body.h: the members the ev_time columns hold are one byte each) and
+ * rebuilt byte for byte wherever it is read. ferry_body_pack is ss_body_pack,
+ * registered on the writer's connection. A collector of version 6 or older
+ * refuses this database (its schema version is newer). */
+static const char ss_schema_v7[] =
+    "CREATE TABLE streams(sid INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, epoch TEXT NOT NULL,"
+    "  UNIQUE(agent_id, epoch));"
+    "INSERT INTO streams(agent_id, epoch) SELECT DISTINCT agent_id, epoch FROM events ORDER BY 1, 2;"
+    "CREATE TABLE ev_time_v7(hour INTEGER NOT NULL, rseq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+    "  event_type TEXT NOT NULL, worker_id TEXT, workstation_id TEXT NOT NULL, count INTEGER NOT NULL,"
+    "  event_id TEXT NOT NULL, agent_id TEXT NOT NULL, site TEXT NOT NULL DEFAULT '', camera TEXT,"
+    "  model TEXT, bin INTEGER, micro INTEGER, PRIMARY KEY(hour, rseq)) WITHOUT ROWID;"
+    "INSERT INTO ev_time_v7 SELECT t.hour, t.rseq, t.ts_ms, t.event_type, t.worker_id, t.workstation_id,"
+    "  t.count, t.event_id, t.agent_id, t.site, m.camera, m.model, m.bin, m.micro FROM ev_time t"
+    "  LEFT JOIN ev_model m ON m.hour = t.hour AND m.rseq = t.rseq ORDER BY t.hour, t.rseq;"
+    "DROP TABLE ev_time;"
+    "ALTER TABLE ev_time_v7 RENAME TO ev_time;"
+    "DROP TABLE ev_model;"
+    "CREATE TABLE events_v7(rseq INTEGER PRIMARY KEY, sid INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL, received_at INTEGER NOT NULL, content_hash INTEGER NOT NULL,"
+    "  body BLOB NOT NULL);"
+    "INSERT INTO events_v7 SELECT e.rseq, s.sid, e.seq, e.ts_ms, e.received_at, e.content_hash,"
+    "  ferry_body_pack(e.body, t.event_id, t.ts_ms, t.event_type, t.worker_id, t.workstation_id, t.count,"
+    "  t.camera, t.model, t.micro) FROM events e JOIN streams s ON s.agent_id = e.agent_id AND s.epoch = "
+    "e.epoch"
+    "  LEFT JOIN ev_time t ON t.hour = e.ts_ms / 3600000 AND t.rseq = e.rseq ORDER BY e.rseq;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v7 RENAME TO events;"
+    "PRAGMA user_version=7;";
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
@@ -210,7 +247,9 @@ static const char ss_rollup_reset[] =
   " hist = ferry_hist_add(hist, excluded.hist)"
 
 /* The model fields of stored events, from their bodies (confidence as its
- * JSON text): the migration to version 4 reads them once. */
+ * JSON text): the migration to version 6 reads them once, and fills the
+ * ev_model rows of that version (moved into ev_time by version 7). */
+#define SS_EVMODEL_V6_INSERT "INSERT INTO ev_model VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 #define SS_MODEL_EVENTS_SQL                                                               \
   "SELECT t.ts_ms, t.event_type, e.body ->> '$.camera_id', e.body ->> '$.model_version'," \
   " e.body -> '$.confidence', t.rseq FROM ev_time t JOIN events e ON e.rseq = t.rseq"
@@ -281,7 +320,8 @@ enum {
   SS_MH_READ,
   SS_MD_READ,
   SS_EXPORT,
-  SS_EVMODEL_INSERT,
+  SS_STREAM_GET,
+  SS_STREAM_ADD,
   SS_EVMODEL_RANGE,
   SS_EVTIME_TYPES,
   SS_COUNT_
@@ -318,17 +358,20 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_IDEM_PUT] = "INSERT INTO idempotency(agent_id, key, body_hash, answer, created_at)"
                     " VALUES(?1, ?2, ?3, ?4, ?5)",
     [SS_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at < ?1",
-    /* ?1 agent ?2 event_id ?3 epoch ?4 seq ?5 ts ?6 received_at ?7 content_hash ?8 body */
-    [SS_EVENT_INSERT] = "INSERT INTO events(agent_id, event_id, epoch, seq, ts_ms, received_at, content_hash,"
-                        " body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* ?1 sid ?2 seq ?3 ts ?4 received_at ?5 content_hash ?6 body (packed) */
+    [SS_EVENT_INSERT] = "INSERT INTO events(sid, seq, ts_ms, received_at, content_hash, body)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     /* the stored events under key ?1: whether each is (?2, ?3), and its content hash */
-    [SS_KEY_PROBE] = "SELECT e.agent_id = ?2 AND e.event_id = ?3, e.content_hash FROM ev_key k"
-                     " JOIN events e ON e.rseq = k.rseq WHERE k.h = ?1",
+    [SS_KEY_PROBE] = "SELECT t.agent_id = ?2 AND t.event_id = ?3, e.content_hash FROM ev_key k"
+                     " JOIN events e ON e.rseq = k.rseq"
+                     " JOIN ev_time t ON t.hour = e.ts_ms / 3600000 AND t.rseq = e.rseq WHERE k.h = ?1",
     [SS_KEY_INSERT] = "INSERT INTO ev_key(h, rseq) VALUES(?1, ?2)",
-    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent ?10 site */
+    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent ?10 site
+     * ?11 camera key ?12 model key ?13 bin ?14 micro (all NULL: no model field) */
     [SS_EVTIME_INSERT] =
         "INSERT INTO ev_time(hour, rseq, ts_ms, event_type, worker_id, workstation_id, count,"
-        " event_id, agent_id, site) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        " event_id, agent_id, site, camera, model, bin, micro)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     /* ranges overlapping or touching [?3, ?4] */
     [SS_RECV_WINDOW] = "SELECT from_seq, to_seq FROM recv_ranges WHERE agent_id = ?1 AND epoch = ?2"
                        " AND to_seq >= ?3 AND from_seq <= ?4",
@@ -417,20 +460,22 @@ static const char *const ss_sql[SS_COUNT_] = {
         " last_ms, hist FROM model_day WHERE day >= ?1 AND day < ?2",
     /* ?1 first hour ?2 last hour ?3 from ?4 to; after ?5 ts ?6 agent ?7 event; until ?8 ?9 ?10;
      * ?11 event_type ?12 camera key ?13 model key (NULL = any). Sorted hour by hour. */
-    [SS_EXPORT] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, e.body -> '$.confidence' FROM ev_time t"
+    [SS_EXPORT] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, t.event_type, t.worker_id,"
+                  " t.workstation_id, t.count, t.camera, t.model, t.micro FROM ev_time t"
                   " JOIN events e ON e.rseq = t.rseq WHERE t.hour >= ?1 AND t.hour <= ?2"
                   " AND t.ts_ms >= ?3 AND t.ts_ms < ?4"
                   " AND (?5 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) > (?5, ?6, ?7))"
                   " AND (?8 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) <= (?8, ?9, ?10))"
                   " AND (?11 IS NULL OR t.event_type = ?11)"
-                  " AND (?12 IS NULL OR e.body ->> '$.camera_id' IS ?12)"
-                  " AND (?13 IS NULL OR e.body ->> '$.model_version' IS ?13)"
+                  " AND (?12 IS NULL OR t.camera = ?12)"
+                  " AND (?13 IS NULL OR t.model = ?13)"
                   " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id",
-    /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 camera key ?6 model key ?7 bin ?8 micro */
-    [SS_EVMODEL_INSERT] = "INSERT INTO ev_model VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [SS_STREAM_GET] = "SELECT sid FROM streams WHERE agent_id = ?1 AND epoch = ?2",
+    [SS_STREAM_ADD] = "INSERT INTO streams(agent_id, epoch) VALUES(?1, ?2)",
     /* ?1 lo ?2 hi ?3 hour of lo ?4 hour of hi - 1 */
-    [SS_EVMODEL_RANGE] = "SELECT ts_ms, event_type, camera, model, bin, micro FROM ev_model"
-                         " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2",
+    [SS_EVMODEL_RANGE] = "SELECT ts_ms, event_type, camera, model, bin, micro FROM ev_time"
+                         " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2"
+                         " AND camera IS NOT NULL",
     [SS_EVTIME_TYPES] = "SELECT event_type, count(*), max(ts_ms) FROM ev_time"
                         " WHERE hour >= ?3 AND hour <= ?4 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY event_type",
 };
