@@ -99,6 +99,22 @@ static void unit_cases(void) {
   };
   for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
     round_trip(bodies[i], strlen(bodies[i]), &c, NULL);
+
+  /* a confidence as cJSON prints it is packed (the rebuilt text is that
+   * text) for every millionth: all below 0.002, then a stride */
+  size_t missed = 0;
+  for (int64_t micro = 0; micro <= 1000000; micro += micro < 2000 ? 1 : 7) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "confidence", (double)micro / 1e6);
+    char *text = cJSON_PrintUnformatted(o);
+    ss_body_cols cc = {.has_micro = true, .micro = micro};
+    size_t packed = 0;
+    round_trip(text, strlen(text), &cc, &packed);
+    missed += packed != 4; /* tag, '{', marker, '}' */
+    free(text);
+    cJSON_Delete(o);
+  }
+  CHECK_EQ_INT(missed, 0);
 }
 
 /* ---- through the store --------------------------------------------------- */
