@@ -83,7 +83,7 @@ static int ssmod__write(sm_pending *p, sqlite3_stmt *hour_st, sqlite3_stmt *day_
   return 0;
 }
 
-/* An ev_model row: the model fields of one stored event. */
+/* An ev_model row of schema 6 (the backfill): the model fields of one stored event. */
 static int ssmod__evmodel(sqlite3_stmt *st, int64_t rseq, int64_t ts, const char *type, const char *cam,
                           const char *mv, bool has_conf, double conf) {
   char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
@@ -201,7 +201,7 @@ static int ssmod__rows(store_sqlite *s, int which, int64_t lo, int64_t hi, model
 }
 
 /* The events of [lo, hi) (a partial hour at a window's end): those with
- * model fields from ev_model, the rest — no camera, no model version, no
+ * model fields from ev_time's model columns, the rest — no camera, no model version, no
  * confidence — counted by type from ev_time. */
 static int ssmod__events(store_sqlite *s, int64_t lo, int64_t hi, models_set *set) {
   int64_t typed[4] = {0, 0, 0, 0};
