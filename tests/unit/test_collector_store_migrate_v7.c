@@ -7,7 +7,9 @@
  * was: the export gives each stored body byte for byte, the model rollups
  * equal a reference computed from the events (whole and partial hours,
  * before and after the upkeep), the metrics count every event, replays are
- * duplicates without conflict, and new events are stored beside the old. */
+ * duplicates without conflict, and new events are stored beside the old.
+ * A database of a later schema than the collector's is refused untouched. */
+#include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -310,6 +312,16 @@ int main(void) {
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_time t JOIN ev_key k ON k.rseq = t.rseq"
                       " JOIN events e ON e.rseq = t.rseq AND e.ts_ms = t.ts_ms"),
                VARIED_N + 2);
+  /* a schema newer than the collector's is refused, untouched (how a
+   * collector of version 6 treats this database) */
+  exec_ok(db, "PRAGMA user_version = 8");
+  sqlite3_close(db);
+  s = NULL;
+  CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), -EPROTO);
+  CHECK(s == NULL && strstr(err, "newer than this collector knows") != NULL);
+  CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+  CHECK_EQ_INT(q1(db, "PRAGMA user_version"), 8);
+  CHECK_EQ_INT(q1(db, "SELECT count(*) FROM events"), VARIED_N + 2);
   sqlite3_close(db);
   bt_batch_clear(&b);
 
