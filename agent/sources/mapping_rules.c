@@ -23,6 +23,10 @@ static int fail(char *err, size_t errlen, const char *origin, const char *fmt, .
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  /* names quoted from the file may hold escaped control characters: the
+   * message stays one line */
+  for (char *p = msg; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
   snprintf(err, errlen, "mapping %s: %s", origin, msg);
   return -EINVAL;
 }
