@@ -23,6 +23,18 @@
 #include <unistd.h>
 
 static uv_loop_t loop;
+
+/* The page size a journal file was created with (its header, bytes 16-17). */
+static long file_page_size(const char *path) {
+  unsigned char h[18] = {0};
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL);
+  if (!f) return 4096;
+  CHECK(fread(h, 1, sizeof(h), f) == sizeof(h));
+  fclose(f);
+  long ps = (long)h[16] << 8 | h[17];
+  return ps == 1 ? 65536 : ps;
+}
 static char tmpdir[256];
 static int case_no;
 
@@ -749,7 +761,7 @@ static void test_quarantine(void) {
     int fd = open(p2, O_WRONLY);
     char junk[512];
     memset(junk, 0xA5, sizeof(junk));
-    CHECK(pwrite(fd, junk, sizeof(junk), 8 * 4096 + 8) == (ssize_t)sizeof(junk));
+    CHECK(pwrite(fd, junk, sizeof(junk), 8 * file_page_size(p2) + 8) == (ssize_t)sizeof(junk));
     close(fd);
     j4 = open_j(&o4);
     if (j4) {
@@ -773,7 +785,7 @@ static void test_quarantine(void) {
     int fd = open(p3, O_WRONLY);
     char junk[512];
     memset(junk, 0xA5, sizeof(junk));
-    CHECK(pwrite(fd, junk, sizeof(junk), 8 * 4096 + 8) == (ssize_t)sizeof(junk));
+    CHECK(pwrite(fd, junk, sizeof(junk), 8 * file_page_size(p3) + 8) == (ssize_t)sizeof(junk));
     close(fd);
     j5 = open_j(&o5);
     if (j5) {
@@ -867,7 +879,7 @@ static void test_disk_full(void) {
   ev_event *big = jh_make_events(200, "dfbig-", 0, 2000);
   CHECK_EQ_INT(commit(j, small, 1, NULL, NULL), 0);
   journal_stats s = jh_stats(j);
-  journal_test_max_pages(j, s.journal_bytes / 4096 + 4);
+  journal_test_max_pages(j, s.journal_bytes / file_page_size(path) + 4);
   journal_commit c;
   memset(&c, 0, sizeof(c));
   c.events = big;
