@@ -85,8 +85,6 @@ static int commit_dead(journal *j, journal_commit *c, jstate *tx, int64_t now) {
   return journal__dead_cap(j, tx);
 }
 
-/* Insert one request's events. Returns a sqlite code (c->status may be set
- * to -ENOSPC with SQLITE_OK returned: the caller rolls back). */
 #define PREFETCH_AHEAD 8 /* events whose filter slots are loading while one is checked */
 
 /* The hash of event k's source id (0 without one), its filter slots
@@ -99,56 +97,104 @@ static uint64_t hash_ahead(journal *j, const journal_commit *c, size_t k) {
   return h;
 }
 
+/* An accepted event waiting for its INSERT (rows go in JSQL_ROWS_MANY at a
+ * time; the dedup checks of later events of the request see it here). */
+typedef struct prow {
+  int64_t seq;
+  uint64_t h;
+  const char *id, *body;
+  size_t idlen, blen;
+  char idbuf[64]; /* a generated id ("ferry:<epoch>:<seq>") */
+} prow;
+
+/* Is this id among the rows not inserted yet? */
+static bool in_rows(const prow *r, size_t n, const char *id, size_t idlen, uint64_t h) {
+  for (size_t i = 0; i < n; i++)
+    if (r[i].h == h && r[i].idlen == idlen && memcmp(r[i].id, id, idlen) == 0) return true;
+  return false;
+}
+
+/* Insert rows[0..n) with as few statements as the row counts allow. */
+static int insert_rows(journal *j, const prow *r, size_t n, int64_t now) {
+  for (size_t k = 0; k < n;) {
+    size_t m = n - k >= JSQL_ROWS_MANY ? JSQL_ROWS_MANY : n - k >= JSQL_ROWS_FEW ? JSQL_ROWS_FEW : 1;
+    int id = m == JSQL_ROWS_MANY  ? JS_INSERT_EVENTS_MANY
+             : m == JSQL_ROWS_FEW ? JS_INSERT_EVENTS_FEW
+                                  : JS_INSERT_EVENT;
+    /* every parameter is bound again and journal__run left it reset: no
+     * journal__st (reset + clear_bindings) per statement */
+    sqlite3_stmt *s = j->st[id];
+    for (size_t i = 0; i < m; i++) {
+      const prow *w = &r[k + i];
+      int p = (int)i * 4;
+      sqlite3_bind_int64(s, p + 1, w->seq);
+      sqlite3_bind_text(s, p + 2, w->id, (int)w->idlen, SQLITE_STATIC);
+      sqlite3_bind_int64(s, p + 3, now);
+      sqlite3_bind_blob(s, p + 4, w->body, (int)w->blen, SQLITE_STATIC);
+    }
+    int rc = journal__run(j, id);
+    if (rc != SQLITE_OK) return rc;
+    k += m;
+  }
+  return SQLITE_OK;
+}
+
+/* Insert one request's events. Returns a sqlite code (c->status may be set
+ * to -ENOSPC with SQLITE_OK returned: the caller rolls back). */
 static int commit_one(journal *j, journal_commit *c, jstate *tx, int64_t now) {
   if (!c->n && c->dead_body) return commit_dead(j, c, tx, now);
   int64_t first = tx->next_seq, lo = journal__filt_lo(j);
   uint64_t ahead[PREFETCH_AHEAD];
+  prow rows[JSQL_ROWS_MANY];
+  size_t nrows = 0;
   for (size_t k = 0; k < c->n && k < PREFETCH_AHEAD; k++) ahead[k] = hash_ahead(j, c, k);
   for (size_t i = 0; i < c->n; i++) {
     const ev_event *ev = &c->events[i];
     uint64_t src_h = ahead[i % PREFETCH_AHEAD];
     if (i + PREFETCH_AHEAD < c->n) ahead[i % PREFETCH_AHEAD] = hash_ahead(j, c, i + PREFETCH_AHEAD);
-    const char *body = ev->json ? ev->json : "{}";
-    size_t blen = ev->json ? ev->json_len : 2;
-    char idbuf[64];
-    const char *id;
-    size_t idlen;
-    int64_t seq = tx->next_seq;
-    if (ev->event_id) {
-      id = ev->event_id;
-      idlen = strlen(id);
-    } else {
-      int n = snprintf(idbuf, sizeof(idbuf), "ferry:%s:%" PRId64, j->epoch, seq);
-      id = idbuf;
-      idlen = (size_t)n;
+    if (nrows == JSQL_ROWS_MANY) {
+      int rc = insert_rows(j, rows, nrows, now);
+      if (rc != SQLITE_OK) return rc;
+      nrows = 0;
     }
-    uint64_t h = ev->event_id ? src_h : journal__id_hash(id, idlen);
+    prow *w = &rows[nrows];
+    w->body = ev->json ? ev->json : "{}";
+    w->blen = ev->json ? ev->json_len : 2;
+    w->seq = tx->next_seq;
     if (ev->event_id) {
-      int r = journal__is_pending(j, id, idlen, h, lo, tx->next_seq);
+      w->id = ev->event_id;
+      w->idlen = strlen(w->id);
+      w->h = src_h;
+      /* pending: committed, inserted earlier in this transaction, or
+       * waiting in rows[] */
+      int r = in_rows(rows, nrows, w->id, w->idlen, w->h)
+                  ? 1
+                  : journal__is_pending(j, w->id, w->idlen, w->h, lo, tx->next_seq);
       if (r < 0) return -r;
       if (r) {
         c->duplicates++;
         continue;
       }
+    } else {
+      int n = snprintf(w->idbuf, sizeof(w->idbuf), "ferry:%s:%" PRId64, j->epoch, w->seq);
+      w->id = w->idbuf;
+      w->idlen = (size_t)n;
+      w->h = journal__id_hash(w->id, w->idlen);
     }
-    /* every parameter is bound again and journal__run left it reset: no
-     * journal__st (reset + clear_bindings) per row */
-    sqlite3_stmt *s = j->st[JS_INSERT_EVENT];
-    sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now);
     /* the id is kept once, in its column (journal_body.c) */
-    size_t cut = ev->event_id ? journal__body_id_prefix(body, blen, id, idlen) : 0;
-    sqlite3_bind_blob(s, 4, body + cut, (int)(blen - cut), SQLITE_STATIC);
-    int rc = journal__run(j, JS_INSERT_EVENT);
-    if (rc != SQLITE_OK) return rc;
-    int fr = journal__filt_add(j, h, seq, lo, seq + 1);
+    size_t cut = ev->event_id ? journal__body_id_prefix(w->body, w->blen, w->id, w->idlen) : 0;
+    w->body += cut;
+    w->blen -= cut;
+    int fr = journal__filt_add(j, w->h, w->seq, lo, w->seq + 1);
     if (fr < 0) return fr == -ENOMEM ? SQLITE_NOMEM : SQLITE_IOERR;
+    nrows++;
     tx->next_seq++;
     tx->backlog++;
     c->accepted++;
-    j->tx_added += (int64_t)(blen - cut + idlen) + EVENT_ROW_OVERHEAD;
+    j->tx_added += (int64_t)(w->blen + w->idlen) + EVENT_ROW_OVERHEAD;
   }
+  int rc = insert_rows(j, rows, nrows, now);
+  if (rc != SQLITE_OK) return rc;
   if (!c->accepted) return SQLITE_OK;
   return overflow(j, c, tx, first);
 }

@@ -26,10 +26,13 @@
                                      * append, batches read in seq order, so a
                                      * small cache holds the working set */
 #define EXPORT_DEFAULT_MAX      (64 * 1024 * 1024)
-#define FILTER_MIN_SLOTS        4096
-#define FILTER_GROW_NUM         5 /* rebuilt to (live + extra) × 5/2 slots: 0.4 full */
-#define FILTER_GROW_DEN         2
-#define FILTER_SWEEP_PCT        70 /* swept (and maybe grown) past 70% full */
+#define FILTER_SEG_BITS         6 /* the dedup table is 2^6 segments (journal_pending.c) */
+#define FILTER_SEGS             (1u << FILTER_SEG_BITS)
+#define FILTER_SEG_MIN          64 /* slots per segment, at least */
+#define FILTER_MIN_SLOTS        (FILTER_SEGS * FILTER_SEG_MIN)
+#define FILTER_GROW_NUM         7 /* a segment is rebuilt to (live + extra) × 7/4 slots: 0.57 full */
+#define FILTER_GROW_DEN         4
+#define FILTER_SWEEP_PCT        80 /* a segment is swept (and maybe grown) past 80% full */
 #define FILTER_FULL_PCT         60 /* live past 60% of the bound → SQL dedup */
 #define DEDUP_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
 
@@ -52,9 +55,15 @@ typedef struct jstate {
   int64_t ingested_total, duplicates_total;
 } jstate;
 
-typedef struct idfilter {
+typedef struct idseg {
   uint64_t *slots; /* 0 = empty; else fp << 32 | (uint32_t)seq */
-  size_t n;        /* number of slots (any size ≥ FILTER_MIN_SLOTS) */
+  size_t n;        /* number of slots (any size ≥ FILTER_SEG_MIN) */
+  size_t used;
+} idseg;
+
+typedef struct idfilter {
+  idseg seg[FILTER_SEGS]; /* chosen by the fingerprint; all allocated or none */
+  size_t n;               /* slots in all segments (0: no table) */
   size_t used;
 } idfilter;
 
@@ -148,8 +157,10 @@ void journal__sb_body(strbuf *b, const char *body, size_t blen, const char *id, 
 
 /* journal_pending.c: the pending-id filter and SQL dedup */
 uint64_t journal__id_hash(const char *s, size_t n);
-int journal__filt_alloc(idfilter *f, size_t nslots);
-void journal__filt_put(idfilter *f, uint64_t slot, uint64_t ph);
+int journal__filt_init(idfilter *f, size_t live, size_t max_slots);
+void journal__filt_free(idfilter *f);
+int journal__filt_insert(idfilter *f, uint64_t slot, int64_t lo, int64_t hi, size_t max_slots);
+int journal__filt_load(journal *j, sqlite3_stmt *scan, idfilter *out);
 uint64_t journal__filt_slot(uint64_t h, int64_t seq);
 uint64_t journal__filt_pos_hash(uint64_t slot);
 size_t journal__filt_size_for(size_t live);

@@ -59,8 +59,7 @@ static void close_db(journal *j) {
   }
   sqlite3_close(j->db);
   j->db = NULL;
-  free(j->filt.slots);
-  memset(&j->filt, 0, sizeof(j->filt));
+  journal__filt_free(&j->filt);
 }
 
 static void free_journal(journal *j) {
@@ -486,29 +485,26 @@ static int load(journal *j, char *err, size_t errlen) {
   }
   sqlite3_reset(s);
   s = NULL;
-  if (!journal__filt_fits((size_t)j->cur.backlog, j->filt_max_slots)) {
-    /* a backlog past the table's bound: dedup by the index */
-    if ((rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
-    j->sql_dedup = true;
-  } else if ((rc = sqlite3_exec(j->db, JSQL_DROP_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK) {
-    goto fail;
-  } else if (journal__filt_alloc(&j->filt, journal__filt_size_for((size_t)j->cur.backlog)) < 0) {
-    set_err(err, errlen, "out of memory for the dedup table");
-    return -ENOMEM;
-  }
-  if (j->sql_dedup) {
-    rc = SQLITE_OK;
-  } else if ((rc = sqlite3_prepare_v2(j->db, JSQL_SCAN_IDS, -1, &s, NULL)) == SQLITE_OK) {
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      const char *id = (const char *)sqlite3_column_text(s, 1);
-      uint64_t slot = journal__filt_slot(journal__id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)),
-                                         sqlite3_column_int64(s, 0));
-      journal__filt_put(&j->filt, slot, journal__filt_pos_hash(slot));
+  if (journal__filt_fits((size_t)j->cur.backlog, j->filt_max_slots)) {
+    if ((rc = sqlite3_exec(j->db, JSQL_DROP_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
+    if ((rc = sqlite3_prepare_v2(j->db, JSQL_SCAN_IDS, -1, &s, NULL)) != SQLITE_OK) goto fail;
+    int r = journal__filt_load(j, s, &j->filt);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (r == -ENOMEM) {
+      set_err(err, errlen, "out of memory for the dedup table");
+      return -ENOMEM;
     }
-    rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (r == -EIO) {
+      if ((rc = sqlite3_errcode(j->db)) == SQLITE_OK) rc = SQLITE_IOERR;
+      goto fail;
+    }
+    j->sql_dedup = r < 0; /* -E2BIG: the ids spread unevenly over the segments */
+  } else {
+    j->sql_dedup = true; /* a backlog past the table's bound: dedup by the index */
   }
-  sqlite3_finalize(s);
-  if (rc != SQLITE_OK) goto fail;
+  if (j->sql_dedup && (rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK)
+    goto fail;
   journal__st(j, JS_SET_CLEAN);
   sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
   if ((rc = journal__run(j, JS_SET_CLEAN)) != SQLITE_OK) goto fail;

@@ -26,35 +26,61 @@ uint64_t journal__id_hash(const char *s, size_t n) {
 
 /* --- the dedup filter (worker only) ---------------------------------------- */
 
+/* The table is FILTER_SEGS open-addressing sub-tables; a slot's segment and
+ * its home in it come from its fingerprint (journal__filt_pos_hash), so each
+ * segment is swept, grown or shrunk on its own: a rebuild copies one
+ * segment, never the whole table (the peak is the table plus 1/64 of it, not
+ * old + new), and segments reach their growth points at different times, so
+ * the table as a whole stays near the middle of its fill range. */
+
 static int64_t filt_seq(uint64_t slot, int64_t base) {
   uint32_t lo = (uint32_t)slot;
   return base + (int64_t)(uint32_t)(lo - (uint32_t)base);
 }
 
-int journal__filt_alloc(idfilter *f, size_t nslots) {
-  uint64_t *s = calloc(nslots, sizeof(uint64_t));
-  if (!s) return -ENOMEM;
-  free(f->slots);
-  f->slots = s;
-  f->n = nslots;
-  f->used = 0;
-  return 0;
+static idseg *filt_seg(idfilter *f, uint64_t ph) { return &f->seg[ph >> (64 - FILTER_SEG_BITS)]; }
+
+/* Home position of a position hash in a segment of n slots (multiply-shift
+ * on the bits below the segment's: any n works, so a segment grows by less
+ * than doubling). */
+static size_t filt_home(uint64_t ph, size_t n) {
+  return (size_t)((((ph >> (32 - FILTER_SEG_BITS)) & 0xffffffffULL) * (uint64_t)n) >> 32);
 }
 
-static void filt_free(idfilter *f) {
-  free(f->slots);
+static void seg_put(idseg *g, uint64_t slot, uint64_t ph) {
+  size_t i = filt_home(ph, g->n);
+  while (g->slots[i]) i = i + 1 == g->n ? 0 : i + 1;
+  g->slots[i] = slot;
+  g->used++;
+}
+
+void journal__filt_free(idfilter *f) {
+  for (size_t k = 0; k < FILTER_SEGS; k++) free(f->seg[k].slots);
   memset(f, 0, sizeof(*f));
 }
 
-/* Home position of a position hash in a table of n slots (multiply-shift:
- * any n works, so the table grows by less than doubling). */
-static size_t filt_home(uint64_t ph, size_t n) { return (size_t)(((ph >> 32) * (uint64_t)n) >> 32); }
+/* Slots a segment holding `live` entries is rebuilt to. */
+static size_t seg_size_for(size_t live) {
+  size_t n = live / FILTER_GROW_DEN * FILTER_GROW_NUM + FILTER_GROW_NUM;
+  return n < FILTER_SEG_MIN ? FILTER_SEG_MIN : n;
+}
 
-void journal__filt_put(idfilter *f, uint64_t slot, uint64_t ph) {
-  size_t i = filt_home(ph, f->n);
-  while (f->slots[i]) i = i + 1 == f->n ? 0 : i + 1;
-  f->slots[i] = slot;
-  f->used++;
+/* An empty table sized for `live` entries spread over the segments, within
+ * max_slots. */
+int journal__filt_init(idfilter *f, size_t live, size_t max_slots) {
+  journal__filt_free(f);
+  size_t per = seg_size_for(live / FILTER_SEGS + 1);
+  if (per > max_slots / FILTER_SEGS) per = max_slots / FILTER_SEGS;
+  if (per < FILTER_SEG_MIN) per = FILTER_SEG_MIN;
+  for (size_t k = 0; k < FILTER_SEGS; k++) {
+    if (!(f->seg[k].slots = calloc(per, sizeof(uint64_t)))) {
+      journal__filt_free(f);
+      return -ENOMEM;
+    }
+    f->seg[k].n = per;
+    f->n += per;
+  }
+  return 0;
 }
 
 uint64_t journal__filt_slot(uint64_t h, int64_t seq) {
@@ -62,40 +88,67 @@ uint64_t journal__filt_slot(uint64_t h, int64_t seq) {
   return fp << 32 | (uint32_t)seq;
 }
 
-/* The slot's position is derived from the fingerprint so a rebuild can
- * re-place slots without the original hash. */
+/* The slot's segment and position are derived from the fingerprint so a
+ * rebuild can re-place slots without the original hash. */
 uint64_t journal__filt_pos_hash(uint64_t slot) { return (slot >> 32) * 0x9e3779b97f4a7c15ULL; }
 
-/* Slots a table holding `live` entries is rebuilt to. */
-size_t journal__filt_size_for(size_t live) {
-  size_t n = live / FILTER_GROW_DEN * FILTER_GROW_NUM + FILTER_GROW_NUM;
-  return n < FILTER_MIN_SLOTS ? FILTER_MIN_SLOTS : n;
-}
+/* Slots a whole table holding `live` entries is built with. */
+size_t journal__filt_size_for(size_t live) { return FILTER_SEGS * seg_size_for(live / FILTER_SEGS + 1); }
 
 /* Can a table within max_slots hold `live` entries? */
 bool journal__filt_fits(size_t live, size_t max_slots) { return live <= max_slots / 100 * FILTER_FULL_PCT; }
 
-/* Keep the slots whose seq lies in [lo, hi) (all others are stale) in a table
- * 0.4 full after `extra` more inserts, within max_slots. -E2BIG when the live
- * slots do not fit the bound, -ENOMEM (the table is left as it was). */
-static int filt_rebuild(idfilter *f, int64_t lo, int64_t hi, size_t extra, size_t max_slots) {
+/* Rebuild segment g keeping the slots whose seq lies in [lo, hi) (all others
+ * are stale), sized for `extra` more inserts, the whole table within
+ * max_slots. -E2BIG when its live slots do not fit, -ENOMEM (the segment is
+ * left as it was). */
+static int seg_rebuild(idfilter *f, idseg *g, int64_t lo, int64_t hi, size_t extra, size_t max_slots) {
   size_t live = 0;
-  for (size_t i = 0; f->slots && i < f->n; i++) {
-    int64_t s = f->slots[i] ? filt_seq(f->slots[i], lo) : -1;
-    if (f->slots[i] && s >= lo && s < hi) live++;
+  for (size_t i = 0; i < g->n; i++) {
+    int64_t s = g->slots[i] ? filt_seq(g->slots[i], lo) : -1;
+    if (g->slots[i] && s >= lo && s < hi) live++;
   }
-  if (!journal__filt_fits(live + extra, max_slots)) return -E2BIG;
-  size_t n = journal__filt_size_for(live + extra);
-  if (n > max_slots) n = max_slots;
-  idfilter nf = {0};
-  if (journal__filt_alloc(&nf, n) < 0) return -ENOMEM;
-  for (size_t i = 0; f->slots && i < f->n; i++) {
-    int64_t s = f->slots[i] ? filt_seq(f->slots[i], lo) : -1;
-    if (f->slots[i] && s >= lo && s < hi)
-      journal__filt_put(&nf, f->slots[i], journal__filt_pos_hash(f->slots[i]));
+  size_t n = seg_size_for(live + extra), others = f->n - g->n;
+  if (others + n > max_slots) n = max_slots > others ? max_slots - others : 0;
+  if ((live + extra) * 100 > n * FILTER_SWEEP_PCT) return -E2BIG;
+  uint64_t *ns = calloc(n, sizeof(uint64_t));
+  if (!ns) return -ENOMEM;
+  idseg ng = {.slots = ns, .n = n, .used = 0};
+  for (size_t i = 0; i < g->n; i++) {
+    int64_t s = g->slots[i] ? filt_seq(g->slots[i], lo) : -1;
+    if (g->slots[i] && s >= lo && s < hi) seg_put(&ng, g->slots[i], journal__filt_pos_hash(g->slots[i]));
   }
-  free(f->slots);
-  *f = nf;
+  free(g->slots);
+  f->n = others + n;
+  f->used = f->used - g->used + ng.used;
+  *g = ng;
+  return 0;
+}
+
+/* Sweep every segment (stale slots out, each sized for what it holds). */
+static int filt_sweep(idfilter *f, int64_t lo, int64_t hi, size_t max_slots) {
+  for (size_t k = 0; k < FILTER_SEGS; k++) {
+    int r = seg_rebuild(f, &f->seg[k], lo, hi, 0, max_slots);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+/* Put a slot in the table, sweeping (and growing) its segment first when it
+ * is past FILTER_SWEEP_PCT; when the bound leaves no room, every segment is
+ * swept once before giving up with -E2BIG. */
+int journal__filt_insert(idfilter *f, uint64_t slot, int64_t lo, int64_t hi, size_t max_slots) {
+  uint64_t ph = journal__filt_pos_hash(slot);
+  idseg *g = filt_seg(f, ph);
+  if ((g->used + 1) * 100 > g->n * FILTER_SWEEP_PCT) {
+    int r = seg_rebuild(f, g, lo, hi, 1, max_slots);
+    if (r == -E2BIG) {
+      if ((r = filt_sweep(f, lo, hi, max_slots)) == 0) r = seg_rebuild(f, g, lo, hi, 1, max_slots);
+    }
+    if (r < 0) return r;
+  }
+  seg_put(g, slot, ph);
+  f->used++;
   return 0;
 }
 
@@ -106,10 +159,28 @@ static int filt_rebuild(idfilter *f, int64_t lo, int64_t hi, size_t extra, size_
 static int to_sql_dedup(journal *j) {
   int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
   if (rc != SQLITE_OK) return (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
-  filt_free(&j->filt);
+  journal__filt_free(&j->filt);
   j->sql_dedup = true;
   j->dedup_switches++;
   return 0;
+}
+
+/* A table holding every pending event's id, read from the events table
+ * (journal_open and the way back from SQL dedup). 0, -E2BIG (it does not fit
+ * the bound), -ENOMEM or -EIO; *out is empty on failure. */
+int journal__filt_load(journal *j, sqlite3_stmt *scan, idfilter *out) {
+  int64_t lo = journal__filt_lo(j), hi = j->cur.next_seq;
+  int r = journal__filt_init(out, (size_t)j->cur.backlog, j->filt_max_slots), rc = SQLITE_DONE;
+  while (r == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(scan, 1);
+    uint64_t slot = journal__filt_slot(journal__id_hash(id ? id : "", (size_t)sqlite3_column_bytes(scan, 1)),
+                                       sqlite3_column_int64(scan, 0));
+    r = journal__filt_insert(out, slot, lo, hi, j->filt_max_slots);
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
+  sqlite3_reset(scan);
+  if (r < 0) journal__filt_free(out);
+  return r;
 }
 
 /* Outside any transaction: shrink an oversized table; in SQL mode, back to
@@ -119,26 +190,14 @@ void journal__dedup_settle(journal *j) {
   if (!j->sql_dedup) {
     /* a drained backlog leaves a big table of stale slots: shrink it once it
      * is 4× larger than the backlog needs (rare, O(table) on the worker) */
-    if (j->filt.slots && j->filt.n > FILTER_MIN_SLOTS &&
-        j->filt.n / 4 > journal__filt_size_for((size_t)j->cur.backlog))
-      filt_rebuild(&j->filt, j->cur.backlog ? j->cur.min_seq : j->cur.next_seq, j->cur.next_seq, 0,
-                   j->filt_max_slots);
+    if (j->filt.n > FILTER_MIN_SLOTS && j->filt.n / 4 > journal__filt_size_for((size_t)j->cur.backlog))
+      filt_sweep(&j->filt, journal__filt_lo(j), j->cur.next_seq, j->filt_max_slots);
     return;
   }
   if (journal__filt_fits((size_t)j->cur.backlog * 2, j->filt_max_slots)) {
     idfilter nf = {0};
-    if (journal__filt_alloc(&nf, journal__filt_size_for((size_t)j->cur.backlog)) < 0) return;
-    sqlite3_stmt *s = journal__st(j, JS_SCAN_IDS);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      const char *id = (const char *)sqlite3_column_text(s, 1);
-      uint64_t slot = journal__filt_slot(journal__id_hash(id ? id : "", (size_t)sqlite3_column_bytes(s, 1)),
-                                         sqlite3_column_int64(s, 0));
-      journal__filt_put(&nf, slot, journal__filt_pos_hash(slot));
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE || nf.used != (size_t)j->cur.backlog) {
-      filt_free(&nf);
+    if (journal__filt_load(j, journal__st(j, JS_SCAN_IDS), &nf) < 0 || nf.used != (size_t)j->cur.backlog) {
+      journal__filt_free(&nf);
       return;
     }
     /* the table is complete: the index may go (kept if that fails) */
@@ -155,9 +214,10 @@ void journal__dedup_settle(journal *j) {
  * calls it a few events ahead, so the table's cache misses overlap instead
  * of stalling each lookup in turn (the table is megabytes, read at random). */
 void journal__filt_prefetch(const journal *j, uint64_t h) {
-  if (j->sql_dedup || !j->filt.slots) return;
-  size_t i = filt_home(journal__filt_pos_hash(journal__filt_slot(h, 0)), j->filt.n);
-  __builtin_prefetch(&j->filt.slots[i]);
+  if (j->sql_dedup || !j->filt.n) return;
+  uint64_t ph = journal__filt_pos_hash(journal__filt_slot(h, 0));
+  const idseg *g = &j->filt.seg[ph >> (64 - FILTER_SEG_BITS)];
+  __builtin_prefetch(&g->slots[filt_home(ph, g->n)]);
 }
 
 /* Is an event with this id pending (committed or earlier in the running
@@ -171,11 +231,11 @@ int journal__is_pending(journal *j, const char *id, size_t idlen, uint64_t h, in
     if (rc == SQLITE_ROW) return 1;
     return rc == SQLITE_DONE ? 0 : -rc;
   }
-  if (!j->filt.slots) return 0;
-  uint64_t want = journal__filt_slot(h, 0) >> 32;
-  size_t i = filt_home(journal__filt_pos_hash(journal__filt_slot(h, 0)), j->filt.n);
-  for (; j->filt.slots[i]; i = i + 1 == j->filt.n ? 0 : i + 1) {
-    uint64_t sl = j->filt.slots[i];
+  if (!j->filt.n) return 0;
+  uint64_t want = journal__filt_slot(h, 0) >> 32, ph = journal__filt_pos_hash(journal__filt_slot(h, 0));
+  const idseg *g = filt_seg(&j->filt, ph);
+  for (size_t i = filt_home(ph, g->n); g->slots[i]; i = i + 1 == g->n ? 0 : i + 1) {
+    uint64_t sl = g->slots[i];
     if (sl >> 32 != want) continue;
     int64_t seq = filt_seq(sl, lo);
     if (seq < lo || seq >= hi) continue;
@@ -197,20 +257,17 @@ int journal__is_pending(journal *j, const char *id, size_t idlen, uint64_t h, in
   return 0;
 }
 
-/* Record a new pending event in the filter, sweeping or growing it when half
- * full. lo is a seq ≤ every pending seq in either outcome of the running
- * transaction; hi is one past the highest seq handed out. */
+/* Record a new pending event in the filter. lo is a seq ≤ every pending seq
+ * in either outcome of the running transaction; hi is one past the highest
+ * seq handed out. Past the table's bound, dedup switches to SQL. */
 int journal__filt_add(journal *j, uint64_t h, int64_t seq, int64_t lo, int64_t hi) {
-  idfilter *f = &j->filt;
   if (j->sql_dedup) return 0; /* the index covers the row the caller just inserted */
-  if (!f->slots || (f->used + 1) * 100 > f->n * FILTER_SWEEP_PCT) {
-    int r = filt_rebuild(f, lo, hi, 1, j->filt_max_slots);
-    if (r == -E2BIG) return to_sql_dedup(j);
+  if (!j->filt.n) {
+    int r = journal__filt_init(&j->filt, 0, j->filt_max_slots);
     if (r < 0) return r;
   }
-  uint64_t slot = journal__filt_slot(h, seq);
-  journal__filt_put(f, slot, journal__filt_pos_hash(slot));
-  return 0;
+  int r = journal__filt_insert(&j->filt, journal__filt_slot(h, seq), lo, hi, j->filt_max_slots);
+  return r == -E2BIG ? to_sql_dedup(j) : r;
 }
 
 /* The lowest seq any pending event can have during the transaction. */

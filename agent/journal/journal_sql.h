@@ -105,6 +105,16 @@
 #define JSQL_DEAD_TOTALS \
   "SELECT count(*), coalesce(sum(length(body) + length(error) + length(event_id)), 0) FROM dead_letter"
 
+/* Several rows per INSERT: one statement step (and one VDBE start and
+ * reset) per group of rows instead of per row — commit_one in
+ * journal_commit.c binds 4 values per row, in the column order below. */
+#define JSQL_ROWS_MANY   16
+#define JSQL_ROWS_FEW    4
+#define JSQL_INSERT_ROWS "INSERT INTO events(seq, event_id, ingested_at, body) VALUES"
+#define JSQL_ROW         "(?,?,?,?)"
+#define JSQL_ROWS4       JSQL_ROW "," JSQL_ROW "," JSQL_ROW "," JSQL_ROW
+#define JSQL_ROWS16      JSQL_ROWS4 "," JSQL_ROWS4 "," JSQL_ROWS4 "," JSQL_ROWS4
+
 /* Statements prepared once on the worker's connection: X(name, sql). */
 #define JOURNAL_STMTS(X)                                                                                 \
   X(BEGIN, JSQL_BEGIN)                                                                                   \
@@ -125,6 +135,9 @@
   X(FIND_ID, "SELECT 1 FROM events WHERE event_id = ?1 LIMIT 1")                                         \
   X(SCAN_IDS, JSQL_SCAN_IDS)                                                                             \
   X(INSERT_EVENT, "INSERT INTO events(seq, event_id, ingested_at, body) VALUES(?1, ?2, ?3, ?4)")         \
+  /* a request's events, JSQL_ROWS_MANY / JSQL_ROWS_FEW rows per statement */                            \
+  X(INSERT_EVENTS_MANY, JSQL_INSERT_ROWS JSQL_ROWS16)                                                    \
+  X(INSERT_EVENTS_FEW, JSQL_INSERT_ROWS JSQL_ROWS4)                                                      \
   X(OLDEST, "SELECT seq, ingested_at FROM events ORDER BY seq LIMIT 1")                                  \
   /* overflow: walk the oldest events (below the current request) adding up  \
    * their estimated size, then delete them in one statement */                           \

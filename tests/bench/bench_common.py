@@ -40,11 +40,64 @@ def proc_mem(pid):
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 k = line.split(":", 1)[0]
-                if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
+                if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "Threads"):
                     out[k] = int(line.split()[1])
     except OSError:
         pass
     return out
+
+
+class PeakSampler:
+    """Polls /proc/PID/status every `every` s on a thread and keeps the
+    reading with the highest VmRSS (RssAnon / RssFile / RssShmem beside it)
+    and, at that peak, the mappings with the most resident pages (smaps):
+    what the peak is made of, which VmHWM alone does not say."""
+
+    def __init__(self, pid, every=0.05, top=6):
+        import threading
+        self.pid, self.every, self.top = pid, every, top
+        self.peak = {}
+        self.mappings = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            m = proc_mem(self.pid)
+            if m.get("VmRSS", 0) > self.peak.get("VmRSS", 0) + 128:
+                self.peak = m
+                self.mappings = top_mappings(self.pid, self.top)
+            self._stop.wait(self.every)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        return self
+
+    def fmt(self):
+        p = self.peak
+        return "VmRSS %.1f MiB (anon %.1f, file %.1f, shmem %.1f); at that peak, resident KiB by mapping: %s" % (
+            p.get("VmRSS", 0) / 1024, p.get("RssAnon", 0) / 1024, p.get("RssFile", 0) / 1024,
+            p.get("RssShmem", 0) / 1024, ", ".join("%s %d" % kv for kv in self.mappings))
+
+
+def top_mappings(pid, n):
+    """The n mappings (by file name, "[anon]" for the rest) with the most
+    resident KiB, from /proc/PID/smaps."""
+    rss = {}
+    name = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                elif parts and parts[0] == "Rss:":
+                    rss[name] = rss.get(name, 0) + int(parts[1])
+    except OSError:
+        pass
+    return sorted(rss.items(), key=lambda kv: -kv[1])[:n]
 
 
 def proc_cpu_s(pid):

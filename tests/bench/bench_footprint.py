@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench_common import ferry_harness as fh, idle_figures
+from bench_common import ferry_harness as fh, idle_figures, top_mappings
 
 
 def smaps_rollup(pid):
@@ -33,19 +33,6 @@ def smaps_rollup(pid):
             if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
                 out[parts[0][:-1]] = int(parts[1])
     return out
-
-
-def top_mappings(pid, n):
-    rss = {}
-    name = None
-    with open("/proc/%d/smaps" % pid) as f:
-        for line in f:
-            parts = line.split()
-            if parts and "-" in parts[0] and not parts[0].endswith(":"):
-                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
-            elif parts and parts[0] == "Rss:":
-                rss[name] = rss.get(name, 0) + int(parts[1])
-    return sorted(rss.items(), key=lambda kv: -kv[1])[:n]
 
 
 def stripped_size(path):

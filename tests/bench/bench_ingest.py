@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 
-from bench_common import (ferry_harness as fh, fmt_mem, idle_figures, loop_figures, make_bodies,
+from bench_common import (PeakSampler, ferry_harness as fh, fmt_mem, idle_figures, loop_figures, make_bodies,
                           measure_client_alone, proc_cpu_s, proc_mem, run_clients, start_ack_sink)
 
 
@@ -145,6 +145,7 @@ def run_kind(h, args, random_ids):
     idle = idle_figures(agent.pid)
     print("agent_idle_start: %s; CPU %.3f s over %.0f s"
           % (fmt_mem(idle), idle["cpu_s"], idle["window_s"]), flush=True)
+    sampler = PeakSampler(agent.pid)
     c0 = proc_cpu_s(agent.pid)
     r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0)
     cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
@@ -170,6 +171,7 @@ def run_kind(h, args, random_ids):
           % (r2["events_per_s"], args.events, base, base + args.events, r2["elapsed_s"], r2["errors"], cpu_us),
           flush=True)
     peak = proc_mem(agent.pid)
+    sampler.stop()
     lp = loop_figures(st)
     print("agent_backlog: %s (expected %d); journal_bytes=%s; dedup %s" % (
         st.get("backlog"), base + args.events, st.get("journal_bytes"), st.get("dedup")), flush=True)
@@ -179,6 +181,7 @@ def run_kind(h, args, random_ids):
     idle2 = idle_figures(agent.pid)
     print("agent_rss: peak (VmHWM) %.1f MiB; idle with the backlog: %s; CPU %.3f s over %.0f s"
           % (peak.get("VmHWM", 0) / 1024, fmt_mem(idle2), idle2["cpu_s"], idle2["window_s"]), flush=True)
+    print("agent_rss_peak_sampled: " + sampler.fmt(), flush=True)
     ok = st.get("backlog") == base + args.events and accepted == base + args.events and e2e_ok
     if not ok:
         print("WARNING: the agent did not store every event exactly once", flush=True)

@@ -5,7 +5,10 @@
  * and back under it as batches are acknowledged — checking duplicates are
  * caught (committed rows, rows of the same transaction, rows of the same
  * request) in every phase and that acknowledged ids are accepted again; and
- * that a drained backlog gives the table's memory back. */
+ * that a drained backlog gives the table's memory back. With a larger bound
+ * it checks the table stays compact (at most ~14 bytes per pending id) while
+ * its 64 segments each grow, sweep and shrink on their own, across a reopen,
+ * without losing an id. */
 #define _GNU_SOURCE
 #include "check.h"
 #include "journal.h"
@@ -191,11 +194,75 @@ static void test_shrink_after_drain(void) {
   jh_close(&loop, j);
 }
 
+/* The table's memory per pending id, and every segment's rebuilds keep
+ * every pending id and drop acknowledged ones. */
+static void test_compact_segments(void) {
+  char path[400];
+  snprintf(path, sizeof(path), "%s/compact.db", tmpdir);
+  journal *j = open_j_bound(path, 16 << 20);
+  if (!j) return;
+  size_t acc, dup, total = 0;
+  double per_id_sum = 0;
+  /* 60,000 ids in requests of 1,000: each segment (~940 ids) rebuilds
+   * several times as it grows */
+  for (int k = 0; k < 60; k++) {
+    commit_ids(j, "k-", k * 1000, 1000, &acc, &dup);
+    CHECK_EQ_INT(acc, 1000);
+    total += acc;
+    journal_stats s = jh_stats(j);
+    /* 8-byte slots, a segment is never rebuilt past 7/4 slots per id and
+     * never more than 80% full: between 10 and 14 bytes per id (plus the
+     * 64-slot floor of each segment) */
+    CHECK(s.dedup_bytes * 100 >= (int64_t)total * 8 * 100 / 80);
+    CHECK(s.dedup_bytes <= (int64_t)total * 14 + 64 * 64 * 8 + 64 * 16 * 8);
+    if (k >= 9) per_id_sum += (double)s.dedup_bytes / (double)total;
+  }
+  /* on average (the segments pass their growth points at about the same
+   * time with evenly spread ids) ~12 bytes per id: 8 / the mean fill */
+  CHECK(per_id_sum / 51 <= 13.0);
+  /* every id pending, whichever segment holds it */
+  for (int k = 0; k < 60; k += 7) {
+    commit_ids(j, "k-", k * 1000 + 13, 500, &acc, &dup);
+    CHECK_EQ_INT(acc, 0);
+    CHECK_EQ_INT(dup, 500);
+  }
+  /* a reopen loads the same ids into a table of the same shape */
+  jh_close(&loop, j);
+  j = open_j_bound(path, 16 << 20);
+  if (!j) return;
+  journal_stats s = jh_stats(j);
+  CHECK_EQ_INT(s.backlog, 60000);
+  CHECK(!s.dedup_sql);
+  CHECK(s.dedup_bytes <= 60000 * 14 + 64 * 64 * 8 + 64 * 16 * 8);
+  commit_ids(j, "k-", 59000, 1000, &acc, &dup);
+  CHECK_EQ_INT(dup, 1000);
+  /* acknowledge 40,000: the stale slots are swept as segments fill again */
+  size_t acked = 0;
+  while (acked < 40000) acked += ack_oldest(j, 1000);
+  CHECK_EQ_INT(acked, 40000);
+  commit_ids(j, "k-", 0, 2000, &acc, &dup); /* acknowledged: new again */
+  CHECK_EQ_INT(acc, 2000);
+  for (int k = 60; k < 100; k++) {
+    commit_ids(j, "k-", k * 1000, 1000, &acc, &dup);
+    CHECK_EQ_INT(acc, 1000);
+  }
+  s = jh_stats(j);
+  CHECK_EQ_INT(s.backlog, 62000);
+  CHECK(s.dedup_bytes <= 62000 * 14 + 64 * 64 * 8 + 64 * 16 * 8);
+  commit_ids(j, "k-", 40000, 1000, &acc, &dup); /* still pending */
+  CHECK_EQ_INT(dup, 1000);
+  commit_ids(j, "k-", 99500, 1000, &acc, &dup); /* 500 pending, 500 new */
+  CHECK_EQ_INT(dup, 500);
+  CHECK_EQ_INT(acc, 500);
+  jh_close(&loop, j);
+}
+
 int main(void) {
   if (jh_mkdtemp(tmpdir, sizeof(tmpdir), "dedup-test") < 0) return 1;
   uv_loop_init(&loop);
   test_over_and_back();
   test_shrink_after_drain();
+  test_compact_segments();
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(uv_loop_close(&loop), 0);
   jh_rmtree(tmpdir);

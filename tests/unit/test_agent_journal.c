@@ -23,6 +23,18 @@
 #include <unistd.h>
 
 static uv_loop_t loop;
+
+/* The page size a journal file was created with (its header, bytes 16-17). */
+static long file_page_size(const char *path) {
+  unsigned char h[18] = {0};
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL);
+  if (!f) return 4096;
+  CHECK(fread(h, 1, sizeof(h), f) == sizeof(h));
+  fclose(f);
+  long ps = (long)h[16] << 8 | h[17];
+  return ps == 1 ? 65536 : ps;
+}
 static char tmpdir[256];
 static int case_no;
 
@@ -250,6 +262,72 @@ static void test_duplicates(void) {
   }
   jh_free_events(a, 3);
   jh_free_events(b, 2);
+}
+
+/* A request of 45 events goes in as 16 + 16 + 4 + 4 + 1 rows (JSQL_ROWS_MANY,
+ * JSQL_ROWS_FEW, single rows): duplicates of an event waiting in the same
+ * group of rows, of one in an earlier group, ids the agent assigns, and the
+ * stored events come back in seq order, each once, byte for byte. */
+static void test_many_rows_per_insert(void) {
+  char path[400];
+  new_path(path, sizeof(path));
+  journal_opts o = default_opts(path);
+  journal *j = open_j(&o);
+  if (!j) return;
+  enum { N = 45 };
+  ev_event *e = jh_make_events(N, "mr-", 0, 7);
+  /* 3 repeats 2 (same group), 20 repeats 5 (the first group, inserted), 40
+   * repeats 39 (the last groups); 10 and 30 have no id */
+  const int rep[][2] = {{3, 2}, {20, 5}, {40, 39}};
+  for (size_t k = 0; k < 3; k++) {
+    free(e[rep[k][0]].event_id);
+    free(e[rep[k][0]].json);
+    e[rep[k][0]].event_id = strdup(e[rep[k][1]].event_id);
+    e[rep[k][0]].json = strdup(e[rep[k][1]].json);
+    e[rep[k][0]].json_len = e[rep[k][1]].json_len;
+  }
+  ev_event *noid = jh_make_events(2, NULL, 0, 7);
+  const int gen[] = {10, 30};
+  for (size_t k = 0; k < 2; k++) {
+    free(e[gen[k]].event_id);
+    free(e[gen[k]].json);
+    e[gen[k]] = noid[k];
+    memset(&noid[k], 0, sizeof(noid[k]));
+  }
+  free(noid);
+  size_t acc = 0, dup = 0;
+  CHECK_EQ_INT(commit(j, e, N, &acc, &dup), 0);
+  CHECK_EQ_INT(acc, N - 3);
+  CHECK_EQ_INT(dup, 3);
+  journal_stats s = jh_stats(j);
+  CHECK_EQ_INT(s.next_seq, N - 3 + 1);
+  CHECK_EQ_INT(s.backlog, N - 3);
+  /* what was stored, in order: every event but the repeats */
+  journal_batch bt;
+  read_batch(j, &bt, 100, 1 << 20, CODEC_IDENTITY);
+  CHECK_EQ_INT(bt.n_events, N - 3);
+  cJSON *root = parse_body(&bt);
+  cJSON *evs = root ? cJSON_GetObjectItem(root, "events") : NULL;
+  CHECK_EQ_INT(cJSON_GetArraySize(evs), N - 3);
+  int out = 0;
+  for (int i = 0; i < N && evs; i++) {
+    if (i == 3 || i == 20 || i == 40) continue;
+    cJSON *ev = cJSON_GetArrayItem(evs, out++);
+    CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq")), out);
+    char want[80];
+    if (i == 10 || i == 30) snprintf(want, sizeof(want), "ferry:%s:%d", s.epoch, out);
+    else snprintf(want, sizeof(want), "mr-%d", i);
+    CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "event_id")), want);
+    CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "note")), "ppppppp");
+  }
+  cJSON_Delete(root);
+  journal_batch_clear(&bt);
+  /* the same request again: every id it carries is pending */
+  CHECK_EQ_INT(commit(j, e, N, &acc, &dup), 0);
+  CHECK_EQ_INT(acc, 2);
+  CHECK_EQ_INT(dup, N - 2);
+  jh_free_events(e, N);
+  jh_close(&loop, j);
 }
 
 /* many requests in one group commit; the big one overflows under reject and
@@ -749,7 +827,7 @@ static void test_quarantine(void) {
     int fd = open(p2, O_WRONLY);
     char junk[512];
     memset(junk, 0xA5, sizeof(junk));
-    CHECK(pwrite(fd, junk, sizeof(junk), 8 * 4096 + 8) == (ssize_t)sizeof(junk));
+    CHECK(pwrite(fd, junk, sizeof(junk), 8 * file_page_size(p2) + 8) == (ssize_t)sizeof(junk));
     close(fd);
     j4 = open_j(&o4);
     if (j4) {
@@ -773,7 +851,7 @@ static void test_quarantine(void) {
     int fd = open(p3, O_WRONLY);
     char junk[512];
     memset(junk, 0xA5, sizeof(junk));
-    CHECK(pwrite(fd, junk, sizeof(junk), 8 * 4096 + 8) == (ssize_t)sizeof(junk));
+    CHECK(pwrite(fd, junk, sizeof(junk), 8 * file_page_size(p3) + 8) == (ssize_t)sizeof(junk));
     close(fd);
     j5 = open_j(&o5);
     if (j5) {
@@ -867,7 +945,7 @@ static void test_disk_full(void) {
   ev_event *big = jh_make_events(200, "dfbig-", 0, 2000);
   CHECK_EQ_INT(commit(j, small, 1, NULL, NULL), 0);
   journal_stats s = jh_stats(j);
-  journal_test_max_pages(j, s.journal_bytes / 4096 + 4);
+  journal_test_max_pages(j, s.journal_bytes / file_page_size(path) + 4);
   journal_commit c;
   memset(&c, 0, sizeof(c));
   c.events = big;
@@ -1008,6 +1086,7 @@ int main(void) {
   uv_loop_init(&loop);
   test_commit_and_batch();
   test_duplicates();
+  test_many_rows_per_insert();
   test_group_commit_one_fails();
   test_batch_limits();
   test_batch_range();
