@@ -340,7 +340,9 @@ void journal__do_ack(journal *j, journal_ack *a) {
   } else {
     a->status = journal__errno_of_sqlite(rc) == -ENOSPC ? -EIO : journal__errno_of_sqlite(rc);
     journal__note_write_failure(j, rc);
-    if ((rc & 0xff) == SQLITE_FULL) {
+    /* a full disk usually answers SQLITE_FULL, but growing the WAL or its
+     * index can fail as an I/O error: smaller steps free pages either way */
+    if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR) {
       journal__refresh(j);
       ack_in_steps(j, a);
     }
