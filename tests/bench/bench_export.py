@@ -12,6 +12,14 @@ then:
     and seconds; beside the reference, the same rows read straight from the
     SQLite file in the same order by Python's sqlite3.
 usage: bench_export.py [--bin-dir DIR] [--events N] [--batch 2000] [--clients 2] [--reps 20] [--dir TMPDIR]
+                       [--loadgen [--conns 8] [--days 37]] [--keep] [--reuse DB] [--no-export]
+--loadgen posts with ferry-loadgen --model-mix instead (C; 40 cameras, two
+model versions, a rollout on half the cameras halfway through, confidence
+uniform; timestamps random over --days days, default 37 so that a 30-day
+window ending at the data's end has a full 7-day baseline before it) and adds
+a 30-day window; --keep keeps the database (its path is printed), --reuse DB
+measures a kept database again without ingesting (the same windows, found
+from its first hour), --no-export skips the export.
 Results are plain text lines on stdout."""
 import argparse
 import http.client
@@ -92,15 +100,23 @@ def main():
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--dir")
+    ap.add_argument("--loadgen", action="store_true")
+    ap.add_argument("--conns", type=int, default=8)
+    ap.add_argument("--days", type=int, default=37)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--reuse")
+    ap.add_argument("--no-export", action="store_true")
     a = ap.parse_args()
     if a.bin_dir:
         os.environ["FERRY_BIN_DIR"] = a.bin_dir
     tmp = tempfile.mkdtemp(prefix="bench-export-", dir=a.dir)
     port = fh.free_port()
-    db = os.path.join(tmp, "ferry.db")
+    db = a.reuse or os.path.join(tmp, "ferry.db")
+    if a.keep:
+        print("database: %s" % db, flush=True)
     coll = subprocess.Popen([fh.binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port, "--db", "sqlite:" + db,
                              "--auth-token", fh.AGENT_TOKEN, "--read-token", fh.READ_TOKEN,
-                             "--max-future-s", "31536000"],
+                             "--max-future-s", "31536000", "--agent-rate", "0"],
                             stdout=open(os.path.join(tmp, "collector.log"), "wb"), stderr=subprocess.STDOUT)
     try:
         for _ in range(200):
@@ -111,18 +127,36 @@ def main():
                     break
             except OSError:
                 time.sleep(0.05)
-        t0_ms = (fh.now_ms() - 8 * DAY) // DAY * DAY
-        barrier, out = mp.Barrier(a.clients), mp.Queue()
-        ps = [mp.Process(target=client, args=(i, a.clients, port, a.events, a.batch, t0_ms, barrier, out))
-              for i in range(a.clients)]
-        for p in ps:
-            p.start()
-        spans = [out.get() for _ in ps]
-        for p in ps:
-            p.join()
-        secs = max(s[1] for s in spans) - min(s[0] for s in spans)
-        print("ingest: %d events in %.1f s, %.0f events/s (model rollups kept at ingest)"
-              % (a.events, secs, a.events / secs), flush=True)
+        days = 7
+        if a.reuse:
+            con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+            h0, h1 = con.execute("SELECT min(hour), max(hour) FROM ev_time").fetchone()
+            con.close()
+            days = (h1 - h0 + 1) // 24
+            t0_ms = h0 * 3600 * 1000
+            print("reused database: %d days of events from hour %d" % (days, h0), flush=True)
+        elif a.loadgen:
+            days = a.days
+            t0_ms = fh.now_ms() - days * DAY - 3600 * 1000  # as ferry-loadgen computes it
+            lg = os.path.join(fh.bin_dir(), "tests", "ferry-loadgen")
+            r = subprocess.run([lg, "--url", "http://127.0.0.1:%d" % port, "--token", fh.AGENT_TOKEN,
+                                "--pid", str(coll.pid), "--events", str(a.events), "--batch", str(a.batch),
+                                "--conns", str(a.conns), "--ids", "seq", "--ts", "random", "--days", str(days),
+                                "--workers", "500", "--stations", "100", "--model-mix"])
+            if r.returncode != 0:
+                raise SystemExit("loadgen failed")
+        else:
+            t0_ms = (fh.now_ms() - 8 * DAY) // DAY * DAY
+            barrier, out = mp.Barrier(a.clients), mp.Queue()
+            ps = [mp.Process(target=client, args=(i, a.clients, port, a.events, a.batch, t0_ms, barrier, out))
+                  for i in range(a.clients)]
+            for p in ps:
+                p.start()
+            spans = [out.get() for _ in ps]
+            for p in ps:
+                p.join()
+            secs = max(s[1] for s in spans) - min(s[0] for s in spans)
+            print("ingest: %d events in %.1f s, %.0f events/s" % (a.events, secs, a.events / secs), flush=True)
         rss, hwm = proc_mem_kib(coll.pid)
         print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
 
@@ -133,16 +167,20 @@ def main():
         while con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0] > 0:
             time.sleep(2)
         con.close()
-        print("worker/station rollups rebuilt %.0f s after ingest (the model rollups need none)"
-              % (time.monotonic() - t), flush=True)
-        end = t0_ms + 7 * DAY
-        for wname, frm, to in (("24h", end - DAY - 1800 * 1000 + 123, end - 1800 * 1000 + 123),
-                               ("7d", t0_ms + 456, end - 789)):
+        print("rollups rebuilt %.0f s after ingest" % (time.monotonic() - t), flush=True)
+        end = t0_ms + days * DAY
+        wins = [("24h", end - DAY - 1800 * 1000 + 123, end - 1800 * 1000 + 123),
+                ("7d", end - 7 * DAY + 456, end - 789)]
+        if days >= 30:
+            wins.append(("30d", end - 30 * DAY + 456, end - 789))
+        for wname, frm, to in wins:
             q = urlencode({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)})
             for ep in ("models", "factory"):
                 p50, p99 = latency(port, "/v1/metrics/%s?%s" % (ep, q), a.reps)
                 print("latency %-3s %-8s p50 %8.1f ms  p99 %8.1f ms" % (wname, ep, p50, p99), flush=True)
 
+        if a.no_export:
+            return
         # the export, RSS sampled meanwhile
         rss0, _ = proc_mem_kib(coll.pid)
         peak = [rss0]
@@ -192,7 +230,8 @@ def main():
     finally:
         coll.terminate()
         coll.wait(60)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ child (the backends). Configurations, in one run:
   free        1 and 2 replicas, nothing pinned (the machine decides)
   pinned      1 replica on CPU 0, the postmaster and its backends on CPU 1
               (taskset), the loadgen on CPU 1
+  models      1 replica, events with and without camera_id/model_version/
+              confidence (ferry-loadgen --no-models), alternately, twice:
+              what the model fields cost at ingest
   capped      1 and 2 replicas, each replica in its own cgroup (v1 cpu
               controller) capped at --cap cores, the database uncapped:
               the replicas are the bound by construction, so two against one
@@ -25,7 +28,7 @@ Every figure line carries the load average. Needs root for the cgroups.
 
 usage: bench_pg_cpu.py --pg-url URL --pg-pid POSTMASTER_PID [--bin-dir DIR]
                        [--events 200000] [--conns 4] [--cap 0.25]
-                       [--configs free,pinned,capped,ref]"""
+                       [--configs free,pinned,capped,ref,models]"""
 import argparse
 import os
 import shutil
@@ -112,7 +115,7 @@ def start_collector(port, db, prefix=()):
                                             fh.READ_TOKEN, "--log-level", "error", "--agent-rate", "0"])
 
 
-def run(label, a, db, replicas, coll_prefix=lambda i: (), lg_prefix=(), cgroups=None):
+def run(label, a, db, replicas, coll_prefix=lambda i: (), lg_prefix=(), cgroups=None, lg_extra=()):
     ports = [fh.free_port() for _ in range(replicas)]
     colls = [start_collector(p, db, coll_prefix(i)) for i, p in enumerate(ports)]
     lgs = []
@@ -129,7 +132,7 @@ def run(label, a, db, replicas, coll_prefix=lambda i: (), lg_prefix=(), cgroups=
             lgs.append(subprocess.Popen(list(lg_prefix) + [
                 lg, "--url", "http://127.0.0.1:%d" % p, "--token", fh.AGENT_TOKEN, "--events", str(per),
                 "--conns", str(max(1, a.conns // replicas)), "--ids", "seq", "--ts", "random",
-                "--agent-prefix", "r%d" % i, "--seed", str(7 + i)], stdout=subprocess.PIPE,
+                "--agent-prefix", "r%d" % i, "--seed", str(7 + i)] + list(lg_extra), stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True))
         # CPU from when the batches are built: wait for the first "built" line of each loadgen
         for g in lgs:
@@ -240,6 +243,10 @@ def main():
             one = run("free, 1 replica", a, one_db, 1)
             two = run("free, 2 replicas", a, fresh("free2"), 2)
             print("free: two replicas / one %.2fx" % (two / one), flush=True)
+        if "models" in cfg:
+            for k in range(2):
+                run("models: with model fields", a, fresh("mod%d" % k), 1)
+                run("models: without model fields", a, fresh("nomod%d" % k), 1, lg_extra=("--no-models",))
         if "pinned" in cfg:
             pin_pg(a.pg_pid, "1")
             try:

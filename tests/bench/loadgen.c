@@ -14,6 +14,11 @@
  *          [--progress N]   (a line per N events: the interval's rate, CPU, RSS)
  *          [--agent-prefix P] (agents are P-0, P-1, ...; default lg-agent: two
  *          loadgens posting to two replicas of one database give distinct prefixes)
+ *          [--model-mix] (confidence uniform in [0, 1) with 3 decimals instead of
+ *          0.93, and even cameras roll out model yolo-7.3 halfway through the span:
+ *          a models endpoint with something to count)
+ *          [--no-models] (no camera_id, model_version or confidence: what the
+ *          model fields cost at ingest)
  *        ferry-loadgen --sqlite-ref DB [same options but --url/--token/--pid]
  * --sqlite-ref is the reference: the same rows (same seed) inserted into raw
  * SQLite (WAL, synchronous=FULL) under the collector's unique key
@@ -130,6 +135,7 @@ typedef struct lg_opts {
   long pid;
   size_t events, batch, conns, agents, progress;
   int days, workers, stations;
+  bool model_mix, no_models;
 } lg_opts;
 
 /* The raw-SQLite reference (--sqlite-ref). */
@@ -262,14 +268,23 @@ static int lg_build(const lg_opts *o, codec_t codec, int64_t t0_ms, lg_agent *ag
         tf_format_ms(ts, tss);
         const char *kind = lg_kinds[lg_rand() % 6];
         int w = (int)(lg_rand() % (uint64_t)o->workers), s = (int)(lg_rand() % (uint64_t)o->stations);
-        char cnts[24] = "";
+        char cnts[24] = "", conf[8] = "0.93";
         if (kind[0] == 'p') snprintf(cnts, sizeof(cnts), ",\"count\":%d", 1 + (int)(lg_rand() % 3));
+        const char *mv = "yolo-7.2";
+        if (o->model_mix) {
+          snprintf(conf, sizeof(conf), "%.3f", (double)(lg_rand() % 1000) / 1000.0);
+          if (s % 2 == 0 && ts >= t0_ms + span / 2) mv = "yolo-7.3";
+        }
+        char model[96] = "";
+        if (!o->no_models)
+          snprintf(model, sizeof(model),
+                   ",\"camera_id\":\"cam-%02d\",\"model_version\":\"%s\",\"confidence\":%s", s % 40, mv,
+                   conf);
         int m = snprintf(
             buf + len, cap - len,
             "%s{\"event_id\":\"%s\",\"timestamp\":\"%s\",\"event_type\":\"%s\",\"worker_id\":\"W-%03d\","
-            "\"workstation_id\":\"WS-%03d\"%s,\"camera_id\":\"cam-%02d\",\"model_version\":\"yolo-7.2\","
-            "\"confidence\":0.93,\"seq\":%zu,\"ingested_at\":\"%s\"}",
-            i ? "," : "", eid, tss, kind, w, s, cnts, s % 40, seq, ing);
+            "\"workstation_id\":\"WS-%03d\"%s%s,\"seq\":%zu,\"ingested_at\":\"%s\"}",
+            i ? "," : "", eid, tss, kind, w, s, cnts, model, seq, ing);
         if (m < 0 || (size_t)m >= cap - len) return -E2BIG;
         len += (size_t)m;
       }
@@ -318,7 +333,8 @@ static void lg_usage(void) {
   fprintf(stderr,
           "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
           "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
-          "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S] [--agent-prefix P]\n");
+          "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S] [--agent-prefix P]\n"
+          "  [--model-mix] [--no-models]\n");
 }
 
 int main(int argc, char **argv) {
@@ -332,12 +348,16 @@ int main(int argc, char **argv) {
                .days = 30,
                .workers = 500,
                .stations = 100};
-  static const struct option longopts[] = {
-      {"url", 1, 0, 'u'},          {"token", 1, 0, 't'}, {"pid", 1, 0, 'p'},        {"events", 1, 0, 'n'},
-      {"batch", 1, 0, 'b'},        {"conns", 1, 0, 'c'}, {"agents", 1, 0, 'a'},     {"ids", 1, 0, 'i'},
-      {"ts", 1, 0, 'T'},           {"days", 1, 0, 'd'},  {"workers", 1, 0, 'w'},    {"stations", 1, 0, 's'},
-      {"codec", 1, 0, 'z'},        {"seed", 1, 0, 'S'},  {"sqlite-ref", 1, 0, 'R'}, {"progress", 1, 0, 'P'},
-      {"agent-prefix", 1, 0, 'A'}, {0, 0, 0, 0}};
+  static const struct option longopts[] = {{"url", 1, 0, 'u'},          {"token", 1, 0, 't'},
+                                           {"pid", 1, 0, 'p'},          {"events", 1, 0, 'n'},
+                                           {"batch", 1, 0, 'b'},        {"conns", 1, 0, 'c'},
+                                           {"agents", 1, 0, 'a'},       {"ids", 1, 0, 'i'},
+                                           {"ts", 1, 0, 'T'},           {"days", 1, 0, 'd'},
+                                           {"workers", 1, 0, 'w'},      {"stations", 1, 0, 's'},
+                                           {"codec", 1, 0, 'z'},        {"seed", 1, 0, 'S'},
+                                           {"sqlite-ref", 1, 0, 'R'},   {"progress", 1, 0, 'P'},
+                                           {"agent-prefix", 1, 0, 'A'}, {"model-mix", 0, 0, 'M'},
+                                           {"no-models", 0, 0, 'N'},    {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
@@ -356,6 +376,8 @@ int main(int argc, char **argv) {
       case 'z': o.codec_name = optarg; break;
       case 'R': o.ref = optarg; break;
       case 'A': o.prefix = optarg; break;
+      case 'M': o.model_mix = true; break;
+      case 'N': o.no_models = true; break;
       case 'P': o.progress = strtoull(optarg, NULL, 10); break;
       case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
       default: lg_usage(); return 2;
