@@ -52,7 +52,9 @@ def gen(rng, n, lo, hi, prefix, pad=0):
         if rng.random() < 0.8:
             e["model_version"] = rng.choice(["v1", "v2"])
         if rng.random() < 0.85:
-            e["confidence"] = rng.choice([round(rng.random(), 3), 0.5, 0.3, 1.0, 0.0])
+            # and values within a micro-unit of the max_confidence cases below
+            e["confidence"] = rng.choice([round(rng.random(), 3), 0.5, 0.3, 1.0, 0.0, 0.1234564, 0.1234566,
+                                          0.123456, 0.1234555])
         if pad:
             e["attributes"] = {"pad": "x" * pad}
         out.append(e)
@@ -106,7 +108,8 @@ def main(h):
 
     frm, to = lo + 3600 * 1000 + 17, hi - 1234
     cases = [dict(), dict(cam="cam-1"), dict(cam="cam/3 é", mv="v2"), dict(maxc=0.5), dict(maxc=0.3, typ="idle"),
-             dict(typ="product_count"), dict(mv="v1", maxc=0.0), dict(cam="nope")]
+             dict(typ="product_count"), dict(mv="v1", maxc=0.0), dict(cam="nope"), dict(maxc=0.123456),
+             dict(maxc=0.1234564, cam="cam-2"), dict(maxc=0.1234559)]
     for c in cases:
         params = {"from": fmt_ts(frm), "to": fmt_ts(to)}
         for k, name in (("cam", "camera_id"), ("mv", "model_version"), ("maxc", "max_confidence"),
@@ -121,6 +124,27 @@ def main(h):
             for f in ("camera_id", "model_version", "confidence", "event_type", "worker_id", "workstation_id"):
                 check_eq(x.get(f), src.get(f), "line field %s" % f)
     log("filters: %d cases equal to the reference" % len(cases))
+
+    # the same filters paged by a small limit: the page's end is found from keys
+    # alone, so a page with a Link must hold exactly `limit` events and the
+    # pages together the reference
+    for c in cases:
+        params = {"from": fmt_ts(frm), "to": fmt_ts(to), "limit": "37"}
+        for k, name in (("cam", "camera_id"), ("mv", "model_version"), ("maxc", "max_confidence"),
+                        ("typ", "event_type")):
+            if k in c:
+                params[name] = c[k]
+        got = []
+        while True:
+            lines, link = export(coll, params)
+            got += [(x["agent_id"], x["event_id"]) for x in lines]
+            if link is None:
+                check(len(lines) <= 37, "the last page is not over the limit")
+                break
+            check_eq(len(lines), 37, "a page with a Link is full (filter %r)" % c)
+            params = next_params(link)
+        check_eq(got, ref(frm, to, **c), "paged filter %r" % c)
+    log("filters paged by 37: %d cases equal to the reference" % len(cases))
 
     # paging through Link while events keep arriving
     before = ref(lo, hi + 1)

@@ -7,8 +7,9 @@
  * same order). A window is read in one REPEATABLE READ snapshot from day
  * rows, hour rows and the events of its partial hours. The export streams
  * rows in libpq's single-row mode (memory does not grow with the window),
- * both passes in one snapshot. The statements here run unprepared, so the
- * migration to schema version 4 can use them to fill the rows from the
+ * after a first query that sends back only the page's last key (for the
+ * Link header), both in one snapshot. The statements here run unprepared,
+ * so the migration to schema version 4 can use them to fill the rows from the
  * events already stored. */
 #include "store_pg_models.h"
 
@@ -290,22 +291,8 @@ static void spmod__key_params(store_pg *s, bool has, const st_export_key *k) {
   sp__p_str(s, k->event_id);
 }
 
-typedef struct spx_count {
-  int64_t n;
-  st_export_key last;
-} spx_count;
-
-static int spx__count(void *ctx, const st_export_key *k, const char *body, size_t len) {
-  spx_count *c = ctx;
-  (void)body;
-  (void)len;
-  c->n++;
-  c->last = *k;
-  return 0;
-}
-
-/* One pass in single-row mode: fn for each event of q, at most q->limit. */
-static int spx__pass(store_pg *s, const st_export_query *q, st_export_row_fn fn, void *ctx) {
+/* The parameters of SP_EXPORT and SP_EXPORT_LAST. */
+static void spx__params(store_pg *s, const st_export_query *q) {
   sp__p_begin(s);
   sp__p_i64(s, q->from_ms);
   sp__p_i64(s, q->to_ms);
@@ -317,6 +304,27 @@ static int spx__pass(store_pg *s, const st_export_query *q, st_export_row_fn fn,
   if (q->has_max_conf) sp__p_f64(s, q->max_conf);
   else sp__p_str(s, NULL);
   sp__p_i64(s, q->limit);
+}
+
+/* The first pass: is the page full, and its last event's key — one row from
+ * the server, whatever the page's size. */
+static int spx__last(store_pg *s, const st_export_query *q, bool *full, st_export_key *k) {
+  spx__params(s, q);
+  int r = 0;
+  PGresult *res = spmod__run(s, SP_EXPORT_LAST, "export events", &r);
+  *full = res && PQntuples(res) == 1;
+  if (*full) {
+    k->ts_ms = sp__i64(res, 0, 0);
+    snprintf(k->agent_id, sizeof(k->agent_id), "%s", PQgetvalue(res, 0, 1));
+    snprintf(k->event_id, sizeof(k->event_id), "%s", PQgetvalue(res, 0, 2));
+  }
+  PQclear(res);
+  return r;
+}
+
+/* The page in single-row mode: fn for each event of q, at most q->limit. */
+static int spx__pass(store_pg *s, const st_export_query *q, st_export_row_fn fn, void *ctx) {
+  spx__params(s, q);
   if (!PQsendQueryParams(s->conn, sp_sql[SP_EXPORT], s->np, NULL, s->pv, NULL, NULL, 0) ||
       !PQsetSingleRowMode(s->conn)) {
     snprintf(s->err, sizeof(s->err), "export events: %.200s", PQerrorMessage(s->conn));
@@ -350,11 +358,12 @@ int spx_export(store *base, st_export_query *q, int (*between)(void *ctx, const 
   if (r < 0) return r;
   if (q->limit <= 0 || q->from_ms >= q->to_ms) return between(ctx, q);
   bool opened = spmod__begin_read(s, &r);
-  spx_count c = {0};
-  if (r == 0) r = spx__pass(s, q, spx__count, &c);
-  if (r == 0 && c.n == q->limit) {
+  bool full = false;
+  st_export_key last;
+  if (r == 0) r = spx__last(s, q, &full, &last);
+  if (r == 0 && full) {
     q->has_until = true;
-    q->until = c.last;
+    q->until = last;
   }
   if (r == 0) r = between(ctx, q);
   if (r == 0) r = spx__pass(s, q, fn, ctx);

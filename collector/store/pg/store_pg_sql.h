@@ -221,8 +221,21 @@ enum {
   SP_MD_READ,
   SP_MODEL_EVENTS,
   SP_EXPORT,
+  SP_EXPORT_LAST,
   SP_COUNT_
 };
+
+/* The export's filters: $1 from $2 to; after $3 ts $4 agent $5 event; until
+ * $6 $7 $8; $9 event_type $10 camera_id $11 model_version $12 max_confidence
+ * (NULL = any). */
+#define SP_EXPORT_WHERE                                                                  \
+  " WHERE ts_ms >= $1 AND ts_ms < $2"                                                    \
+  " AND ($3::bigint IS NULL OR (ts_ms, agent_id, event_id) > ($3, $4::text, $5::text))"  \
+  " AND ($6::bigint IS NULL OR (ts_ms, agent_id, event_id) <= ($6, $7::text, $8::text))" \
+  " AND ($9::text IS NULL OR event_type = $9)"                                           \
+  " AND ($10::text IS NULL OR body::json ->> 'camera_id' = $10)"                         \
+  " AND ($11::text IS NULL OR body::json ->> 'model_version' = $11)"                     \
+  " AND ($12::float8 IS NULL OR (body::json ->> 'confidence')::float8 <= $12)"
 
 static const char *const sp_sql[SP_COUNT_] = {
     /* $1 agent $2 now $3 version $4 skew $5 backlog $6 oldest_pending_s (NULL = keep).
@@ -360,15 +373,12 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_MODEL_EVENTS] = SP_MODEL_EVENTS_SQL " WHERE ts_ms >= $1 AND ts_ms < $2",
     /* $1 from $2 to; after $3 ts $4 agent $5 event; until $6 $7 $8; $9 event_type $10 camera $11 model
      * $12 max confidence $13 limit (float8 input is correctly rounded, like strtod) */
-    [SP_EXPORT] = "SELECT ts_ms, agent_id, event_id, body, (body::json -> 'confidence')::text FROM events"
-                  " WHERE ts_ms >= $1 AND ts_ms < $2"
-                  " AND ($3::bigint IS NULL OR (ts_ms, agent_id, event_id) > ($3, $4::text, $5::text))"
-                  " AND ($6::bigint IS NULL OR (ts_ms, agent_id, event_id) <= ($6, $7::text, $8::text))"
-                  " AND ($9::text IS NULL OR event_type = $9)"
-                  " AND ($10::text IS NULL OR body::json ->> 'camera_id' = $10)"
-                  " AND ($11::text IS NULL OR body::json ->> 'model_version' = $11)"
-                  " AND ($12::float8 IS NULL OR (body::json ->> 'confidence')::float8 <= $12)"
-                  " ORDER BY ts_ms, agent_id, event_id LIMIT $13",
+    [SP_EXPORT] = "SELECT ts_ms, agent_id, event_id, body, (body::json -> 'confidence')::text FROM "
+                  "events" SP_EXPORT_WHERE " ORDER BY ts_ms, agent_id, event_id LIMIT $13",
+    /* the export's first pass: the key of the page's last event when the page
+     * is full (the limit-th), no row otherwise; nothing sent but that row */
+    [SP_EXPORT_LAST] = "SELECT ts_ms, agent_id, event_id FROM events" SP_EXPORT_WHERE
+                       " ORDER BY ts_ms, agent_id, event_id OFFSET $13::bigint - 1 LIMIT 1",
 };
 
 #endif

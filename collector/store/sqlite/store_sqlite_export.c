@@ -3,7 +3,12 @@
  * is a run of hours and each hour's rows are sorted on their own: memory
  * stays bounded by an hour's events, never the window's), joined with their
  * bodies (rebuilt from their stored form, ss_body.h), filtered and handed
- * over one by one. Runs on a reader handle in one read transaction. */
+ * over one by one. Runs on a reader handle in one read transaction. The
+ * page's end (for the Link header, which goes out before the first line) is
+ * found first by a pass over ev_time's keys and model columns alone — no
+ * body read or rebuilt but for a confidence too close to max_confidence to
+ * settle from its micro-units — so the first byte waits for that pass, not
+ * for a read of every body. */
 #include "store_sqlite_models.h"
 
 #include <errno.h>
@@ -28,15 +33,6 @@ typedef struct ssx_count {
   int64_t n;
   st_export_key last;
 } ssx_count;
-
-static int ssx__count(void *ctx, const st_export_key *k, const char *body, size_t len) {
-  ssx_count *c = ctx;
-  (void)body;
-  (void)len;
-  c->n++;
-  c->last = *k;
-  return 0;
-}
 
 /* The row's body, rebuilt from its stored form, into s->body. */
 static int ssx__body(store_sqlite *s, sqlite3_stmt *st) {
@@ -112,13 +108,79 @@ static int ssx__pass(store_sqlite *s, const st_export_query *q, st_export_row_fn
   return r;
 }
 
+/* Is the confidence of the event at (hour, rseq), whose micro-units are
+ * micro, at most max? The micro-units settle it unless they are within one of
+ * max's: then the body decides, read and rebuilt as the export's own pass
+ * reads it. */
+static int ssx__conf_ok(store_sqlite *s, int64_t hour, int64_t rseq, int64_t micro, double max, bool *ok) {
+  double x = max * 1e6;
+  if ((double)micro + 1 < x || (double)micro - 1 > x) {
+    *ok = (double)micro < x;
+    return 0;
+  }
+  sqlite3_stmt *st = ss__stmt(s, SS_EXPORT_ONE);
+  sqlite3_bind_int64(st, 1, hour);
+  sqlite3_bind_int64(st, 2, rseq);
+  int rc = sqlite3_step(st), r = 0;
+  *ok = false;
+  if (rc == SQLITE_ROW && (r = ssx__body(s, st)) == 0) *ok = ssx__conf(s->body.p, s->body.len) <= max;
+  sqlite3_reset(st);
+  if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) r = ss__fail(s, "export events");
+  return r;
+}
+
+/* The first pass: how many events the page holds (at most q->limit) and the
+ * last one's key, from keys alone. Counts what ssx__pass hands over. */
+static int ssx__keys(store_sqlite *s, const st_export_query *q, ssx_count *c) {
+  int64_t lo = q->from_ms;
+  if (q->has_after && q->after.ts_ms > lo) lo = q->after.ts_ms;
+  int64_t hi = q->to_ms;
+  if (q->has_until && q->until.ts_ms + 1 < hi) hi = q->until.ts_ms + 1;
+  if (lo >= hi || q->limit <= 0) return 0;
+  sqlite3_stmt *st = ss__stmt(s, SS_EXPORT_KEYS);
+  sqlite3_bind_int64(st, 1, rollup_hour_of(lo));
+  sqlite3_bind_int64(st, 2, rollup_hour_of(hi - 1));
+  sqlite3_bind_int64(st, 3, lo);
+  sqlite3_bind_int64(st, 4, hi);
+  if (q->has_after) ssx__key(st, 5, &q->after);
+  if (q->has_until) ssx__key(st, 8, &q->until);
+  ss__text(st, 11, q->event_type);
+  char ck[MODELS_KEY_MAX], mk[MODELS_KEY_MAX];
+  if (q->camera_id) {
+    models_key(q->camera_id, ck);
+    sqlite3_bind_text(st, 12, ck, -1, SQLITE_STATIC);
+  }
+  if (q->model_version) {
+    models_key(q->model_version, mk);
+    sqlite3_bind_text(st, 13, mk, -1, SQLITE_STATIC);
+  }
+  if (q->has_max_conf) sqlite3_bind_int(st, 14, 1);
+  int r = 0, rc = SQLITE_DONE;
+  while (r == 0 && c->n < q->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (q->has_max_conf) {
+      bool ok = false;
+      r = ssx__conf_ok(s, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                       sqlite3_column_int64(st, 5), q->max_conf, &ok);
+      if (r < 0 || !ok) continue;
+    }
+    c->n++;
+    if (c->n < q->limit) continue; /* only the page's last key is wanted */
+    c->last.ts_ms = sqlite3_column_int64(st, 0);
+    snprintf(c->last.agent_id, sizeof(c->last.agent_id), "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(c->last.event_id, sizeof(c->last.event_id), "%s", (const char *)sqlite3_column_text(st, 2));
+  }
+  if (r == 0 && c->n < q->limit && rc != SQLITE_DONE) r = ss__fail(s, "export events");
+  sqlite3_reset(st);
+  return r;
+}
+
 int ssx_export(store *base, st_export_query *q, int (*between)(void *ctx, const st_export_query *q),
                st_export_row_fn fn, void *ctx) {
   store_sqlite *s = SS(base);
   bool opened = sqlite3_get_autocommit(s->db);
   int r = opened ? ss__exec(s, ss__stmt(s, SS_BEGIN_READ), "begin read") : 0;
   ssx_count c = {0};
-  if (r == 0) r = ssx__pass(s, q, ssx__count, &c);
+  if (r == 0) r = ssx__keys(s, q, &c);
   if (r == 0 && c.n == q->limit) {
     q->has_until = true;
     q->until = c.last;

@@ -320,6 +320,8 @@ enum {
   SS_MH_READ,
   SS_MD_READ,
   SS_EXPORT,
+  SS_EXPORT_KEYS,
+  SS_EXPORT_ONE,
   SS_STREAM_GET,
   SS_STREAM_ADD,
   SS_EVMODEL_RANGE,
@@ -470,6 +472,22 @@ static const char *const ss_sql[SS_COUNT_] = {
                   " AND (?12 IS NULL OR t.camera = ?12)"
                   " AND (?13 IS NULL OR t.model = ?13)"
                   " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id",
+    /* The export's first pass: the same rows in the same order, keys only (no
+     * body; ?14 not NULL: only events with a confidence, its micro-units
+     * returned). */
+    [SS_EXPORT_KEYS] = "SELECT t.ts_ms, t.agent_id, t.event_id, t.hour, t.rseq, t.micro FROM ev_time t"
+                       " WHERE t.hour >= ?1 AND t.hour <= ?2 AND t.ts_ms >= ?3 AND t.ts_ms < ?4"
+                       " AND (?5 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) > (?5, ?6, ?7))"
+                       " AND (?8 IS NULL OR (t.ts_ms, t.agent_id, t.event_id) <= (?8, ?9, ?10))"
+                       " AND (?11 IS NULL OR t.event_type = ?11)"
+                       " AND (?12 IS NULL OR t.camera = ?12)"
+                       " AND (?13 IS NULL OR t.model = ?13)"
+                       " AND (?14 IS NULL OR t.micro IS NOT NULL)"
+                       " ORDER BY t.hour, t.ts_ms, t.agent_id, t.event_id",
+    /* ?1 hour ?2 rseq: one event, SS_EXPORT's columns */
+    [SS_EXPORT_ONE] = "SELECT t.ts_ms, t.agent_id, t.event_id, e.body, t.event_type, t.worker_id,"
+                      " t.workstation_id, t.count, t.camera, t.model, t.micro FROM ev_time t"
+                      " JOIN events e ON e.rseq = t.rseq WHERE t.hour = ?1 AND t.rseq = ?2",
     [SS_STREAM_GET] = "SELECT sid FROM streams WHERE agent_id = ?1 AND epoch = ?2",
     [SS_STREAM_ADD] = "INSERT INTO streams(agent_id, epoch) VALUES(?1, ?2)",
     /* ?1 lo ?2 hi ?3 hour of lo ?4 hour of hi - 1 */
