@@ -34,15 +34,6 @@ int sm_note(sm_pending *p, int64_t ts_ms, metrics_type type, const char *camera_
   return 0;
 }
 
-int sm_note_event(sm_pending *p, const bt_event *e, int (*flush)(void *ctx), void *ctx) {
-  int r = sm_note(p, e->ev.ts_ms, (metrics_type)e->ev.type, e->camera_id, e->model_version, e->has_conf,
-                  e->confidence);
-  if (r != -ENOSPC) return r;
-  if ((r = flush(ctx)) < 0) return r;
-  return sm_note(p, e->ev.ts_ms, (metrics_type)e->ev.type, e->camera_id, e->model_version, e->has_conf,
-                 e->confidence);
-}
-
 void sm_reset(sm_pending *p) { p->n = 0; }
 
 void sm_clear(sm_pending *p) {

@@ -1,11 +1,9 @@
 /* store_models: what both stores share for the model rollups (SPEC §6.3,
- * collector/metrics/models.h): the cells a batch adds to, keyed by (hour,
- * camera, model version), collected in memory while the batch's events are
- * stored and then written with one upsert per cell (hour row and day row) in
- * the batch's savepoint (the PostgreSQL store at ingest; the SQLite store
- * only in its schema migration — at ingest it marks hours for its upkeep).
- * Only newly stored events are noted, so a duplicate changes nothing and the
- * first stored copy is the one counted. */
+ * collector/metrics/models.h): the cells the events add to, keyed by (hour,
+ * camera, model version), collected in memory and then written with one
+ * upsert per cell (hour row and day row) — only by the schema migrations that
+ * fill the model rollups from the events already stored; at ingest both
+ * stores mark hours for their upkeep, which rebuilds the rows. */
 #ifndef FERRY_COLLECTOR_STORE_MODELS_H
 #define FERRY_COLLECTOR_STORE_MODELS_H
 
@@ -34,9 +32,6 @@ typedef struct sm_pending {
  * them, sm_reset, then note again); -ENOMEM. */
 int sm_note(sm_pending *p, int64_t ts_ms, metrics_type type, const char *camera_id, const char *model_version,
             bool has_conf, double conf);
-/* Note a newly stored batch event (flush, a callback writing the cells, is
- * called when they are all taken). */
-int sm_note_event(sm_pending *p, const bt_event *e, int (*flush)(void *ctx), void *ctx);
 void sm_reset(sm_pending *p);
 void sm_clear(sm_pending *p);
 

@@ -2,18 +2,38 @@
 """PostgreSQL schema upgrade: a database at schema version 1 (the committed
 fixture fixtures/pg_schema_v1.sql: ingest tables and one agent's first batch)
 is opened by the current collector, which migrates it to the current version
-(4) by itself, one step after the other. Checks: schema_version is 4, the
+(5) by itself, one step after the other. Checks: schema_version is 5, the
 metrics tables, the registry (version 3) and the model tables (version 4)
 exist and the old events count in the metrics and in the model figures
 (filled from their bodies), delivery figures and the stored Idempotency-Key are
 unchanged (a replay of the old batch is answered as duplicates), new batches
 are stored; a schema newer than the collector knows is refused (exit 1).
+Then a database at version 4 (fixtures/pg_schema_v4.sql: model rows written
+at ingest, one hour still marked for the upkeep) is upgraded to 5 (model rows
+rebuilt in the upkeep): /v1/metrics/models answers what the version-4
+collector answered, before and after the upkeep, the rebuilt rows equal the
+old ones, and a late event is counted once the upkeep has run again.
 Skipped unless FERRY_TEST_PG_URL is set (scripts/ci-postgres.sh sets it)."""
 import sys
 
 from ferry_harness import *
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "pg_schema_v1.sql")
+FIXTURE_V4 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "pg_schema_v4.sql")
+# what the version-4 collector answered for the fixture's day (the low threshold 0.5)
+V4_MODELS = [
+    {"camera_id": None, "model_version": None, "events": 1, "with_confidence": 0, "confidence_mean": None,
+     "confidence_p10": None, "low_confidence_rate": None,
+     "event_mix": {"working": 1, "idle": 0, "absent": 0, "product_count": 0}},
+    {"camera_id": "cam-a", "model_version": "m1", "events": 3, "with_confidence": 2, "confidence_mean": 0.55,
+     "confidence_p10": 0.2, "low_confidence_rate": 0.5,
+     "event_mix": {"working": 0.6667, "idle": 0.3333, "absent": 0, "product_count": 0}},
+    {"camera_id": "cam-a", "model_version": "m2", "events": 1, "with_confidence": 1, "confidence_mean": 0.45,
+     "confidence_p10": 0.45, "low_confidence_rate": 1,
+     "event_mix": {"working": 0, "idle": 0, "absent": 0, "product_count": 1}},
+    {"camera_id": "cam-b", "model_version": None, "events": 1, "with_confidence": 1, "confidence_mean": 0.7,
+     "confidence_p10": 0.7, "low_confidence_rate": 0,
+     "event_mix": {"working": 0, "idle": 0, "absent": 1, "product_count": 0}}]
 AGENT = "v1-agent"
 EPOCH = "00000000000000a1"
 DAY0 = 1772323200000  # 2026-03-01T00:00:00Z
@@ -36,7 +56,7 @@ def main(h):
     check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "1", "fixture schema_version")
 
     coll = h.start_collector(db_dir=d)
-    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "4", "schema_version after start")
+    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "5", "schema_version after start")
     tables = set(pg_sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split())
     for t in ("meta", "known_ids", "dirty_hours", "worker_hour", "station_hour", "hour_total",
               "worker_day", "station_day", "day_total", "registry", "model_hour", "model_day"):
@@ -103,6 +123,47 @@ def main(h):
     check(rc == 1, "a collector on schema version 99 should exit 1, got %r; log:\n%s" % (rc, bad.log_tail()))
     check("newer than this collector knows" in bad.log_tail(), "exit reason: %s" % bad.log_tail())
     check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "99", "schema_version untouched")
+
+    # version 4 → 5: the model rows move from ingest to the upkeep
+    d = h.mkdir("v4")
+    url = h.db_url(d)
+    p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", FIXTURE_V4],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    check(p.returncode == 0, "loading the v4 fixture: %s" % p.stdout.decode())
+    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "4", "v4 fixture schema_version")
+    rows_sql = ("SELECT hour, camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent,"
+                " n_product, last_ms, hist::text FROM model_hour ORDER BY 1, 2, 3")
+    day_sql = rows_sql.replace("hour,", "day,", 1).replace("model_hour", "model_day")
+    old_rows, old_days = pg_sql(url, rows_sql), pg_sql(url, day_sql)
+    coll = h.start_collector(db_dir=d)
+    check_eq(pg_sql(url, "SELECT max(version) FROM schema_version").strip(), "5", "schema_version after v4")
+    day_q = "/v1/metrics/models?from=%s&to=%s" % (fmt_ts(DAY0), fmt_ts(DAY0 + 86400000))
+
+    def models():
+        r = http_request(coll.url(day_q), headers=read_auth(), timeout=30)
+        check_eq(r.status, 200, "models of the v4 fixture's day: %r" % r)
+        return [{k: v for k, v in m.items() if k != "drift"} for m in r.json["models"]]
+    check_eq(models(), V4_MODELS, "models after the upgrade")
+    wait_until(lambda: pg_sql(url, "SELECT count(*) FROM dirty_hours").strip() == "0", 60, "the upkeep ran")
+    check_eq(models(), V4_MODELS, "models once the upkeep rebuilt the marked hour")
+    check_eq(pg_sql(url, rows_sql), old_rows, "model_hour rows rebuilt as version 4 wrote them")
+    check_eq(pg_sql(url, day_sql), old_days, "model_day rows rebuilt as version 4 wrote them")
+    # a late event in the fixture's first hour: counted before and after its upkeep
+    late = {"event_id": "v5-late", "timestamp": fmt_ts(DAY0 + 10 * 3600000 + 30000), "event_type": "idle",
+            "worker_id": "W-V4", "workstation_id": "WS-V4", "camera_id": "cam-a", "model_version": "m1",
+            "confidence": 0.1, "seq": 7, "ingested_at": fmt_ts(now_ms())}
+    body = {"agent_id": "v4-agent", "epoch": "00000000000000a4", "events": [late], "dropped": [],
+            "stats": {"backlog": 0, "oldest_pending_s": 0}, "sent_at": fmt_ts(now_ms())}
+    r = post(coll, body, "v4-agent:00000000000000a4:7-7")
+    check(r.status == 200 and r.json.get("accepted") == 1, "a late event after the upgrade: %r" % r)
+    want = [dict(m) for m in V4_MODELS]
+    want[1] = dict(want[1], events=4, with_confidence=3, confidence_mean=0.4, confidence_p10=0.1,
+                   low_confidence_rate=0.6667, event_mix={"working": 0.5, "idle": 0.5, "absent": 0,
+                                                          "product_count": 0})
+    check_eq(models(), want, "models with the late event")
+    wait_until(lambda: pg_sql(url, "SELECT count(*) FROM dirty_hours").strip() == "0", 60, "the upkeep ran again")
+    check_eq(models(), want, "models with the late event, at rest")
+    coll.stop()
 
 
 if __name__ == "__main__":

@@ -207,7 +207,6 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
     if (first == 1 && strset_has(&inserted, e->ev.event_id)) {
       ret->accepted++;
       r = spm_note_event(s, &e->ev);
-      if (r == 0) r = spmod_note(s, e);
       continue;
     }
     ret->duplicates++;
@@ -244,7 +243,6 @@ static int sp__events(void *ctx, const st_ingest *in, st_result *ret) {
   strset_clear(&seen);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
   if (r == 0) r = spm_flush(s);
-  if (r == 0) r = spmod_flush(s);
   return r;
 }
 
@@ -534,6 +532,8 @@ static int sp__migrate(store_pg *s, char *err, size_t errlen) {
   if (r == 0 && version < 3) r = sp__sql(s, sp_schema_v3, "migrate to schema v3");
   if (r == 0 && version < 4) r = sp__sql(s, sp_schema_v4, "migrate to schema v4");
   if (r == 0 && version < 4) r = spmod_backfill(s);
+  /* version 5 changes no table: the model rows move from ingest to the upkeep
+   * (store_pg_models.c), and the rows version 4 wrote are complete */
   if (r == 0 && version < SP_SCHEMA_VERSION) {
     char up[128];
     snprintf(up, sizeof(up), "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d)",

@@ -296,6 +296,7 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
     }
   rollup_buckets_clear(&b);
   if (r == 0) r = spsite_write_hours(s, &be, h0, h1);
+  if (r == 0) r = spmod_write_hours(s, h0, h1);
   return r;
 }
 
@@ -318,6 +319,7 @@ static int spm__write_day(store_pg *s, int64_t day) {
     r = sp__exec(s, fills[i], "fill day rollup");
   }
   if (r == 0) r = spsite_write_day(s, day);
+  if (r == 0) r = spmod_write_day(s, day);
   return r;
 }
 

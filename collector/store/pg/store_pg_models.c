@@ -1,15 +1,20 @@
 /* store_pg_models: the model rollups and the event export of the PostgreSQL
  * store (SPEC §6.3), as in the SQLite store (store_sqlite_models.c,
- * store_sqlite_export.c): ingest adds each newly stored event to its (hour,
- * camera, model version) cell in memory and writes the batch's cells with
- * one multi-row upsert into model_hour and one into model_day, in the
- * batch's savepoint, rows in key order (several replicas lock them in the
- * same order). A window is read in one REPEATABLE READ snapshot from day
- * rows, hour rows and the events of its partial hours. The export streams
- * rows in libpq's single-row mode (memory does not grow with the window),
- * after a first query that sends back only the page's last key (for the
- * Link header), both in one snapshot. The statements here run unprepared,
- * so the migration to schema version 4 can use them to fill the rows from the
+ * store_sqlite_export.c). Ingest writes nothing of its own: the event's hour
+ * is already marked in dirty_hours for the worker/station rollups
+ * (store_pg_metrics.c), and the upkeep piece that claims a dirty hour
+ * rebuilds its model_hour rows from the hour's events, then its day's
+ * model_day rows from the hour rows under the day's lock — the same design
+ * and the same guarantees for several replicas as the other rollups (schema
+ * version 5; until version 4 ingest upserted the cells, which cost the
+ * database more than the events themselves with timestamps spread over many
+ * hours). A window is read in one REPEATABLE READ snapshot: day rows of days
+ * without a marked hour, hour rows of clean hours, and the events of marked
+ * hours and of the partial hours at its ends. The export streams rows in
+ * libpq's single-row mode (memory does not grow with the window), after a
+ * first query that sends back only the page's last key (for the Link
+ * header), both in one snapshot. The statements here run unprepared, so the
+ * migration to schema version 4 can use them to fill the rows from the
  * events already stored. */
 #include "store_pg_models.h"
 
@@ -87,11 +92,16 @@ static int spmod__upsert(store_pg *s, int which, const sm_cell *cells, size_t n)
   return r;
 }
 
-/* Write the pending cells: hour rows, then day rows (cells of one day merged). */
-static int spmod__write(store_pg *s, sm_pending *p) {
+/* Write the pending cells: hour rows, then (with days) day rows (cells of
+ * one day merged). */
+static int spmod__write(store_pg *s, sm_pending *p, bool with_days) {
   if (p->n == 0) return 0;
   qsort(p->cells, p->n, sizeof(*p->cells), spmod__cell_cmp);
   int r = spmod__upsert(s, SP_MH_ADD, p->cells, p->n);
+  if (!with_days) {
+    sm_reset(p);
+    return r;
+  }
   sm_cell *days = r == 0 ? malloc(p->n * sizeof(*days)) : NULL;
   if (r == 0 && !days) r = -ENOMEM;
   size_t nd = 0;
@@ -114,19 +124,6 @@ static int spmod__write(store_pg *s, sm_pending *p) {
   sm_reset(p);
   return r;
 }
-
-static int spmod__flush_cb(void *ctx) {
-  store_pg *s = ctx;
-  return spmod__write(s, &s->models);
-}
-
-int spmod_note(store_pg *s, const bt_event *e) {
-  int r = sm_note_event(&s->models, e, spmod__flush_cb, s);
-  if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
-  return r;
-}
-
-int spmod_flush(store_pg *s) { return spmod__write(s, &s->models); }
 
 void spmod_reset(store_pg *s) { sm_reset(&s->models); }
 
@@ -153,7 +150,7 @@ static int spmod__add_events(store_pg *s, const PGresult *res, models_set *set) 
     metrics_type t = spmod__type(PQgetvalue(res, i, 1));
     if (!set) {
       r = sm_note(&s->models, ts, t, cam, mv, has, conf);
-      if (r == -ENOSPC && (r = spmod__write(s, &s->models)) == 0)
+      if (r == -ENOSPC && (r = spmod__write(s, &s->models, true)) == 0)
         r = sm_note(&s->models, ts, t, cam, mv, has, conf);
       continue;
     }
@@ -185,7 +182,7 @@ int spmod_backfill(store_pg *s) {
     PQclear(res);
     if (n == 0) break;
   }
-  if (r == 0) r = spmod__write(s, &s->models);
+  if (r == 0) r = spmod__write(s, &s->models, true);
   if (r == 0) r = sp__sql(s, "CLOSE ferry_models_fill", "read the stored events");
   sm_reset(&s->models);
   return r;
@@ -233,28 +230,82 @@ static int spmod__rows(store_pg *s, int which, int64_t lo, int64_t hi, models_se
   return r;
 }
 
+/* The events of [lo, hi) added to set. */
+static int spmod__events(store_pg *s, int64_t lo, int64_t hi, models_set *set) {
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, lo);
+  sp__p_i64(s, hi);
+  PGresult *res = spmod__run(s, SP_MODEL_EVENTS, "read events", &r);
+  if (res) r = spmod__add_events(s, res, set);
+  PQclear(res);
+  return r;
+}
+
+/* The marked hours of [h_lo, h_hi), ascending. */
+static int spmod__dirty(store_pg *s, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n) {
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, h_lo);
+  sp__p_i64(s, h_hi);
+  PGresult *res = spmod__run(s, SP_DIRTY_IN, "read dirty hours", &r);
+  if (!res) return r;
+  size_t nd = (size_t)PQntuples(res);
+  int64_t *d = malloc((nd ? nd : 1) * sizeof(*d));
+  for (size_t i = 0; d && i < nd; i++) d[i] = sp__i64(res, (int)i, 0);
+  PQclear(res);
+  if (!d) {
+    snprintf(s->err, sizeof(s->err), "out of memory");
+    return -ENOMEM;
+  }
+  *ret = d;
+  *ret_n = nd;
+  return 0;
+}
+
+/* Hours [a, b): clean ones from their rows, marked ones (d[0..nd)) from their events. */
+static int spmod__hours(store_pg *s, int64_t a, int64_t b, const int64_t *d, size_t nd, models_set *set) {
+  size_t i = 0;
+  int r = 0;
+  while (r == 0 && a < b) {
+    while (i < nd && d[i] < a) i++;
+    int64_t next = i < nd && d[i] < b ? d[i] : b;
+    if (next > a) r = spmod__rows(s, SP_MH_READ, a, next, set);
+    if (r == 0 && next < b) r = spmod__events(s, next * ROLLUP_HOUR_MS, (next + 1) * ROLLUP_HOUR_MS, set);
+    a = next + 1;
+  }
+  return r;
+}
+
 static int spmod__window(store_pg *s, const sm_window *w, models_set *set) {
   rollup_plan p;
   if (rollup_plan_window(w->from_ms, w->to_ms, 0, &p) < 0) {
     snprintf(s->err, sizeof(s->err), "bad window");
     return -EINVAL;
   }
-  int r = 0;
-  if (p.d_lo < p.d_hi) {
-    r = spmod__rows(s, SP_MD_READ, p.d_lo, p.d_hi, set);
-    if (r == 0) r = spmod__rows(s, SP_MH_READ, p.h_lo, p.d_lo * 24, set);
-    if (r == 0) r = spmod__rows(s, SP_MH_READ, p.d_hi * 24, p.h_hi, set);
-  } else {
-    r = spmod__rows(s, SP_MH_READ, p.h_lo, p.h_hi, set);
+  int64_t *d = NULL;
+  size_t nd = 0;
+  int r = p.h_lo < p.h_hi ? spmod__dirty(s, p.h_lo, p.h_hi, &d, &nd) : 0;
+  if (r == 0 && p.d_lo < p.d_hi) {
+    /* days without a marked hour from their rows, the others hour by hour */
+    size_t i = 0;
+    int64_t run = p.d_lo;
+    for (int64_t day = p.d_lo; r == 0 && day <= p.d_hi; day++) {
+      while (i < nd && d[i] < day * 24) i++;
+      bool dirty = day < p.d_hi && i < nd && d[i] < day * 24 + 24;
+      if (!dirty && day < p.d_hi) continue;
+      if (run < day) r = spmod__rows(s, SP_MD_READ, run, day, set);
+      if (r == 0 && dirty) r = spmod__hours(s, day * 24, day * 24 + 24, d, nd, set);
+      run = day + 1;
+    }
+    if (r == 0) r = spmod__hours(s, p.h_lo, p.d_lo * 24, d, nd, set);
+    if (r == 0) r = spmod__hours(s, p.d_hi * 24, p.h_hi, d, nd, set);
+  } else if (r == 0) {
+    r = spmod__hours(s, p.h_lo, p.h_hi, d, nd, set);
   }
-  for (size_t i = 0; r == 0 && i < p.n_edges; i++) {
-    sp__p_begin(s);
-    sp__p_i64(s, p.edges[i].from_ms);
-    sp__p_i64(s, p.edges[i].to_ms);
-    PGresult *res = spmod__run(s, SP_MODEL_EVENTS, "read events", &r);
-    if (res) r = spmod__add_events(s, res, set);
-    PQclear(res);
-  }
+  free(d);
+  for (size_t i = 0; r == 0 && i < p.n_edges; i++)
+    r = spmod__events(s, p.edges[i].from_ms, p.edges[i].to_ms, set);
   return r;
 }
 
@@ -276,6 +327,63 @@ int spmod_models(store *base, const sm_window *w, size_t n, models_set *sets) {
   bool opened = spmod__begin_read(s, &r);
   for (size_t i = 0; r == 0 && i < n; i++) r = spmod__window(s, &w[i], &sets[i]);
   spmod__end_read(s, opened);
+  return r;
+}
+
+/* ---- upkeep (writer) ---------------------------------------------------- */
+
+/* Write a set's entries as rows keyed by key (an hour or a day) with the
+ * upsert, SM_MAX_CELLS at a time, in key order. */
+static int spmod__put_set(store_pg *s, int which, int64_t key, const models_set *set) {
+  sm_cell *cells = set->n ? malloc(SM_MAX_CELLS * sizeof(*cells)) : NULL;
+  if (set->n && !cells) {
+    snprintf(s->err, sizeof(s->err), "out of memory");
+    return -ENOMEM;
+  }
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < set->n; i += SM_MAX_CELLS) {
+    size_t k = set->n - i < SM_MAX_CELLS ? set->n - i : SM_MAX_CELLS;
+    for (size_t j = 0; j < k; j++) {
+      const models_entry *e = set->e[i + j];
+      cells[j].hour = key;
+      memcpy(cells[j].camera, e->camera, sizeof(cells[j].camera));
+      memcpy(cells[j].model, e->model, sizeof(cells[j].model));
+      cells[j].c = e->c;
+    }
+    r = spmod__upsert(s, which, cells, k);
+  }
+  free(cells);
+  return r;
+}
+
+static int spmod__range_exec(store_pg *s, int which, int64_t a, int64_t b) {
+  sp__p_begin(s);
+  sp__p_i64(s, a);
+  sp__p_i64(s, b);
+  int r = 0;
+  PQclear(spmod__run(s, which, "rewrite model rollups", &r));
+  return r;
+}
+
+int spmod_write_hours(store_pg *s, int64_t h0, int64_t h1) {
+  int r = spmod__range_exec(s, SP_MH_DEL, h0, h1);
+  for (int64_t h = h0; r == 0 && h < h1; h++) {
+    models_set set;
+    models_set_init(&set);
+    r = spmod__events(s, h * ROLLUP_HOUR_MS, (h + 1) * ROLLUP_HOUR_MS, &set);
+    if (r == 0) r = spmod__put_set(s, SP_MH_ADD, h, &set);
+    models_set_clear(&set);
+  }
+  return r;
+}
+
+int spmod_write_day(store_pg *s, int64_t day) {
+  int r = spmod__range_exec(s, SP_MD_DEL, day, day + 1);
+  models_set set;
+  models_set_init(&set);
+  if (r == 0) r = spmod__rows(s, SP_MH_READ, day * 24, day * 24 + 24, &set);
+  if (r == 0) r = spmod__put_set(s, SP_MD_ADD, day, &set);
+  models_set_clear(&set);
   return r;
 }
 

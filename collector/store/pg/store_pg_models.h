@@ -7,9 +7,12 @@
 #include "batch.h"
 #include "store_pg_conn.h"
 
-int spmod_note(store_pg *s, const bt_event *e); /* a newly stored event */
-int spmod_flush(store_pg *s);                   /* write the batch's cells (in its savepoint) */
-void spmod_reset(store_pg *s);                  /* forget them (rolled back) */
+/* Upkeep, in the transaction that claimed the hours: rebuild the model_hour
+ * rows of hours [h0, h1) from their events; the model_day rows of a day from
+ * its hour rows (under the day's lock). */
+int spmod_write_hours(store_pg *s, int64_t h0, int64_t h1);
+int spmod_write_day(store_pg *s, int64_t day);
+void spmod_reset(store_pg *s); /* forget them (rolled back) */
 void spmod_close(store_pg *s);
 int spmod_backfill(store_pg *s); /* migration to version 3, inside its transaction */
 int spmod_models(store *base, const sm_window *w, size_t n, models_set *sets);

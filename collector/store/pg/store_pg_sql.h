@@ -9,7 +9,7 @@
 #ifndef FERRY_COLLECTOR_STORE_PG_SQL_H
 #define FERRY_COLLECTOR_STORE_PG_SQL_H
 
-#define SP_SCHEMA_VERSION 4
+#define SP_SCHEMA_VERSION 5
 
 /* Advisory lock keys (two int4): migrations, and the rollup rebuild's
  * per-hour and per-day claims. */
@@ -217,6 +217,8 @@ enum {
   SP_DT_SUM,
   SP_MH_ADD,
   SP_MD_ADD,
+  SP_MH_DEL,
+  SP_MD_DEL,
   SP_MH_READ,
   SP_MD_READ,
   SP_MODEL_EVENTS,
@@ -362,6 +364,9 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_DT_SUM] = "SELECT sum(events), sum(units) FROM day_total WHERE day >= $1 AND day < $2",
     [SP_MH_ADD] = SP_MODEL_ADD("model_hour", "hour"),
     [SP_MD_ADD] = SP_MODEL_ADD("model_day", "day"),
+    /* $1 lo $2 hi (hours or days) */
+    [SP_MH_DEL] = "DELETE FROM model_hour WHERE hour >= $1 AND hour < $2",
+    [SP_MD_DEL] = "DELETE FROM model_day WHERE day >= $1 AND day < $2",
     /* $1 lo $2 hi (hours or days) */
     [SP_MH_READ] =
         "SELECT camera, model, events, with_conf, conf_micro, n_working, n_idle, n_absent, n_product,"
