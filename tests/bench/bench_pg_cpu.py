@@ -14,7 +14,8 @@ child (the backends). Configurations, in one run:
               (taskset), the loadgen on CPU 1
   models      1 replica, events with and without camera_id/model_version/
               confidence (ferry-loadgen --no-models), alternately, twice:
-              what the model fields cost at ingest
+              what the model fields cost at ingest; a second line adds the
+              upkeep until no hour is marked dirty (the rollups rebuilt)
   capped      1 and 2 replicas, each replica in its own cgroup (v1 cpu
               controller) capped at --cap cores, the database uncapped:
               the replicas are the bound by construction, so two against one
@@ -115,7 +116,7 @@ def start_collector(port, db, prefix=()):
                                             fh.READ_TOKEN, "--log-level", "error", "--agent-rate", "0"])
 
 
-def run(label, a, db, replicas, coll_prefix=lambda i: (), lg_prefix=(), cgroups=None, lg_extra=()):
+def run(label, a, db, replicas, coll_prefix=lambda i: (), lg_prefix=(), cgroups=None, lg_extra=(), drain=False):
     ports = [fh.free_port() for _ in range(replicas)]
     colls = [start_collector(p, db, coll_prefix(i)) for i, p in enumerate(ports)]
     lgs = []
@@ -159,6 +160,15 @@ def run(label, a, db, replicas, coll_prefix=lambda i: (), lg_prefix=(), cgroups=
         for c in colls:
             rss, hwm = proc_mem_kib(c.pid)
             print("  collector pid %d RSS %d KiB (peak %d KiB)" % (c.pid, rss, hwm), flush=True)
+        if drain:
+            fh.wait_until(lambda: fh.pg_sql(db, "SELECT count(*) FROM dirty_hours").strip() == "0", 1800,
+                          "upkeep done")
+            el2 = time.monotonic() - t0
+            c2 = [proc_cpu_s(c.pid) for c in colls]
+            p2 = pg_cpu_s(a.pg_pid)
+            print("%-36s         | collector %5.1f us/ev | postgres %5.1f us/ev | %.1f s  (%s)"
+                  % ("  ... and the upkeep until none marked", (sum(c2) - sum(c0)) / n * 1e6,
+                     (p2 - p0) / n * 1e6, el2, loadavg()), flush=True)
         if cgroups:
             for g, (t, p) in zip(cgroups, th0):
                 t1, p1_ = g.throttled()
@@ -245,8 +255,9 @@ def main():
             print("free: two replicas / one %.2fx" % (two / one), flush=True)
         if "models" in cfg:
             for k in range(2):
-                run("models: with model fields", a, fresh("mod%d" % k), 1)
-                run("models: without model fields", a, fresh("nomod%d" % k), 1, lg_extra=("--no-models",))
+                run("models: with model fields", a, fresh("mod%d" % k), 1, drain=True)
+                run("models: without model fields", a, fresh("nomod%d" % k), 1, lg_extra=("--no-models",),
+                    drain=True)
         if "pinned" in cfg:
             pin_pg(a.pg_pid, "1")
             try:
