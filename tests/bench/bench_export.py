@@ -19,7 +19,10 @@ uniform; timestamps random over --days days, default 37 so that a 30-day
 window ending at the data's end has a full 7-day baseline before it) and adds
 a 30-day window; --keep keeps the database (its path is printed), --reuse DB
 measures a kept database again without ingesting (the same windows, found
-from its first hour), --no-export skips the export.
+from its first hour), --no-export skips the exports. Before the full export,
+the time to the first byte of three exports (all events with limit=1000000,
+max_confidence=0.2 and camera_id=cam-07 with limit=100000), each connection
+closed after that byte.
 Results are plain text lines on stdout."""
 import argparse
 import http.client
@@ -181,6 +184,21 @@ def main():
 
         if a.no_export:
             return
+        # the first byte of three exports (the connection closed after it)
+        for name, extra in (("all, limit 1000000", {"limit": "1000000"}),
+                            ("max_confidence=0.2, limit 100000", {"limit": "100000", "max_confidence": "0.2"}),
+                            ("camera_id=cam-07, limit 100000", {"limit": "100000", "camera_id": "cam-07"})):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            t = time.monotonic()
+            conn.request("GET", "/v1/events/export?" + urlencode(
+                dict({"from": fh.fmt_ts(t0_ms), "to": fh.fmt_ts(end + DAY)}, **extra)),
+                headers={"Authorization": "Bearer " + fh.READ_TOKEN})
+            r = conn.getresponse()
+            r.read(1)
+            print("export %-34s first byte after %.2f s  (load %s)"
+                  % (name, time.monotonic() - t, open("/proc/loadavg").read().split()[0]), flush=True)
+            conn.close()
+            time.sleep(1)
         # the export, RSS sampled meanwhile
         rss0, _ = proc_mem_kib(coll.pid)
         peak = [rss0]
