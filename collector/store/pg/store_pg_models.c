@@ -230,15 +230,33 @@ static int spmod__rows(store_pg *s, int which, int64_t lo, int64_t hi, models_se
   return r;
 }
 
-/* The events of [lo, hi) added to set. */
+/* The events of [lo, hi) added to set, row by row in libpq's single-row
+ * mode: memory holds the set, never the hour's events (a catch-up may stamp
+ * a million events into one hour). */
 static int spmod__events(store_pg *s, int64_t lo, int64_t hi, models_set *set) {
-  int r = 0;
   sp__p_begin(s);
   sp__p_i64(s, lo);
   sp__p_i64(s, hi);
-  PGresult *res = spmod__run(s, SP_MODEL_EVENTS, "read events", &r);
-  if (res) r = spmod__add_events(s, res, set);
-  PQclear(res);
+  if (!PQsendQueryParams(s->conn, sp_sql[SP_MODEL_EVENTS], s->np, NULL, s->pv, NULL, NULL, 0) ||
+      !PQsetSingleRowMode(s->conn)) {
+    snprintf(s->err, sizeof(s->err), "read events: %.200s", PQerrorMessage(s->conn));
+    return -EIO;
+  }
+  int r = 0;
+  PGresult *res;
+  while ((res = PQgetResult(s->conn)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_SINGLE_TUPLE && r == 0) {
+      r = spmod__add_events(s, res, set);
+    } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && r == 0) {
+      const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      snprintf(s->err, sizeof(s->err), "read events: %.200s", PQresultErrorMessage(res));
+      char *nl = strchr(s->err, '\n');
+      if (nl) *nl = '\0';
+      r = state && (!strcmp(state, "40P01") || !strcmp(state, "40001")) ? -EBUSY : -EIO;
+    }
+    PQclear(res);
+  }
   return r;
 }
 
