@@ -295,12 +295,12 @@ void metrics__grid_clear(metrics__grid *g) {
 
 int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo, int64_t width,
                           size_t count, metrics__grid *ret) {
-  return metrics__grid_compute_grouped(evs, n, max_state_ms, lo, width, count, NULL, 0, ret);
+  return metrics__grid_compute_grouped(evs, n, max_state_ms, lo, width, count, NULL, 0, NULL, ret);
 }
 
 int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo,
                                   int64_t width, size_t count, const size_t *group, size_t ngroups,
-                                  metrics__grid *ret) {
+                                  const metrics_clip *clip, metrics__grid *ret) {
   metrics__grid g = {0};
   intern wt = {0}, stt = {0};
   size_t *widx = NULL, *sidx = NULL, *wrank = NULL, *srank = NULL;
@@ -316,6 +316,12 @@ int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t ma
   if (count > (size_t)INT64_MAX || __builtin_mul_overflow((int64_t)count, width, &span) ||
       __builtin_add_overflow(lo, span, &hi))
     return -EINVAL;
+  /* What is counted: events with ts in [c_lo, c_hi), state time inside it. */
+  int64_t c_lo = lo, c_hi = hi;
+  if (clip) {
+    if (clip->lo_ms > c_lo) c_lo = clip->lo_ms;
+    if (clip->hi_ms < c_hi) c_hi = clip->hi_ms;
+  }
 
   for (size_t i = 0; i < n; i++) {
     if (!evs[i].workstation_id) return -EINVAL;
@@ -355,7 +361,7 @@ int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t ma
   for (size_t i = 0, j = 0; i < n; i++) {
     const metrics_event *e = &evs[i];
     if (is_state(e->type)) st[j++] = (stref){.w = widx[i], .e = e};
-    if (e->ts_ms < lo || e->ts_ms >= hi) continue;
+    if (e->ts_ms < c_lo || e->ts_ms >= c_hi) continue;
     size_t b = (size_t)((e->ts_ms - lo) / width);
     int64_t units = e->type == METRICS_PRODUCT_COUNT ? e->count : 0;
     g.bucket_events[b]++;
@@ -376,8 +382,8 @@ int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t ma
     for (; j < nst && st[j].w == st[i].w; j++) run[j - i] = *st[j].e;
     size_t m = metrics_worker_intervals(run, j - i, max_state_ms, iv);
     for (size_t k = 0; k < m; k++) {
-      int64_t cs = iv[k].start_ms > lo ? iv[k].start_ms : lo;
-      int64_t ce = iv[k].end_ms < hi ? iv[k].end_ms : hi;
+      int64_t cs = iv[k].start_ms > c_lo ? iv[k].start_ms : c_lo;
+      int64_t ce = iv[k].end_ms < c_hi ? iv[k].end_ms : c_hi;
       if (cs >= ce) continue; /* zero length, or outside the buckets */
       size_t ei = (size_t)(st[i + iv[k].event_index].e - evs);
       size_t sid = group ? group[ei] : sidx[ei];
@@ -491,11 +497,16 @@ void metrics__derive(metrics_result *r) {
 
 int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
                     metrics_result *ret) {
+  return metrics_compute_clip(evs, n, from_ms, to_ms, max_state_ms, NULL, ret);
+}
+
+int metrics_compute_clip(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms,
+                         int64_t max_state_ms, const metrics_clip *clip, metrics_result *ret) {
   metrics__grid g;
   metrics_result res = {0};
   int64_t width;
   if (from_ms >= to_ms || max_state_ms < 0 || __builtin_sub_overflow(to_ms, from_ms, &width)) return -EINVAL;
-  int r = metrics__grid_compute(evs, n, max_state_ms, from_ms, width, 1, &g);
+  int r = metrics__grid_compute_grouped(evs, n, max_state_ms, from_ms, width, 1, NULL, 0, clip, &g);
   if (r < 0) return r;
 
   /* Every row has an event or positive state time: every row is a member. */

@@ -139,6 +139,24 @@ void metrics_fetch_range(int64_t from_ms, int64_t to_ms, int64_t max_state_ms, i
 int metrics_compute(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms, int64_t max_state_ms,
                     metrics_result *ret);
 
+/* A part of the timeline, for computing a window piece by piece (the
+ * events of a long or crowded range in bounded slices, rollup_query.c):
+ * only events with ts in [lo_ms, hi_ms) are counted, and only state time
+ * inside it. The events given must still decide every interval that
+ * reaches into the clip: those with ts in the clip and, for each worker,
+ * its last state event before lo_ms. The figures of consecutive clips add
+ * up to those of their union (sums, and unions of station intervals cut
+ * to disjoint pieces). */
+typedef struct metrics_clip {
+  int64_t lo_ms, hi_ms;
+} metrics_clip;
+
+/* metrics_compute counting only what falls in *clip (NULL: everything). The
+ * lists then hold the ids with an event or positive state time in the clip;
+ * the derived doubles are those of the clipped sums. */
+int metrics_compute_clip(const metrics_event *evs, size_t n, int64_t from_ms, int64_t to_ms,
+                         int64_t max_state_ms, const metrics_clip *clip, metrics_result *ret);
+
 /* Releases what metrics_compute / rollup_combine filled in; takes NULL; leaves
  * *r zeroed. */
 void metrics_result_clear(metrics_result *r);
@@ -187,7 +205,7 @@ int metrics__grid_compute(const metrics_event *evs, size_t n, int64_t max_state_
  * ngroups + group; station rows are per group, row id = group. */
 int metrics__grid_compute_grouped(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t lo,
                                   int64_t width, size_t count, const size_t *group, size_t ngroups,
-                                  metrics__grid *ret);
+                                  const metrics_clip *clip, metrics__grid *ret);
 void metrics__grid_clear(metrics__grid *g);
 
 /* Fill the derived doubles and the factory's workers, workstations,

@@ -43,12 +43,17 @@ void rollup_buckets_clear(rollup_buckets *b) {
 
 int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
                  rollup_buckets *ret) {
+  return rollup_build_clip(evs, n, max_state_ms, h0, h1, NULL, ret);
+}
+
+int rollup_build_clip(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
+                      const metrics_clip *clip, rollup_buckets *ret) {
   metrics__grid g;
   rollup_buckets b = {0};
   const int64_t hour_lim = INT64_MAX / ROLLUP_HOUR_MS;
   if (h0 >= h1 || h0 < -hour_lim || h1 > hour_lim) return -EINVAL;
-  int r =
-      metrics__grid_compute(evs, n, max_state_ms, h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS, (size_t)(h1 - h0), &g);
+  int r = metrics__grid_compute_grouped(evs, n, max_state_ms, h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS,
+                                        (size_t)(h1 - h0), NULL, 0, clip, &g);
   if (r < 0) return r;
 
   size_t nh = 0, idlen = 0;

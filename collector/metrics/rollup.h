@@ -109,6 +109,11 @@ void rollup_build_fetch_range(int64_t h0, int64_t h1, int64_t max_state_ms, int6
  * -EINVAL / -ENOMEM with *ret untouched. */
 int rollup_build(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
                  rollup_buckets *ret);
+/* The same counting only what falls in *clip (metrics.h): the rows of one
+ * slice of the hours' events; the rows of consecutive slices add up, row by
+ * row, to those of one build. */
+int rollup_build_clip(const metrics_event *evs, size_t n, int64_t max_state_ms, int64_t h0, int64_t h1,
+                      const metrics_clip *clip, rollup_buckets *ret);
 void rollup_buckets_clear(rollup_buckets *b);
 
 /* (b) The hours [*ret_h0, *ret_h1) whose buckets a newly stored event e makes

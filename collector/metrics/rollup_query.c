@@ -28,6 +28,66 @@ int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, r
   return be->events(be->ctx, lo, hi, worker, rq__build_fn, &a);
 }
 
+
+/* The backend's capped read, or its whole read when it has none. */
+static int rq__read(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
+                    rsl_events_fn fn, void *arg) {
+  const rq_backend *be = ctx;
+  if (be->read_capped) return be->read_capped(be->ctx, lo, hi, worker, max, hist, fn, arg);
+  return be->events(be->ctx, lo, hi, worker, fn, arg);
+}
+
+static int rq__sliced(const rq_backend *be, int64_t lo, int64_t hi, const char *worker, rsl_slice_fn fn,
+                      void *arg) {
+  return rsl_run(rq__read, (void *)be, be->max_state_ms, lo, hi, worker, be->slice_events, fn, arg);
+}
+
+static int rq__fail(const rq_backend *be, const char *what, int r) {
+  if (r < 0)
+    snprintf(be->err, be->errlen, "%s: %s", what, r == -ENOMEM ? "out of memory" : "corrupt event row");
+  return r;
+}
+
+typedef struct rq_each_arg {
+  const rq_backend *be;
+  int64_t h0, h1;
+  const rq_build_use *use;
+} rq_each_arg;
+
+static int rq__each_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n,
+                       const metrics_clip *clip) {
+  rq_each_arg *a = arg;
+  int r = 0;
+  if (a->use->buckets) {
+    rollup_buckets b;
+    r = rq__fail(a->be, "rebuild hours",
+                 rollup_build_clip(ev, n, a->be->max_state_ms, a->h0, a->h1, clip, &b));
+    if (r == 0) {
+      r = a->use->buckets(a->use->u, &b);
+      rollup_buckets_clear(&b);
+    }
+  }
+  if (r == 0 && a->use->site) {
+    rsite_rows rows;
+    r = rq__fail(a->be, "rebuild site hours",
+                 rsite_build_clip(ev, sites, n, a->be->max_state_ms, a->h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS,
+                                  (size_t)(a->h1 - a->h0), clip, &rows));
+    if (r == 0) {
+      r = a->use->site(a->use->u, &rows);
+      rsite_rows_clear(&rows);
+    }
+  }
+  return r;
+}
+
+int rq_build_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, const rq_build_use *use) {
+  int64_t lo, hi;
+  if (h0 >= h1) return 0;
+  rollup_build_fetch_range(h0, h1, be->max_state_ms, &lo, &hi);
+  rq_each_arg a = {be, h0, h1, use};
+  return rq__sliced(be, lo, hi, worker, rq__each_fn, &a);
+}
+
 typedef struct rq_q {
   const rq_backend *be;
   const st_metrics_query *q;
@@ -103,11 +163,11 @@ static int rq__built_site_use(void *u, const rsite_rows *rows) {
                        c->q->workstation_id);
 }
 
-/* Dirty hours are built this many at a time: a query's memory is a few
- * hours of events, not a day's (after a 10M-event backfill a 30-day query
- * with every hour dirty held a day's events at once: ~600 MiB RSS). Each
- * hour's buckets depend only on the events the fetch range gives it, so the
- * pieces add up to what one build of [a, b) gives. */
+/* Dirty hours are built this many at a time (each in slices of at most
+ * be->slice_events events, rollup_slices.h): a piece is a few hours, so
+ * its fetch range's lead-in (max_state before it) is read once per few
+ * hours. Each hour's buckets depend only on the events the fetch range
+ * gives it, so the pieces add up to what one build of [a, b) gives. */
 #define RQ_BUILD_HOURS 4
 
 /* Dirty hours [a, b): built from the events now. */
@@ -120,20 +180,23 @@ static int rq__built(rq_q *c, int64_t a, int64_t b) {
   return r;
 }
 
-static int rq__built_piece(rq_q *c, int64_t a, int64_t b) {
-  if (c->q->filter)
-    return rq_site_each(c->be, a, b, c->want_stations ? NULL : c->q->worker_id, rq__built_site_use, c);
-  rollup_buckets bk;
-  const char *w = c->want_stations ? NULL : c->q->worker_id;
-  int r = rq_build(c->be, a, b, w, &bk);
-  if (r < 0) return r;
-  for (size_t i = 0; r == 0 && c->want_workers && i < bk.n_workers; i++)
-    r = rollup_acc_add_worker(c->acc, &bk.workers[i]);
-  for (size_t i = 0; r == 0 && c->want_stations && i < bk.n_stations; i++)
-    r = rollup_acc_add_station(c->acc, &bk.stations[i]);
-  for (size_t i = 0; r == 0 && i < bk.n_hours; i++) rollup_acc_add_hour(c->acc, &bk.hours[i]);
-  rollup_buckets_clear(&bk);
+static int rq__built_buckets(void *u, const rollup_buckets *bk) {
+  rq_q *c = u;
+  int r = 0;
+  for (size_t i = 0; r == 0 && c->want_workers && i < bk->n_workers; i++)
+    r = rollup_acc_add_worker(c->acc, &bk->workers[i]);
+  for (size_t i = 0; r == 0 && c->want_stations && i < bk->n_stations; i++)
+    r = rollup_acc_add_station(c->acc, &bk->stations[i]);
+  for (size_t i = 0; r == 0 && i < bk->n_hours; i++) rollup_acc_add_hour(c->acc, &bk->hours[i]);
   return r;
+}
+
+static int rq__built_piece(rq_q *c, int64_t a, int64_t b) {
+  const char *w = c->want_stations ? NULL : c->q->worker_id;
+  rq_build_use use = {.u = c};
+  if (c->q->filter) use.site = rq__built_site_use;
+  else use.buckets = rq__built_buckets;
+  return rq_build_each(c->be, a, b, w, &use);
 }
 
 static bool rq__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {
@@ -187,28 +250,25 @@ typedef struct rq_edge_arg {
   const rollup_edge *e;
 } rq_edge_arg;
 
-static int rq__edge_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
+static int rq__edge_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n,
+                       const metrics_clip *clip) {
   rq_edge_arg *a = arg;
   const rq_backend *be = a->c->be;
-  if (a->c->q->filter) { /* the edge's site rows, filtered */
+  const st_metrics_query *q = a->c->q;
+  int r;
+  if (q->filter) { /* the edge's site rows, filtered */
     rsite_rows rows;
-    int r = rsite_build(ev, sites, n, be->max_state_ms, a->e->from_ms, a->e->to_ms - a->e->from_ms, 1, &rows);
+    r = rsite_build_clip(ev, sites, n, be->max_state_ms, a->e->from_ms, a->e->to_ms - a->e->from_ms, 1, clip,
+                         &rows);
     if (r == 0)
-      r = rsite_acc_add(a->c->acc, &rows, a->c->q->filter, a->c->want_workers, a->c->want_stations,
-                        a->c->q->worker_id, a->c->q->workstation_id);
+      r = rsite_acc_add(a->c->acc, &rows, q->filter, a->c->want_workers, a->c->want_stations, q->worker_id,
+                        q->workstation_id);
     rsite_rows_clear(&rows);
-    if (r < 0)
-      snprintf(be->err, be->errlen, "compute metrics: %s",
-               r == -ENOMEM ? "out of memory" : "corrupt event row");
-    return r;
+    return rq__fail(be, "compute metrics", r);
   }
   metrics_result res;
-  int r = metrics_compute(ev, n, a->e->from_ms, a->e->to_ms, be->max_state_ms, &res);
-  if (r < 0) {
-    snprintf(be->err, be->errlen, "compute metrics: %s",
-             r == -ENOMEM ? "out of memory" : "corrupt event row");
-    return r;
-  }
+  r = metrics_compute_clip(ev, n, a->e->from_ms, a->e->to_ms, be->max_state_ms, clip, &res);
+  if (r < 0) return rq__fail(be, "compute metrics", r);
   r = rollup_acc_add_result(a->c->acc, &res);
   metrics_result_clear(&res);
   return r;
@@ -217,7 +277,7 @@ static int rq__edge_fn(void *arg, const metrics_event *ev, const char *const *si
 static int rq__edge(rq_q *c, const rollup_edge *e) {
   const char *w = c->want_stations ? NULL : c->q->worker_id;
   rq_edge_arg a = {c, e};
-  return c->be->events(c->be->ctx, e->fetch_lo_ms, e->fetch_hi_ms, w, rq__edge_fn, &a);
+  return rq__sliced(c->be, e->fetch_lo_ms, e->fetch_hi_ms, w, rq__edge_fn, &a);
 }
 
 int rq_metrics(const rq_backend *be, const st_metrics_query *q, metrics_result *ret) {

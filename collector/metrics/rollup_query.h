@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "rollup.h"
 #include "rollup_site.h"
+#include "rollup_slices.h"
 #include "store.h"
 
 typedef enum { RQ_WORKERS = 0, RQ_STATIONS = 1, RQ_TOTALS = 2 } rq_table;
@@ -31,6 +32,12 @@ typedef struct rq_backend {
    * NULL), handed to fn(arg, ...) while the backend holds them; returns fn's
    * result, or a negative errno with err set. */
   int (*events)(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg);
+  /* Optional: the same read capped at a slice's worth of events
+   * (rollup_slices.h). With it, the builds and edges below hold at most
+   * slice_events events at a time (0: RSL_SLICE_EVENTS); without it, each
+   * reads its whole range with events. */
+  rsl_read_fn read_capped;
+  size_t slice_events;
   /* Add the stored rows of table for [a, b) — days when days, else hours —
    * to acc (id: only that worker's or station's; unused for RQ_TOTALS). */
   int (*sum)(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id, rollup_acc *acc);
@@ -47,11 +54,25 @@ typedef struct rq_backend {
 } rq_backend;
 
 /* The rollup rows of hours [h0, h1) built from the stored events (worker:
- * only that worker's events). Free with rollup_buckets_clear. */
+ * only that worker's events) in one piece, reading the whole range with
+ * events. Free with rollup_buckets_clear. */
 int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret);
 
+/* The rollup rows (when use->buckets) and site rows (when use->site) of
+ * hours [h0, h1), slice by slice (rollup_slices.h): each call gets one
+ * slice's rows, valid for the call, and the rows of all calls add up, row by
+ * row (same hour and ids: sum every field), to those of one build. One read
+ * of the events serves both. */
+typedef struct rq_build_use {
+  int (*buckets)(void *u, const rollup_buckets *b);
+  int (*site)(void *u, const rsite_rows *rows);
+  void *u;
+} rq_build_use;
+int rq_build_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, const rq_build_use *use);
+
 /* The site rows of hours [h0, h1) built from the stored events (worker: only
- * that worker's events), handed to use(u, rows) while the events are held. */
+ * that worker's events) in one piece, handed to use(u, rows) while the
+ * events are held. */
 int rq_site_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker,
                  int (*use)(void *u, const rsite_rows *rows), void *u);
 

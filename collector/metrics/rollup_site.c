@@ -41,6 +41,11 @@ static int rs__key_cmp(const void *a, const void *b) {
 
 int rsite_build(const metrics_event *evs, const char *const *sites, size_t n, int64_t max_state_ms,
                 int64_t lo, int64_t width, size_t count, rsite_rows *ret) {
+  return rsite_build_clip(evs, sites, n, max_state_ms, lo, width, count, NULL, ret);
+}
+
+int rsite_build_clip(const metrics_event *evs, const char *const *sites, size_t n, int64_t max_state_ms,
+                     int64_t lo, int64_t width, size_t count, const metrics_clip *clip, rsite_rows *ret) {
   memset(ret, 0, sizeof(*ret));
   rs_key *k = malloc((n ? n : 1) * sizeof(*k));
   size_t *group = malloc((n ? n : 1) * sizeof(*group));
@@ -63,7 +68,7 @@ int rsite_build(const metrics_event *evs, const char *const *sites, size_t n, in
     if (i == 0 || rs__key_cmp(&k[i], &k[i - 1]) != 0) g_of[ng++] = k[i];
     group[k[i].i] = ng - 1;
   }
-  r = metrics__grid_compute_grouped(evs, n, max_state_ms, lo, width, count, group, ng ? ng : 1, &g);
+  r = metrics__grid_compute_grouped(evs, n, max_state_ms, lo, width, count, group, ng ? ng : 1, clip, &g);
   if (r < 0) goto out;
   r = -ENOMEM;
   ret->cells = calloc(g.nw ? g.nw : 1, sizeof(*ret->cells));

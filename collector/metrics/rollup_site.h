@@ -55,6 +55,9 @@ typedef struct rsite_rows {
  * borrowed from evs and sites: keep them while the rows are used. */
 int rsite_build(const metrics_event *evs, const char *const *sites, size_t n, int64_t max_state_ms,
                 int64_t lo, int64_t width, size_t count, rsite_rows *ret);
+/* The same counting only what falls in *clip (metrics.h). */
+int rsite_build_clip(const metrics_event *evs, const char *const *sites, size_t n, int64_t max_state_ms,
+                     int64_t lo, int64_t width, size_t count, const metrics_clip *clip, rsite_rows *ret);
 void rsite_rows_clear(rsite_rows *r);
 
 /* The cells summed over workstations: a worker's figures per (bucket, site),

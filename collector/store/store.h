@@ -186,6 +186,12 @@ int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char 
  * (0 keeps the built-in size: 32 MiB and 8 MiB). Before any reader opens. */
 int store_sqlite_set_cache(store *st, int64_t writer_bytes, int64_t reader_bytes);
 
+/* The most events a rollup build or a query's built hour or edge holds in
+ * memory at once (collector/metrics/rollup_slices.h; 0: the built-in
+ * RSL_SLICE_EVENTS). Tests set a small one to cut hours into many slices.
+ * Before any reader opens. */
+void store_sqlite_set_slice(store *st, size_t events);
+
 /* Open the PostgreSQL store at conninfo (a postgres:// URL or libpq
  * key=value string), creating or migrating its schema. Same contract. */
 int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen);

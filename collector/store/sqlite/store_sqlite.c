@@ -448,6 +448,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
 static int ss_open_reader(store *base, store **ret, char *err, size_t errlen) {
   store_sqlite *s = SS(base);
   int r = ss_open(s->path, s->max_state_ms, true, ret, err, errlen);
+  if (r == 0) SS(*ret)->slice_events = s->slice_events;
   if (r == 0 && s->reader_cache_kib > 0) {
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%" PRId64 ";", s->reader_cache_kib);
@@ -498,6 +499,8 @@ int store_sqlite_set_cache(store *base, int64_t writer_bytes, int64_t reader_byt
   if (reader_bytes > 0) s->reader_cache_kib = reader_bytes / 1024;
   return 0;
 }
+
+void store_sqlite_set_slice(store *base, size_t events) { SS(base)->slice_events = events; }
 
 /* ferry_key64(agent_id, event_id) in SQL (the version 4 migration). */
 static void ss__key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {

@@ -23,6 +23,7 @@ typedef struct store_sqlite {
   char *path;
   int64_t max_state_ms;
   int64_t reader_cache_kib; /* page cache of each reader handle opened from this one */
+  size_t slice_events;      /* most events a rollup build holds (0: RSL_SLICE_EVENTS) */
   ss_ckpt *ckpt;            /* writer: WAL checkpoints on their own thread */
   st_txmemo memo;           /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by

@@ -5,7 +5,9 @@
  * (maintain); a query reads clean day and hour rows, builds the still-dirty
  * hours itself from the events, computes the two partial edges exactly and
  * combines (collector/metrics/rollup.h). Every answer therefore equals
- * metrics_compute over the stored events, whatever the rebuild backlog. The
+ * metrics_compute over the stored events, whatever the rebuild backlog.
+ * Every build reads its events in bounded slices (rollup_slices.h): a
+ * capped read of ev_time, or past the cap a count of the range's times. The
  * model rollups of a dirty hour (store_sqlite_models.c) are rebuilt in the
  * same upkeep, from the same dirty_hours. */
 #include "store_sqlite_metrics.h"
@@ -164,8 +166,9 @@ static metrics_type ssm__type(const unsigned char *t) {
   return (metrics_type)-1; /* metrics_compute refuses it: a corrupt row */
 }
 
-/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL). */
-static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, ssm_evs *v) {
+/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL),
+ * or RSL_TOO_MANY as soon as there are more than max. */
+static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, size_t max, ssm_evs *v) {
   sqlite3_stmt *st = ss__stmt(s, SS_EV_RANGE);
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
@@ -174,6 +177,10 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   sqlite3_bind_int64(st, 5, rollup_hour_of(hi - 1));
   int rc, r = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (v->n == max) {
+      r = RSL_TOO_MANY;
+      break;
+    }
     if (v->n == v->cap) {
       size_t cap = v->cap ? v->cap * 2 : 1024;
       metrics_event *e = realloc(v->ev, cap * sizeof(*e));
@@ -206,7 +213,7 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read events");
   sqlite3_reset(st);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory reading events");
-  if (r < 0) return r;
+  if (r != 0) return r;
   if (!(v->sites = malloc((v->n ? v->n : 1) * sizeof(*v->sites)))) {
     snprintf(s->err, sizeof(s->err), "out of memory reading events");
     return -ENOMEM;
@@ -219,12 +226,39 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   return 0;
 }
 
-static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
+/* The events of [lo, hi) counted by time (rollup_slices.h), reading only ts. */
+static int ssm__hist(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, int64_t *hist) {
+  int64_t width = rsl_bin_width(lo, hi);
+  if (width <= 0) return -EINVAL;
+  sqlite3_stmt *st = ss__stmt(s, SS_EV_TS_RANGE);
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  ss__text(st, 3, worker);
+  sqlite3_bind_int64(st, 4, rollup_hour_of(lo));
+  sqlite3_bind_int64(st, 5, rollup_hour_of(hi - 1));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) hist[rsl_bin(lo, width, sqlite3_column_int64(st, 0))]++;
+  int r = rc == SQLITE_DONE ? 0 : ss__fail(s, "read events");
+  sqlite3_reset(st);
+  return r;
+}
+
+static int ssm__read_capped(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
+                            rsl_events_fn fn, void *arg) {
+  store_sqlite *s = ctx;
   ssm_evs v = {0};
-  int r = ssm__load(ctx, lo, hi, worker, &v);
+  int r = ssm__load(s, lo, hi, worker, max, &v);
   if (r == 0) r = fn(arg, v.ev, (const char *const *)v.sites, v.n);
   ssm__evs_free(&v);
+  if (r == RSL_TOO_MANY) {
+    r = ssm__hist(s, lo, hi, worker, hist);
+    if (r == 0) r = RSL_TOO_MANY;
+  }
   return r;
+}
+
+static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
+  return ssm__read_capped(ctx, lo, hi, worker, SIZE_MAX, NULL, fn, arg);
 }
 
 static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
@@ -240,6 +274,8 @@ static rq_backend ssm__backend(store_sqlite *s) {
       .err = s->err,
       .errlen = sizeof(s->err),
       .events = ssm__events,
+      .read_capped = ssm__read_capped,
+      .slice_events = s->slice_events,
       .sum = ssm__sum,
       .sum_site = sss_sum_site,
       .dirty_hours = ssm_dirty_hours,
@@ -257,16 +293,12 @@ static int ssm__range_exec(store_sqlite *s, int which, int64_t a, int64_t b) {
   return ss__exec(s, st, "rewrite rollups");
 }
 
-static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
-  rollup_buckets b;
-  rq_backend be = ssm__backend(s);
-  int r = rq_build(&be, h0, h1, NULL, &b);
-  if (r < 0) return r;
-  static const int dels[] = {SS_WH_DEL, SS_SH_DEL, SS_HT_DEL, SS_DIRTY_DEL};
-  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++)
-    r = ssm__range_exec(s, dels[i], h0, h1);
-  for (size_t i = 0; r == 0 && i < b.n_workers; i++) {
-    const rollup_worker_hour *w = &b.workers[i];
+/* One slice's rows added to the stored ones (SS_*_INS add on conflict). */
+static int ssm__put_buckets(void *u, const rollup_buckets *b) {
+  store_sqlite *s = u;
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < b->n_workers; i++) {
+    const rollup_worker_hour *w = &b->workers[i];
     sqlite3_stmt *st = ss__stmt(s, SS_WH_INS);
     sqlite3_bind_int64(st, 1, w->hour);
     ss__text(st, 2, w->worker_id);
@@ -277,8 +309,8 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
     sqlite3_bind_int64(st, 7, w->events);
     r = ss__exec(s, st, "insert worker hour");
   }
-  for (size_t i = 0; r == 0 && i < b.n_stations; i++) {
-    const rollup_station_hour *w = &b.stations[i];
+  for (size_t i = 0; r == 0 && i < b->n_stations; i++) {
+    const rollup_station_hour *w = &b->stations[i];
     sqlite3_stmt *st = ss__stmt(s, SS_SH_INS);
     sqlite3_bind_int64(st, 1, w->hour);
     ss__text(st, 2, w->workstation_id);
@@ -289,15 +321,39 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
     sqlite3_bind_int64(st, 7, w->state_ms);
     r = ss__exec(s, st, "insert station hour");
   }
-  for (size_t i = 0; r == 0 && i < b.n_hours; i++) {
+  for (size_t i = 0; r == 0 && i < b->n_hours; i++) {
     sqlite3_stmt *st = ss__stmt(s, SS_HT_INS);
-    sqlite3_bind_int64(st, 1, b.hours[i].hour);
-    sqlite3_bind_int64(st, 2, b.hours[i].events);
-    sqlite3_bind_int64(st, 3, b.hours[i].units);
+    sqlite3_bind_int64(st, 1, b->hours[i].hour);
+    sqlite3_bind_int64(st, 2, b->hours[i].events);
+    sqlite3_bind_int64(st, 3, b->hours[i].units);
     r = ss__exec(s, st, "insert hour");
   }
-  rollup_buckets_clear(&b);
-  if (r == 0) r = sss_write_hours(s, &be, h0, h1);
+  return r;
+}
+
+typedef struct ssm_put {
+  store_sqlite *s;
+  int64_t h0;
+} ssm_put;
+
+static int ssm__put_b(void *u, const rollup_buckets *b) { return ssm__put_buckets(((ssm_put *)u)->s, b); }
+static int ssm__put_site(void *u, const rsite_rows *rows) {
+  ssm_put *p = u;
+  return sss_put_rows(p->s, p->h0, rows);
+}
+
+/* Hours [h0, h1) rebuilt: their rows deleted, then every slice of their
+ * events (rollup_slices.h) read once and added to the plain and site rows. */
+static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
+  rq_backend be = ssm__backend(s);
+  static const int dels[] = {SS_WH_DEL, SS_SH_DEL, SS_HT_DEL, SS_DIRTY_DEL};
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++)
+    r = ssm__range_exec(s, dels[i], h0, h1);
+  if (r == 0) r = sss_clear_hours(s, h0, h1);
+  ssm_put p = {s, h0};
+  rq_build_use use = {.buckets = ssm__put_b, .site = ssm__put_site, .u = &p};
+  if (r == 0) r = rq_build_each(&be, h0, h1, NULL, &use);
   if (r == 0) r = ssmod_write_hours(s, h0, h1);
   return r;
 }

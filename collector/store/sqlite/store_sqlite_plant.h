@@ -11,9 +11,11 @@
 int ssr_registry_get(store *base, int64_t *ret_version, int64_t *ret_updated_ms, char **ret_doc);
 int ssr_registry_put(store *base, st_registry_edit edit, void *arg, int64_t now_ms, int64_t *ret_version);
 int sss_id_spans(store *base, st_id_span **ret, size_t *ret_n);
-/* Rewrite the site rollups of hours [h0, h1) / of one day (the writer's
- * rebuild, beside the plain rollups), and the filtered sums of a query. */
-int sss_write_hours(store_sqlite *s, const rq_backend *be, int64_t h0, int64_t h1);
+/* The site rollups of a rebuild, beside the plain rollups: delete the rows
+ * of hours [h0, h1), add a slice's rows (bucket k = hour h0 + k) to them,
+ * rewrite one day's; and the filtered sums of a query. */
+int sss_clear_hours(store_sqlite *s, int64_t h0, int64_t h1);
+int sss_put_rows(store_sqlite *s, int64_t h0, const rsite_rows *rows);
 int sss_write_day(store_sqlite *s, int64_t day);
 int sss_sum_site(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
                  const rsite_filter *f, rollup_acc *acc);

@@ -14,30 +14,36 @@
 
 #include <cjson/cJSON.h>
 
-typedef struct sss_w {
-  store_sqlite *s;
-  int64_t h0;
-} sss_w;
-
 static int sss__prep(store_sqlite *s, const char *sql, sqlite3_stmt **st) {
   if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return ss__fail(s, "prepare site rollups");
   return 0;
 }
 
-static int sss__put_rows(void *u, const rsite_rows *rows) {
-  sss_w *w = u;
-  store_sqlite *s = w->s;
+/* Each row added to its stored row (a rebuild writes an hour slice by slice). */
+#define SSS_ADD_WORKER                                                                 \
+  " ON CONFLICT DO UPDATE SET working_ms = working_ms + excluded.working_ms,"          \
+  " idle_ms = idle_ms + excluded.idle_ms, absent_ms = absent_ms + excluded.absent_ms," \
+  " units = units + excluded.units, events = events + excluded.events"
+#define SSS_ADD_STATION                                                             \
+  " ON CONFLICT DO UPDATE SET occupancy_ms = occupancy_ms + excluded.occupancy_ms," \
+  " working_ms = working_ms + excluded.working_ms, units = units + excluded.units," \
+  " events = events + excluded.events, state_ms = state_ms + excluded.state_ms"
+
+int sss_put_rows(store_sqlite *s, int64_t h0, const rsite_rows *rows) {
   sqlite3_stmt *c = NULL, *t = NULL, *ws = NULL;
   rsite_cell *agg = NULL;
   size_t nagg = 0;
   int r = rsite_worker_sites(rows, &agg, &nagg);
-  if (r == 0) r = sss__prep(s, "INSERT INTO cell_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &c);
-  if (r == 0) r = sss__prep(s, "INSERT INTO sstation_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &t);
-  if (r == 0) r = sss__prep(s, "INSERT INTO wsite_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &ws);
+  if (r == 0)
+    r = sss__prep(s, "INSERT INTO cell_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" SSS_ADD_WORKER, &c);
+  if (r == 0)
+    r = sss__prep(s, "INSERT INTO sstation_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" SSS_ADD_STATION, &t);
+  if (r == 0)
+    r = sss__prep(s, "INSERT INTO wsite_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" SSS_ADD_WORKER, &ws);
   for (size_t i = 0; r == 0 && i < nagg; i++) {
     const rsite_cell *x = &agg[i];
     sqlite3_reset(ws);
-    sqlite3_bind_int64(ws, 1, w->h0 + x->bucket);
+    sqlite3_bind_int64(ws, 1, h0 + x->bucket);
     ss__text(ws, 2, x->site);
     ss__text(ws, 3, x->worker_id);
     sqlite3_bind_int64(ws, 4, x->working_ms);
@@ -50,7 +56,7 @@ static int sss__put_rows(void *u, const rsite_rows *rows) {
   for (size_t i = 0; r == 0 && i < rows->n_cells; i++) {
     const rsite_cell *x = &rows->cells[i];
     sqlite3_reset(c);
-    sqlite3_bind_int64(c, 1, w->h0 + x->bucket);
+    sqlite3_bind_int64(c, 1, h0 + x->bucket);
     ss__text(c, 2, x->site);
     ss__text(c, 3, x->workstation_id);
     ss__text(c, 4, x->worker_id);
@@ -64,7 +70,7 @@ static int sss__put_rows(void *u, const rsite_rows *rows) {
   for (size_t i = 0; r == 0 && i < rows->n_stations; i++) {
     const rsite_station *x = &rows->stations[i];
     sqlite3_reset(t);
-    sqlite3_bind_int64(t, 1, w->h0 + x->bucket);
+    sqlite3_bind_int64(t, 1, h0 + x->bucket);
     ss__text(t, 2, x->site);
     ss__text(t, 3, x->workstation_id);
     sqlite3_bind_int64(t, 4, x->occupancy_ms);
@@ -93,12 +99,10 @@ static int sss__range(store_sqlite *s, const char *sql, int64_t a, int64_t b) {
   return r;
 }
 
-int sss_write_hours(store_sqlite *s, const rq_backend *be, int64_t h0, int64_t h1) {
+int sss_clear_hours(store_sqlite *s, int64_t h0, int64_t h1) {
   int r = sss__range(s, "DELETE FROM cell_hour WHERE hour >= ?1 AND hour < ?2", h0, h1);
   if (r == 0) r = sss__range(s, "DELETE FROM sstation_hour WHERE hour >= ?1 AND hour < ?2", h0, h1);
   if (r == 0) r = sss__range(s, "DELETE FROM wsite_hour WHERE hour >= ?1 AND hour < ?2", h0, h1);
-  sss_w w = {s, h0};
-  if (r == 0) r = rq_site_each(be, h0, h1, NULL, sss__put_rows, &w);
   return r;
 }
 

@@ -286,6 +286,7 @@ enum {
   SS_PING,
   SS_BEGIN_READ,
   SS_EV_RANGE,
+  SS_EV_TS_RANGE,
   SS_EV_MINMAX,
   SS_META_GET,
   SS_META_SET,
@@ -401,6 +402,10 @@ static const char *const ss_sql[SS_COUNT_] = {
         "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM ev_time"
         " WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
         " AND (?3 IS NULL OR worker_id = ?3)",
+    /* the same rows' times only (a range's histogram, rollup_slices.h) */
+    [SS_EV_TS_RANGE] =
+        "SELECT ts_ms FROM ev_time WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
+        " AND (?3 IS NULL OR worker_id = ?3)",
     [SS_EV_MINMAX] = "SELECT (SELECT min(ts_ms) FROM ev_time WHERE hour = (SELECT min(hour) FROM ev_time)),"
                      " (SELECT max(ts_ms) FROM ev_time WHERE hour = (SELECT max(hour) FROM ev_time))",
     [SS_META_GET] = "SELECT v FROM meta WHERE k = ?1",
@@ -416,9 +421,17 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_WH_DEL] = "DELETE FROM worker_hour WHERE hour >= ?1 AND hour < ?2",
     [SS_SH_DEL] = "DELETE FROM station_hour WHERE hour >= ?1 AND hour < ?2",
     [SS_HT_DEL] = "DELETE FROM hour_total WHERE hour >= ?1 AND hour < ?2",
-    [SS_WH_INS] = "INSERT INTO worker_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [SS_SH_INS] = "INSERT INTO station_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [SS_HT_INS] = "INSERT INTO hour_total VALUES(?1, ?2, ?3)",
+    /* a rebuild adds each slice's rows (store_sqlite_metrics.c) */
+    [SS_WH_INS] = "INSERT INTO worker_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET"
+                  " working_ms = working_ms + excluded.working_ms, idle_ms = idle_ms + excluded.idle_ms,"
+                  " absent_ms = absent_ms + excluded.absent_ms, units = units + excluded.units,"
+                  " events = events + excluded.events",
+    [SS_SH_INS] = "INSERT INTO station_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET"
+                  " occupancy_ms = occupancy_ms + excluded.occupancy_ms,"
+                  " working_ms = working_ms + excluded.working_ms, units = units + excluded.units,"
+                  " events = events + excluded.events, state_ms = state_ms + excluded.state_ms",
+    [SS_HT_INS] = "INSERT INTO hour_total VALUES(?1, ?2, ?3) ON CONFLICT DO UPDATE SET"
+                  " events = events + excluded.events, units = units + excluded.units",
     [SS_WD_DEL] = "DELETE FROM worker_day WHERE day = ?1",
     [SS_SD_DEL] = "DELETE FROM station_day WHERE day = ?1",
     [SS_DT_DEL] = "DELETE FROM day_total WHERE day = ?1",

@@ -1,0 +1,67 @@
+/* rollup_slices: the events of a time range handed to a computation in
+ * slices of bounded size, so building an hour's rollups (or a query's dirty
+ * hours and edges) holds a slice of events at a time, not the hour: a drain
+ * stamps a million events into one hour.
+ *
+ * How: slices are consecutive ts ranges [a, b), processed in time order.
+ * Each slice is computed with metrics_clip {a, b} (metrics.h) from its own
+ * events plus the carry: for each worker, its last state event before a
+ * whose capped interval reaches past a (owned copies, at most one per
+ * worker). Every interval reaching into [a, b) is thereby decided, and the
+ * figures of the slices add up to those of the whole range, exactly.
+ * A backend reads a range holding at most max events (then the slice is
+ * computed) or, past max, only counts the range's events in bins of equal
+ * time; the range is then split at bin edges into pieces of at most max
+ * events (a bin over max becomes a range of its own, split again on its
+ * turn), each read again. A single millisecond holding more than max events
+ * is read whole: the one case a slice exceeds max. Pure functions, no
+ * database. */
+#ifndef FERRY_COLLECTOR_ROLLUP_SLICES_H
+#define FERRY_COLLECTOR_ROLLUP_SLICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+
+/* Default for the most events a build holds at once (about 10–20 MiB of
+ * events and working arrays). */
+#define RSL_SLICE_EVENTS 32768
+/* Bins of a range's count when it holds more than max. */
+#define RSL_BINS         1024
+/* What a capped read returns when the range holds more than max events. */
+#define RSL_TOO_MANY     1
+
+typedef int (*rsl_events_fn)(void *arg, const metrics_event *ev, const char *const *sites, size_t n);
+
+/* A backend's capped read: every stored event with ts in [lo, hi) (only
+ * worker's when not NULL) handed to fn(arg, ...) when they are at most max
+ * (returns fn's result), else each counted in hist[rsl_bin(lo, width, ts)]
+ * (hist zeroed by the caller, RSL_BINS entries, width = rsl_bin_width(lo,
+ * hi)) without calling fn, returning RSL_TOO_MANY. Negative errno on
+ * failure. */
+typedef int (*rsl_read_fn)(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
+                           rsl_events_fn fn, void *arg);
+
+/* The width of the bins of [lo, hi) (lo < hi): ceil((hi - lo) / RSL_BINS),
+ * at least 1; 0 when the span does not fit in int64 (then a read cannot be
+ * split: it is read whole). */
+int64_t rsl_bin_width(int64_t lo, int64_t hi);
+static inline size_t rsl_bin(int64_t lo, int64_t width, int64_t ts) {
+  uint64_t k = (uint64_t)(ts - lo) / (uint64_t)width;
+  return k < RSL_BINS ? (size_t)k : RSL_BINS - 1;
+}
+
+/* One slice: its events and the carried ones (ts before clip->lo_ms), their
+ * sites (NULL entries read as ""), valid for the call. */
+typedef int (*rsl_slice_fn)(void *arg, const metrics_event *ev, const char *const *sites, size_t n,
+                            const metrics_clip *clip);
+
+/* Hand the events of [lo, hi) to fn slice by slice, in time order, each
+ * slice holding at most max events (0: RSL_SLICE_EVENTS) besides the carry.
+ * Returns 0, fn's or read's negative result, or -ENOMEM / -EINVAL (a state
+ * event without worker_id). */
+int rsl_run(rsl_read_fn read, void *ctx, int64_t max_state_ms, int64_t lo, int64_t hi, const char *worker,
+            size_t max, rsl_slice_fn fn, void *arg);
+
+#endif
