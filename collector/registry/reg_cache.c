@@ -92,12 +92,26 @@ int reg_cache_load(reg_cache *c, store *st) {
   return newer && !n ? -ENOMEM : 0;
 }
 
+int reg_cache_refresh(reg_cache *c, store *st, bool *ret_loaded) {
+  int64_t version = 0;
+  *ret_loaded = false;
+  int r = st->ops->registry_get(st, &version, NULL, NULL);
+  if (r < 0) return r;
+  uv_mutex_lock(&c->mu);
+  bool newer = version > reg_index_version(c->cur->x);
+  uv_mutex_unlock(&c->mu);
+  if (!newer) return 0;
+  *ret_loaded = true;
+  return reg_cache_load(c, st);
+}
+
 static void rc__work(uv_work_t *w) {
   reg_cache *c = w->data;
   store *rd = NULL;
   char err[256];
+  bool loaded;
   if (rd_pool_get(c->readers, &rd, err, sizeof(err)) < 0) return;
-  int r = reg_cache_load(c, rd);
+  int r = reg_cache_refresh(c, rd, &loaded);
   rd_pool_put(c->readers, rd, r < 0 && r != -ENOMEM);
 }
 

@@ -3,10 +3,12 @@
  * checked (unknown ids, the agent's site, per-site retention) without a
  * database read. It is replaced after each write through this collector and
  * re-read every few seconds (a write by `registry import` or by another
- * replica shows up within that time). Any thread may acquire it. */
+ * replica shows up within that time) — its version first, the document only
+ * when the version changed. Any thread may acquire it. */
 #ifndef FERRY_COLLECTOR_REG_CACHE_H
 #define FERRY_COLLECTOR_REG_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -30,6 +32,10 @@ const reg_index *reg_ref_index(const reg_ref *r);
 void reg_cache_release(reg_cache *c, reg_ref *r);
 /* Read st's registry (any thread) and make it current when newer. */
 int reg_cache_load(reg_cache *c, store *st);
+/* Read st's registry version (any thread); only when it is newer than the
+ * current one, read the document and make it current. *ret_loaded: whether
+ * the document was read. */
+int reg_cache_refresh(reg_cache *c, store *st, bool *ret_loaded);
 /* Re-read through the readers every REG_CACHE_REFRESH_MS (loop thread). */
 int reg_cache_start(reg_cache *c, uv_loop_t *loop, rd_pool *readers);
 

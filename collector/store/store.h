@@ -160,7 +160,8 @@ typedef struct store_ops {
    * event time (malloc'd array). Reader handles too. */
   int (*id_spans)(store *s, st_id_span **ret, size_t *ret_n);
   /* ---- the plant registry (SPEC §6.6), kept as versioned documents ---- */
-  /* The current document (malloc'd; NULL and version 0 when none). Any handle. */
+  /* The current document (malloc'd; NULL and version 0 when none). Any handle.
+   * ret_doc NULL: only the version (and time) are read, not the document. */
   int (*registry_get)(store *s, int64_t *ret_version, int64_t *ret_updated_ms, char **ret_doc);
   /* In a transaction of its own (never inside begin/commit): read the
    * current document, let edit make the next one, store it as version + 1.

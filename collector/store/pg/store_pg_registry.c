@@ -15,9 +15,10 @@
 static int spr__latest(store_pg *s, int64_t *ret_version, int64_t *ret_updated_ms, char **ret_doc) {
   *ret_version = 0;
   if (ret_updated_ms) *ret_updated_ms = 0;
-  *ret_doc = NULL;
+  if (ret_doc) *ret_doc = NULL;
   PGresult *res =
-      PQexec(s->conn, "SELECT version, updated_at, doc FROM registry ORDER BY version DESC LIMIT 1");
+      PQexec(s->conn, ret_doc ? "SELECT version, updated_at, doc FROM registry ORDER BY version DESC LIMIT 1"
+                              : "SELECT version, updated_at FROM registry ORDER BY version DESC LIMIT 1");
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     int r = sp__fail(s, "read registry", res);
     PQclear(res);
@@ -27,7 +28,7 @@ static int spr__latest(store_pg *s, int64_t *ret_version, int64_t *ret_updated_m
   if (PQntuples(res) == 1) {
     *ret_version = sp__i64(res, 0, 0);
     if (ret_updated_ms) *ret_updated_ms = sp__i64(res, 0, 1);
-    if (!(*ret_doc = strdup(PQgetvalue(res, 0, 2)))) r = -ENOMEM;
+    if (ret_doc && !(*ret_doc = strdup(PQgetvalue(res, 0, 2)))) r = -ENOMEM;
   }
   PQclear(res);
   return r;

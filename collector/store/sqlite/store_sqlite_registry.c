@@ -11,19 +11,22 @@
 
 static const char ssr_latest[] =
     "SELECT version, updated_at, doc FROM registry ORDER BY version DESC LIMIT 1";
+static const char ssr_latest_version[] =
+    "SELECT version, updated_at FROM registry ORDER BY version DESC LIMIT 1";
 
 static int ssr__latest(store_sqlite *s, int64_t *ret_version, int64_t *ret_updated_ms, char **ret_doc) {
   sqlite3_stmt *st = NULL;
   *ret_version = 0;
   if (ret_updated_ms) *ret_updated_ms = 0;
-  *ret_doc = NULL;
-  if (sqlite3_prepare_v2(s->db, ssr_latest, -1, &st, NULL) != SQLITE_OK) return ss__fail(s, "read registry");
+  if (ret_doc) *ret_doc = NULL;
+  if (sqlite3_prepare_v2(s->db, ret_doc ? ssr_latest : ssr_latest_version, -1, &st, NULL) != SQLITE_OK)
+    return ss__fail(s, "read registry");
   int rc = sqlite3_step(st), r = 0;
   if (rc == SQLITE_ROW) {
     *ret_version = sqlite3_column_int64(st, 0);
     if (ret_updated_ms) *ret_updated_ms = sqlite3_column_int64(st, 1);
-    const char *doc = (const char *)sqlite3_column_text(st, 2);
-    if (!(*ret_doc = strdup(doc ? doc : "{}"))) r = -ENOMEM;
+    const char *doc = ret_doc ? (const char *)sqlite3_column_text(st, 2) : NULL;
+    if (ret_doc && !(*ret_doc = strdup(doc ? doc : "{}"))) r = -ENOMEM;
   } else if (rc != SQLITE_DONE) {
     r = ss__fail(s, "read registry");
   }
