@@ -5,35 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct rq_build_arg {
-  const rq_backend *be;
-  int64_t h0, h1;
-  rollup_buckets *ret;
-} rq_build_arg;
-
-static int rq__build_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
-  rq_build_arg *a = arg;
-  (void)sites;
-  int r = rollup_build(ev, n, a->be->max_state_ms, a->h0, a->h1, a->ret);
-  if (r < 0)
-    snprintf(a->be->err, a->be->errlen, "rebuild hours: %s",
-             r == -ENOMEM ? "out of memory" : "corrupt event row");
-  return r;
-}
-
-int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret) {
-  int64_t lo, hi;
-  rollup_build_fetch_range(h0, h1, be->max_state_ms, &lo, &hi);
-  rq_build_arg a = {be, h0, h1, ret};
-  return be->events(be->ctx, lo, hi, worker, rq__build_fn, &a);
-}
-
-
 /* The backend's capped read, or its whole read when it has none. */
-static int rq__read(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
-                    rsl_events_fn fn, void *arg) {
+static int rq__read(void *ctx, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys, size_t max,
+                    rsl_hist *hist, rsl_events_fn fn, void *arg) {
   const rq_backend *be = ctx;
-  if (be->read_capped) return be->read_capped(be->ctx, lo, hi, worker, max, hist, fn, arg);
+  if (be->read_capped) return be->read_capped(be->ctx, lo, hi, worker, keys, max, hist, fn, arg);
   return be->events(be->ctx, lo, hi, worker, fn, arg);
 }
 
@@ -112,49 +88,6 @@ static int rq__rows(rq_q *c, bool days, int64_t a, int64_t b) {
   if (r == 0 && c->want_stations) r = be->sum(be->ctx, RQ_STATIONS, days, a, b, c->q->workstation_id, c->acc);
   if (r == 0) r = be->sum(be->ctx, RQ_TOTALS, days, a, b, NULL, c->acc);
   return r;
-}
-
-typedef struct rq_site_arg {
-  const rq_backend *be;
-  int64_t h0, h1;
-  rsite_rows *ret;
-} rq_site_arg;
-
-static int rq__site_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
-  rq_site_arg *a = arg;
-  int r = rsite_build(ev, sites, n, a->be->max_state_ms, a->h0 * ROLLUP_HOUR_MS, ROLLUP_HOUR_MS,
-                      (size_t)(a->h1 - a->h0), a->ret);
-  if (r < 0)
-    snprintf(a->be->err, a->be->errlen, "rebuild site hours: %s",
-             r == -ENOMEM ? "out of memory" : "corrupt event row");
-  return r;
-}
-
-/* The rows borrow the events' strings: the backend's events callback hands
- * them only for the call, so the rows are built and used inside it. This
- * variant copies nothing; callers use rq__site_each. */
-typedef struct rq_site_use {
-  rq_site_arg a;
-  int (*use)(void *u, const rsite_rows *rows);
-  void *u;
-} rq_site_use;
-
-static int rq__site_use_fn(void *arg, const metrics_event *ev, const char *const *sites, size_t n) {
-  rq_site_use *x = arg;
-  rsite_rows rows;
-  x->a.ret = &rows;
-  int r = rq__site_fn(&x->a, ev, sites, n);
-  if (r == 0) r = x->use(x->u, &rows);
-  rsite_rows_clear(&rows);
-  return r;
-}
-
-int rq_site_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker,
-                 int (*use)(void *u, const rsite_rows *rows), void *u) {
-  int64_t lo, hi;
-  rollup_build_fetch_range(h0, h1, be->max_state_ms, &lo, &hi);
-  rq_site_use x = {{be, h0, h1, NULL}, use, u};
-  return be->events(be->ctx, lo, hi, worker, rq__site_use_fn, &x);
 }
 
 static int rq__built_site_use(void *u, const rsite_rows *rows) {

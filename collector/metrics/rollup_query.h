@@ -35,7 +35,7 @@ typedef struct rq_backend {
   /* Optional: the same read capped at a slice's worth of events
    * (rollup_slices.h). With it, the builds and edges below hold at most
    * slice_events events at a time (0: RSL_SLICE_EVENTS); without it, each
-   * reads its whole range with events. */
+   * reads its whole range with events (one slice). */
   rsl_read_fn read_capped;
   size_t slice_events;
   /* Add the stored rows of table for [a, b) — days when days, else hours —
@@ -53,11 +53,6 @@ typedef struct rq_backend {
   void (*end_read)(void *ctx, bool opened);
 } rq_backend;
 
-/* The rollup rows of hours [h0, h1) built from the stored events (worker:
- * only that worker's events) in one piece, reading the whole range with
- * events. Free with rollup_buckets_clear. */
-int rq_build(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, rollup_buckets *ret);
-
 /* The rollup rows (when use->buckets) and site rows (when use->site) of
  * hours [h0, h1), slice by slice (rollup_slices.h): each call gets one
  * slice's rows, valid for the call, and the rows of all calls add up, row by
@@ -69,12 +64,6 @@ typedef struct rq_build_use {
   void *u;
 } rq_build_use;
 int rq_build_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker, const rq_build_use *use);
-
-/* The site rows of hours [h0, h1) built from the stored events (worker: only
- * that worker's events) in one piece, handed to use(u, rows) while the
- * events are held. */
-int rq_site_each(const rq_backend *be, int64_t h0, int64_t h1, const char *worker,
-                 int (*use)(void *u, const rsite_rows *rows), void *u);
 
 /* The figures of q's window (the store_ops.metrics contract). */
 int rq_metrics(const rq_backend *be, const st_metrics_query *q, metrics_result *ret);

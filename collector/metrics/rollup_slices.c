@@ -139,6 +139,8 @@ static int rsl__slice(void *arg, const metrics_event *ev, const char *const *sit
 
 typedef struct rsl_range {
   int64_t a, b;
+  int64_t n;     /* its events as counted (-1: not counted) */
+  rsl_keys keys; /* when counted */
 } rsl_range;
 
 typedef struct rsl_stack {
@@ -146,7 +148,7 @@ typedef struct rsl_stack {
   size_t n, cap;
 } rsl_stack;
 
-static int rsl__push(rsl_stack *st, int64_t a, int64_t b) {
+static int rsl__push(rsl_stack *st, rsl_range g) {
   if (st->n == st->cap) {
     size_t cap = st->cap ? st->cap * 2 : 64;
     rsl_range *v = realloc(st->v, cap * sizeof(*v));
@@ -154,36 +156,48 @@ static int rsl__push(rsl_stack *st, int64_t a, int64_t b) {
     st->v = v;
     st->cap = cap;
   }
-  st->v[st->n++] = (rsl_range){a, b};
+  st->v[st->n++] = g;
   return 0;
+}
+
+/* The part of [a, b) made of bins [k0, k1), with its count and keys. */
+static rsl_range rsl__part(int64_t a, int64_t b, int64_t width, const rsl_hist *h, size_t k0, size_t k1) {
+  rsl_range g = {.a = a + (int64_t)k0 * width, .b = b, .n = 0, .keys = {1, 0}};
+  if (k1 < RSL_BINS && a + (int64_t)k1 * width < b) g.b = a + (int64_t)k1 * width;
+  for (size_t k = k0; k < k1; k++) {
+    if (!h->n[k]) continue;
+    if (g.n == 0 || h->kmin[k] < g.keys.lo) g.keys.lo = h->kmin[k];
+    if (g.n == 0 || h->kmax[k] > g.keys.hi) g.keys.hi = h->kmax[k];
+    g.n += h->n[k];
+  }
+  return g;
 }
 
 /* [a, b) cut at bin edges into runs of at most max events, pushed last
  * first so they pop in time order. */
-static int rsl__split(rsl_stack *st, int64_t a, int64_t b, int64_t width, const int64_t *hist, size_t max) {
+static int rsl__split(rsl_stack *st, int64_t a, int64_t b, int64_t width, const rsl_hist *h, size_t max) {
   rsl_range parts[2 * RSL_BINS + 1];
-  size_t np = 0;
-  int64_t start = a, sum = 0;
-  for (size_t k = 0; k < RSL_BINS; k++) {
-    int64_t lo = a + (int64_t)k * width, hi = b - lo > width ? lo + width : b;
-    if (lo >= b) break;
-    if (hist[k] > (int64_t)max) { /* a range of its own, narrower than [a, b) */
-      if (start < lo) parts[np++] = (rsl_range){start, lo};
-      parts[np++] = (rsl_range){lo, hi};
-      start = hi;
+  size_t np = 0, start = 0, nb = 0;
+  int64_t sum = 0;
+  while (nb < RSL_BINS && a + (int64_t)nb * width < b) nb++;
+  for (size_t k = 0; k < nb; k++) {
+    if (h->n[k] > (int64_t)max) { /* a range of its own, narrower than [a, b) */
+      if (start < k) parts[np++] = rsl__part(a, b, width, h, start, k);
+      parts[np++] = rsl__part(a, b, width, h, k, k + 1);
+      start = k + 1;
       sum = 0;
       continue;
     }
-    if (sum + hist[k] > (int64_t)max) {
-      parts[np++] = (rsl_range){start, lo};
-      start = lo;
+    if (sum + h->n[k] > (int64_t)max) {
+      parts[np++] = rsl__part(a, b, width, h, start, k);
+      start = k;
       sum = 0;
     }
-    sum += hist[k];
+    sum += h->n[k];
   }
-  if (start < b) parts[np++] = (rsl_range){start, b};
+  if (start < nb) parts[np++] = rsl__part(a, b, width, h, start, RSL_BINS);
   for (size_t i = np; i-- > 0;)
-    if (rsl__push(st, parts[i].a, parts[i].b) < 0) return -ENOMEM;
+    if (rsl__push(st, parts[i]) < 0) return -ENOMEM;
   return 0;
 }
 
@@ -193,17 +207,21 @@ int rsl_run(rsl_read_fn read, void *ctx, int64_t max_state_ms, int64_t lo, int64
   if (max_state_ms < 0) max_state_ms = 0;
   rsl_run_ctx x = {.max_state_ms = max_state_ms, .fn = fn, .arg = arg};
   rsl_stack st = {0};
-  int64_t *hist = malloc(RSL_BINS * sizeof(*hist));
+  rsl_hist *hist = malloc(sizeof(*hist));
   int r = hist ? 0 : -ENOMEM;
-  if (r == 0 && lo < hi) r = rsl__push(&st, lo, hi);
+  if (r == 0 && lo < hi) r = rsl__push(&st, (rsl_range){.a = lo, .b = hi, .n = -1});
   while (r == 0 && st.n > 0) {
     rsl_range g = st.v[--st.n];
     int64_t width = rsl_bin_width(g.a, g.b);
     x.clip = (metrics_clip){g.a, g.b};
-    memset(hist, 0, RSL_BINS * sizeof(*hist));
+    if (g.n == 0) { /* counted empty: only the carry's intervals */
+      r = rsl__slice(&x, NULL, NULL, 0);
+      continue;
+    }
+    memset(hist, 0, sizeof(*hist));
     /* a range that cannot be split further is read whole */
     bool whole = width == 0 || g.b - g.a <= 1;
-    r = read(ctx, g.a, g.b, worker, whole ? SIZE_MAX : max, hist, rsl__slice, &x);
+    r = read(ctx, g.a, g.b, worker, g.n > 0 ? &g.keys : NULL, whole ? SIZE_MAX : max, hist, rsl__slice, &x);
     if (r == RSL_TOO_MANY) r = whole ? -EIO : rsl__split(&st, g.a, g.b, width, hist, max);
   }
   free(hist);

@@ -13,7 +13,9 @@
  * computed) or, past max, only counts the range's events in bins of equal
  * time; the range is then split at bin edges into pieces of at most max
  * events (a bin over max becomes a range of its own, split again on its
- * turn), each read again. A single millisecond holding more than max events
+ * turn), each read again, narrowed to the keys its bins saw (events stored
+ * in about time order — a drain — are then each read about once more; a
+ * piece without events is not read at all). A single millisecond holding more than max events
  * is read whole: the one case a slice exceeds max. Pure functions, no
  * database. */
 #ifndef FERRY_COLLECTOR_ROLLUP_SLICES_H
@@ -34,22 +36,43 @@
 
 typedef int (*rsl_events_fn)(void *arg, const metrics_event *ev, const char *const *sites, size_t n);
 
+/* A range's events counted by time: bin k holds the events with ts in
+ * [lo + k·width, lo + (k+1)·width) (the last bin also any later ones), and
+ * the least and greatest key of its events — a backend's own ordering key
+ * (the SQLite store: the row's arrival number), with which the read of a
+ * part of the range skips rows outside it. */
+typedef struct rsl_hist {
+  int64_t n[RSL_BINS];
+  int64_t kmin[RSL_BINS], kmax[RSL_BINS];
+} rsl_hist;
+
+/* Inclusive key range of a read (lo > hi: no event). */
+typedef struct rsl_keys {
+  int64_t lo, hi;
+} rsl_keys;
+
 /* A backend's capped read: every stored event with ts in [lo, hi) (only
- * worker's when not NULL) handed to fn(arg, ...) when they are at most max
- * (returns fn's result), else each counted in hist[rsl_bin(lo, width, ts)]
- * (hist zeroed by the caller, RSL_BINS entries, width = rsl_bin_width(lo,
- * hi)) without calling fn, returning RSL_TOO_MANY. Negative errno on
- * failure. */
-typedef int (*rsl_read_fn)(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
-                           rsl_events_fn fn, void *arg);
+ * worker's when not NULL; only those with a key in *keys when keys is not
+ * NULL — every event of the range has one there, the keys only narrow what
+ * is read) handed to fn(arg, ...) when they are at most max (returns fn's
+ * result), else each counted with rsl_hist_add(hist, rsl_bin(lo, width,
+ * ts), key) (hist zeroed by the caller, width = rsl_bin_width(lo, hi))
+ * without calling fn, returning RSL_TOO_MANY. Negative errno on failure. */
+typedef int (*rsl_read_fn)(void *ctx, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys,
+                           size_t max, rsl_hist *hist, rsl_events_fn fn, void *arg);
 
 /* The width of the bins of [lo, hi) (lo < hi): ceil((hi - lo) / RSL_BINS),
  * at least 1; 0 when the span does not fit in int64 (then a read cannot be
  * split: it is read whole). */
 int64_t rsl_bin_width(int64_t lo, int64_t hi);
 static inline size_t rsl_bin(int64_t lo, int64_t width, int64_t ts) {
-  uint64_t k = (uint64_t)(ts - lo) / (uint64_t)width;
+  uint64_t k = ((uint64_t)ts - (uint64_t)lo) / (uint64_t)width;
   return k < RSL_BINS ? (size_t)k : RSL_BINS - 1;
+}
+static inline void rsl_hist_add(rsl_hist *h, size_t bin, int64_t key) {
+  if (h->n[bin] == 0 || key < h->kmin[bin]) h->kmin[bin] = key;
+  if (h->n[bin] == 0 || key > h->kmax[bin]) h->kmax[bin] = key;
+  h->n[bin]++;
 }
 
 /* One slice: its events and the carried ones (ts before clip->lo_ms), their

@@ -91,8 +91,8 @@ typedef struct mem_src {
   int over; /* a slice over max outside one millisecond */
 } mem_src;
 
-static int mem_read(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
-                    rsl_events_fn fn, void *arg) {
+static int mem_read(void *ctx, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys, size_t max,
+                    rsl_hist *hist, rsl_events_fn fn, void *arg) {
   mem_src *m = ctx;
   m->reads++;
   metrics_event *v = malloc(m->n * sizeof(*v));
@@ -102,12 +102,19 @@ static int mem_read(void *ctx, int64_t lo, int64_t hi, const char *worker, size_
     const metrics_event *e = &m->ev[i];
     if (e->ts_ms < lo || e->ts_ms >= hi) continue;
     if (worker && (!e->worker_id || strcmp(worker, e->worker_id) != 0)) continue;
+    if (keys && ((int64_t)i < keys->lo || (int64_t)i > keys->hi)) continue; /* key: the index here */
     v[k++] = *e;
   }
   int r;
   if (k > max) {
     int64_t w = rsl_bin_width(lo, hi);
-    for (size_t i = 0; i < k; i++) hist[rsl_bin(lo, w, v[i].ts_ms)]++;
+    for (size_t i = 0; i < m->n; i++) { /* the same events, with their keys */
+      const metrics_event *e = &m->ev[i];
+      if (e->ts_ms < lo || e->ts_ms >= hi || (keys && ((int64_t)i < keys->lo || (int64_t)i > keys->hi)))
+        continue;
+      if (worker && (!e->worker_id || strcmp(worker, e->worker_id) != 0)) continue;
+      rsl_hist_add(hist, rsl_bin(lo, w, e->ts_ms), (int64_t)i);
+    }
     r = RSL_TOO_MANY;
   } else {
     m->slices++;

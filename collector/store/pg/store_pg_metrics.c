@@ -166,16 +166,28 @@ static metrics_type spm__type(const char *t) {
   return (metrics_type)-1; /* metrics_compute refuses it: a corrupt row */
 }
 
-/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL). */
-static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, spm_evs *v) {
+/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL),
+ * or RSL_TOO_MANY when there are more than max. */
+static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, size_t max, spm_evs *v) {
   int r = 0;
+  bool capped = max < (size_t)INT32_MAX;
   sp__p_begin(s);
   sp__p_i64(s, lo);
   sp__p_i64(s, hi);
-  if (worker) sp__p_str(s, worker);
-  v->res = sp__run(s, worker ? SP_EV_RANGE_WORKER : SP_EV_RANGE, "read events", &r);
+  if (capped) {
+    sp__p_str(s, worker);
+    sp__p_i64(s, (int64_t)max + 1);
+  } else if (worker) {
+    sp__p_str(s, worker);
+  }
+  v->res = sp__run(s,
+                   capped   ? SP_EV_RANGE_CAP
+                   : worker ? SP_EV_RANGE_WORKER
+                            : SP_EV_RANGE,
+                   "read events", &r);
   if (!v->res) return r;
   int n = PQntuples(v->res);
+  if (capped && (size_t)n > max) return RSL_TOO_MANY;
   v->ev = calloc(n ? (size_t)n : 1, sizeof(*v->ev));
   v->sites = calloc(n ? (size_t)n : 1, sizeof(*v->sites));
   if (!v->ev || !v->sites) {
@@ -198,12 +210,45 @@ static int spm__load(store_pg *s, int64_t lo, int64_t hi, const char *worker, sp
   return 0;
 }
 
-static int spm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
+/* The events of [lo, hi) counted by time (rollup_slices.h), by the server. */
+static int spm__hist(store_pg *s, int64_t lo, int64_t hi, const char *worker, rsl_hist *hist) {
+  int64_t width = rsl_bin_width(lo, hi);
+  if (width <= 0) return -EINVAL;
+  int r = 0;
+  sp__p_begin(s);
+  sp__p_i64(s, lo);
+  sp__p_i64(s, hi);
+  sp__p_str(s, worker);
+  sp__p_i64(s, width);
+  PGresult *res = sp__run(s, SP_EV_HIST, "count events", &r);
+  if (!res) return r;
+  for (int i = 0; i < PQntuples(res); i++) {
+    int64_t k = sp__i64(res, i, 0);
+    k = k >= 0 && k < RSL_BINS ? k : RSL_BINS - 1;
+    hist->n[k] += sp__i64(res, i, 1); /* no keys: the events table is read by ts */
+    hist->kmin[k] = 0;
+    hist->kmax[k] = 0;
+  }
+  PQclear(res);
+  return 0;
+}
+
+static int spm__read_capped(void *ctx, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys,
+                            size_t max, rsl_hist *hist, rsl_events_fn fn, void *arg) {
+  (void)keys;
   spm_evs v = {0};
-  int r = spm__load(ctx, lo, hi, worker, &v);
+  int r = spm__load(ctx, lo, hi, worker, max, &v);
   if (r == 0) r = fn(arg, v.ev, (const char *const *)v.sites, v.n);
   spm__evs_free(&v);
+  if (r == RSL_TOO_MANY) {
+    r = spm__hist(ctx, lo, hi, worker, hist);
+    if (r == 0) r = RSL_TOO_MANY;
+  }
   return r;
+}
+
+static int spm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
+  return spm__read_capped(ctx, lo, hi, worker, NULL, SIZE_MAX, NULL, fn, arg);
 }
 
 static int spm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,
@@ -220,6 +265,7 @@ static rq_backend spm__backend(store_pg *s) {
       .err = s->err,
       .errlen = sizeof(s->err),
       .events = spm__events,
+      .read_capped = spm__read_capped,
       .sum = spm__sum,
       .sum_site = spsite_sum_site,
       .dirty_hours = spm__dirty_hours,
@@ -237,14 +283,10 @@ static int spm__range_exec(store_pg *s, int which, int64_t a, int64_t b) {
   return sp__exec(s, which, "rewrite rollups");
 }
 
-static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
-  rollup_buckets b;
-  rq_backend be = spm__backend(s);
-  int r = rq_build(&be, h0, h1, NULL, &b);
-  if (r < 0) return r;
-  static const int dels[] = {SP_WH_DEL, SP_SH_DEL, SP_HT_DEL};
-  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++)
-    r = spm__range_exec(s, dels[i], h0, h1);
+/* One slice's rows added to the stored ones (SP_*_INS add on conflict). */
+static int spm__put_buckets(store_pg *s, const rollup_buckets *bk) {
+  const rollup_buckets b = *bk;
+  int r = 0;
   sp_buf *a = s->arr;
   if (r == 0 && b.n_workers) {
     for (int k = 0; k < 7; k++) sp_buf_reset(&a[k]);
@@ -294,8 +336,32 @@ static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
       snprintf(s->err, sizeof(s->err), "out of memory");
       r = -ENOMEM;
     }
-  rollup_buckets_clear(&b);
-  if (r == 0) r = spsite_write_hours(s, &be, h0, h1);
+  return r;
+}
+
+typedef struct spm_put {
+  store_pg *s;
+  int64_t h0;
+} spm_put;
+
+static int spm__put_b(void *u, const rollup_buckets *b) { return spm__put_buckets(((spm_put *)u)->s, b); }
+static int spm__put_site(void *u, const rsite_rows *rows) {
+  spm_put *p = u;
+  return spsite_put_rows(p->s, p->h0, rows);
+}
+
+/* Hours [h0, h1) rebuilt: their rows deleted, then every slice of their
+ * events (rollup_slices.h) read once and added to the plain and site rows. */
+static int spm__write_hours(store_pg *s, int64_t h0, int64_t h1) {
+  rq_backend be = spm__backend(s);
+  static const int dels[] = {SP_WH_DEL, SP_SH_DEL, SP_HT_DEL};
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < sizeof(dels) / sizeof(dels[0]); i++)
+    r = spm__range_exec(s, dels[i], h0, h1);
+  if (r == 0) r = spsite_clear_hours(s, h0, h1);
+  spm_put p = {s, h0};
+  rq_build_use use = {.buckets = spm__put_b, .site = spm__put_site, .u = &p};
+  if (r == 0) r = rq_build_each(&be, h0, h1, NULL, &use);
   if (r == 0) r = spmod_write_hours(s, h0, h1);
   return r;
 }

@@ -13,11 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sps_w {
-  store_pg *s;
-  int64_t h0;
-} sps_w;
-
 static int sps__exec(store_pg *s, const char *sql, int np, const char *const *p, PGresult **ret,
                      const char *what) {
   PGresult *res = PQexecParams(s->conn, sql, np, NULL, p, NULL, NULL, 0);
@@ -32,9 +27,18 @@ static int sps__exec(store_pg *s, const char *sql, int np, const char *const *p,
   return 0;
 }
 
-static int sps__put_rows(void *u, const rsite_rows *rows) {
-  sps_w *w = u;
-  store_pg *s = w->s;
+/* Each row added to its stored row (a rebuild writes an hour slice by slice). */
+#define SPS_ADD_WORKER                                                                            \
+  " SET working_ms = t.working_ms + excluded.working_ms, idle_ms = t.idle_ms + excluded.idle_ms," \
+  " absent_ms = t.absent_ms + excluded.absent_ms, units = t.units + excluded.units,"              \
+  " events = t.events + excluded.events"
+#define SPS_ADD_STATION                                                                      \
+  " SET occupancy_ms = t.occupancy_ms + excluded.occupancy_ms, working_ms = t.working_ms + " \
+  "excluded.working_ms,"                                                                     \
+  " units = t.units + excluded.units, events = t.events + excluded.events,"                  \
+  " state_ms = t.state_ms + excluded.state_ms"
+
+int spsite_put_rows(store_pg *s, int64_t h0, const rsite_rows *rows) {
   sp_buf a[9];
   memset(a, 0, sizeof(a));
   rsite_cell *agg = NULL;
@@ -44,7 +48,7 @@ static int sps__put_rows(void *u, const rsite_rows *rows) {
     for (int k = 0; k < 8; k++) sp_buf_reset(&a[k]);
     for (size_t i = 0; i < nagg; i++) {
       const rsite_cell *x = &agg[i];
-      sp_buf_i64(&a[0], w->h0 + x->bucket);
+      sp_buf_i64(&a[0], h0 + x->bucket);
       sp_buf_str(&a[1], x->site, strlen(x->site));
       sp_buf_str(&a[2], x->worker_id, strlen(x->worker_id));
       sp_buf_i64(&a[3], x->working_ms);
@@ -58,8 +62,9 @@ static int sps__put_rows(void *u, const rsite_rows *rows) {
       if (!(p[k] = sp_buf_end(&a[k]))) r = -ENOMEM;
     if (r == 0)
       r = sps__exec(s,
-                    "INSERT INTO wsite_hour SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],"
-                    " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])",
+                    "INSERT INTO wsite_hour AS t SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],"
+                    " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])"
+                    " ON CONFLICT (hour, site, worker_id) DO UPDATE" SPS_ADD_WORKER,
                     8, p, NULL, "insert site workers");
   }
   free(agg);
@@ -67,7 +72,7 @@ static int sps__put_rows(void *u, const rsite_rows *rows) {
     for (int k = 0; k < 9; k++) sp_buf_reset(&a[k]);
     for (size_t i = 0; i < rows->n_cells; i++) {
       const rsite_cell *x = &rows->cells[i];
-      sp_buf_i64(&a[0], w->h0 + x->bucket);
+      sp_buf_i64(&a[0], h0 + x->bucket);
       sp_buf_str(&a[1], x->site, strlen(x->site));
       sp_buf_str(&a[2], x->workstation_id, strlen(x->workstation_id));
       sp_buf_str(&a[3], x->worker_id, strlen(x->worker_id));
@@ -83,15 +88,16 @@ static int sps__put_rows(void *u, const rsite_rows *rows) {
     if (r == 0)
       r = sps__exec(
           s,
-          "INSERT INTO cell_hour SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-          " $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])",
+          "INSERT INTO cell_hour AS t SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+          " $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])"
+          " ON CONFLICT (hour, site, workstation_id, worker_id) DO UPDATE" SPS_ADD_WORKER,
           9, p, NULL, "insert site cells");
   }
   if (r == 0 && rows->n_stations) {
     for (int k = 0; k < 8; k++) sp_buf_reset(&a[k]);
     for (size_t i = 0; i < rows->n_stations; i++) {
       const rsite_station *x = &rows->stations[i];
-      sp_buf_i64(&a[0], w->h0 + x->bucket);
+      sp_buf_i64(&a[0], h0 + x->bucket);
       sp_buf_str(&a[1], x->site, strlen(x->site));
       sp_buf_str(&a[2], x->workstation_id, strlen(x->workstation_id));
       sp_buf_i64(&a[3], x->occupancy_ms);
@@ -104,10 +110,12 @@ static int sps__put_rows(void *u, const rsite_rows *rows) {
     for (int k = 0; k < 8; k++)
       if (!(p[k] = sp_buf_end(&a[k]))) r = -ENOMEM;
     if (r == 0)
-      r = sps__exec(s,
-                    "INSERT INTO sstation_hour SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],"
-                    " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])",
-                    8, p, NULL, "insert site stations");
+      r = sps__exec(
+          s,
+          "INSERT INTO sstation_hour AS t SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],"
+          " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])"
+          " ON CONFLICT (hour, site, workstation_id) DO UPDATE" SPS_ADD_STATION,
+          8, p, NULL, "insert site stations");
   }
   for (int k = 0; k < 9; k++) sp_buf_clear(&a[k]);
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory");
@@ -122,15 +130,13 @@ static int sps__range(store_pg *s, const char *sql, int64_t a, int64_t b, const 
   return sps__exec(s, sql, 2, p, NULL, what);
 }
 
-int spsite_write_hours(store_pg *s, const rq_backend *be, int64_t h0, int64_t h1) {
+int spsite_clear_hours(store_pg *s, int64_t h0, int64_t h1) {
   int r = sps__range(s, "DELETE FROM cell_hour WHERE hour >= $1 AND hour < $2", h0, h1, "delete site cells");
   if (r == 0)
     r = sps__range(s, "DELETE FROM sstation_hour WHERE hour >= $1 AND hour < $2", h0, h1,
                    "delete site stations");
   if (r == 0)
     r = sps__range(s, "DELETE FROM wsite_hour WHERE hour >= $1 AND hour < $2", h0, h1, "delete site workers");
-  sps_w w = {s, h0};
-  if (r == 0) r = rq_site_each(be, h0, h1, NULL, sps__put_rows, &w);
   return r;
 }
 

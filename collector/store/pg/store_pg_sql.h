@@ -187,6 +187,8 @@ enum {
   SP_PING,
   SP_EV_RANGE,
   SP_EV_RANGE_WORKER,
+  SP_EV_RANGE_CAP,
+  SP_EV_HIST,
   SP_EV_MINMAX,
   SP_META_GET,
   SP_META_SET,
@@ -309,6 +311,13 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_EV_RANGE_WORKER] =
         "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM events"
         " WHERE ts_ms >= $1 AND ts_ms < $2 AND worker_id = $3",
+    /* a slice's read (rollup_slices.h): ?3 worker (NULL = all), at most $4 rows */
+    [SP_EV_RANGE_CAP] =
+        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM events"
+        " WHERE ts_ms >= $1 AND ts_ms < $2 AND ($3::text IS NULL OR worker_id = $3) LIMIT $4",
+    /* the range's events counted in bins of $4 ms from $1 */
+    [SP_EV_HIST] = "SELECT (ts_ms - $1) / $4, count(*) FROM events"
+                   " WHERE ts_ms >= $1 AND ts_ms < $2 AND ($3::text IS NULL OR worker_id = $3) GROUP BY 1",
     [SP_EV_MINMAX] = "SELECT min(ts_ms), max(ts_ms) FROM events",
     [SP_META_GET] = "SELECT v FROM meta WHERE k = $1",
     [SP_META_SET] = "INSERT INTO meta(k, v) VALUES($1, $2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
@@ -330,11 +339,22 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_WH_DEL] = "DELETE FROM worker_hour WHERE hour >= $1 AND hour < $2",
     [SP_SH_DEL] = "DELETE FROM station_hour WHERE hour >= $1 AND hour < $2",
     [SP_HT_DEL] = "DELETE FROM hour_total WHERE hour >= $1 AND hour < $2",
-    [SP_WH_INS] = "INSERT INTO worker_hour SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
-                  " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])",
-    [SP_SH_INS] = "INSERT INTO station_hour SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
-                  " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])",
-    [SP_HT_INS] = "INSERT INTO hour_total SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])",
+    /* a rebuild adds each slice's rows (store_pg_metrics.c) */
+    [SP_WH_INS] =
+        "INSERT INTO worker_hour AS t SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
+        " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) ON CONFLICT (hour, worker_id) DO UPDATE"
+        " SET working_ms = t.working_ms + excluded.working_ms, idle_ms = t.idle_ms + excluded.idle_ms,"
+        " absent_ms = t.absent_ms + excluded.absent_ms, units = t.units + excluded.units,"
+        " events = t.events + excluded.events",
+    [SP_SH_INS] =
+        "INSERT INTO station_hour AS t SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
+        " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) ON CONFLICT (hour, workstation_id)"
+        " DO UPDATE SET occupancy_ms = t.occupancy_ms + excluded.occupancy_ms,"
+        " working_ms = t.working_ms + excluded.working_ms, units = t.units + excluded.units,"
+        " events = t.events + excluded.events, state_ms = t.state_ms + excluded.state_ms",
+    [SP_HT_INS] = "INSERT INTO hour_total AS t SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
+                  " ON CONFLICT (hour) DO UPDATE SET events = t.events + excluded.events,"
+                  " units = t.units + excluded.units",
     [SP_WD_DEL] = "DELETE FROM worker_day WHERE day = $1",
     [SP_SD_DEL] = "DELETE FROM station_day WHERE day = $1",
     [SP_DT_DEL] = "DELETE FROM day_total WHERE day = $1",

@@ -166,15 +166,9 @@ static metrics_type ssm__type(const unsigned char *t) {
   return (metrics_type)-1; /* metrics_compute refuses it: a corrupt row */
 }
 
-/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL),
- * or RSL_TOO_MANY as soon as there are more than max. */
-static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, size_t max, ssm_evs *v) {
-  sqlite3_stmt *st = ss__stmt(s, SS_EV_RANGE);
-  sqlite3_bind_int64(st, 1, lo);
-  sqlite3_bind_int64(st, 2, hi);
-  ss__text(st, 3, worker);
-  sqlite3_bind_int64(st, 4, rollup_hour_of(lo));
-  sqlite3_bind_int64(st, 5, rollup_hour_of(hi - 1));
+/* Append the rows of a bound SS_EV_RANGE(_KEYS) statement to v (then reset
+ * it), or RSL_TOO_MANY as soon as v would hold more than max. */
+static int ssm__load_rows(store_sqlite *s, sqlite3_stmt *st, size_t max, ssm_evs *v) {
   int rc, r = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (v->n == max) {
@@ -212,6 +206,35 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   }
   if (r == 0 && rc != SQLITE_DONE) r = ss__fail(s, "read events");
   sqlite3_reset(st);
+  return r;
+}
+
+/* Every stored event with ts in [lo, hi) (only worker's when worker != NULL;
+ * only rows with rseq in *keys when keys != NULL, read hour by hour as rseq
+ * ranges), or RSL_TOO_MANY as soon as there are more than max. */
+static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys,
+                     size_t max, ssm_evs *v) {
+  int r = 0;
+  if (!keys) {
+    sqlite3_stmt *st = ss__stmt(s, SS_EV_RANGE);
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    ss__text(st, 3, worker);
+    sqlite3_bind_int64(st, 4, rollup_hour_of(lo));
+    sqlite3_bind_int64(st, 5, rollup_hour_of(hi - 1));
+    r = ssm__load_rows(s, st, max, v);
+  } else {
+    for (int64_t h = rollup_hour_of(lo); r == 0 && h <= rollup_hour_of(hi - 1); h++) {
+      sqlite3_stmt *st = ss__stmt(s, SS_EV_RANGE_KEYS);
+      sqlite3_bind_int64(st, 1, lo);
+      sqlite3_bind_int64(st, 2, hi);
+      ss__text(st, 3, worker);
+      sqlite3_bind_int64(st, 4, h);
+      sqlite3_bind_int64(st, 5, keys->lo);
+      sqlite3_bind_int64(st, 6, keys->hi);
+      r = ssm__load_rows(s, st, max, v);
+    }
+  }
   if (r == -ENOMEM) snprintf(s->err, sizeof(s->err), "out of memory reading events");
   if (r != 0) return r;
   if (!(v->sites = malloc((v->n ? v->n : 1) * sizeof(*v->sites)))) {
@@ -226,39 +249,46 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   return 0;
 }
 
-/* The events of [lo, hi) counted by time (rollup_slices.h), reading only ts. */
-static int ssm__hist(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, int64_t *hist) {
+/* The events of [lo, hi) counted by time with their rseq range per bin
+ * (rollup_slices.h), reading only ts and rseq. */
+static int ssm__hist(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys,
+                     rsl_hist *hist) {
   int64_t width = rsl_bin_width(lo, hi);
   if (width <= 0) return -EINVAL;
-  sqlite3_stmt *st = ss__stmt(s, SS_EV_TS_RANGE);
-  sqlite3_bind_int64(st, 1, lo);
-  sqlite3_bind_int64(st, 2, hi);
-  ss__text(st, 3, worker);
-  sqlite3_bind_int64(st, 4, rollup_hour_of(lo));
-  sqlite3_bind_int64(st, 5, rollup_hour_of(hi - 1));
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) hist[rsl_bin(lo, width, sqlite3_column_int64(st, 0))]++;
-  int r = rc == SQLITE_DONE ? 0 : ss__fail(s, "read events");
-  sqlite3_reset(st);
+  int r = 0;
+  for (int64_t h = rollup_hour_of(lo); r == 0 && h <= rollup_hour_of(hi - 1); h++) {
+    sqlite3_stmt *st = ss__stmt(s, SS_EV_TS_RANGE);
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    ss__text(st, 3, worker);
+    sqlite3_bind_int64(st, 4, h);
+    sqlite3_bind_int64(st, 5, keys ? keys->lo : INT64_MIN);
+    sqlite3_bind_int64(st, 6, keys ? keys->hi : INT64_MAX);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      rsl_hist_add(hist, rsl_bin(lo, width, sqlite3_column_int64(st, 0)), sqlite3_column_int64(st, 1));
+    if (rc != SQLITE_DONE) r = ss__fail(s, "read events");
+    sqlite3_reset(st);
+  }
   return r;
 }
 
-static int ssm__read_capped(void *ctx, int64_t lo, int64_t hi, const char *worker, size_t max, int64_t *hist,
-                            rsl_events_fn fn, void *arg) {
+static int ssm__read_capped(void *ctx, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys,
+                            size_t max, rsl_hist *hist, rsl_events_fn fn, void *arg) {
   store_sqlite *s = ctx;
   ssm_evs v = {0};
-  int r = ssm__load(s, lo, hi, worker, max, &v);
+  int r = ssm__load(s, lo, hi, worker, keys, max, &v);
   if (r == 0) r = fn(arg, v.ev, (const char *const *)v.sites, v.n);
   ssm__evs_free(&v);
   if (r == RSL_TOO_MANY) {
-    r = ssm__hist(s, lo, hi, worker, hist);
+    r = ssm__hist(s, lo, hi, worker, keys, hist);
     if (r == 0) r = RSL_TOO_MANY;
   }
   return r;
 }
 
 static int ssm__events(void *ctx, int64_t lo, int64_t hi, const char *worker, rq_events_fn fn, void *arg) {
-  return ssm__read_capped(ctx, lo, hi, worker, SIZE_MAX, NULL, fn, arg);
+  return ssm__read_capped(ctx, lo, hi, worker, NULL, SIZE_MAX, NULL, fn, arg);
 }
 
 static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, const char *id,

@@ -286,6 +286,7 @@ enum {
   SS_PING,
   SS_BEGIN_READ,
   SS_EV_RANGE,
+  SS_EV_RANGE_KEYS,
   SS_EV_TS_RANGE,
   SS_EV_MINMAX,
   SS_META_GET,
@@ -402,10 +403,14 @@ static const char *const ss_sql[SS_COUNT_] = {
         "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM ev_time"
         " WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
         " AND (?3 IS NULL OR worker_id = ?3)",
-    /* the same rows' times only (a range's histogram, rollup_slices.h) */
-    [SS_EV_TS_RANGE] =
-        "SELECT ts_ms FROM ev_time WHERE hour >= ?4 AND hour <= ?5 AND ts_ms >= ?1 AND ts_ms < ?2"
+    /* the same in one hour ?4, rseq in [?5, ?6] (a slice's read, rollup_slices.h) */
+    [SS_EV_RANGE_KEYS] =
+        "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM ev_time"
+        " WHERE hour = ?4 AND rseq >= ?5 AND rseq <= ?6 AND ts_ms >= ?1 AND ts_ms < ?2"
         " AND (?3 IS NULL OR worker_id = ?3)",
+    /* their times and rseq only (a range's histogram) */
+    [SS_EV_TS_RANGE] = "SELECT ts_ms, rseq FROM ev_time WHERE hour = ?4 AND rseq >= ?5 AND rseq <= ?6"
+                       " AND ts_ms >= ?1 AND ts_ms < ?2 AND (?3 IS NULL OR worker_id = ?3)",
     [SS_EV_MINMAX] = "SELECT (SELECT min(ts_ms) FROM ev_time WHERE hour = (SELECT min(hour) FROM ev_time)),"
                      " (SELECT max(ts_ms) FROM ev_time WHERE hour = (SELECT max(hour) FROM ev_time))",
     [SS_META_GET] = "SELECT v FROM meta WHERE k = ?1",
