@@ -193,6 +193,12 @@ int store_sqlite_set_cache(store *st, int64_t writer_bytes, int64_t reader_bytes
  * Before any reader opens. */
 void store_sqlite_set_slice(store *st, size_t events);
 
+/* Rollup upkeep passes over the hours ingest marked dirty in the last ms
+ * milliseconds (default 500; 0: never): under load they are being written
+ * and would be dirty again at once. Tests set 0 to rebuild what they just
+ * wrote, or a long one to see hours passed over. */
+void store_sqlite_set_hot(store *st, int64_t ms);
+
 /* Open the PostgreSQL store at conninfo (a postgres:// URL or libpq
  * key=value string), creating or migrating its schema. Same contract. */
 int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen);

@@ -469,6 +469,8 @@ static void run_store(const char *dir, int64_t cap) {
     return;
   }
   store_sqlite_set_slice(small, SLICE);
+  store_sqlite_set_hot(small, 0); /* upkeep rebuilds what was just written */
+  store_sqlite_set_hot(big, 0);
   uint64_t seed = rng;
   ingest(small);
   rng = seed; /* the same batches, duplicates and all */

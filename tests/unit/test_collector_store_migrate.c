@@ -82,6 +82,7 @@ static void from_v3(const char *dir) {
   store *s = NULL;
   char err[300] = "";
   CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
+  if (s) store_sqlite_set_hot(s, 0); /* upkeep rebuilds what was just written */
   if (!s) {
     fprintf(stderr, "open: %s\n", err);
     return;
@@ -177,6 +178,7 @@ static void from_v3_models(const char *dir, bool via_v4) {
   store *s = NULL;
   char err[300] = "";
   CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
+  if (s) store_sqlite_set_hot(s, 0); /* upkeep rebuilds what was just written */
   if (!s) {
     fprintf(stderr, "open models v%d: %s\n", via_v4 ? 4 : 3, err);
     return;
@@ -274,6 +276,7 @@ int main(void) {
   store *s = NULL;
   char err[300] = "";
   CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
+  if (s) store_sqlite_set_hot(s, 0); /* upkeep rebuilds what was just written */
   if (!s) {
     fprintf(stderr, "open: %s\n", err);
     return check_finish("test_collector_store_migrate");

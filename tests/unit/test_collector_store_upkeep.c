@@ -1,7 +1,8 @@
 /* test_collector_store_upkeep: the SQLite store's rollup upkeep rebuilds the
  * newest dirty hours first (after a backfill the last day a dashboard shows
- * is whole first), a piece at a time, until none is left; and a store with
- * page caches sized by store_sqlite_set_cache still stores and rebuilds. */
+ * is whole first), a piece at a time, until none is left; hours ingest
+ * marked within the hot window are passed over; and a store with page
+ * caches sized by store_sqlite_set_cache still stores and rebuilds. */
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -83,6 +84,7 @@ int main(void) {
   char err[300] = "";
   /* max_state 10 min: each event marks its own hour only */
   CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
+  if (s) store_sqlite_set_hot(s, 0); /* upkeep rebuilds what was just written */
   if (!s) {
     fprintf(stderr, "open: %s\n", err);
     return check_finish("test_collector_store_upkeep");
@@ -109,6 +111,34 @@ int main(void) {
   for (int i = 0; i < HOURS && more; i++) CHECK_EQ_INT(s->ops->maintain(s, 3, &more), 0);
   dirty(path, &lo, &hi, &n);
   CHECK_EQ_INT(n, 0);
+
+  /* hours being written are passed over: with a long window, the hours this
+   * handle just marked are all hot and nothing is rebuilt (more stays
+   * true); reopened, the marks are from before and the hours are rebuilt */
+  char path2[300];
+  snprintf(path2, sizeof(path2), "%s/hot.db", dir);
+  store *h = NULL;
+  CHECK_EQ_INT(store_sqlite_open(path2, 600000, &h, err, sizeof(err)), 0);
+  if (h) {
+    store_sqlite_set_hot(h, 3600000);
+    CHECK_EQ_INT(ingest_hours(h), 0);
+    CHECK_EQ_INT(h->ops->maintain(h, 3, &more), 0);
+    CHECK(more);
+    dirty(path2, &lo, &hi, &n);
+    CHECK_EQ_INT(n, HOURS);
+    h->ops->close(h);
+    h = NULL;
+    CHECK_EQ_INT(store_sqlite_open(path2, 600000, &h, err, sizeof(err)), 0);
+  }
+  if (h) {
+    store_sqlite_set_hot(h, 3600000);
+    CHECK_EQ_INT(h->ops->maintain(h, 3, &more), 0);
+    CHECK(more);
+    dirty(path2, &lo, &hi, &n);
+    CHECK_EQ_INT(n, HOURS - 3);
+    CHECK_EQ_INT(hi, H0 + HOURS - 4);
+    h->ops->close(h);
+  }
 
   /* a reader opened after the cache was sized works */
   store *rd = NULL;

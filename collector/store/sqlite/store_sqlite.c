@@ -502,6 +502,8 @@ int store_sqlite_set_cache(store *base, int64_t writer_bytes, int64_t reader_byt
 
 void store_sqlite_set_slice(store *base, size_t events) { SS(base)->slice_events = events; }
 
+void store_sqlite_set_hot(store *base, int64_t ms) { SS(base)->hot_ms = ms > 0 ? ms : -1; }
+
 /* ferry_key64(agent_id, event_id) in SQL (the version 4 migration). */
 static void ss__key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
   (void)argc;

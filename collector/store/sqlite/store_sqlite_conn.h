@@ -32,6 +32,14 @@ typedef struct store_sqlite {
    * spread over a month does not thrash it) */
   int64_t hour_seen[2048];
   strbuf body; /* a body being packed (writer) or rebuilt (export) */
+  /* writer: when ingest last marked an hour dirty (direct-mapped by hour;
+   * tf_mono_ms), so upkeep under load passes over the hours still being
+   * written (store_sqlite_metrics.c) */
+  struct {
+    int64_t hour;
+    uint64_t at_ms;
+  } hot[64];
+  int64_t hot_ms; /* how recent a mark makes an hour hot (0: SSM_HOT_MS; -1: never) */
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))

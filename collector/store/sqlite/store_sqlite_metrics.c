@@ -22,9 +22,16 @@
 
 #include "rollup.h"
 #include "rollup_query.h"
+#include "timefmt.h"
 #include "store_rollup.h"
 
 #define SSM_META_MAX_STATE "rollup_max_state_ms"
+/* Upkeep passes over an hour ingest marked dirty this recently: under load
+ * (the writer's piece every few seconds between groups) the hour a drain is
+ * writing would be dirty again at the next group, and rebuilding it there
+ * made every batch wait for a build of the whole hour, again and again. The
+ * writer's idle upkeep starts after a quiet second, when no hour is hot. */
+#define SSM_HOT_MS         500
 
 /* ---- ingest side -------------------------------------------------------- */
 
@@ -41,9 +48,12 @@ static int ssm__known_add(store_sqlite *s, st_id_kind kind, const char *id) {
 
 static int ssm__dirty(store_sqlite *s, int64_t h0, int64_t h1) {
   const size_t nseen = sizeof(s->hour_seen) / sizeof(s->hour_seen[0]);
+  const size_t nhot = sizeof(s->hot) / sizeof(s->hot[0]);
   for (int64_t h = h0; h < h1; h++) {
     int64_t *seen = &s->hour_seen[(uint64_t)h % nseen];
     if (*seen == h + 1) continue;
+    s->hot[(uint64_t)h % nhot].hour = h; /* once per transaction and hour */
+    s->hot[(uint64_t)h % nhot].at_ms = tf_mono_ms();
     char key[32];
     snprintf(key, sizeof(key), "h%" PRId64, h);
     int r = strset_add(&s->memo.tx_done, key);
@@ -412,22 +422,43 @@ static int ssm__write_day(store_sqlite *s, int64_t day) {
 static int ssm__write_hours_cb(void *ctx, int64_t h0, int64_t h1) { return ssm__write_hours(ctx, h0, h1); }
 static int ssm__write_day_cb(void *ctx, int64_t day) { return ssm__write_day(ctx, day); }
 
+/* Whether ingest marked hour dirty in the last hot_ms. */
+static bool ssm__hot(const store_sqlite *s, int64_t hour, uint64_t now) {
+  const size_t nhot = sizeof(s->hot) / sizeof(s->hot[0]);
+  int64_t win = s->hot_ms == 0 ? SSM_HOT_MS : s->hot_ms;
+  const __typeof__(s->hot[0]) *e = &s->hot[(uint64_t)hour % nhot];
+  return win > 0 && e->at_ms && e->hour == hour && now - e->at_ms < (uint64_t)win;
+}
+
 int ssm_maintain(store *base, int max_units, bool *ret_more) {
   store_sqlite *s = SS(base);
   *ret_more = false;
   if (max_units <= 0) max_units = 1;
-  int64_t *hours = malloc((size_t)max_units * sizeof(*hours));
+  /* the newest dirty hours that are not hot (ssm__hot), up to max_units */
+  const size_t want = (size_t)max_units, look = want + sizeof(s->hot) / sizeof(s->hot[0]);
+  int64_t *hours = malloc(look * sizeof(*hours));
   if (!hours) return -ENOMEM;
   int r = ss__exec(s, ss__stmt(s, SS_BEGIN), "begin");
-  size_t n = 0;
+  size_t n = 0, seen = 0;
+  bool skipped = false;
+  uint64_t now = tf_mono_ms();
   if (r == 0) {
     sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_NEWEST);
-    sqlite3_bind_int(st, 1, max_units);
+    sqlite3_bind_int64(st, 1, (int64_t)look);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)max_units)
-      hours[n++] = sqlite3_column_int64(st, 0);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) r = ss__fail(s, "read dirty hours");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      int64_t h = sqlite3_column_int64(st, 0);
+      seen++;
+      if (ssm__hot(s, h, now)) skipped = true;
+      else hours[n++] = h;
+    }
+    if (rc != SQLITE_DONE) r = ss__fail(s, "read dirty hours");
     sqlite3_reset(st);
+  }
+  /* ascending: keep the newest want of them */
+  if (n > want) {
+    memmove(hours, hours + (n - want), want * sizeof(*hours));
+    n = want;
   }
   if (r == 0) r = sr_rebuild(hours, n, &(sr_writer){s, ssm__write_hours_cb, ssm__write_day_cb});
   free(hours);
@@ -436,7 +467,7 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
     if (!sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_ROLLBACK), "rollback");
     return r;
   }
-  *ret_more = n == (size_t)max_units;
+  *ret_more = n == want || seen == look || skipped;
   return 0;
 }
 
