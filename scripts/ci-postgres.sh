@@ -75,4 +75,4 @@ echo "== collector tests against PostgreSQL"
 # the store unit test, every integration test that starts a collector, and
 # the PostgreSQL-only ones (the agent's own tests do not touch the database)
 ctest --test-dir "$build" --output-on-failure -j"$jobs" \
-  -R '^(unit\.test_collector_store|integration\.test_(registry|plant_.*|replay|metrics|series|store_forward|kill9|overflow|shutdown|malformed|auth_error|camsim|limits|openapi_routes|service_notify|service_reload|tls|catchup_.*|pg_.*|scaleout|models|export))$'
+  -R '^(unit\.test_collector_(store|rollup_slices)|integration\.test_(registry|plant_.*|replay|metrics|series|store_forward|kill9|overflow|shutdown|malformed|auth_error|camsim|limits|openapi_routes|service_notify|service_reload|tls|catchup_.*|pg_.*|scaleout|models|export))$'

@@ -192,6 +192,8 @@ int store_sqlite_set_cache(store *st, int64_t writer_bytes, int64_t reader_bytes
  * RSL_SLICE_EVENTS). Tests set a small one to cut hours into many slices.
  * Before any reader opens. */
 void store_sqlite_set_slice(store *st, size_t events);
+/* The same for a store opened by store_pg_open. */
+void store_pg_set_slice(store *st, size_t events);
 
 /* Rollup upkeep passes over the hours ingest marked dirty in the last ms
  * milliseconds (default 500; 0: never): under load they are being written

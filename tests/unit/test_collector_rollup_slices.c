@@ -9,9 +9,12 @@
  *    hours are dirty (built by the query, edges in slices) and after the
  *    upkeep (rebuilt in slices), equal metrics_compute over the stored
  *    events, and every rollup table equals that of a store with the
- *    default slice. */
+ *    default slice;
+ *  - the same queries on the PostgreSQL store (slice of 7) when
+ *    FERRY_TEST_PG_URL is set (scripts/ci-postgres.sh), on a fresh database. */
 #include <errno.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -502,6 +505,44 @@ static void run_store(const char *dir, int64_t cap) {
   big->ops->close(big);
 }
 
+/* The PostgreSQL store with a slice of 7: queries over dirty hours (built in
+ * slices, edges in slices), then after the upkeep (rebuilt in slices, rows
+ * added slice by slice). */
+static void run_pg(const char *url, int64_t cap) {
+  store *s = NULL, *rd = NULL;
+  char err[300] = "";
+  CHECK_EQ_INT(store_pg_open(url, cap, &s, err, sizeof(err)), 0);
+  if (!s) {
+    fprintf(stderr, "open: %s\n", err);
+    return;
+  }
+  store_pg_set_slice(s, SLICE);
+  ingest(s);
+  CHECK_EQ_INT(s->ops->open_reader(s, &rd, err, sizeof(err)), 0);
+  if (rd) check_queries(rd, cap, "pg dirty");
+  bool more = true;
+  for (int i = 0; i < 200 && more; i++) CHECK_EQ_INT(s->ops->maintain(s, 3, &more), 0);
+  CHECK(!more);
+  if (rd) check_queries(rd, cap, "pg rebuilt");
+  if (rd) rd->ops->close(rd);
+  s->ops->close(s);
+}
+
+static int pg_admin(const char *url, const char *sql) {
+  PGconn *c = PQconnectdb(url);
+  int r = -1;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult *res = PQexec(c, sql);
+    r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (r < 0) fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+  } else {
+    fprintf(stderr, "connect: %s", PQerrorMessage(c));
+  }
+  PQfinish(c);
+  return r;
+}
+
 int main(void) {
   gen();
   test_pure();
@@ -512,5 +553,26 @@ int main(void) {
   char cmd[400];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   CHECK_EQ_INT(system(cmd), 0);
+
+  const char *pg = getenv("FERRY_TEST_PG_URL");
+  if (pg && *pg) {
+    /* a fresh database beside the one the URL names: same URL, other name */
+    char db[64], url[1024], sql[160];
+    snprintf(db, sizeof(db), "ferry_ut_slices_%ld", (long)getpid());
+    const char *host = strstr(pg, "://");
+    const char *slash = host ? strchr(host + 3, '/') : NULL;
+    const char *query = slash ? strchr(slash, '?') : NULL;
+    CHECK(slash != NULL);
+    if (slash) {
+      snprintf(url, sizeof(url), "%.*s/%s%s", (int)(slash - pg), pg, db, query ? query : "");
+      snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+      CHECK_EQ_INT(pg_admin(pg, sql), 0);
+      run_pg(url, 10 * M);
+      snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", db);
+      CHECK_EQ_INT(pg_admin(pg, sql), 0);
+    }
+  } else {
+    printf("test_collector_rollup_slices: FERRY_TEST_PG_URL not set; PostgreSQL part skipped\n");
+  }
   return check_finish("test_collector_rollup_slices");
 }

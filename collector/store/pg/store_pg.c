@@ -563,8 +563,12 @@ static int sp_open(const char *conninfo, int64_t max_state_ms, bool reader, stor
 
 static int sp_open_reader(store *base, store **ret, char *err, size_t errlen) {
   store_pg *s = SP(base);
-  return sp_open(s->conninfo, s->max_state_ms, true, ret, err, errlen);
+  int r = sp_open(s->conninfo, s->max_state_ms, true, ret, err, errlen);
+  if (r == 0) SP(*ret)->slice_events = s->slice_events;
+  return r;
 }
+
+void store_pg_set_slice(store *base, size_t events) { SP(base)->slice_events = events; }
 
 static const store_ops sp_ops = {
     .name = "postgres",

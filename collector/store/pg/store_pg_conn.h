@@ -40,6 +40,7 @@ typedef struct store_pg {
   bool tx_open;       /* begin() succeeded, commit()/rollback() not yet called */
   char conn_err[200]; /* why the last connection attempt failed */
   int64_t max_state_ms;
+  size_t slice_events; /* most events a rollup build holds (0: RSL_SLICE_EVENTS) */
   char err[256];
   uint64_t next_try_ms; /* tf_mono_ms before which no reconnect is tried */
   uint64_t delay_ms;    /* the next reconnect delay */

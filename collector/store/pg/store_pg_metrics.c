@@ -266,6 +266,7 @@ static rq_backend spm__backend(store_pg *s) {
       .errlen = sizeof(s->err),
       .events = spm__events,
       .read_capped = spm__read_capped,
+      .slice_events = s->slice_events,
       .sum = spm__sum,
       .sum_site = spsite_sum_site,
       .dirty_hours = spm__dirty_hours,
