@@ -23,6 +23,7 @@
 #include "httpd_route.h"
 #include "ingest.h"
 #include "journal.h"
+#include "json_arena.h"
 #include "log.h"
 #include "main_int.h"
 #include "pathcheck.h"
@@ -442,6 +443,7 @@ int main(int argc, char **argv) {
   char err[512];
   footprint_apply();
   signal(SIGPIPE, SIG_IGN);
+  ja_install(); /* cJSON trees of the ingest parse in per-thread arenas */
 
   int r = agent_config_load(&a.cfg, argc, argv, &cli, err, sizeof(err));
   if (r < 0) {

@@ -21,6 +21,7 @@
 #include "idem_inflight.h"
 #include "config.h"
 #include "activity.h"
+#include "json_arena.h"
 #include "log.h"
 #include "notify.h"
 #include "prom.h"
@@ -286,6 +287,7 @@ int main(int argc, char **argv) {
   /* no global allocation statistics: every SQLite malloc would take a mutex
    * for them (only before SQLite is first used) */
   (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  ja_install(); /* cJSON trees of batch parses in per-thread arenas */
 
   memset(&cli, 0, sizeof(cli));
   opt_set_aliases(col_opt_defs, col_opt_aliases, col_n_opt_aliases);

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_arena.h"
 #include "timefmt.h"
 
 #define EV_MAX_SEQ 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
@@ -400,8 +401,11 @@ int ev__build_event(cJSON *obj, const checked *ck, size_t raw_len, unsigned flag
   if (f.worker_id && !(e.worker_id = dup_str(f.worker_id->valuestring))) goto oom;
   if (!(e.workstation_id = dup_str(f.workstation_id->valuestring))) goto oom;
   /* The normal form is rarely longer than the text received; one buffer
-   * of about that size usually suffices. */
+   * of about that size usually suffices. It outlives the tree: malloc'd
+   * even while the tree is in a JSON arena. */
+  ja_pause();
   e.json = cJSON_PrintBuffered(obj, (int)raw_len + 64, 0);
+  ja_resume();
   if (!e.json) goto oom;
   e.json_len = strlen(e.json);
   *ret = e;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_arena.h"
 #include "timefmt.h"
 
 /* ---- array splitting --------------------------------------------------------- */
@@ -92,13 +93,14 @@ static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *
 }
 
 /* A copy of s[0..n) and a NUL in the batch's block, or malloc'd when the
- * block is full (ev_batch_clear tells them apart). */
+ * block is full (ev_batch_clear tells them apart). Never from the cJSON
+ * hooks: it outlives the event's arena. */
 static char *block_dup(ev_batch *b, const char *s, size_t n) {
   char *d;
   if (b->block && b->block_cap - b->block_used > n) {
     d = b->block + b->block_used;
     b->block_used += n + 1;
-  } else if (!(d = cJSON_malloc(n + 1))) {
+  } else if (!(d = malloc(n + 1))) {
     return NULL;
   }
   memcpy(d, s, n);
@@ -181,8 +183,10 @@ static int raw_event(body_ctx *cx, const cJSON *obj, const checked *ck, const sc
 }
 
 /* One event's raw text body[start .. start+len): size, scan, parse, check,
- * and (while the request is still clean) build. */
-static void one_event(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
+ * and (while the request is still clean) build. Its tree lives in this
+ * thread's JSON arena, reset when the event is done: what the event keeps
+ * is copied out with malloc or printed while the arena is paused. */
+static void one_event_in(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
   const char *s = cx->body + start;
   if (len > EV_MAX_BYTES) {
     ev_errors_add(cx->errs, index, "", "the event is %zu bytes; the limit is %d bytes as received", len,
@@ -223,6 +227,12 @@ static void one_event(body_ctx *cx, size_t start, size_t len, int index, int bod
   }
   ev__checked_done(&ck);
   cJSON_Delete(obj);
+}
+
+static void one_event(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
+  ja_enter();
+  one_event_in(cx, start, len, index, body_index);
+  ja_leave();
 }
 
 static void parse_json_body(body_ctx *cx, size_t len) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_arena.h"
 #include "timefmt.h"
 
 #define BT_MAX_SAFE_INT 9007199254740991.0 /* 2^53 - 1: exact in a double */
@@ -93,7 +94,9 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
     snprintf(err, errlen, "events[%zu].seq: must be an integer >= 1", index);
     return -EINVAL;
   }
+  ja_pause(); /* raw may become the normal form: it outlives the batch's arena */
   char *raw = cJSON_PrintUnformatted(item);
+  ja_resume();
   if (!raw) return -ENOMEM;
   size_t raw_len = strlen(raw);
   sha256_update(sha, raw_len, (const uint8_t *)raw);
@@ -330,9 +333,14 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
     snprintf(err, errlen, "the body is not valid UTF-8");
     return -EINVAL;
   }
+  /* The batch's tree lives in this thread's JSON arena until the reset
+   * below: what b keeps is copied (fixed arrays, strdup) or printed while
+   * the arena is paused. */
+  ja_enter();
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!root) {
+    ja_leave();
     size_t at = end && end >= body ? (size_t)(end - body) : 0;
     snprintf(err, errlen, "the body is not valid JSON (near byte %zu)", at);
     return -EINVAL;
@@ -341,6 +349,7 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
     if (!isspace((unsigned char)*p)) {
       snprintf(err, errlen, "the body has data after the batch object (byte %zu)", (size_t)(p - body));
       cJSON_Delete(root);
+      ja_leave();
       return -EINVAL;
     }
   int r;
@@ -355,6 +364,7 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
     r = bt__fields(root, lim, &b, err, errlen);
   }
   cJSON_Delete(root);
+  ja_leave();
   if (r < 0) {
     if (r == -ENOMEM) snprintf(err, errlen, "out of memory");
     bt_batch_clear(&b);

@@ -4,7 +4,10 @@
  * (bench_collector.py) moves by ±15 %. The batch is what an agent uploads:
  * 1,000 events in normal form with seq and ingested_at last.
  *
- * usage: bench_batch_parse [ROUNDS] (default 200) */
+ * The batch's cJSON tree comes from malloc, then (after ja_install) from the
+ * thread's JSON arena, as in the collector; MODE "malloc" or "arena" runs one.
+ *
+ * usage: bench_batch_parse [ROUNDS [MODE]] (default 200, both modes) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "json_arena.h"
 #include "timefmt.h"
 
 #define EVENTS 1000
@@ -51,18 +55,23 @@ int main(int argc, char **argv) {
   len += (size_t)snprintf(buf + len, cap - len, "]}");
   bt_limits lim = {.now_ms = now, .max_future_s = 300, .retention_days = 0};
   char err[256];
-  double t0 = cpu_s();
-  for (int r = 0; r < rounds; r++) {
-    bt_batch b;
-    if (bt_parse(buf, len, &lim, &b, err, sizeof(err)) < 0 || bt_valid_count(&b) != EVENTS) {
-      fprintf(stderr, "bench_batch_parse: batch refused: %s\n", err);
-      return 1;
+  const char *mode = argc > 2 ? argv[2] : "both";
+  for (int arena = 0; arena < 2; arena++) {
+    if (strcmp(mode, "both") != 0 && strcmp(mode, arena ? "arena" : "malloc") != 0) continue;
+    if (arena) ja_install();
+    double t0 = cpu_s();
+    for (int r = 0; r < rounds; r++) {
+      bt_batch b;
+      if (bt_parse(buf, len, &lim, &b, err, sizeof(err)) < 0 || bt_valid_count(&b) != EVENTS) {
+        fprintf(stderr, "bench_batch_parse: batch refused: %s\n", err);
+        return 1;
+      }
+      bt_batch_clear(&b);
     }
-    bt_batch_clear(&b);
+    double s = cpu_s() - t0;
+    printf("bench_batch_parse: %s: %d batches of %d events (%zu bytes): %.2f us CPU per event\n",
+           arena ? "arena" : "malloc", rounds, EVENTS, len, s / rounds / EVENTS * 1e6);
   }
-  double s = cpu_s() - t0;
-  printf("bench_batch_parse: %d batches of %d events (%zu bytes): %.2f us CPU per event\n", rounds, EVENTS,
-         len, s / rounds / EVENTS * 1e6);
   free(buf);
   return 0;
 }

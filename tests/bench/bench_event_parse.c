@@ -4,13 +4,17 @@
  * events of ~215 bytes, a JSON array), in one thread, timed in that thread's
  * CPU time (so the figure holds on a busy machine), batch freed each round.
  *
- * usage: bench_event_parse [ROUNDS] (default 2000) */
+ * The cJSON trees come from malloc, then (after ja_install) from the
+ * thread's JSON arena, as in the agent; MODE "malloc" or "arena" runs one.
+ *
+ * usage: bench_event_parse [ROUNDS [MODE]] (default 2000, both modes) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "event.h"
+#include "json_arena.h"
 
 #define EVENTS 100
 
@@ -55,10 +59,15 @@ int main(int argc, char **argv) {
   }
   body[n++] = ']';
   body[n] = '\0';
-  for (int pass = 0; pass < 2; pass++) {
-    double a = run(body, n, 0, rounds), b = run(body, n, 1, rounds);
-    printf("ev_parse_body: %.3f us/event; ev_parse_body_raw: %.3f us/event (%d rounds of %d events)\n", a, b,
-           rounds, EVENTS);
+  const char *mode = argc > 2 ? argv[2] : "both";
+  for (int arena = 0; arena < 2; arena++) {
+    if (strcmp(mode, "both") != 0 && strcmp(mode, arena ? "arena" : "malloc") != 0) continue;
+    if (arena) ja_install();
+    for (int pass = 0; pass < 2; pass++) {
+      double a = run(body, n, 0, rounds), b = run(body, n, 1, rounds);
+      printf("%s: ev_parse_body: %.3f us/event; ev_parse_body_raw: %.3f us/event (%d rounds of %d events)\n",
+             arena ? "arena" : "malloc", a, b, rounds, EVENTS);
+    }
   }
   free(body);
   return 0;

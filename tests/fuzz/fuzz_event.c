@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "event.h"
+#include "json_arena.h"
 
 static ev_errors errs;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  ja_install(); /* the ingest paths as the programs run them: trees in JSON arenas */
   const char *body = (const char *)data;
   for (int kind = 0; kind < 2; kind++) {
     for (unsigned flags = 0; flags <= EV_FROM_AGENT; flags += EV_FROM_AGENT) {

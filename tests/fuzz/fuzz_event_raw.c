@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "json_arena.h"
 
 static ev_errors e1, e2;
 
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int same_str(const char *a, const char *b) { return (!a || !b) ? a == b : strcmp(a, b) == 0; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  ja_install(); /* the ingest paths as the programs run them: trees in JSON arenas */
   const char *body = (const char *)data;
   for (int kind = 0; kind < 2; kind++) {
     for (unsigned flags = 0; flags <= EV_FROM_AGENT; flags += EV_FROM_AGENT) {

@@ -11,8 +11,10 @@
 
 #include "batch.h"
 #include "delivery.h"
+#include "json_arena.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  ja_install(); /* the ingest paths as the programs run them: trees in JSON arenas */
   bt_limits lim = {1772352000000LL, 300, 30}; /* fixed clock: deterministic */
   bt_batch b;
   char err[300];

@@ -19,6 +19,7 @@
 
 #include "batch.h"
 #include "check.h"
+#include "json_arena.h"
 #include "models.h"
 #include "ss_body.h"
 #include "store.h"
@@ -275,6 +276,7 @@ static void through_store(const char *dir) {
 }
 
 int main(void) {
+  ja_install(); /* batch trees in JSON arenas, as the collector runs them */
   unit_cases();
   char dir[] = "/tmp/ferry-test-body-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "event.h"
+#include "json_arena.h"
 
 static ev_errors e1, e2; /* big: keep them off the stack */
 
@@ -274,6 +275,7 @@ static void test_generated(void) {
 }
 
 int main(void) {
+  ja_install(); /* both paths with their trees in JSON arenas, as the agent runs them */
   test_cases();
   test_attr_limit();
   test_generated();
