@@ -108,7 +108,8 @@ int ev_validate(const cJSON *obj, size_t raw_len, int index, unsigned flags, ev_
  * *text is cJSON_PrintUnformatted(obj) and obj is already in normal form but
  * for its agent fields, the normal form is cut from that text in place and
  * *text is taken (set to NULL; it becomes ret->json); otherwise *text is left
- * to the caller and the normal form is printed once. */
+ * to the caller and the normal form is printed once. When obj lives in a JSON
+ * arena (json_arena.h), *text must be printed while the arena is paused. */
 int ev_validate_inplace(cJSON *obj, char **text, size_t raw_len, int index, unsigned flags, ev_event *ret,
                         ev_errors *errs);
 

@@ -69,8 +69,9 @@ int main(int argc, char **argv) {
       bt_batch_clear(&b);
     }
     double s = cpu_s() - t0;
-    printf("bench_batch_parse: %s: %d batches of %d events (%zu bytes): %.2f us CPU per event\n",
-           arena ? "arena" : "malloc", rounds, EVENTS, len, s / rounds / EVENTS * 1e6);
+    printf(
+        "bench_batch_parse: %s: %d batches of %d events (%zu bytes): %.2f us CPU per event; arena %zu KiB\n",
+        arena ? "arena" : "malloc", rounds, EVENTS, len, s / rounds / EVENTS * 1e6, ja_reserved() / 1024);
   }
   free(buf);
   return 0;
