@@ -40,4 +40,23 @@ typedef struct sm_window {
   int64_t from_ms, to_ms;
 } sm_window;
 
+/* What a store gives the one walk of a models read (sm_read_window): the
+ * marked hours of a range (ascending, malloc'd), the sums of clean hour or
+ * day rows over [lo, hi), and the events of [lo_ms, hi_ms) counted from
+ * themselves. Each returns 0 or a negative errno with the store's message
+ * set; err is where sm_read_window writes its own. */
+typedef struct sm_backend {
+  void *ctx;
+  int (*dirty)(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n);
+  int (*rows)(void *ctx, bool days, int64_t lo, int64_t hi, models_set *set);
+  int (*events)(void *ctx, int64_t lo_ms, int64_t hi_ms, models_set *set);
+  char *err;
+  size_t errlen;
+} sm_backend;
+
+/* Adds window w's figures to set: day rows for days with no marked hour,
+ * hour rows for clean hours, events for marked hours and the partial hours
+ * at the window's ends. The caller holds one read snapshot around it. */
+int sm_read_window(const sm_backend *be, const sm_window *w, models_set *set);
+
 #endif

@@ -281,50 +281,14 @@ static int spmod__dirty(store_pg *s, int64_t h_lo, int64_t h_hi, int64_t **ret, 
   return 0;
 }
 
-/* Hours [a, b): clean ones from their rows, marked ones (d[0..nd)) from their events. */
-static int spmod__hours(store_pg *s, int64_t a, int64_t b, const int64_t *d, size_t nd, models_set *set) {
-  size_t i = 0;
-  int r = 0;
-  while (r == 0 && a < b) {
-    while (i < nd && d[i] < a) i++;
-    int64_t next = i < nd && d[i] < b ? d[i] : b;
-    if (next > a) r = spmod__rows(s, SP_MH_READ, a, next, set);
-    if (r == 0 && next < b) r = spmod__events(s, next * ROLLUP_HOUR_MS, (next + 1) * ROLLUP_HOUR_MS, set);
-    a = next + 1;
-  }
-  return r;
+static int spmod__dirty_cb(void *ctx, int64_t h_lo, int64_t h_hi, int64_t **ret, size_t *ret_n) {
+  return spmod__dirty(ctx, h_lo, h_hi, ret, ret_n);
 }
-
-static int spmod__window(store_pg *s, const sm_window *w, models_set *set) {
-  rollup_plan p;
-  if (rollup_plan_window(w->from_ms, w->to_ms, 0, &p) < 0) {
-    snprintf(s->err, sizeof(s->err), "bad window");
-    return -EINVAL;
-  }
-  int64_t *d = NULL;
-  size_t nd = 0;
-  int r = p.h_lo < p.h_hi ? spmod__dirty(s, p.h_lo, p.h_hi, &d, &nd) : 0;
-  if (r == 0 && p.d_lo < p.d_hi) {
-    /* days without a marked hour from their rows, the others hour by hour */
-    size_t i = 0;
-    int64_t run = p.d_lo;
-    for (int64_t day = p.d_lo; r == 0 && day <= p.d_hi; day++) {
-      while (i < nd && d[i] < day * 24) i++;
-      bool dirty = day < p.d_hi && i < nd && d[i] < day * 24 + 24;
-      if (!dirty && day < p.d_hi) continue;
-      if (run < day) r = spmod__rows(s, SP_MD_READ, run, day, set);
-      if (r == 0 && dirty) r = spmod__hours(s, day * 24, day * 24 + 24, d, nd, set);
-      run = day + 1;
-    }
-    if (r == 0) r = spmod__hours(s, p.h_lo, p.d_lo * 24, d, nd, set);
-    if (r == 0) r = spmod__hours(s, p.d_hi * 24, p.h_hi, d, nd, set);
-  } else if (r == 0) {
-    r = spmod__hours(s, p.h_lo, p.h_hi, d, nd, set);
-  }
-  free(d);
-  for (size_t i = 0; r == 0 && i < p.n_edges; i++)
-    r = spmod__events(s, p.edges[i].from_ms, p.edges[i].to_ms, set);
-  return r;
+static int spmod__rows_cb(void *ctx, bool days, int64_t lo, int64_t hi, models_set *set) {
+  return spmod__rows(ctx, days ? SP_MD_READ : SP_MH_READ, lo, hi, set);
+}
+static int spmod__events_cb(void *ctx, int64_t lo, int64_t hi, models_set *set) {
+  return spmod__events(ctx, lo, hi, set);
 }
 
 static bool spmod__begin_read(store_pg *s, int *ret) {
@@ -343,7 +307,8 @@ int spmod_models(store *base, const sm_window *w, size_t n, models_set *sets) {
   int r = sp__ready(s);
   if (r < 0) return r;
   bool opened = spmod__begin_read(s, &r);
-  for (size_t i = 0; r == 0 && i < n; i++) r = spmod__window(s, &w[i], &sets[i]);
+  sm_backend be = {s, spmod__dirty_cb, spmod__rows_cb, spmod__events_cb, s->err, sizeof(s->err)};
+  for (size_t i = 0; r == 0 && i < n; i++) r = sm_read_window(&be, &w[i], &sets[i]);
   spmod__end_read(s, opened);
   return r;
 }

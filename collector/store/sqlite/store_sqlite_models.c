@@ -254,51 +254,11 @@ static int ssmod__events(store_sqlite *s, int64_t lo, int64_t hi, models_set *se
   return r;
 }
 
-/* Hours [a, b): clean ones from their rows, dirty ones (sorted d[0..nd))
- * from their events. */
-static int ssmod__hours(store_sqlite *s, int64_t a, int64_t b, const int64_t *d, size_t nd, models_set *set) {
-  size_t i = 0;
-  int r = 0;
-  while (r == 0 && a < b) {
-    while (i < nd && d[i] < a) i++;
-    int64_t next = i < nd && d[i] < b ? d[i] : b;
-    if (next > a) r = ssmod__rows(s, SS_MH_READ, a, next, set);
-    if (r == 0 && next < b) r = ssmod__events(s, next * ROLLUP_HOUR_MS, (next + 1) * ROLLUP_HOUR_MS, set);
-    a = next + 1;
-  }
-  return r;
+static int ssmod__rows_cb(void *ctx, bool days, int64_t lo, int64_t hi, models_set *set) {
+  return ssmod__rows(ctx, days ? SS_MD_READ : SS_MH_READ, lo, hi, set);
 }
-
-static int ssmod__window(store_sqlite *s, const sm_window *w, models_set *set) {
-  rollup_plan p;
-  if (rollup_plan_window(w->from_ms, w->to_ms, 0, &p) < 0) {
-    snprintf(s->err, sizeof(s->err), "bad window");
-    return -EINVAL;
-  }
-  int64_t *d = NULL;
-  size_t nd = 0;
-  int r = p.h_lo < p.h_hi ? ssm_dirty_hours(s, p.h_lo, p.h_hi, &d, &nd) : 0;
-  if (r == 0 && p.d_lo < p.d_hi) {
-    /* days without a dirty hour from their rows, the others hour by hour */
-    size_t i = 0;
-    int64_t run = p.d_lo;
-    for (int64_t day = p.d_lo; r == 0 && day <= p.d_hi; day++) {
-      while (i < nd && d[i] < day * 24) i++;
-      bool dirty = day < p.d_hi && i < nd && d[i] < day * 24 + 24;
-      if (!dirty && day < p.d_hi) continue;
-      if (run < day) r = ssmod__rows(s, SS_MD_READ, run, day, set);
-      if (r == 0 && dirty) r = ssmod__hours(s, day * 24, day * 24 + 24, d, nd, set);
-      run = day + 1;
-    }
-    if (r == 0) r = ssmod__hours(s, p.h_lo, p.d_lo * 24, d, nd, set);
-    if (r == 0) r = ssmod__hours(s, p.d_hi * 24, p.h_hi, d, nd, set);
-  } else if (r == 0) {
-    r = ssmod__hours(s, p.h_lo, p.h_hi, d, nd, set);
-  }
-  free(d);
-  for (size_t i = 0; r == 0 && i < p.n_edges; i++)
-    r = ssmod__events(s, p.edges[i].from_ms, p.edges[i].to_ms, set);
-  return r;
+static int ssmod__events_cb(void *ctx, int64_t lo, int64_t hi, models_set *set) {
+  return ssmod__events(ctx, lo, hi, set);
 }
 
 /* ---- upkeep (writer) ---------------------------------------------------- */
@@ -343,7 +303,8 @@ int ssmod_models(store *base, const sm_window *w, size_t n, models_set *sets) {
   store_sqlite *s = SS(base);
   bool opened = sqlite3_get_autocommit(s->db);
   int r = opened ? ss__exec(s, ss__stmt(s, SS_BEGIN_READ), "begin read") : 0;
-  for (size_t i = 0; r == 0 && i < n; i++) r = ssmod__window(s, &w[i], &sets[i]);
+  sm_backend be = {s, ssm_dirty_hours, ssmod__rows_cb, ssmod__events_cb, s->err, sizeof(s->err)};
+  for (size_t i = 0; r == 0 && i < n; i++) r = sm_read_window(&be, &w[i], &sets[i]);
   if (opened && !sqlite3_get_autocommit(s->db)) (void)ss__exec(s, ss__stmt(s, SS_COMMIT), "end read");
   return r;
 }
