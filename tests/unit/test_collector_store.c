@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store_harness.h"
 #include "batch.h"
 #include "check.h"
 #include "store.h"
@@ -50,21 +51,7 @@ static char *make_body(const char *epoch, const int64_t *seqs, size_t n, const c
 
 /* Parse body and apply it in its own transaction. Returns the apply result. */
 static int ingest(store *s, const char *body, st_result *res) {
-  bt_batch b;
-  char err[300];
-  memset(res, 0, sizeof(*res));
-  int r = bt_parse(body, strlen(body), &lim, &b, err, sizeof(err));
-  if (r < 0) {
-    fprintf(stderr, "parse: %s\n", err);
-    return r;
-  }
-  st_ingest in = {&b, NOW_MS, "1.2.3"};
-  r = s->ops->begin(s);
-  if (r == 0) r = s->ops->apply(s, &in, res);
-  if (r == 0) r = s->ops->commit(s);
-  else s->ops->rollback(s);
-  bt_batch_clear(&b);
-  return r;
+  return sh_ingest(s, body, &lim, NOW_MS, res);
 }
 
 static const st_epoch_info *find_epoch(const st_agent_info *a, const char *ep) {

@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "store_harness.h"
 #include "batch.h"
 #include "check.h"
 #include "json_arena.h"
@@ -150,18 +151,7 @@ static void exported_clear(exported *x) {
 }
 
 static int ingest(store *s, const char *body, st_result *res) {
-  bt_batch b;
-  char err[300];
-  memset(res, 0, sizeof(*res));
-  int r = bt_parse(body, strlen(body), &lim, &b, err, sizeof(err));
-  if (r < 0) return r;
-  st_ingest in = {&b, VARIED_NOW_MS, "1.2.3"};
-  r = s->ops->begin(s);
-  if (r == 0) r = s->ops->apply(s, &in, res);
-  if (r == 0) r = s->ops->commit(s);
-  else s->ops->rollback(s);
-  bt_batch_clear(&b);
-  return r;
+  return sh_ingest(s, body, &lim, VARIED_NOW_MS, res);
 }
 
 /* Which events of the batch a filter should pick, read from their normal

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store_harness.h"
 #include "batch.h"
 #include "check.h"
 #include "ss_key.h"
@@ -20,21 +21,7 @@
 static const bt_limits lim = {NOW_MS, 300, 0};
 
 static int ingest(store *s, const char *body, st_result *res) {
-  bt_batch b;
-  char err[300];
-  memset(res, 0, sizeof(*res));
-  int r = bt_parse(body, strlen(body), &lim, &b, err, sizeof(err));
-  if (r < 0) {
-    fprintf(stderr, "parse: %s\n", err);
-    return r;
-  }
-  st_ingest in = {&b, NOW_MS, "1.2.3"};
-  r = s->ops->begin(s);
-  if (r == 0) r = s->ops->apply(s, &in, res);
-  if (r == 0) r = s->ops->commit(s);
-  else s->ops->rollback(s);
-  bt_batch_clear(&b);
-  return r;
+  return sh_ingest(s, body, &lim, NOW_MS, res);
 }
 
 static int64_t key(const char *a, const char *e) { return ss_key64(a, strlen(a), e, strlen(e)); }
