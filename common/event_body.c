@@ -56,8 +56,11 @@ static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *
   for (; p < n; p++) {
     char c = s[p];
     if (c == '"') {
-      for (p++; p < n && s[p] != '"'; p++)
-        if (s[p] == '\\') p++;
+      for (p++; p < n; p++) {
+        while (p < n && s[p] != '"' && s[p] != '\\') p++;
+        if (p >= n || s[p] == '"') break;
+        p++; /* the escaped byte */
+      }
       if (p >= n) break;
     } else if (c == '{' || c == '[') {
       depth++;
