@@ -229,7 +229,9 @@ static void one_event_in(body_ctx *cx, size_t start, size_t len, int index, int 
     else cx->out.n++;
   }
   ev__checked_done(&ck);
-  cJSON_Delete(obj);
+  /* A tree wholly in the arena goes with its reset: walking it to free
+   * nothing cost about 3 % of the parse. */
+  if (!ja_whole()) cJSON_Delete(obj);
 }
 
 static void one_event(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
