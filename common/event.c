@@ -97,36 +97,36 @@ static bool is_format_cp(uint32_t cp) {
   return false;
 }
 
+/* The slot of a known top-level field named k, or NULL: dispatched on the
+ * first byte so each key costs at most two comparisons. */
+static const cJSON **field_slot(fields *f, const char *k) {
+#define IS(name) (strcmp(k + 1, (name) + 1) == 0)
+  switch (k[0]) {
+    case 'e': return IS("event_id") ? &f->event_id : IS("event_type") ? &f->event_type : NULL;
+    case 't': return IS("timestamp") ? &f->timestamp : NULL;
+    case 'w': return IS("worker_id") ? &f->worker_id : IS("workstation_id") ? &f->workstation_id : NULL;
+    case 'c':
+      return IS("count")        ? &f->count
+             : IS("confidence") ? &f->confidence
+             : IS("camera_id")  ? &f->camera_id
+                                : NULL;
+    case 'm': return IS("model_version") ? &f->model_version : NULL;
+    case 'a': return IS("attributes") ? &f->attributes : NULL;
+    case 's': return IS("seq") ? &f->seq : NULL;
+    case 'i': return IS("ingested_at") ? &f->ingested_at : NULL;
+    default: return NULL;
+  }
+#undef IS
+}
+
 /* First occurrence of each known top-level field (duplicates are reported
  * separately). */
 static void collect_fields(const cJSON *obj, fields *f) {
-  static const struct {
-    const char *name;
-    size_t off;
-  } known[] = {
-      {"event_id", offsetof(fields, event_id)},
-      {"timestamp", offsetof(fields, timestamp)},
-      {"event_type", offsetof(fields, event_type)},
-      {"worker_id", offsetof(fields, worker_id)},
-      {"workstation_id", offsetof(fields, workstation_id)},
-      {"count", offsetof(fields, count)},
-      {"confidence", offsetof(fields, confidence)},
-      {"camera_id", offsetof(fields, camera_id)},
-      {"model_version", offsetof(fields, model_version)},
-      {"attributes", offsetof(fields, attributes)},
-      {"seq", offsetof(fields, seq)},
-      {"ingested_at", offsetof(fields, ingested_at)},
-  };
   memset(f, 0, sizeof *f);
   for (const cJSON *c = obj->child; c; c = c->next) {
-    const char *k = c->string;
-    if (!k) continue;
-    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
-      if (k[0] != known[i].name[0] || strcmp(k, known[i].name) != 0) continue;
-      const cJSON **slot = (const cJSON **)((char *)f + known[i].off);
-      if (!*slot) *slot = c;
-      break;
-    }
+    if (!c->string) continue;
+    const cJSON **slot = field_slot(f, c->string);
+    if (slot && !*slot) *slot = c;
   }
 }
 

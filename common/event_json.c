@@ -176,12 +176,21 @@ static bool canon_number(const char *s, size_t l) {
 
 /* A top-level value ends at s[p] (a ',' or the closing '}'); note the span
  * of "attributes". */
-static void canon_value_end(scan_canon *cn, const char *key, size_t val_start, size_t p) {
-  if (!cn->attr_seen && strcmp(key, "attributes") == 0 && p >= val_start) {
+static void canon_value_end(scan_canon *cn, const char *key, size_t key_len, size_t val_start, size_t p) {
+  if (!cn->attr_seen && key_len == 10 && memcmp(key, "attributes", 10) == 0 && p >= val_start) {
     cn->attr_seen = true;
     cn->attr_len = p - val_start;
   }
 }
+
+/* Bytes a string's text may hold as they are: not '"', not '\\', not a
+ * control byte below 0x20 (UTF-8 is checked apart, as before). */
+static const unsigned char str_plain[256] = {
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5B] = 1,
+    [0x5D ... 0xFF] = 1,
+};
 
 /* Scan the raw JSON text s[0..n) (base = its offset in the body, for
  * messages). Returns SCAN_OK, or a SCAN_* kind with *err filled (its index
@@ -192,6 +201,7 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
   int depth = 0;
   bool expect_key = false; /* at depth 1 of an object, the next string is a key */
   char key[64] = "";
+  size_t key_len = 0;
   size_t val_start = 0; /* canon: where the current top-level value starts */
   if (cn) *cn = (scan_canon){.ok = true};
   while (p < n) {
@@ -217,12 +227,12 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
         break;
       case '}':
       case ']':
-        if (cn && depth == 1) canon_value_end(cn, key, val_start, p);
+        if (cn && depth == 1) canon_value_end(cn, key, key_len, val_start, p);
         depth--;
         p++;
         break;
       case ',':
-        if (cn && depth == 1) canon_value_end(cn, key, val_start, p);
+        if (cn && depth == 1) canon_value_end(cn, key, key_len, val_start, p);
         if (depth == 1) expect_key = true;
         p++;
         break;
@@ -231,6 +241,7 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
         const char *field = in_key ? "" : key;
         size_t start = ++p;
         for (;;) {
+          while (p < n && str_plain[(unsigned char)s[p]]) p++;
           if (p >= n) return SCAN_OK; /* unterminated: cJSON reports it */
           c = (unsigned char)s[p];
           if (c == '"') break;
@@ -276,10 +287,12 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
           p += 6;
         }
         if (in_key) {
-          size_t kl = p - start < sizeof key - 1 ? p - start : sizeof key - 1;
-          kl = ev__utf8_clip(s + start, kl);
+          size_t kl = p - start;
+          /* The event's bytes are valid UTF-8: only a cut key can end inside a sequence. */
+          if (kl > sizeof key - 1) kl = ev__utf8_clip(s + start, sizeof key - 1);
           memcpy(key, s + start, kl);
           key[kl] = '\0';
+          key_len = kl;
           expect_key = false;
         }
         p++;

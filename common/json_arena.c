@@ -38,6 +38,7 @@ typedef struct arena {
   size_t reserved;    /* sum of the chunks' sizes, <= JA_CAP */
   size_t used;        /* handed out since the last reset */
   int depth, paused;
+  bool spilled; /* a cJSON allocation of this scope (not paused) went to malloc */
 } arena;
 
 static _Thread_local arena *t_arena;
@@ -105,6 +106,7 @@ static void *ja_malloc(size_t n) {
   if (a && a->depth > 0 && !a->paused) {
     void *p = bump(a, n ? n : 1);
     if (p) return p;
+    a->spilled = true;
   }
   return malloc(n);
 }
@@ -151,6 +153,7 @@ void ja_leave(void) {
   a->cur = a->first;
   a->used = 0;
   a->paused = 0;
+  a->spilled = false;
 }
 
 void ja_pause(void) {
@@ -159,6 +162,11 @@ void ja_pause(void) {
 
 void ja_resume(void) {
   if (t_arena && t_arena->paused > 0) t_arena->paused--;
+}
+
+bool ja_whole(void) {
+  const arena *a = t_arena;
+  return a && a->depth > 0 && !a->spilled;
 }
 
 size_t ja_used(void) { return t_arena ? t_arena->used : 0; }

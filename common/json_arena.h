@@ -48,6 +48,12 @@ void ja_leave(void);
 void ja_pause(void);
 void ja_resume(void);
 
+/* True inside a scope of this thread's arena when every cJSON allocation
+ * of the scope so far (bar those made while paused) came from the arena:
+ * a tree built in it then needs no cJSON_Delete, the reset reclaims it all.
+ * False outside a scope, without an arena, or once one went to malloc. */
+bool ja_whole(void);
+
 /* For tests: bytes handed out from this thread's arena since its last reset,
  * the chunks' total size, and whether p lies in this thread's arena. */
 size_t ja_used(void);

@@ -132,6 +132,35 @@ static void test_cap(void) {
   CHECK(ja_reserved() <= JA_CAP);
 }
 
+/* ja_whole: true only while every allocation of the scope came from the
+ * arena, so a caller may skip cJSON_Delete exactly then. */
+static void test_whole(void) {
+  CHECK(!ja_whole()); /* outside a scope */
+  ja_enter();
+  CHECK(ja_whole());
+  cJSON *o = cJSON_Parse(doc);
+  CHECK(o != NULL && ja_whole());
+  ja_pause(); /* paused allocations belong to the caller: they do not count */
+  char *text = cJSON_PrintUnformatted(o);
+  ja_resume();
+  CHECK(text != NULL && !ja_owns(text) && ja_whole());
+  free(text);
+  char *huge = malloc(JA_CAP + 1);
+  memset(huge, 'y', JA_CAP);
+  huge[JA_CAP] = '\0';
+  cJSON *hv = cJSON_CreateString(huge); /* past the cap: malloc */
+  free(huge);
+  CHECK(hv && !ja_owns(hv->valuestring));
+  CHECK(!ja_whole());
+  cJSON_Delete(hv);
+  cJSON_Delete(o);
+  ja_leave();
+  CHECK(!ja_whole());
+  ja_enter(); /* a new scope starts whole again */
+  CHECK(ja_whole());
+  ja_leave();
+}
+
 static void *thread_main(void *arg) {
   const void *other = arg;
   ja_enter();
@@ -209,6 +238,7 @@ int main(void) {
   test_scope();
   test_reuse_and_nesting();
   test_cap();
+  test_whole();
   test_threads();
   test_poisoned_after_reset();
   test_ingest_path();
