@@ -82,6 +82,11 @@ const opt_def col_opt_defs[] = {
     {"sqlite-reader-cache", OPT_SIZE, O(sqlite_reader_cache), "8MiB",
      "page cache of each of the 4 SQLite reader handles the metrics and agents queries use", NULL, 1048576.0,
      17179869184.0, 0},
+    {"malloc-arenas", OPT_INT, O(malloc_arenas), "0",
+     "glibc malloc arenas the collector's threads share (each thread otherwise gets its own, up to 8 x "
+     "the CPU cores, and each keeps the memory its batches freed); 0 = 2, or MALLOC_ARENA_MAX when that "
+     "is set in the environment",
+     NULL, 0, 1024, 0},
     {"max-commit-wait-s", OPT_INT, O(max_commit_wait_s), "30",
      "a batch that could not be committed within this many seconds is answered 503", NULL, 1, 3600, 0},
     {"idempotency-days", OPT_INT, O(idempotency_days), "30",

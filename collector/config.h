@@ -42,6 +42,7 @@ typedef struct col_config {
   int64_t queue_max_bytes;     /* decoded bytes of those batches */
   int64_t sqlite_cache;        /* page cache of the SQLite writer connection */
   int64_t sqlite_reader_cache; /* page cache of each SQLite reader handle */
+  int64_t malloc_arenas;       /* glibc malloc arenas; 0 = 2 unless MALLOC_ARENA_MAX */
   int64_t max_commit_wait_s;   /* answer 503 rather than wait longer for a commit */
   int64_t idempotency_days;    /* how long replayed batches are recognised */
   char *tls_cert;              /* PEM chain served over HTTPS (with tls_key) */

@@ -15,7 +15,12 @@ down), starts one collector and times until every backlog is 0: the
 aggregate rate of a fleet's catch-up, the collector's CPU per event and peak
 RSS, the slowest and fastest agent. --collector-arg passes an option to the
 collector (repeatable: --collector-arg=--agent-rate --collector-arg=0);
-without it the collector runs with its defaults.
+without it the collector runs with its defaults. --collector-env NAME=VALUE
+puts a variable in the collector's environment (e.g. MALLOC_ARENA_MAX=8).
+With --breakdown (and --agents) it samples the collector's /proc/PID/smaps
+and /metrics during the drain and prints, at the sampled RSS peak, how much
+was the main heap, glibc's per-thread malloc arenas, other anonymous memory
+and file pages, beside the ingest batches applied and waiting.
 
 With --sink it also drains a second backlog into a stand-in collector that
 answers 200 at once (bench_common._AckSink, --compression none): the agent
@@ -23,7 +28,8 @@ side's own drain capacity, without the collector's cost.
 
 usage: bench_drain.py [--bin-dir DIR] [--events N] [--fill-batch 1000]
                       [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
-                      [--agents N] [--collector-arg ARG ...]
+                      [--agents N] [--collector-arg ARG ...] [--collector-env N=V ...]
+                      [--breakdown]
                       [--compression zstd|gzip|none] [--sink] [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
@@ -31,6 +37,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
 
 from bench_common import (ferry_harness as fh, fmt_mem, idle_figures, loop_figures, proc_cpu_s, proc_mem,
                           run_clients, start_ack_sink)
@@ -131,6 +138,65 @@ def run_kind(h, args, random_ids):
     return ok
 
 
+def mem_breakdown(pid):
+    """The collector's resident memory by kind (KiB) from /proc/PID/smaps: the
+    main heap ([heap]), glibc's per-thread malloc arenas (anonymous mappings
+    of up to 64 MiB, counted when they hold resident pages), other anonymous
+    memory (thread stacks, large mmap'd blocks), and file-backed pages
+    (libraries, the SQLite database and WAL when mapped)."""
+    out = {"heap": 0, "arenas": 0, "arena_n": 0, "anon_other": 0, "file": 0}
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            name, size, rss, lo, in_arena = None, 0, 0, 0, False
+
+            def flush():
+                nonlocal in_arena
+                if name is None:
+                    return
+                if name == "" and in_arena and lo != 0 and lo % (64 << 20) != 0 and rss == 0:
+                    return  # the unused, PROT_NONE rest of an arena
+                if name == "[heap]":
+                    out["heap"] += rss
+                elif name.startswith("/"):
+                    out["file"] += rss
+                elif name == "" and lo % (64 << 20) == 0 and rss:  # glibc aligns its heaps to 64 MiB
+                    out["arenas"] += rss
+                    out["arena_n"] += 1
+                    in_arena = True
+                else:
+                    in_arena = False
+                    out["anon_other"] += rss
+            for line in f:
+                parts = line.split()
+                if "-" in parts[0] and ":" not in parts[0]:
+                    flush()
+                    lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                    size, rss = (hi - lo) // 1024, 0
+                    name = parts[5] if len(parts) > 5 else ""
+                elif parts[0] == "Rss:":
+                    rss = int(parts[1])
+            flush()
+    except OSError:
+        pass
+    return out
+
+
+def ingest_gauges(coll):
+    """ferry_collector_ingest_inflight / _waiting and the queued counter from /metrics."""
+    out = {}
+    try:
+        req = urllib.request.Request("http://127.0.0.1:%d/metrics" % coll.port, headers=fh.read_auth())
+        body = urllib.request.urlopen(req, timeout=2).read().decode()
+    except OSError:
+        return out
+    for line in body.splitlines():
+        for k in ("ferry_collector_ingest_inflight", "ferry_collector_ingest_waiting",
+                  "ferry_collector_ingest_queued_total", "ferry_collector_ingest_busy_total"):
+            if line.startswith(k + " "):
+                out[k[len("ferry_collector_"):]] = float(line.split()[1])
+    return out
+
+
 def run_many(h, args, random_ids):
     """N agents, --events each, drained at once into one collector."""
     kind = "uuid4" if random_ids else "time-ordered"
@@ -148,16 +214,25 @@ def run_many(h, args, random_ids):
         agents.append(agent)
     print("fill: %d agents x %d events in %.1f s" % (args.agents, args.events, time.monotonic() - t), flush=True)
     t0 = time.monotonic()
-    coll = h.start_collector(port=cport, extra=args.collector_arg)
+    cenv = dict(kv.split("=", 1) for kv in args.collector_env)
+    coll = h.start_collector(port=cport, extra=args.collector_arg, env=cenv)
     a0 = sum(proc_cpu_s(a.pid) for a in agents)
     c0 = proc_cpu_s(coll.pid)
     done = {}
     cpeak = 0
+    at_peak = {}
+    max_inflight = max_waiting = 0
     while len(done) < len(agents):
         for i, a in enumerate(agents):
             if i not in done and fh.agent_status(a).get("backlog") == 0:
                 done[i] = time.monotonic() - t0
-        cpeak = max(cpeak, proc_mem(coll.pid).get("VmRSS", 0))
+        rss = proc_mem(coll.pid).get("VmRSS", 0)
+        g = ingest_gauges(coll) if args.breakdown else {}
+        max_inflight = max(max_inflight, g.get("ingest_inflight", 0))
+        max_waiting = max(max_waiting, g.get("ingest_waiting", 0))
+        if rss > cpeak and args.breakdown:
+            at_peak = dict(mem_breakdown(coll.pid), rss=rss, **g)
+        cpeak = max(cpeak, rss)
         if time.monotonic() - t0 > args.timeout:
             raise fh.TestFailure("drain not finished after %.0f s: %d of %d agents" % (args.timeout, len(done),
                                                                                        len(agents)))
@@ -173,6 +248,13 @@ def run_many(h, args, random_ids):
           % (a_cpu, a_cpu / total * 1e6, c_cpu, c_cpu / total * 1e6, elapsed), flush=True)
     print("collector_rss: peak sampled %.1f MiB, VmHWM %.1f MiB"
           % (cpeak / 1024, proc_mem(coll.pid).get("VmHWM", 0) / 1024), flush=True)
+    if args.breakdown and at_peak:
+        print("collector_rss_at_peak: rss %.1f MiB = [heap] %.1f + %d malloc arenas %.1f + other anon %.1f + file "
+              "%.1f MiB; ingest inflight %s waiting %s (max over the run %d, %d), queued_total %s busy_total %s"
+              % (at_peak["rss"] / 1024, at_peak["heap"] / 1024, at_peak["arena_n"], at_peak["arenas"] / 1024,
+                 at_peak["anon_other"] / 1024, at_peak["file"] / 1024, at_peak.get("ingest_inflight"),
+                 at_peak.get("ingest_waiting"), max_inflight, max_waiting, at_peak.get("ingest_queued_total"),
+                 at_peak.get("ingest_busy_total")), flush=True)
     ok = True
     for a in agents:
         c = fh.collector_agent(coll, a.agent_id) or {}
@@ -199,6 +281,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=3600, help="give up the drain after this many seconds")
     ap.add_argument("--agents", type=int, default=1, help="N agents with --events each, drained at once")
     ap.add_argument("--collector-arg", action="append", default=[], help="an option for the collector")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="with --agents: sample the collector's smaps and /metrics, print where its peak RSS is")
+    ap.add_argument("--collector-env", action="append", default=[],
+                    help="NAME=VALUE in the collector's environment (repeatable), e.g. MALLOC_ARENA_MAX=2")
     ap.add_argument("--dir", default=None, help="where the journal and database go (default: a temp dir)")
     args = ap.parse_args()
     if args.bin_dir:

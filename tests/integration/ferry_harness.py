@@ -700,6 +700,28 @@ def collector_state(agent):
     return c.get("state")
 
 
+def malloc_arenas(pid):
+    """How many glibc malloc arenas besides the main heap process pid has
+    mapped: glibc aligns each to 64 MiB (64-bit) and reserves all 64 MiB of
+    it, the part not yet used kept PROT_NONE right after the used one."""
+    maps = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            maps.append((lo, hi, parts[1], parts[5] if len(parts) > 5 else ""))
+    size = 64 << 20
+    n = 0
+    for i, (lo, hi, perms, name) in enumerate(maps):
+        if name or lo % size or not perms.startswith("rw"):
+            continue
+        nxt = maps[i + 1] if i + 1 < len(maps) else None
+        if hi - lo == size or (nxt and nxt[0] == hi and nxt[1] == lo + size and nxt[2].startswith("---")
+                               and not nxt[3]):
+            n += 1
+    return n
+
+
 def read_auth(token=READ_TOKEN):
     return {"Authorization": "Bearer %s" % token}
 

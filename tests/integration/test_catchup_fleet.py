@@ -7,7 +7,8 @@ collector's first arrival, on its stored arrival times); every 429 carries a
 Retry-After, and no agent sends a new request before the wait it was given
 (capped by its --retry-max, as SPEC 2 says) is over. The queue is kept at 2
 (4 places for 20 agents) so that refusals are certain, not a matter of
-timing.
+timing. After the drain the collector has mapped no more than its default
+2 glibc malloc arenas (--malloc-arenas), however many threads took part.
 
 The agents talk to the collector through a small recording proxy in this
 test, which sees every answer's status and Retry-After and when each agent's
@@ -126,6 +127,12 @@ def main(h):
     for a in agents:
         check_delivered(coll, a.agent_id, PER_AGENT)
     proxy.shutdown()
+    # the collector's threads share at most 2 malloc arenas (--malloc-arenas 0 = 2):
+    # the main heap and one more, however many threads parsed and applied batches
+    if not emulator() and sys.maxsize > 2 ** 32:
+        n = malloc_arenas(coll.pid)
+        log("collector: %d malloc arena(s) besides the main heap" % n)
+        check(n <= 1, "the collector mapped %d malloc arenas besides the main heap (default cap: 2 in all)" % n)
 
     # finish times from the collector's stored arrival times
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(coll.db_dir, "ferry.db"), uri=True, timeout=30) \

@@ -140,6 +140,8 @@ def test_collector_check_config(c):
                 "collector with --insecure-no-auth --insecure-open-reads")
     c.expect_bad(c.collector_base() + ["--max-state-s", "forever", "--check-config"], c.collector_env(),
                  "max_state_s", "collector --max-state-s forever")
+    c.expect_bad(c.collector_base() + ["--malloc-arenas", "2000", "--check-config"], c.collector_env(),
+                 "malloc_arenas", "collector --malloc-arenas 2000 (past 1024)")
     c.expect_bad(c.collector_base() + ["--db", "mysql://x", "--check-config"], c.collector_env(), "db",
                  "collector --db mysql://x")
     tf = c.h.path("tokens")
