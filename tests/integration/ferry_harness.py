@@ -700,10 +700,11 @@ def collector_state(agent):
     return c.get("state")
 
 
-def malloc_arenas(pid):
-    """How many glibc malloc arenas besides the main heap process pid has
-    mapped: glibc aligns each to 64 MiB (64-bit) and reserves all 64 MiB of
-    it, the part not yet used kept PROT_NONE right after the used one."""
+def malloc_heaps(pid):
+    """How many glibc malloc heaps besides the main one process pid has
+    mapped (each arena but the main one has one, and another per 64 MiB it
+    grows past): glibc aligns each to 64 MiB (64-bit) and reserves all 64 MiB
+    of it, the part not yet used kept PROT_NONE right after the used one."""
     maps = []
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
