@@ -29,6 +29,23 @@ static int sss__prep(store_sqlite *s, const char *sql, sqlite3_stmt **st) {
   " working_ms = working_ms + excluded.working_ms, units = units + excluded.units," \
   " events = events + excluded.events, state_ms = state_ms + excluded.state_ms"
 
+/* One worker row by site (wsite_hour) or by site and station (cell_hour):
+ * the same figures, the station column only in the second. */
+static int sss__put_cell(store_sqlite *s, sqlite3_stmt *st, int64_t h0, const rsite_cell *x, bool station) {
+  int col = 1;
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, col++, h0 + x->bucket);
+  ss__text(st, col++, x->site);
+  if (station) ss__text(st, col++, x->workstation_id);
+  ss__text(st, col++, x->worker_id);
+  sqlite3_bind_int64(st, col++, x->working_ms);
+  sqlite3_bind_int64(st, col++, x->idle_ms);
+  sqlite3_bind_int64(st, col++, x->absent_ms);
+  sqlite3_bind_int64(st, col++, x->units);
+  sqlite3_bind_int64(st, col, x->events);
+  return ss__exec(s, st, station ? "insert site cell" : "insert site worker");
+}
+
 int sss_put_rows(store_sqlite *s, int64_t h0, const rsite_rows *rows) {
   sqlite3_stmt *c = NULL, *t = NULL, *ws = NULL;
   rsite_cell *agg = NULL;
@@ -40,33 +57,8 @@ int sss_put_rows(store_sqlite *s, int64_t h0, const rsite_rows *rows) {
     r = sss__prep(s, "INSERT INTO sstation_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" SSS_ADD_STATION, &t);
   if (r == 0)
     r = sss__prep(s, "INSERT INTO wsite_hour VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" SSS_ADD_WORKER, &ws);
-  for (size_t i = 0; r == 0 && i < nagg; i++) {
-    const rsite_cell *x = &agg[i];
-    sqlite3_reset(ws);
-    sqlite3_bind_int64(ws, 1, h0 + x->bucket);
-    ss__text(ws, 2, x->site);
-    ss__text(ws, 3, x->worker_id);
-    sqlite3_bind_int64(ws, 4, x->working_ms);
-    sqlite3_bind_int64(ws, 5, x->idle_ms);
-    sqlite3_bind_int64(ws, 6, x->absent_ms);
-    sqlite3_bind_int64(ws, 7, x->units);
-    sqlite3_bind_int64(ws, 8, x->events);
-    r = ss__exec(s, ws, "insert site worker");
-  }
-  for (size_t i = 0; r == 0 && i < rows->n_cells; i++) {
-    const rsite_cell *x = &rows->cells[i];
-    sqlite3_reset(c);
-    sqlite3_bind_int64(c, 1, h0 + x->bucket);
-    ss__text(c, 2, x->site);
-    ss__text(c, 3, x->workstation_id);
-    ss__text(c, 4, x->worker_id);
-    sqlite3_bind_int64(c, 5, x->working_ms);
-    sqlite3_bind_int64(c, 6, x->idle_ms);
-    sqlite3_bind_int64(c, 7, x->absent_ms);
-    sqlite3_bind_int64(c, 8, x->units);
-    sqlite3_bind_int64(c, 9, x->events);
-    r = ss__exec(s, c, "insert site cell");
-  }
+  for (size_t i = 0; r == 0 && i < nagg; i++) r = sss__put_cell(s, ws, h0, &agg[i], false);
+  for (size_t i = 0; r == 0 && i < rows->n_cells; i++) r = sss__put_cell(s, c, h0, &rows->cells[i], true);
   for (size_t i = 0; r == 0 && i < rows->n_stations; i++) {
     const rsite_station *x = &rows->stations[i];
     sqlite3_reset(t);
