@@ -61,7 +61,7 @@ const opt_def agent_opt_defs[] = {
      "events younger than this are uploaded before the backlog (oldest-first among them); 0 = one lane, "
      "oldest-first",
      NULL, 0, 86400, 0},
-    {"upload-window", OPT_INT, O(upload_window), "2",
+    {"upload-window", OPT_INT, O(upload_window), "4",
      "uploads in flight at once, over disjoint seq ranges (paced by the collector's answers)", NULL, 1, 8, 0},
     {"batch-max-bytes", OPT_SIZE, O(batch_max_bytes), "1MiB",
      "most bytes per upload body, before compression", NULL, 32 * KiB, 1 * GiB, 0},

@@ -114,7 +114,7 @@ const opt_def col_opt_defs[] = {
      NULL, 0, 100000, OPT_F_RATE},
     {"agent-burst", OPT_INT, O(agent_burst), "40",
      "ingest requests one agent may make at once after being idle", NULL, 1, 100000, 0},
-    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "4",
+    {"agent-max-concurrent", OPT_INT, O(agent_max_concurrent), "9",
      "ingest requests of one agent in progress at the same time (429 past it)", NULL, 1, 1000, 0},
     {"batch-max-events", OPT_INT, O(batch_max_events), "10000",
      "most events in one ingest batch (413 past it: the agent halves its batch)", NULL, 1, 1000000, 0},

@@ -80,7 +80,7 @@ def run_kind(h, args, random_ids):
     kind = "uuid4" if random_ids else "time-ordered"
     tag = "uuid" if random_ids else "seq"
     print("== event_id: %s ==" % kind, flush=True)
-    base = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
+    base = args.agent_arg + ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
             "--heartbeat-interval", "30"]  # the harness's retry pace (≤ 1 s): the drain starts within 1 s
     extra = base + (["--compression", args.compression] if args.compression else [])
     cport = fh.free_port()
@@ -201,7 +201,7 @@ def run_many(h, args, random_ids):
     """N agents, --events each, drained at once into one collector."""
     kind = "uuid4" if random_ids else "time-ordered"
     print("== %d agents x %d events, event_id: %s ==" % (args.agents, args.events, kind), flush=True)
-    extra = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
+    extra = args.agent_arg + ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
              "--heartbeat-interval", "30"] + (["--compression", args.compression] if args.compression else [])
     cport = fh.free_port()
     agents = []
@@ -281,6 +281,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=3600, help="give up the drain after this many seconds")
     ap.add_argument("--agents", type=int, default=1, help="N agents with --events each, drained at once")
     ap.add_argument("--collector-arg", action="append", default=[], help="an option for the collector")
+    ap.add_argument("--agent-arg", action="append", default=[],
+                    help="an option for the agent(s) (repeatable: --agent-arg=--upload-window --agent-arg=4)")
     ap.add_argument("--breakdown", action="store_true",
                     help="with --agents: sample the collector's smaps and /metrics, print where its peak RSS is")
     ap.add_argument("--collector-env", action="append", default=[],
