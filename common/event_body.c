@@ -19,23 +19,27 @@
 /* ---- array splitting --------------------------------------------------------- */
 
 /* Walks the text of a JSON array (s[0] == '[', s[n-1] the last non-blank
- * byte of the body) one top-level element at a time, tracking only string,
- * escape and bracket state. Element texts are checked by ev__scan_event and cJSON
- * afterwards; this only has to find where each one starts and ends. */
+ * byte of the body) one top-level element at a time. ev_parse_body finds an
+ * element's end tracking only string, escape and bracket state, and the
+ * element's text is checked by ev__scan_event and cJSON afterwards.
+ * ev_parse_body_raw (the agent's ingest) has the strict scan find the end in
+ * the same pass (ev__scan_element) and goes the first way only for an
+ * element that scan does not pass, so messages stay those of the first way. */
 typedef struct splitter {
   const char *s;
   size_t n, p, count;
   bool done;
+  size_t base; /* offset of s[0] in the body, for the scan's messages */
 } splitter;
 
-/* 1: element at [*ret_start, *ret_start + *ret_len); 0: no more; -1: the
- * array itself is malformed near *ret_err. */
-static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *ret_err,
-                      const char **ret_why) {
+/* Up to an element's first byte: 1 (it is at sp->p), 0 (the array ended
+ * well) or -1 (malformed near *ret_err). */
+static int split_open(splitter *sp, size_t *ret_err, const char **ret_why) {
   const char *s = sp->s;
   size_t n = sp->n, p = sp->p;
   if (sp->done) return 0;
   while (p < n && is_ws(s[p])) p++;
+  sp->p = p;
   if (p >= n) {
     *ret_err = n, *ret_why = "the array is not closed";
     return -1;
@@ -52,7 +56,14 @@ static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *
     }
     return 0;
   }
-  size_t start = p, depth = 0;
+  return 1;
+}
+
+/* Where the element starting at `start` ends: the offset of the ',', ']' or
+ * '}' outside a string at depth 0, or n. */
+static size_t split_end(const splitter *sp, size_t start) {
+  const char *s = sp->s;
+  size_t n = sp->n, p = start, depth = 0;
   for (; p < n; p++) {
     char c = s[p];
     if (c == '"') {
@@ -71,6 +82,15 @@ static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *
       break;
     }
   }
+  return p < n ? p : n;
+}
+
+/* The element from `start` ended at p (split_end): 1 with it at
+ * [*ret_start, *ret_start + *ret_len), or -1 malformed near *ret_err. */
+static int split_close(splitter *sp, size_t start, size_t p, size_t *ret_start, size_t *ret_len,
+                       size_t *ret_err, const char **ret_why) {
+  const char *s = sp->s;
+  size_t n = sp->n;
   if (p >= n) {
     *ret_err = n, *ret_why = "the array is not closed";
     return -1;
@@ -93,6 +113,21 @@ static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *
   *ret_start = start;
   *ret_len = end - start;
   return 1;
+}
+
+/* 1: element at [*ret_start, *ret_start + *ret_len); 0: no more; -1: the
+ * array itself is malformed near *ret_err. With cn (ev_parse_body_raw),
+ * *ret_scanned tells whether the element passed the strict scan on the way,
+ * cn then holding what it learnt; when it did not, its end was found
+ * without the scan and the element is scanned apart. */
+static int split_next(splitter *sp, size_t *ret_start, size_t *ret_len, size_t *ret_err, const char **ret_why,
+                      scan_canon *cn, bool *ret_scanned) {
+  int r = split_open(sp, ret_err, ret_why);
+  if (r <= 0) return r;
+  size_t start = sp->p, stop;
+  *ret_scanned = cn && ev__scan_element(sp->s + start, sp->n - start, sp->base + start, &stop, cn) == 0;
+  stop = *ret_scanned ? start + stop : split_end(sp, start);
+  return split_close(sp, start, stop, ret_start, ret_len, ret_err, ret_why);
 }
 
 /* A copy of s[0..n) and a NUL in the batch's block, or malloc'd when the
@@ -189,7 +224,8 @@ static int raw_event(body_ctx *cx, const cJSON *obj, const checked *ck, const sc
  * and (while the request is still clean) build. Its tree lives in this
  * thread's JSON arena, reset when the event is done: what the event keeps
  * is copied out with malloc or printed while the arena is paused. */
-static void one_event_in(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
+static void one_event_in(body_ctx *cx, size_t start, size_t len, int index, int body_index,
+                         const scan_canon *scanned) {
   const char *s = cx->body + start;
   if (len > EV_MAX_BYTES) {
     ev_errors_add(cx->errs, index, "", "the event is %zu bytes; the limit is %d bytes as received", len,
@@ -197,7 +233,8 @@ static void one_event_in(body_ctx *cx, size_t start, size_t len, int index, int 
     return;
   }
   scan_canon cn, *cnp = cx->keep_raw ? &cn : NULL;
-  if (ev__scan_event(s, len, index, body_index, start, cx->errs, cnp) < 0) return;
+  if (scanned) cn = *scanned; /* the splitter's pass scanned it: clean */
+  else if (ev__scan_event(s, len, index, body_index, start, cx->errs, cnp) < 0) return;
   const char *end = NULL;
   cJSON *obj = cJSON_ParseWithLengthOpts(s, len, &end, 0);
   if (!obj || end != s + len) {
@@ -234,9 +271,12 @@ static void one_event_in(body_ctx *cx, size_t start, size_t len, int index, int 
   if (!ja_whole()) cJSON_Delete(obj);
 }
 
-static void one_event(body_ctx *cx, size_t start, size_t len, int index, int body_index) {
+/* scanned: what the strict scan learnt of the text when it ran already, else
+ * NULL (it runs here). */
+static void one_event(body_ctx *cx, size_t start, size_t len, int index, int body_index,
+                      const scan_canon *scanned) {
   ja_enter();
-  one_event_in(cx, start, len, index, body_index);
+  one_event_in(cx, start, len, index, body_index, scanned);
   ja_leave();
 }
 
@@ -255,7 +295,7 @@ static void parse_json_body(body_ctx *cx, size_t len) {
     return;
   }
   if (b[a] == '{') {
-    one_event(cx, a, z - a, 0, -1);
+    one_event(cx, a, z - a, 0, -1, NULL);
     return;
   }
   if (b[a] != '[') {
@@ -268,18 +308,20 @@ static void parse_json_body(body_ctx *cx, size_t len) {
     cJSON_Delete(v);
     return;
   }
-  splitter sp = {.s = b + a, .n = z - a, .p = 1};
+  splitter sp = {.s = b + a, .n = z - a, .p = 1, .base = a};
   for (int i = 0;; i++) {
     size_t es, el, err;
     const char *why = "";
-    int r = split_next(&sp, &es, &el, &err, &why);
+    scan_canon cn;
+    bool scanned = false;
+    int r = split_next(&sp, &es, &el, &err, &why, cx->keep_raw ? &cn : NULL, &scanned);
     if (r == 0) break;
     if (r < 0) {
       ev_errors_add(cx->errs, -1, "", "malformed JSON: %s (byte %zu)", why, a + err);
       break;
     }
     if (i == INT_MAX) break; /* unreachable for any body that fits in memory */
-    one_event(cx, a + es, el, i, i);
+    one_event(cx, a + es, el, i, i, scanned ? &cn : NULL);
   }
 }
 
@@ -309,7 +351,7 @@ static void parse_ndjson_body(body_ctx *cx, size_t len) {
       cJSON_Delete(v);
       continue;
     }
-    one_event(cx, a, z - a, line, line);
+    one_event(cx, a, z - a, line, line, NULL);
   }
 }
 

@@ -47,8 +47,9 @@ int ev__tree_walk(const cJSON *node, int level, int max, const char **ret_dup);
  * only means "print it to know". */
 typedef struct scan_canon {
   bool ok;
-  bool attr_seen;  /* a top-level "attributes" value was found */
-  size_t attr_len; /* the first one's text length (cJSON's print of it when ok) */
+  bool attr_seen;     /* a top-level "attributes" value was found */
+  size_t attr_len;    /* the first one's text length (cJSON's print of it when ok) */
+  bool keys_distinct; /* no two top-level keys alike (conservative: false only means "look") */
 } scan_canon;
 
 /* Lexical scan of one event's raw text s (n bytes at offset base of the
@@ -57,6 +58,15 @@ typedef struct scan_canon {
  * own normal form. */
 int ev__scan_event(const char *s, size_t n, int index, int body_index, size_t base, ev_errors *errs,
                    scan_canon *cn);
+
+/* The scan of one element of a JSON array in the pass that finds where it
+ * ends: s is the element's first byte, n runs to the end of the array. 0:
+ * the text is clean as far as ev__scan_event looks, *ret_stop is the offset
+ * of the ',', ']' or '}' that ends it at depth 0 (blanks before it are not
+ * the element's), cn learnt as ev__scan_event would on the element alone.
+ * -1: the scan found something wrong or no such byte; nothing is reported:
+ * the caller splits and scans that element apart, as ev_parse_body does. */
+int ev__scan_element(const char *s, size_t n, size_t base, size_t *ret_stop, scan_canon *cn);
 
 /* ---- event.c ---- */
 

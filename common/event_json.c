@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,19 @@ static void canon_value_end(scan_canon *cn, const char *key, size_t key_len, siz
   }
 }
 
+/* A top-level key k[0..len) (esc: it holds an escape), with *seen the keys
+ * before it as bits: keys_distinct stays true while no two keys fall on the
+ * same bit, a mix of length, first and last byte under which the twelve
+ * fields of SPEC §1 are all apart. Two keys with distinct bits differ, and
+ * for keys without escapes (their text is their value) that is exact; an
+ * escape or two keys on one bit leave the check to the tree. */
+static inline void canon_key(scan_canon *cn, uint64_t *seen, const char *k, size_t len, bool esc) {
+  unsigned bit = len ? (unsigned)(len + (unsigned char)k[0] + 2u * (unsigned char)k[len - 1]) & 63 : 0;
+  uint64_t m = (uint64_t)1 << bit;
+  if (esc || (*seen & m)) cn->keys_distinct = false;
+  *seen |= m;
+}
+
 /* Bytes a string's text may hold as they are: not '"', not '\\', not a
  * control byte below 0x20 (UTF-8 is checked apart, as before). */
 static const unsigned char str_plain[256] = {
@@ -195,15 +209,25 @@ static const unsigned char str_plain[256] = {
 /* Scan the raw JSON text s[0..n) (base = its offset in the body, for
  * messages). Returns SCAN_OK, or a SCAN_* kind with *err filled (its index
  * is left for the caller). Structural errors this scan does not look for are
- * left to cJSON. */
-static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_error *err, scan_canon *cn) {
+ * left to cJSON.
+ *
+ * With ret_stop (an array's element: s is where it starts, n runs to the end
+ * of the array) the scan also does the array splitter's work: it stops at the
+ * first ',', ']' or '}' outside a string at depth 0, the byte that ends the
+ * element, and puts its offset in *ret_stop (left at n when there is none).
+ * Blanks at depth 0 before that byte are not the element's text: they do not
+ * count against cn. */
+static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_error *err, scan_canon *cn,
+                     size_t *ret_stop) {
   size_t p = 0;
+  if (ret_stop) *ret_stop = n;
   int depth = 0;
   bool expect_key = false; /* at depth 1 of an object, the next string is a key */
   char key[64] = "";
   size_t key_len = 0;
-  size_t val_start = 0; /* canon: where the current top-level value starts */
-  if (cn) *cn = (scan_canon){.ok = true};
+  size_t val_start = 0;   /* canon: where the current top-level value starts */
+  uint64_t keys_seen = 0; /* canon_key's bits */
+  if (cn) *cn = (scan_canon){.ok = true, .keys_distinct = true};
   while (p < n) {
     unsigned char c = (unsigned char)s[p];
     switch (c) {
@@ -211,6 +235,11 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
       case '\t':
       case '\n':
       case '\r':
+        if (ret_stop && depth == 0) { /* the element's text goes on only if more than blanks follow */
+          while (++p < n && is_ws(s[p])) {}
+          if (cn && p < n && s[p] != ',' && s[p] != ']' && s[p] != '}') cn->ok = false;
+          break;
+        }
         if (cn) cn->ok = false; /* cJSON prints no blanks */
         p++;
         break;
@@ -227,11 +256,19 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
         break;
       case '}':
       case ']':
+        if (ret_stop && depth == 0) {
+          *ret_stop = p;
+          return SCAN_OK;
+        }
         if (cn && depth == 1) canon_value_end(cn, key, key_len, val_start, p);
         depth--;
         p++;
         break;
       case ',':
+        if (ret_stop && depth == 0) {
+          *ret_stop = p;
+          return SCAN_OK;
+        }
         if (cn && depth == 1) canon_value_end(cn, key, key_len, val_start, p);
         if (depth == 1) expect_key = true;
         p++;
@@ -239,6 +276,7 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
       case '"': {
         bool in_key = depth == 1 && expect_key;
         const char *field = in_key ? "" : key;
+        bool esc = false;
         size_t start = ++p;
         for (;;) {
           while (p < n && str_plain[(unsigned char)s[p]]) p++;
@@ -254,6 +292,7 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
             p++;
             continue;
           }
+          esc = true;
           if (p + 1 >= n) return SCAN_OK;
           if (s[p + 1] != 'u') {
             if (cn && !canon_escape(s[p + 1])) cn->ok = false;
@@ -287,6 +326,7 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
           p += 6;
         }
         if (in_key) {
+          if (cn && cn->keys_distinct) canon_key(cn, &keys_seen, s + start, p - start, esc);
           size_t kl = p - start;
           /* The event's bytes are valid UTF-8: only a cut key can end inside a sequence. */
           if (kl > sizeof key - 1) kl = ev__utf8_clip(s + start, sizeof key - 1);
@@ -344,17 +384,23 @@ static int scan_json(const char *s, size_t n, int max_depth, size_t base, ev_err
 int ev__scan_event(const char *s, size_t n, int index, int body_index, size_t base, ev_errors *errs,
                    scan_canon *cn) {
   ev_error e;
-  int kind = scan_json(s, n, EV_MAX_DEPTH, base, &e, cn);
+  int kind = scan_json(s, n, EV_MAX_DEPTH, base, &e, cn, NULL);
   if (kind == SCAN_OK) return 0;
   if (kind == SCAN_DEEP) ev_errors_add(errs, index, e.field, "%s (the event object is level 1)", e.message);
   else ev_errors_add(errs, kind == SCAN_SYNTAX ? body_index : index, e.field, "%s", e.message);
   return -EINVAL;
 }
 
+int ev__scan_element(const char *s, size_t n, size_t base, size_t *ret_stop, scan_canon *cn) {
+  ev_error e;
+  if (scan_json(s, n, EV_MAX_DEPTH, base, &e, cn, ret_stop) != SCAN_OK || *ret_stop >= n) return -1;
+  return 0;
+}
+
 int ev_json_check_text(const char *buf, size_t len, int max_depth, char *err, size_t errlen) {
   ev_error e;
   if (!buf) return len ? -EINVAL : 0;
-  if (scan_json(buf, len, max_depth, 0, &e, NULL) == SCAN_OK) return 0;
+  if (scan_json(buf, len, max_depth, 0, &e, NULL, NULL) == SCAN_OK) return 0;
   if (err && errlen) {
     if (e.field[0]) snprintf(err, errlen, "%s: %s", e.field, e.message);
     else snprintf(err, errlen, "%s", e.message);

@@ -5,7 +5,11 @@
  * the same events field for field and byte for byte — on hand-picked events
  * that take the shortcut, on every kind that must not (blanks, escapes,
  * numbers cJSON spells differently, nulls, a timestamp to rewrite, a count
- * to add) and on many generated and mutated bodies. */
+ * to add) and on many generated and mutated bodies. ev_parse_body still
+ * splits an array apart from the strict scan, while the raw path finds the
+ * elements in the scan's own pass: arrays of hostile elements (the
+ * splitter's bytes in strings and escapes, nesting, blanks, truncations,
+ * elements over the limits) check that the two agree. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -114,6 +118,17 @@ static void test_cases(void) {
       "{" TS "," WK "",
       "{\"attributes\":{\"a\":1}," TS "," WK ",\"attributes\":{\"b\":2}}",
       "{\"att\\u0072ibutes\":{\"a\":1}," TS "," WK "}",
+      /* duplicated top-level keys: plain, spelt with escapes, sharing the scan's bit or not */
+      "{" TS "," WK ",\"x\":1,\"\\u0078\":2}",
+      "{" TS "," WK ",\"x\\\"\":1,\"x\\u0022\":2}",
+      "{" TS "," WK ",\"axb\":1,\"ayb\":2}",
+      "{" TS "," WK ",\"axb\":1,\"axb\":2}",
+      "{" TS "," WK ",\"\":1,\"\":2}",
+      "{" TS "," WK ",\"\":1}",
+      "{" TS "," WK ",\"worker_id\":\"w2\"}",
+      "{\"times\\u0074amp\":\"2026-03-01T08:00:00.000Z\"," TS "," WK "}",
+      "{\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9," TS "," WK
+      ",\"k5\":0}",
   };
   for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) both_all(ok[i]);
   CHECK_EQ_INT(both_all("{" TS "," WK ",\"attributes\":{\"a\":[1,2.5,0.0001]}}"), 0);
@@ -274,10 +289,168 @@ static void test_generated(void) {
   }
 }
 
+/* ---- arrays: the raw path finds elements in the strict scan's pass ------ */
+
+/* Hand-picked arrays whose elements hide the splitter's bytes in strings,
+ * escapes and nesting, or break the array around a clean element. */
+static void test_array_cases(void) {
+  static const char *const bodies[] = {
+      "[{" TS "," WK ",\"x\":\"],}[{,\"}]",
+      "[{" TS "," WK ",\"x\":\"\\\"],\"},{" TS "," WK "}]",
+      "[{" TS "," WK ",\"x\":\"\\\\\"}]",
+      "[{" TS "," WK ",\"x\":[[1,[2,{\"a\":\"]\"}]],[]]}]",
+      "[{" TS "," WK ",\"x\":\"\\u005d\\u002c\"}, {" TS "," WK "}]",
+      "[{" TS "," WK "} ,{" TS "," WK "}\t]",
+      "[ {" TS "," WK "}\r\n, \n{" TS "," WK "} ]",
+      "[{" TS "," WK "}   ]",
+      "[{" TS "," WK "} {" TS "," WK "}]",
+      "[{" TS "," WK "}{" TS "," WK "}]",
+      "[{" TS "," WK "} x]",
+      "[{" TS "," WK "}}",
+      "[{" TS "," WK "}]]",
+      "[{" TS "," WK "}] ",
+      "[{" TS "," WK "}] x",
+      "[{" TS "," WK "},]",
+      "[{" TS "," WK "},,{" TS "," WK "}]",
+      "[,{" TS "," WK "}]",
+      "[{" TS "," WK "},",
+      "[{" TS "," WK "}",
+      "[{" TS "," WK ",\"x\":\"]",
+      "[{" TS "," WK ",\"x\":\"\\",
+      "[{" TS "," WK ",\"x\":\"\\u12\"}]",
+      "[{" TS "," WK ",\"x\":\"\\ud800\"},{" TS "," WK "}",
+      "[{" TS "," WK ",\"x\":01},{" TS "," WK "}]",
+      "[{" TS "," WK ",\"x\":01}",
+      "[{" TS "," WK ",\"x\":\"\x01\"}, 5]",
+      "[{" TS "," WK ",\"x\":\"\x01\"}, 5",
+      "[{" TS "," WK ",\"x\":[}]",
+      "[{" TS "," WK ",\"x\":{]}]",
+      "[{" TS "," WK ",\"x\":tru}]",
+      "[{" TS "," WK ",\"x\":1-2}]",
+      "[{" TS "," WK ",\"x\":1 2}]",
+      "[{" TS "," WK ",\"x\":é}]",
+      "[{" TS "," WK ",\"x\":1}2]",
+      "[1, \"a\", null, [], {}, [{" TS "," WK "}]]",
+      "[\"a,b\" ]",
+      "[5 ]",
+      "[-]",
+      "[{" TS "," WK ",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]",
+      "[{" TS "," WK ",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+      "[{" TS "," WK ",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]",
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+    const char *b = bodies[i];
+    size_t len = strlen(b);
+    both(b, len, EV_BODY_JSON, 0);
+    both(b, len, EV_BODY_JSON, EV_FROM_AGENT);
+    for (size_t cut = 0; cut < len; cut++) both(b, cut, EV_BODY_JSON, 0); /* every truncation */
+  }
+  CHECK_EQ_INT(both("[{" TS "," WK ",\"x\":\"],}[{,\"}, {" TS "," WK "} ]", 0, EV_BODY_JSON, 0), -EINVAL);
+  const char *ok = "[{" TS "," WK ",\"x\":\"],}[{,\\\"\"}, {" TS "," WK "} ]";
+  CHECK_EQ_INT(both(ok, strlen(ok), EV_BODY_JSON, 0), 0);
+}
+
+/* Elements just under and over the per-event byte limit, with clean and
+ * broken neighbours, and a long run of blanks after an element. */
+static void test_array_limits(void) {
+  static char body[3 * EV_MAX_BYTES];
+  for (int d = -3; d <= 3; d++) {
+    for (int tail = 0; tail < 3; tail++) {
+      size_t n = 0;
+      n += (size_t)snprintf(body + n, sizeof body - n, "[{" TS "," WK ",\"s\":\"");
+      size_t want = (size_t)(EV_MAX_BYTES + d) - (n - 1) - 2; /* element text is EV_MAX_BYTES + d */
+      memset(body + n, 'y', want);
+      n += want;
+      n += (size_t)snprintf(body + n, sizeof body - n, "\"}");
+      static const char *const tails[] = {"]", ",{" TS "," WK "}]", ",{" TS "," WK ",\"x\":01}"};
+      n += (size_t)snprintf(body + n, sizeof body - n, "%s", tails[tail]);
+      both(body, n, EV_BODY_JSON, 0);
+    }
+  }
+  size_t n = (size_t)snprintf(body, sizeof body, "[{" TS "," WK "}");
+  memset(body + n, ' ', 2 * EV_MAX_BYTES);
+  n += 2 * EV_MAX_BYTES;
+  body[n++] = ']';
+  CHECK_EQ_INT(both(body, n, EV_BODY_JSON, 0), 0);
+}
+
+/* Generated arrays of hostile elements: strings full of the splitter's
+ * bytes and escapes, nested containers, blanks everywhere, then mutated. */
+static size_t gen_hostile_value(char *o, size_t cap, int depth) {
+  static const char *const strs[] = {"\"]\"",    "\",\"",     "\"}{\"",      "\"[\"",       "\"\\\"\"",
+                                     "\"\\\\\"", "\"\\\\]\"", "\"\\u005d\"", "\"a\\\",b\"", "\"\\/\""};
+  static const char *const blanks[] = {"", "", "", " ", "\n", "\t ", "\r\n"};
+  size_t n = 0;
+  if (cap < 96) return 0;
+  n += (size_t)snprintf(o + n, cap - n, "%s", blanks[rnd(7)]);
+  unsigned pick = rnd(depth < 4 ? 6 : 3);
+  if (pick == 0) {
+    n += (size_t)snprintf(o + n, cap - n, "%s", strs[rnd(10)]);
+  } else if (pick == 1) {
+    n += (size_t)snprintf(o + n, cap - n, "%s", pieces[rnd(sizeof pieces / sizeof *pieces)]);
+  } else if (pick == 2) {
+    n += (size_t)snprintf(o + n, cap - n, "\"%s\"", rnd(2) ? "x" : "],[");
+  } else {
+    bool obj = pick == 3;
+    o[n++] = obj ? '{' : '[';
+    unsigned k = rnd(4);
+    for (unsigned i = 0; i < k && n + 128 < cap; i++) {
+      if (i) o[n++] = ',';
+      if (obj) n += (size_t)snprintf(o + n, cap - n, "%s\"k%u\"%s:", blanks[rnd(7)], i, blanks[rnd(7)]);
+      n += gen_hostile_value(o + n, cap - n, depth + 1);
+    }
+    n += (size_t)snprintf(o + n, cap - n, "%s%c", blanks[rnd(7)], obj ? '}' : ']');
+  }
+  n += (size_t)snprintf(o + n, cap - n, "%s", blanks[rnd(7)]);
+  return n < cap ? n : cap - 1;
+}
+
+static void test_array_generated(void) {
+  static char body[65536];
+  for (int round = 0; round < 4000; round++) {
+    size_t n = 0;
+    body[n++] = '[';
+    unsigned k = rnd(6);
+    for (unsigned i = 0; i < k; i++) {
+      if (i) n += (size_t)snprintf(body + n, sizeof body - n, "%s,", rnd(4) ? "" : " ");
+      if (rnd(3)) {
+        size_t e = gen_event(body + n, sizeof body - n - 1024);
+        /* an extra field with a hostile value, before the closing brace */
+        if (rnd(2) && e > 1) {
+          n += e - 1;
+          n += (size_t)snprintf(body + n, sizeof body - n, ",\"h\":");
+          n += gen_hostile_value(body + n, 900, 1);
+          body[n++] = '}';
+        } else {
+          n += e;
+        }
+      } else {
+        n += gen_hostile_value(body + n, 900, 1);
+      }
+    }
+    n += (size_t)snprintf(body + n, sizeof body - n, "%s]%s", rnd(4) ? "" : "\n", rnd(8) ? "" : " ");
+    body[n] = '\0';
+    both(body, n, EV_BODY_JSON, 0);
+    both(body, n, EV_BODY_JSON, EV_FROM_AGENT);
+    both(body, rnd((unsigned)n + 1), EV_BODY_JSON, 0);
+    for (int m = 0; m < 4; m++) {
+      size_t at = rnd((unsigned)n);
+      static const char bytes[] = " \t\\\"{}[],:-.0eu\x01\x7f";
+      char keep = body[at];
+      body[at] = bytes[rnd(sizeof bytes - 1)];
+      both(body, n, EV_BODY_JSON, 0);
+      body[at] = keep;
+    }
+  }
+}
+
 int main(void) {
   ja_install(); /* both paths with their trees in JSON arenas, as the agent runs them */
   test_cases();
   test_attr_limit();
   test_generated();
+  test_array_cases();
+  test_array_limits();
+  test_array_generated();
   return check_finish("test_event_raw");
 }
