@@ -101,7 +101,7 @@ static void *bump(arena *a, size_t n) {
   }
 }
 
-static void *ja_malloc(size_t n) {
+static __attribute__((noinline)) void *ja_malloc_slow(size_t n) {
   arena *a = t_arena;
   if (a && a->depth > 0 && !a->paused) {
     void *p = bump(a, n ? n : 1);
@@ -109,6 +109,25 @@ static void *ja_malloc(size_t n) {
     a->spilled = true;
   }
   return malloc(n);
+}
+
+/* cJSON calls this for every node, key and string: the common case (room
+ * left in the current chunk) stays small enough to need no saved
+ * registers; anything else takes ja_malloc_slow. */
+static void *ja_malloc(size_t n) {
+  arena *a = t_arena;
+  if (a && a->depth > 0 && !a->paused && n) {
+    chunk *c = a->cur;
+    size_t m = (n + JA_ALIGN - 1) & ~(JA_ALIGN - 1);
+    if (c && c->size - c->used >= m) {
+      void *p = c->data + c->used;
+      c->used += m;
+      a->used += m;
+      JA_UNPOISON(p, m);
+      return p;
+    }
+  }
+  return ja_malloc_slow(n);
 }
 
 static void ja_free(void *p) {
