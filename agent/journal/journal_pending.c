@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 /* FNV-1a 64 with a final avalanche (murmur3 fmix64): cheap and well spread. */
@@ -152,6 +155,17 @@ int journal__filt_insert(idfilter *f, uint64_t slot, int64_t lo, int64_t hi, siz
   return 0;
 }
 
+/* The page cache the dedup mode wants: CACHE_KIB while the table answers
+ * (appends and seq-ordered reads), CACHE_SQL_DEDUP_KIB while the index does
+ * (its lookups land anywhere in it). An SQLite result code. */
+int journal__dedup_cache(journal *j) {
+  int kib = j->sql_dedup ? CACHE_SQL_DEDUP_KIB : CACHE_KIB;
+  if (kib == j->cache_kib) return SQLITE_OK;
+  int rc = journal__exec_pragma(j->db, "cache_size", -(long long)kib);
+  if (rc == SQLITE_OK) j->cache_kib = kib;
+  return rc;
+}
+
 /* The table cannot hold the backlog within its bound: index events(event_id)
  * and dedup with it. Runs inside the caller's transaction (the index then
  * covers every row inserted so far, this transaction's included). 0 or
@@ -162,6 +176,7 @@ static int to_sql_dedup(journal *j) {
   journal__filt_free(&j->filt);
   j->sql_dedup = true;
   j->dedup_switches++;
+  journal__dedup_cache(j); /* a smaller cache only costs speed */
   return 0;
 }
 
@@ -190,8 +205,14 @@ void journal__dedup_settle(journal *j) {
   if (!j->sql_dedup) {
     /* a drained backlog leaves a big table of stale slots: shrink it once it
      * is 4× larger than the backlog needs (rare, O(table) on the worker) */
-    if (j->filt.n > FILTER_MIN_SLOTS && j->filt.n / 4 > journal__filt_size_for((size_t)j->cur.backlog))
+    if (j->filt.n > FILTER_MIN_SLOTS && j->filt.n / 4 > journal__filt_size_for((size_t)j->cur.backlog)) {
       filt_sweep(&j->filt, journal__filt_lo(j), j->cur.next_seq, j->filt_max_slots);
+#ifdef __GLIBC__
+      /* the old segments below the mmap threshold were freed inside malloc's
+       * heaps, between blocks still in use: give those pages back too */
+      malloc_trim(0);
+#endif
+    }
     return;
   }
   if (journal__filt_fits((size_t)j->cur.backlog * 2, j->filt_max_slots)) {
@@ -205,6 +226,7 @@ void journal__dedup_settle(journal *j) {
     j->filt = nf;
     j->sql_dedup = false;
     j->dedup_switches++;
+    journal__dedup_cache(j);
     return;
   }
   sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
