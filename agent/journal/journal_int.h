@@ -171,6 +171,7 @@ size_t journal__filt_size_for(size_t live);
 bool journal__filt_fits(size_t live, size_t max_slots);
 void journal__dedup_settle(journal *j);
 int journal__dedup_cache(journal *j);
+int journal__create_id_index(journal *j);
 int journal__is_pending(journal *j, const char *id, size_t idlen, uint64_t h, int64_t lo, int64_t hi);
 void journal__filt_prefetch(const journal *j, uint64_t h);
 int journal__filt_add(journal *j, uint64_t h, int64_t seq, int64_t lo, int64_t hi);

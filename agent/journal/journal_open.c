@@ -504,8 +504,7 @@ static int load(journal *j, char *err, size_t errlen) {
   } else {
     j->sql_dedup = true; /* a backlog past the table's bound: dedup by the index */
   }
-  if (j->sql_dedup && (rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK)
-    goto fail;
+  if (j->sql_dedup && (rc = journal__create_id_index(j)) != SQLITE_OK) goto fail;
   if ((rc = journal__dedup_cache(j)) != SQLITE_OK) goto fail;
   journal__st(j, JS_SET_CLEAN);
   sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);

@@ -166,12 +166,30 @@ int journal__dedup_cache(journal *j) {
   return rc;
 }
 
+/* CREATE INDEX events_event_id (IF NOT EXISTS): an SQLite result code. Its
+ * sort of every pending id would run wholly in memory under the
+ * connection's temp_store=MEMORY (tens of MiB at a million pending ids,
+ * kept by malloc afterwards), so the sort spills to temporary files past
+ * the page cache instead: temp_store is FILE for this statement. When the
+ * setting cannot change (a temporary database already open in a
+ * transaction) the index is made in memory all the same. The heap is
+ * trimmed after: the sorter's blocks were freed inside it. */
+int journal__create_id_index(journal *j) {
+  bool spill = sqlite3_exec(j->db, JSQL_TEMP_STORE_FILE, NULL, NULL, NULL) == SQLITE_OK;
+  int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  if (spill) sqlite3_exec(j->db, JSQL_TEMP_STORE_MEMORY, NULL, NULL, NULL);
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return rc;
+}
+
 /* The table cannot hold the backlog within its bound: index events(event_id)
  * and dedup with it. Runs inside the caller's transaction (the index then
  * covers every row inserted so far, this transaction's included). 0 or
  * -ENOMEM / -EIO (the caller fails its request). */
 static int to_sql_dedup(journal *j) {
-  int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  int rc = journal__create_id_index(j);
   if (rc != SQLITE_OK) return (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
   journal__filt_free(&j->filt);
   j->sql_dedup = true;
@@ -229,7 +247,7 @@ void journal__dedup_settle(journal *j) {
     journal__dedup_cache(j);
     return;
   }
-  sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  journal__create_id_index(j);
 }
 
 /* Start loading the filter slots a lookup of hash h will read: a commit
