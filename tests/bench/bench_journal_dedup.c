@@ -6,7 +6,8 @@
  * kernel's fsync time is not the journal's CPU). Prints, for each tenth of
  * the run, the process CPU per event (the loop thread only waits here, so
  * it is the journal worker's), and at the end the table's bytes, the dedup
- * mode and the process's VmHWM / RssAnon.
+ * mode and the process's VmHWM / RssAnon. malloc is set up as in the agent
+ * (footprint_apply).
  *
  * usage: bench_journal_dedup [N [seq|uuid [DEDUP_MAX_BYTES]]]
  *        (default 1000000 seq 16MiB) */
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "footprint.h"
 #include "journal.h"
 #include "journal_harness.h"
 
@@ -71,6 +73,7 @@ static void uuid_ids(ev_event *evs, size_t n) {
 }
 
 int main(int argc, char **argv) {
+  footprint_apply();
   long total = argc > 1 ? atol(argv[1]) : 1000000;
   int uuid = argc > 2 && strcmp(argv[2], "uuid") == 0;
   long long dmax = argc > 3 ? atoll(argv[3]) : 16LL << 20;
