@@ -75,7 +75,7 @@ const opt_def agent_opt_defs[] = {
      "a quarter of max-journal-bytes)",
      NULL, 0, 1024 * GiB, 0},
     {"dedup-max-bytes", OPT_SIZE, O(dedup_max_bytes), "16MiB",
-     "memory for the event_id table of pending events (~12 bytes each); a larger backlog is "
+     "memory for the event_id table of pending events (~11 bytes each); a larger backlog is "
      "deduplicated through an SQL index instead (slower ingest)",
      NULL, 64 * 1024, 16 * GiB, 0},
     {"insecure-open-ingest", OPT_BOOL, O(insecure_open_ingest), "false",

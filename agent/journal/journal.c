@@ -24,8 +24,10 @@
  *       no index (what this file does)           ~220k ev/s overall, flat
  *   (the random index dirties one index page per event, so every group commit
  *   writes ~one WAL page per event). Memory: 8 bytes per slot in 64 segments,
- *   each kept between 0.57 and 0.8 full and rebuilt on its own (10-14 bytes
- *   per pending event, ~12 on average; a rebuild copies 1/64 of the table).
+ *   each kept between 0.67 and 0.85 full and rebuilt on its own (9.4-12
+ *   bytes per pending event, ~10.5 on average; a rebuild copies 1/64 of the
+ *   table). The SQLite page cache is small while the table answers and
+ *   larger while the index does (journal__dedup_cache).
  * - The table has a hard size bound (journal_opts.dedup_max_bytes). A backlog
  *   it cannot hold switches dedup to SQL: the worker creates an index on
  *   events(event_id) (inside the running transaction, so it covers the rows

@@ -78,6 +78,7 @@ typedef struct journal_stats {
   int64_t dedup_bytes;       /* memory of the event_id table (0 while dedup_sql) */
   bool dedup_sql;            /* the backlog outgrew the table: dedup by SQL index */
   int64_t dedup_switches;    /* table ↔ SQL switches since start */
+  int64_t cache_bytes;       /* the worker connection's SQLite page cache bound (larger while dedup_sql) */
 } journal_stats;
 
 /* Open (create, migrate, check) the journal synchronously, before the loop

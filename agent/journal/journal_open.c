@@ -378,6 +378,7 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
   int rc = sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            NULL);
   if (rc != SQLITE_OK) goto fail;
+  j->cache_kib = 0; /* a new connection: SQLite's default cache until set */
   sqlite3_extended_result_codes(j->db, 1);
   if ((rc = sqlite3_exec(j->db, JSQL_PRAGMA_SETUP, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
   char sql[128];
@@ -386,7 +387,7 @@ static int open_rw(journal *j, bool fresh, int uv, char *err, size_t errlen) {
   /* WAL: auto-checkpoint at a quarter of the bound, truncate to a quarter */
   long long ckpt_pages = j->max_wal / 4 / 4096;
   if (ckpt_pages < 16) ckpt_pages = 16;
-  if ((rc = journal__exec_pragma(j->db, "cache_size", -(long long)CACHE_KIB)) != SQLITE_OK ||
+  if ((rc = journal__dedup_cache(j)) != SQLITE_OK ||
       (rc = journal__exec_pragma(j->db, "journal_size_limit", (long long)(j->max_wal / 4))) != SQLITE_OK ||
       (rc = journal__exec_pragma(j->db, "wal_autocheckpoint", ckpt_pages)) != SQLITE_OK)
     goto fail;
@@ -503,8 +504,8 @@ static int load(journal *j, char *err, size_t errlen) {
   } else {
     j->sql_dedup = true; /* a backlog past the table's bound: dedup by the index */
   }
-  if (j->sql_dedup && (rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL)) != SQLITE_OK)
-    goto fail;
+  if (j->sql_dedup && (rc = journal__create_id_index(j)) != SQLITE_OK) goto fail;
+  if ((rc = journal__dedup_cache(j)) != SQLITE_OK) goto fail;
   journal__st(j, JS_SET_CLEAN);
   sqlite3_bind_int(j->st[JS_SET_CLEAN], 1, 0);
   if ((rc = journal__run(j, JS_SET_CLEAN)) != SQLITE_OK) goto fail;

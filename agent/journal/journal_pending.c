@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 /* FNV-1a 64 with a final avalanche (murmur3 fmix64): cheap and well spread. */
@@ -152,16 +155,46 @@ int journal__filt_insert(idfilter *f, uint64_t slot, int64_t lo, int64_t hi, siz
   return 0;
 }
 
+/* The page cache the dedup mode wants: CACHE_KIB while the table answers
+ * (appends and seq-ordered reads), CACHE_SQL_DEDUP_KIB while the index does
+ * (its lookups land anywhere in it). An SQLite result code. */
+int journal__dedup_cache(journal *j) {
+  int kib = j->sql_dedup ? CACHE_SQL_DEDUP_KIB : CACHE_KIB;
+  if (kib == j->cache_kib) return SQLITE_OK;
+  int rc = journal__exec_pragma(j->db, "cache_size", -(long long)kib);
+  if (rc == SQLITE_OK) j->cache_kib = kib;
+  return rc;
+}
+
+/* CREATE INDEX events_event_id (IF NOT EXISTS): an SQLite result code. Its
+ * sort of every pending id would run wholly in memory under the
+ * connection's temp_store=MEMORY (tens of MiB at a million pending ids,
+ * kept by malloc afterwards), so the sort spills to temporary files past
+ * the page cache instead: temp_store is FILE for this statement. When the
+ * setting cannot change (a temporary database already open in a
+ * transaction) the index is made in memory all the same. The heap is
+ * trimmed after: the sorter's blocks were freed inside it. */
+int journal__create_id_index(journal *j) {
+  bool spill = sqlite3_exec(j->db, JSQL_TEMP_STORE_FILE, NULL, NULL, NULL) == SQLITE_OK;
+  int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  if (spill) sqlite3_exec(j->db, JSQL_TEMP_STORE_MEMORY, NULL, NULL, NULL);
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return rc;
+}
+
 /* The table cannot hold the backlog within its bound: index events(event_id)
  * and dedup with it. Runs inside the caller's transaction (the index then
  * covers every row inserted so far, this transaction's included). 0 or
  * -ENOMEM / -EIO (the caller fails its request). */
 static int to_sql_dedup(journal *j) {
-  int rc = sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  int rc = journal__create_id_index(j);
   if (rc != SQLITE_OK) return (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
   journal__filt_free(&j->filt);
   j->sql_dedup = true;
   j->dedup_switches++;
+  journal__dedup_cache(j); /* a smaller cache only costs speed */
   return 0;
 }
 
@@ -190,8 +223,14 @@ void journal__dedup_settle(journal *j) {
   if (!j->sql_dedup) {
     /* a drained backlog leaves a big table of stale slots: shrink it once it
      * is 4× larger than the backlog needs (rare, O(table) on the worker) */
-    if (j->filt.n > FILTER_MIN_SLOTS && j->filt.n / 4 > journal__filt_size_for((size_t)j->cur.backlog))
+    if (j->filt.n > FILTER_MIN_SLOTS && j->filt.n / 4 > journal__filt_size_for((size_t)j->cur.backlog)) {
       filt_sweep(&j->filt, journal__filt_lo(j), j->cur.next_seq, j->filt_max_slots);
+#ifdef __GLIBC__
+      /* the old segments below the mmap threshold were freed inside malloc's
+       * heaps, between blocks still in use: give those pages back too */
+      malloc_trim(0);
+#endif
+    }
     return;
   }
   if (journal__filt_fits((size_t)j->cur.backlog * 2, j->filt_max_slots)) {
@@ -205,9 +244,10 @@ void journal__dedup_settle(journal *j) {
     j->filt = nf;
     j->sql_dedup = false;
     j->dedup_switches++;
+    journal__dedup_cache(j);
     return;
   }
-  sqlite3_exec(j->db, JSQL_CREATE_ID_INDEX, NULL, NULL, NULL);
+  journal__create_id_index(j);
 }
 
 /* Start loading the filter slots a lookup of hash h will read: a commit

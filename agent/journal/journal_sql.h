@@ -98,10 +98,13 @@
   " VALUES(1, ?1, ?2, ?3, 1, 0, ?4)"
 #define JSQL_READ_META \
   "SELECT epoch, agent_id, machine_id, next_seq, clean_shutdown, dropped_total FROM meta WHERE id = 1"
-#define JSQL_COUNT_EVENTS    "SELECT count(*) FROM events"
-#define JSQL_SCAN_IDS        "SELECT seq, event_id FROM events"
-#define JSQL_CREATE_ID_INDEX "CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id)"
-#define JSQL_DROP_ID_INDEX   "DROP INDEX IF EXISTS events_event_id"
+#define JSQL_COUNT_EVENTS      "SELECT count(*) FROM events"
+#define JSQL_SCAN_IDS          "SELECT seq, event_id FROM events"
+#define JSQL_CREATE_ID_INDEX   "CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id)"
+#define JSQL_DROP_ID_INDEX     "DROP INDEX IF EXISTS events_event_id"
+/* around CREATE INDEX only (journal__create_id_index): its sort spills to files */
+#define JSQL_TEMP_STORE_FILE   "PRAGMA temp_store=FILE"
+#define JSQL_TEMP_STORE_MEMORY "PRAGMA temp_store=MEMORY"
 #define JSQL_DEAD_TOTALS \
   "SELECT count(*), coalesce(sum(length(body) + length(error) + length(event_id)), 0) FROM dead_letter"
 

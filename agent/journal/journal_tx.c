@@ -88,6 +88,7 @@ void journal__publish(journal *j) {
   s->dedup_bytes = (int64_t)(j->filt.n * sizeof(uint64_t));
   s->dedup_sql = j->sql_dedup;
   s->dedup_switches = j->dedup_switches;
+  s->cache_bytes = (int64_t)j->cache_kib * 1024;
   snprintf(s->quarantine_reason, sizeof(s->quarantine_reason), "%s", j->quarantine_reason);
   s->writable = j->writable;
   snprintf(s->unwritable_reason, sizeof(s->unwritable_reason), "%s", j->unwritable_reason);

@@ -17,10 +17,12 @@ RSS, the slowest and fastest agent. --collector-arg passes an option to the
 collector (repeatable: --collector-arg=--agent-rate --collector-arg=0);
 without it the collector runs with its defaults. --collector-env NAME=VALUE
 puts a variable in the collector's environment (e.g. MALLOC_ARENA_MAX=8).
-With --breakdown (and --agents) it samples the collector's /proc/PID/smaps
+With --breakdown and --agents it samples the collector's /proc/PID/smaps
 and /metrics during the drain and prints, at the sampled RSS peak, how much
 was the main heap, glibc's per-thread malloc arenas, other anonymous memory
-and file pages, beside the ingest batches applied and waiting.
+and file pages, beside the ingest batches applied and waiting; with one
+agent, the same split of the agent's memory after the fill (with its dedup
+table's size) and at its sampled peak during the drain.
 
 With --sink it also drains a second backlog into a stand-in collector that
 answers 200 at once (bench_common._AckSink, --compression none): the agent
@@ -54,14 +56,19 @@ def fill(h, args, name, cport, random_ids, extra):
     return agent
 
 
-def wait_drained(args, agent, t0, others=()):
-    """Poll until the backlog is 0; returns (elapsed, peak agent RSS KiB, peaks of others)."""
+def wait_drained(args, agent, t0, others=(), at_peak=None):
+    """Poll until the backlog is 0; returns (elapsed, peak agent RSS KiB, peaks of others).
+    With a dict at_peak, fills it with the agent's mem_breakdown at its peak."""
     peak = 0
     opeak = [0] * len(others)
     last_report = t0
     while True:
         st = fh.agent_status(agent)
-        peak = max(peak, proc_mem(agent.pid).get("VmRSS", 0))
+        rss = proc_mem(agent.pid).get("VmRSS", 0)
+        if rss > peak and at_peak is not None:
+            at_peak.clear()
+            at_peak.update(mem_breakdown(agent.pid), rss=rss)
+        peak = max(peak, rss)
         for i, p in enumerate(others):
             opeak[i] = max(opeak[i], proc_mem(p).get("VmRSS", 0))
         if st.get("backlog") == 0:
@@ -86,12 +93,16 @@ def run_kind(h, args, random_ids):
     cport = fh.free_port()
     agent = fill(h, args, "drain-" + tag, cport, random_ids, extra)
     hwm_fill = proc_mem(agent.pid).get("VmHWM", 0)
+    if args.breakdown:
+        print("agent_mem_after_fill: %s; dedup %s" % (fmt_breakdown(mem_breakdown(agent.pid)),
+                                                       fh.agent_status(agent).get("dedup")), flush=True)
     lp_fill = loop_figures(fh.agent_status(agent))
 
     t0 = time.monotonic()
     coll = h.start_collector(port=cport, extra=args.collector_arg)
     a0, c0 = proc_cpu_s(agent.pid), proc_cpu_s(coll.pid)
-    elapsed, peak, (cpeak,) = wait_drained(args, agent, t0, (coll.pid,))
+    at_peak = {} if args.breakdown else None
+    elapsed, peak, (cpeak,) = wait_drained(args, agent, t0, (coll.pid,), at_peak)
     a_cpu, c_cpu = proc_cpu_s(agent.pid) - a0, proc_cpu_s(coll.pid) - c0
     st = fh.agent_status(agent)
     lp = loop_figures(st)
@@ -105,6 +116,9 @@ def run_kind(h, args, random_ids):
           flush=True)
     print("agent_rss: peak sampled during drain %.1f MiB, VmHWM %.1f MiB (after fill %.1f MiB)"
           % (peak / 1024, hwm / 1024, hwm_fill / 1024), flush=True)
+    if at_peak:
+        print("agent_mem_at_drain_peak: VmRSS %.1f MiB: %s" % (at_peak["rss"] / 1024, fmt_breakdown(at_peak)),
+              flush=True)
     print("agent_loop: max stall %.2f ms (during fill %.2f ms) over %s iterations (>10 ms: %s, >100 ms: %s)"
           % (lp.get("max_stall_ms", -1), lp_fill.get("max_stall_ms", -1), lp.get("iterations"),
              lp.get("stalls_over_10ms"), lp.get("stalls_over_100ms")), flush=True)
@@ -179,6 +193,12 @@ def mem_breakdown(pid):
     except OSError:
         pass
     return out
+
+
+def fmt_breakdown(b):
+    return ("main heap %.1f MiB, malloc arenas %.1f MiB (%d), other anonymous %.1f MiB "
+            "(large blocks, stacks, libraries' relocated data), file %.1f MiB"
+            % (b["heap"] / 1024, b["arenas"] / 1024, b["arena_n"], b["anon_other"] / 1024, b["file"] / 1024))
 
 
 def ingest_gauges(coll):

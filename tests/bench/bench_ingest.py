@@ -23,7 +23,7 @@ connection each, bodies serialized before the clock starts):
 
 usage: bench_ingest.py [--bin-dir DIR] [--events N] [--backlog N] [--batch 100]
                        [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
-                       [--e2e] [--dir TMPDIR]
+                       [--e2e] [--agent-arg ARG ...] [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
 import json
@@ -139,7 +139,7 @@ def run_kind(h, args, random_ids):
     # the harness's fast test retry/heartbeat pace is put back to the defaults
     # (the last flag wins) so the idle CPU is the production figure
     extra = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
-             "--retry-max", "60", "--heartbeat-interval", "30"]
+             "--retry-max", "60", "--heartbeat-interval", "30"] + args.agent_arg
     e2e_ok = run_e2e(h, args, random_ids, extra) if args.e2e else True
     agent = h.start_agent(fh.free_port(), agent_id="bench-" + ("uuid" if random_ids else "seq"), extra=extra)
     idle = idle_figures(agent.pid)
@@ -200,6 +200,8 @@ def main():
     ap.add_argument("--ids", default="both", choices=("seq", "uuid", "both"),
                     help="time-ordered ids, UUIDv4 ids, or one run of each")
     ap.add_argument("--dir", default=None, help="where the journal goes (default: a temp dir)")
+    ap.add_argument("--agent-arg", action="append", default=[],
+                    help="an option for the agent (repeatable: --agent-arg=--dedup-max-bytes --agent-arg=2MiB)")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-client-alone", action="store_true")
     ap.add_argument("--e2e", action="store_true",
