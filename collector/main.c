@@ -294,21 +294,6 @@ static void cm__malloc_arenas(const col_config *cfg) {
 #endif
 }
 
-/* Blocks of 256 KiB and more (a batch's event array, a decoded body, a
- * printed answer) are mmap'd and given back when freed. Setting the
- * threshold also turns off glibc's dynamic one, which rises to the largest
- * block freed and from then on keeps such blocks in the arenas, where a
- * fleet's drain left them: 172 MiB peak against 99-104 MiB with this, 2 CPU
- * burners beside (docs/benchmarks.md, issue 14). MALLOC_MMAP_THRESHOLD_ in
- * the environment is left in force. */
-#define CM_MMAP_THRESHOLD (256 * 1024)
-static void cm__malloc_mmap(void) {
-#ifdef M_MMAP_THRESHOLD
-  if (getenv("MALLOC_MMAP_THRESHOLD_")) return;
-  if (mallopt(M_MMAP_THRESHOLD, CM_MMAP_THRESHOLD) != 1) flog_warn("malloc mmap threshold: not applied");
-#endif
-}
-
 int main(int argc, char **argv) {
   static col_config cfg;
   static col_main m;
@@ -369,7 +354,6 @@ int main(int argc, char **argv) {
   flog_set_format(cfg.log_format);
   flog_set_component("collector");
   cm__malloc_arenas(&cfg);
-  cm__malloc_mmap();
   col_app *app = &m.app;
   app->cfg = &cfg;
   r = col_config_finish(&cfg, &app->auth, err, sizeof(err));
