@@ -27,6 +27,8 @@ typedef struct col_stats {
   uint64_t rate_limited;   /* 429 answers: an agent over its rate or concurrency cap */
   uint64_t busy;           /* 429 answers: the collector at max-ingest-inflight and its queue full */
   uint64_t queued;         /* batches that waited in the queue for a slot */
+  unsigned parsed;         /* batches admitted at their headers being decoded, parsed or applied */
+  unsigned parsed_max;     /* the most of them at once since start */
 } col_stats;
 
 struct rd_pool;
@@ -40,15 +42,18 @@ typedef struct col_app {
   store *st;
   writer *wr;
   httpd *http;
-  struct rd_pool *readers;    /* read-only store handles for metrics (worker threads) */
-  struct col_prom *prom;      /* /metrics counters and cache */
-  tls_server *tls;            /* HTTPS identity and client CA, or NULL for plain HTTP */
-  rl_table *rl;               /* per-agent admission, or NULL */
-  struct cu_table *catchup;   /* backlog trends for /v1/agents, or NULL */
-  unsigned inflight;          /* requests between on_request and their answer */
-  struct idem_inflight *idem; /* Idempotency-Keys being processed (409 for a second one) */
-  struct activity *activity;  /* refusal logs, summaries, rejection reasons (may be NULL) */
-  struct reg_cache *reg;      /* the plant registry as ingest checks it (SPEC §6.6) */
+  struct rd_pool *readers;                 /* read-only store handles for metrics (worker threads) */
+  struct col_prom *prom;                   /* /metrics counters and cache */
+  tls_server *tls;                         /* HTTPS identity and client CA, or NULL for plain HTTP */
+  rl_table *rl;                            /* per-agent admission, or NULL */
+  struct cu_table *catchup;                /* backlog trends for /v1/agents, or NULL */
+  unsigned inflight;                       /* requests between on_request and their answer */
+  unsigned parsing;                        /* ingest bodies being decoded and parsed on the threadpool */
+  unsigned parse_max;                      /* at once, at most (the CPU cores: parsing is CPU-bound) */
+  struct ing_req *parse_head, *parse_tail; /* bodies waiting for a parse, in arrival order */
+  struct idem_inflight *idem;              /* Idempotency-Keys being processed (409 for a second one) */
+  struct activity *activity;               /* refusal logs, summaries, rejection reasons (may be NULL) */
+  struct reg_cache *reg;                   /* the plant registry as ingest checks it (SPEC §6.6) */
   bool stopping;
   col_stats stats;
 } col_app;

@@ -108,6 +108,10 @@ const opt_def col_opt_defs[] = {
      "ingest batches admitted beyond max-ingest-inflight, waiting their turn in arrival order (past it: 429 "
      "with Retry-After, refused agents served first); 0 = 8 x max-ingest-inflight",
      NULL, 0, 100000, 0},
+    {"max-ingest-queue-bytes", OPT_SIZE, O(max_ingest_queue_bytes), "0",
+     "received body bytes of the ingest batches admitted and waiting their turn, at most (past it: 429 with "
+     "Retry-After, as max-ingest-queue; one batch alone is always admitted); 0 = 4 x max-body-bytes",
+     NULL, 0, 1099511627776.0, 0},
     {"agent-rate", OPT_SECONDS, O(agent_rate), "0",
      "ingest requests per second one agent may make on average (429 past it); 0 = no limit (the "
      "collector-wide max-ingest-inflight protects the collector and shares it fairly)",

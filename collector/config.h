@@ -47,14 +47,15 @@ typedef struct col_config {
   int64_t idempotency_days;    /* how long replayed batches are recognised */
   char *tls_cert;              /* PEM chain served over HTTPS (with tls_key) */
   char *tls_key;
-  char *tls_client_ca;          /* agents must present a certificate from this CA */
-  int64_t max_ingest_inflight;  /* ingest batches applied at once; 0 = 2 x cores */
-  int64_t max_ingest_queue;     /* admitted beyond them; 0 = 8 x max_ingest_inflight */
-  double agent_rate;            /* ingest requests per second per agent; 0 = unlimited */
-  int64_t agent_burst;          /* requests an idle agent may send at once */
-  int64_t agent_max_concurrent; /* ingest requests of one agent in progress at once */
-  int64_t batch_max_events;     /* events in one ingest batch (413 past it) */
-  double watchdog_stall_s;      /* writer stuck this long: stop feeding the watchdog */
+  char *tls_client_ca;            /* agents must present a certificate from this CA */
+  int64_t max_ingest_inflight;    /* ingest batches applied at once; 0 = 2 x cores */
+  int64_t max_ingest_queue;       /* admitted beyond them; 0 = 8 x max_ingest_inflight */
+  int64_t max_ingest_queue_bytes; /* their received bodies; 0 = 4 x max_body_bytes */
+  double agent_rate;              /* ingest requests per second per agent; 0 = unlimited */
+  int64_t agent_burst;            /* requests an idle agent may send at once */
+  int64_t agent_max_concurrent;   /* ingest requests of one agent in progress at once */
+  int64_t batch_max_events;       /* events in one ingest batch (413 past it) */
+  double watchdog_stall_s;        /* writer stuck this long: stop feeding the watchdog */
   /* derived by col_config_finish */
   col_db_kind db_kind;
   char *db_path;            /* sqlite file, or the postgres URL (malloc'd) */

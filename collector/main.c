@@ -432,12 +432,18 @@ int main(int argc, char **argv) {
   }
   unsigned max_inflight = (unsigned)cfg.max_ingest_inflight;
   if (!max_inflight) max_inflight = 2u * uv_available_parallelism();
+  app->parse_max = uv_available_parallelism();
   flog_info("ingest: at most %u batch(es) applied at once%s", max_inflight,
             cfg.max_ingest_inflight ? "" : " (2 x the CPU cores)");
   unsigned queue_max = (unsigned)cfg.max_ingest_queue;
   if (!queue_max) queue_max = 8u * max_inflight;
+  uint64_t queue_bytes = (uint64_t)cfg.max_ingest_queue_bytes;
+  if (!queue_bytes) queue_bytes = 4u * (uint64_t)cfg.max_body_bytes;
+  flog_info("ingest: at most %u more batch(es) admitted, holding %llu bytes of bodies%s", queue_max,
+            (unsigned long long)queue_bytes, cfg.max_ingest_queue_bytes ? "" : " (4 x max-body-bytes)");
   rl_config rlc = {.max_inflight = max_inflight,
                    .queue_max = queue_max,
+                   .queue_bytes = queue_bytes,
                    .rate = cfg.agent_rate,
                    .burst = (unsigned)cfg.agent_burst,
                    .max_concurrent = (unsigned)cfg.agent_max_concurrent};

@@ -32,6 +32,7 @@ void bt_batch_clear(bt_batch *b) {
   if (!b) return;
   for (size_t i = 0; i < b->n; i++) {
     if (b->events[i].valid) ev_event_clear(&b->events[i].ev);
+    if (b->events[i].error_owned) free((char *)b->events[i].error);
     free(b->events[i].camera_id);
     free(b->events[i].model_version);
   }
@@ -108,11 +109,16 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
   if (r == -ENOMEM) return r;
   if (r < 0) {
     out->valid = false;
-    if (errs->n && errs->items[0].field[0])
-      snprintf(out->error, sizeof(out->error), "invalid_event: %s: %s", errs->items[0].field,
-               errs->items[0].message);
-    else if (errs->n) snprintf(out->error, sizeof(out->error), "invalid_event: %s", errs->items[0].message);
-    else snprintf(out->error, sizeof(out->error), "invalid_event: refused");
+    out->error = "invalid_event: refused";
+    if (!errs->n) return 0;
+    char msg[BT_ERROR_MAX];
+    if (errs->items[0].field[0])
+      snprintf(msg, sizeof(msg), "invalid_event: %s: %s", errs->items[0].field, errs->items[0].message);
+    else snprintf(msg, sizeof(msg), "invalid_event: %s", errs->items[0].message);
+    char *own = strdup(msg);
+    if (!own) return -ENOMEM;
+    out->error = own;
+    out->error_owned = true;
     return 0;
   }
   int64_t ts = out->ev.ts_ms;
@@ -122,14 +128,14 @@ static int bt__event(cJSON *item, size_t index, const bt_limits *lim, bt_event *
     ev_event_clear(&out->ev);
     memset(&out->ev, 0, sizeof(out->ev));
     out->valid = false;
-    snprintf(out->error, sizeof(out->error), "timestamp_out_of_range");
+    out->error = "timestamp_out_of_range";
     return 0;
   }
   if (!out->ev.event_id) { /* EV_FROM_AGENT requires it; do not trust that blindly */
     ev_event_clear(&out->ev);
     memset(&out->ev, 0, sizeof(out->ev));
     out->valid = false;
-    snprintf(out->error, sizeof(out->error), "invalid_event: event_id: required");
+    out->error = "invalid_event: event_id: required";
     return 0;
   }
   /* The content hash covers the normal form without the agent's per-upload
@@ -148,7 +154,7 @@ void bt_reject(bt_event *e, const char *code) {
   ev_event_clear(&e->ev);
   memset(&e->ev, 0, sizeof(e->ev));
   e->valid = false;
-  snprintf(e->error, sizeof(e->error), "%s", code);
+  e->error = code;
 }
 
 static int bt__events(cJSON *events, const bt_limits *lim, bt_batch *b, char *err, size_t errlen) {

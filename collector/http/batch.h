@@ -31,9 +31,13 @@ typedef struct bt_limits {
 typedef struct bt_event {
   int64_t seq;
   bool valid;
-  ev_event ev;              /* valid only; ev.json is what the store keeps */
-  uint64_t content_hash;    /* valid only: FNV-1a of ev.json without seq/ingested_at */
-  char error[BT_ERROR_MAX]; /* !valid: "invalid_event: field: rule" or "timestamp_out_of_range" */
+  ev_event ev;           /* valid only; ev.json is what the store keeps */
+  uint64_t content_hash; /* valid only: FNV-1a of ev.json without seq/ingested_at */
+  /* !valid: "invalid_event: field: rule" or "timestamp_out_of_range"; a
+   * string literal, or malloc'd when error_owned (kept out of line: a batch
+   * holds up to 10,000 events, nearly all valid, while it waits to be applied) */
+  const char *error;
+  bool error_owned;
   /* valid only: what the model figures read (SPEC §6.3); strings malloc'd, NULL when absent */
   bool has_conf;
   double confidence;
@@ -66,7 +70,8 @@ int bt_parse(const char *body, size_t len, const bt_limits *lim, bt_batch *ret, 
  * 0 or -EINVAL with err. */
 int bt_check_key(const bt_batch *b, const char *key, char *err, size_t errlen);
 void bt_batch_clear(bt_batch *b);
-/* Mark a valid event rejected with code (its parsed form is released). */
+/* Mark a valid event rejected with code, a string literal (its parsed form
+ * is released). */
 void bt_reject(bt_event *e, const char *code);
 
 /* Number of events not rejected. */

@@ -1,7 +1,15 @@
 /* ingest: the POST /v1/ingest handler (see ingest.h). The request object is
  * one-shot state that travels loop → worker thread (decode + parse) → loop →
  * writer thread (commit) → loop (answer); each stage only reads what the
- * previous one finished writing. */
+ * previous one finished writing. A request admitted at its headers (its
+ * agent known from its token or Idempotency-Key: every agent's batch) takes
+ * its apply slot before it is decoded, so a batch waiting its turn holds
+ * only its received body, never its decoded text or parsed events: at most
+ * max-ingest-inflight batches are decoded at once. One that names its agent
+ * only in its body (a heartbeat under a shared token) is parsed first, to
+ * learn whom to admit. Parses run at most one per CPU core at once (the
+ * rest wait their turn, bodies only): a parse is CPU-bound, and its cJSON
+ * tree, which it frees when done, is several times the decoded body. */
 #include "ingest.h"
 
 #include <ctype.h>
@@ -45,7 +53,9 @@ typedef struct ing_req {
   bt_batch batch;
   size_t decoded_len;
   wr_job job;
-  uint64_t t0_ms; /* body in: for the log line's duration_ms */
+  uint64_t t0_ms;        /* body in: for the log line's duration_ms */
+  bool counted;          /* in app->stats.parsed */
+  struct ing_req *pnext; /* on app->parse_head's list */
 } ing_req;
 
 void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
@@ -62,6 +72,7 @@ void ingest_user_agent_version(const char *ua, char *out, size_t outlen) {
 }
 
 static void ing__free(ing_req *ir) {
+  if (ir->counted) ir->app->stats.parsed--;
   reg_cache_release(ir->app->reg, ir->reg);
   if (ir->held[0] && ir->app->idem) idem_inflight_remove(ir->app->idem, ir->held);
   bt_batch_clear(&ir->batch);
@@ -294,9 +305,13 @@ static void ing__stored(wr_job *job) {
 static void ing__submit(ing_req *ir);
 static void ing__go(void *arg);
 
+static void ing__parse_next(col_app *app);
+
 static void ing__parsed(uv_work_t *w, int status) {
   ing_req *ir = w->data;
   col_app *app = ir->app;
+  app->parsing--;
+  ing__parse_next(app);
   if (status < 0) { /* cancelled: only at shutdown */
     ing__finish_error(ir, 503, "shutting_down", "the collector is shutting down; retry later");
     return;
@@ -388,6 +403,45 @@ static int ing__hold_key(col_app *app, ing_req *ir) {
   return 1;
 }
 
+/* Decode and parse on a worker thread (ing__work, then ing__parsed), once
+ * fewer than app->parse_max are (ing__parse_next starts the next). */
+static void ing__parse(ing_req *ir) {
+  col_app *app = ir->app;
+  if (app->parse_max && app->parsing >= app->parse_max) {
+    ir->pnext = NULL;
+    if (app->parse_tail) app->parse_tail->pnext = ir;
+    else app->parse_head = ir;
+    app->parse_tail = ir;
+    return;
+  }
+  app->parsing++;
+  ir->work.data = ir;
+  int r = uv_queue_work(app->loop, &ir->work, ing__work, ing__parsed);
+  if (r < 0) {
+    app->parsing--;
+    ing__finish_error(ir, 503, "unavailable", "could not schedule the batch; retry later");
+  }
+}
+
+static void ing__parse_next(col_app *app) {
+  while (app->parse_head && (!app->parse_max || app->parsing < app->parse_max)) {
+    ing_req *ir = app->parse_head;
+    app->parse_head = ir->pnext;
+    if (!app->parse_head) app->parse_tail = NULL;
+    ing__parse(ir);
+  }
+}
+
+/* An admitted batch got its slot: it may be decoded now (counted until its
+ * answer, for the high-water /metrics shows). */
+static void ing__slot_parse(void *arg) {
+  ing_req *ir = arg;
+  col_stats *s = &ir->app->stats;
+  ir->counted = true;
+  if (++s->parsed > s->parsed_max) s->parsed_max = s->parsed;
+  ing__parse(ir);
+}
+
 void ingest_on_request(col_app *app, httpd_req *req) {
   /* on_headers passed these checks; the tokens file may have been reloaded
    * since, so the grant is taken again (cheap, and never more permissive) */
@@ -429,7 +483,16 @@ void ingest_on_request(col_app *app, httpd_req *req) {
   ir->retention_days = app->cfg->retention_days;
   ir->unknown_ids = app->cfg->unknown_ids;
   ir->reg = reg_cache_acquire(app->reg);
-  ir->work.data = ir;
-  int r = uv_queue_work(app->loop, &ir->work, ing__work, ing__parsed);
-  if (r < 0) ing__finish_error(ir, 503, "unavailable", "could not schedule the batch; retry later");
+  rl_ticket *tk = httpd_req_get_data(req);
+  if (!tk) { /* no limits, or the agent is named only in the body */
+    ing__parse(ir);
+    return;
+  }
+  /* admitted at the headers: its body now counts by its real size, and it
+   * is decoded once it has a slot (rl_start here, or go from a release) */
+  size_t len;
+  (void)httpd_req_body(req, &len);
+  rl_ticket_bytes(tk, len);
+  if (rl_start(tk, ing__slot_parse, ir)) ing__slot_parse(ir);
+  else app->stats.queued++;
 }

@@ -5,6 +5,7 @@
 #include "ingest_guard.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -22,13 +23,14 @@ static bool guard__refuse(guard_refusal *no, unsigned status, const char *code) 
   return false;
 }
 
-/* Admit req for agent_id: true, or false with *no (429/503 and the seconds
- * to wait). */
-static bool guard__admit(col_app *app, httpd_req *req, const char *agent_id, guard_refusal *no) {
+/* Admit req for agent_id, whose body is bytes long (as far as known yet):
+ * true, or false with *no (429/503 and the seconds to wait). */
+static bool guard__admit(col_app *app, httpd_req *req, const char *agent_id, uint64_t bytes,
+                         guard_refusal *no) {
   if (!app->rl || httpd_req_get_data(req)) return true; /* no limits, or admitted already */
   rl_ticket *e = NULL;
   unsigned retry = 1;
-  rl_verdict v = rl_admit(app->rl, agent_id, tf_mono_ms(), &e, &retry);
+  rl_verdict v = rl_admit_sized(app->rl, agent_id, bytes, tf_mono_ms(), &e, &retry);
   no->retry_s = retry;
   switch (v) {
     case RL_OK:
@@ -45,9 +47,11 @@ static bool guard__admit(col_app *app, httpd_req *req, const char *agent_id, gua
       break;
     case RL_BUSY:
       snprintf(no->msg, sizeof(no->msg),
-               "the collector is applying %u batch(es) with %u more admitted (max-ingest-inflight, "
-               "max-ingest-queue); your turn is kept, retry in %u s",
-               rl_inflight(app->rl), rl_pending(app->rl), retry);
+               "the collector is applying %u batch(es) with %u more admitted holding %llu bytes "
+               "(max-ingest-inflight, max-ingest-queue, max-ingest-queue-bytes); your turn is kept, "
+               "retry in %u s",
+               rl_inflight(app->rl), rl_pending(app->rl), (unsigned long long)rl_pending_bytes(app->rl),
+               retry);
       app->stats.busy++;
       flog_debug("ingest: 429 %s: %s", agent_id, no->msg);
       return guard__refuse(no, 429, "busy");
@@ -93,8 +97,13 @@ httpd_verdict guard_headers(col_app *app, httpd_req *req, const auth_grant *gran
   else if (guard__key_agent(httpd_req_header(req, "Idempotency-Key"), id, sizeof(id)))
     agent = id;                       /* the body must match it (checked after parsing) */
   if (!agent) return HTTPD_READ_BODY; /* a heartbeat under a shared token: admitted once parsed */
+  /* the body counts against max-ingest-queue-bytes by its Content-Length
+   * (httpd answers 413 past max-body-bytes; a chunked body counts once in) */
+  const char *cl = httpd_req_header(req, "Content-Length");
+  uint64_t bytes = cl ? strtoull(cl, NULL, 10) : 0;
+  if (bytes > (uint64_t)app->cfg->max_body_bytes) bytes = (uint64_t)app->cfg->max_body_bytes;
   guard_refusal no = {.retry_s = 1};
-  if (guard__admit(app, req, agent, &no)) return HTTPD_READ_BODY;
+  if (guard__admit(app, req, agent, bytes, &no)) return HTTPD_READ_BODY;
   guard__retry_after(req, no.retry_s);
   if (no.status == 503) app->stats.overloaded++;
   httpd_respond_error(req, no.status, no.code, "%s", no.msg);
@@ -116,5 +125,7 @@ bool guard_body(col_app *app, httpd_req *req, const char *agent_id, guard_refusa
       return guard__refuse(no, 403, "forbidden");
     }
   }
-  return guard__admit(app, req, agent_id, no);
+  size_t len;
+  (void)httpd_req_body(req, &len);
+  return guard__admit(app, req, agent_id, len, no);
 }

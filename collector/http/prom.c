@@ -172,12 +172,26 @@ static void prom__render(col_app *app, strbuf *b) {
                 "Ingest requests answered 429 (agent over its rate or concurrency cap).", s->rate_limited);
   pt_metric_u64(b, "ferry_collector_ingest_busy_total", "counter",
                 "Ingest requests answered 429 because max-ingest-inflight batches were applied and "
-                "max-ingest-queue more admitted.",
+                "max-ingest-queue more (or max-ingest-queue-bytes of bodies) admitted.",
                 s->busy);
   pt_metric_u64(b, "ferry_collector_ingest_queued_total", "counter",
                 "Ingest batches that waited in the queue for a slot.", s->queued);
   pt_metric_u64(b, "ferry_collector_ingest_inflight", "gauge", "Ingest batches being applied.",
                 rl_inflight(app->rl));
+  pt_metric_u64(b, "ferry_collector_ingest_admitted", "gauge",
+                "Ingest batches admitted and not applied yet (being read or waiting for a slot).",
+                rl_pending(app->rl));
+  pt_metric_u64(
+      b, "ferry_collector_ingest_queued_bytes", "gauge",
+      "Received body bytes of the ingest batches admitted and not applied yet (max-ingest-queue-bytes).",
+      rl_pending_bytes(app->rl));
+  pt_metric_u64(b, "ferry_collector_ingest_decoded", "gauge",
+                "Ingest batches admitted at their headers that hold their slot: decoded, parsed or applied.",
+                s->parsed);
+  pt_metric_u64(b, "ferry_collector_ingest_decoded_max", "gauge",
+                "The most ingest batches admitted at their headers decoded, parsed or applied at once since "
+                "start (at most max-ingest-inflight).",
+                s->parsed_max);
   pt_metric_u64(b, "ferry_collector_ingest_waiting", "gauge",
                 "Agents refused at max-ingest-inflight and owed a place.", rl_waiting(app->rl, tf_mono_ms()));
   static const char *const dur = "ferry_collector_request_duration_seconds";

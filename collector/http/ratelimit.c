@@ -26,6 +26,7 @@ typedef enum { TK_ADMITTED = 0, TK_QUEUED, TK_RUNNING } tk_stage;
 struct rl_ticket {
   rl_entry *e;
   tk_stage stage;
+  uint64_t bytes; /* counted in pending_bytes while not TK_RUNNING */
   rl_ticket *qnext;
   void (*go)(void *);
   void *arg;
@@ -38,6 +39,7 @@ struct rl_entry {
   uint64_t last_ms;
   unsigned inflight;
   uint64_t wait_until_ms; /* a waiter until then; 0 = not waiting */
+  uint64_t wait_bytes;    /* a waiter: the body it was refused with (counted in owed_bytes) */
   rl_entry *wprev, *wnext;
   char agent_id[AUTH_AGENT_ID_MAX + 1];
 };
@@ -45,8 +47,10 @@ struct rl_entry {
 struct rl_table {
   rl_config cfg;
   size_t n;
-  unsigned inflight; /* collector-wide: batches applied */
-  unsigned pending;  /* admitted, not applied yet (read, parsed, queued) */
+  unsigned inflight;      /* collector-wide: batches applied */
+  unsigned pending;       /* admitted, not applied yet (being read, queued) */
+  uint64_t pending_bytes; /* their bodies */
+  uint64_t owed_bytes;    /* waiters' bodies: room kept for them under queue_bytes */
   rl_ticket *q_head, *q_tail;
   size_t n_wait;
   rl_entry *wait_head, *wait_tail;
@@ -124,6 +128,8 @@ static void rl__unwait(rl_table *t, rl_entry *e) {
   else t->wait_tail = e->wprev;
   e->wprev = e->wnext = NULL;
   e->wait_until_ms = 0;
+  t->owed_bytes -= e->wait_bytes;
+  e->wait_bytes = 0;
   t->n_wait--;
 }
 
@@ -159,7 +165,7 @@ static unsigned rl__queue_retry(const rl_table *t) {
 }
 
 /* The collector-wide bound: whether e may be admitted now. */
-static bool rl__place(rl_table *t, rl_entry *e, uint64_t now_ms, unsigned *ret_retry_s) {
+static bool rl__place(rl_table *t, rl_entry *e, uint64_t bytes, uint64_t now_ms, unsigned *ret_retry_s) {
   if (!t->cfg.max_inflight) return true;
   rl__rate(t, now_ms);
   rl__expire(t, now_ms);
@@ -167,6 +173,13 @@ static bool rl__place(rl_table *t, rl_entry *e, uint64_t now_ms, unsigned *ret_r
   unsigned used = t->inflight + t->pending;
   unsigned free_places = used < cap ? cap - used : 0;
   bool turn = e->wait_until_ms != 0;
+  /* the byte budget: one batch alone always fits; room the waiters were
+   * refused for is theirs, as places are */
+  if (t->cfg.queue_bytes) {
+    uint64_t ahead = t->pending_bytes + (turn ? 0 : t->owed_bytes);
+    bool alone = t->pending_bytes == 0 && (turn || t->n_wait == 0);
+    if (!alone && ahead + bytes > t->cfg.queue_bytes) free_places = 0;
+  }
   /* a waiter takes any free place; another agent only one no waiter is owed */
   if (free_places && (turn || free_places > t->n_wait)) {
     rl__unwait(t, e);
@@ -182,6 +195,8 @@ static bool rl__place(rl_table *t, rl_entry *e, uint64_t now_ms, unsigned *ret_r
     t->wait_tail = e;
     t->n_wait++;
   }
+  t->owed_bytes = t->owed_bytes - e->wait_bytes + bytes;
+  e->wait_bytes = bytes;
   e->wait_until_ms = until; /* a waiter refused again keeps its place, for longer */
   *ret_retry_s = retry;
   return false;
@@ -189,6 +204,11 @@ static bool rl__place(rl_table *t, rl_entry *e, uint64_t now_ms, unsigned *ret_r
 
 rl_verdict rl_admit(rl_table *t, const char *agent_id, uint64_t now_ms, rl_ticket **ret_ticket,
                     unsigned *ret_retry_s) {
+  return rl_admit_sized(t, agent_id, 0, now_ms, ret_ticket, ret_retry_s);
+}
+
+rl_verdict rl_admit_sized(rl_table *t, const char *agent_id, uint64_t bytes, uint64_t now_ms,
+                          rl_ticket **ret_ticket, unsigned *ret_retry_s) {
   size_t len = strlen(agent_id);
   if (len > AUTH_AGENT_ID_MAX) len = AUTH_AGENT_ID_MAX;
   char id[AUTH_AGENT_ID_MAX + 1];
@@ -222,7 +242,7 @@ rl_verdict rl_admit(rl_table *t, const char *agent_id, uint64_t now_ms, rl_ticke
     *ret_retry_s = wait < 1.0 ? 1u : wait > 3600.0 ? 3600u : (unsigned)ceil(wait);
     return RL_RATE;
   }
-  if (!rl__place(t, e, now_ms, ret_retry_s)) return RL_BUSY;
+  if (!rl__place(t, e, bytes, now_ms, ret_retry_s)) return RL_BUSY;
   rl_ticket *tk = calloc(1, sizeof(*tk));
   if (!tk) {
     *ret_retry_s = 1;
@@ -231,10 +251,26 @@ rl_verdict rl_admit(rl_table *t, const char *agent_id, uint64_t now_ms, rl_ticke
   if (t->cfg.rate > 0) e->tokens -= 1.0;
   tk->e = e;
   tk->stage = TK_ADMITTED;
+  tk->bytes = bytes;
   e->inflight++;
   t->pending++;
+  t->pending_bytes += bytes;
   *ret_ticket = tk;
   return RL_OK;
+}
+
+void rl_ticket_bytes(rl_ticket *tk, uint64_t bytes) {
+  if (!tk || tk->stage == TK_RUNNING) return;
+  rl_table *t = tk->e->t;
+  t->pending_bytes = t->pending_bytes - tk->bytes + bytes;
+  tk->bytes = bytes;
+}
+
+/* tk leaves the admitted-not-applied count (to a slot, or over). */
+static void rl__unpend(rl_table *t, rl_ticket *tk) {
+  if (t->pending) t->pending--;
+  t->pending_bytes = t->pending_bytes >= tk->bytes ? t->pending_bytes - tk->bytes : 0;
+  tk->bytes = 0;
 }
 
 bool rl_start(rl_ticket *tk, void (*go)(void *arg), void *arg) {
@@ -242,7 +278,7 @@ bool rl_start(rl_ticket *tk, void (*go)(void *arg), void *arg) {
   rl_table *t = tk->e->t;
   if (!t->cfg.max_inflight || (t->inflight < t->cfg.max_inflight && !t->q_head)) {
     tk->stage = TK_RUNNING;
-    t->pending--;
+    rl__unpend(t, tk);
     t->inflight++;
     return true;
   }
@@ -277,8 +313,8 @@ void rl_release(void *ticket) {
   if (tk->stage == TK_RUNNING) {
     if (t->inflight) t->inflight--;
     t->done_total++;
-  } else if (t->pending) {
-    t->pending--;
+  } else {
+    rl__unpend(t, tk);
   }
   free(tk);
   /* hand free slots to the queue, in order */
@@ -287,7 +323,7 @@ void rl_release(void *ticket) {
     t->q_head = nx->qnext;
     if (!t->q_head) t->q_tail = NULL;
     nx->stage = TK_RUNNING;
-    if (t->pending) t->pending--;
+    rl__unpend(t, nx);
     t->inflight++;
     nx->go(nx->arg);
   }
@@ -299,6 +335,8 @@ size_t rl_count(const rl_table *t) { return t ? t->n : 0; }
 unsigned rl_inflight(const rl_table *t) { return t ? t->inflight : 0; }
 
 unsigned rl_pending(const rl_table *t) { return t ? t->pending : 0; }
+
+uint64_t rl_pending_bytes(const rl_table *t) { return t ? t->pending_bytes : 0; }
 
 size_t rl_waiting(rl_table *t, uint64_t now_ms) {
   if (!t) return 0;

@@ -2,12 +2,15 @@
  * only the work it can and shares it fairly between agents.
  *
  * Collector-wide: at most max_inflight batches are applied at once (a
- * *slot*); a parsed batch that finds no free slot waits in a FIFO queue and
- * is started, in arrival order, as slots free. Requests are admitted at
- * their headers (before the body is read) while the slots and the queue
- * (queue_max places, counting batches still being read or parsed) have
- * room; past that a request is refused (429) and its agent becomes a
- * *waiter*: the next place that frees in the queue is kept for the waiters
+ * *slot*); a batch that finds no free slot waits in a FIFO queue and is
+ * started, in arrival order, as slots free. Requests are admitted at their
+ * headers (before the body is read) while the slots and the queue
+ * (queue_max places, counting batches still being read) have room and the
+ * bodies of the admitted batches not applied yet come to at most
+ * queue_bytes (a request's bytes are its Content-Length, then its body once
+ * read; one batch alone is admitted whatever its size, so a body the size
+ * limit accepts is never refused for good); past that a request is refused
+ * (429) and its agent becomes a *waiter*: the next place that frees in the queue is kept for the waiters
  * before any agent that was not refused. So an agent that gets its answer
  * and sends again at once cannot take the place of one that was told to
  * come back (an agent with a huge backlog does not starve one with a small
@@ -36,7 +39,8 @@ typedef struct rl_ticket rl_ticket;
 
 typedef struct rl_config {
   unsigned max_inflight;   /* batches applied at once collector-wide; 0 = no cap */
-  unsigned queue_max;      /* batches admitted beyond them (read, parsed or queued) */
+  unsigned queue_max;      /* batches admitted beyond them (being read or queued) */
+  uint64_t queue_bytes;    /* their bodies' bytes at most (one alone always fits); 0 = no cap */
   double rate;             /* requests per second; 0 = no rate limit */
   unsigned burst;          /* bucket size, at least 1 */
   unsigned max_concurrent; /* at least 1 */
@@ -55,7 +59,15 @@ void rl_free(rl_table *t);
  * RL_FULL). Otherwise *ret_retry_s (>= 1) says when to come back. */
 rl_verdict rl_admit(rl_table *t, const char *agent_id, uint64_t now_ms, rl_ticket **ret_ticket,
                     unsigned *ret_retry_s);
-/* The admitted batch is parsed and wants a slot: true when it has one now;
+/* rl_admit for a request whose body is to be bytes long (its Content-Length;
+ * 0 when not known yet): refused RL_BUSY too when the bodies admitted and
+ * not applied yet would pass queue_bytes. */
+rl_verdict rl_admit_sized(rl_table *t, const char *agent_id, uint64_t bytes, uint64_t now_ms,
+                          rl_ticket **ret_ticket, unsigned *ret_retry_s);
+/* The ticket's body is bytes long after all (it is in): counted instead of
+ * what rl_admit_sized was told, until the batch gets its slot or is over. */
+void rl_ticket_bytes(rl_ticket *tk, uint64_t bytes);
+/* The admitted batch wants a slot (to be decoded, parsed and applied in): true when it has one now;
  * false when it is queued, and go(arg) runs (from an rl_release of another
  * ticket) once it has one. */
 bool rl_start(rl_ticket *tk, void (*go)(void *arg), void *arg);
@@ -67,6 +79,8 @@ size_t rl_count(const rl_table *t);
 /* Batches being applied; admitted and not applied yet; agents waiting their turn at now_ms. */
 unsigned rl_inflight(const rl_table *t);
 unsigned rl_pending(const rl_table *t);
+/* Body bytes of the batches admitted and not applied yet. */
+uint64_t rl_pending_bytes(const rl_table *t);
 size_t rl_waiting(rl_table *t, uint64_t now_ms);
 
 #endif

@@ -20,9 +20,11 @@ puts a variable in the collector's environment (e.g. MALLOC_ARENA_MAX=8).
 With --breakdown and --agents it samples the collector's /proc/PID/smaps
 and /metrics during the drain and prints, at the sampled RSS peak, how much
 was the main heap, glibc's per-thread malloc arenas, other anonymous memory
-and file pages, beside the ingest batches applied and waiting; with one
-agent, the same split of the agent's memory after the fill (with its dedup
-table's size) and at its sampled peak during the drain.
+and file pages, beside the ingest batches applied and waiting (and, from a
+collector that has those gauges, the batches admitted, their bodies' bytes
+and the batches decoded at once); with one agent, the same split of the
+agent's memory after the fill (with its dedup table's size) and at its
+sampled peak during the drain.
 
 With --sink it also drains a second backlog into a stand-in collector that
 answers 200 at once (bench_common._AckSink, --compression none): the agent
@@ -202,7 +204,8 @@ def fmt_breakdown(b):
 
 
 def ingest_gauges(coll):
-    """ferry_collector_ingest_inflight / _waiting and the queued counter from /metrics."""
+    """ferry_collector_ingest_inflight / _waiting / _admitted / _queued_bytes / _decoded(_max) and the queued
+    counter from /metrics (a gauge the collector does not have is left out)."""
     out = {}
     try:
         req = urllib.request.Request("http://127.0.0.1:%d/metrics" % coll.port, headers=fh.read_auth())
@@ -211,6 +214,8 @@ def ingest_gauges(coll):
         return out
     for line in body.splitlines():
         for k in ("ferry_collector_ingest_inflight", "ferry_collector_ingest_waiting",
+                  "ferry_collector_ingest_admitted", "ferry_collector_ingest_queued_bytes",
+                  "ferry_collector_ingest_decoded", "ferry_collector_ingest_decoded_max",
                   "ferry_collector_ingest_queued_total", "ferry_collector_ingest_busy_total"):
             if line.startswith(k + " "):
                 out[k[len("ferry_collector_"):]] = float(line.split()[1])
@@ -241,7 +246,8 @@ def run_many(h, args, random_ids):
     done = {}
     cpeak = 0
     at_peak = {}
-    max_inflight = max_waiting = 0
+    max_inflight = max_waiting = max_admitted = max_qbytes = 0
+    decoded_max = None
     while len(done) < len(agents):
         for i, a in enumerate(agents):
             if i not in done and fh.agent_status(a).get("backlog") == 0:
@@ -250,6 +256,9 @@ def run_many(h, args, random_ids):
         g = ingest_gauges(coll) if args.breakdown else {}
         max_inflight = max(max_inflight, g.get("ingest_inflight", 0))
         max_waiting = max(max_waiting, g.get("ingest_waiting", 0))
+        max_admitted = max(max_admitted, g.get("ingest_admitted", 0))
+        max_qbytes = max(max_qbytes, g.get("ingest_queued_bytes", 0))
+        decoded_max = g.get("ingest_decoded_max", decoded_max)
         if rss > cpeak and args.breakdown:
             at_peak = dict(mem_breakdown(coll.pid), rss=rss, **g)
         cpeak = max(cpeak, rss)
@@ -275,6 +284,11 @@ def run_many(h, args, random_ids):
                  at_peak["anon_other"] / 1024, at_peak["file"] / 1024, at_peak.get("ingest_inflight"),
                  at_peak.get("ingest_waiting"), max_inflight, max_waiting, at_peak.get("ingest_queued_total"),
                  at_peak.get("ingest_busy_total")), flush=True)
+        if "ingest_admitted" in at_peak:
+            print("collector_ingest_at_peak: admitted %s (max %d) holding %.1f MiB of bodies (max %.1f MiB); "
+                  "batches decoded at once: %s at the peak, %s at most"
+                  % (at_peak.get("ingest_admitted"), max_admitted, at_peak.get("ingest_queued_bytes", 0) / 2 ** 20,
+                     max_qbytes / 2 ** 20, at_peak.get("ingest_decoded"), decoded_max), flush=True)
     ok = True
     for a in agents:
         c = fh.collector_agent(coll, a.agent_id) or {}

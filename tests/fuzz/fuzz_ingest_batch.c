@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < b.n; i++) {
     if (b.events[i].seq < b.min_seq || b.events[i].seq > b.max_seq) abort();
     if (b.events[i].valid && (!b.events[i].ev.json || !b.events[i].ev.event_id)) abort();
-    if (!b.events[i].valid && b.events[i].error[0] == '\0') abort();
+    if (!b.events[i].valid && (!b.events[i].error || b.events[i].error[0] == '\0')) abort();
     if (b.events[i].valid && dlv_set_add(&recv, b.events[i].seq, b.events[i].seq) != 0) abort();
   }
   for (size_t i = 0; i < b.n_dropped; i++)

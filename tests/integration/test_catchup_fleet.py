@@ -8,7 +8,10 @@ Retry-After, and no agent sends a new request before the wait it was given
 (capped by its --retry-max, as SPEC 2 says) is over. The queue is kept at 2
 (4 places for 20 agents) so that refusals are certain, not a matter of
 timing. After the drain the collector has mapped no more than its default
-2 glibc malloc arenas (--malloc-arenas), however many threads took part.
+2 glibc malloc arenas (--malloc-arenas), however many threads took part; it
+decoded at most 2 batches at once (a batch is parsed only in its slot), and
+/metrics counts nothing as admitted or waiting any more (every batch's
+bytes released once).
 
 The agents talk to the collector through a small recording proxy in this
 test, which sees every answer's status and Retry-After and when each agent's
@@ -103,6 +106,17 @@ def make_proxy(upstream_port, rec):
     return srv
 
 
+def ingest_gauges(coll):
+    r = http_request(coll.url("/metrics"), headers=read_auth(), timeout=10)
+    check_eq(r.status, 200, "GET /metrics")
+    out = {}
+    for name in ("ingest_queued_bytes", "ingest_admitted", "ingest_decoded", "ingest_decoded_max"):
+        m = re.search(r"(?m)^ferry_collector_%s (\d+)$" % name, r.body.decode())
+        check(m is not None, "/metrics has no ferry_collector_%s" % name)
+        out[name] = int(m.group(1))
+    return out
+
+
 def main(h):
     cport = free_port()
     rec = Recorder()
@@ -126,6 +140,15 @@ def main(h):
         wait_backlog(a, 0, timeout=int(os.environ.get("FLEET_WAIT", "240")), desc="%s drained" % a.agent_id)
     for a in agents:
         check_delivered(coll, a.agent_id, PER_AGENT)
+    # a batch is decoded and parsed only once it has one of the 2 slots (the
+    # rest wait as received bodies), and each admitted batch's bytes leave
+    # the count exactly once: after the drain nothing is counted as waiting
+    g = wait_until(lambda: (lambda g: g if all(g[k] == 0 for k in ("ingest_queued_bytes", "ingest_admitted",
+                                                                   "ingest_decoded")) else None)(ingest_gauges(coll)),
+                   30, "the collector's ingest gauges back to 0 after the drain")
+    log("collector: at most %d batch(es) decoded at once" % g["ingest_decoded_max"])
+    check(1 <= g["ingest_decoded_max"] <= 2,
+          "%d batches were decoded at once with --max-ingest-inflight 2" % g["ingest_decoded_max"])
     proxy.shutdown()
     # the collector's threads share at most 2 malloc arenas (--malloc-arenas 0 = 2): the main
     # one and one more, however many threads parsed and applied batches; with 4 places of

@@ -1,7 +1,8 @@
 /* test_collector_ratelimit: the per-agent token bucket and in-progress cap —
  * burst then refusal with a Retry-After that matches the rate, refill over
  * time, agents independent, release reopening the concurrency cap, and the
- * bounded table sweeping idle agents when full. The clock is passed in. */
+ * bounded table sweeping idle agents when full; the collector-wide slots,
+ * queue, turns and byte budget. The clock is passed in. */
 #include <stdio.h>
 
 #include "check.h"
@@ -168,7 +169,72 @@ static void test_inflight_retry_after(void) {
   rl_free(t);
 }
 
+/* The byte budget (queue_bytes): the bodies of the batches admitted and not
+ * applied yet are counted once, from the Content-Length at admission, then
+ * by the body once in; they leave the count exactly once, when the batch
+ * gets its slot or ends before it (queued or not). Past the budget a
+ * request is refused like a full queue (RL_BUSY, its agent owed a turn);
+ * a batch larger than the whole budget is admitted when nothing waits. */
+static void test_queue_bytes(void) {
+  rl_table *t = NULL;
+  rl_config c = {
+      .max_inflight = 1, .queue_max = 10, .queue_bytes = 1000, .rate = 0, .burst = 1, .max_concurrent = 100};
+  CHECK_EQ_INT(rl_new(&c, &t), 0);
+  rl_ticket *run = NULL, *q1 = NULL, *q2 = NULL, *x = NULL, *big = NULL;
+  unsigned retry = 0;
+  uint64_t now = 20000;
+  go_calls = 0;
+  CHECK_EQ_INT(rl_admit_sized(t, "a", 5000, now, &run, &retry), RL_OK); /* over the budget, alone */
+  CHECK_EQ_INT(rl_pending_bytes(t), 5000);
+  CHECK(rl_start(run, count_go, NULL)); /* its slot: no longer waiting */
+  CHECK_EQ_INT(rl_pending_bytes(t), 0);
+  rl_ticket_bytes(run, 9999); /* a running batch is not counted */
+  CHECK_EQ_INT(rl_pending_bytes(t), 0);
+  CHECK_EQ_INT(rl_admit_sized(t, "b", 600, now, &q1, &retry), RL_OK);
+  CHECK_EQ_INT(rl_admit_sized(t, "c", 0, now, &q2, &retry), RL_OK); /* chunked: size not known yet */
+  CHECK_EQ_INT(rl_pending_bytes(t), 600);
+  rl_ticket_bytes(q1, 500); /* the body in: 500 after all (counted instead, not besides) */
+  rl_ticket_bytes(q2, 300);
+  CHECK_EQ_INT(rl_pending_bytes(t), 800);
+  CHECK(!rl_start(q1, count_go, NULL));
+  CHECK(!rl_start(q2, count_go, NULL));
+  CHECK_EQ_INT(rl_pending_bytes(t), 800);
+  /* 800 + 300 > 1000: refused, a place in the queue notwithstanding */
+  CHECK_EQ_INT(rl_admit_sized(t, "d", 300, now, &x, &retry), RL_BUSY);
+  CHECK(retry >= 1);
+  CHECK_EQ_INT(rl_waiting(t, now), 1);
+  /* 200 more would fit, but the room is d's (owed as a place is) */
+  CHECK_EQ_INT(rl_admit_sized(t, "e", 200, now, &x, &retry), RL_BUSY);
+  CHECK_EQ_INT(rl_waiting(t, now), 2);
+  /* q2 ends while queued: its bytes leave once */
+  rl_release(q2);
+  CHECK_EQ_INT(rl_pending_bytes(t), 500);
+  CHECK_EQ_INT(rl_admit_sized(t, "d", 300, now + 1, &x, &retry), RL_OK);
+  CHECK_EQ_INT(rl_pending_bytes(t), 800);
+  /* the running batch ends: q1 takes the slot, its bytes leave the count */
+  rl_release(run);
+  CHECK_EQ_INT(go_calls, 1);
+  CHECK_EQ_INT(rl_pending_bytes(t), 300);
+  rl_release(q1); /* q1 was running: nothing more leaves */
+  CHECK_EQ_INT(rl_pending_bytes(t), 300);
+  CHECK(rl_start(x, count_go, NULL));
+  CHECK_EQ_INT(rl_pending_bytes(t), 0);
+  /* nothing is queued: a batch larger than the budget is admitted (e, back for
+   * its turn, with a bigger body than it was refused with), the next refused */
+  CHECK_EQ_INT(rl_admit_sized(t, "e", 4000, now + 2, &big, &retry), RL_OK);
+  CHECK_EQ_INT(rl_waiting(t, now + 2), 0);
+  CHECK_EQ_INT(rl_admit_sized(t, "f", 1, now + 2, &q1, &retry), RL_BUSY);
+  rl_release(big); /* ends before its turn (a client gone mid-body) */
+  CHECK_EQ_INT(rl_pending_bytes(t), 0);
+  CHECK_EQ_INT(rl_pending(t), 0);
+  rl_release(x);
+  CHECK_EQ_INT(rl_inflight(t), 0);
+  CHECK_EQ_INT(rl_pending_bytes(t), 0);
+  rl_free(t);
+}
+
 int main(void) {
+  test_queue_bytes();
   test_inflight_turns();
   test_inflight_retry_after();
   test_rate();
