@@ -31,16 +31,6 @@ static double cpu_s(void) {
          (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static long status_kib(const char *key) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  size_t kl = strlen(key);
-  while (f && fgets(line, sizeof(line), f))
-    if (strncmp(line, key, kl) == 0 && line[kl] == ':') v = strtol(line + kl + 1, NULL, 10);
-  if (f) fclose(f);
-  return v;
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint64_t next_rand(void) {
@@ -135,8 +125,8 @@ int main(int argc, char **argv) {
   printf("dedup: %s, table %lld bytes (%.1f per pending event), page cache bound %lld KiB\n",
          s.dedup_sql ? "sql_index" : "memory", (long long)s.dedup_bytes,
          (double)s.dedup_bytes / (double)(s.backlog ? s.backlog : 1), (long long)s.cache_bytes / 1024);
-  printf("memory: VmHWM %.1f MiB, RssAnon %.1f MiB\n", (double)status_kib("VmHWM") / 1024,
-         (double)status_kib("RssAnon") / 1024);
+  printf("memory: VmHWM %.1f MiB, RssAnon %.1f MiB\n", (double)jh_status_kib("VmHWM") / 1024,
+         (double)jh_status_kib("RssAnon") / 1024);
   jh_close(&loop, j);
   uv_loop_close(&loop);
   jh_rmtree(dir);

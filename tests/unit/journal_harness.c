@@ -132,3 +132,14 @@ journal_stats jh_stats(journal *j) {
   journal_get_stats(j, &s);
   return s;
 }
+
+long jh_status_kib(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  size_t kl = strlen(key);
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, key, kl) == 0 && line[kl] == ':') v = strtol(line + kl + 1, NULL, 10);
+  if (f) fclose(f);
+  return v;
+}

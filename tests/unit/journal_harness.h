@@ -46,4 +46,8 @@ void jh_free_events(ev_event *evs, size_t n);
 
 journal_stats jh_stats(journal *j);
 
+/* A "Key:  N kB" line of /proc/self/status (VmRSS, VmHWM, RssAnon…) in
+ * KiB; -1 when it cannot be read. */
+long jh_status_kib(const char *key);
+
 #endif

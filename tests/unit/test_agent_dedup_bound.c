@@ -213,17 +213,7 @@ static void test_shrink_after_drain(void) {
 #endif
 
 #if defined(__GLIBC__) && !defined(DEDUP_TEST_ASAN)
-static long status_kib(const char *key) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  size_t kl = strlen(key);
-  while (f && fgets(line, sizeof(line), f))
-    if (strncmp(line, key, kl) == 0 && line[kl] == ':') v = strtol(line + kl + 1, NULL, 10);
-  if (f) fclose(f);
-  return v;
-}
-static long rss_anon_kib(void) { return status_kib("RssAnon"); }
+static long rss_anon_kib(void) { return jh_status_kib("RssAnon"); }
 
 /* Start VmHWM afresh at the current RSS (Linux ≥ 4.0); false if refused. */
 static bool reset_hwm(void) {
@@ -284,11 +274,11 @@ static void test_switch_sort_bounded(void) {
   size_t acc, dup;
   long growth = -1;
   for (int k = 0; k < 40 && !jh_stats(j).dedup_sql; k++) {
-    long before = status_kib("VmRSS");
+    long before = jh_status_kib("VmRSS");
     bool fresh = reset_hwm();
     commit_ids(j, prefix, k * 10000, 10000, &acc, &dup);
     CHECK_EQ_INT(acc, 10000);
-    if (jh_stats(j).dedup_sql && fresh) growth = status_kib("VmHWM") - before;
+    if (jh_stats(j).dedup_sql && fresh) growth = jh_status_kib("VmHWM") - before;
   }
   CHECK(jh_stats(j).dedup_sql);
   if (growth >= 0) {
