@@ -28,6 +28,7 @@
 #include "rollup_site.h"
 #include "rollup_slices.h"
 #include "store.h"
+#include "store_harness.h"
 #include "timefmt.h"
 
 #define S      INT64_C(1000)
@@ -316,25 +317,11 @@ static void send(store *s, int agent, const int *idx, size_t n) {
         k ? "," : "", g->id, ts, type_name(g->e.type), who, cnt, g->e.workstation_id, g->seq);
   }
   snprintf(body + o, cap - o, "],\"dropped\":[]}");
-  bt_batch b;
-  char err[300];
-  int r = bt_parse(body, strlen(body), &lim, &b, err, sizeof(err));
+  st_result res;
+  int r = sh_ingest(s, body, &lim, NOW_MS, &res);
   CHECK_EQ_INT(r, 0);
-  if (r < 0) {
-    fprintf(stderr, "parse: %s\n", err);
-    free(body);
-    return;
-  }
-  st_result res = {0};
-  st_ingest in = {&b, NOW_MS, "1.2.3"};
-  r = s->ops->begin(s);
-  if (r == 0) r = s->ops->apply(s, &in, &res);
-  if (r == 0) r = s->ops->commit(s);
-  else s->ops->rollback(s);
-  CHECK_EQ_INT(r, 0);
-  CHECK_EQ_INT(res.accepted + res.duplicates, n);
+  if (r == 0) CHECK_EQ_INT(res.accepted + res.duplicates, n);
   st_result_clear(&res);
-  bt_batch_clear(&b);
   free(body);
 }
 

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "check.h"
 #include "store.h"
+#include "store_harness.h"
 #include "timefmt.h"
 
 #define NOW_MS 1772352000000LL /* 2026-03-01T08:00:00Z */
@@ -36,20 +37,8 @@ static int ingest_hours(store *s) {
                           i ? "," : "", i, ts, i + 1);
   }
   snprintf(body + o, sizeof(body) - o, "],\"dropped\":[]}");
-  bt_batch b;
-  char err[300];
-  int r = bt_parse(body, strlen(body), &lim, &b, err, sizeof(err));
-  if (r < 0) {
-    fprintf(stderr, "parse: %s\n", err);
-    return r;
-  }
-  st_result res = {0};
-  st_ingest in = {&b, NOW_MS, "1.2.3"};
-  r = s->ops->begin(s);
-  if (r == 0) r = s->ops->apply(s, &in, &res);
-  if (r == 0) r = s->ops->commit(s);
-  else s->ops->rollback(s);
-  bt_batch_clear(&b);
+  st_result res;
+  int r = sh_ingest(s, body, &lim, NOW_MS, &res);
   CHECK_EQ_INT((int)res.accepted, HOURS);
   st_result_clear(&res);
   return r;

@@ -222,6 +222,18 @@ static int ssm__load_rows(store_sqlite *s, sqlite3_stmt *st, size_t max, ssm_evs
 /* Every stored event with ts in [lo, hi) (only worker's when worker != NULL;
  * only rows with rseq in *keys when keys != NULL, read hour by hour as rseq
  * ranges), or RSL_TOO_MANY as soon as there are more than max. */
+/* The window, worker and hour of the per-hour event reads, and the rseq
+ * range they keep to (SS_EV_RANGE_KEYS, SS_EV_TS_RANGE). */
+static void ssm__bind_hour(sqlite3_stmt *st, int64_t lo, int64_t hi, const char *worker, int64_t hour,
+                           int64_t klo, int64_t khi) {
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  ss__text(st, 3, worker);
+  sqlite3_bind_int64(st, 4, hour);
+  sqlite3_bind_int64(st, 5, klo);
+  sqlite3_bind_int64(st, 6, khi);
+}
+
 static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker, const rsl_keys *keys,
                      size_t max, ssm_evs *v) {
   int r = 0;
@@ -236,12 +248,7 @@ static int ssm__load(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   } else {
     for (int64_t h = rollup_hour_of(lo); r == 0 && h <= rollup_hour_of(hi - 1); h++) {
       sqlite3_stmt *st = ss__stmt(s, SS_EV_RANGE_KEYS);
-      sqlite3_bind_int64(st, 1, lo);
-      sqlite3_bind_int64(st, 2, hi);
-      ss__text(st, 3, worker);
-      sqlite3_bind_int64(st, 4, h);
-      sqlite3_bind_int64(st, 5, keys->lo);
-      sqlite3_bind_int64(st, 6, keys->hi);
+      ssm__bind_hour(st, lo, hi, worker, h, keys->lo, keys->hi);
       r = ssm__load_rows(s, st, max, v);
     }
   }
@@ -268,12 +275,7 @@ static int ssm__hist(store_sqlite *s, int64_t lo, int64_t hi, const char *worker
   int r = 0;
   for (int64_t h = rollup_hour_of(lo); r == 0 && h <= rollup_hour_of(hi - 1); h++) {
     sqlite3_stmt *st = ss__stmt(s, SS_EV_TS_RANGE);
-    sqlite3_bind_int64(st, 1, lo);
-    sqlite3_bind_int64(st, 2, hi);
-    ss__text(st, 3, worker);
-    sqlite3_bind_int64(st, 4, h);
-    sqlite3_bind_int64(st, 5, keys ? keys->lo : INT64_MIN);
-    sqlite3_bind_int64(st, 6, keys ? keys->hi : INT64_MAX);
+    ssm__bind_hour(st, lo, hi, worker, h, keys ? keys->lo : INT64_MIN, keys ? keys->hi : INT64_MAX);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
       rsl_hist_add(hist, rsl_bin(lo, width, sqlite3_column_int64(st, 0)), sqlite3_column_int64(st, 1));
