@@ -4,15 +4,15 @@ counted by callgrind (valgrind), so the figure does not move with the machine's
 load the way CPU time does.
 
 Starts ferry-agent under `valgrind --tool=callgrind` twice with the collector
-down (every event stays in the journal), posts --small time-ordered events to
-one and --large to the other (batches of 100 from --clients processes, as
+down (every event stays in the journal), posts --small events (time-ordered
+ids, or UUIDv4 with --ids uuid) to one and --large to the other (batches of 100 from --clients processes, as
 bench_ingest does), stops it, and reads the instruction totals: the per-event
 cost is the difference divided by the difference in events, so start-up and
 shutdown drop out. With --top N it also prints the N functions that grew the
 most (self cost per event) between the two runs.
 
 usage: bench_agent_instr.py [--bin-dir DIR] [--small 10000] [--large 30000]
-                            [--clients 4] [--top 0] [--out DIR]
+                            [--clients 4] [--top 0] [--ids seq|uuid] [--out DIR]
 Needs valgrind (apt-get install valgrind). Runs about a minute at the defaults.
 """
 import argparse
@@ -48,7 +48,7 @@ def self_costs(path):
     return costs
 
 
-def one_run(h, events, clients, outdir, tag):
+def one_run(h, events, clients, outdir, tag, random_ids):
     pattern = os.path.join(outdir, "callgrind.%s.%%p" % tag)
     os.environ["FERRY_EMULATOR"] = "valgrind --tool=callgrind --dump-instr=no --callgrind-out-file=%s" % pattern
     try:
@@ -56,7 +56,7 @@ def one_run(h, events, clients, outdir, tag):
     finally:
         del os.environ["FERRY_EMULATOR"]
     time.sleep(1.0)
-    r = run_clients(agent.port, events, 100, clients)
+    r = run_clients(agent.port, events, 100, clients, random_ids)
     if r["accepted"] != events or r["errors"]:
         raise fh.TestFailure("%s: accepted %d of %d, %d errors" % (tag, r["accepted"], events, r["errors"]))
     agent.stop(timeout=120)
@@ -73,6 +73,7 @@ def main():
     ap.add_argument("--large", type=int, default=30000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--top", type=int, default=0)
+    ap.add_argument("--ids", default="seq", choices=("seq", "uuid"), help="time-ordered or UUIDv4 event ids")
     ap.add_argument("--out", default=None, help="keep the callgrind files here (default: removed)")
     args = ap.parse_args()
     if args.bin_dir:
@@ -83,11 +84,11 @@ def main():
     failed = True
     try:
         outdir = tempfile.mkdtemp(prefix="ferry-instr-", dir=args.out or h.tmp)
-        small, fs = one_run(h, args.small, args.clients, outdir, "small")
-        large, fl = one_run(h, args.large, args.clients, outdir, "large")
+        small, fs = one_run(h, args.small, args.clients, outdir, "small", args.ids == "uuid")
+        large, fl = one_run(h, args.large, args.clients, outdir, "large", args.ids == "uuid")
         per = (large - small) / (args.large - args.small)
-        print("bench_agent_instr: %s: %.0f instructions per event (%d events: %d; %d events: %d)"
-              % (fh.bin_dir(), per, args.small, small, args.large, large), flush=True)
+        print("bench_agent_instr: %s: %s ids: %.0f instructions per event (%d events: %d; %d events: %d)"
+              % (fh.bin_dir(), args.ids, per, args.small, small, args.large, large), flush=True)
         if args.top:
             a, b = {}, {}
             for f in fs:

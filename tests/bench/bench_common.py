@@ -194,10 +194,13 @@ def _client(worker, nworkers, port, total, batch, random_ids, base_ms, barrier, 
              "events": sum(n for _, n in bodies)})
 
 
-def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None, id_base=0):
+def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None, id_base=0, on_start=None):
     """Post `total` events to 127.0.0.1:port/v1/events from nprocs processes
-    (one keep-alive connection each). Bodies are built before the clock starts.
-    Returns a dict with events/s and the client's own CPU cost."""
+    (one keep-alive connection each). Bodies are built before the clock starts;
+    on_start() is called once they are, as the clients start posting (a caller
+    timing more than the posts starts its clock there, not before the build).
+    Returns a dict with events/s, the client's own CPU cost, and t0/t1 (the
+    first post and the last answer, time.monotonic())."""
     base_ms = base_ms or ferry_harness.now_ms() - 3600 * 1000
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(nprocs + 1)
@@ -207,6 +210,8 @@ def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None, id_b
     for p in procs:
         p.start()
     barrier.wait()
+    if on_start:
+        on_start()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
@@ -217,6 +222,8 @@ def run_clients(port, total, batch, nprocs, random_ids=False, base_ms=None, id_b
     events = sum(r["events"] for r in results)
     return {
         "elapsed_s": elapsed,
+        "t0": t0,
+        "t1": t1,
         "accepted": sum(r["accepted"] for r in results),
         "duplicates": sum(r["duplicates"] for r in results),
         "errors": sum(r["errors"] for r in results),
@@ -307,8 +314,40 @@ class _AckSink:
         asyncio.run(main())
 
 
-def start_ack_sink(port):
-    """Start the stand-in collector on 127.0.0.1:port; returns a stop() function."""
+def ack_sink_binary():
+    """The C stand-in collector (tests/bench/acksink.c) when it was built, else None."""
+    p = os.path.join(ferry_harness.bin_dir(), "ferry-acksink")
+    return p if os.access(p, os.X_OK) else None
+
+
+def start_ack_sink(port, kind="auto"):
+    """Start the stand-in collector on 127.0.0.1:port; returns a stop() function
+    whose .pid is the sink's process (for its CPU) and .kind "c" or "python".
+    kind "auto" takes the C sink (libmicrohttpd, a few hundred ns per request)
+    when it was built, else the Python one (asyncio: about as much CPU per event
+    as the agent spends delivering it, on the same cores)."""
+    binp = ack_sink_binary() if kind in ("auto", "c") else None
+    if kind == "c" and not binp:
+        raise ferry_harness.TestFailure("ferry-acksink not built in %s" % ferry_harness.bin_dir())
+    if binp:
+        import subprocess
+        p = subprocess.Popen([binp, "--port", str(port)], stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if not line.startswith("port="):
+            p.kill()
+            p.wait()
+            raise ferry_harness.TestFailure("ferry-acksink did not start: %r" % line)
+
+        def stop_c():
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        stop_c.pid, stop_c.kind = p.pid, "c"
+        return stop_c
     ctx = mp.get_context("fork")
     stop = ctx.Event()
     p = ctx.Process(target=_AckSink.serve, args=(port, stop))
@@ -319,6 +358,7 @@ def start_ack_sink(port):
         p.join(5)
         if p.is_alive():
             p.kill()
+    stop_fn.pid, stop_fn.kind = p.pid, "python"
     return stop_fn
 
 

@@ -14,16 +14,18 @@ connection each, bodies serialized before the clock starts):
     --events rows (our physical limit on this disk);
   - what the client alone can push (against a trivial 202 sink server);
   - with --e2e, the same --events posted while the agent uploads them to a
-    stand-in collector that answers 200 at once (bench_common._AckSink,
-    --compression none): events/s from the first post until the agent's
-    backlog is 0 again, and the agent's CPU per event;
+    stand-in collector that answers 200 at once (ferry-acksink, or with
+    --sink python|both the Python one; --compression none): events/s from
+    the first post until the agent's backlog is 0 again, and the CPU per
+    event of the agent, the clients, the sink and the whole machine;
   - the agent's RSS: idle after start (2 s settle), peak (VmHWM), idle again
     with the full backlog; its CPU over a 10 s idle window; the longest loop
     stall (/v1/status "loop").
 
 usage: bench_ingest.py [--bin-dir DIR] [--events N] [--backlog N] [--batch 100]
                        [--clients 4] [--durability fsync|os] [--ids seq|uuid|both]
-                       [--e2e] [--agent-arg ARG ...] [--dir TMPDIR]
+                       [--e2e] [--sink auto|c|python|both]
+                       [--agent-arg ARG ...] [--dir TMPDIR]
 Results are plain text lines on stdout."""
 import argparse
 import json
@@ -89,18 +91,29 @@ def rm_db(h, name):
             pass
 
 
-def run_e2e(h, args, random_ids, extra):
+def machine_busy_s():
+    """CPU seconds the whole machine spent busy (all cores, /proc/stat), and the clock."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK"), time.monotonic()
+
+
+def run_e2e(h, args, random_ids, extra, sink_kind):
     """Post --events while the agent uploads them to the stand-in collector;
     time until the backlog is 0."""
     sport = fh.free_port()
-    stop = start_ack_sink(sport)
+    stop = start_ack_sink(sport, sink_kind)
     agent = h.start_agent(sport, agent_id="e2e-" + ("uuid" if random_ids else "seq"),
                           extra=extra + ["--compression", "none"])
     try:
         time.sleep(1.0)
-        c0 = proc_cpu_s(agent.pid)
-        t0 = time.monotonic()
-        r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0)
+        snap = {}
+
+        def on_start():  # the clients' bodies are built: the clock starts here
+            snap.update(c0=proc_cpu_s(agent.pid), s0=proc_cpu_s(stop.pid), m0=machine_busy_s())
+        r = run_clients(agent.port, args.events, args.batch, args.clients, random_ids, id_base=0,
+                        on_start=on_start)
+        c0, s0, m0 = snap["c0"], snap["s0"], snap["m0"]
+        t0 = min(r["t0"], m0[1])
         while True:
             st = fh.agent_status(agent)
             if st.get("backlog") == 0 and st.get("ingested_total", r["accepted"]) >= r["accepted"]:
@@ -109,11 +122,19 @@ def run_e2e(h, args, random_ids, extra):
                 raise fh.TestFailure("e2e: backlog not drained: %r" % st)
             time.sleep(0.05)
         el = time.monotonic() - t0
+        m1 = machine_busy_s()
         cpu_us = (proc_cpu_s(agent.pid) - c0) * 1e6 / args.events
+        sink_us = (proc_cpu_s(stop.pid) - s0) * 1e6 / args.events
         peak = proc_mem(agent.pid).get("VmHWM", 0)
-        print("agent_e2e: %.0f events/s posted and delivered to a stand-in collector (%d events, %.1f s; "
+        print("agent_e2e (%s sink): %.0f events/s posted and delivered to a stand-in collector (%d events, %.1f s; "
               "posting alone took %.1f s; %d errors; agent CPU %.2f us/event; VmHWM %.1f MiB)"
-              % (args.events / el, args.events, el, r["elapsed_s"], r["errors"], cpu_us, peak / 1024), flush=True)
+              % (stop.kind, args.events / el, args.events, el, r["elapsed_s"], r["errors"], cpu_us, peak / 1024),
+              flush=True)
+        print("agent_e2e_cpu (%s sink): us/event agent %.2f, clients %.2f, sink %.2f; whole machine %.2f "
+              "(%.2f of %d cores busy)"
+              % (stop.kind, cpu_us, r["client_cpu_s"] * 1e6 / args.events, sink_us,
+                 (m1[0] - m0[0]) * 1e6 / args.events, (m1[0] - m0[0]) / (m1[1] - m0[1]), os.cpu_count() or 0),
+              flush=True)
         return r["accepted"] == args.events
     finally:
         agent.stop()
@@ -140,7 +161,10 @@ def run_kind(h, args, random_ids):
     # (the last flag wins) so the idle CPU is the production figure
     extra = ["--durability", args.durability, "--max-journal-bytes", "8GiB", "--log-level", "warning",
              "--retry-max", "60", "--heartbeat-interval", "30"] + args.agent_arg
-    e2e_ok = run_e2e(h, args, random_ids, extra) if args.e2e else True
+    e2e_ok = True
+    if args.e2e:
+        for sink in (("c", "python") if args.sink == "both" else (args.sink,)):
+            e2e_ok = run_e2e(h, args, random_ids, extra, sink) and e2e_ok
     agent = h.start_agent(fh.free_port(), agent_id="bench-" + ("uuid" if random_ids else "seq"), extra=extra)
     idle = idle_figures(agent.pid)
     print("agent_idle_start: %s; CPU %.3f s over %.0f s"
@@ -206,6 +230,9 @@ def main():
     ap.add_argument("--skip-client-alone", action="store_true")
     ap.add_argument("--e2e", action="store_true",
                     help="also post --events while the agent delivers them to a stand-in collector")
+    ap.add_argument("--sink", default="auto", choices=("auto", "c", "python", "both"),
+                    help="the stand-in collector of --e2e: ferry-acksink (c, the default when built), "
+                         "the Python one, or one run with each")
     args = ap.parse_args()
     if args.bin_dir:
         os.environ["FERRY_BIN_DIR"] = os.path.abspath(args.bin_dir)
