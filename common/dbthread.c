@@ -4,6 +4,8 @@
  * their queue policies stay in their own files. */
 #include "dbthread.h"
 
+#include "thread_name.h"
+
 #include <string.h>
 
 int dbthread_init(dbthread *t, void *data) {
@@ -68,6 +70,7 @@ static void on_async(uv_async_t *a) { drain(a->data); }
 
 static void thread_main(void *arg) {
   dbthread *t = arg;
+  thread_name_set(t->name);
   t->run(t);
   uv_mutex_lock(&t->dmu);
   t->exited = true;

@@ -44,6 +44,8 @@ typedef void (*dbthread_closed_fn)(dbthread *t);
 
 struct dbthread {
   void *data; /* the owner's, for run and closed */
+  const char
+      *name; /* the thread's name (thread_name.h), set before dbthread_start; NULL keeps the program's */
   uv_loop_t *loop;
   uv_async_t async;
   uv_thread_t thread;

@@ -601,6 +601,7 @@ int journal_open(uv_loop_t *loop, const journal_opts *opts, journal **ret, char 
   }
   journal__publish(j);
   /* the handle holds the loop only while ops are out */
+  j->t.name = "journal";
   if ((r = dbthread_start(&j->t, loop, journal__worker, journal__on_close, true)) < 0) {
     if (j->t.closing) { /* the thread did not start; journal__on_close frees */
       set_err(err, errlen, "cannot start the journal thread: %s", uv_strerror(r));

@@ -16,6 +16,7 @@
 #include <mqtt_protocol.h>
 #include "backoff.h"
 #include "log.h"
+#include "thread_name.h"
 #include "timefmt.h"
 
 /* One message's commit, relayed through the loop thread. */
@@ -513,6 +514,7 @@ static void run_connection(mqtt_source *s) {
 
 static void *client_thread(void *arg) {
   mqtt_source *s = arg;
+  thread_name_set("mqtt");
   backoff bo;
   backoff_init(&bo, s->retry_initial_s, s->retry_max_s, (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s);
   while (!stopping(s)) {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics_query.h"
 #include "readers.h"
+#include "thread_name.h"
 #include "timefmt.h"
 
 #define EX_RING_BYTES (1u << 20) /* NDJSON waiting for the client, per export */
@@ -116,6 +117,7 @@ static int ex__between(void *ctx, const st_export_query *q) {
 
 static void *ex__produce(void *arg) {
   ex_job *j = arg;
+  thread_name_set("export");
   store *rd = NULL;
   char err[256] = "";
   int r = rd_pool_get(j->app->readers, &rd, err, sizeof(err));

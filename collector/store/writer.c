@@ -230,6 +230,7 @@ int wr_start(uv_loop_t *loop, store *st, const wr_limits *lim, writer **ret) {
     free(w);
     return r;
   }
+  w->t.name = "writer";
   r = dbthread_start(&w->t, loop, wr__thread, wr__closed, false);
   if (r < 0) {
     if (!w->t.closing) { /* the handle was never opened; otherwise wr__closed frees */

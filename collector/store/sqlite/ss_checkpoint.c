@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "thread_name.h"
+
 struct ss_ckpt {
   sqlite3 *db; /* the thread's own connection */
   uv_thread_t thread;
@@ -17,6 +19,7 @@ struct ss_ckpt {
 
 static void ss__ckpt_thread(void *arg) {
   ss_ckpt *c = arg;
+  thread_name_set("checkpoint");
   uv_mutex_lock(&c->mu);
   for (;;) {
     while (!c->want && !c->stop) uv_cond_wait(&c->cv, &c->mu);
