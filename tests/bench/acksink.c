@@ -44,7 +44,8 @@ static uint64_t key_events(const char *key) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **state) {
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **state) {
   (void)cls, (void)url, (void)method, (void)version, (void)upload;
   if (!*state) { /* headers only: come back with the body */
     *state = c;
@@ -92,8 +93,8 @@ int main(int argc, char **argv) {
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   struct MHD_Daemon *d =
-      MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                       NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
+                       NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                        MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "ferry-acksink: cannot listen on 127.0.0.1:%ld\n", port);
