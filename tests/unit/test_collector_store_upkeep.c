@@ -1,7 +1,8 @@
 /* test_collector_store_upkeep: the SQLite store's rollup upkeep rebuilds the
  * newest dirty hours first (after a backfill the last day a dashboard shows
  * is whole first), a piece at a time, until none is left; hours ingest
- * marked within the hot window are passed over; and a store with page
+ * marked within the hot window are passed over; a day's rows are refilled
+ * once none of its hours is marked; and a store with page
  * caches sized by store_sqlite_set_cache still stores and rebuilds. */
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -42,6 +43,21 @@ static int ingest_hours(store *s) {
   CHECK_EQ_INT((int)res.accepted, HOURS);
   st_result_clear(&res);
   return r;
+}
+
+/* The events of day's day_total row, -1 without one (its own connection). */
+static int64_t day_events(const char *path, int64_t day) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  int64_t n = -1;
+  CHECK_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  CHECK_EQ_INT(sqlite3_prepare_v2(db, "SELECT events FROM day_total WHERE day = ?1", -1, &st, NULL),
+               SQLITE_OK);
+  sqlite3_bind_int64(st, 1, day);
+  if (st && sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
 }
 
 /* min, max and count of the dirty hours, read on a connection of its own */
@@ -95,11 +111,20 @@ int main(void) {
   CHECK_EQ_INT(n, HOURS - 3);
   CHECK_EQ_INT(lo, H0);
   CHECK_EQ_INT(hi, H0 + HOURS - 4);
+  /* the hours span two days (22:00 to 07:00 UTC); neither day is refilled
+   * while one of its hours is still marked: a backfill refills each day
+   * once, not once per piece */
+  const int64_t d1 = (H0 + HOURS - 1) / 24, d0 = H0 / 24;
+  CHECK(d0 + 1 == d1);
+  CHECK_EQ_INT(day_events(path, d1), -1);
+  CHECK_EQ_INT(day_events(path, d0), -1);
 
-  /* pieces until none is left */
+  /* pieces until none is left; then both days hold all of their hours */
   for (int i = 0; i < HOURS && more; i++) CHECK_EQ_INT(s->ops->maintain(s, 3, &more), 0);
   dirty(path, &lo, &hi, &n);
   CHECK_EQ_INT(n, 0);
+  CHECK_EQ_INT(day_events(path, d1), (H0 + HOURS) - d1 * 24);
+  CHECK_EQ_INT(day_events(path, d0), d1 * 24 - H0);
 
   /* hours being written are passed over: with a long window, the hours this
    * handle just marked are all hot and nothing is rebuilt (more stays
