@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "models.h"
 #include "rollup.h"
@@ -506,6 +507,8 @@ int store_sqlite_set_cache(store *base, int64_t writer_bytes, int64_t reader_byt
 
 void store_sqlite_set_slice(store *base, size_t events) { SS(base)->slice_events = events; }
 
+void store_sqlite_set_build_width(store *base, unsigned n) { bgate_set_width(SS(base)->gate, n); }
+
 void store_sqlite_build_stats(store *base, uint64_t *ret_entered, unsigned *ret_max_inside) {
   bgate_stats(SS(base)->gate, ret_entered, ret_max_inside);
 }
@@ -658,7 +661,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     }
   }
   if (!reader && (r = ssm_open(s, err, errlen)) < 0) goto fail;
-  if (!reader && (r = bgate_new(&s->gate)) < 0) {
+  if (!reader && (r = bgate_new(uv_available_parallelism(), &s->gate)) < 0) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
