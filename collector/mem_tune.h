@@ -5,9 +5,9 @@
  * slices of events of a few MiB each; with glibc's default the mmap
  * threshold grows to the largest block freed, so those slices moved into
  * the heap and the holes they left between the page caches' pages stayed
- * resident: 55-60 of the collector's 130 MiB at the peak after a 10M-event
- * backfill were free heap (docs/benchmarks.md, "Memory right after a
- * backfill"). */
+ * resident: up to 62 of the collector's 133 MiB at the peak after a 10M-event
+ * backfill were free heap (docs/benchmarks.md, "Collector memory
+ * right after a backfill"). */
 #ifndef FERRY_COLLECTOR_MEM_TUNE_H
 #define FERRY_COLLECTOR_MEM_TUNE_H
 
@@ -15,8 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Blocks of at least this many bytes are mapped on their own. */
-#define MT_MMAP_THRESHOLD (128 * 1024)
+/* Blocks of at least this many bytes are mapped on their own: a slice's
+ * largest arrays are; an ingest batch's buffers (a few hundred KiB for 1,000
+ * events) stay in the heap — at 128 KiB, mapping and faulting them in again
+ * for every batch cost about 0.5 µs of CPU per ingested event. */
+#define MT_MMAP_THRESHOLD (1024 * 1024)
 
 typedef struct mt_applied {
   int arenas;            /* the arena limit set (0: none set here) */

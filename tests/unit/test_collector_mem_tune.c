@@ -53,7 +53,7 @@ static void test_threshold(void) {
   block(8u << 20, &m, &back); /* a big slice, freed */
   CHECK(m && back);
   /* the next block past the threshold: still its own mapping, still given back */
-  block(2u << 20, &m, &back);
+  block(3u << 20, &m, &back);
   CHECK(m && back);
   block(MT_MMAP_THRESHOLD * 2, &m, &back);
   CHECK(m && back);
