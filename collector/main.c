@@ -8,7 +8,6 @@
  * the database writer makes progress, and the "token" subcommand.
  * Exit codes: 0 ok, 1 runtime failure, 2 configuration error. */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "activity.h"
 #include "json_arena.h"
 #include "log.h"
+#include "mem_tune.h"
 #include "notify.h"
 #include "prom.h"
 #include "readers.h"
@@ -282,16 +282,13 @@ static void cm__warn(const col_config *cfg, const opt_cli *cli) {
 /* Bound glibc's malloc arenas before any thread starts: with one arena per
  * thread (up to 8 x cores), each ingest and writer thread keeps the pages
  * its parsed batches freed, and a fleet's catch-up measured 6 arenas holding
- * 124 of the collector's 148 MiB (docs/benchmarks.md). */
-static void cm__malloc_arenas(const col_config *cfg) {
-#ifdef M_ARENA_MAX
-  int64_t n = cfg->malloc_arenas;
-  if (n == 0 && getenv("MALLOC_ARENA_MAX")) return; /* glibc applied it at start */
-  if (n == 0) n = 2;
-  if (mallopt(M_ARENA_MAX, (int)n) != 1) flog_warn("malloc-arenas %lld: not applied", (long long)n);
-#else
-  (void)cfg;
-#endif
+ * 124 of the collector's 148 MiB (docs/benchmarks.md). Large blocks (the
+ * rollup builds' slices) get their own mappings (mem_tune.h). */
+static void cm__malloc_tune(const col_config *cfg) {
+  mt_applied ap;
+  if (mt_apply(cfg->malloc_arenas, &ap) < 0)
+    flog_warn("malloc settings (malloc-arenas %lld, mmap threshold %d): not all applied",
+              (long long)cfg->malloc_arenas, MT_MMAP_THRESHOLD);
 }
 
 int main(int argc, char **argv) {
@@ -353,7 +350,7 @@ int main(int argc, char **argv) {
   flog_set_level(col_config_flog_level(&cfg));
   flog_set_format(cfg.log_format);
   flog_set_component("collector");
-  cm__malloc_arenas(&cfg);
+  cm__malloc_tune(&cfg);
   col_app *app = &m.app;
   app->cfg = &cfg;
   r = col_config_finish(&cfg, &app->auth, err, sizeof(err));

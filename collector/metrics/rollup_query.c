@@ -129,7 +129,10 @@ static int rq__built_piece(rq_q *c, int64_t a, int64_t b) {
   rq_build_use use = {.u = c};
   if (c->q->filter) use.site = rq__built_site_use;
   else use.buckets = rq__built_buckets;
-  return rq_build_each(c->be, a, b, w, &use);
+  if (c->be->build_turn) c->be->build_turn(c->be->ctx, true);
+  int r = rq_build_each(c->be, a, b, w, &use);
+  if (c->be->build_turn) c->be->build_turn(c->be->ctx, false);
+  return r;
 }
 
 static bool rq__dirty_in(const int64_t *d, size_t n, int64_t a, int64_t b) {

@@ -51,6 +51,10 @@ typedef struct rq_backend {
    * negative errno; end_read ends what begin_read opened). May be NULL. */
   int (*begin_read)(void *ctx, bool *ret_opened);
   void (*end_read)(void *ctx, bool opened);
+  /* Optional: called with enter true before a query builds a piece of its
+   * stale hours from their events, false after (the store's build_gate.h:
+   * one such build at a time). Not called by rq_build_each's own users. */
+  void (*build_turn)(void *ctx, bool enter);
 } rq_backend;
 
 /* The rollup rows (when use->buckets) and site rows (when use->site) of

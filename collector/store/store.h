@@ -201,6 +201,15 @@ void store_pg_set_slice(store *st, size_t events);
  * wrote, or a long one to see hours passed over. */
 void store_sqlite_set_hot(store *st, int64_t ms);
 
+/* How many queries on st and its readers may build stale hours at once
+ * (store/build_gate.h; default: the CPU cores). Tests set 1. */
+void store_sqlite_set_build_width(store *st, unsigned n);
+
+/* The stale-hour builds of queries on st and its readers so far (pieces of
+ * a few hours, each through that gate), and the most that ever ran at
+ * once. For tests. */
+void store_sqlite_build_stats(store *st, uint64_t *ret_entered, unsigned *ret_max_inside);
+
 /* Open the PostgreSQL store at conninfo (a postgres:// URL or libpq
  * key=value string), creating or migrating its schema. Same contract. */
 int store_pg_open(const char *conninfo, int64_t max_state_ms, store **ret, char *err, size_t errlen);

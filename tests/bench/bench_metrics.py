@@ -11,8 +11,18 @@ rebuilt the rollups, plus the collector's RSS.
 
 usage: bench_metrics.py [--bin-dir DIR] [--events N] [--batch 1000] [--clients 2]
                         [--reps 20] [--dir TMPDIR] [--keep] [--loadgen [--conns 8]] [--sites]
-                        [--skip-fresh] [--soak 1000] [--reuse DB]
+                        [--skip-fresh] [--soak 1000] [--reuse DB [--fresh]] [--collector-arg=ARG ...]
+                        [--fresh-concurrent N]
 --skip-fresh measures only once the rollups are rebuilt.
+--reuse DB --fresh marks every hour with events dirty first: the state right
+after a backfill with timestamps random over the window, without ingesting
+again. --collector-arg passes one more argument to ferry-collector (repeatable).
+--fresh-concurrent N first sends N 30-day factory queries at once (one
+connection each) while the hours are stale, as N dashboards opening after a
+backfill would, and reports each one's time.
+The collector's VmRSS is sampled every 50 ms from the end of the ingest until
+the rollups are rebuilt, and again over the rest: each phase's peak is
+printed with the mappings resident at that moment.
 --sites writes a plant registry first (two sites, the agents split between
 them, a line of 50 workstations on each) and measures every endpoint also
 with site=S1 and with line=L1, beside the unfiltered figures of the same run.
@@ -33,7 +43,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import ferry_harness as fh, proc_mem_kib
+from bench_common import PeakSampler, ferry_harness as fh, proc_mem_kib
 
 DAY = 86400 * 1000
 
@@ -184,10 +194,33 @@ def soak(port, t0_ms, n, coll):
           flush=True)
 
 
+def concurrent_fresh(port, t0_ms, n):
+    import threading
+    from urllib.parse import urlencode
+    _, frm, to = list(windows(t0_ms))[1]
+    path = "/v1/metrics/factory?%s" % urlencode({"from": fh.fmt_ts(frm), "to": fh.fmt_ts(to)})
+    times = [None] * n
+
+    def one(i):
+        times[i] = latency(port, path, 1)[0]
+
+    t = time.monotonic()
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    print("fresh: %d concurrent 30d factory queries: %s ms; all answered in %.1f s  (%s)"
+          % (n, " / ".join("%.0f" % x for x in sorted(times)), time.monotonic() - t, loadavg()), flush=True)
+
+
 def latency_and_rss(a, port, t0_ms, db, coll, fresh=True):
     rss, hwm = proc_mem_kib(coll.pid)
     print("collector RSS after ingest: %d KiB (peak %d KiB)" % (rss, hwm), flush=True)
+    sampler = PeakSampler(coll.pid)
     if fresh and not a.skip_fresh:
+        if a.fresh_concurrent:
+            concurrent_fresh(port, t0_ms, a.fresh_concurrent)
         report_reference(port, t0_ms, a.reps, None)
         report_latency(port, t0_ms, a.reps, "fresh")
     # wait for the writer to rebuild the stale hours
@@ -197,10 +230,13 @@ def latency_and_rss(a, port, t0_ms, db, coll, fresh=True):
     while con.execute("SELECT count(*) FROM dirty_hours").fetchone()[0] > 0:
         time.sleep(2)
     print("rollup rebuild after ingest: %.1f s" % (time.monotonic() - t), flush=True)
+    print("peak until the rollups were rebuilt: %s" % sampler.stop().fmt(), flush=True)
+    sampler = PeakSampler(coll.pid)
     report_reference(port, t0_ms, a.reps, db)
     report_latency(port, t0_ms, a.reps, "rebuilt")
     if a.soak:
         soak(port, t0_ms, a.soak, coll)
+    print("peak once rebuilt: %s" % sampler.stop().fmt(), flush=True)
     rss, hwm = proc_mem_kib(coll.pid)
     print("collector RSS at the end: %d KiB (peak %d KiB); database %.0f MiB"
           % (rss, hwm, os.path.getsize(db) / 1048576), flush=True)
@@ -221,6 +257,9 @@ def main():
     ap.add_argument("--skip-fresh", action="store_true", help="measure only once the rollups are rebuilt")
     ap.add_argument("--soak", type=int, default=1000, help="queries after the endpoint figures, then RSS")
     ap.add_argument("--reuse", help="a database a --keep run left: no ingest, rebuilt figures only")
+    ap.add_argument("--fresh", action="store_true", help="with --reuse: every hour with events dirty first")
+    ap.add_argument("--fresh-concurrent", type=int, default=0, help="N 30-day queries at once while stale")
+    ap.add_argument("--collector-arg", action="append", default=[], help="one more ferry-collector argument")
     a = ap.parse_args()
     if a.bin_dir:
         os.environ["FERRY_BIN_DIR"] = a.bin_dir
@@ -229,11 +268,17 @@ def main():
     db = a.reuse or os.path.join(tmp, "ferry.db")
     if a.keep:
         print("database: %s" % db, flush=True)
+    if a.reuse and a.fresh:
+        import sqlite3
+        con = sqlite3.connect(db)
+        con.execute("INSERT OR IGNORE INTO dirty_hours SELECT DISTINCT hour FROM ev_time")
+        con.commit()
+        con.close()
     import subprocess
     coll = subprocess.Popen([fh.binary("ferry-collector"), "--listen", "127.0.0.1:%d" % port,
                              "--db", "sqlite:" + db, "--auth-token", fh.AGENT_TOKEN,
                              "--read-token", fh.READ_TOKEN, "--admin-token", ADMIN, "--log-level", "warning",
-                             "--agent-rate", "0"])  # ingest cost, not admission control
+                             "--agent-rate", "0"] + a.collector_arg)  # ingest cost, not admission control
     try:
         fh.wait_until(lambda: fh.http_request("http://127.0.0.1:%d/healthz" % port).status == 200, 20,
                       "collector up")

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "models.h"
 #include "rollup.h"
@@ -437,6 +438,7 @@ static void ss_close(store *base) {
   for (int i = 0; i < SS_COUNT_; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
   ssm_close(s);
+  bgate_unref(s->gate);
   sb_clear(&s->body);
   free(s->path);
   free(s);
@@ -448,7 +450,10 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
 static int ss_open_reader(store *base, store **ret, char *err, size_t errlen) {
   store_sqlite *s = SS(base);
   int r = ss_open(s->path, s->max_state_ms, true, ret, err, errlen);
-  if (r == 0) SS(*ret)->slice_events = s->slice_events;
+  if (r == 0) {
+    SS(*ret)->slice_events = s->slice_events;
+    SS(*ret)->gate = bgate_ref(s->gate);
+  }
   if (r == 0 && s->reader_cache_kib > 0) {
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%" PRId64 ";", s->reader_cache_kib);
@@ -501,6 +506,12 @@ int store_sqlite_set_cache(store *base, int64_t writer_bytes, int64_t reader_byt
 }
 
 void store_sqlite_set_slice(store *base, size_t events) { SS(base)->slice_events = events; }
+
+void store_sqlite_set_build_width(store *base, unsigned n) { bgate_set_width(SS(base)->gate, n); }
+
+void store_sqlite_build_stats(store *base, uint64_t *ret_entered, unsigned *ret_max_inside) {
+  bgate_stats(SS(base)->gate, ret_entered, ret_max_inside);
+}
 
 void store_sqlite_set_hot(store *base, int64_t ms) { SS(base)->hot_ms = ms > 0 ? ms : -1; }
 
@@ -650,6 +661,10 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     }
   }
   if (!reader && (r = ssm_open(s, err, errlen)) < 0) goto fail;
+  if (!reader && (r = bgate_new(uv_available_parallelism(), &s->gate)) < 0) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
   if (!reader && (r = ss_ckpt_start(path, s->db, &s->ckpt, err, errlen)) < 0) goto fail;
   *ret = &s->base;
   return 0;

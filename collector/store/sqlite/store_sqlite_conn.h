@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "build_gate.h"
 #include "ss_checkpoint.h"
 #include "strbuf.h"
 #include "store.h"
@@ -25,6 +26,7 @@ typedef struct store_sqlite {
   int64_t reader_cache_kib; /* page cache of each reader handle opened from this one */
   size_t slice_events;      /* most events a rollup build holds (0: RSL_SLICE_EVENTS) */
   ss_ckpt *ckpt;            /* writer: WAL checkpoints on their own thread */
+  bgate *gate;              /* one query's stale-hour build at a time, shared with the readers */
   st_txmemo memo;           /* writer only: this transaction's writes, known ids */
   /* writer: hours this transaction already marked dirty, direct-mapped by
    * hour modulo its size (value hour + 1; 0 = empty) — a cheap first check in

@@ -308,6 +308,12 @@ static int ssm__sum(void *ctx, rq_table table, bool days, int64_t a, int64_t b, 
 static int ssm__begin_read(void *ctx, bool *ret_opened);
 static void ssm__end_read(void *ctx, bool opened);
 
+static void ssm__build_turn(void *ctx, bool enter) {
+  store_sqlite *s = ctx;
+  if (enter) bgate_enter(s->gate);
+  else bgate_leave(s->gate);
+}
+
 /* The shared plan walk (rollup_query.h) over this handle. */
 static rq_backend ssm__backend(store_sqlite *s) {
   return (rq_backend){
@@ -323,6 +329,7 @@ static rq_backend ssm__backend(store_sqlite *s) {
       .dirty_hours = ssm_dirty_hours,
       .begin_read = ssm__begin_read,
       .end_read = ssm__end_read,
+      .build_turn = s->gate ? ssm__build_turn : NULL,
   };
 }
 
