@@ -53,7 +53,8 @@ typedef struct rq_backend {
   void (*end_read)(void *ctx, bool opened);
   /* Optional: called with enter true before a query builds a piece of its
    * stale hours from their events, false after (the store's build_gate.h:
-   * one such build at a time). Not called by rq_build_each's own users. */
+   * at most as many such builds at once as CPU cores). Not called by
+   * rq_build_each's own users. */
   void (*build_turn)(void *ctx, bool enter);
 } rq_backend;
 

@@ -28,8 +28,11 @@ int sr_rebuild(const int64_t *hours, size_t n, const sr_writer *w) {
   int64_t last_day = INT64_MIN;
   for (size_t i = 0; r == 0 && i < n; i++) {
     int64_t d = rollup_day_of_hour(hours[i]);
-    if (d != last_day) r = w->write_day(w->ctx, d);
+    if (d == last_day) continue;
     last_day = d;
+    bool pending = false;
+    if (w->day_pending) r = w->day_pending(w->ctx, d, &pending);
+    if (r == 0 && !pending) r = w->write_day(w->ctx, d);
   }
   return r;
 }

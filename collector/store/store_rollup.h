@@ -7,6 +7,7 @@
 #ifndef FERRY_COLLECTOR_STORE_ROLLUP_H
 #define FERRY_COLLECTOR_STORE_ROLLUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,10 +23,19 @@ typedef struct sr_writer {
   int (*write_hours)(void *ctx, int64_t h0, int64_t h1);
   /* Refill one day's rows from its hour rows. */
   int (*write_day)(void *ctx, int64_t day);
+  /* Optional: *ret = whether an hour of day is still marked (write_hours
+   * has unmarked the hours it rebuilt). Readers use a day's rows only when
+   * none of its hours is marked, so such a day is left for the rebuild that
+   * clears its last mark: after a backfill that marked every hour each day
+   * is refilled once, not once per piece. NULL: every day touched is
+   * refilled (PostgreSQL: replicas rebuild hours of one day side by side,
+   * each would see the other's hours as still marked). */
+  int (*day_pending)(void *ctx, int64_t day, bool *ret);
 } sr_writer;
 
 /* Rebuild hours[0..n) (ascending, distinct): runs of consecutive hours,
- * then their days in ascending order (so per-day locks never deadlock).
+ * then their days in ascending order (so per-day locks never deadlock),
+ * those day_pending leaves for later excepted.
  * Stops at the first failure and returns it; 0 when all were written. */
 int sr_rebuild(const int64_t *hours, size_t n, const sr_writer *w);
 

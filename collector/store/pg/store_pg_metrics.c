@@ -419,7 +419,7 @@ int spm_maintain(store *base, int max_units, bool *ret_more) {
     r = sp__exec(s, SP_DIRTY_DEL, "clear dirty marks");
   }
   /* days ascending: the day locks never deadlock */
-  if (r == 0) r = sr_rebuild(hours, n, &(sr_writer){s, spm__write_hours_cb, spm__write_day_cb});
+  if (r == 0) r = sr_rebuild(hours, n, &(sr_writer){s, spm__write_hours_cb, spm__write_day_cb, NULL});
   free(hours);
   if (r == 0) r = sp__sql(s, "COMMIT", "commit rollups");
   if (r < 0) {

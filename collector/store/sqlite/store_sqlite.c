@@ -662,7 +662,7 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
   }
   if (!reader && (r = ssm_open(s, err, errlen)) < 0) goto fail;
   if (!reader && (r = bgate_new(uv_available_parallelism(), &s->gate)) < 0) {
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen, "cannot create the stale-hour build gate: %s", uv_strerror(r));
     goto fail;
   }
   if (!reader && (r = ss_ckpt_start(path, s->db, &s->ckpt, err, errlen)) < 0) goto fail;

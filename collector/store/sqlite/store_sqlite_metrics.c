@@ -407,9 +407,9 @@ static int ssm__write_hours(store_sqlite *s, int64_t h0, int64_t h1) {
   return r;
 }
 
-/* Whether an hour of day is still marked dirty (this rebuild's own hours
- * were unmarked by ssm__write_hours before their days are written). */
-static int ssm__day_has_dirty(store_sqlite *s, int64_t day, bool *ret) {
+/* sr_writer.day_pending: whether an hour of day is still marked dirty. */
+static int ssm__day_pending(void *ctx, int64_t day, bool *ret) {
+  store_sqlite *s = ctx;
   sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_IN);
   sqlite3_bind_int64(st, 1, day * 24);
   sqlite3_bind_int64(st, 2, day * 24 + 24);
@@ -420,21 +420,13 @@ static int ssm__day_has_dirty(store_sqlite *s, int64_t day, bool *ret) {
   return 0;
 }
 
-/* A day's rows are refilled from its hour rows once none of its hours is
- * marked any more. While one is, no reader uses that day's rows — metrics
- * (rollup_query.c) and models (store_models.c) read a day with a marked
- * hour hour by hour — and the rebuild that clears its last mark refills
- * them. So after a backfill that marked every hour each day is refilled
- * once, not once per piece of hours it was rebuilt in (the refill, over the
- * site tables too, was two thirds of a rebuild's time). One writer makes
- * this exact; the PostgreSQL store, whose replicas rebuild hours of one day
- * side by side, refills every day it touches. */
+/* A day's rows refilled from its hour rows (plain, site and model tables);
+ * sr_rebuild calls it once none of the day's hours is marked any more
+ * (ssm__day_pending: one writer makes that check exact). */
 static int ssm__write_day(store_sqlite *s, int64_t day) {
   static const int dels[] = {SS_WD_DEL, SS_SD_DEL, SS_DT_DEL};
   static const int fills[] = {SS_WD_FILL, SS_SD_FILL, SS_DT_FILL};
-  bool pending = false;
-  int r = ssm__day_has_dirty(s, day, &pending);
-  if (r < 0 || pending) return r;
+  int r = 0;
   for (int i = 0; r == 0 && i < 3; i++) {
     sqlite3_stmt *st = ss__stmt(s, dels[i]);
     sqlite3_bind_int64(st, 1, day);
@@ -493,7 +485,8 @@ int ssm_maintain(store *base, int max_units, bool *ret_more) {
     memmove(hours, hours + (n - want), want * sizeof(*hours));
     n = want;
   }
-  if (r == 0) r = sr_rebuild(hours, n, &(sr_writer){s, ssm__write_hours_cb, ssm__write_day_cb});
+  if (r == 0)
+    r = sr_rebuild(hours, n, &(sr_writer){s, ssm__write_hours_cb, ssm__write_day_cb, ssm__day_pending});
   free(hours);
   if (r == 0) r = ss__exec(s, ss__stmt(s, SS_COMMIT), "commit rollups");
   if (r < 0) {
