@@ -201,6 +201,11 @@ void store_pg_set_slice(store *st, size_t events);
  * wrote, or a long one to see hours passed over. */
 void store_sqlite_set_hot(store *st, int64_t ms);
 
+/* How many random keys wait in ev_key_new before they are folded into
+ * ev_key (sqlite/ss_keyfold.h; 0: the default rule, about the square root
+ * of 4,096 × the events stored). Tests set a small number. */
+void store_sqlite_set_key_fold(store *st, int64_t keys);
+
 /* How many queries on st and its readers may build stale hours at once
  * (store/build_gate.h; default: the CPU cores). Tests set 1. */
 void store_sqlite_set_build_width(store *st, unsigned n);

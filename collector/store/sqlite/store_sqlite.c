@@ -21,6 +21,7 @@
 #include "rollup.h"
 #include "ss_body.h"
 #include "ss_key.h"
+#include "ss_keyfold.h"
 #include "store_apply.h"
 
 static int ss_run(store_sqlite *s, int which) { return ss__exec(s, ss__stmt(s, which), ss_sql[which]); }
@@ -30,14 +31,18 @@ static int ss_begin(store *base) {
   return ss_run(SS(base), SS_BEGIN);
 }
 static int ss_commit(store *base) {
-  int r = ss_run(SS(base), SS_COMMIT);
-  ssm_tx_end(SS(base), r == 0);
+  store_sqlite *s = SS(base);
+  int r = ssk_fold(s); /* a failed piece fails the commit: the caller rolls back */
+  if (r == 0) r = ss_run(s, SS_COMMIT);
+  if (r == 0) ssm_tx_end(s, true);
+  if (r == 0) ssk_tx_end(s, true);
   return r;
 }
 static void ss_rollback(store *base) {
   store_sqlite *s = SS(base);
   if (!sqlite3_get_autocommit(s->db)) (void)ss_run(s, SS_ROLLBACK);
   ssm_tx_end(s, false);
+  ssk_tx_end(s, false);
 }
 static bool ss_in_transaction(store *base) { return !sqlite3_get_autocommit(SS(base)->db); }
 static const char *ss_last_error(store *base) { return SS(base)->err; }
@@ -113,23 +118,6 @@ static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const cha
 
 /* Whether (agent, event_id) is stored under key h: 1 (with *ret_hash its
  * content hash), 0, or a negative errno. */
-static int ss__find(store_sqlite *s, int64_t h, const char *agent, const char *event_id, int64_t *ret_hash) {
-  sqlite3_stmt *st = ss__stmt(s, SS_KEY_PROBE);
-  sqlite3_bind_int64(st, 1, h);
-  ss__text(st, 2, agent);
-  ss__text(st, 3, event_id);
-  int rc, found = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    if (sqlite3_column_int(st, 0)) {
-      *ret_hash = sqlite3_column_int64(st, 1);
-      found = 1;
-      break;
-    }
-  int r = rc == SQLITE_ROW || rc == SQLITE_DONE ? found : ss__fail(s, "look up event");
-  sqlite3_reset(st);
-  return r;
-}
-
 /* The stream id of the batch's (agent_id, epoch), added on first use. */
 static int ss__stream(store_sqlite *s, const bt_batch *b, int64_t *ret_sid) {
   sqlite3_stmt *st = ss__stmt(s, SS_STREAM_GET);
@@ -173,8 +161,10 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
   for (size_t i = 0; i < b->n; i++) {
     const bt_event *e = &b->events[i];
     if (!e->valid) continue;
-    int64_t h = ss_key64(b->agent_id, agent_len, e->ev.event_id, strlen(e->ev.event_id)), stored_hash = 0;
-    int r = ss__find(s, h, b->agent_id, e->ev.event_id, &stored_hash);
+    size_t id_len = strlen(e->ev.event_id);
+    int64_t h = ss_key64(b->agent_id, agent_len, e->ev.event_id, id_len), stored_hash = 0;
+    bool random = ssk_random(e->ev.event_id, id_len);
+    int r = ssk_find(s, random, h, b->agent_id, e->ev.event_id, &stored_hash);
     if (r < 0) return r;
     if (r == 1) { /* the first stored copy wins */
       ret->duplicates++;
@@ -193,10 +183,7 @@ static int ss__events(void *ctx, const st_ingest *in, st_result *ret) {
     if ((r = ss__exec(s, st, "insert event")) < 0) return r;
     int64_t rseq = sqlite3_last_insert_rowid(s->db);
     ret->accepted++;
-    st = ss__stmt(s, SS_KEY_INSERT);
-    sqlite3_bind_int64(st, 1, h);
-    sqlite3_bind_int64(st, 2, rseq);
-    if ((r = ss__exec(s, st, "insert event key")) < 0) return r;
+    if ((r = ssk_insert(s, random, h, rseq)) < 0) return r;
     st = ss__stmt(s, SS_EVTIME_INSERT);
     sqlite3_bind_int64(st, 1, rollup_hour_of(e->ev.ts_ms));
     sqlite3_bind_int64(st, 2, rseq);
@@ -515,6 +502,8 @@ void store_sqlite_build_stats(store *base, uint64_t *ret_entered, unsigned *ret_
 
 void store_sqlite_set_hot(store *base, int64_t ms) { SS(base)->hot_ms = ms > 0 ? ms : -1; }
 
+void store_sqlite_set_key_fold(store *base, int64_t keys) { SS(base)->kf.fold_at = keys > 0 ? keys : 0; }
+
 /* ferry_key64(agent_id, event_id) in SQL (the version 4 migration). */
 static void ss__key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
   (void)argc;
@@ -641,10 +630,11 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
       goto fail;
     }
     /* version 6: the model rollups of the events already stored; version 7
-     * then moves their ev_model rows into ev_time and packs the bodies — all
-     * in the same transaction */
+     * then moves their ev_model rows into ev_time and packs the bodies;
+     * version 8 adds ev_key_new — all in the same transaction */
     if ((version < 6 && (r = ssmod_backfill(s->db, err, errlen)) < 0) ||
-        sqlite3_exec(s->db, ss_schema_v7, NULL, NULL, &e) != SQLITE_OK ||
+        (version < 7 && sqlite3_exec(s->db, ss_schema_v7, NULL, NULL, &e) != SQLITE_OK) ||
+        sqlite3_exec(s->db, ss_schema_v8, NULL, NULL, &e) != SQLITE_OK ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, &e) != SQLITE_OK) {
       if (r == 0) snprintf(err, errlen, "%s: create schema: %s", path, e ? e : sqlite3_errmsg(s->db));
       sqlite3_free(e);
@@ -661,6 +651,10 @@ static int ss_open(const char *path, int64_t max_state_ms, bool reader, store **
     }
   }
   if (!reader && (r = ssm_open(s, err, errlen)) < 0) goto fail;
+  if (!reader && (r = ssk_open(s)) < 0) {
+    snprintf(err, errlen, "%s: %s", path, s->err);
+    goto fail;
+  }
   if (!reader && (r = bgate_new(uv_available_parallelism(), &s->gate)) < 0) {
     snprintf(err, errlen, "cannot create the stale-hour build gate: %s", uv_strerror(r));
     goto fail;

@@ -42,6 +42,13 @@ typedef struct store_sqlite {
     uint64_t at_ms;
   } hot[64];
   int64_t hot_ms; /* how recent a mark makes an hour hot (0: SSM_HOT_MS; -1: never) */
+  /* writer: the random keys waiting in ev_key_new (ss_keyfold.h) */
+  struct {
+    int64_t n;       /* keys it holds; -1: count them before the next decision */
+    int piece;       /* the next piece of a fold under way; -1: none */
+    int64_t stored;  /* events stored (the largest rseq) */
+    int64_t fold_at; /* a fixed threshold (tests); 0: the square-root rule */
+  } kf;
 } store_sqlite;
 
 #define SS(s) ((store_sqlite *)(s))

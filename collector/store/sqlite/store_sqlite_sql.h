@@ -5,7 +5,7 @@
 #ifndef FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 #define FERRY_COLLECTOR_STORE_SQLITE_SQL_H
 
-#define SS_SCHEMA_VERSION 7
+#define SS_SCHEMA_VERSION 8
 
 static const char ss_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
@@ -229,6 +229,14 @@ static const char ss_schema_v7[] =
     "ALTER TABLE events_v7 RENAME TO events;"
     "PRAGMA user_version=7;";
 
+/* Version 8: the keys of random ids (UUIDs) are written first to
+ * ev_key_new, a small table of ev_key's shape, and folded into ev_key in
+ * sorted pieces (ss_keyfold.h). A collector of version 7 would not look
+ * there, so it refuses this database (its schema version is newer). */
+static const char ss_schema_v8[] =
+    "CREATE TABLE ev_key_new(h INTEGER NOT NULL, rseq INTEGER NOT NULL, PRIMARY KEY(h, rseq)) WITHOUT ROWID;"
+    "PRAGMA user_version=8;";
+
 /* Drop every rollup row (the max_state changed); the caller marks the hours dirty. */
 static const char ss_rollup_reset[] =
     "DELETE FROM worker_hour; DELETE FROM station_hour; DELETE FROM hour_total;"
@@ -273,6 +281,12 @@ enum {
   SS_EVTIME_INSERT,
   SS_KEY_PROBE,
   SS_KEY_INSERT,
+  SS_KEYNEW_PROBE,
+  SS_KEYNEW_INSERT,
+  SS_KEYNEW_FOLD,
+  SS_KEYNEW_DROP,
+  SS_KEYNEW_COUNT,
+  SS_EVENTS_MAX,
   SS_RECV_WINDOW,
   SS_RECV_DELETE,
   SS_RECV_INSERT,
@@ -370,6 +384,17 @@ static const char *const ss_sql[SS_COUNT_] = {
                      " JOIN events e ON e.rseq = k.rseq"
                      " JOIN ev_time t ON t.hour = e.ts_ms / 3600000 AND t.rseq = e.rseq WHERE k.h = ?1",
     [SS_KEY_INSERT] = "INSERT INTO ev_key(h, rseq) VALUES(?1, ?2)",
+    /* the same for the random keys not folded yet (ss_keyfold.h) */
+    [SS_KEYNEW_PROBE] = "SELECT t.agent_id = ?2 AND t.event_id = ?3, e.content_hash FROM ev_key_new k"
+                        " JOIN events e ON e.rseq = k.rseq"
+                        " JOIN ev_time t ON t.hour = e.ts_ms / 3600000 AND t.rseq = e.rseq WHERE k.h = ?1",
+    [SS_KEYNEW_INSERT] = "INSERT INTO ev_key_new(h, rseq) VALUES(?1, ?2)",
+    /* one piece of a fold: the keys in [?1, ?2], in key order */
+    [SS_KEYNEW_FOLD] = "INSERT INTO ev_key(h, rseq) SELECT h, rseq FROM ev_key_new WHERE h BETWEEN ?1 AND ?2"
+                       " ORDER BY h, rseq",
+    [SS_KEYNEW_DROP] = "DELETE FROM ev_key_new WHERE h BETWEEN ?1 AND ?2",
+    [SS_KEYNEW_COUNT] = "SELECT count(*) FROM ev_key_new",
+    [SS_EVENTS_MAX] = "SELECT coalesce(max(rseq), 0) FROM events",
     /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent ?10 site
      * ?11 camera key ?12 model key ?13 bin ?14 micro (all NULL: no model field) */
     [SS_EVTIME_INSERT] =
