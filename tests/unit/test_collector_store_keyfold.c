@@ -6,7 +6,8 @@
  * folded), a changed body is a conflict, every stored event has exactly one
  * key, in the table its id's kind says, and the table of waiting keys stays
  * bounded. A fold piece in a transaction that rolls back is undone with it;
- * a reopened store finds every key; a version-7 database (no ev_key_new)
+ * a reopened store finds every key (its Bloom filter rebuilt from both
+ * tables, ss_keybloom.h, or none when the writer's cache is too small); a version-7 database (no ev_key_new)
  * opens under version 8 and keeps finding its events. */
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -37,25 +38,23 @@ static uint64_t next_rand(void) {
 }
 
 /* Batch k's body: its events' ids are UUIDs, every fifth a time-ordered id;
- * `worker` changes every body (a conflict when it differs from the stored;
- * such a batch is sent under other seqs, or its derived Idempotency-Key
- * would refuse it whole). */
-static char ids[BATCHES][PER_BATCH][48];
-static char *batch_body(int k, const char *worker) {
-  int seq0 = strcmp(worker, "w1") == 0 ? 0 : 100000;
+ * `worker` changes every body (a conflict when it differs from the stored).
+ * A copy is sent under seqs seq0 + 1.. (seq0 > 0): the same seqs would be answered
+ * whole from the batch's derived Idempotency-Key, never reaching the keys. */
+static char ids[BATCHES + 1][PER_BATCH][48]; /* the last one is stored late */
+static char *batch_body(int k, const char *worker, int seq0) {
   size_t cap = 64 + PER_BATCH * 320, len = 0;
   char *b = malloc(cap);
   if (!b) abort();
   len += (size_t)snprintf(b + len, cap - len,
                           "{\"agent_id\":\"a1\",\"epoch\":\"00000000000000e1\",\"events\":[");
   for (int i = 0; i < PER_BATCH; i++) {
-    int seq = seq0 + k * PER_BATCH + i + 1;
+    int n = k * PER_BATCH + i + 1, seq = seq0 ? seq0 + i + 1 : n;
     len += (size_t)snprintf(b + len, cap - len,
                             "%s{\"event_id\":\"%s\",\"timestamp\":\"2026-03-01T%02d:%02d:%02dZ\","
                             "\"event_type\":\"working\",\"worker_id\":\"%s\",\"workstation_id\":\"s%d\","
                             "\"seq\":%d,\"ingested_at\":\"2026-03-01T07:59:00Z\"}",
-                            i ? "," : "", ids[k][i], (seq - seq0) % 8, (seq - seq0) % 60, i % 60, worker,
-                            i % 3, seq);
+                            i ? "," : "", ids[k][i], n % 8, n % 60, i % 60, worker, i % 3, seq);
   }
   snprintf(b + len, cap - len, "]}");
   return b;
@@ -100,10 +99,12 @@ static void check_keys(sqlite3 *db, int stored_batches) {
   sqlite3_finalize(in_new);
 }
 
-/* Batches 0..upto-1 replay as duplicates without conflict. */
+/* Batches 0..upto-1 sent again (under new seqs) are duplicates without
+ * conflict. */
+static int resent = 0;
 static void check_replays(store *s, int upto) {
   for (int k = 0; k < upto; k++) {
-    char *body = batch_body(k, "w1");
+    char *body = batch_body(k, "w1", 100000 + PER_BATCH * resent++);
     st_result res;
     CHECK_EQ_INT(sh_ingest(s, body, &lim, NOW_MS, &res), 0);
     CHECK_EQ_INT(res.accepted, 0);
@@ -129,7 +130,7 @@ static void test_random_ids(void) {
 
 int main(void) {
   test_random_ids();
-  for (int k = 0; k < BATCHES; k++)
+  for (int k = 0; k <= BATCHES; k++)
     for (int i = 0; i < PER_BATCH; i++) {
       if (i % 5 == 4) {
         snprintf(ids[k][i], sizeof(ids[k][i]), "ev-%06d", k * PER_BATCH + i);
@@ -157,7 +158,7 @@ int main(void) {
 
   int64_t most_waiting = 0, folded_random = 0;
   for (int k = 0; k < BATCHES; k++) {
-    char *body = batch_body(k, "w1");
+    char *body = batch_body(k, "w1", 0);
     st_result res;
     CHECK_EQ_INT(sh_ingest(s, body, &lim, NOW_MS, &res), 0);
     CHECK_EQ_INT(res.accepted, PER_BATCH);
@@ -169,7 +170,7 @@ int main(void) {
     if (waiting > most_waiting) most_waiting = waiting;
     folded_random = q1(db, "SELECT count(*) FROM ev_key") - (k + 1) * PER_BATCH / 5;
     /* a changed body of a folded or waiting id is a conflict, never stored */
-    body = batch_body(k, "w2");
+    body = batch_body(k, "w2", 100000 + PER_BATCH * resent++);
     CHECK_EQ_INT(sh_ingest(s, body, &lim, NOW_MS, &res), 0);
     CHECK_EQ_INT(res.accepted, 0);
     CHECK_EQ_INT(res.duplicates, PER_BATCH);
@@ -181,6 +182,24 @@ int main(void) {
    * what arrives during the sixteen commits of one fold */
   CHECK(folded_random > 0);
   CHECK(most_waiting < FOLD_AT + 16 * (PER_BATCH * 4 / 5));
+
+  /* one more batch whose keys wait (no fold due); reopened, the filter is
+   * rebuilt from both tables */
+  store_sqlite_set_key_fold(s, 1 << 30);
+  char *late = batch_body(BATCHES, "w1", 0);
+  st_result res;
+  CHECK_EQ_INT(sh_ingest(s, late, &lim, NOW_MS, &res), 0);
+  CHECK_EQ_INT(res.accepted, PER_BATCH);
+  st_result_clear(&res);
+  free(late);
+  CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_key_new"), PER_BATCH * 4 / 5);
+  s->ops->close(s);
+  s = NULL;
+  CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
+  if (!s) return check_finish("test_collector_store_keyfold");
+  store_sqlite_set_key_fold(s, FOLD_AT);
+  check_replays(s, BATCHES + 1);
+  CHECK(((store_sqlite *)s)->kf.bloom.bytes > 0);
 
   /* a fold piece in a transaction that rolls back is undone with it */
   int64_t before_old = q1(db, "SELECT count(*) FROM ev_key"),
@@ -197,16 +216,19 @@ int main(void) {
     CHECK_EQ_INT(s->ops->commit(s), 0);
   }
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_key_new"), 0);
-  check_keys(db, BATCHES);
-  check_replays(s, BATCHES);
+  check_keys(db, BATCHES + 1);
+  check_replays(s, BATCHES + 1);
   s->ops->close(s);
 
-  /* reopened: the default rule, every key still found */
+  /* reopened: the default rule; with a writer cache of 1 MiB no filter
+   * (its bound is half the cache), every key still found */
   s = NULL;
   CHECK_EQ_INT(store_sqlite_open(path, 600000, &s, err, sizeof(err)), 0);
   if (s) {
     CHECK(ssk_threshold((store_sqlite *)s) >= SSK_FOLD_MIN);
-    check_replays(s, BATCHES);
+    CHECK_EQ_INT(store_sqlite_set_cache(s, 1 << 20, 0), 0);
+    check_replays(s, BATCHES + 1);
+    CHECK_EQ_INT((int64_t)((store_sqlite *)s)->kf.bloom.bytes, 0);
     s->ops->close(s);
   }
 
@@ -224,7 +246,7 @@ int main(void) {
   CHECK_EQ_INT(q1(db, "PRAGMA user_version"), SS_SCHEMA_VERSION);
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_key_new"), 0);
   if (s) {
-    check_replays(s, BATCHES);
+    check_replays(s, BATCHES + 1);
     s->ops->close(s);
   }
   sqlite3_close(db);

@@ -70,10 +70,42 @@ static int ssk__probe(store_sqlite *s, int which, int64_t h, const char *agent, 
   return r;
 }
 
+static size_t ssk__bloom_max(const store_sqlite *s) {
+  return s->kf.bloom_max ? s->kf.bloom_max : SSK_BLOOM_MAX_BYTES;
+}
+
+/* (Re)build the filter from both tables' keys, sized for what is stored;
+ * the old one goes first (memory stays bounded by one filter). Without
+ * memory for it, or with a bound under SSB_MIN_BYTES, every lookup goes
+ * to the tables, as before there was a filter. */
+static int ssk__bloom_build(store_sqlite *s) {
+  uint64_t keys = s->kf.stored > 0 ? (uint64_t)s->kf.stored : 0;
+  if (s->kf.bloom.keys > keys) keys = s->kf.bloom.keys;
+  ssb_free(&s->kf.bloom);
+  s->kf.bloom_failed = true; /* until it is whole */
+  if (ssk__bloom_max(s) < SSB_MIN_BYTES || ssb_init(&s->kf.bloom, keys, ssk__bloom_max(s)) < 0) return 0;
+  sqlite3_stmt *st = ss__stmt(s, SS_KEY_ALL);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ssb_add(&s->kf.bloom, sqlite3_column_int64(st, 0));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    ssb_free(&s->kf.bloom);
+    return ss__fail(s, "read event keys");
+  }
+  s->kf.bloom_failed = false;
+  return 0;
+}
+
 int ssk_find(store_sqlite *s, bool random, int64_t h, const char *agent, const char *event_id,
              int64_t *ret_hash) {
-  int r = random ? ssk__probe(s, SS_KEYNEW_PROBE, h, agent, event_id, ret_hash) : 0;
-  return r != 0 ? r : ssk__probe(s, SS_KEY_PROBE, h, agent, event_id, ret_hash);
+  if (!random) return ssk__probe(s, SS_KEY_PROBE, h, agent, event_id, ret_hash);
+  int r = ssk__probe(s, SS_KEYNEW_PROBE, h, agent, event_id, ret_hash);
+  if (r != 0) return r;
+  if (((!s->kf.bloom.bytes && !s->kf.bloom_failed) || ssb_full(&s->kf.bloom, ssk__bloom_max(s))) &&
+      (r = ssk__bloom_build(s)) < 0)
+    return r;
+  if (!ssb_maybe(&s->kf.bloom, h)) return 0;
+  return ssk__probe(s, SS_KEY_PROBE, h, agent, event_id, ret_hash);
 }
 
 int ssk_insert(store_sqlite *s, bool random, int64_t h, int64_t rseq) {
@@ -81,6 +113,7 @@ int ssk_insert(store_sqlite *s, bool random, int64_t h, int64_t rseq) {
   sqlite3_bind_int64(st, 1, h);
   sqlite3_bind_int64(st, 2, rseq);
   int r = ss__exec(s, st, "insert event key");
+  if (r == 0) ssb_add(&s->kf.bloom, h); /* no filter yet: nothing */
   if (r == 0 && random && s->kf.n >= 0) s->kf.n++;
   if (r == 0 && rseq > s->kf.stored) s->kf.stored = rseq;
   return r;
@@ -111,6 +144,8 @@ int ssk_fold(store_sqlite *s) {
   if (++s->kf.piece == SSK_PIECES) s->kf.piece = -1;
   return 0;
 }
+
+void ssk_close(store_sqlite *s) { ssb_free(&s->kf.bloom); }
 
 void ssk_tx_end(store_sqlite *s, bool committed) {
   if (!committed) s->kf.n = -1;

@@ -15,7 +15,10 @@
  * in both. Where an id's key goes depends on the id alone (ssk_random), so
  * a replay finds its original where it went or where it was folded to.
  * Everything runs inside the writer's transaction: a commit that rolls
- * back takes its piece of the fold with it. */
+ * back takes its piece of the fold with it. A random id is looked for in
+ * ev_key only when the Bloom filter of both tables' keys (ss_keybloom.h,
+ * built by a scan at the first random id and grown by rescans, at most
+ * half the writer's page cache: 16 MiB by default) says it may be there. */
 #ifndef FERRY_COLLECTOR_SS_KEYFOLD_H
 #define FERRY_COLLECTOR_SS_KEYFOLD_H
 
@@ -25,10 +28,11 @@
 
 #include "store_sqlite_conn.h"
 
-#define SSK_PIECES     16
-#define SSK_FOLD_MIN   32768
-#define SSK_FOLD_MAX   262144
-#define SSK_PER_COMMIT 4096 /* the events of a typical group commit */
+#define SSK_PIECES          16
+#define SSK_FOLD_MIN        32768
+#define SSK_FOLD_MAX        262144
+#define SSK_PER_COMMIT      4096               /* the events of a typical group commit */
+#define SSK_BLOOM_MAX_BYTES ((size_t)16 << 20) /* half the writer's default page cache */
 
 /* Whether event_id's key is spread at random over the key space: an id
  * without trailing digits (its key is a hash), or one that ends in a
@@ -52,6 +56,9 @@ int ssk_insert(store_sqlite *s, bool random, int64_t h, int64_t rseq);
 
 /* Before a commit: one piece of a fold, if one is due or under way. */
 int ssk_fold(store_sqlite *s);
+
+/* At close: the filter's memory. */
+void ssk_close(store_sqlite *s);
 
 /* The transaction ended; after a rollback what ev_key_new holds is counted
  * again before the next fold decision. */

@@ -9,6 +9,7 @@
 
 #include "build_gate.h"
 #include "ss_checkpoint.h"
+#include "ss_keybloom.h"
 #include "strbuf.h"
 #include "store.h"
 #include "store_models.h"
@@ -44,10 +45,13 @@ typedef struct store_sqlite {
   int64_t hot_ms; /* how recent a mark makes an hour hot (0: SSM_HOT_MS; -1: never) */
   /* writer: the random keys waiting in ev_key_new (ss_keyfold.h) */
   struct {
-    int64_t n;       /* keys it holds; -1: count them before the next decision */
-    int piece;       /* the next piece of a fold under way; -1: none */
-    int64_t stored;  /* events stored (the largest rseq) */
-    int64_t fold_at; /* a fixed threshold (tests); 0: the square-root rule */
+    int64_t n;         /* keys it holds; -1: count them before the next decision */
+    int piece;         /* the next piece of a fold under way; -1: none */
+    int64_t stored;    /* events stored (the largest rseq) */
+    int64_t fold_at;   /* a fixed threshold (tests); 0: the square-root rule */
+    ssk_bloom bloom;   /* every key in ev_key and ev_key_new, once a random id was looked up */
+    size_t bloom_max;  /* its bound: half the writer's page cache (0: SSK_BLOOM_MAX_BYTES) */
+    bool bloom_failed; /* no memory for it (or its bound too small): not tried again */
   } kf;
 } store_sqlite;
 

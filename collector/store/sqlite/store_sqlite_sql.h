@@ -286,6 +286,7 @@ enum {
   SS_KEYNEW_FOLD,
   SS_KEYNEW_DROP,
   SS_KEYNEW_COUNT,
+  SS_KEY_ALL,
   SS_EVENTS_MAX,
   SS_RECV_WINDOW,
   SS_RECV_DELETE,
@@ -394,6 +395,7 @@ static const char *const ss_sql[SS_COUNT_] = {
                        " ORDER BY h, rseq",
     [SS_KEYNEW_DROP] = "DELETE FROM ev_key_new WHERE h BETWEEN ?1 AND ?2",
     [SS_KEYNEW_COUNT] = "SELECT count(*) FROM ev_key_new",
+    [SS_KEY_ALL] = "SELECT h FROM ev_key UNION ALL SELECT h FROM ev_key_new",
     [SS_EVENTS_MAX] = "SELECT coalesce(max(rseq), 0) FROM events",
     /* ?1 hour ?2 rseq ?3 ts ?4 type ?5 worker ?6 station ?7 count ?8 event_id ?9 agent ?10 site
      * ?11 camera key ?12 model key ?13 bin ?14 micro (all NULL: no model field) */
