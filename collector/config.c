@@ -77,7 +77,7 @@ const opt_def col_opt_defs[] = {
      68719476736.0, 0},
     {"sqlite-cache", OPT_SIZE, O(sqlite_cache), "32MiB",
      "page cache of the SQLite writer connection (sqlite: databases; the collector's RSS grows by up to "
-     "this, and by up to half of it for the filter of random event ids' keys)",
+     "this, and by up to a quarter of it for the filter of random event ids' keys)",
      NULL, 1048576.0, 17179869184.0, 0},
     {"sqlite-reader-cache", OPT_SIZE, O(sqlite_reader_cache), "8MiB",
      "page cache of each of the 4 SQLite reader handles the metrics and agents queries use", NULL, 1048576.0,

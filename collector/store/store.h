@@ -186,7 +186,7 @@ int store_sqlite_open(const char *path, int64_t max_state_ms, store **ret, char 
  * (the writer's) connection, and each reader handle opened from it later
  * (0 keeps the built-in size: 32 MiB and 8 MiB). Before any reader opens.
  * The Bloom filter of random ids' keys (sqlite/ss_keyfold.h) is bounded by
- * half the writer's cache (16 MiB by default; none under 2 MiB). */
+ * a quarter of the writer's cache (8 MiB by default; none under 4 MiB). */
 int store_sqlite_set_cache(store *st, int64_t writer_bytes, int64_t reader_bytes);
 
 /* The most events a rollup build or a query's built hour or edge holds in

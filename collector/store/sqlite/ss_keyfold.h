@@ -18,7 +18,8 @@
  * back takes its piece of the fold with it. A random id is looked for in
  * ev_key only when the Bloom filter of both tables' keys (ss_keybloom.h,
  * built by a scan at the first random id and grown by rescans, at most
- * half the writer's page cache: 16 MiB by default) says it may be there. */
+ * a quarter of the writer's page cache: 8 MiB by default) says it may be
+ * there. */
 #ifndef FERRY_COLLECTOR_SS_KEYFOLD_H
 #define FERRY_COLLECTOR_SS_KEYFOLD_H
 
@@ -31,8 +32,8 @@
 #define SSK_PIECES          16
 #define SSK_FOLD_MIN        32768
 #define SSK_FOLD_MAX        262144
-#define SSK_PER_COMMIT      4096               /* the events of a typical group commit */
-#define SSK_BLOOM_MAX_BYTES ((size_t)16 << 20) /* half the writer's default page cache */
+#define SSK_PER_COMMIT      4096              /* the events of a typical group commit */
+#define SSK_BLOOM_MAX_BYTES ((size_t)8 << 20) /* a quarter of the writer's default page cache */
 
 /* Whether event_id's key is spread at random over the key space: an id
  * without trailing digits (its key is a hash), or one that ends in a

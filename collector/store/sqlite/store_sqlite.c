@@ -488,7 +488,7 @@ int store_sqlite_set_cache(store *base, int64_t writer_bytes, int64_t reader_byt
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%" PRId64 ";", writer_bytes / 1024);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return -EIO;
-    s->kf.bloom_max = (size_t)(writer_bytes / 2); /* the random keys' filter follows the cache */
+    s->kf.bloom_max = (size_t)(writer_bytes / 4); /* the random keys' filter follows the cache */
   }
   if (reader_bytes > 0) s->reader_cache_kib = reader_bytes / 1024;
   return 0;

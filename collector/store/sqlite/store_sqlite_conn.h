@@ -50,7 +50,7 @@ typedef struct store_sqlite {
     int64_t stored;    /* events stored (the largest rseq) */
     int64_t fold_at;   /* a fixed threshold (tests); 0: the square-root rule */
     ssk_bloom bloom;   /* every key in ev_key and ev_key_new, once a random id was looked up */
-    size_t bloom_max;  /* its bound: half the writer's page cache (0: SSK_BLOOM_MAX_BYTES) */
+    size_t bloom_max;  /* its bound: a quarter of the writer's page cache (0: SSK_BLOOM_MAX_BYTES) */
     bool bloom_failed; /* no memory for it (or its bound too small): not tried again */
   } kf;
 } store_sqlite;
