@@ -34,8 +34,8 @@ static int ss_commit(store *base) {
   store_sqlite *s = SS(base);
   int r = ssk_fold(s); /* a failed piece fails the commit: the caller rolls back */
   if (r == 0) r = ss_run(s, SS_COMMIT);
-  if (r == 0) ssm_tx_end(s, true);
-  if (r == 0) ssk_tx_end(s, true);
+  ssm_tx_end(s, r == 0);
+  ssk_tx_end(s, r == 0);
   return r;
 }
 static void ss_rollback(store *base) {
@@ -116,8 +116,6 @@ static int ss__merge(store_sqlite *s, bool dropped, const char *agent, const cha
   return r == -E2BIG || r == -ENOMEM ? (snprintf(s->err, sizeof(s->err), "seq range set too large"), r) : r;
 }
 
-/* Whether (agent, event_id) is stored under key h: 1 (with *ret_hash its
- * content hash), 0, or a negative errno. */
 /* The stream id of the batch's (agent_id, epoch), added on first use. */
 static int ss__stream(store_sqlite *s, const bt_batch *b, int64_t *ret_sid) {
   sqlite3_stmt *st = ss__stmt(s, SS_STREAM_GET);
