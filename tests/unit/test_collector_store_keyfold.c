@@ -19,6 +19,7 @@
 #include "ss_key.h"
 #include "ss_keyfold.h"
 #include "store.h"
+#include "sqlite_q1.h"
 #include "store_harness.h"
 #include "store_sqlite_sql.h"
 
@@ -60,15 +61,6 @@ static char *batch_body(int k, const char *worker, int seq0) {
   return b;
 }
 
-static int64_t q1(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 static int64_t key_of(const char *id) { return ss_key64("a1", 2, id, strlen(id)); }
 
 /* Every stored event has one key, in the table its id's kind says. */
@@ -97,6 +89,16 @@ static void check_keys(sqlite3 *db, int stored_batches) {
   CHECK_EQ_INT(wrong, 0);
   sqlite3_finalize(in_old);
   sqlite3_finalize(in_new);
+}
+
+/* Batch k sent for the first time: all its events are stored. */
+static void store_new(store *s, int k) {
+  char *body = batch_body(k, "w1", 0);
+  st_result res;
+  CHECK_EQ_INT(sh_ingest(s, body, &lim, NOW_MS, &res), 0);
+  CHECK_EQ_INT(res.accepted, PER_BATCH);
+  st_result_clear(&res);
+  free(body);
 }
 
 /* Batches 0..upto-1 sent again (under new seqs) are duplicates without
@@ -158,19 +160,15 @@ int main(void) {
 
   int64_t most_waiting = 0, folded_random = 0;
   for (int k = 0; k < BATCHES; k++) {
-    char *body = batch_body(k, "w1", 0);
-    st_result res;
-    CHECK_EQ_INT(sh_ingest(s, body, &lim, NOW_MS, &res), 0);
-    CHECK_EQ_INT(res.accepted, PER_BATCH);
-    st_result_clear(&res);
-    free(body);
+    store_new(s, k);
     check_keys(db, k + 1);
     check_replays(s, k + 1);
     int64_t waiting = q1(db, "SELECT count(*) FROM ev_key_new");
     if (waiting > most_waiting) most_waiting = waiting;
     folded_random = q1(db, "SELECT count(*) FROM ev_key") - (k + 1) * PER_BATCH / 5;
     /* a changed body of a folded or waiting id is a conflict, never stored */
-    body = batch_body(k, "w2", 100000 + PER_BATCH * resent++);
+    char *body = batch_body(k, "w2", 100000 + PER_BATCH * resent++);
+    st_result res;
     CHECK_EQ_INT(sh_ingest(s, body, &lim, NOW_MS, &res), 0);
     CHECK_EQ_INT(res.accepted, 0);
     CHECK_EQ_INT(res.duplicates, PER_BATCH);
@@ -186,12 +184,7 @@ int main(void) {
   /* one more batch whose keys wait (no fold due); reopened, the filter is
    * rebuilt from both tables */
   store_sqlite_set_key_fold(s, 1 << 30);
-  char *late = batch_body(BATCHES, "w1", 0);
-  st_result res;
-  CHECK_EQ_INT(sh_ingest(s, late, &lim, NOW_MS, &res), 0);
-  CHECK_EQ_INT(res.accepted, PER_BATCH);
-  st_result_clear(&res);
-  free(late);
+  store_new(s, BATCHES);
   CHECK_EQ_INT(q1(db, "SELECT count(*) FROM ev_key_new"), PER_BATCH * 4 / 5);
   s->ops->close(s);
   s = NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sqlite_q1.h"
 #include "store_harness.h"
 #include "batch.h"
 #include "check.h"
@@ -27,15 +28,6 @@
 #define T7     1772348400000LL /* 07:00 */
 
 static const bt_limits lim = {NOW_MS, 300, 0};
-
-static int64_t q1(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
 
 static int ingest(store *s, const char *body, st_result *res) {
   return sh_ingest(s, body, &lim, NOW_MS, res);

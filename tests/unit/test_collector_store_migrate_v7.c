@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sqlite_q1.h"
 #include "store_harness.h"
 #include "batch.h"
 #include "check.h"
@@ -32,15 +33,6 @@
 static const bt_limits lim = {VARIED_NOW_MS, 300, 0};
 #define H6     (VARIED_NOW_MS - 2 * 3600000LL) /* 06:00 */
 #define OLD_TS 1772348400000LL                 /* 07:00 */
-
-static int64_t q1(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
 
 static void key64_sql(sqlite3_context *c, int argc, sqlite3_value **v) {
   (void)argc;
