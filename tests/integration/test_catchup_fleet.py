@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """A fleet reconnecting at once (SPEC 6.2): AGENTS agents, each holding a
 backlog, reconnect together to a collector with --max-ingest-inflight 2.
-Every agent drains, every event is stored exactly once; the first and the
-last agent to finish are within a factor 3 of each other (counted from the
-collector's first arrival, on its stored arrival times); every 429 carries a
-Retry-After, and no agent sends a new request before the wait it was given
-(capped by its --retry-max, as SPEC 2 says) is over. The queue is kept at 2
+Every agent drains, every event is stored exactly once; every agent makes
+progress while the others drain — counted in turns, not seconds: between two
+of an agent's stored batches (and before its first) at most a few rounds of
+the other agents' batches are stored; every 429 carries a Retry-After, and
+no agent sends a new request before the wait it was given (capped by its
+--retry-max, as SPEC 2 says) is over. The queue is kept at 2
 (4 places for 20 agents) so that refusals are certain, not a matter of
 timing. After the drain the collector has mapped no more than its default
 2 glibc malloc arenas (--malloc-arenas), however many threads took part; it
@@ -40,6 +41,11 @@ RETRY_MAX_S = 1.0  # the harness's --retry-max
 # its own backoff (--retry-initial 0.05, doubling) putting retries at 0.4
 # and 0.8 s
 SLACK_S = 0.25
+# the longest an agent may wait between two of its stored batches (or before
+# its first), in rounds of the other agents' stored batches: served in turn
+# it waits 2-3.5 rounds (at most 64 of the others' batches seen in 6 runs
+# here); with refused agents not kept in line, 15-17 rounds (289-321)
+MAX_WAIT_TURNS = 8
 
 
 class Recorder:
@@ -158,7 +164,8 @@ def main(h):
         log("collector: %d malloc heap(s) besides the main one" % n)
         check(n <= 1, "the collector mapped %d malloc heaps besides the main one (default: 2 arenas in all)" % n)
 
-    # finish times from the collector's stored arrival times
+    # every agent's events stored once; the finish times (from the collector's
+    # stored arrival times) are logged, not checked: turns are checked below
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(coll.db_dir, "ferry.db"), uri=True, timeout=30) \
         if not PG_URL else None
     sql = "SELECT agent_id, MIN(received_at), MAX(received_at), COUNT(*) FROM events GROUP BY agent_id"
@@ -178,9 +185,22 @@ def main(h):
     first, last = done[0], done[-1]
     log("finish after the collector's first arrival: first %s %d ms, last %s %d ms"
         % (first[1], first[0], last[1], last[0]))
-    check(last[0] <= 3 * max(first[0], 1),
-          "the last agent finished %d ms after the first arrival, more than 3x the first (%d ms)"
-          % (last[0], first[0]))
+
+    # every agent made progress while the others drained, counted in turns
+    # (the order of the answers, not their times): between an agent's stored
+    # batches, and before its first, at most a few rounds of the others'
+    turns = sorted((x[2], x[0]) for x in rec.log if x[3] == 200 and x[0])
+    last_turn, worst = {}, (0, "")
+    for i, (_, aid) in enumerate(turns):
+        gap = i - last_turn.get(aid, -1) - 1
+        if gap > worst[0]:
+            worst = (gap, aid)
+        last_turn[aid] = i
+    log("stored batches: %d; the longest an agent waited: %d others' batches (%s)"
+        % (len(turns), worst[0], worst[1]))
+    check(worst[0] <= MAX_WAIT_TURNS * (AGENTS - 1),
+          "%s waited while %d batches of the others were stored, more than %d rounds of %d agents"
+          % (worst[1], worst[0], MAX_WAIT_TURNS, AGENTS - 1))
 
     # every 429 carries a Retry-After, and the agent waits it out
     log_ = sorted(rec.log, key=lambda x: x[1])
