@@ -19,13 +19,16 @@
  *          a models endpoint with something to count)
  *          [--no-models] (no camera_id, model_version or confidence: what the
  *          model fields cost at ingest)
- *        ferry-loadgen --sqlite-ref DB [same options but --url/--token/--pid]
+ *        ferry-loadgen --sqlite-ref DB [--ref-upkeep] [same options but --url/--token/--pid]
  * --sqlite-ref is the reference: the same rows (same seed) inserted into raw
  * SQLite (WAL, synchronous=FULL) under the collector's unique key
  * (agent_id, event_id), first copy kept, one transaction per batch; reports
  * rows/s and CPU per row of the inserting thread (building and parsing the
  * batches is not timed), the normal-form JSON bytes per event and the
- * database bytes per event.
+ * database bytes per event. --ref-upkeep adds, per new row, the least an
+ * exact rollup upkeep at ingest would read and write (lg_ref_upkeep): what
+ * keeping the metrics' hour rows current at ingest would cost in SQLite
+ * alone, beside the plain reference on the same rows.
  * Each agent (default: one per connection) posts its batches in seq order on
  * one connection at a time, like ferry-agent's uploader. */
 #include <curl/curl.h>
@@ -135,13 +138,20 @@ typedef struct lg_opts {
   long pid;
   size_t events, batch, conns, agents, progress;
   int days, workers, stations;
-  bool model_mix, no_models;
+  bool model_mix, no_models, ref_upkeep;
 } lg_opts;
 
 /* The raw-SQLite reference (--sqlite-ref). */
 typedef struct lg_ref {
   sqlite3 *db;
   sqlite3_stmt *ins, *begin, *commit;
+  /* --ref-upkeep: the least an exact rollup upkeep at ingest would do per
+   * new event (see lg_ref_upkeep) */
+  bool upkeep;
+  sqlite3_stmt *prev, *next, *near, *wh, *sh;
+  size_t near_rows;
+  size_t progress, p_rows; /* --progress: a line per that many rows */
+  double p_secs, p_cpu;
   double secs, cpu; /* inserting only */
   size_t rows, json_bytes;
 } lg_ref;
@@ -157,16 +167,93 @@ static int lg_ref_open(lg_ref *r, const char *path) {
   const char *schema = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        "CREATE TABLE IF NOT EXISTS events(agent_id TEXT NOT NULL, event_id TEXT NOT NULL,"
                        " ts_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(agent_id, event_id));";
-  if (sqlite3_exec(r->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(
-          r->db, "INSERT INTO events VALUES(?1, ?2, ?3, ?4) ON CONFLICT(agent_id, event_id) DO NOTHING", -1,
-          &r->ins, NULL) != SQLITE_OK ||
+  /* the upkeep's reads need each event's worker and workstation by time;
+   * its writes go to one row per (hour, worker) and (hour, workstation);
+   * with the collector's default page cache (32 MiB), so that the bound
+   * errs low */
+  const char *upkeep =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;"
+      "CREATE TABLE IF NOT EXISTS events(agent_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+      " ts_ms INTEGER NOT NULL, body TEXT NOT NULL, worker TEXT, station TEXT NOT NULL,"
+      " PRIMARY KEY(agent_id, event_id));"
+      "CREATE INDEX IF NOT EXISTS ev_worker ON events(worker, ts_ms);"
+      "CREATE INDEX IF NOT EXISTS ev_station ON events(station, ts_ms);"
+      "CREATE TABLE IF NOT EXISTS worker_hour(hour INTEGER, worker TEXT, ms INTEGER NOT NULL,"
+      " PRIMARY KEY(hour, worker)) WITHOUT ROWID;"
+      "CREATE TABLE IF NOT EXISTS station_hour(hour INTEGER, station TEXT, ms INTEGER NOT NULL,"
+      " PRIMARY KEY(hour, station)) WITHOUT ROWID;";
+  if (sqlite3_exec(r->db, r->upkeep ? upkeep : schema, NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(r->db,
+                         r->upkeep ? "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+                                     " ON CONFLICT(agent_id, event_id) DO NOTHING"
+                                   : "INSERT INTO events VALUES(?1, ?2, ?3, ?4)"
+                                     " ON CONFLICT(agent_id, event_id) DO NOTHING",
+                         -1, &r->ins, NULL) != SQLITE_OK ||
+      (r->upkeep &&
+       (sqlite3_prepare_v2(r->db,
+                           "SELECT ts_ms FROM events WHERE worker = ?1 AND ts_ms < ?2"
+                           " ORDER BY ts_ms DESC LIMIT 1",
+                           -1, &r->prev, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT ts_ms FROM events WHERE worker = ?1 AND ts_ms > ?2 ORDER BY ts_ms LIMIT 1",
+                           -1, &r->next, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT ts_ms, worker FROM events WHERE station = ?1 AND ts_ms BETWEEN ?2 AND ?3",
+                           -1, &r->near, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "INSERT INTO worker_hour VALUES(?1, ?2, ?3)"
+                           " ON CONFLICT(hour, worker) DO UPDATE SET ms = ms + excluded.ms",
+                           -1, &r->wh, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "INSERT INTO station_hour VALUES(?1, ?2, ?3)"
+                           " ON CONFLICT(hour, station) DO UPDATE SET ms = ms + excluded.ms",
+                           -1, &r->sh, NULL) != SQLITE_OK)) ||
       sqlite3_prepare_v2(r->db, "BEGIN IMMEDIATE", -1, &r->begin, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(r->db, "COMMIT", -1, &r->commit, NULL) != SQLITE_OK) {
     fprintf(stderr, "loadgen: %s: %s\n", path, sqlite3_errmsg(r->db));
     return -EIO;
   }
   return 0;
+}
+
+/* --ref-upkeep, after a new event's insert: what keeping exact rollups at
+ * ingest would have to read and write at least, without computing anything.
+ * A state event changes its worker's time between its previous and next
+ * state events (two index seeks), and a workstation's occupancy is a union
+ * of every worker's intervals there, so the change needs the station's
+ * events within max_state (600 s) on both sides (a range read); then one
+ * row of each rollup family changes (two upserts). */
+static int lg_ref_upkeep(lg_ref *r, const char *worker, const char *station, int64_t ts) {
+  int rc = SQLITE_DONE;
+  if (worker) {
+    sqlite3_stmt *seek[2] = {r->prev, r->next};
+    for (int k = 0; k < 2 && (rc == SQLITE_DONE || rc == SQLITE_ROW); k++) {
+      sqlite3_bind_text(seek[k], 1, worker, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(seek[k], 2, ts);
+      rc = sqlite3_step(seek[k]);
+      sqlite3_reset(seek[k]);
+    }
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+      sqlite3_bind_int64(r->wh, 1, ts / 3600000);
+      sqlite3_bind_text(r->wh, 2, worker, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(r->wh, 3, 1);
+      rc = sqlite3_step(r->wh);
+      sqlite3_reset(r->wh);
+    }
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return -EIO;
+  sqlite3_bind_text(r->near, 1, station, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(r->near, 2, ts - 600000);
+  sqlite3_bind_int64(r->near, 3, ts + 600000);
+  while ((rc = sqlite3_step(r->near)) == SQLITE_ROW) r->near_rows++;
+  sqlite3_reset(r->near);
+  if (rc != SQLITE_DONE) return -EIO;
+  sqlite3_bind_int64(r->sh, 1, ts / 3600000);
+  sqlite3_bind_text(r->sh, 2, station, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(r->sh, 3, 1);
+  rc = sqlite3_step(r->sh);
+  sqlite3_reset(r->sh);
+  return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* One batch: parse and print each event's stored form (untimed), then insert
@@ -177,13 +264,16 @@ static int lg_ref_batch(lg_ref *r, const char *agent, const char *json) {
   size_t n = (size_t)cJSON_GetArraySize(evs), i = 0;
   char **body = calloc(n ? n : 1, sizeof(*body));
   const char **eid = calloc(n ? n : 1, sizeof(*eid));
+  const char **wid = calloc(n ? n : 1, sizeof(*wid)), **sid = calloc(n ? n : 1, sizeof(*sid));
   int64_t *ts = calloc(n ? n : 1, sizeof(*ts));
-  if (!b || !body || !eid || !ts) return -ENOMEM;
+  if (!b || !body || !eid || !wid || !sid || !ts) return -ENOMEM;
   const cJSON *e;
   cJSON_ArrayForEach(e, evs) {
     cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)e, "seq");
     cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)e, "ingested_at");
     eid[i] = cJSON_GetObjectItemCaseSensitive(e, "event_id")->valuestring;
+    wid[i] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "worker_id"));
+    sid[i] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "workstation_id"));
     const char *t = cJSON_GetObjectItemCaseSensitive(e, "timestamp")->valuestring;
     if (tf_parse_rfc3339(t, strlen(t), &ts[i]) < 0) ts[i] = 0;
     body[i] = cJSON_PrintUnformatted(e);
@@ -198,17 +288,35 @@ static int lg_ref_batch(lg_ref *r, const char *agent, const char *json) {
     sqlite3_bind_text(r->ins, 2, eid[k], -1, SQLITE_STATIC);
     sqlite3_bind_int64(r->ins, 3, ts[k]);
     sqlite3_bind_text(r->ins, 4, body[k], -1, SQLITE_STATIC);
+    if (r->upkeep) {
+      sqlite3_bind_text(r->ins, 5, wid[k], -1, SQLITE_STATIC);
+      sqlite3_bind_text(r->ins, 6, sid[k] ? sid[k] : "", -1, SQLITE_STATIC);
+    }
     rc = sqlite3_step(r->ins);
     sqlite3_reset(r->ins);
+    if (rc == SQLITE_DONE && r->upkeep && sqlite3_changes(r->db) == 1 &&
+        lg_ref_upkeep(r, wid[k], sid[k] ? sid[k] : "", ts[k]) < 0)
+      rc = SQLITE_ERROR;
   }
   if (rc == SQLITE_DONE) rc = sqlite3_step(r->commit);
   sqlite3_reset(r->commit);
   r->secs += lg_now() - t0;
   r->cpu += lg_thread_cpu() - c0;
   r->rows += n;
+  if (r->progress && r->rows / r->progress != (r->rows - n) / r->progress) {
+    double rows = (double)(r->rows - r->p_rows), secs = r->secs - r->p_secs;
+    printf("loadgen: reference at %zu rows: %.0f rows/s, %.1f us CPU/row since %zu\n", r->rows,
+           secs > 0 ? rows / secs : 0, rows > 0 ? (r->cpu - r->p_cpu) / rows * 1e6 : 0, r->p_rows);
+    fflush(stdout);
+    r->p_rows = r->rows;
+    r->p_secs = r->secs;
+    r->p_cpu = r->cpu;
+  }
   for (size_t k = 0; k < n; k++) cJSON_free(body[k]);
   free(body);
   free(eid);
+  free(wid);
+  free(sid);
   free(ts);
   cJSON_Delete(b);
   if (rc != SQLITE_DONE) {
@@ -334,7 +442,8 @@ static void lg_usage(void) {
           "usage: ferry-loadgen --url URL --token T [--pid PID] [--events N] [--batch 1000] [--progress N]\n"
           "  [--conns 4] [--agents A] [--ids seq|random] [--ts inorder|random] [--days 30]\n"
           "  [--workers 500] [--stations 100] [--codec zstd|gzip|none] [--seed S] [--agent-prefix P]\n"
-          "  [--model-mix] [--no-models]\n");
+          "  [--model-mix] [--no-models]\n"
+          "       ferry-loadgen --sqlite-ref DB [--ref-upkeep] [the same options but --url/--token/--pid]\n");
 }
 
 int main(int argc, char **argv) {
@@ -348,16 +457,14 @@ int main(int argc, char **argv) {
                .days = 30,
                .workers = 500,
                .stations = 100};
-  static const struct option longopts[] = {{"url", 1, 0, 'u'},          {"token", 1, 0, 't'},
-                                           {"pid", 1, 0, 'p'},          {"events", 1, 0, 'n'},
-                                           {"batch", 1, 0, 'b'},        {"conns", 1, 0, 'c'},
-                                           {"agents", 1, 0, 'a'},       {"ids", 1, 0, 'i'},
-                                           {"ts", 1, 0, 'T'},           {"days", 1, 0, 'd'},
-                                           {"workers", 1, 0, 'w'},      {"stations", 1, 0, 's'},
-                                           {"codec", 1, 0, 'z'},        {"seed", 1, 0, 'S'},
-                                           {"sqlite-ref", 1, 0, 'R'},   {"progress", 1, 0, 'P'},
-                                           {"agent-prefix", 1, 0, 'A'}, {"model-mix", 0, 0, 'M'},
-                                           {"no-models", 0, 0, 'N'},    {0, 0, 0, 0}};
+  static const struct option longopts[] = {
+      {"url", 1, 0, 'u'},       {"token", 1, 0, 't'},        {"pid", 1, 0, 'p'},
+      {"events", 1, 0, 'n'},    {"batch", 1, 0, 'b'},        {"conns", 1, 0, 'c'},
+      {"agents", 1, 0, 'a'},    {"ids", 1, 0, 'i'},          {"ts", 1, 0, 'T'},
+      {"days", 1, 0, 'd'},      {"workers", 1, 0, 'w'},      {"stations", 1, 0, 's'},
+      {"codec", 1, 0, 'z'},     {"seed", 1, 0, 'S'},         {"sqlite-ref", 1, 0, 'R'},
+      {"progress", 1, 0, 'P'},  {"agent-prefix", 1, 0, 'A'}, {"model-mix", 0, 0, 'M'},
+      {"no-models", 0, 0, 'N'}, {"ref-upkeep", 0, 0, 'U'},   {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
@@ -378,6 +485,7 @@ int main(int argc, char **argv) {
       case 'A': o.prefix = optarg; break;
       case 'M': o.model_mix = true; break;
       case 'N': o.no_models = true; break;
+      case 'U': o.ref_upkeep = true; break;
       case 'P': o.progress = strtoull(optarg, NULL, 10); break;
       case 'S': lg_rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
       default: lg_usage(); return 2;
@@ -397,7 +505,7 @@ int main(int argc, char **argv) {
   if (!agents || !conns) return 1;
   int64_t t0_ms = tf_now_ms() - (int64_t)o.days * 86400000LL - 3600000;
   if (o.ref) {
-    lg_ref ref = {0};
+    lg_ref ref = {.upkeep = o.ref_upkeep, .progress = o.progress};
     int r = lg_ref_open(&ref, o.ref);
     if (r == 0) r = lg_build(&o, codec, t0_ms, agents, &ref);
     sqlite3_stmt *pc = NULL;
@@ -411,15 +519,21 @@ int main(int argc, char **argv) {
       psize = sqlite3_column_int64(pc, 0);
     sqlite3_finalize(pc);
     sqlite3_finalize(ref.ins);
+    sqlite3_stmt *up[5] = {ref.prev, ref.next, ref.near, ref.wh, ref.sh};
+    for (int k = 0; k < 5; k++) sqlite3_finalize(up[k]);
     sqlite3_finalize(ref.begin);
     sqlite3_finalize(ref.commit);
     sqlite3_close(ref.db);
     if (r < 0) return 1;
     double rows = (double)(ref.rows ? ref.rows : 1);
-    printf("loadgen: raw SQLite reference, ids=%s ts=%s: %zu rows in %.2f s: %.0f rows/s, %.1f us CPU/row;"
+    printf("loadgen: raw SQLite reference%s, ids=%s ts=%s: %zu rows in %.2f s: %.0f rows/s, %.1f us CPU/row;"
            " JSON %.0f bytes/event, database %.0f bytes/event\n",
-           o.ids, o.ts, ref.rows, ref.secs, rows / ref.secs, ref.cpu / rows * 1e6,
-           (double)ref.json_bytes / rows, (double)(pages * psize) / rows);
+           o.ref_upkeep ? " with the least rollup upkeep" : "", o.ids, o.ts, ref.rows, ref.secs,
+           rows / ref.secs, ref.cpu / rows * 1e6, (double)ref.json_bytes / rows,
+           (double)(pages * psize) / rows);
+    if (o.ref_upkeep)
+      printf("loadgen: upkeep read %.1f events within 600 s at the same workstation per new event\n",
+             (double)ref.near_rows / rows);
     return 0;
   }
   double tb = lg_now();
