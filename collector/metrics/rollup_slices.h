@@ -26,9 +26,9 @@
 
 #include "metrics.h"
 
-/* Default for the most events a build holds at once (about 10–20 MiB of
+/* Default for the most events a build holds at once (about 5–10 MiB of
  * events and working arrays). */
-#define RSL_SLICE_EVENTS 32768
+#define RSL_SLICE_EVENTS 16384
 /* Bins of a range's count when it holds more than max. */
 #define RSL_BINS         1024
 /* What a capped read returns when the range holds more than max events. */
