@@ -56,6 +56,7 @@ struct col_prom {
   size_t snap_n;
   metrics_result snap_today;
   prom_models snap_models;
+  int64_t snap_stale; /* hours whose rollups are stale */
   bool refreshing;
 };
 
@@ -214,6 +215,10 @@ static void prom__render(col_app *app, strbuf *b) {
     int64_t missing = a->n_epochs ? (int64_t)a->epochs[a->latest].fig.missing : 0;
     pt_sample_i64(b, "ferry_collector_agent_missing", &(pt_label){"agent", a->agent_id}, 1, missing);
   }
+  pt_metric_i64(b, "ferry_collector_rollup_stale_hours", "gauge",
+                "Hours whose rollups ingest made stale and the writer has not rebuilt yet (metrics over them "
+                "are computed from their events: exact, but slower).",
+                p->snap_stale);
   const metrics_factory *f = &p->snap_today.factory;
   pt_metric_i64(b, "ferry_factory_today_workers", "gauge", "Workers with events or state time today (UTC).",
                 (int64_t)f->workers);
@@ -241,6 +246,7 @@ typedef struct prom_req {
   size_t n;
   metrics_result today;
   prom_models models;
+  int64_t stale;
 } prom_req;
 
 static void prom__work(uv_work_t *w) {
@@ -252,6 +258,7 @@ static void prom__work(uv_work_t *w) {
     return;
   }
   r = rd->ops->list_agents(rd, &q->agents, &q->n);
+  if (r == 0) r = rd->ops->stale_hours(rd, &q->stale);
   if (r == 0) {
     int64_t now = tf_now_ms(), day0 = rollup_day_of_hour(rollup_hour_of(now)) * 86400000;
     st_metrics_query mq = {.from_ms = day0, .to_ms = day0 + 86400000};
@@ -286,6 +293,7 @@ static void prom__done(uv_work_t *w, int status) {
     p->snap_agents = q->agents;
     p->snap_n = q->n;
     p->snap_today = q->today;
+    p->snap_stale = q->stale;
     prom_models_clear(&p->snap_models);
     p->snap_models = q->models;
     p->have_snap = true;

@@ -125,6 +125,10 @@ typedef struct store_ops {
   int (*list_agents)(store *s, st_agent_info **ret, size_t *ret_n);
   /* A trivial query: is the database answering? */
   int (*ping)(store *s);
+  /* How many hours' rollups are stale: marked by ingest and not rebuilt
+   * yet (queries compute those hours from their events, so they answer
+   * exactly but slower). Any handle. */
+  int (*stale_hours)(store *s, int64_t *ret_n);
   /* Forget idempotency keys created before before_ms. */
   int (*purge)(store *s, int64_t before_ms);
   /* ---- metrics (SPEC §3). The figures equal metrics_compute over every

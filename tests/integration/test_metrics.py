@@ -317,6 +317,14 @@ def main(h):
     check('ferry_collector_agent_backlog{agent="m-agent-2"} 3' in text, "backlog gauge")
     check('ferry_collector_agent_missing{agent="m-agent-3"} 0' in text, "missing gauge")
     check("ferry_factory_today_events " in text, "today's factory figures")
+    # the hours ingest left stale: a gauge, 0 once the writer has rebuilt
+    # them (it does when the collector is quiet; /metrics reads the
+    # database at most every 5 s)
+    stale = re.search(r"(?m)^ferry_collector_rollup_stale_hours (\d+)$", text)
+    check(stale is not None, "ferry_collector_rollup_stale_hours in /metrics")
+    wait_until(lambda: re.search(r"(?m)^ferry_collector_rollup_stale_hours 0$",
+                                 get(coll, "/metrics").body.decode()),
+               60, "ferry_collector_rollup_stale_hours back to 0 once the collector is quiet", interval=1)
     check_eq(coll.stop(), 0, "collector exit code")
 
 

@@ -2,8 +2,10 @@
  * newest dirty hours first (after a backfill the last day a dashboard shows
  * is whole first), a piece at a time, until none is left; hours ingest
  * marked within the hot window are passed over; a day's rows are refilled
- * once none of its hours is marked; and a store with page
- * caches sized by store_sqlite_set_cache still stores and rebuilds. */
+ * once none of its hours is marked; stale_hours (the /metrics gauge) counts
+ * the marked hours on the writer's and a reader's handle alike; and a store
+ * with page caches sized by store_sqlite_set_cache still stores and
+ * rebuilds. */
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -102,6 +104,16 @@ int main(void) {
   CHECK_EQ_INT(n, HOURS);
   CHECK_EQ_INT(lo, H0);
   CHECK_EQ_INT(hi, H0 + HOURS - 1);
+  /* a reader opened after the cache was sized works, and counts what the
+   * writer's handle counts */
+  store *rd = NULL;
+  int64_t stale = -1;
+  CHECK_EQ_INT(s->ops->open_reader(s, &rd, err, sizeof(err)), 0);
+  CHECK_EQ_INT(s->ops->stale_hours(s, &stale), 0);
+  CHECK_EQ_INT(stale, HOURS);
+  stale = -1;
+  if (rd) CHECK_EQ_INT(rd->ops->stale_hours(rd, &stale), 0);
+  CHECK_EQ_INT(stale, HOURS);
 
   /* one piece of 3: the three newest hours, the oldest untouched */
   bool more = false;
@@ -109,6 +121,8 @@ int main(void) {
   CHECK(more);
   dirty(path, &lo, &hi, &n);
   CHECK_EQ_INT(n, HOURS - 3);
+  if (rd) CHECK_EQ_INT(rd->ops->stale_hours(rd, &stale), 0);
+  CHECK_EQ_INT(stale, HOURS - 3);
   CHECK_EQ_INT(lo, H0);
   CHECK_EQ_INT(hi, H0 + HOURS - 4);
   /* the hours span two days (22:00 to 07:00 UTC); neither day is refilled
@@ -123,6 +137,8 @@ int main(void) {
   for (int i = 0; i < HOURS && more; i++) CHECK_EQ_INT(s->ops->maintain(s, 3, &more), 0);
   dirty(path, &lo, &hi, &n);
   CHECK_EQ_INT(n, 0);
+  if (rd) CHECK_EQ_INT(rd->ops->stale_hours(rd, &stale), 0);
+  CHECK_EQ_INT(stale, 0);
   CHECK_EQ_INT(day_events(path, d1), (H0 + HOURS) - d1 * 24);
   CHECK_EQ_INT(day_events(path, d0), d1 * 24 - H0);
 
@@ -154,9 +170,6 @@ int main(void) {
     h->ops->close(h);
   }
 
-  /* a reader opened after the cache was sized works */
-  store *rd = NULL;
-  CHECK_EQ_INT(s->ops->open_reader(s, &rd, err, sizeof(err)), 0);
   if (rd) rd->ops->close(rd);
   s->ops->close(s);
   char cmd[400];

@@ -82,6 +82,17 @@ static int sp_ping(store *base) {
   return sp__exec(s, SP_PING, "ping");
 }
 
+static int sp_stale_hours(store *base, int64_t *ret_n) {
+  store_pg *s = SP(base);
+  int r = 0;
+  sp__p_begin(s);
+  PGresult *res = sp__run(s, SP_DIRTY_COUNT, "count stale hours", &r);
+  if (!res) return r;
+  *ret_n = sp__i64(res, 0, 0);
+  PQclear(res);
+  return 0;
+}
+
 static int sp_purge(store *base, int64_t before_ms) {
   store_pg *s = SP(base);
   sp__p_begin(s);
@@ -579,6 +590,7 @@ static const store_ops sp_ops = {
     .rollback = sp_rollback,
     .list_agents = sp_list_agents,
     .ping = sp_ping,
+    .stale_hours = sp_stale_hours,
     .purge = sp_purge,
     .maintain = spm_maintain,
     .open_reader = sp_open_reader,

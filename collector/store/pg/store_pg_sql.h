@@ -185,6 +185,7 @@ enum {
   SP_RECV_ALL,
   SP_DROP_ALL,
   SP_PING,
+  SP_DIRTY_COUNT,
   SP_EV_RANGE,
   SP_EV_RANGE_WORKER,
   SP_EV_RANGE_CAP,
@@ -304,6 +305,8 @@ static const char *const sp_sql[SP_COUNT_] = {
     [SP_RECV_ALL] = "SELECT agent_id, epoch, from_seq, to_seq FROM recv_ranges",
     [SP_DROP_ALL] = "SELECT agent_id, epoch, from_seq, to_seq FROM dropped_ranges",
     [SP_PING] = "SELECT 1",
+    /* replicas may mark an hour more than once (no unique key) */
+    [SP_DIRTY_COUNT] = "SELECT count(DISTINCT hour) FROM dirty_hours",
     /* $1 lo $2 hi ($3 worker) */
     [SP_EV_RANGE] =
         "SELECT event_id, agent_id, ts_ms, event_type, worker_id, workstation_id, count, site FROM events"

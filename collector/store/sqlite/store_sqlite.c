@@ -56,6 +56,16 @@ static int ss_ping(store *base) {
   return r;
 }
 
+static int ss_stale_hours(store *base, int64_t *ret_n) {
+  store_sqlite *s = SS(base);
+  sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_COUNT);
+  int rc = sqlite3_step(st);
+  int r = rc == SQLITE_ROW ? 0 : ss__fail(s, "count stale hours");
+  if (r == 0) *ret_n = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return r;
+}
+
 static int ss_purge(store *base, int64_t before_ms) {
   store_sqlite *s = SS(base);
   sqlite3_stmt *st = ss__stmt(s, SS_IDEM_PURGE);
@@ -462,6 +472,7 @@ static const store_ops ss_ops = {
     .rollback = ss_rollback,
     .list_agents = ss_list_agents,
     .ping = ss_ping,
+    .stale_hours = ss_stale_hours,
     .purge = ss_purge,
     .maintain = ssm_maintain,
     .open_reader = ss_open_reader,

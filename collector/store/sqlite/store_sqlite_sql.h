@@ -299,6 +299,7 @@ enum {
   SS_RECV_ALL,
   SS_DROP_ALL,
   SS_PING,
+  SS_DIRTY_COUNT,
   SS_BEGIN_READ,
   SS_EV_RANGE,
   SS_EV_RANGE_KEYS,
@@ -424,6 +425,7 @@ static const char *const ss_sql[SS_COUNT_] = {
     [SS_DROP_ALL] =
         "SELECT from_seq, to_seq FROM dropped_ranges WHERE agent_id = ?1 AND epoch = ?2 ORDER BY from_seq",
     [SS_PING] = "SELECT count(*) FROM sqlite_master",
+    [SS_DIRTY_COUNT] = "SELECT count(*) FROM dirty_hours",
     [SS_BEGIN_READ] = "BEGIN",
     /* ?1 lo ?2 hi ?3 worker (NULL = all) ?4 hour of lo ?5 hour of hi - 1 */
     [SS_EV_RANGE] =
