@@ -30,6 +30,7 @@
 #include "store.h"
 #include "store_harness.h"
 #include "timefmt.h"
+#include "xorshift.h"
 
 #define S      INT64_C(1000)
 #define M      (60 * S)
@@ -40,12 +41,7 @@
 #define SLICE  7
 
 static uint64_t rng = 88172645463325252ULL;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return xorshift64(&rng); }
 static int64_t rnd_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo)); }
 
 static const char *const WORKERS[] = {"w1", "w2", "W3", "\xC3\xA9", "w5"};

@@ -9,14 +9,10 @@
 
 #include "check.h"
 #include "ss_keybloom.h"
+#include "xorshift.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ULL;
-static int64_t next_key(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (int64_t)rng;
-}
+static int64_t next_key(void) { return (int64_t)xorshift64(&rng); }
 
 int main(void) {
   ssk_bloom none = {0};

@@ -22,6 +22,7 @@
 #include "sqlite_q1.h"
 #include "store_harness.h"
 #include "store_sqlite_sql.h"
+#include "xorshift.h"
 
 #define NOW_MS    1772352000000LL /* 2026-03-01T08:00:00Z */
 #define BATCHES   14
@@ -31,12 +32,7 @@
 static const bt_limits lim = {NOW_MS, 300, 0};
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t next_rand(void) { return xorshift64(&rng); }
 
 /* Batch k's body: its events' ids are UUIDs, every fifth a time-ordered id;
  * `worker` changes every body (a conflict when it differs from the stored).

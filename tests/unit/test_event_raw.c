@@ -18,6 +18,7 @@
 #include "check.h"
 #include "event.h"
 #include "json_arena.h"
+#include "xorshift.h"
 
 static ev_errors e1, e2; /* big: keep them off the stack */
 
@@ -151,12 +152,7 @@ static void test_attr_limit(void) {
 /* ---- generated bodies ---------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static unsigned rnd(unsigned n) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (unsigned)(rng % n);
-}
+static unsigned rnd(unsigned n) { return (unsigned)(xorshift64(&rng) % n); }
 
 static const char *const pieces[] = {
     "0",

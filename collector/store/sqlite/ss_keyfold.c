@@ -18,18 +18,10 @@ bool ssk_random(const char *event_id, size_t len) {
   return true;
 }
 
-static int ssk__count(store_sqlite *s, int which, int64_t *ret) {
-  sqlite3_stmt *st = ss__stmt(s, which);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) *ret = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st);
-  return rc == SQLITE_ROW ? 0 : ss__fail(s, "count keys");
-}
-
 int ssk_open(store_sqlite *s) {
   s->kf.piece = -1;
   s->kf.n = -1;
-  return ssk__count(s, SS_EVENTS_MAX, &s->kf.stored);
+  return ss__scalar(s, SS_EVENTS_MAX, "count stored events", &s->kf.stored);
 }
 
 static int64_t ssk__isqrt(int64_t v) {
@@ -122,7 +114,7 @@ int ssk_insert(store_sqlite *s, bool random, int64_t h, int64_t rseq) {
 int ssk_fold(store_sqlite *s) {
   int r;
   if (s->kf.piece < 0) {
-    if (s->kf.n < 0 && (r = ssk__count(s, SS_KEYNEW_COUNT, &s->kf.n)) < 0) return r;
+    if (s->kf.n < 0 && (r = ss__scalar(s, SS_KEYNEW_COUNT, "count waiting keys", &s->kf.n)) < 0) return r;
     if (s->kf.n < ssk_threshold(s)) return 0;
     s->kf.piece = 0;
   }

@@ -57,13 +57,7 @@ static int ss_ping(store *base) {
 }
 
 static int ss_stale_hours(store *base, int64_t *ret_n) {
-  store_sqlite *s = SS(base);
-  sqlite3_stmt *st = ss__stmt(s, SS_DIRTY_COUNT);
-  int rc = sqlite3_step(st);
-  int r = rc == SQLITE_ROW ? 0 : ss__fail(s, "count stale hours");
-  if (r == 0) *ret_n = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st);
-  return r;
+  return ss__scalar(SS(base), SS_DIRTY_COUNT, "count stale hours", ret_n);
 }
 
 static int ss_purge(store *base, int64_t before_ms) {

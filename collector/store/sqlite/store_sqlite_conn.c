@@ -37,6 +37,15 @@ int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what) {
   return r;
 }
 
+int ss__scalar(store_sqlite *s, int which, const char *what, int64_t *ret) {
+  sqlite3_stmt *st = ss__stmt(s, which);
+  int rc = sqlite3_step(st);
+  int r = rc == SQLITE_ROW ? 0 : ss__fail(s, what);
+  if (r == 0) *ret = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return r;
+}
+
 void ss__text(sqlite3_stmt *st, int i, const char *v) {
   if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
   else sqlite3_bind_null(st, i);

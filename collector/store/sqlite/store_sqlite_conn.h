@@ -63,6 +63,9 @@ int ss__fail(store_sqlite *s, const char *what);
 sqlite3_stmt *ss__stmt(store_sqlite *s, int which);
 /* Step a statement that returns no rows (then reset it): 0 or ss__fail. */
 int ss__exec(store_sqlite *s, sqlite3_stmt *st, const char *what);
+/* Statement which (no parameters) returns one row: its first column into
+ * *ret. 0 or ss__fail(what). */
+int ss__scalar(store_sqlite *s, int which, const char *what, int64_t *ret);
 /* Bind text (NULL = SQL NULL; the text must outlive the step). */
 void ss__text(sqlite3_stmt *st, int i, const char *v);
 
